@@ -1,0 +1,3 @@
+module github.com/gologout/logout
+
+go 1.26

@@ -1,0 +1,209 @@
+package logout
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// A MemoryStore is a [Store] that keeps everything in process memory. It
+// suits tests and single-process programs that may forget every session
+// on restart. The zero MemoryStore is not usable; call [NewMemoryStore].
+type MemoryStore struct {
+	mu       sync.RWMutex
+	sessions map[string]Session
+	events   []Event
+	settings Settings
+	saved    bool
+}
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{sessions: make(map[string]Session)}
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+// CreateSession implements [Store].
+func (m *MemoryStore) CreateSession(_ context.Context, s Session) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.sessions[s.ID]; ok {
+		return fmt.Errorf("logout: create session: %w", ErrConflict)
+	}
+	s.Roles = slices.Clone(s.Roles)
+	m.sessions[s.ID] = s
+	return nil
+}
+
+// Session implements [Store].
+func (m *MemoryStore) Session(_ context.Context, id string) (Session, error) {
+	m.mu.RLock()
+	s, ok := m.sessions[id]
+	m.mu.RUnlock()
+	if !ok {
+		return Session{}, ErrNotFound
+	}
+	return s, nil
+}
+
+// TouchSession implements [Store].
+func (m *MemoryStore) TouchSession(_ context.Context, id string, seen, deadline time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.sessions[id]
+	if !ok {
+		return ErrNotFound
+	}
+	if !seen.Before(s.LastSeen) {
+		s.LastSeen, s.Deadline = seen, deadline
+		m.sessions[id] = s
+	}
+	return nil
+}
+
+// ListSessions implements [Store].
+func (m *MemoryStore) ListSessions(_ context.Context, userID string) ([]Session, error) {
+	m.mu.RLock()
+	var out []Session
+	for _, s := range m.sessions {
+		if userID == "" || s.UserID == userID {
+			out = append(out, s)
+		}
+	}
+	m.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Session) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return compareStrings(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// ExpiredSessions implements [Store]. It scans every session: the memory
+// store is for tests and small programs.
+func (m *MemoryStore) ExpiredSessions(_ context.Context, t time.Time, limit int) ([]Session, error) {
+	m.mu.RLock()
+	var out []Session
+	for _, s := range m.sessions {
+		if !s.Deadline.After(t) {
+			out = append(out, s)
+		}
+	}
+	m.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Session) int {
+		if c := a.Deadline.Compare(b.Deadline); c != 0 {
+			return c
+		}
+		return compareStrings(a.ID, b.ID)
+	})
+	if len(out) > limit {
+		out = out[:max(limit, 0)]
+	}
+	return out, nil
+}
+
+// EndSessions implements [Store].
+func (m *MemoryStore) EndSessions(_ context.Context, sel Selector, reason Reason, at time.Time) ([]Event, error) {
+	if err := sel.Validate(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Event
+	end := func(s Session) {
+		if !sel.Match(s) {
+			return
+		}
+		delete(m.sessions, s.ID)
+		e := Event{SessionID: s.ID, UserID: s.UserID, Reason: reason, At: at}
+		m.events = append(m.events, e)
+		out = append(out, e)
+	}
+	if len(sel.IDs) > 0 {
+		for _, id := range sel.IDs {
+			if s, ok := m.sessions[id]; ok {
+				end(s)
+			}
+		}
+		return out, nil
+	}
+	for _, s := range m.sessions {
+		end(s)
+	}
+	return out, nil
+}
+
+// Event implements [Store].
+func (m *MemoryStore) Event(_ context.Context, sessionID string) (Event, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for i := len(m.events) - 1; i >= 0; i-- {
+		if m.events[i].SessionID == sessionID {
+			return m.events[i], nil
+		}
+	}
+	return Event{}, ErrNotFound
+}
+
+// Events implements [Store].
+func (m *MemoryStore) Events(_ context.Context, limit int) ([]Event, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]Event, 0, min(max(limit, 0), len(m.events)))
+	for i := len(m.events) - 1; i >= 0 && len(out) < limit; i-- {
+		out = append(out, m.events[i])
+	}
+	return out, nil
+}
+
+// DeleteEvents implements [Store].
+func (m *MemoryStore) DeleteEvents(_ context.Context, before time.Time) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := len(m.events)
+	m.events = slices.DeleteFunc(m.events, func(e Event) bool { return e.At.Before(before) })
+	return n - len(m.events), nil
+}
+
+// Settings implements [Store].
+func (m *MemoryStore) Settings(context.Context) (Settings, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if !m.saved {
+		return Settings{}, ErrNotFound
+	}
+	return m.settings, nil
+}
+
+// SaveSettings implements [Store].
+func (m *MemoryStore) SaveSettings(_ context.Context, s Settings) (Settings, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s.Version != m.settings.Version {
+		return Settings{}, fmt.Errorf("logout: save settings: version %d, stored %d: %w", s.Version, m.settings.Version, ErrConflict)
+	}
+	s.Version++
+	if s.RoleLifetimes != nil {
+		rl := make(map[string]time.Duration, len(s.RoleLifetimes))
+		for k, v := range s.RoleLifetimes {
+			rl[k] = v
+		}
+		s.RoleLifetimes = rl
+	}
+	m.settings, m.saved = s, true
+	return s, nil
+}

@@ -1,0 +1,56 @@
+package logout
+
+import "fmt"
+
+// Reason says why a session ended.
+type Reason uint8
+
+// The reasons a session ends. The zero Reason is not valid.
+const (
+	// ReasonIdle: no activity for the idle lifetime.
+	ReasonIdle Reason = iota + 1
+	// ReasonAbsolute: the session reached its absolute lifetime.
+	ReasonAbsolute
+	// ReasonForced: an administrator signed the session out.
+	ReasonForced
+	// ReasonManual: the user signed out.
+	ReasonManual
+)
+
+var reasonNames = [...]string{"", "idle", "absolute", "forced", "manual"}
+
+// String returns the reason's name: "idle", "absolute", "forced" or "manual".
+func (r Reason) String() string {
+	if r.Valid() {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("Reason(%d)", uint8(r))
+}
+
+// Valid reports whether r is one of the defined reasons.
+func (r Reason) Valid() bool { return r >= ReasonIdle && r <= ReasonManual }
+
+// Message returns the English sign-out notice for r, as shown on the
+// sign-in page after an automatic or forced sign-out.
+func (r Reason) Message() string {
+	switch r {
+	case ReasonAbsolute:
+		return "You have been logged out: your session reached its maximum length."
+	case ReasonForced:
+		return "You have been logged out by an administrator."
+	case ReasonManual:
+		return "You have signed out."
+	default:
+		return "You have been logged out!"
+	}
+}
+
+// ParseReason returns the Reason named s, as written by [Reason.String].
+func ParseReason(s string) (Reason, error) {
+	for i := ReasonIdle; i <= ReasonManual; i++ {
+		if reasonNames[i] == s {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("logout: unknown reason %q", s)
+}

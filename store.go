@@ -1,0 +1,138 @@
+package logout
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// A Store keeps sessions, the settings and the sign-out log. Several
+// [Manager]s in several processes may share one store; then the store is
+// the single source of truth.
+//
+// Implementations must be safe for concurrent use. Times are passed in by
+// the Manager (from its clock; a store never reads its own clock) already
+// truncated to the microsecond, and must come back equal to them
+// (time.Time.Equal). A missing record is reported as [ErrNotFound] (wrapped
+// or not); every other error means the store failed. The package
+// storetest checks these contracts.
+type Store interface {
+	// CreateSession stores a new session. It returns ErrConflict if a
+	// session with the same ID exists.
+	CreateSession(ctx context.Context, s Session) error
+	// Session returns the session with the given ID, or ErrNotFound.
+	// It does not judge expiry: that is the Manager's job.
+	Session(ctx context.Context, id string) (Session, error)
+	// TouchSession records activity. If seen is not before the stored
+	// LastSeen, it sets LastSeen to seen and Deadline to deadline;
+	// otherwise it changes nothing (activity never moves back). It
+	// returns ErrNotFound, and creates nothing, when the session is gone:
+	// a touch must never bring back an ended session.
+	TouchSession(ctx context.Context, id string, seen, deadline time.Time) error
+	// ListSessions returns the sessions of userID, or every session when
+	// userID is "", ordered by Created, then ID.
+	ListSessions(ctx context.Context, userID string) ([]Session, error)
+	// ExpiredSessions returns at most limit sessions whose stored
+	// Deadline is at or before t, earliest Deadline first. Its cost must
+	// grow with the sessions it returns, not with all sessions (an index
+	// on Deadline).
+	ExpiredSessions(ctx context.Context, t time.Time, limit int) ([]Session, error)
+	// EndSessions deletes the sessions that sel selects and appends one
+	// Event (reason, at) per deleted session to the log, both in one
+	// atomic step per session, and returns those events. Sessions already
+	// gone are skipped without error, so of two concurrent calls that
+	// select the same session exactly one returns its event.
+	EndSessions(ctx context.Context, sel Selector, reason Reason, at time.Time) ([]Event, error)
+	// Event returns the newest logged event of a session, or ErrNotFound.
+	Event(ctx context.Context, sessionID string) (Event, error)
+	// Events returns at most limit events, newest first.
+	Events(ctx context.Context, limit int) ([]Event, error)
+	// DeleteEvents removes the events logged before t and says how many.
+	DeleteEvents(ctx context.Context, before time.Time) (int, error)
+	// Settings returns the saved settings with their Version, or
+	// ErrNotFound when none were ever saved.
+	Settings(ctx context.Context) (Settings, error)
+	// SaveSettings saves s if s.Version equals the stored version (0 when
+	// none is stored) and returns s with its new version, one more than
+	// before. On a mismatch it changes nothing and returns ErrConflict.
+	SaveSettings(ctx context.Context, s Settings) (Settings, error)
+}
+
+// A Selector chooses the sessions that [Store.EndSessions] ends: exactly
+// one of IDs, UserID and All is set.
+type Selector struct {
+	// IDs selects these sessions.
+	IDs []string
+	// UserID selects every session of this user.
+	UserID string
+	// All selects every session.
+	All bool
+	// Except keeps this session out of the selection ("sign out everyone
+	// else"). Optional.
+	Except string
+	// SeenBy, when not zero, keeps only sessions whose stored LastSeen is
+	// at or before it: an idle sign-out then loses to activity written
+	// meanwhile by another process. Optional.
+	SeenBy time.Time
+}
+
+// Validate reports whether exactly one of IDs, UserID and All is set.
+func (sel Selector) Validate() error {
+	n := 0
+	if len(sel.IDs) > 0 {
+		n++
+	}
+	if sel.UserID != "" {
+		n++
+	}
+	if sel.All {
+		n++
+	}
+	if n != 1 {
+		return errors.New("logout: selector must set exactly one of IDs, UserID and All")
+	}
+	return nil
+}
+
+// Match reports whether sel selects s; stores that filter in Go use it.
+func (sel Selector) Match(s Session) bool {
+	if s.ID == sel.Except && sel.Except != "" {
+		return false
+	}
+	if !sel.SeenBy.IsZero() && s.LastSeen.After(sel.SeenBy) {
+		return false
+	}
+	switch {
+	case sel.All:
+		return true
+	case sel.UserID != "":
+		return s.UserID == sel.UserID
+	default:
+		for _, id := range sel.IDs {
+			if id == s.ID {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// A Watcher is a [Store] that announces changes made through it by any
+// process sharing it (Redis pub/sub, PostgreSQL LISTEN/NOTIFY). A [Manager]
+// whose store is a Watcher drops its cached state as soon as another
+// process changes it; without one it still rereads the store at least
+// every [Options.SyncInterval].
+type Watcher interface {
+	// Watch calls fn for every change until ctx is done, then returns
+	// ctx.Err(). It returns early with an error if it cannot listen; the
+	// Manager then retries with backoff. fn must not block for long.
+	Watch(ctx context.Context, fn func(Change)) error
+}
+
+// A Change is what a [Watcher] announces.
+type Change struct {
+	// Settings is true when the settings were saved.
+	Settings bool
+	// Ended lists the IDs of sessions that were ended.
+	Ended []string
+}
