@@ -1,0 +1,491 @@
+// Package storetest is the conformance suite for implementations of
+// [logout.Store]. Every store in this module passes it, and so should yours:
+//
+//	func TestStore(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) logout.Store {
+//			return mystore.New(...) // a new, empty store for each call
+//		})
+//	}
+//
+// Each case is a subtest named for the behaviour it checks.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gologout/logout"
+)
+
+// Run checks that the stores made by newStore meet the [logout.Store]
+// contract. newStore must return a new, empty store each time it is called
+// and arrange its clean-up with t.Cleanup.
+func Run(t *testing.T, newStore func(t *testing.T) logout.Store) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.run(t, newStore(t))
+		})
+	}
+}
+
+// base is a fixed time with microseconds, as the Manager passes them.
+var base = time.Date(2026, 11, 25, 9, 30, 0, 123456000, time.UTC)
+
+func at(sec int) time.Time { return base.Add(time.Duration(sec) * time.Second) }
+
+func session(id, user string, created int, roles ...string) logout.Session {
+	return logout.Session{
+		ID: id, UserID: user, Roles: roles,
+		Created: at(created), LastSeen: at(created), Deadline: at(created + 900),
+	}
+}
+
+func ctx(t *testing.T) context.Context { return t.Context() }
+
+func mustCreate(t *testing.T, s logout.Store, sessions ...logout.Session) {
+	t.Helper()
+	for _, x := range sessions {
+		if err := s.CreateSession(ctx(t), x); err != nil {
+			t.Fatalf("CreateSession(%q): %v", x.ID, err)
+		}
+	}
+}
+
+func equalSession(a, b logout.Session) bool {
+	return a.ID == b.ID && a.UserID == b.UserID && slices.Equal(a.Roles, b.Roles) &&
+		a.Created.Equal(b.Created) && a.LastSeen.Equal(b.LastSeen) && a.Deadline.Equal(b.Deadline)
+}
+
+func fmtSession(s logout.Session) string {
+	return fmt.Sprintf("{%s %s %v created=%s seen=%s deadline=%s}", s.ID, s.UserID, s.Roles,
+		s.Created.Format(time.RFC3339Nano), s.LastSeen.Format(time.RFC3339Nano), s.Deadline.Format(time.RFC3339Nano))
+}
+
+func ids(ss []logout.Session) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = s.ID
+	}
+	return out
+}
+
+func eventIDs(es []logout.Event) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.SessionID
+	}
+	slices.Sort(out)
+	return out
+}
+
+func wantGone(t *testing.T, s logout.Store, id string) {
+	t.Helper()
+	if got, err := s.Session(ctx(t), id); !errors.Is(err, logout.ErrNotFound) {
+		t.Fatalf("Session(%q) = %s, %v; want ErrNotFound", id, fmtSession(got), err)
+	}
+}
+
+func wantSession(t *testing.T, s logout.Store, want logout.Session) {
+	t.Helper()
+	got, err := s.Session(ctx(t), want.ID)
+	if err != nil {
+		t.Fatalf("Session(%q): %v", want.ID, err)
+	}
+	if !equalSession(got, want) {
+		t.Fatalf("Session(%q)\n got %s\nwant %s", want.ID, fmtSession(got), fmtSession(want))
+	}
+}
+
+var cases = []struct {
+	name string
+	run  func(t *testing.T, s logout.Store)
+}{
+	{"session round-trips every field", func(t *testing.T, s logout.Store) {
+		a := session("a1", "alice", 0, "admin", "editor")
+		a.LastSeen, a.Deadline = at(5), at(905)
+		b := session("b1", "bob", 1)
+		mustCreate(t, s, a, b)
+		wantSession(t, s, a)
+		wantSession(t, s, b)
+	}},
+	{"missing session is ErrNotFound", func(t *testing.T, s logout.Store) {
+		wantGone(t, s, "nope")
+	}},
+	{"create with a taken ID is ErrConflict and keeps the first", func(t *testing.T, s logout.Store) {
+		a := session("a1", "alice", 0)
+		mustCreate(t, s, a)
+		err := s.CreateSession(ctx(t), session("a1", "mallory", 3))
+		if !errors.Is(err, logout.ErrConflict) {
+			t.Fatalf("second CreateSession = %v, want ErrConflict", err)
+		}
+		wantSession(t, s, a)
+	}},
+	{"touch moves activity and deadline forward", func(t *testing.T, s logout.Store) {
+		a := session("a1", "alice", 0)
+		mustCreate(t, s, a)
+		if err := s.TouchSession(ctx(t), "a1", at(10), at(910)); err != nil {
+			t.Fatal(err)
+		}
+		a.LastSeen, a.Deadline = at(10), at(910)
+		wantSession(t, s, a)
+	}},
+	{"touch with older activity changes nothing", func(t *testing.T, s logout.Store) {
+		a := session("a1", "alice", 0)
+		mustCreate(t, s, a)
+		if err := s.TouchSession(ctx(t), "a1", at(10), at(910)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.TouchSession(ctx(t), "a1", at(5), at(2000)); err != nil {
+			t.Fatal(err)
+		}
+		a.LastSeen, a.Deadline = at(10), at(910)
+		wantSession(t, s, a)
+	}},
+	{"touch with equal activity refreshes the deadline", func(t *testing.T, s logout.Store) {
+		a := session("a1", "alice", 0)
+		mustCreate(t, s, a)
+		if err := s.TouchSession(ctx(t), "a1", at(0), at(60)); err != nil {
+			t.Fatal(err)
+		}
+		a.Deadline = at(60)
+		wantSession(t, s, a)
+	}},
+	{"touch of a missing session is ErrNotFound and creates nothing", func(t *testing.T, s logout.Store) {
+		if err := s.TouchSession(ctx(t), "ghost", at(1), at(901)); !errors.Is(err, logout.ErrNotFound) {
+			t.Fatalf("TouchSession = %v, want ErrNotFound", err)
+		}
+		wantGone(t, s, "ghost")
+	}},
+	{"touch never brings back an ended session", func(t *testing.T, s logout.Store) {
+		mustCreate(t, s, session("a1", "alice", 0))
+		if _, err := s.EndSessions(ctx(t), logout.Selector{IDs: []string{"a1"}}, logout.ReasonForced, at(3)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.TouchSession(ctx(t), "a1", at(4), at(904)); !errors.Is(err, logout.ErrNotFound) {
+			t.Fatalf("TouchSession after end = %v, want ErrNotFound", err)
+		}
+		wantGone(t, s, "a1")
+	}},
+	{"list sessions of all users and of one, by creation", func(t *testing.T, s logout.Store) {
+		mustCreate(t, s, session("c", "alice", 2), session("a", "bob", 0), session("b", "alice", 1), session("d", "alice", 2))
+		all, err := s.ListSessions(ctx(t), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := ids(all), []string{"a", "b", "c", "d"}; !slices.Equal(got, want) {
+			t.Fatalf("ListSessions(\"\") = %v, want %v", got, want)
+		}
+		alice, err := s.ListSessions(ctx(t), "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := ids(alice), []string{"b", "c", "d"}; !slices.Equal(got, want) {
+			t.Fatalf("ListSessions(alice) = %v, want %v", got, want)
+		}
+		if !equalSession(alice[0], session("b", "alice", 1)) {
+			t.Fatalf("listed session %s lost fields", fmtSession(alice[0]))
+		}
+		none, err := s.ListSessions(ctx(t), "nobody")
+		if err != nil || len(none) != 0 {
+			t.Fatalf("ListSessions(nobody) = %v, %v; want none", ids(none), err)
+		}
+	}},
+	{"expired sessions: deadline at or before t, earliest first, limited", func(t *testing.T, s logout.Store) {
+		for i, id := range []string{"e3", "e1", "live", "e2"} {
+			x := session(id, "u", i)
+			x.Deadline = map[string]time.Time{"e1": at(100), "e2": at(200), "e3": at(300), "live": at(301)}[id]
+			mustCreate(t, s, x)
+		}
+		got, err := s.ExpiredSessions(ctx(t), at(300), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"e1", "e2", "e3"}; !slices.Equal(ids(got), want) {
+			t.Fatalf("ExpiredSessions(300, 10) = %v, want %v", ids(got), want)
+		}
+		got, err = s.ExpiredSessions(ctx(t), at(300), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"e1", "e2"}; !slices.Equal(ids(got), want) {
+			t.Fatalf("ExpiredSessions(300, 2) = %v, want %v", ids(got), want)
+		}
+		if err := s.TouchSession(ctx(t), "e1", at(250), at(1150)); err != nil {
+			t.Fatal(err)
+		}
+		got, err = s.ExpiredSessions(ctx(t), at(300), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"e2", "e3"}; !slices.Equal(ids(got), want) {
+			t.Fatalf("after touching e1, ExpiredSessions = %v, want %v", ids(got), want)
+		}
+	}},
+	{"end by IDs logs one event each and skips missing", func(t *testing.T, s logout.Store) {
+		mustCreate(t, s, session("a", "alice", 0), session("b", "alice", 1), session("c", "bob", 2))
+		evs, err := s.EndSessions(ctx(t), logout.Selector{IDs: []string{"a", "c", "missing"}}, logout.ReasonForced, at(10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := eventIDs(evs), []string{"a", "c"}; !slices.Equal(got, want) {
+			t.Fatalf("ended %v, want %v", got, want)
+		}
+		for _, e := range evs {
+			want := map[string]string{"a": "alice", "c": "bob"}[e.SessionID]
+			if e.UserID != want || e.Reason != logout.ReasonForced || !e.At.Equal(at(10)) {
+				t.Fatalf("event %+v, want user %s, forced, at %s", e, want, at(10))
+			}
+		}
+		wantGone(t, s, "a")
+		wantGone(t, s, "c")
+		wantSession(t, s, session("b", "alice", 1))
+	}},
+	{"end a user's sessions", func(t *testing.T, s logout.Store) {
+		mustCreate(t, s, session("a", "alice", 0), session("b", "alice", 1), session("c", "bob", 2))
+		evs, err := s.EndSessions(ctx(t), logout.Selector{UserID: "alice"}, logout.ReasonForced, at(10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := eventIDs(evs), []string{"a", "b"}; !slices.Equal(got, want) {
+			t.Fatalf("ended %v, want %v", got, want)
+		}
+		wantSession(t, s, session("c", "bob", 2))
+	}},
+	{"end everyone except one", func(t *testing.T, s logout.Store) {
+		mustCreate(t, s, session("a", "alice", 0), session("b", "alice", 1), session("c", "bob", 2))
+		evs, err := s.EndSessions(ctx(t), logout.Selector{All: true, Except: "b"}, logout.ReasonForced, at(10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := eventIDs(evs), []string{"a", "c"}; !slices.Equal(got, want) {
+			t.Fatalf("ended %v, want %v", got, want)
+		}
+		wantSession(t, s, session("b", "alice", 1))
+		evs, err = s.EndSessions(ctx(t), logout.Selector{All: true}, logout.ReasonForced, at(11))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := eventIDs(evs), []string{"b"}; !slices.Equal(got, want) {
+			t.Fatalf("ended %v, want %v", got, want)
+		}
+	}},
+	{"end a user except one session", func(t *testing.T, s logout.Store) {
+		mustCreate(t, s, session("a", "alice", 0), session("b", "alice", 1))
+		evs, err := s.EndSessions(ctx(t), logout.Selector{UserID: "alice", Except: "a"}, logout.ReasonForced, at(10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := eventIDs(evs), []string{"b"}; !slices.Equal(got, want) {
+			t.Fatalf("ended %v, want %v", got, want)
+		}
+	}},
+	{"idle end loses to newer activity", func(t *testing.T, s logout.Store) {
+		mustCreate(t, s, session("a", "alice", 0), session("b", "bob", 0))
+		if err := s.TouchSession(ctx(t), "a", at(50), at(950)); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := s.EndSessions(ctx(t), logout.Selector{IDs: []string{"a", "b"}, SeenBy: at(0)}, logout.ReasonIdle, at(900))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := eventIDs(evs), []string{"b"}; !slices.Equal(got, want) {
+			t.Fatalf("ended %v, want %v", got, want)
+		}
+		if evs[0].Reason != logout.ReasonIdle {
+			t.Fatalf("reason %v, want idle", evs[0].Reason)
+		}
+		wantSession(t, s, logout.Session{ID: "a", UserID: "alice", Created: at(0), LastSeen: at(50), Deadline: at(950)})
+	}},
+	{"a selector must choose exactly one way", func(t *testing.T, s logout.Store) {
+		mustCreate(t, s, session("a", "alice", 0))
+		for _, sel := range []logout.Selector{{}, {IDs: []string{"a"}, All: true}, {UserID: "alice", All: true}, {Except: "a"}} {
+			if _, err := s.EndSessions(ctx(t), sel, logout.ReasonForced, at(1)); err == nil {
+				t.Fatalf("EndSessions(%+v) = nil error, want one", sel)
+			}
+		}
+		wantSession(t, s, session("a", "alice", 0))
+	}},
+	{"concurrent ends of one session log it once", func(t *testing.T, s logout.Store) {
+		mustCreate(t, s, session("a", "alice", 0))
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		total := 0
+		for i := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sel := logout.Selector{IDs: []string{"a"}}
+				if i%2 == 0 {
+					sel = logout.Selector{UserID: "alice"}
+				}
+				evs, err := s.EndSessions(context.Background(), sel, logout.ReasonIdle, at(900))
+				if err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				total += len(evs)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		if total != 1 {
+			t.Fatalf("%d events returned in all, want 1", total)
+		}
+		evs, err := s.Events(ctx(t), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 1 {
+			t.Fatalf("%d events logged, want 1", len(evs))
+		}
+	}},
+	{"the event of a session and the log newest first", func(t *testing.T, s logout.Store) {
+		if _, err := s.Event(ctx(t), "a"); !errors.Is(err, logout.ErrNotFound) {
+			t.Fatalf("Event of unknown session = %v, want ErrNotFound", err)
+		}
+		mustCreate(t, s, session("a", "alice", 0), session("b", "bob", 0), session("c", "carol", 0))
+		end := func(id string, r logout.Reason, sec int) {
+			if _, err := s.EndSessions(ctx(t), logout.Selector{IDs: []string{id}}, r, at(sec)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		end("b", logout.ReasonAbsolute, 10)
+		end("a", logout.ReasonManual, 20)
+		end("c", logout.ReasonIdle, 30)
+		e, err := s.Event(ctx(t), "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := (logout.Event{SessionID: "a", UserID: "alice", Reason: logout.ReasonManual, At: at(20)}); e.SessionID != want.SessionID ||
+			e.UserID != want.UserID || e.Reason != want.Reason || !e.At.Equal(want.At) {
+			t.Fatalf("Event(a) = %+v, want %+v", e, want)
+		}
+		evs, err := s.Events(ctx(t), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 2 || evs[0].SessionID != "c" || evs[1].SessionID != "a" {
+			t.Fatalf("Events(2) = %+v, want c then a", evs)
+		}
+		n, err := s.DeleteEvents(ctx(t), at(20))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Fatalf("DeleteEvents removed %d, want 1", n)
+		}
+		evs, err = s.Events(ctx(t), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 2 || evs[0].SessionID != "c" || evs[1].SessionID != "a" {
+			t.Fatalf("after DeleteEvents, Events = %+v, want c then a", evs)
+		}
+		if _, err := s.Event(ctx(t), "b"); !errors.Is(err, logout.ErrNotFound) {
+			t.Fatalf("Event of pruned session = %v, want ErrNotFound", err)
+		}
+	}},
+	{"settings: none saved, save, conflict, round-trip", func(t *testing.T, s logout.Store) {
+		if _, err := s.Settings(ctx(t)); !errors.Is(err, logout.ErrNotFound) {
+			t.Fatalf("Settings on an empty store = %v, want ErrNotFound", err)
+		}
+		want := logout.Settings{
+			Lifetime: 600 * time.Second, ShowCounter: false, AbsoluteLifetime: 8 * time.Hour,
+			WarningLead: 45 * time.Second, FrontendActivity: true,
+			RoleLifetimes: map[string]time.Duration{"editor": 300 * time.Second, "admin": 120 * time.Second},
+		}
+		saved, err := s.SaveSettings(ctx(t), want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.Version = 1
+		if !saved.Equal(want) {
+			t.Fatalf("SaveSettings = %+v, want %+v", saved, want)
+		}
+		got, err := s.Settings(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Equal(want) {
+			t.Fatalf("Settings = %+v, want %+v", got, want)
+		}
+		stale := logout.DefaultSettings() // version 0
+		if _, err := s.SaveSettings(ctx(t), stale); !errors.Is(err, logout.ErrConflict) {
+			t.Fatalf("SaveSettings with a stale version = %v, want ErrConflict", err)
+		}
+		if got, _ := s.Settings(ctx(t)); !got.Equal(want) {
+			t.Fatalf("a refused save changed the settings to %+v", got)
+		}
+		next := logout.DefaultSettings()
+		next.Version = 1
+		saved, err = s.SaveSettings(ctx(t), next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next.Version = 2
+		if got, _ := s.Settings(ctx(t)); !saved.Equal(next) || !got.Equal(next) {
+			t.Fatalf("second save = %+v, stored %+v; want %+v", saved, got, next)
+		}
+	}},
+	{"concurrent settings saves: exactly one wins", func(t *testing.T, s logout.Store) {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wins := 0
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				st := logout.DefaultSettings()
+				st.Lifetime = time.Duration(100+i) * time.Second
+				_, err := s.SaveSettings(context.Background(), st)
+				switch {
+				case err == nil:
+					mu.Lock()
+					wins++
+					mu.Unlock()
+				case !errors.Is(err, logout.ErrConflict):
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if wins != 1 {
+			t.Fatalf("%d saves of version 0 succeeded, want 1", wins)
+		}
+		got, err := s.Settings(ctx(t))
+		if err != nil || got.Version != 1 {
+			t.Fatalf("Settings = %+v, %v; want version 1", got, err)
+		}
+	}},
+	{"many sessions: expired lookup stays exact", func(t *testing.T, s logout.Store) {
+		for i := range 200 {
+			x := session(fmt.Sprintf("s%03d", i), fmt.Sprintf("u%d", i%7), i)
+			x.Deadline = at(1000 + i)
+			mustCreate(t, s, x)
+		}
+		got, err := s.ExpiredSessions(ctx(t), at(1004), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"s000", "s001", "s002", "s003", "s004"}; !slices.Equal(ids(got), want) {
+			t.Fatalf("ExpiredSessions = %v, want %v", ids(got), want)
+		}
+		evs, err := s.EndSessions(ctx(t), logout.Selector{UserID: "u3"}, logout.ReasonForced, at(5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 29 {
+			t.Fatalf("ended %d sessions of u3, want 29", len(evs))
+		}
+		all, err := s.ListSessions(ctx(t), "")
+		if err != nil || len(all) != 171 {
+			t.Fatalf("ListSessions = %d sessions, %v; want 171", len(all), err)
+		}
+	}},
+}
