@@ -1,0 +1,87 @@
+// Package logout signs idle backend (admin) users out of web applications:
+// automatically, exactly on time, on the server and in every open tab.
+//
+// Mount it in front of an application:
+//
+//	m, err := logout.New(logout.NewMemoryStore(), logout.Options{})
+//	if err != nil { ... }
+//	mux.Handle("/backend/session/", m.Endpoints()) // status, keepalive, signout
+//	http.ListenAndServe("127.0.0.1:8080", m.Handler(mux))
+//
+// and start a session at sign-in with [Manager.SignIn]. Handlers read the
+// session with [FromContext]; [Manager.Run] sweeps sessions that stopped
+// making requests.
+//
+// # Timeouts
+//
+// Each sign-in is its own [Session], never shared between devices. A
+// session ends at its deadline: the earlier of its last activity plus the
+// idle lifetime and, when set, its start plus the absolute lifetime. The
+// idle lifetime is [Settings.Lifetime] (default 900 s), or the shortest
+// lifetime among the user's roles in [Settings.RoleLifetimes]. Every
+// ending is recorded with a [Reason] (idle, absolute, forced, manual) in
+// the sign-out log, passed to [Options.OnSignOut] and logged with
+// log/slog.
+//
+// A request that arrives at or after its session's deadline is never
+// served as signed in, however many requests of that session are in
+// flight. [Settings] are edited at run time with [Manager.UpdateSettings]
+// and apply to every session at once.
+//
+// # Write coalescing and many processes
+//
+// A session's activity is kept in memory and written to the [Store] at
+// most once per touch interval ([Options.TouchInterval], default 1% of the
+// idle lifetime, at most 5 s). The promise:
+//
+//   - One process is exact: it judges a deadline from the newest activity
+//     it holds in memory. [Manager.Flush] (run by [Manager.Run] on exit)
+//     writes pending activity, so a clean restart loses none.
+//   - Processes sharing a store may end a session at most one touch
+//     interval early (another process has not yet written activity it
+//     saw), never late: before ending a session a process rereads the
+//     store, and the store ends it only if no newer activity was written.
+//   - A forced sign-out or a settings change made in one process is in
+//     force in every other within [Options.SyncInterval] (default
+//     500 ms), at once with a store that is a [Watcher].
+//
+// # Backend and front end
+//
+// Requests below [Options.BackendPrefix] (default "/backend") are backend
+// requests. An ended session on a backend page load is redirected with
+// 303 See Other to the sign-in page, with the reason and a same-origin
+// return path ([Manager.SignInURL], [SafeReturnPath]); a backend script
+// request (JSON Accept, X-Requested-With, or Sec-Fetch-Mode other than
+// navigate) gets 401 with JSON. A front-end request is signed out
+// silently and served as an anonymous visitor: a backend timeout never
+// redirects the public site. Backend responses of a signed-in session
+// carry [HeaderDeadline], [HeaderServerTime] and Cache-Control: no-store.
+// Requests with [HeaderPassive] or on [Options.PassivePaths] never extend
+// a session.
+//
+// # Stores
+//
+// A [Store] keeps sessions, the settings (with a version) and the
+// sign-out log. [MemoryStore] is for tests; the sqlitestore package is
+// the persistent default; redisstore and pgstore let many processes
+// share one state. The storetest package is the conformance suite that
+// every store passes.
+//
+// # Security
+//
+// In its own cookie mode a Manager issues a 256-bit random token at every
+// sign-in (ending the session the browser had before), in a cookie that
+// is HttpOnly and SameSite=Lax, and under TLS Secure with the __Host-
+// prefix. Stores keep only the token's SHA-256 ([Session.ID]); logs show
+// only a prefix of that. A malformed or unknown token is an anonymous
+// visitor. [Manager.CSRFToken] derives a per-session CSRF token, and
+// [Manager.CheckCSRF] checks it together with [http.CrossOriginProtection];
+// the keep-alive and sign-out endpoints require both, and sign-out is
+// POST only. With [Options.App], a Manager works on top of an
+// application's own session system instead of its cookie.
+//
+// # Time
+//
+// Every time comes from [Options.Now], so tests cross deadlines without
+// sleeping.
+package logout

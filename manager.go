@@ -1,0 +1,411 @@
+package logout
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A Manager enforces idle and absolute timeouts on backend sessions. It
+// keeps each session's newest activity in memory and writes it to the
+// [Store] at most once per touch interval, so one process is exact and
+// processes sharing a store end a session at most one touch interval
+// early, never late.
+//
+// A Manager is safe for concurrent use. Create one with [New].
+type Manager struct {
+	store   Store
+	opts    Options
+	log     *slog.Logger
+	shards  [shardCount]shard
+	noStore []string
+	passive map[string]bool
+	cop     *http.CrossOriginProtection
+
+	settings     atomic.Pointer[cachedSettings]
+	settingsMu   sync.Mutex
+	sweptVersion atomic.Int64
+}
+
+type cachedSettings struct {
+	s      Settings
+	synced time.Time
+}
+
+const shardCount = 32
+
+type shard struct {
+	mu sync.RWMutex
+	m  map[[32]byte]*entry
+}
+
+// entry is a session as this process knows it. The fixed fields never
+// change; the atomics hold Unix microseconds.
+type entry struct {
+	key  [32]byte
+	sess Session // ID, UserID, Roles, Created
+
+	seen    atomic.Int64 // newest activity known here
+	written atomic.Int64 // newest activity known to be in the store
+	synced  atomic.Int64 // clock reading of the last store read
+	used    atomic.Int64 // clock reading of the last request
+	ended   atomic.Pointer[Event]
+	mu      sync.Mutex // one store round-trip per entry at a time
+}
+
+// New returns a Manager that keeps its state in store. It fails on
+// invalid options; it does not touch the store.
+func New(store Store, opts Options) (*Manager, error) {
+	if store == nil {
+		return nil, errors.New("logout: nil Store")
+	}
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{
+		store:   store,
+		opts:    opts,
+		log:     opts.Logger,
+		noStore: []string{"no-store"},
+		passive: make(map[string]bool),
+		cop:     http.NewCrossOriginProtection(),
+	}
+	for i := range m.shards {
+		m.shards[i].m = make(map[[32]byte]*entry)
+	}
+	for _, p := range opts.PassivePaths {
+		m.passive[p] = true
+	}
+	m.passive[opts.EndpointsPath+"/status"] = true
+	m.sweptVersion.Store(-1)
+	return m, nil
+}
+
+// now reads the clock, truncated to the microsecond that stores keep.
+func (m *Manager) now() time.Time { return m.opts.Now().Truncate(time.Microsecond) }
+
+func (m *Manager) storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, m.opts.StoreTimeout)
+}
+
+func (m *Manager) shard(key [32]byte) *shard { return &m.shards[key[0]%shardCount] }
+
+func (m *Manager) cached(key [32]byte) *entry {
+	sh := m.shard(key)
+	sh.mu.RLock()
+	e := sh.m[key]
+	sh.mu.RUnlock()
+	return e
+}
+
+func (m *Manager) forget(key [32]byte) {
+	sh := m.shard(key)
+	sh.mu.Lock()
+	delete(sh.m, key)
+	sh.mu.Unlock()
+}
+
+// keyOf turns a session ID back into its cache key.
+func keyOf(id string) (key [32]byte, ok bool) {
+	if len(id) != 2*len(key) {
+		return key, false
+	}
+	for i := range key {
+		hi, lo := unhex(id[2*i]), unhex(id[2*i+1])
+		if hi < 0 || lo < 0 {
+			return key, false
+		}
+		key[i] = byte(hi<<4 | lo)
+	}
+	return key, true
+}
+
+// cachedID returns the cached entry of a session ID, or nil.
+func (m *Manager) cachedID(id string) *entry {
+	if key, ok := keyOf(id); ok {
+		return m.cached(key)
+	}
+	return nil
+}
+
+func unhex(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	}
+	return -1
+}
+
+func newEntry(key [32]byte, s Session, now time.Time) *entry {
+	e := &entry{key: key, sess: Session{ID: s.ID, UserID: s.UserID, Roles: s.Roles, Created: s.Created}}
+	e.seen.Store(s.LastSeen.UnixMicro())
+	e.written.Store(s.LastSeen.UnixMicro())
+	e.synced.Store(now.UnixMicro())
+	e.used.Store(now.UnixMicro())
+	return e
+}
+
+func maxStore(a *atomic.Int64, v int64) {
+	for {
+		old := a.Load()
+		if v <= old || a.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+// session returns the entry's session as of now, with its current deadline.
+func (e *entry) session(set Settings) (Session, Reason) {
+	s := e.sess
+	s.LastSeen = time.UnixMicro(e.seen.Load()).UTC()
+	var r Reason
+	s.Deadline, r = set.Deadline(s)
+	return s, r
+}
+
+// Settings returns the settings in force: the saved ones, or
+// [DefaultSettings] when none were saved. They are cached for at most
+// [Options.SyncInterval].
+func (m *Manager) Settings(ctx context.Context) (Settings, error) {
+	return m.currentSettings(ctx, m.now())
+}
+
+func (m *Manager) currentSettings(ctx context.Context, now time.Time) (Settings, error) {
+	if c := m.settings.Load(); c != nil && now.Sub(c.synced) < m.opts.SyncInterval && !now.Before(c.synced) {
+		return c.s, nil
+	}
+	m.settingsMu.Lock()
+	defer m.settingsMu.Unlock()
+	if c := m.settings.Load(); c != nil && now.Sub(c.synced) < m.opts.SyncInterval && !now.Before(c.synced) {
+		return c.s, nil
+	}
+	ctx, cancel := m.storeCtx(ctx)
+	defer cancel()
+	s, err := m.store.Settings(ctx)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		s = DefaultSettings()
+	case err != nil:
+		return Settings{}, fmt.Errorf("%w: settings: %w", ErrUnavailable, err)
+	}
+	m.settings.Store(&cachedSettings{s: s, synced: now})
+	return s, nil
+}
+
+// UpdateSettings validates s and saves it if s.Version is still the
+// stored version; it returns the saved settings with their new version.
+// Invalid settings, or settings edited from an old version
+// ([ErrConflict]), change nothing. A saved change applies to every session
+// at once.
+func (m *Manager) UpdateSettings(ctx context.Context, s Settings) (Settings, error) {
+	if err := s.Validate(); err != nil {
+		return Settings{}, err
+	}
+	sctx, cancel := m.storeCtx(ctx)
+	defer cancel()
+	saved, err := m.store.SaveSettings(sctx, s)
+	if err != nil {
+		return Settings{}, fmt.Errorf("logout: update settings: %w", err)
+	}
+	m.settings.Store(&cachedSettings{s: saved, synced: m.now()})
+	m.log.LogAttrs(ctx, slog.LevelInfo, "logout: settings saved", slog.Int64("version", saved.Version),
+		slog.Int64("lifetime_s", secs(saved.Lifetime)), slog.Int64("absolute_s", secs(saved.AbsoluteLifetime)))
+	return saved, nil
+}
+
+// ResetSettings saves [DefaultSettings] over the settings of the given
+// version, as [Manager.UpdateSettings] does.
+func (m *Manager) ResetSettings(ctx context.Context, version int64) (Settings, error) {
+	s := DefaultSettings()
+	s.Version = version
+	return m.UpdateSettings(ctx, s)
+}
+
+// SignIn starts a new session for u and returns it. In the Manager's own
+// cookie mode it issues a new random 256-bit token in the cookie, and ends
+// the session the request carried before, if any, so that an identifier
+// is never reused across a sign-in. With [Options.App], the application
+// must have renewed its own session identifier before calling SignIn.
+func (m *Manager) SignIn(w http.ResponseWriter, r *http.Request, u User) (Session, error) {
+	if u.ID == "" {
+		return Session{}, errors.New("logout: sign in: empty user ID")
+	}
+	ctx := r.Context()
+	now := m.now()
+	var key [32]byte
+	var tok [tokenLen]byte
+	if m.opts.App != nil {
+		id := m.opts.App.SessionID(r)
+		if id == "" {
+			return Session{}, errors.New("logout: sign in: the application's session has no ID")
+		}
+		key = sha256.Sum256([]byte(id))
+	} else {
+		if v := cookieValue(r.Header, m.cookieName(r)); v != "" {
+			var old [tokenLen]byte
+			if decodeToken(v, &old) {
+				m.endKeys(ctx, sha256.Sum256(old[:]), ReasonManual, now)
+			}
+		}
+		rnd := m.opts.Rand
+		if rnd == nil {
+			rnd = rand.Reader
+		}
+		if _, err := readFull(rnd, tok[:]); err != nil {
+			return Session{}, fmt.Errorf("logout: sign in: random token: %w", err)
+		}
+		key = sha256.Sum256(tok[:])
+	}
+	set, err := m.currentSettings(ctx, now)
+	if err != nil {
+		return Session{}, fmt.Errorf("logout: sign in: %w", err)
+	}
+	s := Session{ID: sessionID(key), UserID: u.ID, Roles: append([]string(nil), u.Roles...), Created: now, LastSeen: now}
+	s.Deadline, _ = set.Deadline(s)
+	sctx, cancel := m.storeCtx(ctx)
+	defer cancel()
+	if err := m.store.CreateSession(sctx, s); err != nil {
+		return Session{}, fmt.Errorf("logout: sign in: %w", err)
+	}
+	e := newEntry(key, s, now)
+	sh := m.shard(key)
+	sh.mu.Lock()
+	sh.m[key] = e
+	sh.mu.Unlock()
+	if m.opts.App == nil {
+		http.SetCookie(w, m.cookie(r, encodeToken(tok)))
+	}
+	m.log.LogAttrs(ctx, slog.LevelInfo, "logout: signed in", slog.String("sid", shortID(s.ID)), slog.String("user", u.ID))
+	return s, nil
+}
+
+func readFull(r interface{ Read([]byte) (int, error) }, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		k, err := r.Read(b[n:])
+		n += k
+		if err != nil && n < len(b) {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// shortID is how a session appears in logs: the first 12 hex digits of
+// its ID, itself a SHA-256 of the secret token.
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// SignOut ends the request's session by the user's own choice
+// ([ReasonManual]) and removes its cookie (or ends the application's
+// session). A request with no session is not an error.
+func (m *Manager) SignOut(w http.ResponseWriter, r *http.Request) error {
+	key, _, ok := m.requestKey(r)
+	m.clear(w, r)
+	if !ok {
+		return nil
+	}
+	_, err := m.endKeys(r.Context(), key, ReasonManual, m.now())
+	return err
+}
+
+// endKeys ends one session by its key, for sign-in and sign-out.
+func (m *Manager) endKeys(ctx context.Context, key [32]byte, reason Reason, now time.Time) ([]Event, error) {
+	sctx, cancel := m.storeCtx(ctx)
+	defer cancel()
+	evs, err := m.store.EndSessions(sctx, Selector{IDs: []string{sessionID(key)}}, reason, now)
+	if err != nil {
+		return nil, fmt.Errorf("logout: end session: %w", err)
+	}
+	m.ended(ctx, evs)
+	return evs, nil
+}
+
+// ForceSignOut ends the sessions that sel selects, as an administrator
+// does ([ReasonForced]): one session, one user's, or everyone's but one.
+// This process refuses them at once; others sharing the store within
+// [Options.SyncInterval] (at once with a [Watcher] store).
+func (m *Manager) ForceSignOut(ctx context.Context, sel Selector) ([]Event, error) {
+	if err := sel.Validate(); err != nil {
+		return nil, err
+	}
+	sctx, cancel := m.storeCtx(ctx)
+	defer cancel()
+	evs, err := m.store.EndSessions(sctx, sel, ReasonForced, m.now())
+	if err != nil {
+		return nil, fmt.Errorf("logout: force sign-out: %w", err)
+	}
+	m.ended(ctx, evs)
+	return evs, nil
+}
+
+// ended marks cached entries, logs and reports sessions that ended.
+func (m *Manager) ended(ctx context.Context, evs []Event) {
+	for i := range evs {
+		ev := evs[i]
+		m.markEnded(ev)
+		m.log.LogAttrs(ctx, slog.LevelInfo, "logout: signed out", slog.String("sid", shortID(ev.SessionID)),
+			slog.String("user", ev.UserID), slog.String("reason", ev.Reason.String()), slog.Time("at", ev.At))
+		if m.opts.OnSignOut != nil {
+			m.opts.OnSignOut(ctx, ev)
+		}
+	}
+}
+
+func (m *Manager) markEnded(ev Event) {
+	if e := m.cachedID(ev.SessionID); e != nil {
+		e.ended.Store(&ev)
+		m.forget(e.key)
+	}
+}
+
+// Sessions lists the sessions of userID, or all when userID is "", with
+// their newest activity and their deadline under the current settings.
+func (m *Manager) Sessions(ctx context.Context, userID string) ([]Session, error) {
+	now := m.now()
+	set, err := m.currentSettings(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := m.storeCtx(ctx)
+	defer cancel()
+	list, err := m.store.ListSessions(sctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("logout: list sessions: %w", err)
+	}
+	for i, s := range list {
+		if e := m.cachedID(s.ID); e != nil {
+			if seen := time.UnixMicro(e.seen.Load()).UTC(); seen.After(s.LastSeen) {
+				s.LastSeen = seen
+			}
+		}
+		s.Deadline, _ = set.Deadline(s)
+		list[i] = s
+	}
+	return list, nil
+}
+
+// Events returns at most limit entries of the sign-out log, newest first.
+func (m *Manager) Events(ctx context.Context, limit int) ([]Event, error) {
+	sctx, cancel := m.storeCtx(ctx)
+	defer cancel()
+	evs, err := m.store.Events(sctx, limit)
+	if err != nil {
+		return nil, fmt.Errorf("logout: events: %w", err)
+	}
+	return evs, nil
+}

@@ -1,0 +1,616 @@
+package logout
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Header names of the middleware.
+const (
+	// HeaderDeadline carries, on every backend response of a signed-in
+	// session, when the session ends, in Unix milliseconds.
+	HeaderDeadline = "Logout-Deadline"
+	// HeaderServerTime carries the server's time of the response in Unix
+	// milliseconds, so a page can correct for its own clock.
+	HeaderServerTime = "Logout-Server-Time"
+	// HeaderPassive, set to "1" on a request, keeps that request from
+	// extending the session (polling, background refresh).
+	HeaderPassive = "X-Logout-Passive"
+	// HeaderCSRF carries the CSRF token on script requests.
+	HeaderCSRF = "X-Csrf-Token"
+	// FieldCSRF is the form field that carries the CSRF token.
+	FieldCSRF = "csrf_token"
+)
+
+// ErrCSRF is returned by [Manager.CheckCSRF] for a request that comes from
+// another origin or lacks the session's CSRF token.
+var ErrCSRF = errors.New("logout: missing or wrong CSRF token")
+
+// errUnknownSession: a cookie that names no session, or a tampered one.
+var errUnknownSession = fmt.Errorf("%w: unknown or malformed session token", ErrNoSession)
+
+// credential is what a request presents: its session key and secret.
+type credential struct {
+	key [32]byte
+	tok [tokenLen]byte // own cookie mode
+	app string         // App mode
+}
+
+func (c *credential) secret() []byte {
+	if c.app != "" {
+		return []byte(c.app)
+	}
+	return c.tok[:]
+}
+
+// reqState is the signed-in request's context: one allocation.
+type reqState struct {
+	context.Context
+	sess Session
+	cred credential
+	set  Settings
+	now  time.Time
+	hdr  [2]string
+}
+
+func (c *reqState) Value(key any) any {
+	if key == (sessionKey{}) {
+		return &c.sess
+	}
+	if key == (stateKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+type stateKey struct{}
+
+func (stateKey) String() string { return "logout state" }
+
+func stateOf(r *http.Request) *reqState {
+	rs, _ := r.Context().Value(stateKey{}).(*reqState)
+	return rs
+}
+
+// Handler returns the middleware. It decides before calling next:
+//
+//   - a signed-in session within its deadline is served, with the session
+//     in the request context ([FromContext]); a non-passive request counts
+//     as activity. Backend responses get [HeaderDeadline],
+//     [HeaderServerTime] and "Cache-Control: no-store".
+//   - a session past its deadline ends. A backend page load is redirected
+//     (303) to the sign-in page with the reason and a return path; a
+//     backend script request gets 401 with JSON; a front-end request is
+//     served as an anonymous visitor, never redirected.
+//   - a request without a session, or with an unknown or tampered token,
+//     is served as anonymous.
+//   - when the store fails, backend requests get 503 (fail closed) and
+//     front-end requests are served as anonymous; nothing is ended.
+func (m *Manager) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		backend := m.isBackend(r.URL.Path)
+		rs, err := m.check(r, backend)
+		if err != nil {
+			m.refuse(w, r, backend, err, next)
+			return
+		}
+		if backend {
+			h := w.Header()
+			h["Cache-Control"] = m.noStore
+			rs.hdr[0] = strconv.FormatInt(rs.sess.Deadline.UnixMilli(), 10)
+			rs.hdr[1] = strconv.FormatInt(rs.now.UnixMilli(), 10)
+			h[HeaderDeadline] = rs.hdr[0:1:1]
+			h[HeaderServerTime] = rs.hdr[1:2:2]
+		}
+		next.ServeHTTP(w, r.WithContext(rs))
+	})
+}
+
+// Check decides on r as [Manager.Handler] does, without responding: it
+// returns the signed-in session (recording activity unless r is passive),
+// [ErrNoSession] for an anonymous request, an [*EndedError] for a session
+// that has ended (ending it now if its deadline has passed), or an error
+// wrapping [ErrUnavailable] when the store fails.
+func (m *Manager) Check(r *http.Request) (Session, error) {
+	rs, err := m.check(r, m.isBackend(r.URL.Path))
+	if err != nil {
+		return Session{}, err
+	}
+	return rs.sess, nil
+}
+
+func (m *Manager) isBackend(p string) bool {
+	pre := m.opts.BackendPrefix
+	return strings.HasPrefix(p, pre) && (len(p) == len(pre) || p[len(pre)] == '/')
+}
+
+func (m *Manager) isPassive(r *http.Request) bool {
+	return r.Header.Get(HeaderPassive) == "1" || m.passive[r.URL.Path]
+}
+
+func wantsJSON(r *http.Request) bool {
+	if strings.Contains(r.Header.Get("Accept"), "application/json") || r.Header.Get("X-Requested-With") != "" {
+		return true
+	}
+	mode := r.Header.Get("Sec-Fetch-Mode")
+	return mode != "" && mode != "navigate"
+}
+
+func (m *Manager) cookieName(r *http.Request) string {
+	if r.TLS != nil || m.opts.Secure {
+		return "__Host-" + m.opts.CookieName
+	}
+	return m.opts.CookieName
+}
+
+func (m *Manager) cookie(r *http.Request, value string) *http.Cookie {
+	return &http.Cookie{
+		Name: m.cookieName(r), Value: value, Path: "/",
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil || m.opts.Secure,
+	}
+}
+
+func encodeToken(tok [tokenLen]byte) string { return base64.RawURLEncoding.EncodeToString(tok[:]) }
+
+// clear removes the request's session from the browser.
+func (m *Manager) clear(w http.ResponseWriter, r *http.Request) {
+	if m.opts.App != nil {
+		m.opts.App.EndSession(w, r)
+		return
+	}
+	if cookieValue(r.Header, m.cookieName(r)) != "" {
+		c := m.cookie(r, "")
+		c.MaxAge = -1
+		http.SetCookie(w, c)
+	}
+}
+
+// credential reads the request's session key.
+func (m *Manager) credential(r *http.Request) (c credential, err error) {
+	if m.opts.App != nil {
+		c.app = m.opts.App.SessionID(r)
+		if c.app == "" {
+			return c, ErrNoSession
+		}
+		c.key = sha256.Sum256([]byte(c.app))
+		return c, nil
+	}
+	v := cookieValue(r.Header, m.cookieName(r))
+	if v == "" {
+		return c, ErrNoSession
+	}
+	if !decodeToken(v, &c.tok) {
+		return c, errUnknownSession
+	}
+	c.key = sha256.Sum256(c.tok[:])
+	return c, nil
+}
+
+func (m *Manager) requestKey(r *http.Request) ([32]byte, credential, bool) {
+	c, err := m.credential(r)
+	return c.key, c, err == nil
+}
+
+// check is the per-request decision.
+func (m *Manager) check(r *http.Request, backend bool) (*reqState, error) {
+	c, err := m.credential(r)
+	if err != nil {
+		return nil, err
+	}
+	ctx := r.Context()
+	now := m.now()
+	set, err := m.currentSettings(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	e, err := m.load(ctx, c.key, now)
+	if err != nil {
+		return nil, err
+	}
+	s, _ := e.session(set)
+	if !now.Before(s.Deadline) {
+		if s, err = m.expire(ctx, e, set, now); err != nil {
+			return nil, err
+		}
+	}
+	if backend || set.FrontendActivity {
+		nowµ := now.UnixMicro()
+		e.used.Store(nowµ)
+		if !m.isPassive(r) {
+			maxStore(&e.seen, nowµ)
+			if nowµ-e.written.Load() >= m.touchInterval(set, e).Microseconds() {
+				if err := m.write(ctx, e, set); err != nil {
+					return nil, err
+				}
+			}
+			s, _ = e.session(set)
+		}
+	}
+	return &reqState{Context: ctx, sess: s, cred: c, set: set, now: now}, nil
+}
+
+func (m *Manager) touchInterval(set Settings, e *entry) time.Duration {
+	if m.opts.TouchInterval > 0 {
+		return m.opts.TouchInterval
+	}
+	return min(max(set.IdleLifetime(e.sess.Roles)/100, time.Millisecond), 5*time.Second)
+}
+
+func endedErr(ev *Event) error { return &EndedError{Reason: ev.Reason, At: ev.At} }
+
+func unavailable(op string, err error) error {
+	return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
+}
+
+// load returns the cached entry of key, reading the store when it has
+// none or when its copy is older than the sync interval.
+func (m *Manager) load(ctx context.Context, key [32]byte, now time.Time) (*entry, error) {
+	if e := m.cached(key); e != nil {
+		if ev := e.ended.Load(); ev != nil {
+			return nil, endedErr(ev)
+		}
+		if err := m.sync(ctx, e, now, false); err != nil {
+			return nil, err
+		}
+		return e, nil
+	}
+	id := sessionID(key)
+	sctx, cancel := m.storeCtx(ctx)
+	defer cancel()
+	s, err := m.store.Session(sctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, m.goneErr(sctx, id)
+	}
+	if err != nil {
+		return nil, unavailable("session", err)
+	}
+	e := newEntry(key, s, now)
+	sh := m.shard(key)
+	sh.mu.Lock()
+	if old := sh.m[key]; old != nil {
+		e = old
+	} else {
+		sh.m[key] = e
+	}
+	sh.mu.Unlock()
+	return e, nil
+}
+
+// goneErr explains a session the store no longer has: why it ended, or
+// errUnknownSession when the log has no word of it.
+func (m *Manager) goneErr(ctx context.Context, id string) error {
+	ev, err := m.store.Event(ctx, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return errUnknownSession
+	case err != nil:
+		return unavailable("event", err)
+	}
+	return endedErr(&ev)
+}
+
+// sync rereads e from the store if its copy is older than the sync
+// interval, or always with force.
+func (m *Manager) sync(ctx context.Context, e *entry, now time.Time, force bool) error {
+	fresh := func() bool {
+		d := now.UnixMicro() - e.synced.Load()
+		return d >= 0 && d < m.opts.SyncInterval.Microseconds()
+	}
+	if !force && fresh() {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if ev := e.ended.Load(); ev != nil {
+		return endedErr(ev)
+	}
+	if !force && fresh() {
+		return nil
+	}
+	sctx, cancel := m.storeCtx(ctx)
+	defer cancel()
+	s, err := m.store.Session(sctx, e.sess.ID)
+	if errors.Is(err, ErrNotFound) {
+		err := m.goneErr(sctx, e.sess.ID)
+		var ended *EndedError
+		if errors.As(err, &ended) {
+			e.ended.Store(&Event{SessionID: e.sess.ID, UserID: e.sess.UserID, Reason: ended.Reason, At: ended.At})
+		}
+		m.forget(e.key)
+		return err
+	}
+	if err != nil {
+		return unavailable("session", err)
+	}
+	maxStore(&e.seen, s.LastSeen.UnixMicro())
+	maxStore(&e.written, s.LastSeen.UnixMicro())
+	e.synced.Store(now.UnixMicro())
+	return nil
+}
+
+// write records e's newest activity in the store, unless another request
+// is doing so right now.
+func (m *Manager) write(ctx context.Context, e *entry, set Settings) error {
+	if !e.mu.TryLock() {
+		return nil
+	}
+	defer e.mu.Unlock()
+	seen := e.seen.Load()
+	if seen <= e.written.Load() {
+		return nil
+	}
+	s, _ := e.session(set)
+	sctx, cancel := m.storeCtx(ctx)
+	defer cancel()
+	err := m.store.TouchSession(sctx, e.sess.ID, time.UnixMicro(seen).UTC(), s.Deadline)
+	if errors.Is(err, ErrNotFound) {
+		err := m.goneErr(sctx, e.sess.ID)
+		var ended *EndedError
+		if errors.As(err, &ended) {
+			e.ended.Store(&Event{SessionID: e.sess.ID, UserID: e.sess.UserID, Reason: ended.Reason, At: ended.At})
+		}
+		m.forget(e.key)
+		return err
+	}
+	if err != nil {
+		return unavailable("touch", err)
+	}
+	maxStore(&e.written, seen)
+	return nil
+}
+
+// expire handles a session that looks past its deadline: it confirms
+// with the store (another process may have seen activity) and ends it.
+// It returns the session when it turned out to be alive.
+func (m *Manager) expire(ctx context.Context, e *entry, set Settings, now time.Time) (Session, error) {
+	for range 2 {
+		if err := m.sync(ctx, e, now, true); err != nil {
+			return Session{}, err
+		}
+		s, reason := e.session(set)
+		if now.Before(s.Deadline) {
+			return s, nil
+		}
+		if ev := e.ended.Load(); ev != nil {
+			return Session{}, endedErr(ev)
+		}
+		sctx, cancel := m.storeCtx(ctx)
+		evs, err := m.store.EndSessions(sctx, Selector{IDs: []string{s.ID}, SeenBy: s.LastSeen}, reason, s.Deadline)
+		cancel()
+		if err != nil {
+			return Session{}, unavailable("end session", err)
+		}
+		if len(evs) > 0 {
+			m.ended(ctx, evs)
+			return Session{}, endedErr(&evs[0])
+		}
+		// Ended meanwhile by another request, or newer activity was
+		// written by another process: look again.
+	}
+	if ev := e.ended.Load(); ev != nil {
+		return Session{}, endedErr(ev)
+	}
+	s, reason := e.session(set)
+	return Session{}, &EndedError{Reason: reason, At: s.Deadline}
+}
+
+// refuse answers a request whose check failed.
+func (m *Manager) refuse(w http.ResponseWriter, r *http.Request, backend bool, err error, next http.Handler) {
+	var ended *EndedError
+	switch {
+	case errors.As(err, &ended):
+		m.clear(w, r)
+		if backend && r.URL.Path != m.opts.SignInPath {
+			w.Header()["Cache-Control"] = m.noStore
+			m.respondEnded(w, r, ended.Reason)
+			return
+		}
+	case errors.Is(err, errUnknownSession):
+		m.clear(w, r)
+	case errors.Is(err, ErrNoSession):
+	default:
+		m.log.LogAttrs(r.Context(), slog.LevelError, "logout: session check failed", slog.String("error", err.Error()))
+		if backend {
+			w.Header()["Cache-Control"] = m.noStore
+			msg := "The sign-in service is temporarily unavailable. Your session is kept; please try again in a moment."
+			if wantsJSON(r) {
+				m.writeJSON(w, http.StatusServiceUnavailable, statusJSON{Message: msg, Unavailable: true})
+				return
+			}
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, msg, http.StatusServiceUnavailable)
+			return
+		}
+	}
+	next.ServeHTTP(w, r)
+}
+
+// SignInURL returns the sign-in page's URL telling why the session ended
+// (0 for none) and where to return after signing in again (a same-origin
+// path; anything else is dropped).
+func (m *Manager) SignInURL(reason Reason, returnPath string) string {
+	q := url.Values{}
+	if reason.Valid() {
+		q.Set("reason", reason.String())
+	}
+	if p, ok := SafeReturnPath(returnPath); ok && p != m.opts.SignInPath {
+		q.Set("return", p)
+	}
+	if len(q) == 0 {
+		return m.opts.SignInPath
+	}
+	return m.opts.SignInPath + "?" + q.Encode()
+}
+
+func (m *Manager) respondEnded(w http.ResponseWriter, r *http.Request, reason Reason) {
+	ret := r.URL.Path
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		ret = r.URL.RequestURI()
+	}
+	if wantsJSON(r) || r.URL.Path == m.opts.EndpointsPath+"/status" || r.URL.Path == m.opts.EndpointsPath+"/keepalive" {
+		if ref, err := url.Parse(r.Referer()); err == nil && ref.Host == r.Host {
+			ret = ref.RequestURI()
+		}
+		m.writeJSON(w, http.StatusUnauthorized, statusJSON{Reason: reason.String(), Message: reason.Message(), SignInURL: m.SignInURL(reason, ret)})
+		return
+	}
+	http.Redirect(w, r, m.SignInURL(reason, ret), http.StatusSeeOther)
+}
+
+// statusJSON is the body of the status, keep-alive and sign-out
+// endpoints and of 401 answers to scripts.
+type statusJSON struct {
+	SignedIn    bool   `json:"signed_in"`
+	Deadline    int64  `json:"deadline,omitempty"`
+	ServerTime  int64  `json:"server_time"`
+	Lifetime    int64  `json:"lifetime,omitempty"`
+	WarningLead int64  `json:"warning_lead,omitempty"`
+	ShowCounter bool   `json:"show_counter,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	Message     string `json:"message,omitempty"`
+	SignInURL   string `json:"sign_in_url,omitempty"`
+	Unavailable bool   `json:"unavailable,omitempty"`
+}
+
+func (m *Manager) writeJSON(w http.ResponseWriter, code int, v statusJSON) {
+	if v.ServerTime == 0 {
+		v.ServerTime = m.now().UnixMilli()
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// A Status describes a request's signed-in session for a page's counter.
+type Status struct {
+	// Session is the session, its Deadline under the current settings.
+	Session Session
+	// ServerTime is the time the request was checked.
+	ServerTime time.Time
+	// Lifetime is the session's idle lifetime.
+	Lifetime time.Duration
+	// WarningLead and ShowCounter are from the settings in force.
+	WarningLead time.Duration
+	ShowCounter bool
+}
+
+// Status returns the status of r's session, or false when r went through
+// [Manager.Handler] without a signed-in session.
+func (m *Manager) Status(r *http.Request) (Status, bool) {
+	rs := stateOf(r)
+	if rs == nil {
+		return Status{}, false
+	}
+	return Status{
+		Session: rs.sess, ServerTime: rs.now, Lifetime: rs.set.IdleLifetime(rs.sess.Roles),
+		WarningLead: rs.set.WarningLead, ShowCounter: rs.set.ShowCounter,
+	}, true
+}
+
+// CSRFToken returns the CSRF token of r's session, to put in forms as
+// [FieldCSRF] or in script requests as [HeaderCSRF]. It is derived from
+// the session's secret, so it needs no storage and dies with the session.
+// It returns "" for a request without a signed-in session.
+func (m *Manager) CSRFToken(r *http.Request) string {
+	rs := stateOf(r)
+	if rs == nil {
+		return ""
+	}
+	return csrfToken(rs.cred.secret())
+}
+
+// CheckCSRF returns nil when r is a same-origin request (by
+// [http.CrossOriginProtection]) that carries its session's CSRF token in
+// [HeaderCSRF] or the form field [FieldCSRF]; otherwise an error wrapping
+// [ErrCSRF]. Safe methods (GET, HEAD, OPTIONS) pass the origin check but
+// still need the token.
+func (m *Manager) CheckCSRF(r *http.Request) error {
+	if err := m.cop.Check(r); err != nil {
+		return fmt.Errorf("%w: %w", ErrCSRF, err)
+	}
+	want := m.CSRFToken(r)
+	if want == "" {
+		return fmt.Errorf("%w: no session", ErrCSRF)
+	}
+	got := r.Header.Get(HeaderCSRF)
+	if got == "" {
+		got = r.PostFormValue(FieldCSRF)
+	}
+	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		return ErrCSRF
+	}
+	return nil
+}
+
+// Endpoints returns the handler of the session endpoints under
+// [Options.EndpointsPath]; mount it behind [Manager.Handler]:
+//
+//   - GET  …/status: passive; 200 with the deadline, server time,
+//     lifetime, warning lead and counter setting, or 401 when signed out.
+//   - POST …/keepalive: CSRF-checked; extends the session ("Stay signed
+//     in") and answers like status.
+//   - POST …/signout: CSRF-checked; signs out ([ReasonManual]); 303 to the
+//     sign-in page, or 200 JSON for scripts.
+func (m *Manager) Endpoints() http.Handler {
+	p := m.opts.EndpointsPath
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+p+"/status", m.serveStatus)
+	mux.HandleFunc("POST "+p+"/keepalive", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.CheckCSRF(r); err != nil {
+			m.writeJSON(w, http.StatusForbidden, statusJSON{Message: err.Error()})
+			return
+		}
+		m.serveStatus(w, r)
+	})
+	mux.HandleFunc("POST "+p+"/signout", func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := m.Status(r); !ok {
+			m.respondSignedOut(w, r)
+			return
+		}
+		if err := m.CheckCSRF(r); err != nil {
+			http.Error(w, "Forbidden: "+err.Error(), http.StatusForbidden)
+			return
+		}
+		if err := m.SignOut(w, r); err != nil {
+			m.log.LogAttrs(r.Context(), slog.LevelError, "logout: sign out", slog.String("error", err.Error()))
+			http.Error(w, "The sign-out could not be recorded; please try again.", http.StatusServiceUnavailable)
+			return
+		}
+		m.respondSignedOut(w, r)
+	})
+	return mux
+}
+
+func (m *Manager) respondSignedOut(w http.ResponseWriter, r *http.Request) {
+	u := m.SignInURL(ReasonManual, "")
+	if wantsJSON(r) {
+		m.writeJSON(w, http.StatusOK, statusJSON{Reason: ReasonManual.String(), Message: ReasonManual.Message(), SignInURL: u})
+		return
+	}
+	http.Redirect(w, r, u, http.StatusSeeOther)
+}
+
+func (m *Manager) serveStatus(w http.ResponseWriter, r *http.Request) {
+	st, ok := m.Status(r)
+	if !ok {
+		m.writeJSON(w, http.StatusUnauthorized, statusJSON{SignInURL: m.SignInURL(0, "")})
+		return
+	}
+	m.writeJSON(w, http.StatusOK, statusJSON{
+		SignedIn: true, Deadline: st.Session.Deadline.UnixMilli(), ServerTime: st.ServerTime.UnixMilli(),
+		Lifetime: secs(st.Lifetime), WarningLead: secs(st.WarningLead), ShowCounter: st.ShowCounter,
+	})
+}

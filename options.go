@@ -1,0 +1,129 @@
+package logout
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Options configure a [Manager]. The zero Options are useful: every field
+// states its default.
+type Options struct {
+	// BackendPrefix is the path prefix of backend pages. Requests below it
+	// are backend requests: a timeout redirects them to SignInPath (or
+	// answers 401 to scripts). Others are front-end requests: a timeout
+	// signs the visitor out silently and serves the page. Default
+	// "/backend".
+	BackendPrefix string
+	// SignInPath is the backend sign-in page. Default BackendPrefix +
+	// "/auth/signin".
+	SignInPath string
+	// EndpointsPath is where [Manager.Endpoints] serves status,
+	// keepalive and signout. Default BackendPrefix + "/session".
+	EndpointsPath string
+	// CookieName names the session cookie in the Manager's own cookie
+	// mode. Default "logout_session"; under TLS (or with Secure) the
+	// cookie is named with the "__Host-" prefix. Unused with App.
+	CookieName string
+	// Secure marks the cookie Secure with the "__Host-" prefix even for
+	// plain-HTTP requests, for servers behind a TLS-terminating proxy.
+	// Requests over TLS always get them.
+	Secure bool
+	// App, when set, makes the Manager work on top of the application's
+	// own session system instead of issuing its own cookie.
+	App AppSessions
+	// TouchInterval is how often, at most, a session's activity is
+	// written to the store. Default: 1% of the session's idle lifetime,
+	// at most 5 s, at least 1 ms.
+	TouchInterval time.Duration
+	// SyncInterval is how long cached state (a session's record, the
+	// settings) may be used before it is read again from the store, so
+	// that changes made by other processes apply within it. Default
+	// 500 ms. A store that is a [Watcher] announces changes sooner.
+	SyncInterval time.Duration
+	// PassivePaths lists paths whose requests never extend a session,
+	// besides requests with the header "X-Logout-Passive: 1" and the
+	// status endpoint.
+	PassivePaths []string
+	// OnSignOut, if set, is called once for every session that ends,
+	// whatever the reason, after the store recorded it.
+	OnSignOut func(context.Context, Event)
+	// Logger receives sign-out and error records. Default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Rand is the source of session tokens. Default crypto/rand.Reader.
+	Rand io.Reader
+	// StoreTimeout bounds each store call on the request path. Default 2 s.
+	StoreTimeout time.Duration
+	// SweepInterval is how often [Manager.Run] ends expired sessions
+	// that make no more requests. Default 30 s.
+	SweepInterval time.Duration
+	// EventRetention is how long the sign-out log is kept. Default 90 days.
+	EventRetention time.Duration
+}
+
+// AppSessions connects a [Manager] to an application's own session
+// system: the Manager then keeps its idle and absolute deadlines per
+// application session and issues no cookie of its own.
+type AppSessions interface {
+	// SessionID returns the application's session identifier for r, or ""
+	// when r has none. After the application renews the identifier at
+	// sign-in, it must return the new one.
+	SessionID(r *http.Request) string
+	// EndSession ends the application's own session of r (for example by
+	// deleting its record and cookie). The Manager calls it when r's
+	// session has ended, before it responds.
+	EndSession(w http.ResponseWriter, r *http.Request)
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.BackendPrefix == "" {
+		o.BackendPrefix = "/backend"
+	}
+	o.BackendPrefix = strings.TrimRight(o.BackendPrefix, "/")
+	if o.BackendPrefix == "" || o.BackendPrefix[0] != '/' {
+		return o, errors.New("logout: BackendPrefix must be a path starting with /, and not / alone")
+	}
+	if o.SignInPath == "" {
+		o.SignInPath = o.BackendPrefix + "/auth/signin"
+	}
+	if o.EndpointsPath == "" {
+		o.EndpointsPath = o.BackendPrefix + "/session"
+	}
+	if _, ok := SafeReturnPath(o.SignInPath); !ok {
+		return o, errors.New("logout: SignInPath must be a same-origin path")
+	}
+	if o.CookieName == "" {
+		o.CookieName = "logout_session"
+	}
+	if strings.HasPrefix(o.CookieName, "__") {
+		return o, errors.New("logout: CookieName must not carry a __ prefix: the Manager adds __Host- under TLS")
+	}
+	if o.TouchInterval < 0 || o.SyncInterval < 0 || o.StoreTimeout < 0 || o.SweepInterval < 0 || o.EventRetention < 0 {
+		return o, errors.New("logout: negative durations are not allowed in Options")
+	}
+	if o.SyncInterval == 0 {
+		o.SyncInterval = 500 * time.Millisecond
+	}
+	if o.StoreTimeout == 0 {
+		o.StoreTimeout = 2 * time.Second
+	}
+	if o.SweepInterval == 0 {
+		o.SweepInterval = 30 * time.Second
+	}
+	if o.EventRetention == 0 {
+		o.EventRetention = 90 * 24 * time.Hour
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o, nil
+}

@@ -1,0 +1,207 @@
+package logout
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// sweepBatch is how many expired sessions a sweep reads at a time.
+const sweepBatch = 500
+
+// Run ends expired sessions every [Options.SweepInterval], prunes the
+// sign-out log, listens to a [Watcher] store, and on return (when ctx is
+// done) writes all pending activity with [Manager.Flush]. It returns nil
+// after ctx is done. Requests are checked whether or not Run runs; it
+// keeps the store and the log exact for sessions that make no more
+// requests.
+func (m *Manager) Run(ctx context.Context) error {
+	if w, ok := m.store.(Watcher); ok {
+		go m.watch(ctx, w)
+	}
+	t := time.NewTicker(m.opts.SweepInterval)
+	defer t.Stop()
+	for {
+		if err := m.Sweep(ctx); err != nil && ctx.Err() == nil {
+			m.log.LogAttrs(ctx, slog.LevelWarn, "logout: sweep", slog.String("error", err.Error()))
+		}
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.StoreTimeout)
+			defer cancel()
+			return m.Flush(fctx)
+		case <-t.C:
+		}
+	}
+}
+
+func (m *Manager) watch(ctx context.Context, w Watcher) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := w.Watch(ctx, func(c Change) {
+			if c.Settings {
+				m.settings.Store(nil)
+			}
+			for _, id := range c.Ended {
+				if e := m.cachedID(id); e != nil {
+					e.synced.Store(0) // reread before its next use
+				}
+			}
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		m.log.LogAttrs(ctx, slog.LevelWarn, "logout: watch store changes", slog.Any("error", err))
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+// Sweep ends the sessions whose deadline has passed under the current
+// settings, refreshes stored deadlines after a settings change, writes
+// pending activity of sessions idle in this process and forgets them, and
+// prunes the sign-out log. [Manager.Run] calls it; tests may call it
+// directly.
+func (m *Manager) Sweep(ctx context.Context) error {
+	now := m.now()
+	set, err := m.currentSettings(ctx, now)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	if m.sweptVersion.Load() != set.Version {
+		if err := m.refreshDeadlines(ctx, set); err != nil {
+			errs = append(errs, err)
+		} else {
+			m.sweptVersion.Store(set.Version)
+		}
+	}
+	errs = append(errs, m.endExpired(ctx, set, now), m.evict(ctx, set, now))
+	sctx, cancel := m.storeCtx(ctx)
+	defer cancel()
+	if _, err := m.store.DeleteEvents(sctx, now.Add(-m.opts.EventRetention)); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// refreshDeadlines rewrites every stored deadline under new settings,
+// so that the store's deadline index stays true.
+func (m *Manager) refreshDeadlines(ctx context.Context, set Settings) error {
+	list, err := m.store.ListSessions(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, s := range list {
+		if d, _ := set.Deadline(s); !d.Equal(s.Deadline) {
+			if err := m.store.TouchSession(ctx, s.ID, s.LastSeen, d); err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (m *Manager) endExpired(ctx context.Context, set Settings, now time.Time) error {
+	for range 100 { // bounded: at most 100 batches per sweep
+		sctx, cancel := m.storeCtx(ctx)
+		list, err := m.store.ExpiredSessions(sctx, now, sweepBatch)
+		cancel()
+		if err != nil {
+			return err
+		}
+		for _, s := range list {
+			if e := m.cachedID(s.ID); e != nil {
+				if seen := time.UnixMicro(e.seen.Load()).UTC(); seen.After(s.LastSeen) {
+					s.LastSeen = seen
+				}
+			}
+			d, reason := set.Deadline(s)
+			sctx, cancel := m.storeCtx(ctx)
+			if now.Before(d) {
+				// Alive: newer activity here, or longer lifetimes now.
+				err = m.store.TouchSession(sctx, s.ID, s.LastSeen, d)
+				if errors.Is(err, ErrNotFound) {
+					err = nil
+				}
+			} else {
+				var evs []Event
+				evs, err = m.store.EndSessions(sctx, Selector{IDs: []string{s.ID}, SeenBy: s.LastSeen}, reason, d)
+				m.ended(ctx, evs)
+			}
+			cancel()
+			if err != nil {
+				return err
+			}
+		}
+		if len(list) < sweepBatch {
+			return nil
+		}
+	}
+	return nil
+}
+
+// evict writes the pending activity of entries unused for a while and
+// forgets them, so the cache holds only sessions in use.
+func (m *Manager) evict(ctx context.Context, set Settings, now time.Time) error {
+	idle := max(4*m.opts.SyncInterval, time.Minute).Microseconds()
+	var stale []*entry
+	for i := range m.shards {
+		sh := &m.shards[i]
+		sh.mu.RLock()
+		for _, e := range sh.m {
+			if now.UnixMicro()-e.used.Load() > idle {
+				stale = append(stale, e)
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	var errs []error
+	for _, e := range stale {
+		if err := m.flushEntry(ctx, e, set); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		m.forget(e.key)
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Manager) flushEntry(ctx context.Context, e *entry, set Settings) error {
+	e.mu.Lock()
+	e.mu.Unlock() // wait for a write in progress
+	err := m.write(ctx, e, set)
+	var ended *EndedError
+	if errors.As(err, &ended) || errors.Is(err, ErrNoSession) {
+		return nil
+	}
+	return err
+}
+
+// Flush writes the activity that this process has seen but not yet
+// written to the store, for a clean shutdown: without it a restart may
+// end sessions up to one touch interval early.
+func (m *Manager) Flush(ctx context.Context) error {
+	set, err := m.currentSettings(ctx, m.now())
+	if err != nil {
+		return err
+	}
+	var all []*entry
+	for i := range m.shards {
+		sh := &m.shards[i]
+		sh.mu.RLock()
+		for _, e := range sh.m {
+			all = append(all, e)
+		}
+		sh.mu.RUnlock()
+	}
+	var errs []error
+	for _, e := range all {
+		errs = append(errs, m.flushEntry(ctx, e, set))
+	}
+	return errors.Join(errs...)
+}

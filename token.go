@@ -1,0 +1,123 @@
+package logout
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// tokenLen is the size of a session token: 256 random bits.
+const tokenLen = 32
+
+// encodedTokenLen is the length of a token in a cookie (base64url, no padding).
+var encodedTokenLen = base64.RawURLEncoding.EncodedLen(tokenLen)
+
+// sessionID returns the store key of a session secret: hex SHA-256.
+func sessionID(key [32]byte) string { return hex.EncodeToString(key[:]) }
+
+// cookieValue returns the value of the named cookie in h without
+// allocating, or "" when there is none.
+func cookieValue(h http.Header, name string) string {
+	for _, line := range h["Cookie"] {
+		for len(line) > 0 {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			k, v, ok := strings.Cut(part, "=")
+			if ok && k == name {
+				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+					v = v[1 : len(v)-1]
+				}
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+// decodeToken decodes a cookie value into a token without allocating.
+// Anything but exactly 43 canonical base64url characters is refused: a
+// tampered cookie is no session.
+func decodeToken(v string, tok *[tokenLen]byte) bool {
+	if len(v) != encodedTokenLen {
+		return false
+	}
+	var acc uint32
+	bits, n := 0, 0
+	for i := 0; i < len(v); i++ {
+		d := b64val(v[i])
+		if d < 0 {
+			return false
+		}
+		acc = acc<<6 | uint32(d)
+		bits += 6
+		if bits >= 8 {
+			bits -= 8
+			tok[n] = byte(acc >> bits)
+			n++
+		}
+	}
+	return acc&(1<<bits-1) == 0 // unused low bits must be zero
+}
+
+func b64val(c byte) int {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return int(c - 'A')
+	case c >= 'a' && c <= 'z':
+		return int(c-'a') + 26
+	case c >= '0' && c <= '9':
+		return int(c-'0') + 52
+	case c == '-':
+		return 62
+	case c == '_':
+		return 63
+	}
+	return -1
+}
+
+// csrfToken derives the CSRF token of a session from its secret, so it
+// needs no storage and dies with the session.
+func csrfToken(secret []byte) string {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("logout csrf v1"))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// SafeReturnPath reports whether s is a same-origin path that is safe to
+// redirect to after sign-in, and returns it cleaned of nothing but
+// surrounding spaces. It refuses absolute and scheme-relative URLs
+// ("https://evil.example", "//evil.example"), backslash tricks
+// ("/\evil.example"), their percent-encoded forms, and control characters.
+func SafeReturnPath(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || s[0] != '/' || len(s) > 2048 {
+		return "", false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f || c == '\\' {
+			return "", false
+		}
+	}
+	if len(s) > 1 && (s[1] == '/' || s[1] == '\\') {
+		return "", false
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return "", false
+	}
+	// A path that decodes to a scheme-relative or backslash form is
+	// refused too: some servers and browsers decode before redirecting.
+	if dec, err := url.PathUnescape(u.EscapedPath()); err != nil ||
+		strings.HasPrefix(dec, "//") || strings.ContainsAny(dec, "\\\x00\r\n\t") {
+		return "", false
+	}
+	if strings.Contains(strings.ToLower(s), "%5c") {
+		return "", false
+	}
+	return s, true
+}
