@@ -13,7 +13,8 @@ import (
 // Implementations must be safe for concurrent use. Times are passed in by
 // the Manager (from its clock; a store never reads its own clock) already
 // truncated to the microsecond, and must come back equal to them
-// (time.Time.Equal). A missing record is reported as [ErrNotFound] (wrapped
+// (time.Time.Equal). The Manager passes only valid Reasons and positive
+// limits. A missing record is reported as [ErrNotFound] (wrapped
 // or not); every other error means the store failed. The package
 // storetest checks these contracts.
 type Store interface {
@@ -135,4 +136,8 @@ type Change struct {
 	Settings bool
 	// Ended lists the IDs of sessions that were ended.
 	Ended []string
+	// All means anything may have changed: a Watcher sends it once it
+	// listens (changes made before were missed) and when a change is too
+	// large to announce in detail. The Manager then rereads everything.
+	All bool
 }

@@ -40,6 +40,10 @@ func (m *Manager) watch(ctx context.Context, w Watcher) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := w.Watch(ctx, func(c Change) {
+			if c.All {
+				m.dropCaches()
+				return
+			}
 			if c.Settings {
 				m.settings.Store(nil)
 			}
@@ -58,6 +62,19 @@ func (m *Manager) watch(ctx context.Context, w Watcher) {
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+// dropCaches makes every cached state be reread before its next use.
+func (m *Manager) dropCaches() {
+	m.settings.Store(nil)
+	for i := range m.shards {
+		sh := &m.shards[i]
+		sh.mu.RLock()
+		for _, e := range sh.m {
+			e.synced.Store(0)
+		}
+		sh.mu.RUnlock()
 	}
 }
 

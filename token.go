@@ -28,7 +28,7 @@ func cookieValue(h http.Header, name string) string {
 			part, line, _ = strings.Cut(line, ";")
 			part = strings.TrimSpace(part)
 			k, v, ok := strings.Cut(part, "=")
-			if ok && k == name {
+			if ok && strings.TrimSpace(k) == name {
 				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
 					v = v[1 : len(v)-1]
 				}
