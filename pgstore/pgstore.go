@@ -1,0 +1,422 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gologout/logout"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// maxIdentifier is PostgreSQL's longest identifier in bytes (NAMEDATALEN-1);
+// longer names would be cut silently.
+const maxIdentifier = 63
+
+// Options configure a [Store]. The zero Options are useful: every field
+// states its default.
+type Options struct {
+	// Schema is the PostgreSQL schema that holds the store's tables; New
+	// creates it when missing. It is used as given (quoted, so case
+	// counts) and must be 1 to 63 bytes. Default "logout".
+	Schema string
+	// Channel is the LISTEN/NOTIFY channel that announces changes. It is
+	// used as given and must be at most 63 bytes. Default Schema +
+	// "_changes" ("logout_changes"), so that stores in different schemas
+	// of one database do not hear each other. Every Store on one schema
+	// must use the same Channel.
+	Channel string
+	// PruneBatch is how many events [Store.DeleteEvents] deletes per
+	// statement, so that pruning a long log never holds its locks for
+	// long. Default 500.
+	PruneBatch int
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Schema == "" {
+		o.Schema = "logout"
+	}
+	if o.Channel == "" {
+		o.Channel = o.Schema + "_changes"
+	}
+	if o.PruneBatch == 0 {
+		o.PruneBatch = 500
+	}
+	if err := checkIdentifier("Schema", o.Schema); err != nil {
+		return o, err
+	}
+	if err := checkIdentifier("Channel", o.Channel); err != nil {
+		return o, err
+	}
+	if o.PruneBatch < 0 {
+		return o, errors.New("pgstore: PruneBatch must not be negative")
+	}
+	return o, nil
+}
+
+func checkIdentifier(field, name string) error {
+	if len(name) > maxIdentifier {
+		return fmt.Errorf("pgstore: %s %q is longer than %d bytes", field, name, maxIdentifier)
+	}
+	if strings.IndexByte(name, 0) >= 0 {
+		return fmt.Errorf("pgstore: %s %q holds a NUL byte", field, name)
+	}
+	return nil
+}
+
+// A Store is a [logout.Store] and [logout.Watcher] kept in PostgreSQL. It
+// is safe for concurrent use, and any number of Stores in any number of
+// processes may share one schema. Make one with [New].
+type Store struct {
+	pool    *pgxpool.Pool
+	schema  string
+	channel string
+	batch   int
+	q       queries
+}
+
+var (
+	_ logout.Store   = (*Store)(nil)
+	_ logout.Watcher = (*Store)(nil)
+)
+
+// New returns a Store on pool, with its tables in opts.Schema, after
+// creating or upgrading them (see the package doc). It fails when opts are
+// invalid, when the database cannot be reached, and with [ErrNewerSchema]
+// when the schema is newer than this code. The caller keeps ownership of
+// pool and closes it after the last use of the Store.
+func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) {
+	if pool == nil {
+		return nil, errors.New("pgstore: New needs a pool")
+	}
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{
+		pool:    pool,
+		schema:  opts.Schema,
+		channel: opts.Channel,
+		batch:   opts.PruneBatch,
+		q:       newQueries(pgx.Identifier{opts.Schema}.Sanitize()),
+	}
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// queries holds the statements, with the quoted schema in place.
+type queries struct {
+	createSession, session, touch, listAll, listUser, expired string
+	endPrefix, endSuffix                                      string
+	event, events, deleteEvents                               string
+	settings, insertSettings, updateSettings, notify          string
+}
+
+const sessionCols = "id, user_id, roles, created, last_seen, deadline"
+
+func newQueries(schema string) queries {
+	r := strings.NewReplacer("{s}", schema, "{cols}", sessionCols)
+	q := func(sql string) string { return r.Replace(sql) }
+	return queries{
+		createSession: q(`INSERT INTO {s}.sessions ({cols}) VALUES ($1, $2, $3, $4, $5, $6)`),
+		session:       q(`SELECT {cols} FROM {s}.sessions WHERE id = $1`),
+		// One round trip: touch if not older, else tell whether the
+		// session exists at all.
+		touch: q(`WITH u AS (
+	UPDATE {s}.sessions SET last_seen = $2, deadline = $3
+	WHERE id = $1 AND last_seen <= $2
+	RETURNING 1
+)
+SELECT EXISTS (SELECT FROM u) OR EXISTS (SELECT FROM {s}.sessions WHERE id = $1)`),
+		listAll:  q(`SELECT {cols} FROM {s}.sessions ORDER BY created, id`),
+		listUser: q(`SELECT {cols} FROM {s}.sessions WHERE user_id = $1 ORDER BY created, id`),
+		// Served by the index on (deadline, id): it reads only the rows
+		// it returns.
+		expired: q(`SELECT {cols} FROM {s}.sessions WHERE deadline <= $1 ORDER BY deadline, id LIMIT $2`),
+		// EndSessions puts the selection's WHERE clause between prefix
+		// and suffix; $1 is the reason, $2 the time.
+		endPrefix: q(`WITH d AS (
+	DELETE FROM {s}.sessions WHERE `),
+		endSuffix: q(`
+	RETURNING id, user_id
+)
+INSERT INTO {s}.events (session_id, user_id, reason, at)
+SELECT id, user_id, $1, $2 FROM d
+RETURNING session_id, user_id, reason, at`),
+		event:  q(`SELECT session_id, user_id, reason, at FROM {s}.events WHERE session_id = $1 ORDER BY id DESC LIMIT 1`),
+		events: q(`SELECT session_id, user_id, reason, at FROM {s}.events ORDER BY id DESC LIMIT $1`),
+		deleteEvents: q(`WITH d AS (
+	DELETE FROM {s}.events WHERE id IN (SELECT id FROM {s}.events WHERE at < $1 LIMIT $2)
+	RETURNING 1
+)
+SELECT count(*) FROM d`),
+		settings: q(`SELECT version, doc FROM {s}.settings`),
+		insertSettings: q(`WITH i AS (
+	INSERT INTO {s}.settings (version, doc) VALUES (1, $1) ON CONFLICT DO NOTHING RETURNING version
+)
+SELECT version, pg_notify($2, $3) FROM i`),
+		updateSettings: q(`WITH u AS (
+	UPDATE {s}.settings SET version = version + 1, doc = $1 WHERE version = $2 RETURNING version
+)
+SELECT version, pg_notify($3, $4) FROM u`),
+		notify: `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`,
+	}
+}
+
+// CreateSession implements [logout.Store].
+func (s *Store) CreateSession(ctx context.Context, x logout.Session) error {
+	roles := x.Roles
+	if roles == nil {
+		roles = []string{} // NOT NULL column; nil would be sent as NULL
+	}
+	_, err := s.pool.Exec(ctx, s.q.createSession, x.ID, x.UserID, roles, x.Created, x.LastSeen, x.Deadline)
+	if isUniqueViolation(err) {
+		return fmt.Errorf("pgstore: create session: %w", logout.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("pgstore: create session: %w", err)
+	}
+	return nil
+}
+
+// Session implements [logout.Store].
+func (s *Store) Session(ctx context.Context, id string) (logout.Session, error) {
+	rows, _ := s.pool.Query(ctx, s.q.session, id)
+	x, err := pgx.CollectExactlyOneRow(rows, scanSession)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return logout.Session{}, fmt.Errorf("pgstore: session: %w", logout.ErrNotFound)
+	}
+	if err != nil {
+		return logout.Session{}, fmt.Errorf("pgstore: session: %w", err)
+	}
+	return x, nil
+}
+
+// TouchSession implements [logout.Store] in one statement: it updates the
+// row only if seen is not before the stored LastSeen, and reports
+// [logout.ErrNotFound] only when the row is gone.
+func (s *Store) TouchSession(ctx context.Context, id string, seen, deadline time.Time) error {
+	var exists bool
+	if err := s.pool.QueryRow(ctx, s.q.touch, id, seen, deadline).Scan(&exists); err != nil {
+		return fmt.Errorf("pgstore: touch session: %w", err)
+	}
+	if !exists {
+		return fmt.Errorf("pgstore: touch session: %w", logout.ErrNotFound)
+	}
+	return nil
+}
+
+// ListSessions implements [logout.Store]. IDs compare byte by byte, as in
+// Go, whatever the database's collation.
+func (s *Store) ListSessions(ctx context.Context, userID string) ([]logout.Session, error) {
+	var rows pgx.Rows
+	if userID == "" {
+		rows, _ = s.pool.Query(ctx, s.q.listAll)
+	} else {
+		rows, _ = s.pool.Query(ctx, s.q.listUser, userID)
+	}
+	out, err := pgx.CollectRows(rows, scanSession)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: list sessions: %w", err)
+	}
+	return out, nil
+}
+
+// ExpiredSessions implements [logout.Store]. It reads the index on
+// (deadline, id), so its cost grows with limit, not with the table; ties
+// on Deadline come in ID order. A limit of 0 or less returns none.
+func (s *Store) ExpiredSessions(ctx context.Context, t time.Time, limit int) ([]logout.Session, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, _ := s.pool.Query(ctx, s.q.expired, t, limit)
+	out, err := pgx.CollectRows(rows, scanSession)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: expired sessions: %w", err)
+	}
+	return out, nil
+}
+
+func scanSession(row pgx.CollectableRow) (logout.Session, error) {
+	var x logout.Session
+	err := row.Scan(&x.ID, &x.UserID, &x.Roles, &x.Created, &x.LastSeen, &x.Deadline)
+	if len(x.Roles) == 0 {
+		x.Roles = nil
+	}
+	x.Created, x.LastSeen, x.Deadline = x.Created.UTC(), x.LastSeen.UTC(), x.Deadline.UTC()
+	return x, err
+}
+
+// EndSessions implements [logout.Store]. One transaction deletes the
+// selected sessions, logs their events and announces their IDs to
+// watchers; concurrent calls that select the same session wait for each
+// other's row lock, so exactly one of them ends it. It refuses an invalid
+// selector or reason before touching anything.
+func (s *Store) EndSessions(ctx context.Context, sel logout.Selector, reason logout.Reason, at time.Time) ([]logout.Event, error) {
+	if err := sel.Validate(); err != nil {
+		return nil, fmt.Errorf("pgstore: end sessions: %w", err)
+	}
+	if !reason.Valid() {
+		return nil, fmt.Errorf("pgstore: end sessions: invalid reason %v", reason)
+	}
+	sql, args := s.endQuery(sel, reason, at)
+	var out []logout.Event
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, sql, args...)
+		var err error
+		out, err = pgx.CollectRows(rows, scanEvent)
+		if err != nil || len(out) == 0 {
+			return err
+		}
+		ids := make([]string, len(out))
+		for i, e := range out {
+			ids[i] = e.SessionID
+		}
+		_, err = tx.Exec(ctx, s.q.notify, s.channel, endedPayloads(ids))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: end sessions: %w", err)
+	}
+	return out, nil
+}
+
+// endQuery returns the statement that ends the sessions sel selects, with
+// its arguments.
+func (s *Store) endQuery(sel logout.Selector, reason logout.Reason, at time.Time) (string, []any) {
+	args := []any{reason.String(), at}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	var b strings.Builder
+	b.WriteString(s.q.endPrefix)
+	switch {
+	case len(sel.IDs) > 0:
+		b.WriteString("id = ANY(" + arg(sel.IDs) + ")")
+	case sel.UserID != "":
+		b.WriteString("user_id = " + arg(sel.UserID))
+	default: // sel.All
+		b.WriteString("true")
+	}
+	if sel.Except != "" {
+		b.WriteString(" AND id <> " + arg(sel.Except))
+	}
+	if !sel.SeenBy.IsZero() {
+		b.WriteString(" AND last_seen <= " + arg(sel.SeenBy))
+	}
+	b.WriteString(s.q.endSuffix)
+	return b.String(), args
+}
+
+// Event implements [logout.Store]: the event logged last for the session.
+func (s *Store) Event(ctx context.Context, sessionID string) (logout.Event, error) {
+	rows, _ := s.pool.Query(ctx, s.q.event, sessionID)
+	e, err := pgx.CollectExactlyOneRow(rows, scanEvent)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return logout.Event{}, fmt.Errorf("pgstore: event: %w", logout.ErrNotFound)
+	}
+	if err != nil {
+		return logout.Event{}, fmt.Errorf("pgstore: event: %w", err)
+	}
+	return e, nil
+}
+
+// Events implements [logout.Store], newest logged first. A limit of 0 or
+// less returns none.
+func (s *Store) Events(ctx context.Context, limit int) ([]logout.Event, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, _ := s.pool.Query(ctx, s.q.events, limit)
+	out, err := pgx.CollectRows(rows, scanEvent)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: events: %w", err)
+	}
+	return out, nil
+}
+
+func scanEvent(row pgx.CollectableRow) (logout.Event, error) {
+	var e logout.Event
+	var reason string
+	if err := row.Scan(&e.SessionID, &e.UserID, &reason, &e.At); err != nil {
+		return e, err
+	}
+	e.At = e.At.UTC()
+	var err error
+	e.Reason, err = logout.ParseReason(reason)
+	return e, err
+}
+
+// DeleteEvents implements [logout.Store]. It deletes [Options.PruneBatch]
+// events per statement, each in its own transaction, until none is left:
+// when ctx ends midway, the events already deleted stay deleted and their
+// count comes back with the error.
+func (s *Store) DeleteEvents(ctx context.Context, before time.Time) (int, error) {
+	total := 0
+	for {
+		var n int
+		if err := s.pool.QueryRow(ctx, s.q.deleteEvents, before, s.batch).Scan(&n); err != nil {
+			return total, fmt.Errorf("pgstore: delete events: %w", err)
+		}
+		total += n
+		if n == 0 {
+			return total, nil
+		}
+	}
+}
+
+// Settings implements [logout.Store].
+func (s *Store) Settings(ctx context.Context) (logout.Settings, error) {
+	var version int64
+	var doc []byte
+	err := s.pool.QueryRow(ctx, s.q.settings).Scan(&version, &doc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return logout.Settings{}, fmt.Errorf("pgstore: settings: %w", logout.ErrNotFound)
+	}
+	if err != nil {
+		return logout.Settings{}, fmt.Errorf("pgstore: settings: %w", err)
+	}
+	var st logout.Settings
+	if err := st.UnmarshalJSON(doc); err != nil {
+		return logout.Settings{}, fmt.Errorf("pgstore: settings: %w", err)
+	}
+	st.Version = version
+	return st, nil
+}
+
+// SaveSettings implements [logout.Store] as a compare-and-set on the
+// version in one statement, which also announces the change to watchers.
+func (s *Store) SaveSettings(ctx context.Context, st logout.Settings) (logout.Settings, error) {
+	old := st.Version
+	st.Version = old + 1
+	doc, err := st.MarshalJSON()
+	if err != nil {
+		return logout.Settings{}, fmt.Errorf("pgstore: save settings: %w", err)
+	}
+	var row pgx.Row
+	if old == 0 {
+		row = s.pool.QueryRow(ctx, s.q.insertSettings, json.RawMessage(doc), s.channel, settingsPayload)
+	} else {
+		row = s.pool.QueryRow(ctx, s.q.updateSettings, json.RawMessage(doc), old, s.channel, settingsPayload)
+	}
+	if err := row.Scan(&st.Version, nil); errors.Is(err, pgx.ErrNoRows) {
+		return logout.Settings{}, fmt.Errorf("pgstore: save settings: version %d is not the stored one: %w", old, logout.ErrConflict)
+	} else if err != nil {
+		return logout.Settings{}, fmt.Errorf("pgstore: save settings: %w", err)
+	}
+	return st, nil
+}
+
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}

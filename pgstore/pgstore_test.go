@@ -1,0 +1,429 @@
+package pgstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gologout/logout"
+	"github.com/gologout/logout/pgstore"
+	"github.com/gologout/logout/storetest"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// testPool connects to the test database: LOGOUT_TEST_POSTGRES_URL, or a
+// local server with trust authentication as user postgres or root. Without
+// one it skips the test, except in CI, where it fails.
+func testPool(tb testing.TB) *pgxpool.Pool {
+	tb.Helper()
+	urls := []string{os.Getenv("LOGOUT_TEST_POSTGRES_URL")}
+	if urls[0] == "" {
+		urls = []string{
+			"postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
+			"postgres://root@127.0.0.1:5432/test?sslmode=disable",
+		}
+	}
+	var errs []error
+	for _, u := range urls {
+		pool, err := connect(u)
+		if err == nil {
+			tb.Cleanup(pool.Close)
+			return pool
+		}
+		errs = append(errs, err)
+	}
+	const howTo = "PostgreSQL is not reachable; start one and set LOGOUT_TEST_POSTGRES_URL " +
+		"(for example postgres://postgres@127.0.0.1:5432/test?sslmode=disable)"
+	if os.Getenv("CI") == "true" {
+		tb.Fatalf("%s: %v", howTo, errors.Join(errs...))
+	}
+	tb.Skipf("%s: %v", howTo, errors.Join(errs...))
+	return nil
+}
+
+func connect(url string) (*pgxpool.Pool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return nil, err // the URL's user and host are in err; its password is not
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+// newSchema returns the name of a schema of its own for the test, dropped
+// with all it holds when the test ends.
+func newSchema(tb testing.TB, pool *pgxpool.Pool) string {
+	tb.Helper()
+	name := "logout_test_" + strings.ToLower(rand.Text()[:12])
+	dropAtEnd(tb, pool, name)
+	return name
+}
+
+// dropAtEnd drops schema name with all it holds when the test ends.
+func dropAtEnd(tb testing.TB, pool *pgxpool.Pool, name string) {
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
+			tb.Errorf("drop schema %s: %v", name, err)
+		}
+	})
+}
+
+func newStore(tb testing.TB, pool *pgxpool.Pool, schema string) *pgstore.Store {
+	tb.Helper()
+	s, err := pgstore.New(context.Background(), pool, pgstore.Options{Schema: schema})
+	if err != nil {
+		tb.Fatalf("New: %v", err)
+	}
+	return s
+}
+
+func TestStore(t *testing.T) {
+	pool := testPool(t)
+	storetest.Run(t, func(t *testing.T) logout.Store {
+		return newStore(t, pool, newSchema(t, pool))
+	})
+}
+
+func TestNewRefusesBadOptions(t *testing.T) {
+	// New checks its options before it connects: this pool never does.
+	pool, err := pgxpool.New(t.Context(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	tests := []struct {
+		name string
+		pool *pgxpool.Pool
+		opts pgstore.Options
+		want string
+	}{
+		{"nil pool", nil, pgstore.Options{}, "needs a pool"},
+		{"schema too long", pool, pgstore.Options{Schema: strings.Repeat("s", 64)}, "Schema"},
+		{"default channel too long", pool, pgstore.Options{Schema: strings.Repeat("s", 60)}, "Channel"},
+		{"channel too long", pool, pgstore.Options{Channel: strings.Repeat("c", 64)}, "Channel"},
+		{"NUL in schema", pool, pgstore.Options{Schema: "a\x00b"}, "NUL"},
+		{"negative sweep batch", pool, pgstore.Options{PruneBatch: -1}, "PruneBatch"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := pgstore.New(t.Context(), tt.pool, tt.opts)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "pgstore: ") {
+				t.Fatalf("New = %v, %v; want an error about %s", s, err, tt.want)
+			}
+		})
+	}
+}
+
+func schemaVersion(t *testing.T, pool *pgxpool.Pool, schema string) (version, rows int) {
+	t.Helper()
+	err := pool.QueryRow(t.Context(), "SELECT max(version), count(*) FROM "+pgx.Identifier{schema}.Sanitize()+".schema_version").
+		Scan(&version, &rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return version, rows
+}
+
+func TestMigrate(t *testing.T) {
+	pool := testPool(t)
+
+	t.Run("concurrent starts on a fresh schema all succeed", func(t *testing.T) {
+		schema := newSchema(t, pool)
+		errs := make([]error, 4)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Go(func() {
+				_, errs[i] = pgstore.New(t.Context(), pool, pgstore.Options{Schema: schema})
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("New #%d: %v", i, err)
+			}
+		}
+		if v, n := schemaVersion(t, pool, schema); v != pgstore.SchemaVersion || n != 1 {
+			t.Fatalf("schema_version holds version %d in %d rows, want %d in 1", v, n, pgstore.SchemaVersion)
+		}
+	})
+
+	t.Run("a restart keeps the data", func(t *testing.T) {
+		schema := newSchema(t, pool)
+		s := newStore(t, pool, schema)
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		want := logout.Session{ID: "a", UserID: "alice", Created: now, LastSeen: now, Deadline: now.Add(time.Hour)}
+		if err := s.CreateSession(t.Context(), want); err != nil {
+			t.Fatal(err)
+		}
+		got, err := newStore(t, pool, schema).Session(t.Context(), "a")
+		if err != nil || got.UserID != "alice" || !got.Deadline.Equal(want.Deadline) {
+			t.Fatalf("after a restart Session = %+v, %v; want %+v", got, err, want)
+		}
+	})
+
+	t.Run("a schema of a newer version is refused", func(t *testing.T) {
+		schema := newSchema(t, pool)
+		newStore(t, pool, schema)
+		if _, err := pool.Exec(t.Context(), "UPDATE "+pgx.Identifier{schema}.Sanitize()+".schema_version SET version = version + 1"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := pgstore.New(t.Context(), pool, pgstore.Options{Schema: schema})
+		if !errors.Is(err, pgstore.ErrNewerSchema) {
+			t.Fatalf("New on a newer schema = %v, want ErrNewerSchema", err)
+		}
+		if want := fmt.Sprintf("version %d", pgstore.SchemaVersion+1); !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %q does not say %q", err, want)
+		}
+		if v, _ := schemaVersion(t, pool, schema); v != pgstore.SchemaVersion+1 {
+			t.Fatalf("refused New changed the version to %d", v)
+		}
+	})
+
+	t.Run("schema names are quoted", func(t *testing.T) {
+		schema := `logout_test_"; DROP TABLE x; --Mixed Case ` + rand.Text()[:8]
+		dropAtEnd(t, pool, schema)
+		s := newStore(t, pool, schema)
+		if _, err := s.SaveSettings(t.Context(), logout.DefaultSettings()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Settings(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestExpiredSessionsUsesIndex checks that ExpiredSessions reads the
+// deadline index, whether PostgreSQL plans it for the given values or
+// once for all (as it may after a few runs of a prepared statement).
+func TestExpiredSessionsUsesIndex(t *testing.T) {
+	pool := testPool(t)
+	schema := newSchema(t, pool)
+	s := newStore(t, pool, schema)
+	table := pgx.Identifier{schema}.Sanitize() + ".sessions"
+	_, err := pool.Exec(t.Context(), `INSERT INTO `+table+` (id, user_id, created, last_seen, deadline)
+SELECT 's' || g, 'u' || g % 100, t, t, t + g * interval '1 second'
+FROM generate_series(1, 20000) AS g, (VALUES (timestamptz '2026-01-01 00:00:00Z')) AS v(t)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(t.Context(), "ANALYZE "+table); err != nil {
+		t.Fatal(err)
+	}
+	// A connection of its own, so that PREPARE and SET stay out of the pool.
+	conn, err := pgx.ConnectConfig(t.Context(), pool.Config().ConnConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(t.Context(), "PREPARE expired AS "+pgstore.ExpiredQuery(s)); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+		t.Run(mode, func(t *testing.T) {
+			if _, err := conn.Exec(t.Context(), "SET plan_cache_mode = "+mode); err != nil {
+				t.Fatal(err)
+			}
+			rows, _ := conn.Query(t.Context(), "EXPLAIN EXECUTE expired('2026-01-01 00:01:00Z', 500)")
+			lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan := strings.Join(lines, "\n")
+			if !strings.Contains(plan, "Index Scan using sessions_deadline_idx") || strings.Contains(plan, "Seq Scan") {
+				t.Fatalf("ExpiredSessions does not use the deadline index:\n%s", plan)
+			}
+		})
+	}
+	got, err := s.ExpiredSessions(t.Context(), time.Date(2026, 1, 1, 0, 1, 0, 0, time.UTC), 500)
+	if err != nil || len(got) != 60 || got[0].ID != "s1" || got[59].ID != "s60" {
+		t.Fatalf("ExpiredSessions = %d sessions, %v; want s1 to s60", len(got), err)
+	}
+}
+
+// TestIDOrderIsBytewise checks that ties are broken by ID byte by byte, as
+// in Go, and not by the database's collation (which, say in en_US, puts
+// "a" before "B").
+func TestIDOrderIsBytewise(t *testing.T) {
+	pool := testPool(t)
+	s := newStore(t, pool, newSchema(t, pool))
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, id := range []string{"a", "_x", "B", "b", "A"} {
+		x := logout.Session{ID: id, UserID: "u", Created: base, LastSeen: base, Deadline: base}
+		if err := s.CreateSession(t.Context(), x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"A", "B", "_x", "a", "b"}
+	list, err := s.ListSessions(t.Context(), "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired, err := s.ExpiredSessions(t.Context(), base, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string][]logout.Session{"ListSessions": list, "ExpiredSessions": expired} {
+		ids := make([]string, len(got))
+		for i, x := range got {
+			ids[i] = x.ID
+		}
+		if !slices.Equal(ids, want) {
+			t.Errorf("%s = %q, want %q", name, ids, want)
+		}
+	}
+}
+
+func TestDeleteEventsInBatches(t *testing.T) {
+	pool := testPool(t)
+	schema := newSchema(t, pool)
+	s, err := pgstore.New(t.Context(), pool, pgstore.Options{Schema: schema, PruneBatch: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 30 {
+		x := logout.Session{ID: strconv.Itoa(i), UserID: "u", Created: base, LastSeen: base, Deadline: base}
+		if err := s.CreateSession(t.Context(), x); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.EndSessions(t.Context(), logout.Selector{IDs: []string{x.ID}}, logout.ReasonIdle, base.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.DeleteEvents(t.Context(), base.Add(25*time.Second))
+	if err != nil || n != 25 {
+		t.Fatalf("DeleteEvents = %d, %v; want 25", n, err)
+	}
+	evs, err := s.Events(t.Context(), 100)
+	if err != nil || len(evs) != 5 {
+		t.Fatalf("Events = %d, %v; want 5 left", len(evs), err)
+	}
+}
+
+func TestEndedPayloads(t *testing.T) {
+	hexID := func(i int) string {
+		h := sha256.Sum256([]byte(strconv.Itoa(i)))
+		return hex.EncodeToString(h[:])
+	}
+	many := make([]string, 1000)
+	for i := range many {
+		many[i] = hexID(i)
+	}
+	tests := []struct {
+		name     string
+		ids      []string
+		want     []string // announced IDs, in order
+		payloads int
+	}{
+		{"none", nil, nil, 0},
+		{"one", []string{"a"}, []string{"a"}, 1},
+		{"escaped characters", []string{`q"uote`, "<tag>", "naïve\n"}, []string{`q"uote`, "<tag>", "naïve\n"}, 1},
+		{"a thousand hashes in chunks", many, many, 9},
+		{"an ID too long to announce is left out", []string{"a", strings.Repeat("x", pgstore.MaxPayload), "b"}, []string{"a", "b"}, 1},
+		{"an ID that just fits", []string{strings.Repeat("x", pgstore.MaxPayload-len(`{"ended":[""]}`))}, []string{strings.Repeat("x", pgstore.MaxPayload-len(`{"ended":[""]}`))}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			payloads := pgstore.EndedPayloads(tt.ids)
+			var got []string
+			for _, p := range payloads {
+				if len(p) > pgstore.MaxPayload {
+					t.Errorf("payload of %d bytes, want at most %d", len(p), pgstore.MaxPayload)
+				}
+				var c struct{ Ended []string }
+				if err := json.Unmarshal([]byte(p), &c); err != nil {
+					t.Fatalf("payload %.40q: %v", p, err)
+				}
+				got = append(got, c.Ended...)
+			}
+			if !slices.Equal(got, tt.want) || len(payloads) != tt.payloads {
+				t.Fatalf("announced %d IDs in %d payloads, want %d in %d", len(got), len(payloads), len(tt.want), tt.payloads)
+			}
+		})
+	}
+}
+
+func BenchmarkSession(b *testing.B) {
+	pool := testPool(b)
+	s := newStore(b, pool, newSchema(b, pool))
+	ids := benchSessions(b, s, 1000)
+	b.Run("serial", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if _, err := s.Session(b.Context(), ids[i%len(ids)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for i := 0; pb.Next(); i++ {
+				if _, err := s.Session(context.Background(), ids[i%len(ids)]); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+func BenchmarkTouchSession(b *testing.B) {
+	pool := testPool(b)
+	s := newStore(b, pool, newSchema(b, pool))
+	ids := benchSessions(b, s, 1000)
+	base := time.Now().UTC().Truncate(time.Microsecond)
+	b.Run("serial", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			seen := base.Add(time.Duration(i) * time.Microsecond)
+			if err := s.TouchSession(b.Context(), ids[i%len(ids)], seen, seen.Add(15*time.Minute)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				seen := time.Now().UTC().Truncate(time.Microsecond)
+				id := ids[seen.UnixMicro()%int64(len(ids))]
+				if err := s.TouchSession(context.Background(), id, seen, seen.Add(15*time.Minute)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+func benchSessions(b *testing.B, s *pgstore.Store, n int) []string {
+	b.Helper()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	ids := make([]string, n)
+	for i := range ids {
+		h := sha256.Sum256([]byte(strconv.Itoa(i)))
+		ids[i] = hex.EncodeToString(h[:])
+		x := logout.Session{ID: ids[i], UserID: "u" + strconv.Itoa(i%50), Roles: []string{"editor"},
+			Created: now, LastSeen: now, Deadline: now.Add(15 * time.Minute)}
+		if err := s.CreateSession(context.Background(), x); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return ids
+}
