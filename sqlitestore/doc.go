@@ -1,0 +1,34 @@
+// Package sqlitestore is a [logout.Store] kept in an SQLite database file:
+// the default persistent store of Logout. It uses the pure-Go driver
+// modernc.org/sqlite, so it needs no cgo.
+//
+//	store, err := sqlitestore.New(ctx, "/var/lib/myapp/logout.db", sqlitestore.Options{})
+//	if err != nil {
+//		return err
+//	}
+//	defer store.Close()
+//	m, err := logout.New(store, logout.Options{})
+//	if err != nil {
+//		return err
+//	}
+//	return http.ListenAndServe(":8080", m.Handler(mux))
+//
+// # Concurrency
+//
+// A [Store] is safe for concurrent use. Reads run in parallel on a pool of
+// read-only connections; writes queue for one write connection, each in a
+// transaction that takes SQLite's write lock at its start (BEGIN
+// IMMEDIATE), so that writers in one process never fail with "database is
+// locked". Several processes may share the file on a local disk; they wait
+// for each other's write lock up to [Options.BusyTimeout]. The file runs in
+// WAL mode, so readers never wait for writers.
+//
+// # Schema
+//
+// The file holds the tables sessions, events and settings, and
+// schema_version, whose one row is the schema version. [New] applies the
+// missing migration steps in one transaction, and refuses a file of a
+// newer version with [ErrSchemaTooNew]. Times are INTEGER Unix
+// microseconds and come back in UTC. Give the store a file of its own:
+// the table names are plain. README.md shows the whole schema.
+package sqlitestore

@@ -1,0 +1,21 @@
+package sqlitestore
+
+import "github.com/gologout/logout"
+
+// The queries whose plans store_test.go checks with EXPLAIN QUERY PLAN.
+const (
+	SessionQuery      = sessionQuery
+	TouchQuery        = touchQuery
+	ListUserQuery     = listUserQuery
+	ExpiredQuery      = expiredQuery
+	EventQuery        = eventQuery
+	DeleteEventsQuery = deleteEventsQuery
+	MaxIDs            = maxIDs
+)
+
+// EndQueries returns the first statements of EndSessions for sel: the one
+// that logs, with its arguments, and the one that deletes, with its.
+func EndQueries(sel logout.Selector) (logSQL string, logArgs []any, deleteSQL string, deleteArgs []any) {
+	b := endBatches(sel)[0]
+	return b.logSQL, append([]any{"forced", int64(0)}, b.args...), b.deleteSQL, b.args
+}

@@ -1,0 +1,97 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// SchemaVersion is the version of the database schema that this package
+// reads and writes. [New] upgrades an older file to it and refuses a file
+// of a newer version.
+const SchemaVersion = len(migrations)
+
+// ErrSchemaTooNew is returned by [New], wrapped, when the file was written
+// by a newer version of this package than the running one. Upgrade the
+// program rather than delete the file: downgrading would lose data.
+var ErrSchemaTooNew = errors.New("sqlitestore: database schema is newer than this program supports")
+
+// migrations are the schema steps in order: migrations[i] takes a file
+// from version i to version i+1. Steps are only ever appended; a released
+// step never changes.
+var migrations = [...]string{
+	// Version 1. All times are Unix microseconds (UTC).
+	`
+CREATE TABLE sessions (
+	id        TEXT    PRIMARY KEY NOT NULL,
+	user_id   TEXT    NOT NULL,
+	roles     TEXT    NOT NULL DEFAULT '[]', -- JSON array of strings
+	created   INTEGER NOT NULL,
+	last_seen INTEGER NOT NULL,
+	deadline  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sessions_deadline ON sessions (deadline, id);
+CREATE INDEX sessions_user ON sessions (user_id, created, id);
+
+CREATE TABLE events (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	session_id TEXT    NOT NULL,
+	user_id    TEXT    NOT NULL,
+	reason     TEXT    NOT NULL, -- idle, absolute, forced or manual
+	at         INTEGER NOT NULL
+);
+CREATE INDEX events_session ON events (session_id, id);
+CREATE INDEX events_at ON events (at);
+
+CREATE TABLE settings (
+	id      INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+	version INTEGER NOT NULL,
+	data    TEXT    NOT NULL -- JSON from logout.Settings.MarshalJSON
+);
+`,
+}
+
+// migrate brings the schema of db up to SchemaVersion in one immediate
+// transaction, so that concurrent openers of a new file wait for each other
+// and a failed step leaves the file as it was.
+func migrate(ctx context.Context, db *sql.DB) (err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	var v int
+	switch err := tx.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v); {
+	case errors.Is(err, sql.ErrNoRows):
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (0)`); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	}
+	if v > SchemaVersion {
+		return fmt.Errorf("file has schema version %d, this program supports up to %d: %w", v, SchemaVersion, ErrSchemaTooNew)
+	}
+	if v < 0 {
+		return fmt.Errorf("file has invalid schema version %d", v)
+	}
+	for i := v; i < SchemaVersion; i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("migrate to schema version %d: %w", i+1, err)
+		}
+	}
+	if v < SchemaVersion {
+		if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, SchemaVersion); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,561 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gologout/logout"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Options configure a [Store]. The zero Options is ready to use; every
+// field states its default.
+type Options struct {
+	// BusyTimeout is how long a statement waits for a lock held by
+	// another connection, typically another process sharing the file,
+	// before it fails. Default (0): 5 seconds. It is rounded down to the
+	// millisecond.
+	BusyTimeout time.Duration
+	// MaxOpenConns caps the connections that read concurrently. Writes
+	// always go through one more connection of their own, so that writers
+	// in one process queue in Go rather than fail on SQLite's lock.
+	// Default (0): runtime.GOMAXPROCS(0), at least 2.
+	MaxOpenConns int
+}
+
+const defaultBusyTimeout = 5 * time.Second
+
+// A Store is a [logout.Store] kept in an SQLite database file. It is safe
+// for concurrent use, and several processes may share one file on a local
+// disk (not a network file system: SQLite's WAL mode needs shared memory).
+//
+// Reads run concurrently on a pool of read-only connections; writes run one
+// at a time on a single connection, each in its own transaction, which is
+// what SQLite allows anyway. Create one with [New] and release it with
+// [Store.Close].
+type Store struct {
+	r, w *sql.DB // read pool; the single write connection
+
+	// Prepared statements for the request path.
+	getSession, touchSession, createSession *sql.Stmt
+}
+
+var _ logout.Store = (*Store)(nil)
+
+// New opens the SQLite database at path, creating the file if it is
+// missing (its directory must exist), and brings its schema up to
+// [SchemaVersion]. It fails with an error wrapping [ErrSchemaTooNew] if a
+// newer version of this package wrote the file. ctx bounds the opening
+// and the migration only.
+//
+// path is a file name, not a DSN or URI; ":memory:" is refused (use
+// [logout.NewMemoryStore]). Every connection runs with journal_mode=WAL,
+// synchronous=NORMAL, foreign_keys=ON and the busy timeout of opts.
+func New(ctx context.Context, path string, opts Options) (*Store, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlitestore: open %q: not a file name", path)
+	}
+	busy := opts.BusyTimeout
+	if busy <= 0 {
+		busy = defaultBusyTimeout
+	}
+	conns := opts.MaxOpenConns
+	if conns <= 0 {
+		conns = max(runtime.GOMAXPROCS(0), 2)
+	}
+	name, err := fileURI(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	common := "_pragma=busy_timeout(" + strconv.FormatInt(busy.Milliseconds(), 10) + ")" +
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+
+	// The write connection is opened and migrated first: it turns the file
+	// to WAL mode (a persistent setting) before any reader connects.
+	w, err := sql.Open("sqlite", name+"?"+common+"&_pragma=journal_mode(WAL)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", name+"?"+common+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(conns)
+	r.SetMaxIdleConns(conns)
+	s := &Store{r: r, w: w}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// fileURI returns path as an SQLite "file:" URI, so that no character of
+// the name is taken for a DSN parameter.
+func fileURI(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	p := filepath.ToSlash(abs)
+	if !strings.HasPrefix(p, "/") { // a Windows volume: file:/C:/dir/file
+		p = "/" + p
+	}
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p), nil
+}
+
+const sessionColumns = `id, user_id, roles, created, last_seen, deadline`
+
+// The queries of the request path and the sweeper, each served by an
+// index (see the EXPLAIN QUERY PLAN test).
+const (
+	sessionQuery      = `SELECT ` + sessionColumns + ` FROM sessions WHERE id = ?`
+	listUserQuery     = `SELECT ` + sessionColumns + ` FROM sessions WHERE user_id = ? ORDER BY created, id`
+	eventQuery        = `SELECT session_id, user_id, reason, at FROM events WHERE session_id = ? ORDER BY id DESC LIMIT 1`
+	expiredQuery      = `SELECT ` + sessionColumns + ` FROM sessions WHERE deadline <= ? ORDER BY deadline, id LIMIT ?`
+	deleteEventsQuery = `DELETE FROM events WHERE at < ?`
+)
+
+func (s *Store) prepare(ctx context.Context) error {
+	var err error
+	prep := func(db *sql.DB, query string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var st *sql.Stmt
+		st, err = db.PrepareContext(ctx, query)
+		return st
+	}
+	s.getSession = prep(s.r, sessionQuery)
+	s.touchSession = prep(s.w, touchQuery)
+	s.createSession = prep(s.w, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+	return err
+}
+
+// touchQuery moves last_seen and deadline only forward, and matches the
+// row whenever it exists, so that no change still counts one row.
+const touchQuery = `UPDATE sessions SET
+	deadline  = CASE WHEN last_seen <= ?2 THEN ?3 ELSE deadline END,
+	last_seen = max(last_seen, ?2)
+WHERE id = ?1`
+
+// Close closes the database. Calls in progress may fail; no method may be
+// called after Close.
+func (s *Store) Close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{s.getSession, s.touchSession, s.createSession} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	errs = append(errs, s.r.Close(), s.w.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlitestore: close: %w", err)
+	}
+	return nil
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func encodeRoles(roles []string) (string, error) {
+	if len(roles) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(roles)
+	return string(b), err
+}
+
+func decodeRoles(s string) ([]string, error) {
+	if s == "[]" || s == "" {
+		return nil, nil
+	}
+	var roles []string
+	if err := json.Unmarshal([]byte(s), &roles); err != nil {
+		return nil, fmt.Errorf("decode roles: %w", err)
+	}
+	return roles, nil
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanSession(row scanner) (logout.Session, error) {
+	var (
+		x                       logout.Session
+		roles                   string
+		created, seen, deadline int64
+	)
+	if err := row.Scan(&x.ID, &x.UserID, &roles, &created, &seen, &deadline); err != nil {
+		return logout.Session{}, err
+	}
+	var err error
+	if x.Roles, err = decodeRoles(roles); err != nil {
+		return logout.Session{}, fmt.Errorf("session %q: %w", x.ID, err)
+	}
+	x.Created, x.LastSeen, x.Deadline = fromMicros(created), fromMicros(seen), fromMicros(deadline)
+	return x, nil
+}
+
+func querySessions(ctx context.Context, db *sql.DB, query string, args ...any) (_ []logout.Session, err error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := rows.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	var out []logout.Session
+	for rows.Next() {
+		x, err := scanSession(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	return out, rows.Err()
+}
+
+// CreateSession implements [logout.Store]. A taken ID is
+// [logout.ErrConflict].
+func (s *Store) CreateSession(ctx context.Context, x logout.Session) error {
+	roles, err := encodeRoles(x.Roles)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: create session: %w", err)
+	}
+	res, err := s.createSession.ExecContext(ctx, x.ID, x.UserID, roles,
+		micros(x.Created), micros(x.LastSeen), micros(x.Deadline))
+	if err != nil {
+		return fmt.Errorf("sqlitestore: create session: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlitestore: create session: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlitestore: create session: ID taken: %w", logout.ErrConflict)
+	}
+	return nil
+}
+
+// Session implements [logout.Store].
+func (s *Store) Session(ctx context.Context, id string) (logout.Session, error) {
+	x, err := scanSession(s.getSession.QueryRowContext(ctx, id))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return logout.Session{}, logout.ErrNotFound
+	case err != nil:
+		return logout.Session{}, fmt.Errorf("sqlitestore: session: %w", err)
+	}
+	return x, nil
+}
+
+// TouchSession implements [logout.Store].
+func (s *Store) TouchSession(ctx context.Context, id string, seen, deadline time.Time) error {
+	res, err := s.touchSession.ExecContext(ctx, id, micros(seen), micros(deadline))
+	if err != nil {
+		return fmt.Errorf("sqlitestore: touch session: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlitestore: touch session: %w", err)
+	}
+	if n == 0 {
+		return logout.ErrNotFound
+	}
+	return nil
+}
+
+// ListSessions implements [logout.Store].
+func (s *Store) ListSessions(ctx context.Context, userID string) ([]logout.Session, error) {
+	var (
+		out []logout.Session
+		err error
+	)
+	if userID == "" {
+		out, err = querySessions(ctx, s.r, `SELECT `+sessionColumns+` FROM sessions ORDER BY created, id`)
+	} else {
+		out, err = querySessions(ctx, s.r, listUserQuery, userID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: list sessions: %w", err)
+	}
+	return out, nil
+}
+
+// ExpiredSessions implements [logout.Store]. It reads the index on the
+// deadline, so its cost grows with the sessions it returns.
+func (s *Store) ExpiredSessions(ctx context.Context, t time.Time, limit int) ([]logout.Session, error) {
+	if limit <= 0 { // SQLite reads a negative LIMIT as none
+		return nil, nil
+	}
+	out, err := querySessions(ctx, s.r, expiredQuery, micros(t), limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: expired sessions: %w", err)
+	}
+	return out, nil
+}
+
+// An endBatch logs and then deletes some of the sessions that a selector
+// chooses.
+type endBatch struct {
+	logSQL    string // takes reason and at, then args
+	deleteSQL string // takes args
+	args      []any
+}
+
+// maxIDs is the most session IDs bound in one statement, well below
+// SQLite's limit on parameters.
+const maxIDs = 500
+
+// endBatches returns the statements that end the sessions sel selects: one
+// batch, or one per maxIDs IDs.
+func endBatches(sel logout.Selector) []endBatch {
+	var (
+		also     string
+		alsoArgs []any
+	)
+	if sel.Except != "" {
+		also, alsoArgs = also+` AND id <> ?`, append(alsoArgs, sel.Except)
+	}
+	if !sel.SeenBy.IsZero() {
+		also, alsoArgs = also+` AND last_seen <= ?`, append(alsoArgs, micros(sel.SeenBy))
+	}
+	batch := func(cond string, args ...any) endBatch {
+		cond += also
+		return endBatch{
+			logSQL: `INSERT INTO events (session_id, user_id, reason, at)
+SELECT id, user_id, ?, ? FROM sessions WHERE ` + cond + ` RETURNING session_id, user_id`,
+			deleteSQL: `DELETE FROM sessions WHERE ` + cond,
+			args:      append(args, alsoArgs...),
+		}
+	}
+	switch {
+	case sel.All:
+		return []endBatch{batch(`1`)}
+	case sel.UserID != "":
+		return []endBatch{batch(`user_id = ?`, sel.UserID)}
+	}
+	var out []endBatch
+	for ids := range slices.Chunk(sel.IDs, maxIDs) {
+		args := make([]any, len(ids))
+		for i, id := range ids {
+			args[i] = id
+		}
+		out = append(out, batch(`id IN (?`+strings.Repeat(`, ?`, len(ids)-1)+`)`, args...))
+	}
+	return out
+}
+
+// EndSessions implements [logout.Store]. It logs and deletes the selected
+// sessions in one transaction. It refuses an invalid sel or reason.
+func (s *Store) EndSessions(ctx context.Context, sel logout.Selector, reason logout.Reason, at time.Time) (_ []logout.Event, err error) {
+	if err := sel.Validate(); err != nil {
+		return nil, fmt.Errorf("sqlitestore: end sessions: %w", err)
+	}
+	if !reason.Valid() {
+		return nil, fmt.Errorf("sqlitestore: end sessions: invalid reason %d", uint8(reason))
+	}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("sqlitestore: end sessions: %w", err)
+		}
+	}()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	var out []logout.Event
+	for _, b := range endBatches(sel) {
+		if out, err = endBatchTx(ctx, tx, b, reason, at, out); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// endBatchTx runs b in tx and appends the events it logged to out.
+func endBatchTx(ctx context.Context, tx *sql.Tx, b endBatch, reason logout.Reason, at time.Time, out []logout.Event) ([]logout.Event, error) {
+	// Log first, then delete the same rows: the transaction holds the
+	// write lock, so both statements see the same sessions.
+	rows, err := tx.QueryContext(ctx, b.logSQL, append([]any{reason.String(), micros(at)}, b.args...)...)
+	if err != nil {
+		return nil, err
+	}
+	n := len(out)
+	for rows.Next() {
+		e := logout.Event{Reason: reason, At: fromMicros(micros(at))}
+		if err := rows.Scan(&e.SessionID, &e.UserID); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, err
+	}
+	if n = len(out) - n; n == 0 {
+		return out, nil
+	}
+	res, err := tx.ExecContext(ctx, b.deleteSQL, b.args...)
+	if err != nil {
+		return nil, err
+	}
+	if d, err := res.RowsAffected(); err != nil {
+		return nil, err
+	} else if d != int64(n) {
+		return nil, fmt.Errorf("logged %d sessions but deleted %d", n, d)
+	}
+	return out, nil
+}
+
+func scanEvent(row scanner) (logout.Event, error) {
+	var (
+		e      logout.Event
+		reason string
+		at     int64
+	)
+	if err := row.Scan(&e.SessionID, &e.UserID, &reason, &at); err != nil {
+		return logout.Event{}, err
+	}
+	r, err := logout.ParseReason(reason)
+	if err != nil {
+		return logout.Event{}, err
+	}
+	e.Reason, e.At = r, fromMicros(at)
+	return e, nil
+}
+
+// Event implements [logout.Store]. The newest event is the last one
+// logged.
+func (s *Store) Event(ctx context.Context, sessionID string) (logout.Event, error) {
+	e, err := scanEvent(s.r.QueryRowContext(ctx, eventQuery, sessionID))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return logout.Event{}, logout.ErrNotFound
+	case err != nil:
+		return logout.Event{}, fmt.Errorf("sqlitestore: event: %w", err)
+	}
+	return e, nil
+}
+
+// Events implements [logout.Store], newest (last logged) first.
+func (s *Store) Events(ctx context.Context, limit int) (_ []logout.Event, err error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("sqlitestore: events: %w", err)
+		}
+	}()
+	rows, err := s.r.QueryContext(ctx, `SELECT session_id, user_id, reason, at FROM events ORDER BY id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []logout.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, rows.Close()
+}
+
+// DeleteEvents implements [logout.Store].
+func (s *Store) DeleteEvents(ctx context.Context, before time.Time) (int, error) {
+	res, err := s.w.ExecContext(ctx, deleteEventsQuery, micros(before))
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: delete events: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: delete events: %w", err)
+	}
+	return int(n), nil
+}
+
+// Settings implements [logout.Store].
+func (s *Store) Settings(ctx context.Context) (logout.Settings, error) {
+	var (
+		version int64
+		data    string
+	)
+	err := s.r.QueryRowContext(ctx, `SELECT version, data FROM settings WHERE id = 1`).Scan(&version, &data)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return logout.Settings{}, logout.ErrNotFound
+	case err != nil:
+		return logout.Settings{}, fmt.Errorf("sqlitestore: settings: %w", err)
+	}
+	var st logout.Settings
+	if err := json.Unmarshal([]byte(data), &st); err != nil {
+		return logout.Settings{}, fmt.Errorf("sqlitestore: settings: %w", err)
+	}
+	st.Version = version
+	return st, nil
+}
+
+// SaveSettings implements [logout.Store]. A stale st.Version is
+// [logout.ErrConflict].
+func (s *Store) SaveSettings(ctx context.Context, st logout.Settings) (logout.Settings, error) {
+	old := st.Version
+	st.Version++
+	data, err := json.Marshal(st)
+	if err != nil {
+		return logout.Settings{}, fmt.Errorf("sqlitestore: save settings: %w", err)
+	}
+	var res sql.Result
+	if old == 0 {
+		res, err = s.w.ExecContext(ctx,
+			`INSERT INTO settings (id, version, data) VALUES (1, ?, ?) ON CONFLICT (id) DO NOTHING`, st.Version, string(data))
+	} else {
+		res, err = s.w.ExecContext(ctx,
+			`UPDATE settings SET version = ?, data = ? WHERE id = 1 AND version = ?`, st.Version, string(data), old)
+	}
+	if err != nil {
+		return logout.Settings{}, fmt.Errorf("sqlitestore: save settings: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return logout.Settings{}, fmt.Errorf("sqlitestore: save settings: %w", err)
+	}
+	if n == 0 {
+		return logout.Settings{}, fmt.Errorf("sqlitestore: save settings: version %d is not the stored version: %w", old, logout.ErrConflict)
+	}
+	return st, nil
+}

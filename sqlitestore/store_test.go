@@ -1,0 +1,512 @@
+package sqlitestore_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gologout/logout"
+	"github.com/gologout/logout/sqlitestore"
+	"github.com/gologout/logout/storetest"
+)
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) logout.Store {
+		return open(t, filepath.Join(t.TempDir(), "logout.db"))
+	})
+}
+
+// open opens a store at path and closes it when the test ends.
+func open(t testing.TB, path string) *sqlitestore.Store {
+	t.Helper()
+	s, err := sqlitestore.New(t.Context(), path, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+// rawDB opens path with the driver alone, to look under the store.
+func rawDB(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+var base = time.Date(2026, 11, 25, 9, 30, 0, 123456000, time.UTC)
+
+func at(sec int) time.Time { return base.Add(time.Duration(sec) * time.Second) }
+
+func TestReopenKeepsEverything(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "logout.db")
+	ctx := t.Context()
+	s, err := sqlitestore.New(ctx, path, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := logout.Session{ID: "kept", UserID: "alice", Roles: []string{"admin", "a,b"},
+		Created: at(0), LastSeen: at(5), Deadline: at(905)}
+	for _, x := range []logout.Session{kept, {ID: "ended", UserID: "bob", Created: at(1), LastSeen: at(1), Deadline: at(901)}} {
+		if err := s.CreateSession(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.EndSessions(ctx, logout.Selector{IDs: []string{"ended"}}, logout.ReasonManual, at(7)); err != nil {
+		t.Fatal(err)
+	}
+	settings := logout.DefaultSettings()
+	settings.RoleLifetimes = map[string]time.Duration{"admin": 120 * time.Second}
+	if settings, err = s.SaveSettings(ctx, settings); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = open(t, path)
+	got, err := s.Session(ctx, "kept")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != kept.ID || got.UserID != kept.UserID || !slices.Equal(got.Roles, kept.Roles) ||
+		!got.Created.Equal(kept.Created) || !got.LastSeen.Equal(kept.LastSeen) || !got.Deadline.Equal(kept.Deadline) {
+		t.Errorf("after reopening, Session(kept) = %+v, want %+v", got, kept)
+	}
+	if loc := got.Created.Location(); loc != time.UTC {
+		t.Errorf("Created in %v, want UTC", loc)
+	}
+	if _, err := s.Session(ctx, "ended"); !errors.Is(err, logout.ErrNotFound) {
+		t.Errorf("after reopening, Session(ended) = %v, want ErrNotFound", err)
+	}
+	e, err := s.Event(ctx, "ended")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (logout.Event{SessionID: "ended", UserID: "bob", Reason: logout.ReasonManual, At: at(7)}); e != want {
+		t.Errorf("after reopening, Event(ended) = %+v, want %+v", e, want)
+	}
+	gotSettings, err := s.Settings(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !gotSettings.Equal(settings) || gotSettings.Version != 1 {
+		t.Errorf("after reopening, Settings = %+v, want %+v", gotSettings, settings)
+	}
+}
+
+func TestSchemaVersion(t *testing.T) {
+	version := func(t *testing.T, path string) int {
+		t.Helper()
+		var v int
+		if err := rawDB(t, path).QueryRow(`SELECT version FROM schema_version`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	t.Run("a new file gets the current version", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "logout.db")
+		open(t, path)
+		if got, want := version(t, path), sqlitestore.SchemaVersion; got != want {
+			t.Fatalf("schema version %d, want %d", got, want)
+		}
+	})
+	t.Run("reopening keeps the version", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "logout.db")
+		for range 2 {
+			s, err := sqlitestore.New(t.Context(), path, sqlitestore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, want := version(t, path), sqlitestore.SchemaVersion; got != want {
+			t.Fatalf("schema version %d, want %d", got, want)
+		}
+	})
+	t.Run("a newer file is refused and left alone", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "logout.db")
+		s := open(t, path)
+		if err := s.CreateSession(t.Context(), logout.Session{ID: "a", UserID: "alice", Created: at(0), LastSeen: at(0), Deadline: at(900)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		newer := sqlitestore.SchemaVersion + 1
+		if _, err := rawDB(t, path).Exec(`UPDATE schema_version SET version = ?`, newer); err != nil {
+			t.Fatal(err)
+		}
+		_, err := sqlitestore.New(t.Context(), path, sqlitestore.Options{})
+		if !errors.Is(err, sqlitestore.ErrSchemaTooNew) {
+			t.Fatalf("New on a newer file = %v, want ErrSchemaTooNew", err)
+		}
+		t.Log(err)
+		want := fmt.Sprintf("schema version %d, this program supports up to %d", newer, sqlitestore.SchemaVersion)
+		if msg := err.Error(); !strings.HasPrefix(msg, "sqlitestore: open ") || !strings.Contains(msg, want) {
+			t.Fatalf("error %q, want it to start with %q and say %q", msg, "sqlitestore: open ", want)
+		}
+		if got := version(t, path); got != newer {
+			t.Fatalf("schema version %d after a refused open, want %d", got, newer)
+		}
+	})
+	t.Run("a file that is not a database is refused", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "logout.db")
+		if err := os.WriteFile(path, []byte(strings.Repeat("not a database\n", 100)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sqlitestore.New(t.Context(), path, sqlitestore.Options{}); err == nil || !strings.HasPrefix(err.Error(), "sqlitestore: open") {
+			t.Fatalf("New on a text file = %v, want a sqlitestore: open error", err)
+		} else {
+			t.Log(err)
+		}
+	})
+}
+
+func TestNewPaths(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name, path string
+		ok         bool
+	}{
+		{"empty", "", false},
+		{"memory", ":memory:", false},
+		{"URI", "file:" + filepath.Join(dir, "x.db"), false},
+		{"missing directory", filepath.Join(dir, "missing", "x.db"), false},
+		{"URI characters in the name", filepath.Join(dir, "odd?name#%20&_pragma=x.db"), true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := sqlitestore.New(t.Context(), tt.path, sqlitestore.Options{})
+			if !tt.ok {
+				if err == nil {
+					s.Close()
+					t.Fatalf("New(%q) = nil error, want one", tt.path)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(tt.path); err != nil {
+				t.Fatalf("New(%q) made no such file: %v", tt.path, err)
+			}
+		})
+	}
+}
+
+// TestQueryPlans checks that the queries on the request path and the
+// sweeper's are served by an index: no full scan, no sort.
+func TestQueryPlans(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "logout.db")
+	open(t, path)
+	db := rawDB(t, path)
+	endUser, userArgs, _, _ := sqlitestore.EndQueries(logout.Selector{UserID: "alice", Except: "a", SeenBy: at(0)})
+	endIDs, idArgs, deleteIDs, deleteArgs := sqlitestore.EndQueries(logout.Selector{IDs: []string{"a", "b"}, SeenBy: at(0)})
+	for _, tt := range []struct {
+		name  string
+		query string
+		args  []any
+		want  string // in the plan
+	}{
+		{"expired sessions use the deadline index", sqlitestore.ExpiredQuery, []any{int64(0), 10}, "INDEX sessions_deadline (deadline<?)"},
+		{"session by ID uses the primary key", sqlitestore.SessionQuery, []any{"a"}, "(id=?)"},
+		{"touch uses the primary key", sqlitestore.TouchQuery, []any{"a", int64(0), int64(0)}, "(id=?)"},
+		{"a user's sessions use the user index", sqlitestore.ListUserQuery, []any{"alice"}, "INDEX sessions_user (user_id=?)"},
+		{"a session's event uses the session index", sqlitestore.EventQuery, []any{"a"}, "INDEX events_session (session_id=?)"},
+		{"pruning events uses the time index", sqlitestore.DeleteEventsQuery, []any{int64(0)}, "INDEX events_at (at<?)"},
+		{"ending a user's sessions uses the user index", endUser, userArgs, "INDEX sessions_user (user_id=?)"},
+		{"ending sessions by ID uses the primary key", endIDs, idArgs, "(id=?)"},
+		{"deleting sessions by ID uses the primary key", deleteIDs, deleteArgs, "(id=?)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rows, err := db.Query("EXPLAIN QUERY PLAN "+tt.query, tt.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(plan, "\n")
+			t.Logf("plan:\n%s", got)
+			if !strings.Contains(got, tt.want) {
+				t.Errorf("plan of %s\n%s\nwant %q in it", tt.query, got, tt.want)
+			}
+			for _, bad := range []string{"SCAN sessions", "SCAN events", "TEMP B-TREE"} {
+				if strings.Contains(got, bad) {
+					t.Errorf("plan of %s\n%s\nhas %q", tt.query, got, bad)
+				}
+			}
+		})
+	}
+}
+
+// TestConcurrentWriters runs many goroutines on two stores sharing one
+// file, as two processes would: every call must succeed, none may see
+// "database is locked".
+func TestConcurrentWriters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "logout.db")
+	stores := []*sqlitestore.Store{open(t, path), open(t, path)}
+	const workers, rounds = 16, 20
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*rounds*8)
+	for w := range workers {
+		wg.Go(func() {
+			s := stores[w%len(stores)]
+			user := fmt.Sprintf("u%d", w)
+			for r := range rounds {
+				id := fmt.Sprintf("%s-%d", user, r)
+				x := logout.Session{ID: id, UserID: user, Roles: []string{"r"}, Created: at(r), LastSeen: at(r), Deadline: at(r + 900)}
+				if err := s.CreateSession(ctx, x); err != nil {
+					errs <- err
+					continue
+				}
+				if err := s.TouchSession(ctx, id, at(r+1), at(r+901)); err != nil {
+					errs <- err
+				}
+				if _, err := s.Session(ctx, id); err != nil {
+					errs <- err
+				}
+				if _, err := s.ExpiredSessions(ctx, at(r+900), 10); err != nil {
+					errs <- err
+				}
+				var sel logout.Selector
+				switch r % 4 {
+				case 0:
+					sel = logout.Selector{IDs: []string{id}}
+				case 1:
+					sel = logout.Selector{UserID: user, Except: id}
+				case 2:
+					continue // leave it for the final count
+				case 3:
+					sel = logout.Selector{IDs: []string{id, "ghost"}, SeenBy: at(r + 1)}
+				}
+				if _, err := s.EndSessions(ctx, sel, logout.ReasonIdle, at(r+900)); err != nil {
+					errs <- err
+				}
+				if _, err := s.Events(ctx, 5); err != nil {
+					errs <- err
+				}
+				if r%5 == 0 {
+					if _, err := s.SaveSettings(ctx, logout.DefaultSettings()); err != nil && !errors.Is(err, logout.ErrConflict) {
+						errs <- err
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// Every session created is either still there or ended exactly once.
+	all, err := stores[0].ListSessions(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := stores[1].Events(ctx, 1e6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all)+len(evs) != workers*rounds {
+		t.Fatalf("%d sessions left and %d ended, want %d in all", len(all), len(evs), workers*rounds)
+	}
+	ended := make(map[string]bool)
+	for _, e := range evs {
+		if ended[e.SessionID] {
+			t.Fatalf("session %s ended twice", e.SessionID)
+		}
+		ended[e.SessionID] = true
+	}
+}
+
+func TestContextCanceled(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "logout.db"))
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := s.Session(ctx, "a"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Session with a canceled context = %v, want context.Canceled", err)
+	}
+	err := s.CreateSession(ctx, logout.Session{ID: "a", UserID: "alice", Created: at(0), LastSeen: at(0), Deadline: at(900)})
+	if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "sqlitestore: create session: ") {
+		t.Errorf("CreateSession with a canceled context = %v, want sqlitestore: create session: …context canceled", err)
+	}
+	if _, err := s.EndSessions(ctx, logout.Selector{All: true}, logout.ReasonForced, at(1)); !errors.Is(err, context.Canceled) {
+		t.Errorf("EndSessions with a canceled context = %v, want context.Canceled", err)
+	}
+}
+
+func TestEndSessionsRefusesInvalidReason(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "logout.db"))
+	ctx := t.Context()
+	if err := s.CreateSession(ctx, logout.Session{ID: "a", UserID: "alice", Created: at(0), LastSeen: at(0), Deadline: at(900)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.EndSessions(ctx, logout.Selector{All: true}, 0, at(1)); err == nil {
+		t.Fatal("EndSessions with reason 0 = nil error, want one")
+	}
+	if _, err := s.Session(ctx, "a"); err != nil {
+		t.Fatalf("a refused EndSessions ended the session: %v", err)
+	}
+}
+
+func BenchmarkSession(b *testing.B) {
+	s := open(b, filepath.Join(b.TempDir(), "logout.db"))
+	ctx := b.Context()
+	x := logout.Session{ID: strings.Repeat("ab", 32), UserID: "alice", Roles: []string{"editor"}, Created: at(0), LastSeen: at(0), Deadline: at(900)}
+	if err := s.CreateSession(ctx, x); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Session(ctx, x.ID); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkTouch(b *testing.B) {
+	s := open(b, filepath.Join(b.TempDir(), "logout.db"))
+	ctx := b.Context()
+	x := logout.Session{ID: strings.Repeat("ab", 32), UserID: "alice", Roles: []string{"editor"}, Created: at(0), LastSeen: at(0), Deadline: at(900)}
+	if err := s.CreateSession(ctx, x); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if err := s.TouchSession(ctx, x.ID, at(i), at(i+900)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestREADMESchema checks that README.md names every table, column and
+// index of a new file.
+func TestREADMESchema(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "logout.db")
+	open(t, path)
+	db := rawDB(t, path)
+	rows, err := db.Query(`SELECT m.type, m.name, m.tbl_name FROM sqlite_schema m
+WHERE m.name NOT LIKE 'sqlite_%' ORDER BY m.name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for rows.Next() {
+		var typ, name, table string
+		if err := rows.Scan(&typ, &name, &table); err != nil {
+			t.Fatal(err)
+		}
+		switch typ {
+		case "table":
+			names = append(names, "CREATE TABLE "+name+" (")
+		case "index":
+			names = append(names, "CREATE INDEX "+name+" ON "+table+" (")
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	for _, table := range []string{"sessions", "events", "settings", "schema_version"} {
+		cols, err := db.Query(`SELECT name FROM pragma_table_info(?)`, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for cols.Next() {
+			var col string
+			if err := cols.Scan(&col); err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, col+" ")
+		}
+		cols.Close()
+	}
+	if len(names) < 10 {
+		t.Fatalf("found only %q in the schema", names)
+	}
+	for _, n := range names {
+		if !strings.Contains(string(readme), n) {
+			t.Errorf("README.md lacks %q", n)
+		}
+	}
+}
+
+// TestEndManyIDs ends more sessions by ID than one statement binds, with
+// duplicates, missing IDs and an exception, in one call.
+func TestEndManyIDs(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "logout.db"))
+	ctx := t.Context()
+	n := 2*sqlitestore.MaxIDs + 7
+	var ids []string
+	for i := range n {
+		id := fmt.Sprintf("s%04d", i)
+		if err := s.CreateSession(ctx, logout.Session{ID: id, UserID: "u", Created: at(i), LastSeen: at(i), Deadline: at(i + 900)}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id, "missing-"+id)
+	}
+	ids = append(ids, ids[:20]...) // s0000…s0009 again, in a later batch
+	evs, err := s.EndSessions(ctx, logout.Selector{IDs: ids, Except: "s0003"}, logout.ReasonForced, at(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(evs), n-1; got != want {
+		t.Fatalf("ended %d sessions, want %d", got, want)
+	}
+	left, err := s.ListSessions(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 || left[0].ID != "s0003" {
+		t.Fatalf("left %d sessions, want only s0003", len(left))
+	}
+	logged, err := s.Events(ctx, 10*n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(logged) != n-1 {
+		t.Fatalf("logged %d events, want %d", len(logged), n-1)
+	}
+}
