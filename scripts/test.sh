@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test of the project, after installing what the browser tests
+# need: Debian's Chromium and the npm package axe-core. Extra arguments go
+# to `go test` (for example: scripts/test.sh -run Widget ./widget/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: installing Debian's chromium for the browser tests"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "test.sh: chromium is missing and cannot be installed here; browser tests will skip"
+  fi
+fi
+
+axe=.cache/npm/node_modules/axe-core/axe.min.js
+if [ ! -f "$axe" ] && command -v npm >/dev/null 2>&1; then
+  echo "test.sh: installing axe-core for the accessibility checks"
+  npm install --silent --no-audit --no-fund --prefix .cache/npm axe-core@4.14.1 >/dev/null
+fi
+if [ -f "$axe" ]; then
+  export LOGOUT_AXE_JS="$PWD/$axe"
+fi
+
+if [ $# -eq 0 ]; then
+  set -- ./...
+fi
+go test -race -timeout 30m "$@"
