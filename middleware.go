@@ -59,7 +59,7 @@ type reqState struct {
 	context.Context
 	sess Session
 	cred credential
-	set  Settings
+	set  *Settings
 	now  time.Time
 	hdr  [2]string
 }
@@ -240,7 +240,7 @@ func (m *Manager) check(r *http.Request, backend bool) (*reqState, error) {
 	return &reqState{Context: ctx, sess: s, cred: c, set: set, now: now}, nil
 }
 
-func (m *Manager) touchInterval(set Settings, e *entry) time.Duration {
+func (m *Manager) touchInterval(set *Settings, e *entry) time.Duration {
 	if m.opts.TouchInterval > 0 {
 		return m.opts.TouchInterval
 	}
@@ -341,7 +341,7 @@ func (m *Manager) sync(ctx context.Context, e *entry, now time.Time, force bool)
 
 // write records e's newest activity in the store, unless another request
 // is doing so right now.
-func (m *Manager) write(ctx context.Context, e *entry, set Settings) error {
+func (m *Manager) write(ctx context.Context, e *entry, set *Settings) error {
 	if !e.mu.TryLock() {
 		return nil
 	}
@@ -373,7 +373,7 @@ func (m *Manager) write(ctx context.Context, e *entry, set Settings) error {
 // expire handles a session that looks past its deadline: it confirms
 // with the store (another process may have seen activity) and ends it.
 // It returns the session when it turned out to be alive.
-func (m *Manager) expire(ctx context.Context, e *entry, set Settings, now time.Time) (Session, error) {
+func (m *Manager) expire(ctx context.Context, e *entry, set *Settings, now time.Time) (Session, error) {
 	for range 2 {
 		if err := m.sync(ctx, e, now, true); err != nil {
 			return Session{}, err
@@ -474,9 +474,9 @@ type statusJSON struct {
 	SignedIn    bool   `json:"signed_in"`
 	Deadline    int64  `json:"deadline,omitempty"`
 	ServerTime  int64  `json:"server_time"`
-	Lifetime    int64  `json:"lifetime,omitempty"`
-	WarningLead int64  `json:"warning_lead,omitempty"`
-	ShowCounter bool   `json:"show_counter,omitempty"`
+	Lifetime    int64  `json:"lifetime"`
+	WarningLead int64  `json:"warning_lead"`
+	ShowCounter bool   `json:"show_counter"`
 	Reason      string `json:"reason,omitempty"`
 	Message     string `json:"message,omitempty"`
 	SignInURL   string `json:"sign_in_url,omitempty"`

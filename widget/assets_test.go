@@ -1,0 +1,109 @@
+package widget
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"testing"
+	"time"
+)
+
+// sizeBudget is the most the JavaScript and the CSS may weigh together,
+// each gzipped as a server would send it.
+const sizeBudget = 4 << 10
+
+func TestSizeBudget(t *testing.T) {
+	total := 0
+	for _, name := range []string{"assets/logout.js", "assets/logout.css"} {
+		data, err := static.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		zw, err := gzip.NewWriterLevel(&b, gzip.DefaultCompression)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := zw.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d bytes, %d gzipped", name, len(data), b.Len())
+		total += b.Len()
+	}
+	t.Logf("total gzipped: %d of %d bytes", total, sizeBudget)
+	if total > sizeBudget {
+		t.Errorf("gzipped JS and CSS: got %d bytes, want at most %d", total, sizeBudget)
+	}
+}
+
+// TestServedEqualsEmbedded fetches the URLs that Script renders from
+// Handler and compares the bodies with the embedded files.
+func TestServedEqualsEmbedded(t *testing.T) {
+	srv := httptest.NewServer(http.StripPrefix("/assets/logout", Handler()))
+	defer srv.Close()
+	tags := string(Config{AssetsPrefix: "/assets/logout/"}.Script())
+	for _, tc := range []struct{ file, attr, ctype string }{
+		{"assets/logout.js", "src", "text/javascript; charset=utf-8"},
+		{"assets/logout.css", "href", "text/css; charset=utf-8"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			m := regexp.MustCompile(tc.attr + `="(/assets/logout/logout-[0-9a-f]{8}\.(?:js|css))"`).FindStringSubmatch(tags)
+			if m == nil {
+				t.Fatalf("no %s URL in %s", tc.attr, tags)
+			}
+			res, err := http.Get(srv.URL + m[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			got, err := io.ReadAll(res.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := static.ReadFile(tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.StatusCode != http.StatusOK || !bytes.Equal(got, want) {
+				t.Errorf("GET %s: got %d with %d bytes, want 200 with the %d embedded bytes", m[1], res.StatusCode, len(got), len(want))
+			}
+			if ct := res.Header.Get("Content-Type"); ct != tc.ctype {
+				t.Errorf("Content-Type: got %q, want %q", ct, tc.ctype)
+			}
+		})
+	}
+}
+
+func TestFormatLeft(t *testing.T) {
+	l := Labels{}.withDefaults()
+	const day = 24 * time.Hour
+	for _, tc := range []struct {
+		name           string
+		left, lifetime time.Duration
+		want           string
+	}{
+		{"59 s lifetime", 59 * time.Second, 59 * time.Second, "00:59"},
+		{"rounds up", 58*time.Second + time.Millisecond, 59 * time.Second, "00:59"},
+		{"past is zero", -5 * time.Second, 59 * time.Second, "00:00"},
+		{"15 min", 15 * time.Minute, 15 * time.Minute, "15:00"},
+		{"just under an hour", 59*time.Minute + 59*time.Second, time.Hour - time.Second, "59:59"},
+		{"an hour lifetime", time.Hour, time.Hour, "01:00:00"},
+		{"hour format keeps short times", 5 * time.Second, time.Hour, "00:00:05"},
+		{"23 h", 23*time.Hour + 59*time.Minute, 23 * time.Hour, "23:59:00"},
+		{"two days", 2 * day, 2 * day, "2 days 00:00:00"},
+		{"one day", day + 4*time.Hour + 3*time.Minute + 2*time.Second, 2 * day, "1 day 04:03:02"},
+		{"zero days", time.Hour, day, "0 days 01:00:00"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := formatLeft(tc.left, tc.lifetime, l); got != tc.want {
+				t.Errorf("formatLeft(%v, %v): got %q, want %q", tc.left, tc.lifetime, got, tc.want)
+			}
+		})
+	}
+}

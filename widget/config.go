@@ -1,0 +1,193 @@
+package widget
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Labels are the widget's translatable strings. An empty field means its
+// English default, given in its comment.
+type Labels struct {
+	// TimeLeft is the counter's accessible name: "Time left".
+	TimeLeft string
+	// Day and Days follow the day count when the lifetime is a day or
+	// more: "day" and "days" ("1 day 04:00:00", "2 days 00:00:00").
+	Day, Days string
+	// WarningTitle is the dialog's title: "Your session is about to end".
+	WarningTitle string
+	// Warning is the dialog's message; %s stands for the time left, as in
+	// "0:59": "You will be signed out in %s".
+	Warning string
+	// Stay is the button that extends the session: "Stay signed in".
+	Stay string
+	// SignOut is the button that signs out at once: "Sign out now".
+	SignOut string
+	// Retrying tells that a request failed and is retried:
+	// "Can't reach the server, retrying…".
+	Retrying string
+	// Expired replaces the counter once the session has ended:
+	// "Session expired".
+	Expired string
+}
+
+// withDefaults returns l with every empty field set to its English default.
+func (l Labels) withDefaults() Labels {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&l.TimeLeft, "Time left")
+	def(&l.Day, "day")
+	def(&l.Days, "days")
+	def(&l.WarningTitle, "Your session is about to end")
+	def(&l.Warning, "You will be signed out in %s")
+	def(&l.Stay, "Stay signed in")
+	def(&l.SignOut, "Sign out now")
+	def(&l.Retrying, "Can't reach the server, retrying…")
+	def(&l.Expired, "Session expired")
+	return l
+}
+
+// Config is what one page's widget needs: the session's deadline, the
+// settings, the endpoints and the labels. Build one per response; a Config
+// holds no state and its methods are safe for concurrent use.
+type Config struct {
+	// AssetsPrefix is the URL path where [Handler] is mounted, such as
+	// "/backend/assets/logout/". Empty means "/".
+	AssetsPrefix string
+	// Deadline is when the session ends, as the server sees it.
+	Deadline time.Time
+	// ServerTime is the server's time now; the widget compares it with the
+	// browser's clock to correct for skew. The zero value means time.Now()
+	// at rendering.
+	ServerTime time.Time
+	// Lifetime is the configured idle lifetime. It chooses the counter's
+	// format: MM:SS under an hour, HH:MM:SS under a day, "D days HH:MM:SS"
+	// from a day.
+	Lifetime time.Duration
+	// WarningLead is how long before the deadline the warning dialog
+	// opens; 0 means no warning.
+	WarningLead time.Duration
+	// ShowCounter shows the counter. When false the counter is hidden, but
+	// the warning and the sign-out still happen.
+	ShowCounter bool
+	// StatusURL answers the passive status request (GET, header
+	// X-Logout-Passive: 1).
+	StatusURL string
+	// KeepAliveURL extends the session (POST with X-CSRF-Token).
+	KeepAliveURL string
+	// SignOutURL signs out (POST with X-CSRF-Token, Accept: application/json).
+	SignOutURL string
+	// SignInURL is the sign-in page, used when the server names none; the
+	// widget adds ?reason=idle&return=<path and query>. The widget only
+	// navigates to same-origin URLs. Empty means "/".
+	SignInURL string
+	// CSRFToken is sent as X-CSRF-Token with the keep-alive and sign-out
+	// requests.
+	CSRFToken string
+	// Labels are the translatable strings; empty ones are English.
+	Labels Labels
+}
+
+var templates = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("element").Parse(elementHTML + `{{define "script"}}` + scriptHTML + `{{end}}`))
+})
+
+// elementHTML is the counter, which carries the configuration, and the
+// dialog, which the script moves to the end of <body>.
+const elementHTML = `<span class="logout-counter" role="timer" aria-live="off" aria-label="{{.L.TimeLeft}}"` +
+	` data-deadline="{{.Deadline}}" data-server-time="{{.ServerTime}}" data-lifetime="{{.Lifetime}}" data-warning-lead="{{.Lead}}"` +
+	` data-status-url="{{.C.StatusURL}}" data-keep-alive-url="{{.C.KeepAliveURL}}" data-sign-out-url="{{.C.SignOutURL}}" data-sign-in-url="{{.C.SignInURL}}"` +
+	` data-csrf-token="{{.C.CSRFToken}}" data-day="{{.L.Day}}" data-days="{{.L.Days}}" data-warning="{{.L.Warning}}"` +
+	` data-retrying="{{.L.Retrying}}" data-expired="{{.L.Expired}}"{{if not .C.ShowCounter}} hidden{{end}}>{{.Text}}</span>` +
+	`<dialog class="logout-dialog" role="alertdialog" aria-labelledby="logout-title" aria-describedby="logout-msg">` +
+	`<h2 id="logout-title">{{.L.WarningTitle}}</h2>` +
+	`<p class="logout-msg" id="logout-msg"></p>` +
+	`<p class="logout-note"></p>` +
+	`<p class="logout-live" aria-live="assertive" aria-atomic="true"></p>` +
+	`<div class="logout-actions">` +
+	`<button type="button" class="logout-stay">{{.L.Stay}}</button>` +
+	`<button type="button" class="logout-out" data-logout-sign-out>{{.L.SignOut}}</button>` +
+	`</div></dialog>`
+
+const scriptHTML = `<link rel="stylesheet" href="{{.CSS.URL}}" integrity="{{.CSS.Integrity}}">` +
+	`<script src="{{.JS.URL}}" integrity="{{.JS.Integrity}}" defer></script>`
+
+// Element renders the counter, to place next to the avatar, and the
+// warning dialog. Render it only for a signed-in session. The counter is a role="timer" span with aria-live="off"
+// and the configuration in data- attributes; its text is the time left at
+// rendering, so the page shows it before the script runs. Every value is
+// escaped by html/template, and URLs with unsafe schemes are replaced.
+func (c Config) Element() template.HTML {
+	now := c.ServerTime
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return render("element", struct {
+		C                    Config
+		L                    Labels
+		Deadline, ServerTime int64
+		Lifetime, Lead       int64
+		Text                 string
+	}{
+		C:          c,
+		L:          c.Labels.withDefaults(),
+		Deadline:   c.Deadline.UnixMilli(),
+		ServerTime: now.UnixMilli(),
+		Lifetime:   int64(c.Lifetime / time.Second),
+		Lead:       int64(c.WarningLead / time.Second),
+		Text:       formatLeft(c.Deadline.Sub(now), c.Lifetime, c.Labels.withDefaults()),
+	})
+}
+
+// Script renders the tags that load the widget, for the page's <head>: a
+// stylesheet link and a deferred external script, both under
+// [Config.AssetsPrefix] with Subresource Integrity. There is no inline
+// script, so a Content-Security-Policy of script-src 'self' works.
+func (c Config) Script() template.HTML {
+	set := assets()
+	prefix := strings.TrimSuffix(c.AssetsPrefix, "/") + "/"
+	type link struct{ URL, Integrity string }
+	return render("script", struct{ JS, CSS link }{
+		JS:  link{prefix + set.js.name, set.js.integrity},
+		CSS: link{prefix + set.css.name, set.css.integrity},
+	})
+}
+
+// render executes a template over values that html/template always
+// escapes. It fails only if the templates themselves are broken, which the
+// tests rule out; it then renders nothing rather than half an element.
+func render(name string, data any) template.HTML {
+	var b bytes.Buffer
+	if err := templates().ExecuteTemplate(&b, name, data); err != nil {
+		return ""
+	}
+	return template.HTML(b.String())
+}
+
+// formatLeft formats the time left as the counter shows it, by lifetime:
+// MM:SS under an hour, HH:MM:SS under a day, then "D day(s) HH:MM:SS". It
+// rounds up to the second, as the script does, and shows 0 for the past.
+func formatLeft(left, lifetime time.Duration, l Labels) string {
+	t := int64((left + time.Second - 1) / time.Second)
+	if left <= 0 {
+		t = 0
+	}
+	m, h := t/60, t/3600
+	switch {
+	case lifetime < time.Hour:
+		return fmt.Sprintf("%02d:%02d", m, t%60)
+	case lifetime < 24*time.Hour:
+		return fmt.Sprintf("%02d:%02d:%02d", h, m%60, t%60)
+	}
+	d, word := h/24, l.Days
+	if d == 1 {
+		word = l.Day
+	}
+	return fmt.Sprintf("%d %s %02d:%02d:%02d", d, word, h%24, m%60, t%60)
+}

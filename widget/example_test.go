@@ -1,0 +1,56 @@
+package widget_test
+
+import (
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"time"
+
+	"github.com/gologout/logout/widget"
+)
+
+// A backend page puts the script tags in its head and the counter next to
+// the avatar.
+func ExampleConfig_Element() {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	cfg := widget.Config{
+		AssetsPrefix: "/backend/assets/logout/",
+		Deadline:     now.Add(15 * time.Minute),
+		ServerTime:   now,
+		Lifetime:     15 * time.Minute,
+		WarningLead:  time.Minute,
+		ShowCounter:  true,
+		StatusURL:    "/backend/session/status",
+		KeepAliveURL: "/backend/session/keepalive",
+		SignOutURL:   "/backend/session/signout",
+		SignInURL:    "/backend/auth/signin",
+		CSRFToken:    "token",
+		Labels:       widget.Labels{Stay: "Stay here"},
+	}
+	page := template.Must(template.New("page").Parse(`<div class="user">{{.Element}}</div>` + "\n"))
+	if err := page.Execute(os.Stdout, cfg); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// <div class="user"><span class="logout-counter" role="timer" aria-live="off" aria-label="Time left" data-deadline="1767323945000" data-server-time="1767323045000" data-lifetime="900" data-warning-lead="60" data-status-url="/backend/session/status" data-keep-alive-url="/backend/session/keepalive" data-sign-out-url="/backend/session/signout" data-sign-in-url="/backend/auth/signin" data-csrf-token="token" data-day="day" data-days="days" data-warning="You will be signed out in %s" data-retrying="Can&#39;t reach the server, retrying…" data-expired="Session expired">15:00</span><dialog class="logout-dialog" role="alertdialog" aria-labelledby="logout-title" aria-describedby="logout-msg"><h2 id="logout-title">Your session is about to end</h2><p class="logout-msg" id="logout-msg"></p><p class="logout-note"></p><p class="logout-live" aria-live="assertive" aria-atomic="true"></p><div class="logout-actions"><button type="button" class="logout-stay">Stay here</button><button type="button" class="logout-out" data-logout-sign-out>Sign out now</button></div></dialog></div>
+}
+
+// Handler serves the files that Script links to, with long-lived caching.
+func ExampleHandler() {
+	mux := http.NewServeMux()
+	mux.Handle("/backend/assets/logout/", http.StripPrefix("/backend/assets/logout", widget.Handler()))
+
+	tags := widget.Config{AssetsPrefix: "/backend/assets/logout/"}.Script()
+	src := regexp.MustCompile(`src="([^"]+)"`).FindStringSubmatch(string(tags))[1]
+
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest("GET", src, nil))
+	fmt.Println(w.Code, w.Header().Get("Content-Type"))
+	fmt.Println(w.Header().Get("Cache-Control"))
+	// Output:
+	// 200 text/javascript; charset=utf-8
+	// public, max-age=31536000, immutable
+}
