@@ -1,0 +1,525 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gologout/logout"
+)
+
+const (
+	// batch is the most sessions or events one script handles.
+	batch = 256
+	// eventKeyTTL is how long e:<id> keeps a session's newest event.
+	eventKeyTTL = 30 * 24 * time.Hour
+)
+
+// Options configure a [Store]. The zero Options are valid: every field
+// has a default.
+type Options struct {
+	// Prefix starts every key, so that several stores, or other data,
+	// can share one Redis database. Default "logout:". On Redis Cluster it
+	// must hold a hash tag, such as "{logout}:".
+	Prefix string
+	// Margin is how long Redis keeps a session's key after its stored
+	// Deadline, or after the session's last write if that is later, before
+	// it expires the key. Default 1h; negative is an error.
+	//
+	// The stored Deadline is not final: the Manager recomputes deadlines
+	// from the current settings, and an administrator may lengthen the
+	// lifetime, so a session past its stored Deadline may still be alive
+	// until the Manager rewrites it. The margin also leaves the Manager's
+	// sweep time to end the session itself and log why, and absorbs skew
+	// between the app's clock and the Redis server's. Make it longer than
+	// the sweep interval plus that skew.
+	Margin time.Duration
+	// Channel is the pub/sub channel that changes are announced on.
+	// Default Prefix + "changes".
+	Channel string
+}
+
+// A Store is a [logout.Store] and [logout.Watcher] on Redis. It is safe
+// for concurrent use. Create one with [New].
+type Store struct {
+	client  redis.UniversalClient
+	prefix  string
+	margin  time.Duration
+	channel string
+
+	deadlines, events, seq, settings string // keys
+}
+
+var (
+	_ logout.Store   = (*Store)(nil)
+	_ logout.Watcher = (*Store)(nil)
+)
+
+// New returns a Store that keeps its data in client. The caller owns the
+// client and closes it after the last use of the store. New sends
+// nothing to the server.
+func New(client redis.UniversalClient, opts Options) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("redisstore: new: nil client")
+	}
+	if opts.Margin < 0 {
+		return nil, fmt.Errorf("redisstore: new: negative Margin %v", opts.Margin)
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = "logout:"
+	}
+	if opts.Margin == 0 {
+		opts.Margin = time.Hour
+	}
+	if opts.Channel == "" {
+		opts.Channel = opts.Prefix + "changes"
+	}
+	switch client.(type) {
+	case *redis.ClusterClient, *redis.Ring:
+		if !hasHashTag(opts.Prefix) {
+			return nil, fmt.Errorf("redisstore: new: Prefix %q has no hash tag; a cluster or ring needs one, such as \"{logout}:\"", opts.Prefix)
+		}
+	}
+	p := opts.Prefix
+	return &Store{
+		client: client, prefix: p, margin: opts.Margin, channel: opts.Channel,
+		deadlines: p + "deadlines", events: p + "events", seq: p + "seq", settings: p + "settings",
+	}, nil
+}
+
+// hasHashTag reports whether Redis Cluster would hash key by a tag: a
+// non-empty part between the first '{' and the next '}'.
+func hasHashTag(key string) bool {
+	i := strings.IndexByte(key, '{')
+	if i < 0 {
+		return false
+	}
+	j := strings.IndexByte(key[i+1:], '}')
+	return j > 0
+}
+
+func (s *Store) sessionKey(id string) string { return s.prefix + "s:" + id }
+func (s *Store) userKey(user string) string  { return s.prefix + "u:" + user }
+func (s *Store) eventKey(id string) string   { return s.prefix + "e:" + id }
+
+func micros(t time.Time) string { return strconv.FormatInt(t.UnixMicro(), 10) }
+
+// sessionFields are the hash fields that parseSession reads, in order.
+var sessionFields = []string{"user", "roles", "created", "last_seen", "deadline"}
+
+// parseSession builds a session from the values of sessionFields. It
+// reports false if the hash is missing.
+func parseSession(id string, v []any) (logout.Session, bool, error) {
+	if len(v) != len(sessionFields) || v[0] == nil {
+		return logout.Session{}, false, nil
+	}
+	str := make([]string, len(v))
+	for i, x := range v {
+		s, ok := x.(string)
+		if !ok {
+			return logout.Session{}, false, fmt.Errorf("session %q: field %s is %T, not a string", id, sessionFields[i], x)
+		}
+		str[i] = s
+	}
+	sess := logout.Session{ID: id, UserID: str[0]}
+	if err := json.Unmarshal([]byte(str[1]), &sess.Roles); err != nil {
+		return logout.Session{}, false, fmt.Errorf("session %q: roles: %w", id, err)
+	}
+	for i, t := range []*time.Time{&sess.Created, &sess.LastSeen, &sess.Deadline} {
+		n, err := strconv.ParseInt(str[2+i], 10, 64)
+		if err != nil {
+			return logout.Session{}, false, fmt.Errorf("session %q: %s: %w", id, sessionFields[2+i], err)
+		}
+		*t = time.UnixMicro(n).UTC()
+	}
+	return sess, true, nil
+}
+
+// CreateSession implements [logout.Store].
+func (s *Store) CreateSession(ctx context.Context, sess logout.Session) error {
+	roles, err := json.Marshal(sess.Roles)
+	if err != nil {
+		return fmt.Errorf("redisstore: create session: %w", err)
+	}
+	n, err := createScript.Run(ctx, s.client, []string{s.sessionKey(sess.ID), s.deadlines},
+		s.prefix, sess.ID, sess.UserID, roles, micros(sess.Created), micros(sess.LastSeen),
+		micros(sess.Deadline), s.margin.Milliseconds()).Int()
+	switch {
+	case err != nil:
+		return fmt.Errorf("redisstore: create session: %w", err)
+	case n == 0:
+		return fmt.Errorf("redisstore: create session: %w", logout.ErrConflict)
+	}
+	return nil
+}
+
+// Session implements [logout.Store].
+func (s *Store) Session(ctx context.Context, id string) (logout.Session, error) {
+	v, err := s.client.HMGet(ctx, s.sessionKey(id), sessionFields...).Result()
+	if err != nil {
+		return logout.Session{}, fmt.Errorf("redisstore: session: %w", err)
+	}
+	sess, ok, err := parseSession(id, v)
+	switch {
+	case err != nil:
+		return logout.Session{}, fmt.Errorf("redisstore: session: %w", err)
+	case !ok:
+		return logout.Session{}, fmt.Errorf("redisstore: session: %w", logout.ErrNotFound)
+	}
+	return sess, nil
+}
+
+// TouchSession implements [logout.Store]. It sets the session's key to
+// expire Margin after deadline (or after now, if that is later).
+func (s *Store) TouchSession(ctx context.Context, id string, seen, deadline time.Time) error {
+	n, err := touchScript.Run(ctx, s.client, []string{s.sessionKey(id), s.deadlines},
+		s.prefix, id, micros(seen), micros(deadline), s.margin.Milliseconds()).Int()
+	switch {
+	case err != nil:
+		return fmt.Errorf("redisstore: touch session: %w", err)
+	case n == 0:
+		return fmt.Errorf("redisstore: touch session: %w", logout.ErrNotFound)
+	}
+	return nil
+}
+
+// ListSessions implements [logout.Store]. Listing every session reads the
+// whole deadlines index.
+func (s *Store) ListSessions(ctx context.Context, userID string) ([]logout.Session, error) {
+	var ids []string
+	if userID != "" {
+		var err error
+		if ids, err = s.client.SMembers(ctx, s.userKey(userID)).Result(); err != nil {
+			return nil, fmt.Errorf("redisstore: list sessions: %w", err)
+		}
+	} else {
+		err := s.scan(ctx, func(page []string) error {
+			ids = append(ids, page...)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: list sessions: %w", err)
+		}
+		slices.Sort(ids)
+		ids = slices.Compact(ids) // ZSCAN may repeat a member
+	}
+	out, err := s.readSessions(ctx, userID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: list sessions: %w", err)
+	}
+	slices.SortFunc(out, func(a, b logout.Session) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// readSessions reads the sessions ids in pipelined batches, skips those
+// that are gone and drops their index entries (those of userID's set too,
+// if given).
+func (s *Store) readSessions(ctx context.Context, userID string, ids []string) ([]logout.Session, error) {
+	out := make([]logout.Session, 0, len(ids))
+	var gone []string
+	for page := range slices.Chunk(ids, batch) {
+		pipe := s.client.Pipeline()
+		cmds := make([]*redis.SliceCmd, len(page))
+		for i, id := range page {
+			cmds[i] = pipe.HMGet(ctx, s.sessionKey(id), sessionFields...)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, err
+		}
+		for i, id := range page {
+			sess, ok, err := parseSession(id, cmds[i].Val())
+			switch {
+			case err != nil:
+				return nil, err
+			case ok:
+				out = append(out, sess)
+			default:
+				gone = append(gone, id)
+			}
+		}
+	}
+	if err := s.forget(ctx, userID, gone); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// forget drops the index entries of the sessions ids that Redis expired.
+func (s *Store) forget(ctx context.Context, userID string, ids []string) error {
+	for page := range slices.Chunk(ids, batch) {
+		args := append([]any{s.prefix, userID}, toAny(page)...)
+		if err := forgetScript.Run(ctx, s.client, []string{s.deadlines}, args...).Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scan calls fn with pages of at most batch session IDs from the
+// deadlines index, as ZSCAN returns them: every session that exists for
+// the whole scan comes at least once.
+func (s *Store) scan(ctx context.Context, fn func(ids []string) error) error {
+	var cursor uint64
+	for {
+		kv, next, err := s.client.ZScan(ctx, s.deadlines, cursor, "", batch).Result()
+		if err != nil {
+			return err
+		}
+		ids := make([]string, 0, len(kv)/2)
+		for i := 0; i < len(kv); i += 2 {
+			ids = append(ids, kv[i])
+		}
+		for page := range slices.Chunk(ids, batch) {
+			if err := fn(page); err != nil {
+				return err
+			}
+		}
+		if cursor = next; cursor == 0 {
+			return nil
+		}
+	}
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// ExpiredSessions implements [logout.Store]. It reads the deadlines index
+// from its low end; entries of sessions that Redis has already expired
+// are dropped on the way and not returned.
+func (s *Store) ExpiredSessions(ctx context.Context, t time.Time, limit int) ([]logout.Session, error) {
+	var out []logout.Session
+	seen := make(map[string]bool)
+	for offset := 0; len(out) < limit; {
+		want := min(limit-len(out), batch)
+		res, err := expiredScript.Run(ctx, s.client, []string{s.deadlines},
+			s.prefix, micros(t), offset, want).Slice()
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: expired sessions: %w", err)
+		}
+		scanned, _ := res[0].(int64)
+		for _, r := range res[1:] {
+			row, _ := r.([]any)
+			if len(row) != 1+len(sessionFields) {
+				return nil, fmt.Errorf("redisstore: expired sessions: bad script reply %v", r)
+			}
+			id, _ := row[0].(string)
+			sess, ok, err := parseSession(id, row[1:])
+			if err != nil {
+				return nil, fmt.Errorf("redisstore: expired sessions: %w", err)
+			}
+			offset++
+			// A session touched between two batches may come twice.
+			if ok && !seen[id] {
+				seen[id] = true
+				out = append(out, sess)
+			}
+		}
+		if int(scanned) < want {
+			break
+		}
+	}
+	return out, nil
+}
+
+// EndSessions implements [logout.Store]. It ends the selected sessions in
+// batches of scripts; each session is deleted, dropped from the indexes
+// and logged in one atomic step. Ending a user's or all sessions scans
+// the user's index or the deadlines index: sessions created meanwhile may
+// or may not be ended. If it fails midway, it returns the events of the
+// sessions it did end along with the error. reason must be valid.
+func (s *Store) EndSessions(ctx context.Context, sel logout.Selector, reason logout.Reason, at time.Time) ([]logout.Event, error) {
+	if err := sel.Validate(); err != nil {
+		return nil, fmt.Errorf("redisstore: end sessions: %w", err)
+	}
+	if !reason.Valid() {
+		return nil, fmt.Errorf("redisstore: end sessions: invalid reason %v", reason)
+	}
+	seenBy := ""
+	if !sel.SeenBy.IsZero() {
+		seenBy = micros(sel.SeenBy)
+	}
+	var out []logout.Event
+	end := func(ids []string) error {
+		args := append([]any{s.prefix, s.channel, reason.String(), micros(at), seenBy, sel.Except,
+			sel.UserID, eventKeyTTL.Milliseconds()}, toAny(ids)...)
+		res, err := endScript.Run(ctx, s.client, []string{s.deadlines, s.events, s.seq}, args...).StringSlice()
+		if err != nil {
+			return err
+		}
+		for i := 0; i+1 < len(res); i += 2 {
+			out = append(out, logout.Event{SessionID: res[i], UserID: res[i+1], Reason: reason, At: at})
+		}
+		return nil
+	}
+	var err error
+	switch {
+	case len(sel.IDs) > 0:
+		for page := range slices.Chunk(sel.IDs, batch) {
+			if err = end(page); err != nil {
+				break
+			}
+		}
+	case sel.UserID != "":
+		err = s.scanUser(ctx, sel.UserID, end)
+	default:
+		err = s.scan(ctx, end)
+	}
+	if err != nil {
+		// The sessions in out did end: report them with the error.
+		return out, fmt.Errorf("redisstore: end sessions: %w", err)
+	}
+	return out, nil
+}
+
+// scanUser is scan for the index of one user.
+func (s *Store) scanUser(ctx context.Context, userID string, fn func(ids []string) error) error {
+	var cursor uint64
+	for {
+		ids, next, err := s.client.SScan(ctx, s.userKey(userID), cursor, "", batch).Result()
+		if err != nil {
+			return err
+		}
+		for page := range slices.Chunk(ids, batch) {
+			if err := fn(page); err != nil {
+				return err
+			}
+		}
+		if cursor = next; cursor == 0 {
+			return nil
+		}
+	}
+}
+
+// eventJSON is the stored form of an event.
+type eventJSON struct {
+	Seq     int64  `json:"seq"`
+	Session string `json:"session"`
+	User    string `json:"user"`
+	Reason  string `json:"reason"`
+	At      int64  `json:"at"`
+}
+
+func parseEvent(b string) (logout.Event, error) {
+	var j eventJSON
+	if err := json.Unmarshal([]byte(b), &j); err != nil {
+		return logout.Event{}, fmt.Errorf("event %q: %w", b, err)
+	}
+	r, err := logout.ParseReason(j.Reason)
+	if err != nil {
+		return logout.Event{}, fmt.Errorf("event %q: %w", b, err)
+	}
+	return logout.Event{SessionID: j.Session, UserID: j.User, Reason: r, At: time.UnixMicro(j.At).UTC()}, nil
+}
+
+// Event implements [logout.Store]. A session's event is found for 30 days
+// after it was logged, or until [Store.DeleteEvents] removes it.
+func (s *Store) Event(ctx context.Context, sessionID string) (logout.Event, error) {
+	b, err := s.client.Get(ctx, s.eventKey(sessionID)).Result()
+	if errors.Is(err, redis.Nil) {
+		return logout.Event{}, fmt.Errorf("redisstore: event: %w", logout.ErrNotFound)
+	}
+	if err != nil {
+		return logout.Event{}, fmt.Errorf("redisstore: event: %w", err)
+	}
+	e, err := parseEvent(b)
+	if err != nil {
+		return logout.Event{}, fmt.Errorf("redisstore: event: %w", err)
+	}
+	return e, nil
+}
+
+// Events implements [logout.Store]. Events are ordered by their time, At;
+// events with equal times in no particular order.
+func (s *Store) Events(ctx context.Context, limit int) ([]logout.Event, error) {
+	if limit <= 0 {
+		return []logout.Event{}, nil
+	}
+	bs, err := s.client.ZRevRange(ctx, s.events, 0, int64(limit)-1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: events: %w", err)
+	}
+	out := make([]logout.Event, len(bs))
+	for i, b := range bs {
+		if out[i], err = parseEvent(b); err != nil {
+			return nil, fmt.Errorf("redisstore: events: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// DeleteEvents implements [logout.Store]. It removes the events in
+// batches; if it fails midway, the count it returns with the error is of
+// those removed.
+func (s *Store) DeleteEvents(ctx context.Context, before time.Time) (int, error) {
+	total := 0
+	for {
+		n, err := deleteEventsScript.Run(ctx, s.client, []string{s.events}, s.prefix, micros(before), batch).Int()
+		if err != nil {
+			return total, fmt.Errorf("redisstore: delete events: %w", err)
+		}
+		if total += n; n < batch {
+			return total, nil
+		}
+	}
+}
+
+// Settings implements [logout.Store].
+func (s *Store) Settings(ctx context.Context) (logout.Settings, error) {
+	v, err := s.client.HMGet(ctx, s.settings, "version", "json").Result()
+	if err != nil {
+		return logout.Settings{}, fmt.Errorf("redisstore: settings: %w", err)
+	}
+	ver, _ := v[0].(string)
+	b, _ := v[1].(string)
+	if ver == "" || b == "" {
+		return logout.Settings{}, fmt.Errorf("redisstore: settings: %w", logout.ErrNotFound)
+	}
+	var st logout.Settings
+	if err := json.Unmarshal([]byte(b), &st); err != nil {
+		return logout.Settings{}, fmt.Errorf("redisstore: settings: %w", err)
+	}
+	if st.Version, err = strconv.ParseInt(ver, 10, 64); err != nil {
+		return logout.Settings{}, fmt.Errorf("redisstore: settings: version: %w", err)
+	}
+	return st, nil
+}
+
+// SaveSettings implements [logout.Store]. A successful save is announced
+// to watchers.
+func (s *Store) SaveSettings(ctx context.Context, st logout.Settings) (logout.Settings, error) {
+	want := st.Version
+	st.Version++
+	b, err := json.Marshal(st)
+	if err != nil {
+		return logout.Settings{}, fmt.Errorf("redisstore: save settings: %w", err)
+	}
+	res, err := saveSettingsScript.Run(ctx, s.client, []string{s.settings}, s.channel, want, b).Int64Slice()
+	if err != nil {
+		return logout.Settings{}, fmt.Errorf("redisstore: save settings: %w", err)
+	}
+	if len(res) != 2 {
+		return logout.Settings{}, fmt.Errorf("redisstore: save settings: bad script reply %v", res)
+	}
+	if res[0] == 0 {
+		return logout.Settings{}, fmt.Errorf("redisstore: save settings: version %d, stored %d: %w", want, res[1], logout.ErrConflict)
+	}
+	st.Version = res[1]
+	return st, nil
+}

@@ -1,0 +1,604 @@
+package redisstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gologout/logout"
+	"github.com/gologout/logout/redisstore"
+	"github.com/gologout/logout/storetest"
+)
+
+// redisOptions reads LOGOUT_TEST_REDIS_URL, by default the local server's
+// database 0.
+func redisOptions(t testing.TB) *redis.Options {
+	t.Helper()
+	url := os.Getenv("LOGOUT_TEST_REDIS_URL")
+	if url == "" {
+		url = "redis://127.0.0.1:6379/0"
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("LOGOUT_TEST_REDIS_URL: %v", err)
+	}
+	return opt
+}
+
+// newClient connects to the test server. It skips the test when no server
+// answers, unless CI=true: CI always runs these tests.
+func newClient(t testing.TB) *redis.Client {
+	t.Helper()
+	opt := redisOptions(t)
+	c := redis.NewClient(opt)
+	t.Cleanup(func() { c.Close() })
+	// Probe once, without the client's retries, so that skipping is quick.
+	probeOpt := *opt
+	probeOpt.MaxRetries, probeOpt.DialerRetries = -1, 1
+	probe := redis.NewClient(&probeOpt)
+	defer probe.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := probe.Ping(ctx).Err(); err != nil {
+		msg := fmt.Sprintf("no Redis at %s: %v\n"+
+			"start one with: docker run --rm -p 6379:6379 redis:7\n"+
+			"or point LOGOUT_TEST_REDIS_URL at one, e.g. redis://127.0.0.1:6379/0", opt.Addr, err)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return c
+}
+
+// newPrefix returns a key prefix of the test's own and deletes its keys
+// when the test ends.
+func newPrefix(t testing.TB, c *redis.Client) string {
+	t.Helper()
+	prefix := "logouttest:" + rand.Text() + ":"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		var keys []string
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			t.Errorf("clean up %s*: %v", prefix, err)
+		}
+		for page := range slices.Chunk(keys, 500) {
+			if err := c.Unlink(ctx, page...).Err(); err != nil {
+				t.Errorf("clean up %s*: %v", prefix, err)
+			}
+		}
+	})
+	return prefix
+}
+
+func newStore(t testing.TB, c *redis.Client, opts redisstore.Options) *redisstore.Store {
+	t.Helper()
+	s, err := redisstore.New(c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestStore(t *testing.T) {
+	c := newClient(t)
+	storetest.Run(t, func(t *testing.T) logout.Store {
+		return newStore(t, c, redisstore.Options{Prefix: newPrefix(t, c)})
+	})
+}
+
+func TestNew(t *testing.T) {
+	cluster := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})
+	t.Cleanup(func() { cluster.Close() })
+	single := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	t.Cleanup(func() { single.Close() })
+	for _, tt := range []struct {
+		name   string
+		client redis.UniversalClient
+		opts   redisstore.Options
+		ok     bool
+	}{
+		{"zero options are valid", single, redisstore.Options{}, true},
+		{"nil client", nil, redisstore.Options{}, false},
+		{"negative margin", single, redisstore.Options{Margin: -time.Second}, false},
+		{"cluster without hash tag", cluster, redisstore.Options{}, false},
+		{"cluster with empty hash tag", cluster, redisstore.Options{Prefix: "{}logout:"}, false},
+		{"cluster with hash tag", cluster, redisstore.Options{Prefix: "{logout}:"}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := redisstore.New(tt.client, tt.opts)
+			if got := err == nil; got != tt.ok {
+				t.Fatalf("New error = %v, want ok %v", err, tt.ok)
+			}
+		})
+	}
+}
+
+// expireTime returns when Redis will expire key.
+func expireTime(t *testing.T, c *redis.Client, key string) time.Time {
+	t.Helper()
+	ms, err := c.Do(t.Context(), "PEXPIRETIME", key).Int64()
+	if err != nil {
+		t.Fatalf("PEXPIRETIME %s: %v", key, err)
+	}
+	if ms < 0 {
+		t.Fatalf("PEXPIRETIME %s = %d: no expiry", key, ms)
+	}
+	return time.UnixMilli(ms)
+}
+
+func TestSessionKeyExpiresAtDeadlinePlusMargin(t *testing.T) {
+	c := newClient(t)
+	now := time.Now().Truncate(time.Microsecond)
+	for _, tt := range []struct {
+		name   string
+		margin time.Duration
+		want   time.Duration
+	}{
+		{"default margin is an hour", 0, time.Hour},
+		{"set margin", 5 * time.Minute, 5 * time.Minute},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			prefix := newPrefix(t, c)
+			s := newStore(t, c, redisstore.Options{Prefix: prefix, Margin: tt.margin})
+			sess := logout.Session{ID: "a", UserID: "alice", Created: now, LastSeen: now, Deadline: now.Add(15 * time.Minute)}
+			if err := s.CreateSession(t.Context(), sess); err != nil {
+				t.Fatal(err)
+			}
+			check := func(deadline time.Time) {
+				t.Helper()
+				want := deadline.Add(tt.want).Truncate(time.Millisecond)
+				if got := expireTime(t, c, prefix+"s:a"); !got.Equal(want) {
+					t.Fatalf("session key expires at %v, want %v", got, want)
+				}
+				if got := expireTime(t, c, prefix+"u:alice"); got.Before(want) {
+					t.Fatalf("user index expires at %v, before its session (%v)", got, want)
+				}
+			}
+			check(sess.Deadline)
+			later := now.Add(20 * time.Minute)
+			if err := s.TouchSession(t.Context(), "a", now.Add(5*time.Minute), later); err != nil {
+				t.Fatal(err)
+			}
+			check(later)
+			// Older activity changes nothing, the expiry included.
+			if err := s.TouchSession(t.Context(), "a", now.Add(time.Minute), now.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			check(later)
+		})
+	}
+}
+
+func TestSessionForgottenByRedisLeavesNoTrace(t *testing.T) {
+	c := newClient(t)
+	prefix := newPrefix(t, c)
+	s := newStore(t, c, redisstore.Options{Prefix: prefix})
+	ctx := t.Context()
+	now := time.Now().Truncate(time.Microsecond)
+	for _, id := range []string{"a", "b"} {
+		sess := logout.Session{ID: id, UserID: "alice", Created: now, LastSeen: now, Deadline: now.Add(time.Minute)}
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// What Redis does at a's deadline plus margin.
+	if err := c.Del(ctx, prefix+"s:a").Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := s.ExpiredSessions(ctx, now.Add(2*time.Minute), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := sessionIDs(got); !slices.Equal(ids, []string{"b"}) {
+		t.Fatalf("ExpiredSessions = %v, want [b]", ids)
+	}
+	if err := c.ZScore(ctx, prefix+"deadlines", "a").Err(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("deadlines still holds a (err %v)", err)
+	}
+	list, err := s.ListSessions(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := sessionIDs(list); !slices.Equal(ids, []string{"b"}) {
+		t.Fatalf("ListSessions(alice) = %v, want [b]", ids)
+	}
+	if in, err := c.SIsMember(ctx, prefix+"u:alice", "a").Result(); err != nil || in {
+		t.Fatalf("u:alice still holds a: %v, %v", in, err)
+	}
+	if err := s.TouchSession(ctx, "a", now.Add(time.Second), now.Add(time.Hour)); !errors.Is(err, logout.ErrNotFound) {
+		t.Fatalf("TouchSession(a) = %v, want ErrNotFound", err)
+	}
+	evs, err := s.EndSessions(ctx, logout.Selector{UserID: "alice"}, logout.ReasonForced, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].SessionID != "b" {
+		t.Fatalf("EndSessions = %+v, want one event, of b", evs)
+	}
+}
+
+func sessionIDs(ss []logout.Session) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = s.ID
+	}
+	return out
+}
+
+// TestPastDeadlineKeepsKeyForMargin: a session written with a deadline
+// already past (an administrator shortened the lifetime, or storetest's
+// fixed dates) stays Margin from the write, for the sweep to end and log.
+func TestPastDeadlineKeepsKeyForMargin(t *testing.T) {
+	c := newClient(t)
+	now := time.Now().Truncate(time.Microsecond)
+	past := now.Add(-2 * time.Hour) // plus the default margin, an hour ago
+	for _, tt := range []struct {
+		name  string
+		write func(ctx context.Context, s *redisstore.Store) error
+	}{
+		{"create", func(ctx context.Context, s *redisstore.Store) error {
+			return s.CreateSession(ctx, logout.Session{ID: "a", UserID: "alice", Created: past, LastSeen: past, Deadline: past})
+		}},
+		{"touch", func(ctx context.Context, s *redisstore.Store) error {
+			err := s.CreateSession(ctx, logout.Session{ID: "a", UserID: "alice", Created: past, LastSeen: past, Deadline: now.Add(time.Hour)})
+			if err != nil {
+				return err
+			}
+			return s.TouchSession(ctx, "a", past, past)
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			prefix := newPrefix(t, c)
+			s := newStore(t, c, redisstore.Options{Prefix: prefix})
+			ctx := t.Context()
+			before, err := c.Time(ctx).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.write(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			after, err := c.Time(ctx).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			exp := expireTime(t, c, prefix+"s:a")
+			if lo, hi := before.Add(time.Hour).Truncate(time.Millisecond), after.Add(time.Hour); exp.Before(lo) || exp.After(hi) {
+				t.Fatalf("session key expires at %v, want an hour after the write, %v to %v", exp, lo, hi)
+			}
+			if got := expireTime(t, c, prefix+"u:alice"); got.Before(exp) {
+				t.Fatalf("user index expires at %v, before its session (%v)", got, exp)
+			}
+			got, err := s.ExpiredSessions(ctx, now, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 || got[0].ID != "a" || !got[0].Deadline.Equal(past) {
+				t.Fatalf("ExpiredSessions = %v, want a with deadline %v", got, past)
+			}
+		})
+	}
+}
+
+func TestWatch(t *testing.T) {
+	writer, listener := newClient(t), newClient(t)
+	prefix := newPrefix(t, writer)
+	w := newStore(t, writer, redisstore.Options{Prefix: prefix})
+	l := newStore(t, listener, redisstore.Options{Prefix: prefix})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	changes := make(chan logout.Change, 16)
+	done := make(chan error, 1)
+	go func() { done <- l.Watch(ctx, func(c logout.Change) { changes <- c }) }()
+	waitSubscribed(t, writer, prefix+"changes")
+
+	next := func(want logout.Change) {
+		t.Helper()
+		select {
+		case got := <-changes:
+			slices.Sort(got.Ended)
+			if got.All != want.All || got.Settings != want.Settings || !slices.Equal(got.Ended, want.Ended) {
+				t.Fatalf("got change %+v, want %+v", got, want)
+			}
+		case <-time.After(time.Second):
+			t.Fatalf("no change within 1s, want %+v", want)
+		case err := <-done:
+			t.Fatalf("Watch returned %v", err)
+		}
+	}
+
+	next(logout.Change{All: true}) // changes before the subscription were missed
+	if _, err := w.SaveSettings(ctx, logout.DefaultSettings()); err != nil {
+		t.Fatal(err)
+	}
+	next(logout.Change{Settings: true})
+
+	if _, err := w.SaveSettings(ctx, logout.DefaultSettings()); !errors.Is(err, logout.ErrConflict) {
+		t.Fatalf("stale SaveSettings = %v, want ErrConflict", err)
+	}
+	now := time.Now().Truncate(time.Microsecond)
+	for _, id := range []string{"a", "b", "c"} {
+		if err := w.CreateSession(ctx, logout.Session{ID: id, UserID: "alice", Created: now, LastSeen: now, Deadline: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.EndSessions(ctx, logout.Selector{IDs: []string{"b", "a", "gone"}}, logout.ReasonForced, now); err != nil {
+		t.Fatal(err)
+	}
+	next(logout.Change{Ended: []string{"a", "b"}}) // the refused save announced nothing
+	if _, err := w.EndSessions(ctx, logout.Selector{IDs: []string{"a"}}, logout.ReasonForced, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.EndSessions(ctx, logout.Selector{All: true}, logout.ReasonForced, now); err != nil {
+		t.Fatal(err)
+	}
+	next(logout.Change{Ended: []string{"c"}}) // ending nothing announced nothing
+	if err := writer.Publish(ctx, prefix+"changes", "garbled").Err(); err != nil {
+		t.Fatal(err)
+	}
+	next(logout.Change{All: true}) // an unreadable message may hide any change
+
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Watch after cancel = %v, want context.Canceled", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("Watch did not return within 1s of cancel")
+	}
+}
+
+// waitSubscribed waits until channel has a subscriber, so that nothing
+// published after it returns is missed.
+func waitSubscribed(t *testing.T, c *redis.Client, channel string) {
+	t.Helper()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	timeout := time.After(5 * time.Second)
+	for {
+		n, err := c.PubSubNumSub(t.Context(), channel).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n[channel] > 0 {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-timeout:
+			t.Fatalf("no subscriber on %s after 5s", channel)
+		}
+	}
+}
+
+func TestWatchFailsWhenItCannotListen(t *testing.T) {
+	newClient(t) // skips without a server, as the other tests do
+	c := redis.NewClient(redisOptions(t))
+	c.Close()
+	s := newStore(t, c, redisstore.Options{Prefix: "logouttest:closed:"})
+	err := s.Watch(t.Context(), func(logout.Change) { t.Error("fn called") })
+	if err == nil || errors.Is(err, context.Canceled) {
+		t.Fatalf("Watch on a closed client = %v, want a failure", err)
+	}
+}
+
+func TestTouchRacingEndNeverResurrects(t *testing.T) {
+	c := newClient(t)
+	prefix := newPrefix(t, c)
+	s := newStore(t, c, redisstore.Options{Prefix: prefix})
+	ctx := t.Context()
+	now := time.Now().Truncate(time.Microsecond)
+	const sessions, touchers, touches = 40, 4, 20
+	ids := make([]string, sessions)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("s%02d", i)
+		sess := logout.Session{ID: ids[i], UserID: "alice", Created: now, LastSeen: now, Deadline: now.Add(15 * time.Minute)}
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var wg sync.WaitGroup
+	var ended atomic.Int64
+	start := make(chan struct{})
+	end := func(sel logout.Selector) {
+		<-start
+		evs, err := s.EndSessions(ctx, sel, logout.ReasonForced, now.Add(time.Minute))
+		if err != nil {
+			t.Error(err)
+		}
+		ended.Add(int64(len(evs)))
+	}
+	for i, id := range ids {
+		for k := range touchers {
+			wg.Go(func() {
+				<-start
+				for j := range touches {
+					seen := now.Add(time.Duration(k*touches+j) * time.Millisecond)
+					err := s.TouchSession(ctx, id, seen, seen.Add(15*time.Minute))
+					if err != nil && !errors.Is(err, logout.ErrNotFound) {
+						t.Error(err)
+					}
+				}
+			})
+		}
+		if i%2 == 0 {
+			wg.Go(func() { end(logout.Selector{IDs: []string{id}}) })
+		}
+	}
+	wg.Go(func() { end(logout.Selector{UserID: "alice"}) })
+	wg.Go(func() { end(logout.Selector{All: true}) })
+	close(start)
+	wg.Wait()
+
+	if got := ended.Load(); got != sessions {
+		t.Fatalf("%d sessions ended in all, want %d", got, sessions)
+	}
+	for _, id := range ids {
+		if err := s.TouchSession(ctx, id, now.Add(time.Hour), now.Add(2*time.Hour)); !errors.Is(err, logout.ErrNotFound) {
+			t.Fatalf("TouchSession(%s) after the end = %v, want ErrNotFound", id, err)
+		}
+		if _, err := s.Session(ctx, id); !errors.Is(err, logout.ErrNotFound) {
+			t.Fatalf("Session(%s) after the end = %v, want ErrNotFound", id, err)
+		}
+	}
+	keys := []string{prefix + "deadlines", prefix + "u:alice"}
+	for _, id := range ids {
+		keys = append(keys, prefix+"s:"+id)
+	}
+	if n, err := c.Exists(ctx, keys...).Result(); err != nil || n != 0 {
+		t.Fatalf("%d session or index keys left (err %v), want none", n, err)
+	}
+	evs, err := s.Events(ctx, 10*sessions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != sessions {
+		t.Fatalf("%d events logged, want %d", len(evs), sessions)
+	}
+}
+
+func BenchmarkSession(b *testing.B) {
+	c := newClient(b)
+	s := newStore(b, c, redisstore.Options{Prefix: newPrefix(b, c)})
+	now := time.Now().Truncate(time.Microsecond)
+	sess := logout.Session{ID: "a", UserID: "alice", Roles: []string{"editor"}, Created: now, LastSeen: now, Deadline: now.Add(time.Hour)}
+	if err := s.CreateSession(b.Context(), sess); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := s.Session(b.Context(), "a"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkTouchSession(b *testing.B) {
+	c := newClient(b)
+	s := newStore(b, c, redisstore.Options{Prefix: newPrefix(b, c)})
+	now := time.Now().Truncate(time.Microsecond)
+	sess := logout.Session{ID: "a", UserID: "alice", Roles: []string{"editor"}, Created: now, LastSeen: now, Deadline: now.Add(time.Hour)}
+	if err := s.CreateSession(b.Context(), sess); err != nil {
+		b.Fatal(err)
+	}
+	seen := now
+	for b.Loop() {
+		seen = seen.Add(time.Microsecond)
+		if err := s.TouchSession(b.Context(), "a", seen, seen.Add(time.Hour)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestDoneContextFailsEveryMethod(t *testing.T) {
+	c := newClient(t)
+	s := newStore(t, c, redisstore.Options{Prefix: newPrefix(t, c)})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	now := time.Now()
+	for _, tt := range []struct {
+		name string
+		call func() error
+	}{
+		{"CreateSession", func() error {
+			return s.CreateSession(ctx, logout.Session{ID: "a", Created: now, LastSeen: now, Deadline: now})
+		}},
+		{"Session", func() error { _, err := s.Session(ctx, "a"); return err }},
+		{"TouchSession", func() error { return s.TouchSession(ctx, "a", now, now) }},
+		{"ListSessions", func() error { _, err := s.ListSessions(ctx, ""); return err }},
+		{"ExpiredSessions", func() error { _, err := s.ExpiredSessions(ctx, now, 10); return err }},
+		{"EndSessions", func() error {
+			_, err := s.EndSessions(ctx, logout.Selector{All: true}, logout.ReasonForced, now)
+			return err
+		}},
+		{"Event", func() error { _, err := s.Event(ctx, "a"); return err }},
+		{"Events", func() error { _, err := s.Events(ctx, 10); return err }},
+		{"DeleteEvents", func() error { _, err := s.DeleteEvents(ctx, now); return err }},
+		{"Settings", func() error { _, err := s.Settings(ctx); return err }},
+		{"SaveSettings", func() error { _, err := s.SaveSettings(ctx, logout.DefaultSettings()); return err }},
+		{"Watch", func() error { return s.Watch(ctx, func(logout.Change) {}) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.call(); !errors.Is(err, context.Canceled) {
+				t.Fatalf("got %v, want context.Canceled", err)
+			}
+		})
+	}
+}
+
+// TestLargeSelections crosses the batch size of the scripts.
+func TestLargeSelections(t *testing.T) {
+	c := newClient(t)
+	s := newStore(t, c, redisstore.Options{Prefix: newPrefix(t, c)})
+	ctx := t.Context()
+	now := time.Now().Truncate(time.Microsecond)
+	const n = 900
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("s%03d", i)
+		sess := logout.Session{ID: ids[i], UserID: fmt.Sprintf("u%d", i%3), Created: now, LastSeen: now,
+			Deadline: now.Add(time.Duration(i) * time.Second)}
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expired, err := s.ExpiredSessions(ctx, now.Add(time.Hour), 600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sessionIDs(expired); !slices.Equal(got, ids[:600]) {
+		t.Fatalf("ExpiredSessions returned %d sessions, %v...; want the first 600 by deadline", len(got), got[:min(5, len(got))])
+	}
+	all, err := s.ListSessions(ctx, "")
+	if err != nil || len(all) != n {
+		t.Fatalf("ListSessions = %d sessions, %v; want %d", len(all), err, n)
+	}
+
+	total := 0
+	for _, tt := range []struct {
+		name string
+		sel  logout.Selector
+		want int
+	}{
+		{"by user", logout.Selector{UserID: "u0"}, n / 3},
+		{"by IDs", logout.Selector{IDs: ids[:n/2]}, n/2 - n/6}, // u0's third of them is gone
+		{"all but one", logout.Selector{All: true, Except: ids[n-1]}, n - n/3 - (n/2 - n/6) - 1},
+	} {
+		evs, err := s.EndSessions(ctx, tt.sel, logout.ReasonForced, now)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if len(evs) != tt.want {
+			t.Fatalf("%s: ended %d, want %d", tt.name, len(evs), tt.want)
+		}
+		total += len(evs)
+	}
+	left, err := s.ListSessions(ctx, "")
+	if err != nil || len(left) != 1 || left[0].ID != ids[n-1] {
+		t.Fatalf("ListSessions after the ends = %v, %v; want [%s]", sessionIDs(left), err, ids[n-1])
+	}
+	deleted, err := s.DeleteEvents(ctx, now.Add(time.Second))
+	if err != nil || deleted != total {
+		t.Fatalf("DeleteEvents = %d, %v; want %d", deleted, err, total)
+	}
+	if _, err := s.Event(ctx, ids[0]); !errors.Is(err, logout.ErrNotFound) {
+		t.Fatalf("Event of a deleted event = %v, want ErrNotFound", err)
+	}
+}

@@ -1,0 +1,180 @@
+package redisstore
+
+import "github.com/redis/go-redis/v9"
+
+// The Lua scripts below make every multi-key change atomic. Each one
+// touches a bounded number of keys per session it handles; the Go side
+// splits large selections into batches of at most [batch] sessions.
+//
+// Times travel as decimal Unix microseconds. Lua numbers are doubles,
+// exact up to 2^53 µs (year 2255), so comparisons in the scripts are exact.
+// Keys not known before the script runs (the user index, the event key)
+// are built from the prefix in ARGV; with Redis Cluster the prefix's hash
+// tag keeps them in the slot of KEYS[1].
+
+// expireAt is a Lua function: when Redis should expire a session key
+// written now with this deadline: Margin after the deadline, or Margin
+// after now by the Redis clock if that is later. A session written with a
+// deadline already past (after an administrator shortened the lifetime)
+// thus stays for the Manager's sweep to end and log. Redis's clock only
+// decides when it forgets; whether a session has ended is never judged by
+// it.
+const expireAt = `
+local function expireAt(deadlineUs, marginMs)
+	local t = redis.call('TIME')
+	local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+	return math.max(math.floor(tonumber(deadlineUs) / 1000), now) + tonumber(marginMs)
+end
+`
+
+// createScript stores a new session unless its ID is taken.
+//
+// KEYS: session hash, deadlines zset.
+// ARGV: prefix, id, user, roles, created, last_seen, deadline, margin ms.
+// Returns 0 if the ID is taken, 1 if stored.
+var createScript = redis.NewScript(expireAt + `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local exp = expireAt(ARGV[7], ARGV[8])
+redis.call('HSET', KEYS[1], 'user', ARGV[3], 'roles', ARGV[4],
+	'created', ARGV[5], 'last_seen', ARGV[6], 'deadline', ARGV[7])
+redis.call('PEXPIREAT', KEYS[1], exp)
+redis.call('ZADD', KEYS[2], ARGV[7], ARGV[2])
+local u = ARGV[1] .. 'u:' .. ARGV[3]
+redis.call('SADD', u, ARGV[2])
+redis.call('PEXPIREAT', u, exp, 'NX')
+redis.call('PEXPIREAT', u, exp, 'GT')
+return 1
+`)
+
+// touchScript moves a session's activity and deadline forward. It never
+// creates the session: a touch that loses a race with an end finds no hash.
+//
+// KEYS: session hash, deadlines zset.
+// ARGV: prefix, id, last_seen, deadline, margin ms.
+// Returns 0 if the session is missing, 1 if touched or left alone (older
+// activity).
+var touchScript = redis.NewScript(expireAt + `
+local h = redis.call('HMGET', KEYS[1], 'user', 'last_seen')
+if not h[1] then return 0 end
+if tonumber(ARGV[3]) < tonumber(h[2]) then return 1 end
+local exp = expireAt(ARGV[4], ARGV[5])
+redis.call('HSET', KEYS[1], 'last_seen', ARGV[3], 'deadline', ARGV[4])
+redis.call('PEXPIREAT', KEYS[1], exp)
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
+local u = ARGV[1] .. 'u:' .. h[1]
+redis.call('PEXPIREAT', u, exp, 'NX')
+redis.call('PEXPIREAT', u, exp, 'GT')
+return 1
+`)
+
+// endScript ends the listed sessions that still exist and match the
+// filters: it deletes each one, drops it from the indexes, logs its event
+// and points the session's event key at it, all in one step, and then
+// publishes the ended IDs. IDs whose hash is gone are dropped from the
+// indexes (Redis expired them) and skipped.
+//
+// KEYS: deadlines zset, events zset, event sequence counter.
+// ARGV: prefix, channel, reason, at µs, seen-by µs or "", except ID or "",
+// user ID or "", event key TTL ms, then the IDs.
+// Returns {id1, user1, id2, user2, ...} for the sessions it ended.
+var endScript = redis.NewScript(`
+local p, seenBy, except, user = ARGV[1], tonumber(ARGV[5]), ARGV[6], ARGV[7]
+local out, ended = {}, {}
+for i = 9, #ARGV do
+	local id = ARGV[i]
+	local key = p .. 's:' .. id
+	local h = redis.call('HMGET', key, 'user', 'last_seen')
+	if not h[1] then
+		redis.call('ZREM', KEYS[1], id)
+		if user ~= '' then redis.call('SREM', p .. 'u:' .. user, id) end
+	elseif id ~= except and (user == '' or h[1] == user) and
+		(seenBy == nil or tonumber(h[2]) <= seenBy) then
+		redis.call('DEL', key)
+		redis.call('SREM', p .. 'u:' .. h[1], id)
+		redis.call('ZREM', KEYS[1], id)
+		local seq = redis.call('INCR', KEYS[3])
+		local ev = '{"seq":' .. seq .. ',"session":' .. cjson.encode(id) ..
+			',"user":' .. cjson.encode(h[1]) .. ',"reason":"' .. ARGV[3] ..
+			'","at":' .. ARGV[4] .. '}'
+		redis.call('ZADD', KEYS[2], ARGV[4], ev)
+		redis.call('SET', p .. 'e:' .. id, ev, 'PX', ARGV[8])
+		out[#out + 1] = id
+		out[#out + 1] = h[1]
+		ended[#ended + 1] = id
+	end
+end
+if #ended > 0 then
+	redis.call('PUBLISH', ARGV[2], cjson.encode({ended = ended}))
+end
+return out
+`)
+
+// expiredScript returns up to count sessions from the deadlines zset with
+// a deadline at or before t, skipping offset live ones, and drops members
+// whose hash Redis has expired.
+//
+// KEYS: deadlines zset.
+// ARGV: prefix, t µs, offset, count.
+// Returns {scanned, {id, user, roles, created, last_seen, deadline}, ...}.
+var expiredScript = redis.NewScript(`
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', ARGV[3], ARGV[4])
+local out = {#ids}
+for _, id in ipairs(ids) do
+	local h = redis.call('HMGET', ARGV[1] .. 's:' .. id, 'user', 'roles', 'created', 'last_seen', 'deadline')
+	if h[1] then
+		out[#out + 1] = {id, h[1], h[2], h[3], h[4], h[5]}
+	else
+		redis.call('ZREM', KEYS[1], id)
+	end
+end
+return out
+`)
+
+// forgetScript drops index entries of sessions whose hash Redis has
+// expired. It leaves live sessions alone.
+//
+// KEYS: deadlines zset.
+// ARGV: prefix, user ID or "", then the IDs.
+var forgetScript = redis.NewScript(`
+for i = 3, #ARGV do
+	local id = ARGV[i]
+	if redis.call('EXISTS', ARGV[1] .. 's:' .. id) == 0 then
+		redis.call('ZREM', KEYS[1], id)
+		if ARGV[2] ~= '' then redis.call('SREM', ARGV[1] .. 'u:' .. ARGV[2], id) end
+	end
+end
+return 0
+`)
+
+// deleteEventsScript removes up to count events logged before t, and the
+// event key of each session whose newest event that was.
+//
+// KEYS: events zset.
+// ARGV: prefix, t µs, count.
+// Returns the number removed.
+var deleteEventsScript = redis.NewScript(`
+local evs = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2], 'LIMIT', 0, ARGV[3])
+for _, ev in ipairs(evs) do
+	redis.call('ZREM', KEYS[1], ev)
+	local ok, e = pcall(cjson.decode, ev)
+	if ok and type(e) == 'table' and type(e.session) == 'string' then
+		local k = ARGV[1] .. 'e:' .. e.session
+		if redis.call('GET', k) == ev then redis.call('DEL', k) end
+	end
+end
+return #evs
+`)
+
+// saveSettingsScript saves the settings if the stored version is the
+// expected one, then publishes the change.
+//
+// KEYS: settings hash.
+// ARGV: channel, expected version, settings JSON.
+// Returns {1, new version} or {0, stored version}.
+var saveSettingsScript = redis.NewScript(`
+local v = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if v ~= tonumber(ARGV[2]) then return {0, v} end
+redis.call('HSET', KEYS[1], 'version', v + 1, 'json', ARGV[3])
+redis.call('PUBLISH', ARGV[1], '{"settings":true}')
+return {1, v + 1}
+`)
