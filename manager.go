@@ -3,11 +3,13 @@ package logout
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,7 +26,9 @@ type Manager struct {
 	store   Store
 	opts    Options
 	log     *slog.Logger
+	seed    maphash.Seed
 	shards  [shardCount]shard
+	byID    sync.Map // session ID -> *entry
 	noStore []string
 	passive map[string]bool
 	cop     *http.CrossOriginProtection
@@ -43,14 +47,19 @@ const shardCount = 32
 
 type shard struct {
 	mu sync.RWMutex
-	m  map[[32]byte]*entry
+	m  map[string]*entry
 }
 
-// entry is a session as this process knows it. The fixed fields never
-// change; the atomics hold Unix microseconds.
+// entry is a session as this process knows it, cached under the
+// credential the browser presents (the cookie's token, or the
+// application's session ID), so that the hot path neither decodes nor
+// hashes it. The fixed fields never change; the atomics hold Unix
+// microseconds.
 type entry struct {
-	key  [32]byte
-	sess Session // ID, UserID, Roles, Created
+	key     string  // the credential as presented
+	secret  []byte  // the raw secret, for the CSRF token
+	sess    Session // ID, UserID, Roles, Created
+	created int64   // sess.Created in Unix microseconds
 
 	seen    atomic.Int64 // newest activity known here
 	written atomic.Int64 // newest activity known to be in the store
@@ -74,12 +83,13 @@ func New(store Store, opts Options) (*Manager, error) {
 		store:   store,
 		opts:    opts,
 		log:     opts.Logger,
+		seed:    maphash.MakeSeed(),
 		noStore: []string{"no-store"},
 		passive: make(map[string]bool),
 		cop:     http.NewCrossOriginProtection(),
 	}
 	for i := range m.shards {
-		m.shards[i].m = make(map[[32]byte]*entry)
+		m.shards[i].m = make(map[string]*entry)
 	}
 	for _, p := range opts.PassivePaths {
 		m.passive[p] = true
@@ -96,9 +106,12 @@ func (m *Manager) storeCtx(ctx context.Context) (context.Context, context.Cancel
 	return context.WithTimeout(ctx, m.opts.StoreTimeout)
 }
 
-func (m *Manager) shard(key [32]byte) *shard { return &m.shards[key[0]%shardCount] }
+func (m *Manager) shard(key string) *shard {
+	return &m.shards[maphash.String(m.seed, key)%shardCount]
+}
 
-func (m *Manager) cached(key [32]byte) *entry {
+// cached returns the entry cached under a credential, or nil.
+func (m *Manager) cached(key string) *entry {
 	sh := m.shard(key)
 	sh.mu.RLock()
 	e := sh.m[key]
@@ -106,48 +119,41 @@ func (m *Manager) cached(key [32]byte) *entry {
 	return e
 }
 
-func (m *Manager) forget(key [32]byte) {
-	sh := m.shard(key)
-	sh.mu.Lock()
-	delete(sh.m, key)
-	sh.mu.Unlock()
-}
-
-// keyOf turns a session ID back into its cache key.
-func keyOf(id string) (key [32]byte, ok bool) {
-	if len(id) != 2*len(key) {
-		return key, false
-	}
-	for i := range key {
-		hi, lo := unhex(id[2*i]), unhex(id[2*i+1])
-		if hi < 0 || lo < 0 {
-			return key, false
-		}
-		key[i] = byte(hi<<4 | lo)
-	}
-	return key, true
-}
-
 // cachedID returns the cached entry of a session ID, or nil.
 func (m *Manager) cachedID(id string) *entry {
-	if key, ok := keyOf(id); ok {
-		return m.cached(key)
+	if e, ok := m.byID.Load(id); ok {
+		return e.(*entry)
 	}
 	return nil
 }
 
-func unhex(c byte) int {
-	switch {
-	case c >= '0' && c <= '9':
-		return int(c - '0')
-	case c >= 'a' && c <= 'f':
-		return int(c-'a') + 10
+// insert caches e, or returns the entry cached meanwhile under its key.
+func (m *Manager) insert(e *entry) *entry {
+	sh := m.shard(e.key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if old := sh.m[e.key]; old != nil && old.ended.Load() == nil {
+		return old
 	}
-	return -1
+	sh.m[e.key] = e
+	m.byID.Store(e.sess.ID, e)
+	return e
 }
 
-func newEntry(key [32]byte, s Session, now time.Time) *entry {
-	e := &entry{key: key, sess: Session{ID: s.ID, UserID: s.UserID, Roles: s.Roles, Created: s.Created}}
+// forget drops e from the cache.
+func (m *Manager) forget(e *entry) {
+	sh := m.shard(e.key)
+	sh.mu.Lock()
+	if sh.m[e.key] == e {
+		delete(sh.m, e.key)
+	}
+	sh.mu.Unlock()
+	m.byID.CompareAndDelete(e.sess.ID, e)
+}
+
+func newEntry(key string, secret []byte, s Session, now time.Time) *entry {
+	e := &entry{key: strings.Clone(key), secret: secret,
+		sess: Session{ID: s.ID, UserID: s.UserID, Roles: s.Roles, Created: s.Created}, created: s.Created.UnixMicro()}
 	e.seen.Store(s.LastSeen.UnixMicro())
 	e.written.Store(s.LastSeen.UnixMicro())
 	e.synced.Store(now.UnixMicro())
@@ -165,29 +171,52 @@ func maxStore(a *atomic.Int64, v int64) {
 }
 
 // session returns the entry's session as of now, with its current deadline.
-func (e *entry) session(set Settings) (Session, Reason) {
+func (e *entry) session(set *Settings) (Session, Reason) {
+	seen := e.seen.Load()
+	d, r := e.deadline(set, seen)
+	return e.at(seen, d), r
+}
+
+// deadline is [Settings.Deadline] in Unix microseconds, for the hot path.
+func (e *entry) deadline(set *Settings, seen int64) (int64, Reason) {
+	d := seen + set.IdleLifetime(e.sess.Roles).Microseconds()
+	if set.AbsoluteLifetime > 0 {
+		if a := e.created + set.AbsoluteLifetime.Microseconds(); a <= d {
+			return a, ReasonAbsolute
+		}
+	}
+	return d, ReasonIdle
+}
+
+// at returns the session with the given activity and deadline.
+func (e *entry) at(seen, deadline int64) Session {
 	s := e.sess
-	s.LastSeen = time.UnixMicro(e.seen.Load()).UTC()
-	var r Reason
-	s.Deadline, r = set.Deadline(s)
-	return s, r
+	s.LastSeen = time.UnixMicro(seen).UTC()
+	s.Deadline = time.UnixMicro(deadline).UTC()
+	return s
 }
 
 // Settings returns the settings in force: the saved ones, or
 // [DefaultSettings] when none were saved. They are cached for at most
 // [Options.SyncInterval].
 func (m *Manager) Settings(ctx context.Context) (Settings, error) {
-	return m.currentSettings(ctx, m.now())
+	s, err := m.currentSettings(ctx, m.now())
+	if err != nil {
+		return Settings{}, err
+	}
+	return *s, nil
 }
 
-func (m *Manager) currentSettings(ctx context.Context, now time.Time) (Settings, error) {
+// currentSettings returns the cached settings, rereading them when older
+// than the sync interval. The result is shared: never modify it.
+func (m *Manager) currentSettings(ctx context.Context, now time.Time) (*Settings, error) {
 	if c := m.settings.Load(); c != nil && now.Sub(c.synced) < m.opts.SyncInterval && !now.Before(c.synced) {
-		return c.s, nil
+		return &c.s, nil
 	}
 	m.settingsMu.Lock()
 	defer m.settingsMu.Unlock()
 	if c := m.settings.Load(); c != nil && now.Sub(c.synced) < m.opts.SyncInterval && !now.Before(c.synced) {
-		return c.s, nil
+		return &c.s, nil
 	}
 	ctx, cancel := m.storeCtx(ctx)
 	defer cancel()
@@ -196,10 +225,11 @@ func (m *Manager) currentSettings(ctx context.Context, now time.Time) (Settings,
 	case errors.Is(err, ErrNotFound):
 		s = DefaultSettings()
 	case err != nil:
-		return Settings{}, fmt.Errorf("%w: settings: %w", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: settings: %w", ErrUnavailable, err)
 	}
-	m.settings.Store(&cachedSettings{s: s, synced: now})
-	return s, nil
+	c := &cachedSettings{s: s, synced: now}
+	m.settings.Store(c)
+	return &c.s, nil
 }
 
 // UpdateSettings validates s and saves it if s.Version is still the
@@ -242,63 +272,45 @@ func (m *Manager) SignIn(w http.ResponseWriter, r *http.Request, u User) (Sessio
 	}
 	ctx := r.Context()
 	now := m.now()
-	var key [32]byte
-	var tok [tokenLen]byte
+	var key string
+	var secret []byte
 	if m.opts.App != nil {
-		id := m.opts.App.SessionID(r)
-		if id == "" {
+		key = m.opts.App.SessionID(r)
+		if key == "" {
 			return Session{}, errors.New("logout: sign in: the application's session has no ID")
 		}
-		key = sha256.Sum256([]byte(id))
+		secret = []byte(key)
 	} else {
-		if v := cookieValue(r.Header, m.cookieName(r)); v != "" {
-			var old [tokenLen]byte
-			if decodeToken(v, &old) {
-				m.endKeys(ctx, sha256.Sum256(old[:]), ReasonManual, now)
-			}
+		if old, ok := m.resolve(cookieValue(r.Header, m.cookieName(r))); ok {
+			m.endIDs(ctx, old.id, ReasonManual, now)
 		}
 		rnd := m.opts.Rand
 		if rnd == nil {
 			rnd = rand.Reader
 		}
-		if _, err := readFull(rnd, tok[:]); err != nil {
+		var tok [tokenLen]byte
+		if _, err := io.ReadFull(rnd, tok[:]); err != nil {
 			return Session{}, fmt.Errorf("logout: sign in: random token: %w", err)
 		}
-		key = sha256.Sum256(tok[:])
+		key, secret = encodeToken(tok), tok[:]
 	}
 	set, err := m.currentSettings(ctx, now)
 	if err != nil {
 		return Session{}, fmt.Errorf("logout: sign in: %w", err)
 	}
-	s := Session{ID: sessionID(key), UserID: u.ID, Roles: append([]string(nil), u.Roles...), Created: now, LastSeen: now}
+	s := Session{ID: hashID(secret), UserID: u.ID, Roles: append([]string(nil), u.Roles...), Created: now, LastSeen: now}
 	s.Deadline, _ = set.Deadline(s)
 	sctx, cancel := m.storeCtx(ctx)
 	defer cancel()
 	if err := m.store.CreateSession(sctx, s); err != nil {
 		return Session{}, fmt.Errorf("logout: sign in: %w", err)
 	}
-	e := newEntry(key, s, now)
-	sh := m.shard(key)
-	sh.mu.Lock()
-	sh.m[key] = e
-	sh.mu.Unlock()
+	m.insert(newEntry(key, secret, s, now))
 	if m.opts.App == nil {
-		http.SetCookie(w, m.cookie(r, encodeToken(tok)))
+		http.SetCookie(w, m.cookie(r, key))
 	}
 	m.log.LogAttrs(ctx, slog.LevelInfo, "logout: signed in", slog.String("sid", shortID(s.ID)), slog.String("user", u.ID))
 	return s, nil
-}
-
-func readFull(r interface{ Read([]byte) (int, error) }, b []byte) (int, error) {
-	n := 0
-	for n < len(b) {
-		k, err := r.Read(b[n:])
-		n += k
-		if err != nil && n < len(b) {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // shortID is how a session appears in logs: the first 12 hex digits of
@@ -314,20 +326,20 @@ func shortID(id string) string {
 // ([ReasonManual]) and removes its cookie (or ends the application's
 // session). A request with no session is not an error.
 func (m *Manager) SignOut(w http.ResponseWriter, r *http.Request) error {
-	key, _, ok := m.requestKey(r)
+	c, ok := m.resolve(m.credential(r))
 	m.clear(w, r)
 	if !ok {
 		return nil
 	}
-	_, err := m.endKeys(r.Context(), key, ReasonManual, m.now())
+	_, err := m.endIDs(r.Context(), c.id, ReasonManual, m.now())
 	return err
 }
 
-// endKeys ends one session by its key, for sign-in and sign-out.
-func (m *Manager) endKeys(ctx context.Context, key [32]byte, reason Reason, now time.Time) ([]Event, error) {
+// endIDs ends one session by its ID, for sign-in and sign-out.
+func (m *Manager) endIDs(ctx context.Context, id string, reason Reason, now time.Time) ([]Event, error) {
 	sctx, cancel := m.storeCtx(ctx)
 	defer cancel()
-	evs, err := m.store.EndSessions(sctx, Selector{IDs: []string{sessionID(key)}}, reason, now)
+	evs, err := m.store.EndSessions(sctx, Selector{IDs: []string{id}}, reason, now)
 	if err != nil {
 		return nil, fmt.Errorf("logout: end session: %w", err)
 	}
@@ -369,7 +381,7 @@ func (m *Manager) ended(ctx context.Context, evs []Event) {
 func (m *Manager) markEnded(ev Event) {
 	if e := m.cachedID(ev.SessionID); e != nil {
 		e.ended.Store(&ev)
-		m.forget(e.key)
+		m.forget(e)
 	}
 }
 

@@ -2,7 +2,6 @@ package logout
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
@@ -40,25 +39,11 @@ var ErrCSRF = errors.New("logout: missing or wrong CSRF token")
 // errUnknownSession: a cookie that names no session, or a tampered one.
 var errUnknownSession = fmt.Errorf("%w: unknown or malformed session token", ErrNoSession)
 
-// credential is what a request presents: its session key and secret.
-type credential struct {
-	key [32]byte
-	tok [tokenLen]byte // own cookie mode
-	app string         // App mode
-}
-
-func (c *credential) secret() []byte {
-	if c.app != "" {
-		return []byte(c.app)
-	}
-	return c.tok[:]
-}
-
 // reqState is the signed-in request's context: one allocation.
 type reqState struct {
 	context.Context
 	sess Session
-	cred credential
+	e    *entry
 	set  *Settings
 	now  time.Time
 	hdr  [2]string
@@ -108,8 +93,12 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		if backend {
 			h := w.Header()
 			h["Cache-Control"] = m.noStore
-			rs.hdr[0] = strconv.FormatInt(rs.sess.Deadline.UnixMilli(), 10)
-			rs.hdr[1] = strconv.FormatInt(rs.now.UnixMilli(), 10)
+			// One string holds both numbers: one allocation, not two.
+			var buf [40]byte
+			b := strconv.AppendInt(buf[:0], rs.sess.Deadline.UnixMilli(), 10)
+			n := len(b)
+			both := string(strconv.AppendInt(b, rs.now.UnixMilli(), 10))
+			rs.hdr[0], rs.hdr[1] = both[:n], both[n:]
 			h[HeaderDeadline] = rs.hdr[0:1:1]
 			h[HeaderServerTime] = rs.hdr[1:2:2]
 		}
@@ -136,7 +125,10 @@ func (m *Manager) isBackend(p string) bool {
 }
 
 func (m *Manager) isPassive(r *http.Request) bool {
-	return r.Header.Get(HeaderPassive) == "1" || m.passive[r.URL.Path]
+	if v := r.Header[HeaderPassive]; len(v) > 0 && v[0] == "1" {
+		return true
+	}
+	return m.passive[r.URL.Path]
 }
 
 func wantsJSON(r *http.Request) bool {
@@ -176,37 +168,42 @@ func (m *Manager) clear(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// credential reads the request's session key.
-func (m *Manager) credential(r *http.Request) (c credential, err error) {
+// credential returns what r presents: the cookie's token, or the
+// application's session ID; "" for none. It is not yet validated.
+func (m *Manager) credential(r *http.Request) string {
 	if m.opts.App != nil {
-		c.app = m.opts.App.SessionID(r)
-		if c.app == "" {
-			return c, ErrNoSession
-		}
-		c.key = sha256.Sum256([]byte(c.app))
-		return c, nil
+		return m.opts.App.SessionID(r)
 	}
-	v := cookieValue(r.Header, m.cookieName(r))
-	if v == "" {
-		return c, ErrNoSession
-	}
-	if !decodeToken(v, &c.tok) {
-		return c, errUnknownSession
-	}
-	c.key = sha256.Sum256(c.tok[:])
-	return c, nil
+	return cookieValue(r.Header, m.cookieName(r))
 }
 
-func (m *Manager) requestKey(r *http.Request) ([32]byte, credential, bool) {
-	c, err := m.credential(r)
-	return c.key, c, err == nil
+// resolved is a validated credential: its raw secret and session ID.
+type resolved struct {
+	secret []byte
+	id     string
+}
+
+// resolve validates a credential and derives its secret and session ID.
+// A malformed token is refused.
+func (m *Manager) resolve(key string) (resolved, bool) {
+	if key == "" {
+		return resolved{}, false
+	}
+	if m.opts.App != nil {
+		return resolved{secret: []byte(key), id: hashID([]byte(key))}, true
+	}
+	tok := new([tokenLen]byte)
+	if !decodeToken(key, tok) {
+		return resolved{}, false
+	}
+	return resolved{secret: tok[:], id: hashID(tok[:])}, true
 }
 
 // check is the per-request decision.
 func (m *Manager) check(r *http.Request, backend bool) (*reqState, error) {
-	c, err := m.credential(r)
-	if err != nil {
-		return nil, err
+	key := m.credential(r)
+	if key == "" {
+		return nil, ErrNoSession
 	}
 	ctx := r.Context()
 	now := m.now()
@@ -214,18 +211,19 @@ func (m *Manager) check(r *http.Request, backend bool) (*reqState, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, err := m.load(ctx, c.key, now)
+	e, err := m.load(ctx, key, now)
 	if err != nil {
 		return nil, err
 	}
-	s, _ := e.session(set)
-	if !now.Before(s.Deadline) {
-		if s, err = m.expire(ctx, e, set, now); err != nil {
+	nowµ := now.UnixMicro()
+	if d, _ := e.deadline(set, e.seen.Load()); nowµ >= d {
+		s, err := m.expire(ctx, e, set, now)
+		if err != nil {
 			return nil, err
 		}
+		return &reqState{Context: ctx, sess: s, e: e, set: set, now: now}, nil
 	}
 	if backend || set.FrontendActivity {
-		nowµ := now.UnixMicro()
 		e.used.Store(nowµ)
 		if !m.isPassive(r) {
 			maxStore(&e.seen, nowµ)
@@ -234,10 +232,10 @@ func (m *Manager) check(r *http.Request, backend bool) (*reqState, error) {
 					return nil, err
 				}
 			}
-			s, _ = e.session(set)
 		}
 	}
-	return &reqState{Context: ctx, sess: s, cred: c, set: set, now: now}, nil
+	s, _ := e.session(set)
+	return &reqState{Context: ctx, sess: s, e: e, set: set, now: now}, nil
 }
 
 func (m *Manager) touchInterval(set *Settings, e *entry) time.Duration {
@@ -255,7 +253,7 @@ func unavailable(op string, err error) error {
 
 // load returns the cached entry of key, reading the store when it has
 // none or when its copy is older than the sync interval.
-func (m *Manager) load(ctx context.Context, key [32]byte, now time.Time) (*entry, error) {
+func (m *Manager) load(ctx context.Context, key string, now time.Time) (*entry, error) {
 	if e := m.cached(key); e != nil {
 		if ev := e.ended.Load(); ev != nil {
 			return nil, endedErr(ev)
@@ -265,26 +263,20 @@ func (m *Manager) load(ctx context.Context, key [32]byte, now time.Time) (*entry
 		}
 		return e, nil
 	}
-	id := sessionID(key)
+	c, ok := m.resolve(key)
+	if !ok {
+		return nil, errUnknownSession
+	}
 	sctx, cancel := m.storeCtx(ctx)
 	defer cancel()
-	s, err := m.store.Session(sctx, id)
+	s, err := m.store.Session(sctx, c.id)
 	if errors.Is(err, ErrNotFound) {
-		return nil, m.goneErr(sctx, id)
+		return nil, m.goneErr(sctx, c.id)
 	}
 	if err != nil {
 		return nil, unavailable("session", err)
 	}
-	e := newEntry(key, s, now)
-	sh := m.shard(key)
-	sh.mu.Lock()
-	if old := sh.m[key]; old != nil {
-		e = old
-	} else {
-		sh.m[key] = e
-	}
-	sh.mu.Unlock()
-	return e, nil
+	return m.insert(newEntry(key, c.secret, s, now)), nil
 }
 
 // goneErr explains a session the store no longer has: why it ended, or
@@ -327,7 +319,7 @@ func (m *Manager) sync(ctx context.Context, e *entry, now time.Time, force bool)
 		if errors.As(err, &ended) {
 			e.ended.Store(&Event{SessionID: e.sess.ID, UserID: e.sess.UserID, Reason: ended.Reason, At: ended.At})
 		}
-		m.forget(e.key)
+		m.forget(e)
 		return err
 	}
 	if err != nil {
@@ -360,7 +352,7 @@ func (m *Manager) write(ctx context.Context, e *entry, set *Settings) error {
 		if errors.As(err, &ended) {
 			e.ended.Store(&Event{SessionID: e.sess.ID, UserID: e.sess.UserID, Reason: ended.Reason, At: ended.At})
 		}
-		m.forget(e.key)
+		m.forget(e)
 		return err
 	}
 	if err != nil {
@@ -529,7 +521,7 @@ func (m *Manager) CSRFToken(r *http.Request) string {
 	if rs == nil {
 		return ""
 	}
-	return csrfToken(rs.cred.secret())
+	return csrfToken(rs.e.secret)
 }
 
 // CheckCSRF returns nil when r is a same-origin request (by

@@ -108,7 +108,7 @@ func (m *Manager) Sweep(ctx context.Context) error {
 
 // refreshDeadlines rewrites every stored deadline under new settings,
 // so that the store's deadline index stays true.
-func (m *Manager) refreshDeadlines(ctx context.Context, set Settings) error {
+func (m *Manager) refreshDeadlines(ctx context.Context, set *Settings) error {
 	list, err := m.store.ListSessions(ctx, "")
 	if err != nil {
 		return err
@@ -123,7 +123,7 @@ func (m *Manager) refreshDeadlines(ctx context.Context, set Settings) error {
 	return nil
 }
 
-func (m *Manager) endExpired(ctx context.Context, set Settings, now time.Time) error {
+func (m *Manager) endExpired(ctx context.Context, set *Settings, now time.Time) error {
 	for range 100 { // bounded: at most 100 batches per sweep
 		sctx, cancel := m.storeCtx(ctx)
 		list, err := m.store.ExpiredSessions(sctx, now, sweepBatch)
@@ -164,7 +164,7 @@ func (m *Manager) endExpired(ctx context.Context, set Settings, now time.Time) e
 
 // evict writes the pending activity of entries unused for a while and
 // forgets them, so the cache holds only sessions in use.
-func (m *Manager) evict(ctx context.Context, set Settings, now time.Time) error {
+func (m *Manager) evict(ctx context.Context, set *Settings, now time.Time) error {
 	idle := max(4*m.opts.SyncInterval, time.Minute).Microseconds()
 	var stale []*entry
 	for i := range m.shards {
@@ -183,12 +183,12 @@ func (m *Manager) evict(ctx context.Context, set Settings, now time.Time) error 
 			errs = append(errs, err)
 			continue
 		}
-		m.forget(e.key)
+		m.forget(e)
 	}
 	return errors.Join(errs...)
 }
 
-func (m *Manager) flushEntry(ctx context.Context, e *entry, set Settings) error {
+func (m *Manager) flushEntry(ctx context.Context, e *entry, set *Settings) error {
 	e.mu.Lock()
 	e.mu.Unlock() // wait for a write in progress
 	err := m.write(ctx, e, set)

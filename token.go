@@ -16,8 +16,11 @@ const tokenLen = 32
 // encodedTokenLen is the length of a token in a cookie (base64url, no padding).
 var encodedTokenLen = base64.RawURLEncoding.EncodedLen(tokenLen)
 
-// sessionID returns the store key of a session secret: hex SHA-256.
-func sessionID(key [32]byte) string { return hex.EncodeToString(key[:]) }
+// hashID returns the session ID of a secret: its hex SHA-256.
+func hashID(secret []byte) string {
+	sum := sha256.Sum256(secret)
+	return hex.EncodeToString(sum[:])
+}
 
 // cookieValue returns the value of the named cookie in h without
 // allocating, or "" when there is none.
