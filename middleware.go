@@ -292,6 +292,19 @@ func (m *Manager) goneErr(ctx context.Context, id string) error {
 	return endedErr(&ev)
 }
 
+// gone handles an entry whose session the store no longer has: it
+// records why it ended, drops it from the cache and returns the error to
+// report.
+func (m *Manager) gone(ctx context.Context, e *entry) error {
+	err := m.goneErr(ctx, e.sess.ID)
+	var ended *EndedError
+	if errors.As(err, &ended) {
+		e.ended.Store(&Event{SessionID: e.sess.ID, UserID: e.sess.UserID, Reason: ended.Reason, At: ended.At})
+	}
+	m.forget(e)
+	return err
+}
+
 // sync rereads e from the store if its copy is older than the sync
 // interval, or always with force.
 func (m *Manager) sync(ctx context.Context, e *entry, now time.Time, force bool) error {
@@ -314,13 +327,7 @@ func (m *Manager) sync(ctx context.Context, e *entry, now time.Time, force bool)
 	defer cancel()
 	s, err := m.store.Session(sctx, e.sess.ID)
 	if errors.Is(err, ErrNotFound) {
-		err := m.goneErr(sctx, e.sess.ID)
-		var ended *EndedError
-		if errors.As(err, &ended) {
-			e.ended.Store(&Event{SessionID: e.sess.ID, UserID: e.sess.UserID, Reason: ended.Reason, At: ended.At})
-		}
-		m.forget(e)
-		return err
+		return m.gone(sctx, e)
 	}
 	if err != nil {
 		return unavailable("session", err)
@@ -342,18 +349,12 @@ func (m *Manager) write(ctx context.Context, e *entry, set *Settings) error {
 	if seen <= e.written.Load() {
 		return nil
 	}
-	s, _ := e.session(set)
+	d, _ := e.deadline(set, seen)
 	sctx, cancel := m.storeCtx(ctx)
 	defer cancel()
-	err := m.store.TouchSession(sctx, e.sess.ID, time.UnixMicro(seen).UTC(), s.Deadline)
+	err := m.store.TouchSession(sctx, e.sess.ID, time.UnixMicro(seen).UTC(), time.UnixMicro(d).UTC())
 	if errors.Is(err, ErrNotFound) {
-		err := m.goneErr(sctx, e.sess.ID)
-		var ended *EndedError
-		if errors.As(err, &ended) {
-			e.ended.Store(&Event{SessionID: e.sess.ID, UserID: e.sess.UserID, Reason: ended.Reason, At: ended.At})
-		}
-		m.forget(e)
-		return err
+		return m.gone(sctx, e)
 	}
 	if err != nil {
 		return unavailable("touch", err)
