@@ -1,0 +1,275 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gologout/logout"
+	"github.com/gologout/logout/pgstore"
+	"github.com/gologout/logout/redisstore"
+	"github.com/gologout/logout/sqlitestore"
+)
+
+// Permissions a user may hold.
+const (
+	// PermSettings is "Manage user session settings": the System › User
+	// Session page.
+	PermSettings = "settings"
+	// PermSessions is "Manage sessions": the active sessions page, where
+	// sessions are signed out.
+	PermSessions = "sessions"
+)
+
+// Roles known to the backend; each gets a lifetime field on the settings
+// page.
+const (
+	// RoleAdmin is the administrator's role.
+	RoleAdmin = "admin"
+	// RoleEditor is the demo editor's role.
+	RoleEditor = "editor"
+)
+
+// knownRoles lists the roles in the order the settings page shows them.
+func knownRoles() []string { return []string{RoleAdmin, RoleEditor} }
+
+// Config configures an [App]. Zero fields take the defaults stated.
+type Config struct {
+	// DataDir holds users.db and, with the SQLite store, sessions.db. It
+	// is created if missing. Default "data".
+	DataDir string
+	// Prefix is the path prefix of the backend. Default "/backend".
+	Prefix string
+	// StoreURL chooses the session store when Store is nil: "" or
+	// "sqlite" for sessions.db in DataDir, "redis://…" (or "rediss://…")
+	// for Redis, "postgres://…" (or "postgresql://…") for PostgreSQL.
+	StoreURL string
+	// Store, when set, is used instead of StoreURL; the caller owns it.
+	Store logout.Store
+	// Secure marks cookies Secure (with the __Host- prefix) and adds
+	// Strict-Transport-Security: set it when serving over TLS or behind
+	// a TLS-terminating proxy. Requests over TLS get secure cookies anyway.
+	Secure bool
+	// AdminUser and AdminPassword name the administrator created at the
+	// first start. Defaults "admin" and a random password.
+	AdminUser, AdminPassword string
+	// EditorPassword is the password of the demo user "editor" created at
+	// the first start. Default a random password.
+	EditorPassword string
+	// Logger receives structured logs. Default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// BcryptCost is the cost of new password hashes. Default
+	// bcrypt.DefaultCost; tests may use bcrypt.MinCost.
+	BcryptCost int
+	// Logout holds further options of the [logout.Manager], such as
+	// SweepInterval or SyncInterval. Its BackendPrefix, Logger, Now and
+	// Secure are replaced by the fields above.
+	Logout logout.Options
+}
+
+// A Credential is a user created at the first start, with the password
+// to show once.
+type Credential struct {
+	User     string // the user name to sign in with
+	Password string // the password, in clear: show it once, store it nowhere
+	Role     string // RoleAdmin or RoleEditor
+}
+
+// An App is one instance of the backend. Several Apps may share a data
+// directory or a store, as several processes would. Create one with [New];
+// it is safe for concurrent use.
+type App struct {
+	cfg       Config
+	log       *slog.Logger
+	now       func() time.Time
+	m         *logout.Manager
+	users     *userDB
+	closers   []func() error
+	handler   http.Handler
+	pages     *pages
+	cat       *catalogs
+	assets    *assets
+	limit     *limiter
+	cop       *http.CrossOriginProtection
+	key       []byte // HMAC key of sign-in form tokens
+	dummy     []byte // bcrypt hash compared for unknown users
+	created   []Credential
+	fieldMsgs []fieldMsg
+}
+
+// New opens the data directory, the user database and the session store,
+// creates the first users if there are none, and returns the App. ctx
+// bounds the opening only. Close the App when done.
+func New(ctx context.Context, cfg Config) (_ *App, err error) {
+	if cfg.DataDir == "" {
+		cfg.DataDir = "data"
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = "/backend"
+	}
+	cfg.Prefix = strings.TrimRight(cfg.Prefix, "/")
+	if !validPrefix(cfg.Prefix) {
+		return nil, fmt.Errorf("backend: prefix %q must be a path such as /backend, of letters, digits, '-', '_' and '/'", cfg.Prefix)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.BcryptCost == 0 {
+		cfg.BcryptCost = bcrypt.DefaultCost
+	}
+	a := &App{cfg: cfg, log: cfg.Logger, now: cfg.Now, cop: http.NewCrossOriginProtection(), fieldMsgs: fieldMsgs()}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("backend: data directory: %w", err)
+	}
+	if a.cat, err = loadCatalogs(); err != nil {
+		return nil, err
+	}
+	if a.pages, err = loadPages(); err != nil {
+		return nil, err
+	}
+	if a.assets, err = loadAssets(); err != nil {
+		return nil, err
+	}
+	// The store first: if it fails, no users are created whose passwords
+	// would never be shown.
+	store, err := a.openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.users, err = openUsers(ctx, filepath.Join(cfg.DataDir, "users.db"), cfg.BcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.users.close)
+	if a.key, err = a.users.secret(ctx, "signin-csrf"); err != nil {
+		return nil, err
+	}
+	if a.dummy, err = bcrypt.GenerateFromPassword([]byte(randomPassword()), cfg.BcryptCost); err != nil {
+		return nil, fmt.Errorf("backend: dummy hash: %w", err)
+	}
+	if a.created, err = a.users.bootstrap(ctx, cfg); err != nil {
+		return nil, err
+	}
+	for _, c := range a.created {
+		a.log.LogAttrs(ctx, slog.LevelInfo, "backend: created user", slog.String("user", c.User), slog.String("role", c.Role))
+	}
+	opts := cfg.Logout
+	opts.BackendPrefix, opts.Logger, opts.Now, opts.Secure = cfg.Prefix, cfg.Logger, cfg.Now, cfg.Secure
+	if a.m, err = logout.New(store, opts); err != nil {
+		return nil, fmt.Errorf("backend: %w", err)
+	}
+	a.limit = newLimiter(cfg.Now)
+	a.handler = a.routes()
+	return a, nil
+}
+
+func validPrefix(p string) bool {
+	if len(p) < 2 || p[0] != '/' || strings.Contains(p, "//") {
+		return false
+	}
+	for _, c := range p {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '/') {
+			return false
+		}
+	}
+	return true
+}
+
+// openStore opens the session store that the config names.
+func (a *App) openStore(ctx context.Context) (logout.Store, error) {
+	u := a.cfg.StoreURL
+	switch {
+	case a.cfg.Store != nil:
+		return a.cfg.Store, nil
+	case u == "" || u == "sqlite":
+		s, err := sqlitestore.New(ctx, filepath.Join(a.cfg.DataDir, "sessions.db"), sqlitestore.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("backend: session store: %w", err)
+		}
+		a.closers = append(a.closers, s.Close)
+		return s, nil
+	case strings.HasPrefix(u, "redis://") || strings.HasPrefix(u, "rediss://"):
+		opt, err := redis.ParseURL(u)
+		if err != nil {
+			return nil, fmt.Errorf("backend: redis store URL: %w", err)
+		}
+		client := redis.NewClient(opt)
+		a.closers = append(a.closers, client.Close)
+		if err := client.Ping(ctx).Err(); err != nil {
+			return nil, fmt.Errorf("backend: redis store: %w", err)
+		}
+		s, err := redisstore.New(client, redisstore.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("backend: redis store: %w", err)
+		}
+		return s, nil
+	case strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://"):
+		pool, err := pgxpool.New(ctx, u)
+		if err != nil {
+			return nil, fmt.Errorf("backend: postgres store: %w", err)
+		}
+		a.closers = append(a.closers, func() error { pool.Close(); return nil })
+		s, err := pgstore.New(ctx, pool, pgstore.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("backend: postgres store: %w", err)
+		}
+		return s, nil
+	}
+	return nil, fmt.Errorf("backend: unknown store %q: want sqlite, redis://… or postgres://…", u)
+}
+
+// Handler returns the App's HTTP handler: the front end, the backend and
+// the assets, behind the Manager's middleware and the security headers.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Run does the App's background work until ctx is done: it runs the
+// Manager's sweeper and, on return, writes pending session activity. Run
+// it beside the HTTP server, and cancel ctx only after the server has shut
+// down, so that no activity is lost.
+func (a *App) Run(ctx context.Context) error {
+	if err := a.m.Run(ctx); err != nil {
+		return fmt.Errorf("backend: run: %w", err)
+	}
+	return nil
+}
+
+// Close closes the user database and the stores that the App opened. It
+// does not close [Config.Store].
+func (a *App) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}
+
+// Manager returns the App's [logout.Manager], for tests and tools.
+func (a *App) Manager() *logout.Manager { return a.m }
+
+// Created returns the users that [New] created because the user database
+// was empty, with their passwords, to show once; nil on later starts.
+func (a *App) Created() []Credential { return append([]Credential(nil), a.created...) }
+
+// SignInPath returns the path of the sign-in page.
+func (a *App) SignInPath() string { return a.cfg.Prefix + "/auth/signin" }

@@ -1,0 +1,50 @@
+// Package backend is Logout's reference admin backend: a small but
+// complete application that shows every part of Logout working together.
+// It signs users in with a CSRF-protected form, keeps them signed in with
+// a [logout.Manager], shows the countdown widget next to the avatar, lets
+// an administrator edit the User Session settings and sign sessions out,
+// and serves a public front end that a backend timeout never redirects.
+//
+// The command cmd/backend runs it; tests start it in-process:
+//
+//	app, err := backend.New(ctx, backend.Config{DataDir: dir})
+//	if err != nil { ... }
+//	defer app.Close()
+//	go app.Run(ctx) // the Manager's sweeper; flushes activity on return
+//	srv := httptest.NewServer(app.Handler())
+//
+// # Users
+//
+// Users live in their own SQLite file, users.db in the data directory,
+// with bcrypt password hashes, roles (admin, editor) and permissions
+// ([PermSettings], [PermSessions]). The first start creates an
+// administrator with every permission and a demo editor with none, and
+// reports their passwords once through [App.Created].
+//
+// # Pages
+//
+// Below [Config.Prefix] (default "/backend"):
+//
+//	/auth/signin                  sign-in form
+//	(prefix)                      dashboard: AJAX stats and a long form
+//	/system/settings/user-session User Session settings (PermSettings)
+//	/system/sessions              active sessions and sign-out log (PermSessions)
+//	/session/                     the Manager's status, keep-alive and sign-out endpoints
+//
+// and, outside it, the public front page "/", the language switch "/lang"
+// and the assets under "/assets/".
+//
+// # Languages
+//
+// Every string of the interface is in English, Polish and Czech, in the
+// message catalogues locales/*.json. The language comes from the cookie
+// "lang" (set by the switcher) or else from Accept-Language.
+//
+// # Security
+//
+// Every response carries a strict Content-Security-Policy (no inline
+// script or style), X-Content-Type-Options and Referrer-Policy; backend
+// responses carry Cache-Control: no-store. Every POST is CSRF-checked:
+// the sign-in form by an HMAC token bound to a pre-session cookie plus
+// [http.CrossOriginProtection], everything else by [logout.Manager.CheckCSRF].
+package backend

@@ -1,0 +1,258 @@
+package backend_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const wantCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+
+var (
+	inlineScript = regexp.MustCompile(`<script(?:\s[^>]*)?>`)
+	inlineStyle  = regexp.MustCompile(`(?i)<style|\sstyle=|\son[a-z]+=`)
+)
+
+// checkPage checks what every HTML page must have.
+func checkPage(t *testing.T, r response, lang string) {
+	t.Helper()
+	h := r.Header
+	for k, want := range map[string]string{
+		"Content-Security-Policy": wantCSP,
+		"X-Content-Type-Options":  "nosniff",
+		"Referrer-Policy":         "same-origin",
+		"Content-Type":            "text/html; charset=utf-8",
+	} {
+		if got := h.Get(k); got != want {
+			t.Errorf("%s: got %q, want %q", k, got, want)
+		}
+	}
+	if strings.HasPrefix(r.Request.URL.Path, "/backend") && h.Get("Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control: got %q, want no-store", h.Get("Cache-Control"))
+	}
+	if !strings.Contains(r.body, `<html lang="`+lang+`">`) {
+		t.Errorf("page is not in %s", lang)
+	}
+	if strings.Contains(r.body, "[[") {
+		t.Errorf("page has untranslated keys: %s", regexp.MustCompile(`\[\[[^\]]*\]\]`).FindAllString(r.body, -1))
+	}
+	for _, tag := range inlineScript.FindAllString(r.body, -1) {
+		if !strings.Contains(tag, " src=") {
+			t.Errorf("inline script: %s", tag)
+		}
+	}
+	if m := inlineStyle.FindString(r.body); m != "" {
+		t.Errorf("inline style or handler: %q", m)
+	}
+	for _, s := range []string{`class="skip" href="#main"`, `<main id="main"`, "<h1>"} {
+		if !strings.Contains(r.body, s) {
+			t.Errorf("page lacks %s", s)
+		}
+	}
+}
+
+func TestPagesRender(t *testing.T) {
+	e := start(t, "", nil)
+	admin := e.client()
+	admin.mustSignIn("admin", adminPassword)
+	anon := e.client()
+	for _, lang := range []string{"en", "pl", "cs"} {
+		admin.header.Set("Accept-Language", lang)
+		anon.header.Set("Accept-Language", lang)
+		for _, tt := range []struct {
+			name string
+			c    *client
+			path string
+			code int
+		}{
+			{"front, anonymous", anon, "/", 200},
+			{"front, signed in", admin, "/", 200},
+			{"sign-in", anon, "/backend/auth/signin", 200},
+			{"sign-in after timeout", anon, "/backend/auth/signin?reason=idle&return=%2Fbackend", 200},
+			{"dashboard", admin, "/backend", 200},
+			{"dashboard with slash", admin, "/backend/", 200},
+			{"settings", admin, "/backend/system/settings/user-session", 200},
+			{"sessions", admin, "/backend/system/sessions", 200},
+			{"backend 404", admin, "/backend/nothing", 404},
+			{"front 404", anon, "/nothing", 404},
+		} {
+			t.Run(lang+"/"+tt.name, func(t *testing.T) {
+				r := tt.c.get(tt.path)
+				wantStatus(t, r, tt.code)
+				checkPage(t, r, lang)
+			})
+		}
+	}
+}
+
+func TestBackendNeedsSignIn(t *testing.T) {
+	e := start(t, "", nil)
+	c := e.client()
+	for _, path := range []string{"/backend", "/backend/system/settings/user-session", "/backend/system/sessions", "/backend/nothing"} {
+		t.Run(path, func(t *testing.T) {
+			r := c.get(path)
+			wantStatus(t, r, http.StatusSeeOther)
+			if got, want := r.Header.Get("Location"), "/backend/auth/signin?return="+strings.ReplaceAll(path, "/", "%2F"); got != want {
+				t.Errorf("Location: got %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestEditorIsDenied(t *testing.T) {
+	e := start(t, "", nil)
+	ed := e.client()
+	ed.mustSignIn("editor", editorPassword)
+	dash := ed.get("/backend")
+	wantStatus(t, dash, 200)
+	for _, link := range []string{"/system/settings/user-session", "/system/sessions"} {
+		if strings.Contains(dash.body, link) {
+			t.Errorf("editor's navigation links to %s", link)
+		}
+	}
+	tok := csrf(t, dash.body)
+	for _, tt := range []struct {
+		name, method, path string
+	}{
+		{"settings page", "GET", "/backend/system/settings/user-session"},
+		{"settings save", "POST", "/backend/system/settings/user-session"},
+		{"settings reset", "POST", "/backend/system/settings/user-session/reset"},
+		{"sessions page", "GET", "/backend/system/sessions"},
+		{"force sign-out", "POST", "/backend/system/sessions/signout"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var r response
+			if tt.method == "GET" {
+				r = ed.get(tt.path)
+			} else {
+				r = ed.post(tt.path, map[string][]string{"csrf_token": {tok}, "version": {"0"}, "lifetime": {"5"},
+					"confirm": {"yes"}, "scope": {"others"}})
+			}
+			wantStatus(t, r, http.StatusForbidden)
+			checkPage(t, r, "en")
+			wantContains(t, r.body, "You do not have permission to view this page.")
+		})
+	}
+	if s, _ := e.app.Manager().Settings(t.Context()); s.Version != 0 {
+		t.Errorf("settings version: got %d, want 0: the editor changed them", s.Version)
+	}
+}
+
+func TestFrontEndNeverRedirected(t *testing.T) {
+	e := start(t, "", nil)
+	c := e.client()
+	c.mustSignIn("admin", adminPassword)
+	r := c.get("/")
+	wantStatus(t, r, 200)
+	wantContains(t, r.body, "Signed in to the backend as admin.")
+
+	e.clock.Advance(15*time.Minute + time.Second) // past the default 900 s
+	r = c.get("/")
+	wantStatus(t, r, 200)
+	checkPage(t, r, "en")
+	wantContains(t, r.body, "You are not signed in to the backend.")
+	if strings.Contains(r.body, "Signed in to the backend as") {
+		t.Error("front end still shows the ended session as signed in")
+	}
+	// The backend, though, goes to the sign-in page with the reason.
+	r = c.get("/backend")
+	wantStatus(t, r, http.StatusSeeOther)
+}
+
+func TestLanguage(t *testing.T) {
+	e := start(t, "", nil)
+	for _, tt := range []struct {
+		name, accept, cookie, wantLang, want string
+	}{
+		{"default", "", "", "en", "Sign in"},
+		{"Accept-Language pl", "pl-PL,pl;q=0.9,en;q=0.5", "", "pl", "Logowanie"},
+		{"Accept-Language cs by weight", "de;q=1, en;q=0.2, cs;q=0.8", "", "cs", "Přihlášení"},
+		{"unsupported", "de-DE", "", "en", "Sign in"},
+		{"cookie wins", "pl", "cs", "cs", "Přihlášení"},
+		{"bad cookie ignored", "pl", "xx", "pl", "Logowanie"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := e.client()
+			c.header.Set("Accept-Language", tt.accept)
+			if tt.cookie != "" {
+				c.header.Set("Cookie", "lang="+tt.cookie)
+			}
+			r := c.get("/backend/auth/signin")
+			checkPage(t, r, tt.wantLang)
+			wantContains(t, r.body, "<h1>"+tt.want+"</h1>")
+		})
+	}
+	t.Run("switcher", func(t *testing.T) {
+		c := e.client()
+		r := c.get("/lang?lang=pl&return=%2Fbackend%2Fauth%2Fsignin%3Freason%3Didle")
+		wantStatus(t, r, http.StatusSeeOther)
+		if got := r.Header.Get("Location"); got != "/backend/auth/signin?reason=idle" {
+			t.Errorf("Location: got %q", got)
+		}
+		r = c.follow(r)
+		checkPage(t, r, "pl")
+		wantContains(t, r.body, "Wylogowano Cię z powodu braku aktywności!")
+	})
+}
+
+func TestStatsJSON(t *testing.T) {
+	e := start(t, "", nil)
+	c := e.client()
+	c.mustSignIn("admin", adminPassword)
+	c.header.Set("Accept", "application/json")
+	e.clock.Advance(time.Minute)
+	r := c.get("/backend/api/stats")
+	wantStatus(t, r, 200)
+	var stats map[string]string
+	if err := json.Unmarshal([]byte(r.body), &stats); err != nil {
+		t.Fatalf("stats: %v\n%s", err, r.body)
+	}
+	if stats["time_left"] != "15:00" || stats["sessions"] != "1" {
+		t.Errorf("stats: got %v", stats)
+	}
+	want := e.clock.Now().Add(15 * time.Minute).UnixMilli()
+	if got := r.Header.Get("Logout-Deadline"); got != strconv.FormatInt(want, 10) {
+		t.Errorf("Logout-Deadline: got %s, want %d (the request extended the session)", got, want)
+	}
+	e.clock.Advance(16 * time.Minute)
+	r = c.get("/backend/api/stats")
+	wantStatus(t, r, http.StatusUnauthorized)
+	if !strings.Contains(r.body, `"signed_in":false`) {
+		t.Errorf("401 body: %s", r.body)
+	}
+}
+
+func TestDraft(t *testing.T) {
+	e := start(t, "", nil)
+	c := e.client()
+	c.mustSignIn("editor", editorPassword)
+	r := c.post("/backend/draft", map[string][]string{"csrf_token": {c.token()}, "title": {"Hello <world>"}, "body": {"Line 1\nLine 2"}})
+	wantStatus(t, r, http.StatusSeeOther)
+	r = c.follow(r)
+	wantStatus(t, r, 200)
+	wantContains(t, r.body, "Draft saved.", `value="Hello &lt;world&gt;"`, ">Line 1\nLine 2</textarea>")
+}
+
+func TestAssets(t *testing.T) {
+	e := start(t, "", nil)
+	c := e.client()
+	c.mustSignIn("admin", adminPassword)
+	page := c.get("/backend").body
+	for _, re := range []string{`href="(/assets/app/app\.css\?v=[0-9a-f]+)"`, `src="(/assets/app/app\.js\?v=[0-9a-f]+)"`, `src="(/assets/logout/[^"]+\.js)"`} {
+		m := regexp.MustCompile(re).FindStringSubmatch(page)
+		if m == nil {
+			t.Errorf("page links no %s", re)
+			continue
+		}
+		r := c.get(m[1])
+		wantStatus(t, r, 200)
+		if r.Header.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(r.Header.Get("Cache-Control"), "immutable") {
+			t.Errorf("%s: headers %v", m[1], r.Header)
+		}
+	}
+	wantStatus(t, c.get("/assets/app/nothing.css"), 404)
+}

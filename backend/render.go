@@ -1,0 +1,263 @@
+package backend
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/gologout/logout/widget"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// contentSecurityPolicy allows no inline script or style anywhere.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+
+// pages holds one template set per page, each with the shared layout.
+type pages struct {
+	t map[string]*template.Template
+}
+
+func loadPages() (*pages, error) {
+	p := &pages{t: make(map[string]*template.Template)}
+	for _, name := range []string{"front", "signin", "dashboard", "settings", "sessions", "error"} {
+		t, err := template.New(name).ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("backend: template %s: %w", name, err)
+		}
+		p.t[name] = t
+	}
+	return p, nil
+}
+
+// A page is what the layout and every page template read.
+type page struct {
+	translator            // T, N and Lang
+	Title      string     // the page's h1 and title
+	Prefix     string     // the backend prefix
+	Here       string     // the request URI, for the language switch
+	Langs      []langLink // the language switch
+	Backend    bool       // a backend page (the sign-in page too)
+	User       *user      // the signed-in user, or nil: no navigation
+	Active     string     // the navigation item of the page
+	CSRF       string     // the session's CSRF token
+	Widget     *widget.Config
+	Notices    []notice
+	CSS, JS    string // asset URLs
+	Data       any    // the page's own data
+}
+
+// A langLink is one language of the switch.
+type langLink struct {
+	Code, Name string
+	Current    bool
+}
+
+// A notice is a message above the page's content.
+type notice struct {
+	Kind string // "success", "info" or "error"
+	Text string
+}
+
+// page returns the common page data for r.
+func (a *App) page(r *http.Request, u *user, title string) *page {
+	tr := a.cat.lang(pickLang(r))
+	p := &page{
+		translator: tr, Title: tr.T(title), Prefix: a.cfg.Prefix, Here: r.URL.RequestURI(), User: u,
+		CSS: a.assets.url("app.css"), JS: a.assets.url("app.js"), Backend: a.isBackend(r.URL.Path),
+	}
+	for _, l := range languages() {
+		p.Langs = append(p.Langs, langLink{Code: l, Name: a.cat.lang(l).T("lang.name"), Current: l == tr.Lang})
+	}
+	if u != nil {
+		p.CSRF = a.m.CSRFToken(r)
+		if st, ok := a.m.Status(r); ok {
+			pre := a.cfg.Prefix
+			p.Widget = &widget.Config{
+				AssetsPrefix: "/assets/logout/", Deadline: st.Session.Deadline, ServerTime: st.ServerTime,
+				Lifetime: st.Lifetime, WarningLead: st.WarningLead, ShowCounter: st.ShowCounter,
+				StatusURL: pre + "/session/status", KeepAliveURL: pre + "/session/keepalive",
+				SignOutURL: pre + "/session/signout", SignInURL: a.SignInPath(), CSRFToken: p.CSRF,
+				Labels: widget.Labels{
+					TimeLeft: tr.T("widget.time_left"), Day: tr.T("widget.day"), Days: tr.T("widget.days"),
+					WarningTitle: tr.T("widget.warning_title"), Warning: tr.T("widget.warning"),
+					Stay: tr.T("widget.stay"), SignOut: tr.T("widget.sign_out"),
+					Retrying: tr.T("widget.retrying"), Expired: tr.T("widget.expired"),
+				},
+			}
+		}
+	}
+	return p
+}
+
+// render writes the named page with the status code.
+func (a *App) render(w http.ResponseWriter, r *http.Request, code int, name string, p *page) {
+	var b bytes.Buffer
+	if err := a.pages.t[name].ExecuteTemplate(&b, "layout", p); err != nil {
+		a.log.LogAttrs(r.Context(), slog.LevelError, "backend: render", slog.String("page", name), slog.String("error", err.Error()))
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	w.Write(b.Bytes())
+}
+
+// fail renders an error page: the message key says what went wrong.
+func (a *App) fail(w http.ResponseWriter, r *http.Request, u *user, code int, key string) {
+	title := "error.title"
+	switch code {
+	case http.StatusForbidden:
+		title = "error.forbidden_title"
+	case http.StatusNotFound:
+		title = "error.not_found_title"
+	}
+	p := a.page(r, u, title)
+	p.Data = p.T(key)
+	a.render(w, r, code, "error", p)
+}
+
+// internal logs err and renders the 500 page.
+func (a *App) internal(w http.ResponseWriter, r *http.Request, u *user, err error) {
+	a.log.LogAttrs(r.Context(), slog.LevelError, "backend: request failed",
+		slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+	a.fail(w, r, u, http.StatusInternalServerError, "error.internal")
+}
+
+// formatTime formats t for people, in the server's time zone.
+func formatTime(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") }
+
+// formatLeft formats a time left as the counter does: MM:SS, HH:MM:SS,
+// or days and HH:MM:SS.
+func formatLeft(tr translator, d time.Duration) string {
+	t := int64((d + time.Second - 1) / time.Second)
+	if t < 0 {
+		t = 0
+	}
+	h, m, s := t/3600, t/60%60, t%60
+	switch {
+	case h == 0:
+		return fmt.Sprintf("%02d:%02d", m, s)
+	case h < 24:
+		return fmt.Sprintf("%02d:%02d:%02d", h, m, s)
+	}
+	return fmt.Sprintf("%s %02d:%02d:%02d", tr.N("unit.days", int(h/24)), h%24, m, s)
+}
+
+// assets serves the App's own CSS and JavaScript from static/.
+type assets struct {
+	files map[string]asset
+}
+
+type asset struct {
+	data []byte
+	hash string
+}
+
+func loadAssets() (*assets, error) {
+	a := &assets{files: make(map[string]asset)}
+	err := fs.WalkDir(staticFiles, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := staticFiles.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		a.files[path.Base(p)] = asset{data: b, hash: hex.EncodeToString(sum[:8])}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("backend: assets: %w", err)
+	}
+	return a, nil
+}
+
+// url returns the versioned URL of an asset.
+func (a *assets) url(name string) string { return "/assets/app/" + name + "?v=" + a.files[name].hash }
+
+// ServeHTTP serves an asset; a request for the current version may be
+// cached for a year.
+func (a *assets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/")
+	f, ok := a.files[name]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	h := w.Header()
+	h.Set("ETag", `"`+f.hash+`"`)
+	if r.URL.Query().Get("v") == f.hash {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "no-cache")
+	}
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.data))
+}
+
+// headers sets the security headers on every response, and no-store on
+// every backend response (the sign-in page included).
+func (a *App) headers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+		if r.TLS != nil || a.cfg.Secure {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		if a.isBackend(r.URL.Path) {
+			h.Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (a *App) isBackend(p string) bool {
+	return p == a.cfg.Prefix || strings.HasPrefix(p, a.cfg.Prefix+"/")
+}
+
+// accessLog logs every request with its status and duration.
+func (a *App) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		level := slog.LevelInfo
+		if strings.HasPrefix(r.URL.Path, "/assets/") {
+			level = slog.LevelDebug
+		}
+		a.log.LogAttrs(r.Context(), level, "backend: request", slog.String("method", r.Method),
+			slog.String("path", r.URL.Path), slog.Int("status", sw.code), slog.Duration("took", time.Since(start)))
+	})
+}
+
+// statusWriter remembers the status code of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

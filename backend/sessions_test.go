@@ -1,0 +1,158 @@
+package backend_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gologout/logout"
+)
+
+const sessionsURL = "/backend/system/sessions"
+
+func TestForceSignOut(t *testing.T) {
+	e := start(t, "", nil)
+	admin := e.client()
+	admin.mustSignIn("admin", adminPassword)
+	ed1, ed2, admin2 := e.client(), e.client(), e.client()
+	for _, s := range []struct {
+		c          *client
+		user, pass string
+	}{{ed1, "editor", editorPassword}, {ed2, "editor", editorPassword}, {admin2, "admin", adminPassword}} {
+		e.clock.Advance(time.Second) // sessions are listed by sign-in time
+		s.c.mustSignIn(s.user, s.pass)
+	}
+
+	page := admin.get(sessionsURL)
+	wantStatus(t, page, 200)
+	wantContains(t, page.body, "this device", "editor: 2 sessions", "admin: 2 sessions", "Sign out everyone else")
+	if n := strings.Count(page.body, `name="scope" value="session"`); n != 4 {
+		t.Errorf("sign-out buttons: got %d, want 4", n)
+	}
+	tok := csrf(t, page.body)
+	ids := regexp.MustCompile(`name="id" value="([0-9a-f]{64})"`).FindAllStringSubmatch(page.body, -1)
+	editorID := regexp.MustCompile(`name="user" value="(\d+)">\s*<button type="submit" class="button-quiet">Sign out all sessions of editor`).FindStringSubmatch(page.body)
+	if len(ids) != 4 || editorID == nil {
+		t.Fatalf("page lacks session IDs or the editor's user ID:\n%s", page.body)
+	}
+
+	// One session: the editor's first (sessions are listed by sign-in time).
+	list, _ := e.app.Manager().Sessions(t.Context(), "")
+	r := admin.post(sessionsURL+"/signout", url.Values{"csrf_token": {tok}, "scope": {"session"}, "id": {list[1].ID}})
+	wantStatus(t, r, http.StatusSeeOther)
+	wantContains(t, admin.follow(r).body, "1 session signed out.", "Signed out by an administrator")
+	r = ed1.get("/backend")
+	wantStatus(t, r, http.StatusSeeOther)
+	if loc := r.Header.Get("Location"); !strings.Contains(loc, "reason=forced") {
+		t.Errorf("Location: got %q, want reason=forced", loc)
+	}
+	wantContains(t, ed1.follow(r).body, "You have been logged out by an administrator.")
+	wantStatus(t, ed2.get("/backend"), 200)
+
+	// Every session of a user.
+	r = admin.post(sessionsURL+"/signout", url.Values{"csrf_token": {tok}, "scope": {"user"}, "user": {editorID[1]}})
+	wantStatus(t, r, http.StatusSeeOther)
+	wantStatus(t, ed2.get("/backend"), http.StatusSeeOther)
+
+	// Everyone else: the other admin session ends, this one stays.
+	r = admin.post(sessionsURL+"/signout", url.Values{"csrf_token": {tok}, "scope": {"others"}})
+	wantStatus(t, r, http.StatusSeeOther)
+	wantStatus(t, admin2.get("/backend"), http.StatusSeeOther)
+	page = admin.get(sessionsURL)
+	wantStatus(t, page, 200)
+	wantContains(t, page.body, "admin: 1 session")
+
+	// A bad request changes nothing.
+	for _, form := range []url.Values{{"scope": {"session"}}, {"scope": {"user"}}, {"scope": {"everyone"}}} {
+		form.Set("csrf_token", tok)
+		wantStatus(t, admin.post(sessionsURL+"/signout", form), http.StatusBadRequest)
+	}
+	wantStatus(t, admin.get("/backend"), 200)
+}
+
+func TestSignOutLogTranslated(t *testing.T) {
+	e := start(t, "", nil)
+	admin := e.client()
+	admin.mustSignIn("admin", adminPassword)
+	ed := e.client()
+	ed.mustSignIn("editor", editorPassword)
+	e.clock.Advance(14 * time.Minute)
+	admin.get("/backend")
+	e.clock.Advance(2 * time.Minute)
+	if err := e.app.Manager().Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	admin.header.Set("Accept-Language", "cs")
+	wantContains(t, admin.get(sessionsURL).body, "Vypršení kvůli nečinnosti", "Záznam odhlášení")
+}
+
+// TestRestart: a new App on the same data directory keeps the users, the
+// sessions and the settings.
+func TestRestart(t *testing.T) {
+	dir := t.TempDir()
+	clk := newClock()
+	e := start(t, dir, clk)
+	if got := len(e.app.Created()); got != 2 {
+		t.Fatalf("first start created %d users, want 2", got)
+	}
+	c := e.client()
+	c.mustSignIn("admin", adminPassword)
+	form := settingsForm(c.token(), "0")
+	form.Set(logout.FieldLifetime, "1234")
+	wantStatus(t, c.post(settingsURL, form), http.StatusSeeOther)
+	clk.Advance(time.Minute)
+	wantStatus(t, c.get("/backend"), 200)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- e.app.Run(ctx) }()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	e.stop()
+
+	clk.Advance(1233 * time.Second) // just within the saved lifetime
+	e2 := start(t, dir, clk)
+	if got := e2.app.Created(); got != nil {
+		t.Errorf("restart created users again: %v", got)
+	}
+	c.e = e2 // same browser, same cookies
+	r := c.get(settingsURL)
+	wantStatus(t, r, 200)
+	wantContains(t, r.body, `value="1234"`)
+	c2 := e2.client()
+	c2.mustSignIn("editor", editorPassword)
+}
+
+// TestTwoInstances: two Apps sharing a data directory, as two processes
+// behind a load balancer.
+func TestTwoInstances(t *testing.T) {
+	dir := t.TempDir()
+	clk := newClock()
+	a, b := start(t, dir, clk), start(t, dir, clk)
+	if len(b.app.Created()) != 0 {
+		t.Error("the second instance created users too")
+	}
+	c := a.client()
+	c.mustSignIn("admin", adminPassword) // form from a, posted to a
+	c.e = b
+	wantStatus(t, c.get("/backend"), 200) // session known to b
+
+	// A sign-in form from one instance posts to the other.
+	ed := a.client()
+	page := ed.get("/backend/auth/signin")
+	ed.e = b
+	r := ed.post("/backend/auth/signin", url.Values{"csrf_token": {csrf(t, page.body)}, "username": {"editor"}, "password": {editorPassword}})
+	wantStatus(t, r, http.StatusSeeOther)
+
+	// A forced sign-out on b is in force on a after the sync interval.
+	r = c.post(sessionsURL+"/signout", url.Values{"csrf_token": {c.token()}, "scope": {"user"}, "user": {"2"}})
+	wantStatus(t, r, http.StatusSeeOther)
+	clk.Advance(time.Second)
+	ed.e = a
+	wantStatus(t, ed.get("/backend"), http.StatusSeeOther)
+}

@@ -1,0 +1,196 @@
+package backend_test
+
+import (
+	"html"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gologout/logout"
+)
+
+const settingsURL = "/backend/system/settings/user-session"
+
+// settingsForm returns the default settings as the form posts them.
+func settingsForm(tok string, version string) url.Values {
+	v := logout.DefaultSettings().Values()
+	v.Set("csrf_token", tok)
+	v.Set("version", version)
+	return v
+}
+
+func TestSettingsInvalid(t *testing.T) {
+	e := start(t, "", nil)
+	c := e.client()
+	c.mustSignIn("admin", adminPassword)
+	tok := c.token()
+	digits := "Enter a whole number of seconds, using only the digits 0–9."
+	for _, tt := range []struct {
+		name, field, value, want string
+	}{
+		{"not a number", logout.FieldLifetime, "abc", digits},
+		{"zero", logout.FieldLifetime, "0", "Must be at least 1 second."},
+		{"negative", logout.FieldLifetime, "-5", "Must not be negative."},
+		{"exponent", logout.FieldLifetime, "1e3", digits},
+		{"decimal", logout.FieldLifetime, "9.5", digits},
+		{"huge", logout.FieldLifetime, "99999999999999999999", "Must be at most 31536000 seconds (one year)."},
+		{"over a year", logout.FieldLifetime, "31536001", "Must be at most 31536000 seconds (one year)."},
+		{"empty", logout.FieldLifetime, "", "Enter a value."},
+		{"other digits", logout.FieldLifetime, "١٢", digits},
+		{"markup", logout.FieldLifetime, `"><b>x`, digits},
+		{"warning not below lifetime", logout.FieldWarningLead, "900", "Must be less than the session lifetime (900 seconds)."},
+		{"absolute below lifetime", logout.FieldAbsoluteLifetime, "10", "Must be 0 (off) or at least the session lifetime (900 seconds)."},
+		{"role not above warning", logout.FieldRolePrefix + "editor", "30", "Must be more than the warning before sign-out (60 seconds)."},
+		{"role not a number", logout.FieldRolePrefix + "admin", "ten", digits},
+		{"checkbox", logout.FieldShowCounter, "maybe", "Must be on or off."},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			form := settingsForm(tok, "0")
+			form.Set(tt.field, tt.value)
+			r := c.post(settingsURL, form)
+			wantStatus(t, r, http.StatusUnprocessableEntity)
+			checkPage(t, r, "en")
+			id := "f-" + tt.field
+			wantContains(t, r.body,
+				"<title>Error: User Session",
+				tt.want,
+				`<a href="#`+id+`">`,
+				`id="`+id+`-error"`,
+				`aria-describedby="`+id+`-help `+id+`-error" aria-invalid="true"`,
+				"The settings were not saved",
+			)
+			if tt.field != logout.FieldShowCounter {
+				wantContains(t, r.body, `name="`+tt.field+`" type="text" inputmode="numeric" autocomplete="off" class="input-number" value="`+html.EscapeString(tt.value)+`"`)
+			}
+			s, err := e.app.Manager().Settings(t.Context())
+			if err != nil || !s.Equal(logout.DefaultSettings()) {
+				t.Errorf("stored settings changed: %+v (%v)", s, err)
+			}
+		})
+	}
+	t.Run("in Polish", func(t *testing.T) {
+		c.header.Set("Accept-Language", "pl")
+		defer c.header.Del("Accept-Language")
+		form := settingsForm(tok, "0")
+		form.Set(logout.FieldLifetime, "0")
+		r := c.post(settingsURL, form)
+		wantStatus(t, r, http.StatusUnprocessableEntity)
+		checkPage(t, r, "pl")
+		wantContains(t, r.body, "Musi wynosić co najmniej 1 sekundę.", "Błąd: Sesja użytkownika")
+	})
+}
+
+func TestSettingsSave(t *testing.T) {
+	e := start(t, "", nil)
+	c := e.client()
+	c.mustSignIn("admin", adminPassword)
+	page := c.get(settingsURL)
+	wantContains(t, page.body,
+		"Session lifetime in seconds",
+		"Number of seconds that you wish the session to be allowed to remain idle for it is expired.",
+		"Display counter", "It will display counter next to user avatar.",
+		`name="version" value="0"`, `name="role_lifetime.admin"`, `name="role_lifetime.editor"`)
+	form := settingsForm(csrf(t, page.body), "0")
+	form.Set(logout.FieldLifetime, "600")
+	form.Del(logout.FieldShowCounter)
+	form.Set(logout.FieldRolePrefix+"editor", "300")
+	form.Set("role_lifetime.intruder", "5") // not a known role: ignored
+	r := c.post(settingsURL, form)
+	wantStatus(t, r, http.StatusSeeOther)
+	if got := r.Header.Get("Location"); got != settingsURL+"?done=saved" {
+		t.Errorf("Location: got %q", got)
+	}
+	r = c.follow(r)
+	wantContains(t, r.body, "Settings saved.", `name="lifetime" type="text" inputmode="numeric" autocomplete="off" class="input-number" value="600"`,
+		`name="version" value="1"`, `value="300"`)
+	if strings.Contains(r.body, `id="f-show_counter" name="show_counter" type="checkbox" value="on" checked`) {
+		t.Error("counter still on")
+	}
+	s, _ := e.app.Manager().Settings(t.Context())
+	if s.Lifetime != 600*time.Second || s.ShowCounter || s.RoleLifetimes["editor"] != 300*time.Second || len(s.RoleLifetimes) != 1 {
+		t.Errorf("saved settings: %+v", s)
+	}
+	// The counter is hidden now; the widget is still there.
+	wantContains(t, c.get("/backend").body, `data-lifetime="600"`, `data-expired="Session expired" hidden>`)
+
+	// A second editor who loaded version 0 gets a conflict.
+	r = c.post(settingsURL, settingsForm(csrf(t, r.body), "0"))
+	wantStatus(t, r, http.StatusConflict)
+	wantContains(t, r.body, "Someone else saved the settings while you were editing them.", `name="version" value="1"`)
+	if s2, _ := e.app.Manager().Settings(t.Context()); !s2.Equal(s) {
+		t.Errorf("settings changed by a conflicting save: %+v", s2)
+	}
+}
+
+func TestSettingsReset(t *testing.T) {
+	e := start(t, "", nil)
+	c := e.client()
+	c.mustSignIn("admin", adminPassword)
+	form := settingsForm(c.token(), "0")
+	form.Set(logout.FieldLifetime, "600")
+	wantStatus(t, c.post(settingsURL, form), http.StatusSeeOther)
+
+	tok := c.token()
+	r := c.post(settingsURL+"/reset", url.Values{"csrf_token": {tok}, "version": {"1"}})
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	wantContains(t, r.body, "Tick the box to confirm the reset.", `aria-describedby="f-confirm-error"`)
+	if s, _ := e.app.Manager().Settings(t.Context()); s.Lifetime != 600*time.Second {
+		t.Errorf("reset without confirmation changed the settings: %+v", s)
+	}
+	r = c.post(settingsURL+"/reset", url.Values{"csrf_token": {tok}, "version": {"1"}, "confirm": {"yes"}})
+	wantStatus(t, r, http.StatusSeeOther)
+	wantContains(t, c.follow(r).body, "The settings were reset to their defaults.", `value="900"`)
+	s, _ := e.app.Manager().Settings(t.Context())
+	want := logout.DefaultSettings()
+	want.Version = 2
+	if !s.Equal(want) {
+		t.Errorf("after reset: got %+v, want %+v", s, want)
+	}
+}
+
+// TestSettingsApplyAtOnce: with a lifetime of 10 s, a request 10 s after
+// the last one goes to the sign-in page, which says why.
+func TestSettingsApplyAtOnce(t *testing.T) {
+	e := start(t, "", nil)
+	c := e.client()
+	c.mustSignIn("admin", adminPassword)
+	other := e.client()
+	other.mustSignIn("editor", editorPassword)
+
+	form := settingsForm(c.token(), "0")
+	form.Set(logout.FieldLifetime, "10")
+	form.Set(logout.FieldWarningLead, "5")
+	r := c.post(settingsURL, form)
+	wantStatus(t, r, http.StatusSeeOther)
+	wantStatus(t, c.follow(r), 200)
+
+	e.clock.Advance(9 * time.Second)
+	wantStatus(t, c.get("/backend"), 200) // 9 s idle: still signed in
+	e.clock.Advance(10 * time.Second)
+	for _, cl := range []*client{c, other} { // the editor's older session too
+		r = cl.get("/backend/system/settings/user-session")
+		wantStatus(t, r, http.StatusSeeOther)
+		loc := r.Header.Get("Location")
+		if !strings.HasPrefix(loc, "/backend/auth/signin?") || !strings.Contains(loc, "reason=idle") {
+			t.Errorf("Location: got %q, want the sign-in page with reason=idle", loc)
+		}
+		page := cl.follow(r)
+		wantStatus(t, page, 200)
+		checkPage(t, page, "en")
+		wantContains(t, page.body, "You have been logged out!")
+	}
+	// Signing in again returns to the page asked for.
+	r = c.get("/backend/system/settings/user-session")
+	wantStatus(t, r, http.StatusSeeOther)
+	loginPage := c.follow(r)
+	r = c.post("/backend/auth/signin", url.Values{
+		"csrf_token": {csrf(t, loginPage.body)}, "username": {"admin"}, "password": {adminPassword},
+		"return": {"/backend/system/settings/user-session"},
+	})
+	wantStatus(t, r, http.StatusSeeOther)
+	if got := r.Header.Get("Location"); got != settingsURL {
+		t.Errorf("after sign-in: got %q, want %q", got, settingsURL)
+	}
+}

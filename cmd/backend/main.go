@@ -1,0 +1,226 @@
+// Command backend runs Logout's reference admin backend: sign-in, a
+// dashboard with the countdown widget, the User Session settings, the
+// active sessions and a public front end, on one address.
+//
+//	go run ./cmd/backend                 # http://127.0.0.1:8080/backend
+//	go run ./cmd/backend --help
+//
+// The first start creates the users "admin" and "editor" and prints their
+// passwords once. Stop it with Ctrl-C (SIGINT) or SIGTERM: it finishes the
+// requests in flight, then writes pending session activity.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gologout/logout/backend"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "backend:", err)
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// errUsage marks errors in the command line.
+var errUsage = errors.New("usage")
+
+// shutdownTimeout bounds the wait for requests in flight at shutdown.
+const shutdownTimeout = 10 * time.Second
+
+const usageHead = `Usage: backend [flags]
+
+Runs the Logout reference backend: an admin backend whose users are signed
+out after a configurable idle time, with a countdown next to the avatar.
+
+The first start creates the administrator (all permissions) and the demo
+user "editor" (no settings permission) and prints their passwords once.
+Set LOGOUT_ADMIN_USER, LOGOUT_ADMIN_PASSWORD and LOGOUT_EDITOR_PASSWORD
+to choose them instead; they are read only when no users exist yet.
+
+Every flag can also be set by the environment variable in parentheses; a flag
+given on the command line wins.
+
+Flags:
+`
+
+// options are the parsed command line.
+type options struct {
+	addr, data, prefix, store, cert, key, logFormat, logLevel string
+	secure                                                    bool
+}
+
+// parse reads the flags, with defaults from the environment.
+func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) (options, bool, error) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	var o options
+	fs := flag.NewFlagSet("backend", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.addr, "addr", env("LOGOUT_ADDR", "127.0.0.1:8080"), "`host:port` to listen on; port 0 picks a free port (LOGOUT_ADDR)")
+	fs.StringVar(&o.data, "data", env("LOGOUT_DATA", "./data"), "data `directory` for users.db and, with the SQLite store, sessions.db; created if missing (LOGOUT_DATA)")
+	fs.StringVar(&o.prefix, "prefix", env("LOGOUT_PREFIX", "/backend"), "URL `path` prefix of the backend (LOGOUT_PREFIX)")
+	fs.StringVar(&o.store, "store", env("LOGOUT_STORE", "sqlite"), "session `store`: sqlite (in the data directory), redis://host:6379/0 or postgres://user:pass@host/db (LOGOUT_STORE)")
+	fs.StringVar(&o.cert, "tls-cert", env("LOGOUT_TLS_CERT", ""), "TLS certificate `file` (PEM); serve HTTPS with --tls-key (LOGOUT_TLS_CERT)")
+	fs.StringVar(&o.key, "tls-key", env("LOGOUT_TLS_KEY", ""), "TLS private key `file` (PEM) (LOGOUT_TLS_KEY)")
+	fs.BoolVar(&o.secure, "secure", getenv("LOGOUT_SECURE") == "1" || getenv("LOGOUT_SECURE") == "true",
+		"mark cookies Secure even over plain HTTP, behind a TLS-terminating proxy; implied by --tls-cert (LOGOUT_SECURE=1)")
+	fs.StringVar(&o.logFormat, "log-format", env("LOGOUT_LOG_FORMAT", "text"), "log `format` on standard error: text or json (LOGOUT_LOG_FORMAT)")
+	fs.StringVar(&o.logLevel, "log-level", env("LOGOUT_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error (LOGOUT_LOG_LEVEL)")
+	usage := func(w io.Writer) {
+		fmt.Fprint(w, usageHead)
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage(stdout)
+		return o, true, nil
+	case err != nil:
+	case fs.NArg() > 0:
+		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case (o.cert == "") != (o.key == ""):
+		err = errors.New("--tls-cert and --tls-key go together")
+	case o.logFormat != "text" && o.logFormat != "json":
+		err = fmt.Errorf("--log-format %q: want text or json", o.logFormat)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "backend: %v\nRun 'backend --help' for usage.\n", err)
+		return o, false, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return o, false, nil
+}
+
+// run runs the backend until ctx is done, then shuts it down gracefully:
+// the HTTP server first, then the Manager's flush of pending activity.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	o, help, err := parse(args, getenv, stdout, stderr)
+	if err != nil || help {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return fmt.Errorf("%w: --log-level: %w", errUsage, err)
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(stderr, hopts)
+	if o.logFormat == "json" {
+		h = slog.NewJSONHandler(stderr, hopts)
+	}
+	logger := slog.New(h)
+
+	// Listen first: if the address is taken, no users are created whose
+	// passwords would never be shown.
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	tls := o.cert != ""
+	app, err := backend.New(ctx, backend.Config{
+		DataDir: o.data, Prefix: o.prefix, StoreURL: o.store, Secure: tls || o.secure, Logger: logger,
+		AdminUser: getenv("LOGOUT_ADMIN_USER"), AdminPassword: getenv("LOGOUT_ADMIN_PASSWORD"),
+		EditorPassword: getenv("LOGOUT_EDITOR_PASSWORD"),
+	})
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+
+	base := baseURL(ln.Addr(), tls)
+	logger.Info("backend: listening", slog.String("url", base+o.prefix))
+	fmt.Fprintf(stdout, "listening on %s\n", base)
+	if c := app.Created(); len(c) > 0 {
+		fmt.Fprintf(stdout, "\nFirst start: users created. Sign in at %s%s\n", base, app.SignInPath())
+		for _, u := range c {
+			fmt.Fprintf(stdout, "  user %-10s password %s  (role %s)\n", u.User, u.Password, u.Role)
+		}
+		fmt.Fprintln(stdout, "These passwords are shown only once.")
+	}
+
+	srv := &http.Server{
+		Handler:           app.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(h, slog.LevelWarn),
+	}
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRun()
+	ran := make(chan error, 1)
+	go func() { ran <- app.Run(runCtx) }()
+	served := make(chan error, 1)
+	go func() {
+		if tls {
+			served <- srv.ServeTLS(ln, o.cert, o.key)
+		} else {
+			served <- srv.Serve(ln)
+		}
+	}()
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("backend: shutting down")
+	case serveErr = <-served:
+		serveErr = fmt.Errorf("serve: %w", serveErr)
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	shutErr := srv.Shutdown(sctx)
+	if shutErr != nil {
+		shutErr = fmt.Errorf("shutdown: %w", shutErr)
+	}
+	stopRun()
+	runErr := <-ran
+	logger.Info("backend: stopped")
+	return errors.Join(serveErr, shutErr, runErr)
+}
+
+// baseURL is the URL to print for the listener: an unspecified address
+// (0.0.0.0, ::) is shown as localhost.
+func baseURL(addr net.Addr, tls bool) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		host, port = addr.String(), ""
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port == "" {
+		return scheme + "://" + host
+	}
+	return scheme + "://" + host + ":" + port
+}
