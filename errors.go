@@ -34,29 +34,50 @@ func (e *EndedError) Error() string {
 }
 
 // A FieldError is one invalid settings field: [Settings.Validate] and
-// [ParseSettings] return them joined with errors.Join. Field is the form
-// field name, Reason says what is wrong in words fit for the form.
+// [ParseSettings] return them joined with errors.Join.
 type FieldError struct {
-	Field  string
+	// Field is the form field name, one of the Field constants.
+	Field string
+	// Code says what is wrong, for translation: one of the Code constants.
+	Code string
+	// Limit is the bound in seconds that Code refers to, or 0.
+	Limit int64
+	// Reason says what is wrong in English words fit for the form.
 	Reason string
 }
 
+// The codes of a [FieldError].
+const (
+	CodeRequired = "required" // empty
+	CodeSyntax   = "syntax"   // not a plain decimal integer
+	CodeFlag     = "flag"     // a checkbox value other than on or off
+	CodeNegative = "negative" // below zero
+	CodeMin      = "min"      // below Limit seconds
+	CodeMax      = "max"      // above Limit seconds
+	CodeWhole    = "whole"    // not a whole number of seconds
+	CodeAbsolute = "absolute" // absolute lifetime below the idle lifetime (Limit)
+	CodeWarning  = "warning"  // warning lead not below the idle lifetime (Limit)
+	CodeRole     = "role"     // role lifetime not above the warning lead (Limit)
+	CodeRoleName = "role_name"
+)
+
 func (e *FieldError) Error() string { return "logout: " + e.Field + ": " + e.Reason }
 
-// FieldErrors returns the [FieldError]s inside err by field name, for
-// showing each next to its form field. It returns nil when err holds none.
-func FieldErrors(err error) map[string]string {
-	var out map[string]string
+// FieldErrors returns the [FieldError]s inside err by field name (the
+// first for each field), for showing each next to its form field. It
+// returns nil when err holds none.
+func FieldErrors(err error) map[string]*FieldError {
+	var out map[string]*FieldError
 	var walk func(error)
 	walk = func(err error) {
 		switch e := err.(type) {
 		case nil:
 		case *FieldError:
 			if out == nil {
-				out = make(map[string]string)
+				out = make(map[string]*FieldError)
 			}
 			if _, ok := out[e.Field]; !ok {
-				out[e.Field] = e.Reason
+				out[e.Field] = e
 			}
 		case interface{ Unwrap() []error }:
 			for _, x := range e.Unwrap() {

@@ -104,7 +104,7 @@ func ExampleOptions_app() {
 
 func ExampleParseSettings() {
 	_, err := logout.ParseSettings(map[string][]string{"lifetime": {"1e3"}, "warning_lead": {"60"}})
-	fmt.Println(logout.FieldErrors(err)["lifetime"])
+	fmt.Println(logout.FieldErrors(err)["lifetime"].Reason)
 	s, _ := logout.ParseSettings(map[string][]string{"lifetime": {"600"}, "warning_lead": {"30"}, "show_counter": {"on"}})
 	fmt.Println(s.Lifetime, s.WarningLead, s.ShowCounter)
 	// Output:

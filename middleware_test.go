@@ -239,7 +239,7 @@ func TestSettingsApplyAtOnce(t *testing.T) {
 	invalid := s
 	invalid.Version = 1
 	invalid.Lifetime = 0
-	if _, err := e.m.UpdateSettings(t.Context(), invalid); err == nil || logout.FieldErrors(err)["lifetime"] == "" {
+	if _, err := e.m.UpdateSettings(t.Context(), invalid); err == nil || logout.FieldErrors(err)["lifetime"] == nil {
 		t.Fatalf("invalid update: %v", err)
 	}
 	if got, _ := e.m.Settings(t.Context()); got.Lifetime != 10*time.Second || got.Version != 1 {

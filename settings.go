@@ -128,39 +128,40 @@ func mapsEqual(a, b map[string]time.Duration) bool {
 // invalid field, joined with errors.Join. Read them with [FieldErrors].
 func (s Settings) Validate() error {
 	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)})
+	bad := func(field, code string, limit int64, format string, args ...any) {
+		errs = append(errs, &FieldError{Field: field, Code: code, Limit: limit, Reason: fmt.Sprintf(format, args...)})
 	}
+	year := secs(MaxLifetime)
 	lifetimeOK := true
 	switch {
 	case s.Lifetime < time.Second:
-		bad(FieldLifetime, "must be at least 1 second")
+		bad(FieldLifetime, CodeMin, 1, "must be at least 1 second")
 		lifetimeOK = false
 	case s.Lifetime > MaxLifetime:
-		bad(FieldLifetime, "must be at most %d seconds (one year)", secs(MaxLifetime))
+		bad(FieldLifetime, CodeMax, year, "must be at most %d seconds (one year)", year)
 		lifetimeOK = false
 	case s.Lifetime%time.Second != 0:
-		bad(FieldLifetime, "must be a whole number of seconds")
+		bad(FieldLifetime, CodeWhole, 0, "must be a whole number of seconds")
 		lifetimeOK = false
 	}
 	switch {
 	case s.AbsoluteLifetime < 0:
-		bad(FieldAbsoluteLifetime, "must not be negative")
+		bad(FieldAbsoluteLifetime, CodeNegative, 0, "must not be negative")
 	case s.AbsoluteLifetime == 0:
 	case s.AbsoluteLifetime > MaxLifetime:
-		bad(FieldAbsoluteLifetime, "must be at most %d seconds (one year)", secs(MaxLifetime))
+		bad(FieldAbsoluteLifetime, CodeMax, year, "must be at most %d seconds (one year)", year)
 	case s.AbsoluteLifetime%time.Second != 0:
-		bad(FieldAbsoluteLifetime, "must be a whole number of seconds")
+		bad(FieldAbsoluteLifetime, CodeWhole, 0, "must be a whole number of seconds")
 	case lifetimeOK && s.AbsoluteLifetime < s.Lifetime:
-		bad(FieldAbsoluteLifetime, "must be 0 (off) or at least the session lifetime (%d seconds)", secs(s.Lifetime))
+		bad(FieldAbsoluteLifetime, CodeAbsolute, secs(s.Lifetime), "must be 0 (off) or at least the session lifetime (%d seconds)", secs(s.Lifetime))
 	}
 	switch {
 	case s.WarningLead < 0:
-		bad(FieldWarningLead, "must not be negative")
+		bad(FieldWarningLead, CodeNegative, 0, "must not be negative")
 	case s.WarningLead%time.Second != 0:
-		bad(FieldWarningLead, "must be a whole number of seconds")
+		bad(FieldWarningLead, CodeWhole, 0, "must be a whole number of seconds")
 	case lifetimeOK && s.WarningLead >= s.Lifetime:
-		bad(FieldWarningLead, "must be less than the session lifetime (%d seconds)", secs(s.Lifetime))
+		bad(FieldWarningLead, CodeWarning, secs(s.Lifetime), "must be less than the session lifetime (%d seconds)", secs(s.Lifetime))
 	}
 	roles := make([]string, 0, len(s.RoleLifetimes))
 	for r := range s.RoleLifetimes {
@@ -171,15 +172,15 @@ func (s Settings) Validate() error {
 		v, field := s.RoleLifetimes[r], FieldRolePrefix+r
 		switch {
 		case !validRole(r):
-			bad(field, "role name must be 1 to 64 letters, digits, '-' or '_'")
+			bad(field, CodeRoleName, 0, "role name must be 1 to 64 letters, digits, '-' or '_'")
 		case v < time.Second:
-			bad(field, "must be at least 1 second")
+			bad(field, CodeMin, 1, "must be at least 1 second")
 		case v > MaxLifetime:
-			bad(field, "must be at most %d seconds (one year)", secs(MaxLifetime))
+			bad(field, CodeMax, year, "must be at most %d seconds (one year)", year)
 		case v%time.Second != 0:
-			bad(field, "must be a whole number of seconds")
+			bad(field, CodeWhole, 0, "must be a whole number of seconds")
 		case s.WarningLead > 0 && v <= s.WarningLead:
-			bad(field, "must be more than the warning lead (%d seconds)", secs(s.WarningLead))
+			bad(field, CodeRole, secs(s.WarningLead), "must be more than the warning lead (%d seconds)", secs(s.WarningLead))
 		}
 	}
 	return errors.Join(errs...)
@@ -216,13 +217,14 @@ func ParseSettings(form url.Values) (Settings, error) {
 		v := strings.TrimSpace(form.Get(field))
 		if v == "" {
 			if required {
-				errs = append(errs, &FieldError{Field: field, Reason: "is required"})
+				errs = append(errs, &FieldError{Field: field, Code: CodeRequired, Reason: "is required"})
 			}
 			return 0
 		}
-		n, err := parseSeconds(v)
-		if err != nil {
-			errs = append(errs, &FieldError{Field: field, Reason: err.Error()})
+		n, fe := parseSeconds(v)
+		if fe != nil {
+			fe.Field = field
+			errs = append(errs, fe)
 		}
 		return n
 	}
@@ -233,7 +235,7 @@ func ParseSettings(form url.Values) (Settings, error) {
 		case "", "0", "off", "false":
 			return false
 		default:
-			errs = append(errs, &FieldError{Field: field, Reason: fmt.Sprintf("must be on or off, not %q", v)})
+			errs = append(errs, &FieldError{Field: field, Code: CodeFlag, Reason: fmt.Sprintf("must be on or off, not %q", v)})
 			return false
 		}
 	}
@@ -267,22 +269,23 @@ func ParseSettings(form url.Values) (Settings, error) {
 	return s, nil
 }
 
-// parseSeconds parses a plain decimal count of seconds.
-func parseSeconds(v string) (time.Duration, error) {
-	if len(v) > 12 {
-		return 0, fmt.Errorf("must be a whole number of seconds, at most %d", secs(MaxLifetime))
+// parseSeconds parses a plain decimal count of seconds; its error lacks
+// only the field name.
+func parseSeconds(v string) (time.Duration, *FieldError) {
+	if len(v) > 1 && v[0] == '-' && strings.Trim(v[1:], "0123456789") == "" {
+		return 0, &FieldError{Code: CodeNegative, Reason: "must not be negative"}
 	}
-	for i := 0; i < len(v); i++ {
-		if v[i] < '0' || v[i] > '9' {
-			if i == 0 && v[i] == '-' && len(v) > 1 {
-				return 0, errors.New("must not be negative")
-			}
-			return 0, fmt.Errorf("must be a whole number of seconds written with digits 0-9, not %q", v)
+	if strings.Trim(v, "0123456789") != "" {
+		reason := "must be a whole number of seconds written with digits 0-9"
+		if len(v) <= 20 {
+			reason += fmt.Sprintf(", not %q", v)
 		}
+		return 0, &FieldError{Code: CodeSyntax, Reason: reason}
 	}
+	year := secs(MaxLifetime)
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n > secs(MaxLifetime) {
-		return 0, fmt.Errorf("must be a whole number of seconds, at most %d", secs(MaxLifetime))
+	if err != nil || n > year {
+		return 0, &FieldError{Code: CodeMax, Limit: year, Reason: fmt.Sprintf("must be at most %d seconds (one year)", year)}
 	}
 	return time.Duration(n) * time.Second, nil
 }

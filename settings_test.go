@@ -126,12 +126,47 @@ func TestParseSettings(t *testing.T) {
 				t.Fatalf("error fields %v, want %v", fields, tt.fields)
 			}
 			for _, f := range tt.fields {
-				if fields[f] == "" {
+				if fields[f] == nil {
 					t.Fatalf("no error for %q in %v", f, fields)
 				}
 			}
 			if !got.Equal(logout.Settings{}) {
 				t.Fatalf("invalid form returned settings %+v", got)
+			}
+		})
+	}
+}
+
+func TestFieldErrorCodes(t *testing.T) {
+	tests := []struct {
+		field, value string
+		code         string
+		limit        int64
+	}{
+		{"lifetime", "", logout.CodeRequired, 0},
+		{"lifetime", "1e3", logout.CodeSyntax, 0},
+		{"lifetime", "><script>alert(1)</script>", logout.CodeSyntax, 0},
+		{"lifetime", "-5", logout.CodeNegative, 0},
+		{"lifetime", "0", logout.CodeMin, 1},
+		{"lifetime", "31536001", logout.CodeMax, 31536000},
+		{"lifetime", "99999999999999999999", logout.CodeMax, 31536000},
+		{"absolute_lifetime", "100", logout.CodeAbsolute, 900},
+		{"warning_lead", "900", logout.CodeWarning, 900},
+		{"role_lifetime.editor", "30", logout.CodeRole, 60},
+		{"role_lifetime.a b", "300", logout.CodeRoleName, 0},
+		{"show_counter", "perhaps", logout.CodeFlag, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.field+"="+tt.value, func(t *testing.T) {
+			form := logout.DefaultSettings().Values()
+			form.Set(tt.field, tt.value)
+			_, err := logout.ParseSettings(form)
+			fe := logout.FieldErrors(err)[tt.field]
+			if fe == nil || fe.Code != tt.code || fe.Limit != tt.limit || fe.Reason == "" {
+				t.Fatalf("got %+v, want code %q limit %d", fe, tt.code, tt.limit)
+			}
+			if strings.Contains(fe.Reason, "<script>") {
+				t.Fatalf("long input echoed in %q", fe.Reason)
 			}
 		})
 	}

@@ -77,11 +77,17 @@ type Selector struct {
 	SeenBy time.Time
 }
 
-// Validate reports whether exactly one of IDs, UserID and All is set.
+// Validate reports whether exactly one of IDs, UserID and All is set,
+// with no empty ID among IDs.
 func (sel Selector) Validate() error {
 	n := 0
 	if len(sel.IDs) > 0 {
 		n++
+	}
+	for _, id := range sel.IDs {
+		if id == "" {
+			return errors.New("logout: selector has an empty session ID")
+		}
 	}
 	if sel.UserID != "" {
 		n++

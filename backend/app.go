@@ -106,7 +106,6 @@ type App struct {
 	key       []byte // HMAC key of sign-in form tokens
 	dummy     []byte // bcrypt hash compared for unknown users
 	created   []Credential
-	fieldMsgs []fieldMsg
 }
 
 // New opens the data directory, the user database and the session store,
@@ -132,7 +131,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = bcrypt.DefaultCost
 	}
-	a := &App{cfg: cfg, log: cfg.Logger, now: cfg.Now, cop: http.NewCrossOriginProtection(), fieldMsgs: fieldMsgs()}
+	a := &App{cfg: cfg, log: cfg.Logger, now: cfg.Now, cop: http.NewCrossOriginProtection()}
 	defer func() {
 		if err != nil {
 			a.Close()

@@ -92,8 +92,10 @@ func TestKeysUsed(t *testing.T) {
 	for _, f := range []string{"lifetime", "show_counter", "absolute", "warning", "role", "frontend"} {
 		keys = append(keys, "settings."+f+".label", "settings."+f+".help")
 	}
-	for _, m := range fieldMsgs() {
-		keys = append(keys, m.key)
+	for _, code := range []string{logout.CodeRequired, logout.CodeSyntax, logout.CodeFlag, logout.CodeNegative,
+		logout.CodeMin, logout.CodeMax, logout.CodeWhole, logout.CodeAbsolute, logout.CodeWarning, logout.CodeRole,
+		logout.CodeRoleName} {
+		keys = append(keys, "settings.err."+code)
 	}
 	if len(keys) < 100 {
 		t.Fatalf("found only %d keys: the scan is broken", len(keys))
@@ -115,7 +117,6 @@ func TestFieldMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &App{cat: c, fieldMsgs: fieldMsgs()}
 	base := logout.DefaultSettings().Values()
 	for _, tt := range []struct{ field, value string }{
 		{logout.FieldLifetime, ""},
@@ -143,11 +144,11 @@ func TestFieldMessages(t *testing.T) {
 			t.Errorf("%s=%q: no field error", tt.field, tt.value)
 			continue
 		}
-		for field, reason := range errs {
+		for field, fe := range errs {
 			for _, lang := range languages() {
 				tr := c.lang(lang)
-				if got := a.fieldMessage(tr, reason); got == reason || strings.Contains(got, "[[") || strings.Contains(got, "%!") {
-					t.Errorf("%s: %s: reason %q is not translated: %q", lang, field, reason, got)
+				if got := fieldMessage(tr, fe); got == fe.Reason || strings.Contains(got, "[[") || strings.Contains(got, "%!") {
+					t.Errorf("%s: %s: %+v is not translated: %q", lang, field, fe, got)
 				}
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -38,7 +37,7 @@ type settingsView struct {
 
 // settingsForm builds the form from values (the stored settings, or what
 // was posted) and the errors by field name.
-func (a *App) settingsForm(tr translator, v url.Values, version int64, errs map[string]string) settingsView {
+func (a *App) settingsForm(tr translator, v url.Values, version int64, errs map[string]*logout.FieldError) settingsView {
 	view := settingsView{Version: version}
 	add := func(name, key string, checkbox bool, args ...any) {
 		f := settingsField{
@@ -51,8 +50,8 @@ func (a *App) settingsForm(tr translator, v url.Values, version int64, errs map[
 				f.Checked = true
 			}
 		}
-		if msg, ok := errs[name]; ok {
-			f.Error = a.fieldMessage(tr, msg)
+		if fe, ok := errs[name]; ok {
+			f.Error = fieldMessage(tr, fe)
 			view.Errors = append(view.Errors, f)
 		}
 		view.Fields = append(view.Fields, f)
@@ -194,44 +193,13 @@ func (a *App) resetSettings(w http.ResponseWriter, r *http.Request, u *user) {
 	http.Redirect(w, r, a.cfg.Prefix+settingsPath+"?done=reset", http.StatusSeeOther)
 }
 
-// A fieldMsg translates one kind of [logout.FieldError] reason; the
-// pattern's groups become the message's arguments.
-type fieldMsg struct {
-	re  *regexp.Regexp
-	key string
-}
-
-// fieldMsgs matches the reasons that logout.ParseSettings and
-// Settings.Validate give. The i18n test checks that each one translates.
-func fieldMsgs() []fieldMsg {
-	m := func(pattern, key string) fieldMsg { return fieldMsg{regexp.MustCompile("^" + pattern + "$"), key} }
-	return []fieldMsg{
-		m(`is required`, "settings.err.required"),
-		m(`must be at least 1 second`, "settings.err.min"),
-		m(`must be at most (\d+) seconds \(one year\)`, "settings.err.max"),
-		m(`must be a whole number of seconds, at most (\d+)`, "settings.err.max"),
-		m(`must be a whole number of seconds written with digits 0-9, not ".*"`, "settings.err.digits"),
-		m(`must be a whole number of seconds`, "settings.err.whole"),
-		m(`must not be negative`, "settings.err.negative"),
-		m(`must be 0 \(off\) or at least the session lifetime \((\d+) seconds\)`, "settings.err.absolute"),
-		m(`must be less than the session lifetime \((\d+) seconds\)`, "settings.err.warning"),
-		m(`must be more than the warning lead \((\d+) seconds\)`, "settings.err.role"),
-		m(`must be on or off, not ".*"`, "settings.err.flag"),
-		m(`role name must be .*`, "settings.err.role_name"),
+// fieldMessage translates a field error by its code; the messages for
+// an upper bound or another field's value name the limit.
+func fieldMessage(tr translator, fe *logout.FieldError) string {
+	key := "settings.err." + fe.Code
+	switch fe.Code {
+	case logout.CodeMax, logout.CodeAbsolute, logout.CodeWarning, logout.CodeRole:
+		return tr.T(key, strconv.FormatInt(fe.Limit, 10))
 	}
-}
-
-// fieldMessage translates a field error's reason; an unknown reason is
-// shown as it is, in English.
-func (a *App) fieldMessage(tr translator, reason string) string {
-	for _, m := range a.fieldMsgs {
-		if sub := m.re.FindStringSubmatch(reason); sub != nil {
-			args := make([]any, len(sub)-1)
-			for i, s := range sub[1:] {
-				args[i] = s
-			}
-			return tr.T(m.key, args...)
-		}
-	}
-	return reason
+	return tr.T(key)
 }

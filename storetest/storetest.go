@@ -304,7 +304,7 @@ var cases = []struct {
 	}},
 	{"a selector must choose exactly one way", func(t *testing.T, s logout.Store) {
 		mustCreate(t, s, session("a", "alice", 0))
-		for _, sel := range []logout.Selector{{}, {IDs: []string{"a"}, All: true}, {UserID: "alice", All: true}, {Except: "a"}} {
+		for _, sel := range []logout.Selector{{}, {IDs: []string{"a"}, All: true}, {UserID: "alice", All: true}, {Except: "a"}, {IDs: []string{"a", ""}}} {
 			if _, err := s.EndSessions(ctx(t), sel, logout.ReasonForced, at(1)); err == nil {
 				t.Fatalf("EndSessions(%+v) = nil error, want one", sel)
 			}
