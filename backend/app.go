@@ -91,21 +91,21 @@ type Credential struct {
 // directory or a store, as several processes would. Create one with [New];
 // it is safe for concurrent use.
 type App struct {
-	cfg       Config
-	log       *slog.Logger
-	now       func() time.Time
-	m         *logout.Manager
-	users     *userDB
-	closers   []func() error
-	handler   http.Handler
-	pages     *pages
-	cat       *catalogs
-	assets    *assets
-	limit     *limiter
-	cop       *http.CrossOriginProtection
-	key       []byte // HMAC key of sign-in form tokens
-	dummy     []byte // bcrypt hash compared for unknown users
-	created   []Credential
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	m       *logout.Manager
+	users   *userDB
+	closers []func() error
+	handler http.Handler
+	pages   *pages
+	cat     *catalogs
+	assets  *assets
+	limit   *limiter
+	cop     *http.CrossOriginProtection
+	key     []byte // HMAC key of sign-in form tokens
+	dummy   []byte // bcrypt hash compared for unknown users
+	created []Credential
 }
 
 // New opens the data directory, the user database and the session store,
