@@ -93,7 +93,7 @@ func (a *App) page(r *http.Request, u *user, title string) *page {
 				StatusURL: pre + "/session/status", KeepAliveURL: pre + "/session/keepalive",
 				SignOutURL: pre + "/session/signout", SignInURL: a.SignInPath(), CSRFToken: p.CSRF,
 				Labels: widget.Labels{
-					TimeLeft: tr.T("widget.time_left"), Day: tr.T("widget.day"), Days: tr.T("widget.days"),
+					TimeLeft: tr.T("widget.time_left"), Day: tr.T("widget.day"), Days: tr.T("widget.days"), DaysFew: tr.T("widget.days_few"),
 					WarningTitle: tr.T("widget.warning_title"), Warning: tr.T("widget.warning"),
 					Stay: tr.T("widget.stay"), SignOut: tr.T("widget.sign_out"),
 					Retrying: tr.T("widget.retrying"), Expired: tr.T("widget.expired"),

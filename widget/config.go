@@ -17,6 +17,10 @@ type Labels struct {
 	// Day and Days follow the day count when the lifetime is a day or
 	// more: "day" and "days" ("1 day 04:00:00", "2 days 00:00:00").
 	Day, Days string
+	// DaysFew, if set, follows counts of the plural category "few" of
+	// the page's language (<html lang>): Czech "2 dny" beside "5 dní".
+	// Empty means Days.
+	DaysFew string
 	// WarningTitle is the dialog's title: "Your session is about to end".
 	WarningTitle string
 	// Warning is the dialog's message; %s stands for the time left, as in
@@ -103,7 +107,7 @@ var templates = sync.OnceValue(func() *template.Template {
 const elementHTML = `<span class="logout-counter" role="timer" aria-live="off" aria-label="{{.L.TimeLeft}}"` +
 	` data-deadline="{{.Deadline}}" data-server-time="{{.ServerTime}}" data-lifetime="{{.Lifetime}}" data-warning-lead="{{.Lead}}"` +
 	` data-status-url="{{.C.StatusURL}}" data-keep-alive-url="{{.C.KeepAliveURL}}" data-sign-out-url="{{.C.SignOutURL}}" data-sign-in-url="{{.C.SignInURL}}"` +
-	` data-csrf-token="{{.C.CSRFToken}}" data-day="{{.L.Day}}" data-days="{{.L.Days}}" data-warning="{{.L.Warning}}"` +
+	` data-csrf-token="{{.C.CSRFToken}}" data-day="{{.L.Day}}" data-days="{{.L.Days}}" data-days-few="{{.L.DaysFew}}" data-warning="{{.L.Warning}}"` +
 	` data-retrying="{{.L.Retrying}}" data-expired="{{.L.Expired}}"{{if not .C.ShowCounter}} hidden{{end}}>{{.Text}}</span>` +
 	`<dialog class="logout-dialog" role="alertdialog" aria-labelledby="logout-title" aria-describedby="logout-msg">` +
 	`<h2 id="logout-title">{{.L.WarningTitle}}</h2>` +
@@ -185,9 +189,14 @@ func formatLeft(left, lifetime time.Duration, l Labels) string {
 	case lifetime < 24*time.Hour:
 		return fmt.Sprintf("%02d:%02d:%02d", h, m%60, t%60)
 	}
+	// The script asks Intl.PluralRules; for the first render, "one" is
+	// 1 and "few" is 2 to 4, as in Czech and Polish up to 21 days.
 	d, word := h/24, l.Days
-	if d == 1 {
+	switch {
+	case d == 1:
 		word = l.Day
+	case d >= 2 && d <= 4 && l.DaysFew != "":
+		word = l.DaysFew
 	}
 	return fmt.Sprintf("%d %s %02d:%02d:%02d", d, word, h%24, m%60, t%60)
 }

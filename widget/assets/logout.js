@@ -24,6 +24,7 @@
   let ended = false;
 
   const pad = (n) => String(n).padStart(2, '0');
+  const plural = new Intl.PluralRules(document.documentElement.lang || undefined);
 
   // fmt formats t seconds for the counter, by lifetime.
   const fmt = (t) => {
@@ -33,7 +34,9 @@
     if (life < 3600) return pad(m) + s;
     if (life < 86400) return pad(h) + ':' + pad(m % 60) + s;
     const d = Math.floor(h / 24);
-    return d + ' ' + (d === 1 ? c.day : c.days) + ' ' + pad(h % 24) + ':' + pad(m % 60) + s;
+    const k = plural.select(d);
+    const w = k === 'one' ? c.day : (k === 'few' && c.daysFew) || c.days;
+    return d + ' ' + w + ' ' + pad(h % 24) + ':' + pad(m % 60) + s;
   };
 
   // short formats t seconds for the dialog: 0:59, 1:00:00.
