@@ -2,71 +2,29 @@ package widget_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/browsertest"
 	"github.com/gologout/logout/widget"
 )
 
 // The browser tests drive Debian's Chromium through chromedp against a
 // backend made of the core logout.Manager, with real lifetimes of a few
 // seconds: the browser runs in real time.
-
-const chromiumPath = "/usr/bin/chromium"
-
-// ci reports whether the tests run in CI, where nothing may be skipped.
-func ci() bool { return os.Getenv("CI") == "true" }
-
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if ci() {
-		t.Fatalf(format+" (CI=true: not skipping)", args...)
-	}
-	t.Skipf(format, args...)
-}
-
-// newBrowser starts one headless Chromium for a test and its subtests.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		skipOrFail(t, "browser tests need %s: apt-get install -y chromium", chromiumPath)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	t.Cleanup(cancelBrowser)
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("start %s: %v", chromiumPath, err)
-	}
-	return bctx
-}
 
 // backend is a test backend: the core Manager, a page with the widget, an
 // endpoint that counts as activity, and switches and counters for tests.
@@ -192,114 +150,37 @@ func settings(lifetime, lead int, counter bool) logout.Settings {
 	return s
 }
 
-// A tab is one browser tab of a test.
-type tab struct {
-	t   *testing.T
-	ctx context.Context
-}
+// A tab is one browser tab of a test, with the widget's own helpers.
+type tab struct{ browsertest.Tab }
 
-// newTab opens a tab. With parent the browser's context, the tab gets a new
-// browser context (its own cookies and channels); with parent another tab's
-// context, it shares that tab's. init runs in every document before the
-// page's scripts.
-func newTab(t *testing.T, parent context.Context, fresh bool, init string) tab {
+// newTab opens a tab below parent: the browser's context, or another tab's
+// to share its cookies and channels.
+func newTab(t *testing.T, parent context.Context, opts browsertest.TabOptions) tab {
 	t.Helper()
-	var opts []chromedp.ContextOption
-	if fresh {
-		opts = append(opts, chromedp.WithNewBrowserContext())
-	}
-	ctx, cancel := chromedp.NewContext(parent, opts...)
-	t.Cleanup(cancel)
-	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		if init == "" {
-			return nil
-		}
-		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: init})
-		return err
-	}))
-	if err != nil {
-		t.Fatalf("open tab: %v", err)
-	}
-	return tab{t, ctx}
-}
-
-func (tb tab) do(steps ...chromedp.Action[chromedp.Void]) {
-	tb.t.Helper()
-	if err := chromedp.Do(tb.ctx, steps...); err != nil {
-		tb.t.Fatal(err)
-	}
+	return tab{browsertest.NewTab(t, parent, opts)}
 }
 
 // open navigates and waits for the widget to run.
 func (tb tab) open(u string) {
-	tb.t.Helper()
-	tb.do(chromedp.Navigate(u))
-	tb.wait(5*time.Second, "the widget to start", `document.querySelector('.logout-dialog').parentElement === document.body`)
-}
-
-func evalJS[T any](tb tab, expr string) T {
-	tb.t.Helper()
-	v, err := chromedp.Run(tb.ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
-	if err != nil {
-		tb.t.Fatalf("%s: %v", expr, err)
-	}
-	return v
-}
-
-// wait polls the boolean expression until it holds, across navigations.
-func (tb tab) wait(timeout time.Duration, what, expr string) {
-	tb.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ctx, cancel := context.WithTimeout(tb.ctx, time.Second)
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+expr+")"))
-		cancel()
-		if err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.t.Fatalf("waited %v for %s (%s): last error %v; page at %s", timeout, what, expr, err, tb.location())
-		}
-		time.Sleep(50 * time.Millisecond) // polling a real browser in real time
-	}
-}
-
-func (tb tab) location() string {
-	ctx, cancel := context.WithTimeout(tb.ctx, time.Second)
-	defer cancel()
-	u, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("location.href"))
-	return u
+	tb.T.Helper()
+	tb.Do(chromedp.Navigate(u))
+	tb.Wait(5*time.Second, "the widget to start", `document.querySelector('.logout-dialog').parentElement === document.body`)
 }
 
 // signedOut waits for the sign-in page and returns its query.
 func (tb tab) signedOut(timeout time.Duration) url.Values {
-	tb.t.Helper()
-	tb.wait(timeout, "the sign-in page", `location.pathname === '/backend/auth/signin' && document.getElementById('signin')`)
-	u, err := url.Parse(tb.location())
+	tb.T.Helper()
+	tb.Wait(timeout, "the sign-in page", `location.pathname === '/backend/auth/signin' && document.getElementById('signin')`)
+	u, err := url.Parse(tb.Location())
 	if err != nil {
-		tb.t.Fatal(err)
+		tb.T.Fatal(err)
 	}
 	return u.Query()
 }
 
-func (tb tab) text(sel string) string {
-	tb.t.Helper()
-	return evalJS[string](tb, fmt.Sprintf(`document.querySelector(%q).textContent`, sel))
-}
-
 func (tb tab) dialogOpen() bool {
-	tb.t.Helper()
-	return evalJS[bool](tb, `document.querySelector('.logout-dialog').open`)
-}
-
-func (tb tab) focused() string {
-	tb.t.Helper()
-	return evalJS[string](tb, `document.activeElement.id || document.activeElement.className`)
-}
-
-func (tb tab) key(k string, mods ...chromedp.Modifier) {
-	tb.t.Helper()
-	tb.do(chromedp.KeyEvent(k, chromedp.KeyModifiers(mods...)))
+	tb.T.Helper()
+	return browsertest.Eval[bool](tb.Tab, `document.querySelector('.logout-dialog').open`)
 }
 
 const (
@@ -308,11 +189,11 @@ const (
 )
 
 func TestBrowser(t *testing.T) {
-	b := newBrowser(t)
+	b := browsertest.NewBrowser(t)
 
 	t.Run("counter format", func(t *testing.T) {
 		t.Parallel()
-		shared := newTab(t, b, true, "") // one tab for the rows, in turn
+		shared := newTab(t, b, browsertest.TabOptions{Isolated: true}) // one tab for the rows, in turn
 		for _, tc := range []struct {
 			name     string
 			lifetime int
@@ -325,12 +206,12 @@ func TestBrowser(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				srv := newBackend(t, settings(tc.lifetime, 0, true))
-				tb := tab{t, shared.ctx}
+				tb := tab{shared.With(t)}
 				tb.open(srv.URL + "/login")
-				if got := tb.text(".logout-counter"); !regexp.MustCompile(tc.first).MatchString(got) {
+				if got := tb.Text(".logout-counter"); !regexp.MustCompile(tc.first).MatchString(got) {
 					t.Errorf("counter at load: got %q, want %s", got, tc.first)
 				}
-				tb.wait(4*time.Second, "the counter to tick "+tc.later,
+				tb.Wait(4*time.Second, "the counter to tick "+tc.later,
 					fmt.Sprintf(`/%s/.test(document.querySelector('.logout-counter').textContent)`, tc.later))
 			})
 		}
@@ -339,25 +220,25 @@ func TestBrowser(t *testing.T) {
 	t.Run("AJAX moves the counter to the server's deadline", func(t *testing.T) {
 		t.Parallel()
 		srv := newBackend(t, settings(60, 0, true))
-		tb := newTab(t, b, true, "")
+		tb := newTab(t, b, browsertest.TabOptions{Isolated: true})
 		tb.open(srv.URL + "/login")
-		tb.wait(2*time.Second, "about 01:00", `/^(01:00|00:5\d)$/.test(document.querySelector('.logout-counter').textContent)`)
+		tb.Wait(2*time.Second, "about 01:00", `/^(01:00|00:5\d)$/.test(document.querySelector('.logout-counter').textContent)`)
 
 		// The server's lifetime changes; the next request's deadline
 		// shows, not a restart from the page's lifetime.
 		setLifetime(t, srv.m, 45*time.Second)
-		evalJS[bool](tb, `fetch('/backend/ping').then(r => r.ok)`)
-		tb.wait(2*time.Second, "about 00:45 after fetch", `/^00:4[0-5]$/.test(document.querySelector('.logout-counter').textContent)`)
+		browsertest.Eval[bool](tb.Tab, `fetch('/backend/ping').then(r => r.ok)`)
+		tb.Wait(2*time.Second, "about 00:45 after fetch", `/^00:4[0-5]$/.test(document.querySelector('.logout-counter').textContent)`)
 
 		setLifetime(t, srv.m, 30*time.Second)
-		evalJS[bool](tb, `new Promise(ok => { const x = new XMLHttpRequest(); x.onload = () => ok(x.status === 200); x.open('GET', '/backend/ping'); x.send(); })`)
-		tb.wait(2*time.Second, "about 00:30 after XHR", `/^00:(30|2[5-9])$/.test(document.querySelector('.logout-counter').textContent)`)
+		browsertest.Eval[bool](tb.Tab, `new Promise(ok => { const x = new XMLHttpRequest(); x.onload = () => ok(x.status === 200); x.open('GET', '/backend/ping'); x.send(); })`)
+		tb.Wait(2*time.Second, "about 00:30 after XHR", `/^00:(30|2[5-9])$/.test(document.querySelector('.logout-counter').textContent)`)
 
 		// A 401 from any request of the page signs it out.
 		if _, err := srv.m.ForceSignOut(context.Background(), logout.Selector{UserID: "ada"}); err != nil {
 			t.Fatal(err)
 		}
-		evalJS[chromedp.Void](tb, `void fetch('/backend/ping')`)
+		browsertest.Eval[chromedp.Void](tb.Tab, `void fetch('/backend/ping')`)
 		if q := tb.signedOut(3 * time.Second); q.Get("reason") != "forced" {
 			t.Errorf("sign-in query: got %v, want reason=forced", q)
 		}
@@ -370,37 +251,37 @@ func TestBrowser(t *testing.T) {
 		t.Run("two tabs share state by "+tc.name, func(t *testing.T) {
 			t.Parallel()
 			srv := newBackend(t, settings(6, 2, true))
-			tabB := newTab(t, b, true, tc.init)
-			tabA := newTab(t, tabB.ctx, false, tc.init)
+			tabB := newTab(t, b, browsertest.TabOptions{Isolated: true, Init: tc.init})
+			tabA := newTab(t, tabB.Ctx, browsertest.TabOptions{Init: tc.init})
 			tabB.open(srv.URL + "/login")
 			tabA.open(srv.URL + "/backend/")
 
 			// Both warn; "Stay signed in" in A closes both dialogs.
-			tabA.wait(6*time.Second, "A's dialog", dialogOpen)
-			tabB.wait(3*time.Second, "B's dialog", dialogOpen)
-			tabA.do(chromedp.Click(chromedp.CSS(".logout-stay")))
-			tabA.wait(2*time.Second, "A's dialog to close", dialogClosed)
-			tabB.wait(2*time.Second, "B's dialog to close", dialogClosed)
+			tabA.Wait(6*time.Second, "A's dialog", dialogOpen)
+			tabB.Wait(3*time.Second, "B's dialog", dialogOpen)
+			tabA.Do(chromedp.Click(chromedp.CSS(".logout-stay")))
+			tabA.Wait(2*time.Second, "A's dialog to close", dialogClosed)
+			tabB.Wait(2*time.Second, "B's dialog to close", dialogClosed)
 
 			// Activity in A keeps B signed in well past B's own deadline,
 			// without B asking the server.
 			statuses := srv.statuses.Load()
 			for end := time.Now().Add(7 * time.Second); time.Now().Before(end); {
-				evalJS[bool](tabA, `fetch('/backend/ping').then(r => r.ok)`)
+				browsertest.Eval[bool](tabA.Tab, `fetch('/backend/ping').then(r => r.ok)`)
 				if tabB.dialogOpen() {
-					t.Fatalf("B warns although A is active: counter %q", tabB.text(".logout-counter"))
+					t.Fatalf("B warns although A is active: counter %q", tabB.Text(".logout-counter"))
 				}
 				time.Sleep(700 * time.Millisecond) // A's user works at a human pace
 			}
 			if got := srv.statuses.Load() - statuses; got != 0 {
 				t.Errorf("status requests while A was active: got %d, want 0", got)
 			}
-			if got := tabB.location(); !strings.HasSuffix(got, "/backend/") {
+			if got := tabB.Location(); !strings.HasSuffix(got, "/backend/") {
 				t.Fatalf("B: got %s, want it still on /backend/", got)
 			}
 
 			// Signing out in A signs out B.
-			tabA.do(chromedp.Click(chromedp.ID("signout")))
+			tabA.Do(chromedp.Click(chromedp.ID("signout")))
 			if q := tabA.signedOut(3 * time.Second); q.Get("reason") != "manual" {
 				t.Errorf("A's sign-in query: got %v, want reason=manual", q)
 			}
@@ -412,19 +293,18 @@ func TestBrowser(t *testing.T) {
 	t.Run("warning dialog by keyboard", func(t *testing.T) {
 		t.Parallel()
 		srv := newBackend(t, settings(14, 12, true)) // a long lead leaves time for axe
-		tb := newTab(t, b, true, "")
+		tb := newTab(t, b, browsertest.TabOptions{Isolated: true})
 		tb.open(srv.URL + "/login")
-		tb.do(chromedp.Focus(chromedp.ID("q")))
+		tb.Do(chromedp.Focus(chromedp.ID("q")))
 
-		tb.wait(4*time.Second, "the dialog", dialogOpen)
-		if got := tb.focused(); got != "logout-stay" {
+		tb.Wait(4*time.Second, "the dialog", dialogOpen)
+		if got := tb.Focused(); got != "logout-stay" {
 			t.Errorf("focus in the dialog: got %q, want the Stay signed in button", got)
 		}
-		if got := tb.text(".logout-msg"); !regexp.MustCompile(`^You will be signed out in 0:1[0-2]$`).MatchString(got) {
+		if got := tb.Text(".logout-msg"); !regexp.MustCompile(`^You will be signed out in 0:1[0-2]$`).MatchString(got) {
 			t.Errorf("dialog message: got %q", got)
 		}
-		tb.wait(time.Second, "an announcement", `window.announced.length > 0`)
-		checkAxe(tb)
+		tb.Wait(time.Second, "an announcement", `window.announced.length > 0`)
 
 		for _, step := range []struct {
 			mods []chromedp.Modifier
@@ -435,35 +315,39 @@ func TestBrowser(t *testing.T) {
 			{[]chromedp.Modifier{chromedp.ModifierShift}, "logout-out"},
 			{[]chromedp.Modifier{chromedp.ModifierShift}, "logout-stay"},
 		} {
-			tb.key(kb.Tab, step.mods...)
-			if got := tb.focused(); got != step.want {
+			tb.Key(kb.Tab, step.mods...)
+			if got := tb.Focused(); got != step.want {
 				t.Errorf("after Tab (%v): focus on %q, want %q", step.mods, got, step.want)
 			}
 		}
 
 		// Announced at opening (under 30 s) and at 10 s, not every second.
-		tb.wait(4*time.Second, "0:08 left", `/in 0:0[0-8]$/.test(document.querySelector('.logout-msg').textContent)`)
-		got := evalJS[[]string](tb, `window.announced`)
+		tb.Wait(4*time.Second, "0:08 left", `/in 0:0[0-8]$/.test(document.querySelector('.logout-msg').textContent)`)
+		got := browsertest.Eval[[]string](tb.Tab, `window.announced`)
 		if len(got) != 2 || !strings.HasSuffix(got[1], " 0:10") {
 			t.Errorf("announcements: got %q, want two: at opening and at 0:10", got)
 		}
+		// axe-core holds the page's main thread for a second or more (much
+		// more on a loaded machine), so it runs after the 0:10 announcement
+		// rather than before it; the dialog is still open.
+		browsertest.Axe(t, tb.Ctx)
 
-		tb.key(kb.Enter)
-		tb.wait(2*time.Second, "Enter to close the dialog", dialogClosed)
+		tb.Key(kb.Enter)
+		tb.Wait(2*time.Second, "Enter to close the dialog", dialogClosed)
 		if got := srv.keepAlives.Load(); got != 1 {
 			t.Errorf("keep-alive requests after Enter: got %d, want 1", got)
 		}
-		if got := tb.focused(); got != "q" {
+		if got := tb.Focused(); got != "q" {
 			t.Errorf("focus after the dialog: got %q, want it back on #q", got)
 		}
 
-		tb.wait(4*time.Second, "the dialog again", dialogOpen)
-		tb.key(kb.Escape)
-		tb.wait(2*time.Second, "Escape to close the dialog", dialogClosed)
+		tb.Wait(4*time.Second, "the dialog again", dialogOpen)
+		tb.Key(kb.Escape)
+		tb.Wait(2*time.Second, "Escape to close the dialog", dialogClosed)
 		if got := srv.keepAlives.Load(); got != 2 {
 			t.Errorf("keep-alive requests after Escape: got %d, want 2", got)
 		}
-		if got := tb.location(); !strings.HasSuffix(got, "/backend/") {
+		if got := tb.Location(); !strings.HasSuffix(got, "/backend/") {
 			t.Errorf("page: got %s, want /backend/", got)
 		}
 	})
@@ -471,13 +355,13 @@ func TestBrowser(t *testing.T) {
 	t.Run("at zero: sign-in page; counter off hides only the counter", func(t *testing.T) {
 		t.Parallel()
 		srv := newBackend(t, settings(3, 2, false))
-		tb := newTab(t, b, true, "")
+		tb := newTab(t, b, browsertest.TabOptions{Isolated: true})
 		start := time.Now()
 		tb.open(srv.URL + "/login")
-		if !evalJS[bool](tb, `(e => e.hidden && e.getClientRects().length === 0)(document.querySelector('.logout-counter'))`) {
+		if !browsertest.Eval[bool](tb.Tab, `(e => e.hidden && e.getClientRects().length === 0)(document.querySelector('.logout-counter'))`) {
 			t.Error("counter visible with the counter setting off")
 		}
-		tb.wait(3*time.Second, "the dialog", dialogOpen)
+		tb.Wait(3*time.Second, "the dialog", dialogOpen)
 		q := tb.signedOut(6 * time.Second)
 		if got := time.Since(start); got < 2500*time.Millisecond {
 			t.Errorf("signed out %v after sign-in, want about 3 s", got)
@@ -495,16 +379,16 @@ func TestBrowser(t *testing.T) {
 		t.Run(fmt.Sprintf("browser clock %+v off", skew), func(t *testing.T) {
 			t.Parallel()
 			srv := newBackend(t, settings(6, 2, true))
-			tb := newTab(t, b, true, shiftClock(skew))
+			tb := newTab(t, b, browsertest.TabOptions{Isolated: true, Init: shiftClock(skew)})
 			start := time.Now() // before the session starts
 			tb.open(srv.URL + "/login")
-			if got := evalJS[float64](tb, `Date.now() - performance.timeOrigin - performance.now()`); (time.Duration(got)*time.Millisecond - skew).Abs() > time.Minute {
+			if got := browsertest.Eval[float64](tb.Tab, `Date.now() - performance.timeOrigin - performance.now()`); (time.Duration(got)*time.Millisecond - skew).Abs() > time.Minute {
 				t.Fatalf("clock shift not in effect: browser is %v ms off, want %v", got, skew)
 			}
-			if got := tb.text(".logout-counter"); !regexp.MustCompile(`^00:0[3-6]$`).MatchString(got) {
+			if got := tb.Text(".logout-counter"); !regexp.MustCompile(`^00:0[3-6]$`).MatchString(got) {
 				t.Errorf("counter: got %q, want 00:06 or a little less", got)
 			}
-			tb.wait(5*time.Second, "the dialog", dialogOpen)
+			tb.Wait(5*time.Second, "the dialog", dialogOpen)
 			if got := time.Since(start); got < 3*time.Second {
 				t.Errorf("dialog after %v, want about 4 s", got)
 			}
@@ -518,21 +402,21 @@ func TestBrowser(t *testing.T) {
 	t.Run("server down during the warning never signs out early", func(t *testing.T) {
 		t.Parallel()
 		srv := newBackend(t, settings(4, 3, true))
-		tb := newTab(t, b, true, "")
+		tb := newTab(t, b, browsertest.TabOptions{Isolated: true})
 		tb.open(srv.URL + "/login")
-		tb.wait(3*time.Second, "the dialog", dialogOpen)
+		tb.Wait(3*time.Second, "the dialog", dialogOpen)
 		srv.down.Store(true)
 		deadline := time.Now().Add(3 * time.Second)
-		tb.do(chromedp.Click(chromedp.CSS(".logout-stay")))
-		tb.wait(2*time.Second, "the retry notice", `document.querySelector('.logout-note').textContent === "Can't reach the server, retrying…"`)
+		tb.Do(chromedp.Click(chromedp.CSS(".logout-stay")))
+		tb.Wait(2*time.Second, "the retry notice", `document.querySelector('.logout-note').textContent === "Can't reach the server, retrying…"`)
 
 		// Three seconds past the deadline: still on the page, still trying.
 		time.Sleep(time.Until(deadline.Add(3 * time.Second))) // the server stays down in real time
-		if got := tb.location(); !strings.HasSuffix(got, "/backend/") {
+		if got := tb.Location(); !strings.HasSuffix(got, "/backend/") {
 			t.Fatalf("page while the server is down: got %s, want /backend/", got)
 		}
-		if !tb.dialogOpen() || tb.text(".logout-note") == "" {
-			t.Errorf("dialog while the server is down: open %v, note %q", tb.dialogOpen(), tb.text(".logout-note"))
+		if !tb.dialogOpen() || tb.Text(".logout-note") == "" {
+			t.Errorf("dialog while the server is down: open %v, note %q", tb.dialogOpen(), tb.Text(".logout-note"))
 		}
 		if got := srv.refused.Load(); got < 2 || got > 8 {
 			t.Errorf("requests while down for about 6 s: got %d, want a few with backoff", got)
@@ -584,49 +468,4 @@ func shiftClock(d time.Duration) string {
   S.UTC = D.UTC;
   window.Date = S;
 })();`, d.Milliseconds())
-}
-
-// axeInstall is how to install axe-core where axePath finds it, from the
-// module's root.
-const axeInstall = "npm install --prefix widget/testdata --no-save --no-package-lock axe-core"
-
-// axePath finds axe-core: $LOGOUT_AXE_JS, or widget/testdata/node_modules
-// after axeInstall.
-func axePath() string {
-	if p := os.Getenv("LOGOUT_AXE_JS"); p != "" {
-		return p
-	}
-	return filepath.Join("testdata", "node_modules", "axe-core", "axe.min.js")
-}
-
-// checkAxe runs axe-core on the page and fails on serious or critical
-// violations.
-func checkAxe(tb tab) {
-	tb.t.Helper()
-	src, err := os.ReadFile(axePath())
-	if err != nil {
-		if ci() {
-			tb.t.Errorf("axe-core: %v (CI=true: not skipping; install it with %s)", err, axeInstall)
-		} else {
-			tb.t.Logf("skipping the axe-core check: %v; install it with %s", err, axeInstall)
-		}
-		return
-	}
-	evalJS[chromedp.Void](tb, string(src))
-	raw := evalJS[string](tb, `axe.run(document, {resultTypes: ['violations']}).then(r => JSON.stringify(r.violations))`)
-	var violations []struct {
-		ID, Impact, Help string
-		Nodes            []struct{ HTML string }
-	}
-	if err := json.Unmarshal([]byte(raw), &violations); err != nil {
-		tb.t.Fatal(err)
-	}
-	tb.t.Logf("axe-core: %d violations", len(violations))
-	for _, v := range violations {
-		if v.Impact == "serious" || v.Impact == "critical" {
-			tb.t.Errorf("axe %s (%s): %s: %+v", v.ID, v.Impact, v.Help, v.Nodes)
-		} else {
-			tb.t.Logf("axe %s (%s): %s", v.ID, v.Impact, v.Help)
-		}
-	}
 }

@@ -1,0 +1,578 @@
+package backend_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image/png"
+	"log/slog"
+	"math"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gologout/logout"
+	"github.com/gologout/logout/backend"
+	"github.com/gologout/logout/internal/browsertest"
+)
+
+// The browser tests drive Debian's Chromium through chromedp against the
+// real backend: backend.New on a temporary data directory with the SQLite
+// store, served on loopback, on the real clock. Tests that wait for a
+// sign-out use lifetimes of a few seconds and poll with deadlines.
+
+// Viewports of the tests, in CSS pixels at device scale 1.
+var (
+	desktop = viewport{"desktop", 1280, 800}
+	narrow  = viewport{"narrow", 375, 812}
+)
+
+type viewport struct {
+	name          string
+	width, height int64
+}
+
+// site is one App with its background work, behind an httptest server.
+type site struct {
+	*httptest.Server
+	app *backend.App
+}
+
+// startSite starts an App on a new data directory, with the default
+// SQLite store and the real clock, and runs it until t ends.
+func startSite(t *testing.T) *site {
+	t.Helper()
+	app, err := backend.New(context.Background(), backend.Config{
+		DataDir: t.TempDir(), BcryptCost: bcrypt.MinCost,
+		AdminPassword: adminPassword, EditorPassword: editorPassword,
+		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		t.Fatalf("backend.New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	s := &site{Server: httptest.NewServer(app.Handler()), app: app}
+	t.Cleanup(func() {
+		s.Close()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		if err := app.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+// set changes the settings in force, as the settings page would: the
+// lifetime and warning in seconds, and whether the counter shows.
+func (s *site) set(t testing.TB, lifetime, lead int, counter bool) {
+	t.Helper()
+	m := s.app.Manager()
+	cur, err := m.Settings(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur.Lifetime = time.Duration(lifetime) * time.Second
+	cur.WarningLead = time.Duration(lead) * time.Second
+	cur.ShowCounter = counter
+	if _, err := m.UpdateSettings(context.Background(), cur); err != nil {
+		t.Fatalf("settings %+v: %v", cur, err)
+	}
+}
+
+// sessions returns the signed-in sessions, with their deadlines.
+func (s *site) sessions(t testing.TB) []logout.Session {
+	t.Helper()
+	list, err := s.app.Manager().Sessions(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+// deadline returns the deadline of the only signed-in session.
+func (s *site) deadline(t testing.TB) time.Time {
+	t.Helper()
+	list := s.sessions(t)
+	if len(list) != 1 {
+		t.Fatalf("sessions: got %d, want 1", len(list))
+	}
+	return list[0].Deadline
+}
+
+// A tab is a browser tab on a site.
+type tab struct {
+	browsertest.Tab
+	s *site
+}
+
+// newTab opens a tab on s below parent: the browser's context for a new
+// browser context (a new visitor), or another tab's to share its cookies.
+func (s *site) newTab(t *testing.T, parent context.Context, vp viewport, isolated bool) tab {
+	t.Helper()
+	return tab{browsertest.NewTab(t, parent, browsertest.TabOptions{Isolated: isolated, Width: vp.width, Height: vp.height}), s}
+}
+
+// open loads the path of the site and waits for the page to be ready.
+func (tb tab) open(path string) {
+	tb.T.Helper()
+	tb.Do(chromedp.Navigate(tb.s.URL + path))
+	tb.Wait(5*time.Second, path+" to load", `document.readyState === 'complete'`)
+}
+
+// load runs a step that loads a new page (a click on a link or a submit
+// button) and waits for the new page to be ready.
+func (tb tab) load(step chromedp.Action[chromedp.Void]) {
+	tb.T.Helper()
+	browsertest.Eval[chromedp.Void](tb.Tab, `window.oldPage = true`)
+	tb.Do(step)
+	tb.Wait(5*time.Second, "a new page", `!window.oldPage && document.readyState === 'complete'`)
+}
+
+// click clicks the first element that the CSS selector matches.
+func click(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
+
+// fill sets the value of the field with the id.
+func fill(id, value string) chromedp.Action[chromedp.Void] {
+	return chromedp.SetValue(chromedp.ID(id), value)
+}
+
+// signIn signs in through the sign-in form and waits for the dashboard.
+func (tb tab) signIn(user, password string) {
+	tb.T.Helper()
+	tb.open("/backend/auth/signin")
+	tb.Do(fill("username", user), fill("password", password))
+	tb.load(click("form.signin button[type=submit]"))
+	tb.wantPath("/backend")
+}
+
+// wantPath fails the test unless the tab shows path (query aside).
+func (tb tab) wantPath(path string) {
+	tb.T.Helper()
+	if got := browsertest.Eval[string](tb.Tab, `location.pathname`); got != path {
+		tb.T.Fatalf("page: got %s, want %s", tb.Location(), path)
+	}
+}
+
+// notices returns the texts of the notices above the page's content.
+func (tb tab) notices() string {
+	tb.T.Helper()
+	return browsertest.Eval[string](tb.Tab, `[...document.querySelectorAll('main > .notice')].map(n => n.textContent).join(' | ')`)
+}
+
+// signedOut waits for the sign-in page and returns its query.
+func (tb tab) signedOut(timeout time.Duration) url.Values {
+	tb.T.Helper()
+	tb.Wait(timeout, "the sign-in page", `location.pathname === '/backend/auth/signin' && document.readyState === 'complete'`)
+	u, err := url.Parse(tb.Location())
+	if err != nil {
+		tb.T.Fatal(err)
+	}
+	return u.Query()
+}
+
+// seconds returns the counter's time left in seconds, or -1 when it
+// does not read MM:SS.
+func (tb tab) seconds() int {
+	tb.T.Helper()
+	return browsertest.Eval[int](tb.Tab, `(m => m ? +m[1] * 60 + +m[2] : -1)(/^(\d\d):(\d\d)$/.exec(document.querySelector('.logout-counter').textContent))`)
+}
+
+// tabTo presses Tab until the focused element el satisfies the JavaScript
+// predicate, at most max times.
+func (tb tab) tabTo(what, pred string, max int) {
+	tb.T.Helper()
+	for i := 0; ; i++ {
+		if browsertest.Eval[bool](tb.Tab, `(el => !!(`+pred+`))(document.activeElement)`) {
+			return
+		}
+		if i == max {
+			tb.T.Fatalf("after %d presses of Tab, focus is on %q, not on %s", max, tb.Focused(), what)
+		}
+		tb.Key(kb.Tab)
+	}
+}
+
+const (
+	dialogOpen   = `document.querySelector('.logout-dialog').open`
+	dialogClosed = `!document.querySelector('.logout-dialog').open`
+	// stayFocused: focus is on "Stay signed in", inside the open dialog.
+	stayFocused = `document.activeElement.matches('dialog[open] .logout-stay')`
+	// The messages of the sign-in page, in English.
+	loggedOut = "You have been logged out!"
+	signedOff = "You have signed out."
+)
+
+func TestBrowser(t *testing.T) {
+	b := browsertest.NewBrowser(t)
+
+	for _, vp := range []viewport{desktop, narrow} {
+		t.Run("axe-core on every page at "+vp.name+" width", func(t *testing.T) {
+			t.Parallel()
+			s := startSite(t)
+			admin := s.newTab(t, b, vp, true)
+			editor := s.newTab(t, b, vp, true)
+			// check runs axe-core on the page that step leads to.
+			check := func(name string, tb tab, step func(tb tab)) {
+				t.Run(name, func(t *testing.T) {
+					tb := tab{tb.With(t), s}
+					step(tb)
+					browsertest.Axe(t, tb.Ctx)
+				})
+			}
+
+			check("front page", admin, func(tb tab) { tb.open("/") })
+			check("sign-in page", admin, func(tb tab) { tb.open("/backend/auth/signin") })
+			check("sign-in page after a timeout", admin, func(tb tab) {
+				tb.open("/backend/auth/signin?reason=idle&return=%2Fbackend")
+				if got := tb.notices(); got != loggedOut {
+					tb.T.Errorf("notice: got %q, want %q", got, loggedOut)
+				}
+			})
+			check("sign-in page with a wrong password", admin, func(tb tab) {
+				tb.Do(fill("username", "admin"), fill("password", "not-the-password"))
+				tb.load(click("form.signin button[type=submit]"))
+				if got := tb.Text("#signin-error"); got != "Wrong user name or password." {
+					tb.T.Errorf("error: got %q", got)
+				}
+			})
+			check("dashboard", admin, func(tb tab) { tb.signIn("admin", adminPassword) })
+			check("dashboard with the menu open", admin, func(tb tab) {
+				// The menu replaces the sidebar on narrow screens only.
+				shown := browsertest.Eval[bool](tb.Tab, `(d => (d.open = true, d.querySelector('.nav').getClientRects().length > 0))(document.querySelector('details.navmenu'))`)
+				if want := vp == narrow; shown != want {
+					tb.T.Errorf("menu shown: got %v, want %v", shown, want)
+				}
+			})
+			check("front page signed in", admin, func(tb tab) {
+				tb.open("/")
+				if got := tb.Text("main"); !strings.Contains(got, "Signed in to the backend as admin.") {
+					tb.T.Errorf("front page: got %q, want it signed in", got)
+				}
+			})
+			check("settings page", admin, func(tb tab) {
+				tb.open("/backend/system/settings/user-session")
+				tb.wantPath("/backend/system/settings/user-session")
+			})
+			check("settings page with a validation error", admin, func(tb tab) {
+				tb.Do(fill("f-lifetime", "1e3"))
+				tb.load(click("form.settings button[type=submit]"))
+				tb.Wait(time.Second, "the error summary", `document.querySelector('.error-summary')`)
+			})
+			check("403 page of the editor", editor, func(tb tab) {
+				// A sign-out first, so that the sign-out log has a row.
+				tb.signIn("editor", editorPassword)
+				tb.load(click(".signout button"))
+				tb.signIn("editor", editorPassword)
+				tb.open("/backend/system/settings/user-session")
+				if got := tb.Text("h1"); got != "Access denied" {
+					tb.T.Errorf("h1: got %q, want Access denied", got)
+				}
+			})
+			check("active sessions page", admin, func(tb tab) {
+				tb.open("/backend/system/sessions")
+				tb.wantPath("/backend/system/sessions")
+				tb.Wait(time.Second, "two sessions and a sign-out", `document.querySelectorAll('tbody tr').length === 3`)
+			})
+			check("warning dialog", admin, func(tb tab) {
+				s.set(tb.T, 120, 119, true)
+				tb.open("/backend")
+				tb.Wait(2*time.Second, "the dialog", dialogOpen+` && `+stayFocused)
+			})
+		})
+	}
+
+	t.Run("keyboard only: sign in, reach the settings, stay signed in", func(t *testing.T) {
+		t.Parallel()
+		s := startSite(t)
+		tb := s.newTab(t, b, desktop, true)
+		tb.open("/backend")
+		tb.wantPath("/backend/auth/signin")
+
+		tb.tabTo("the user name", `el.id === 'username'`, 10)
+		tb.Key("admin")
+		tb.tabTo("the password", `el.id === 'password'`, 1)
+		tb.Key(adminPassword)
+		browsertest.Eval[chromedp.Void](tb.Tab, `window.oldPage = true`)
+		tb.Key(kb.Enter)
+		tb.Wait(5*time.Second, "the dashboard", `!window.oldPage && location.pathname === '/backend' && document.readyState === 'complete'`)
+
+		tb.tabTo("the User Session link", `el.matches('.sidebar a') && el.textContent === 'User Session'`, 20)
+		tb.Key(kb.Enter)
+		tb.Wait(5*time.Second, "the settings page", `location.pathname === '/backend/system/settings/user-session' && document.readyState === 'complete'`)
+
+		// A 6 s lifetime with a 4 s warning, typed into the form; Tab
+		// selects a field's text, so typing replaces it.
+		tb.tabTo("the lifetime field", `el.id === 'f-lifetime'`, 30)
+		tb.Key("6")
+		tb.tabTo("the warning field", `el.id === 'f-warning_lead'`, 3)
+		tb.Key("4")
+		tb.Key(kb.Enter)
+		tb.Wait(5*time.Second, "the saved settings", `location.search === '?done=saved' && document.readyState === 'complete'`)
+		if got := tb.notices(); !strings.HasPrefix(got, "Settings saved.") {
+			t.Fatalf("notice: got %q, want Settings saved", got)
+		}
+		if cur, err := s.app.Manager().Settings(context.Background()); err != nil || cur.Lifetime != 6*time.Second || cur.WarningLead != 4*time.Second {
+			t.Fatalf("saved settings: got lifetime %v and warning %v (err %v), want 6s and 4s", cur.Lifetime, cur.WarningLead, err)
+		}
+
+		for _, key := range []string{kb.Enter, kb.Escape} {
+			tb.Wait(5*time.Second, "the dialog", dialogOpen)
+			tb.Wait(time.Second, "focus on Stay signed in", stayFocused)
+			before := s.deadline(t)
+			tb.Key(key)
+			tb.Wait(2*time.Second, "the dialog to close", dialogClosed)
+			// The dialog closes once the keep-alive has answered.
+			if after := s.deadline(t); !after.After(before.Add(500 * time.Millisecond)) {
+				t.Errorf("after %q: deadline %v, want it extended past %v", key, after, before)
+			}
+			if got := tb.seconds(); got < 3 || got > 6 {
+				t.Errorf("after %q: counter at %d s, want about 6", key, got)
+			}
+		}
+		tb.wantPath("/backend/system/settings/user-session")
+	})
+
+	t.Run("counter next to the avatar counts in the right format", func(t *testing.T) {
+		t.Parallel()
+		s := startSite(t)
+		tb := s.newTab(t, b, desktop, true)
+		tb.signIn("admin", adminPassword)
+		if !browsertest.Eval[bool](tb.Tab, `!!document.querySelector('.account .avatar ~ .counter .logout-counter:not([hidden])')`) {
+			t.Fatal("no visible counter next to the avatar")
+		}
+		for _, tc := range []struct {
+			lifetime int
+			want     string
+		}{
+			{900, `^(15:00|14:5\d)$`},
+			{7200, `^(02:00:00|01:59:5\d)$`},
+			{2 * 86400, `^(2 days 00:00:00|1 day 23:59:5\d)$`},
+		} {
+			s.set(t, tc.lifetime, 60, true)
+			tb.open("/backend")
+			if got := tb.Text(".logout-counter"); !regexp.MustCompile(tc.want).MatchString(got) {
+				t.Errorf("lifetime %d s: counter %q, want %s", tc.lifetime, got, tc.want)
+			}
+		}
+		tb.Wait(3*time.Second, "the counter to count down", `/^1 day 23:59:5[0-8]$/.test(document.querySelector('.logout-counter').textContent)`)
+	})
+
+	t.Run("Refresh stats moves the counter to the server's deadline", func(t *testing.T) {
+		t.Parallel()
+		s := startSite(t)
+		s.set(t, 60, 10, true)
+		tb := s.newTab(t, b, desktop, true)
+		tb.signIn("admin", adminPassword)
+		if got := tb.seconds(); got < 58 {
+			t.Errorf("counter after sign-in: got %d s, want about 60", got)
+		}
+
+		// The server's lifetime changes: the fetch's response carries
+		// the new deadline, and the counter follows it.
+		s.set(t, 45, 10, true)
+		tb.Do(click("[data-stats-url] button[type=submit]"))
+		tb.Wait(3*time.Second, "the stats to refresh", `document.querySelector('[data-stats-status]').textContent !== ''`)
+		if got := tb.Text("[data-stats-status]"); got != "Stats refreshed; the counter started again." {
+			t.Errorf("stats status: got %q", got)
+		}
+		tb.Wait(2*time.Second, "about 00:45", `/^00:4[0-5]$/.test(document.querySelector('.logout-counter').textContent)`)
+		left := time.Until(s.deadline(t)).Seconds()
+		if got := float64(tb.seconds()); math.Abs(got-left) > 1.5 {
+			t.Errorf("counter: got %v s, want the server's %.1f s", got, left)
+		}
+		tb.wantPath("/backend")
+	})
+
+	t.Run("two tabs: activity in one keeps the other; sign-out signs out both", func(t *testing.T) {
+		t.Parallel()
+		s := startSite(t)
+		s.set(t, 6, 2, true)
+		tabB := s.newTab(t, b, desktop, true)
+		tabB.signIn("admin", adminPassword)
+		oldDeadline := s.deadline(t)
+		tabA := s.newTab(t, tabB.Ctx, desktop, false)
+		tabA.open("/backend")
+
+		// A's user refreshes the stats at a human pace, past B's own
+		// deadline; B never warns and stays.
+		for time.Now().Before(oldDeadline.Add(2 * time.Second)) {
+			tabA.Do(click("[data-stats-url] button[type=submit]"))
+			if browsertest.Eval[bool](tabB.Tab, dialogOpen) {
+				t.Fatalf("B warns although A is active: counter %q", tabB.Text(".logout-counter"))
+			}
+			time.Sleep(time.Second) // A's user works at a human pace
+		}
+		tabB.wantPath("/backend")
+		if got := tabB.seconds(); got < 3 {
+			t.Errorf("B's counter: got %d s, want it kept up by A", got)
+		}
+
+		tabA.Do(click(".signout button"))
+		if q := tabA.signedOut(3 * time.Second); q.Get("reason") != "manual" {
+			t.Errorf("A's sign-in query: got %v, want reason=manual", q)
+		}
+		tabB.signedOut(3 * time.Second)
+		for _, tb := range []tab{tabA, tabB} {
+			if got := tb.notices(); got != signedOff {
+				t.Errorf("notice: got %q, want %q", got, signedOff)
+			}
+		}
+		if got := s.sessions(t); len(got) != 0 {
+			t.Errorf("sessions after the sign-out: got %d, want 0", len(got))
+		}
+	})
+
+	for _, counter := range []bool{true, false} {
+		t.Run(fmt.Sprintf("at zero the sign-in page says logged out, counter shown %v", counter), func(t *testing.T) {
+			t.Parallel()
+			s := startSite(t)
+			s.set(t, 3, 2, counter)
+			tb := s.newTab(t, b, desktop, true)
+			tb.signIn("admin", adminPassword)
+			start := time.Now()
+			visible := browsertest.Eval[bool](tb.Tab, `document.querySelector('.logout-counter').getClientRects().length > 0`)
+			if visible != counter {
+				t.Errorf("counter visible: got %v, want %v", visible, counter)
+			}
+			q := tb.signedOut(6 * time.Second)
+			if got := time.Since(start); got < 2*time.Second {
+				t.Errorf("signed out %v after the dashboard loaded, want about 3 s", got)
+			}
+			if q.Get("reason") != "idle" || q.Get("return") != "/backend" {
+				t.Errorf("sign-in query: got %v, want reason=idle and return=/backend", q)
+			}
+			if got := tb.notices(); got != loggedOut {
+				t.Errorf("notice: got %q, want %q", got, loggedOut)
+			}
+			if got := s.sessions(t); len(got) != 0 {
+				t.Errorf("sessions after the timeout: got %d, want 0", len(got))
+			}
+		})
+	}
+
+	t.Run("README walkthrough: a 10 s lifetime set in the settings form", func(t *testing.T) {
+		t.Parallel()
+		s := startSite(t)
+		tb := s.newTab(t, b, desktop, true)
+
+		// 1-2. Sign in, open System › User Session, set 10 s and 5 s.
+		tb.signIn("admin", adminPassword)
+		tb.load(click(`.sidebar a[href$="/system/settings/user-session"]`))
+		tb.Do(fill("f-lifetime", "10"), fill("f-warning_lead", "5"))
+		tb.load(click("form.settings button[type=submit]"))
+		if got := tb.notices(); !strings.HasPrefix(got, "Settings saved.") {
+			t.Fatalf("notice: got %q, want Settings saved", got)
+		}
+
+		// 3. The dashboard's counter shows 00:10 and counts down.
+		tb.load(click(`.sidebar a[href="/backend"]`))
+		if got := tb.seconds(); got < 9 || got > 10 {
+			t.Errorf("counter on the dashboard: got %d s, want 10", got)
+		}
+		tb.Wait(3*time.Second, "the counter at 00:08", `/^00:0[0-8]$/.test(document.querySelector('.logout-counter').textContent)`)
+
+		// 4. Refresh stats starts it again from 10.
+		tb.Do(click("[data-stats-url] button[type=submit]"))
+		tb.Wait(2*time.Second, "the counter back at 00:10", `/^00:(10|09)$/.test(document.querySelector('.logout-counter').textContent)`)
+
+		// 5. Unsaved work, then the warning at 5 s and the sign-in page at 0.
+		tb.Do(fill("draft-title", "Unsaved title"))
+		tb.Wait(7*time.Second, "the warning", dialogOpen)
+		q := tb.signedOut(7 * time.Second)
+		if got := tb.notices(); got != loggedOut {
+			t.Errorf("notice: got %q, want %q", got, loggedOut)
+		}
+
+		// 6. The public front end is served, not redirected.
+		front := s.newTab(t, tb.Ctx, desktop, false)
+		front.open("/")
+		front.wantPath("/")
+		if got := front.Text("main"); !strings.Contains(got, "You are not signed in to the backend.") {
+			t.Errorf("front page: got %q", got)
+		}
+
+		// Signing in again returns to the dashboard with the draft.
+		if q.Get("return") != "/backend" {
+			t.Errorf("sign-in query: got %v, want return=/backend", q)
+		}
+		tb.Do(fill("username", "admin"), fill("password", adminPassword))
+		tb.load(click("form.signin button[type=submit]"))
+		tb.wantPath("/backend")
+		if got := browsertest.Eval[string](tb.Tab, `document.getElementById('draft-title').value`); got != "Unsaved title" {
+			t.Errorf("restored draft title: got %q, want %q", got, "Unsaved title")
+		}
+		if browsertest.Eval[bool](tb.Tab, `document.querySelector('[data-draft-notice]').hidden`) {
+			t.Error("no notice of the restored draft")
+		}
+	})
+}
+
+// TestScreenshots takes the README's screenshots at 1280×800, device
+// scale 1. It writes them to docs/ only with LOGOUT_SCREENSHOTS=1:
+//
+//	LOGOUT_SCREENSHOTS=1 go test -run Screenshot ./backend/
+func TestScreenshots(t *testing.T) {
+	dir := ""
+	if os.Getenv("LOGOUT_SCREENSHOTS") == "1" {
+		dir = filepath.Join(browsertest.ModuleRoot(t), "docs")
+	}
+	shot := func(t *testing.T, tb tab, name string) {
+		t.Helper()
+		path := ""
+		if dir != "" {
+			path = filepath.Join(dir, name)
+		}
+		b := browsertest.Screenshot(t, tb.Ctx, path)
+		cfg, err := png.DecodeConfig(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if cfg.Width != int(desktop.width) || cfg.Height != int(desktop.height) {
+			t.Errorf("%s: got %dx%d, want %dx%d", name, cfg.Width, cfg.Height, desktop.width, desktop.height)
+		}
+	}
+
+	b := browsertest.NewBrowser(t)
+	s := startSite(t)
+	tb := s.newTab(t, b, desktop, true)
+	tb.signIn("admin", adminPassword)
+	// No focus ring or caret in the pictures.
+	blur := func(tb tab) { browsertest.Eval[chromedp.Void](tb.Tab, `document.activeElement.blur()`) }
+
+	t.Run("dashboard", func(t *testing.T) {
+		tb := tab{tb.With(t), s}
+		blur(tb)
+		shot(t, tb, "dashboard.png")
+	})
+	t.Run("settings with an error", func(t *testing.T) {
+		tb := tab{tb.With(t), s}
+		tb.open("/backend/system/settings/user-session")
+		tb.Do(fill("f-lifetime", "1e3"))
+		tb.load(click("form.settings button[type=submit]"))
+		tb.Wait(time.Second, "the error summary", `document.querySelector('.error-summary')`)
+		blur(tb)
+		shot(t, tb, "settings-error.png")
+	})
+	t.Run("warning dialog", func(t *testing.T) {
+		tb := tab{tb.With(t), s}
+		s.set(t, 61, 60, true)
+		tb.open("/backend")
+		tb.Wait(3*time.Second, "the dialog", dialogOpen)
+		tb.Wait(2*time.Second, "the message", `document.querySelector('.logout-msg').textContent !== ''`)
+		shot(t, tb, "warning-dialog.png")
+	})
+}
