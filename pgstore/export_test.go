@@ -1,5 +1,7 @@
 package pgstore
 
+import "time"
+
 // Test hooks, visible only to this package's tests.
 
 // SchemaVersion is the version New migrates to.
@@ -13,3 +15,11 @@ const MaxPayload = maxPayload
 
 // ExpiredQuery returns the statement behind ExpiredSessions.
 func ExpiredQuery(s *Store) string { return s.q.expired }
+
+// SetPingEvery sets how long Watch waits for a notification before it
+// pings, and returns a function that restores it.
+func SetPingEvery(d time.Duration) (restore func()) {
+	old := pingEvery
+	pingEvery = d
+	return func() { pingEvery = old }
+}

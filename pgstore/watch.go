@@ -8,11 +8,17 @@ import (
 
 	"github.com/gologout/logout"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // maxPayload is the longest NOTIFY payload PostgreSQL accepts, in bytes
 // (it must be shorter than 8000).
 const maxPayload = 7999
+
+// pingEvery is how long Watch waits for a notification before it checks
+// its connection with a ping; a ping unanswered for as long ends Watch
+// with an error. A variable for the tests.
+var pingEvery = 15 * time.Second
 
 // payload is a notification, one of:
 //
@@ -65,7 +71,10 @@ func endedPayloads(ids []string) []string {
 // so the caller rereads what it holds.
 //
 // Watch returns ctx.Err() when ctx is done, or an error as soon as the
-// connection fails.
+// connection fails. When no notification comes for 15 s it pings the
+// server, and a ping unanswered for 15 s more ends Watch with an error,
+// so that a connection silenced by the network is not listened to for
+// ever.
 func (s *Store) Watch(ctx context.Context, fn func(logout.Change)) error {
 	pc, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -85,15 +94,26 @@ func (s *Store) Watch(ctx context.Context, fn func(logout.Change)) error {
 	// Changes made before the LISTEN took effect were missed.
 	fn(logout.Change{All: true})
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		// A connection whose server vanished without a reset (a network
+		// partition, a failover) stays silent for ever: ping it when
+		// nothing came for a while.
+		wctx, cancel := context.WithTimeout(ctx, pingEvery)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		if n != nil {
+			var p payload
+			if n.Channel == s.channel && json.Unmarshal([]byte(n.Payload), &p) == nil {
+				fn(logout.Change{Settings: p.Settings, Ended: p.Ended})
+			}
+		}
+		if err != nil && ctx.Err() == nil && wctx.Err() != nil && pgconn.Timeout(err) {
+			pctx, cancel := context.WithTimeout(ctx, pingEvery)
+			err = conn.Ping(pctx)
+			cancel()
+		}
 		if err != nil {
 			return watchErr(ctx, err)
 		}
-		var p payload
-		if n.Channel != s.channel || json.Unmarshal([]byte(n.Payload), &p) != nil {
-			continue
-		}
-		fn(logout.Change{Settings: p.Settings, Ended: p.Ended})
 	}
 }
 

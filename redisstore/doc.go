@@ -1,13 +1,19 @@
 // Package redisstore is a [logout.Store] and [logout.Watcher] on Redis,
 // through go-redis v9, for many application instances sharing one state:
 //
-//	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
+//	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
 //	store, err := redisstore.New(rdb, redisstore.Options{}) // keys start with "logout:"
 //	if err != nil { ... }
 //	m, err := logout.New(store, logout.Options{})
 //
 // The caller owns the client: the Store never closes it. It needs Redis
 // 7.0 or later.
+//
+// Set ContextTimeoutEnabled on the client: the Manager bounds each store
+// call with a context deadline ([logout.Options.StoreTimeout]), and
+// go-redis applies context deadlines to socket reads and writes only with
+// that option. Without it, a call to a server that the network no longer
+// reaches waits for the client's ReadTimeout instead.
 //
 // # Keys
 //

@@ -17,7 +17,8 @@ import (
 // hear each other's changes at once. This example needs a server, so it is
 // compiled but not run.
 func Example() {
-	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
+	// ContextTimeoutEnabled lets the Manager's StoreTimeout bound each call.
+	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
 	defer rdb.Close() // the caller owns the client
 
 	store, err := redisstore.New(rdb, redisstore.Options{Prefix: "myapp:logout:"})
