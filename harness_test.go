@@ -35,6 +35,7 @@ type faultyStore struct {
 	logout.Store
 	down    atomic.Bool
 	touches atomic.Int64
+	reads   atomic.Int64 // Session and Settings calls
 }
 
 var errDown = errors.New("connection refused")
@@ -47,6 +48,7 @@ func (s *faultyStore) fail() error {
 }
 
 func (s *faultyStore) Session(ctx context.Context, id string) (logout.Session, error) {
+	s.reads.Add(1)
 	if err := s.fail(); err != nil {
 		return logout.Session{}, err
 	}
@@ -62,6 +64,7 @@ func (s *faultyStore) TouchSession(ctx context.Context, id string, seen, deadlin
 }
 
 func (s *faultyStore) Settings(ctx context.Context) (logout.Settings, error) {
+	s.reads.Add(1)
 	if err := s.fail(); err != nil {
 		return logout.Settings{}, err
 	}

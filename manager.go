@@ -35,7 +35,21 @@ type Manager struct {
 
 	settings     atomic.Pointer[cachedSettings]
 	settingsMu   sync.Mutex
+	settingsFail atomic.Pointer[failure]
 	sweptVersion atomic.Int64
+}
+
+// failure is a failed store read and when it ended.
+type failure struct {
+	at  time.Time
+	err error
+}
+
+// answers reports whether f ended while a request that arrived at now
+// was waiting for it: not before now, and not so long after that the
+// clock must have moved back.
+func (f *failure) answers(now time.Time, timeout time.Duration) bool {
+	return f != nil && !f.at.Before(now) && f.at.Sub(now) <= 2*timeout
 }
 
 type cachedSettings struct {
@@ -66,7 +80,8 @@ type entry struct {
 	synced  atomic.Int64 // clock reading of the last store read
 	used    atomic.Int64 // clock reading of the last request
 	ended   atomic.Pointer[Event]
-	mu      sync.Mutex // one store round-trip per entry at a time
+	failed  atomic.Pointer[failure] // the last failed store read
+	mu      sync.Mutex              // one store round-trip per entry at a time
 }
 
 // New returns a Manager that keeps its state in store. It fails on
@@ -218,6 +233,11 @@ func (m *Manager) currentSettings(ctx context.Context, now time.Time) (*Settings
 	if c := m.settings.Load(); c != nil && now.Sub(c.synced) < m.opts.SyncInterval && !now.Before(c.synced) {
 		return &c.s, nil
 	}
+	// A read that failed after this request arrived answers it too: during
+	// an outage, waiting requests do not queue one store timeout each.
+	if f := m.settingsFail.Load(); f.answers(now, m.opts.StoreTimeout) {
+		return nil, f.err
+	}
 	ctx, cancel := m.storeCtx(ctx)
 	defer cancel()
 	s, err := m.store.Settings(ctx)
@@ -225,8 +245,11 @@ func (m *Manager) currentSettings(ctx context.Context, now time.Time) (*Settings
 	case errors.Is(err, ErrNotFound):
 		s = DefaultSettings()
 	case err != nil:
-		return nil, fmt.Errorf("%w: settings: %w", ErrUnavailable, err)
+		err = fmt.Errorf("%w: settings: %w", ErrUnavailable, err)
+		m.settingsFail.Store(&failure{at: m.now(), err: err})
+		return nil, err
 	}
+	m.settingsFail.Store(nil)
 	c := &cachedSettings{s: s, synced: now}
 	m.settings.Store(c)
 	return &c.s, nil
@@ -245,7 +268,7 @@ func (m *Manager) UpdateSettings(ctx context.Context, s Settings) (Settings, err
 	defer cancel()
 	saved, err := m.store.SaveSettings(sctx, s)
 	if err != nil {
-		return Settings{}, fmt.Errorf("logout: update settings: %w", err)
+		return Settings{}, storeErr("update settings", err)
 	}
 	m.settings.Store(&cachedSettings{s: saved, synced: m.now()})
 	m.log.LogAttrs(ctx, slog.LevelInfo, "logout: settings saved", slog.Int64("version", saved.Version),
@@ -303,7 +326,7 @@ func (m *Manager) SignIn(w http.ResponseWriter, r *http.Request, u User) (Sessio
 	sctx, cancel := m.storeCtx(ctx)
 	defer cancel()
 	if err := m.store.CreateSession(sctx, s); err != nil {
-		return Session{}, fmt.Errorf("logout: sign in: %w", err)
+		return Session{}, storeErr("sign in", err)
 	}
 	m.insert(newEntry(key, secret, s, now))
 	if m.opts.App == nil {
@@ -311,6 +334,16 @@ func (m *Manager) SignIn(w http.ResponseWriter, r *http.Request, u User) (Sessio
 	}
 	m.log.LogAttrs(ctx, slog.LevelInfo, "logout: signed in", slog.String("sid", shortID(s.ID)), slog.String("user", u.ID))
 	return s, nil
+}
+
+// storeErr wraps a store's error for the caller: a conflict or a missing
+// record as it is, any other failure as [ErrUnavailable] too, so that
+// callers can answer 503 rather than 500.
+func storeErr(op string, err error) error {
+	if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnavailable) {
+		return fmt.Errorf("logout: %s: %w", op, err)
+	}
+	return fmt.Errorf("logout: %s: %w: %w", op, ErrUnavailable, err)
 }
 
 // shortID is how a session appears in logs: the first 12 hex digits of
@@ -341,7 +374,7 @@ func (m *Manager) endIDs(ctx context.Context, id string, reason Reason, now time
 	defer cancel()
 	evs, err := m.store.EndSessions(sctx, Selector{IDs: []string{id}}, reason, now)
 	if err != nil {
-		return nil, fmt.Errorf("logout: end session: %w", err)
+		return nil, storeErr("end session", err)
 	}
 	m.ended(ctx, evs)
 	return evs, nil
@@ -359,7 +392,7 @@ func (m *Manager) ForceSignOut(ctx context.Context, sel Selector) ([]Event, erro
 	defer cancel()
 	evs, err := m.store.EndSessions(sctx, sel, ReasonForced, m.now())
 	if err != nil {
-		return nil, fmt.Errorf("logout: force sign-out: %w", err)
+		return nil, storeErr("force sign-out", err)
 	}
 	m.ended(ctx, evs)
 	return evs, nil
@@ -397,7 +430,7 @@ func (m *Manager) Sessions(ctx context.Context, userID string) ([]Session, error
 	defer cancel()
 	list, err := m.store.ListSessions(sctx, userID)
 	if err != nil {
-		return nil, fmt.Errorf("logout: list sessions: %w", err)
+		return nil, storeErr("list sessions", err)
 	}
 	for i, s := range list {
 		if e := m.cachedID(s.ID); e != nil {
@@ -417,7 +450,7 @@ func (m *Manager) Events(ctx context.Context, limit int) ([]Event, error) {
 	defer cancel()
 	evs, err := m.store.Events(sctx, limit)
 	if err != nil {
-		return nil, fmt.Errorf("logout: events: %w", err)
+		return nil, storeErr("events", err)
 	}
 	return evs, nil
 }

@@ -323,6 +323,9 @@ func (m *Manager) sync(ctx context.Context, e *entry, now time.Time, force bool)
 	if !force && fresh() {
 		return nil
 	}
+	if f := e.failed.Load(); f.answers(now, m.opts.StoreTimeout) {
+		return f.err // failed after this request arrived: do not queue another timeout
+	}
 	sctx, cancel := m.storeCtx(ctx)
 	defer cancel()
 	s, err := m.store.Session(sctx, e.sess.ID)
@@ -330,8 +333,11 @@ func (m *Manager) sync(ctx context.Context, e *entry, now time.Time, force bool)
 		return m.gone(sctx, e)
 	}
 	if err != nil {
-		return unavailable("session", err)
+		err = unavailable("session", err)
+		e.failed.Store(&failure{at: m.now(), err: err})
+		return err
 	}
+	e.failed.Store(nil)
 	maxStore(&e.seen, s.LastSeen.UnixMicro())
 	maxStore(&e.written, s.LastSeen.UnixMicro())
 	e.synced.Store(now.UnixMicro())

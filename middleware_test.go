@@ -2,6 +2,7 @@ package logout_test
 
 import (
 	"crypto/tls"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -401,6 +402,32 @@ func TestStoreOutageFailsClosed(t *testing.T) {
 	}
 	if len(e.events()) != 0 {
 		t.Fatalf("outage ended sessions: %+v", e.events())
+	}
+}
+
+// TestOutageSharesFailedReads: requests that arrive while a store read
+// fails get its answer instead of each waiting for a timeout of its own.
+func TestOutageSharesFailedReads(t *testing.T) {
+	e := newEnv(t, logout.Options{})
+	c := e.signIn("alice")
+	e.store.down.Store(true)
+	e.clock.Advance(time.Second)
+	before := e.store.reads.Load()
+	for range 20 {
+		if w := e.do(req{path: "/backend", cookie: c}); w.Code != 503 {
+			t.Fatalf("during outage: %d", w.Code)
+		}
+	}
+	if n := e.store.reads.Load() - before; n != 1 {
+		t.Fatalf("%d store reads for 20 requests in one instant of an outage, want 1", n)
+	}
+	if _, err := e.m.ForceSignOut(t.Context(), logout.Selector{All: true}); !errors.Is(err, logout.ErrUnavailable) {
+		t.Fatalf("ForceSignOut during outage: %v, want ErrUnavailable", err)
+	}
+	e.store.down.Store(false)
+	e.clock.Advance(time.Millisecond)
+	if w := e.do(req{path: "/backend", cookie: c}); w.Code != 200 {
+		t.Fatalf("after recovery: %d", w.Code)
 	}
 }
 

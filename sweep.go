@@ -42,6 +42,7 @@ func (m *Manager) watch(ctx context.Context, w Watcher) {
 		err := w.Watch(ctx, func(c Change) {
 			if c.All {
 				m.dropCaches()
+				backoff = 100 * time.Millisecond // listening again
 				return
 			}
 			if c.Settings {

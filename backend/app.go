@@ -212,6 +212,9 @@ func (a *App) openStore(ctx context.Context) (logout.Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("backend: redis store URL: %w", err)
 		}
+		// Let the Manager's store timeout bound every call: without this
+		// go-redis waits its own read timeout on a silent server.
+		opt.ContextTimeoutEnabled = true
 		client := redis.NewClient(opt)
 		a.closers = append(a.closers, client.Close)
 		if err := client.Ping(ctx).Err(); err != nil {

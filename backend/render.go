@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gologout/logout"
 	"github.com/gologout/logout/widget"
 )
 
@@ -135,6 +137,11 @@ func (a *App) fail(w http.ResponseWriter, r *http.Request, u *user, code int, ke
 func (a *App) internal(w http.ResponseWriter, r *http.Request, u *user, err error) {
 	a.log.LogAttrs(r.Context(), slog.LevelError, "backend: request failed",
 		slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+	if errors.Is(err, logout.ErrUnavailable) {
+		w.Header().Set("Retry-After", "5")
+		a.fail(w, r, u, http.StatusServiceUnavailable, "error.unavailable")
+		return
+	}
 	a.fail(w, r, u, http.StatusInternalServerError, "error.internal")
 }
 
