@@ -2,11 +2,7 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
-	"errors"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/servicetest"
 	"github.com/gologout/logout/pgstore"
 	"github.com/gologout/logout/redisstore"
 	"github.com/gologout/logout/sqlitestore"
@@ -27,7 +24,8 @@ import (
 
 // A kind is one store, in Logout's version and in scs's. Its open
 // functions return a new, empty store, or skip the benchmark with a
-// how-to when the server is absent.
+// how-to when the server is absent (fail it under CI=true; see
+// servicetest.Unavailable).
 type kind struct {
 	name      string
 	newLogout func(b *testing.B) logout.Store
@@ -51,40 +49,14 @@ func sqliteFile(b *testing.B) logout.Store {
 	return s
 }
 
-// redisClient connects to LOGOUT_TEST_REDIS_URL (default the local
-// server's database 0) and returns a key prefix of the benchmark's own,
-// deleted at the end; it skips the benchmark when no server answers.
+// redisClient connects to the Redis test server (see servicetest.Redis)
+// with ContextTimeoutEnabled, as redisstore recommends, and returns a key
+// prefix of the benchmark's own, deleted at the end.
 func redisClient(b *testing.B) (*redis.Client, string) {
-	url := os.Getenv("LOGOUT_TEST_REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		b.Fatalf("LOGOUT_TEST_REDIS_URL: %v", err)
-	}
-	opt.ContextTimeoutEnabled = true // as redisstore recommends
-	// Probe once, without the client's retries, so that skipping is quick.
-	probeOpt := *opt
-	probeOpt.MaxRetries, probeOpt.DialerRetries = -1, 1
-	probe := redis.NewClient(&probeOpt)
-	defer probe.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := probe.Ping(ctx).Err(); err != nil {
-		b.Skipf("no Redis at %s (%v): start one (docker run --rm -p 6379:6379 redis:7) or set LOGOUT_TEST_REDIS_URL", opt.Addr, err)
-	}
-	c := redis.NewClient(opt)
-	prefix := "logoutbench:" + rand.Text() + ":"
-	b.Cleanup(func() {
-		ctx := context.Background()
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			c.Unlink(ctx, iter.Val())
-		}
-		c.Close()
-	})
-	return c, prefix
+	opt := servicetest.RedisOptions(b)
+	opt.ContextTimeoutEnabled = true
+	c := servicetest.RedisClient(b, opt)
+	return c, servicetest.RedisPrefix(b, c)
 }
 
 func redisLogout(b *testing.B) logout.Store {
@@ -101,46 +73,25 @@ func redisSCS(b *testing.B) scs.Store {
 	return goredisstore.NewWithPrefix(c, prefix)
 }
 
-// postgresPool connects to LOGOUT_TEST_POSTGRES_URL, or to a local server
-// with trust authentication as postgres or root, database test, with a
-// schema of the benchmark's own first on the search path, dropped at the
-// end; it skips the benchmark when no server answers.
+// postgresPool connects to the PostgreSQL test server (see
+// servicetest.Postgres) with a schema of the benchmark's own first on the
+// search path, dropped at the end.
 func postgresPool(b *testing.B) (*pgxpool.Pool, string) {
-	urls := []string{os.Getenv("LOGOUT_TEST_POSTGRES_URL")}
-	if urls[0] == "" {
-		urls = []string{
-			"postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
-			"postgres://root@127.0.0.1:5432/test?sslmode=disable",
-		}
+	admin := servicetest.Postgres(b)
+	schema := servicetest.PostgresSchema(b, admin)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		b.Fatalf("create schema %s: %v", schema, err)
 	}
-	schema := "logout_bench_" + strings.ToLower(rand.Text()[:12])
-	var errs []error
-	for _, u := range urls {
-		cfg, err := pgxpool.ParseConfig(u)
-		if err != nil {
-			b.Fatalf("LOGOUT_TEST_POSTGRES_URL: %v", err)
-		}
-		cfg.ConnConfig.RuntimeParams["search_path"] = schema
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		pool, err := pgxpool.NewWithConfig(ctx, cfg)
-		if err == nil {
-			if _, err = pool.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
-				pool.Close()
-			}
-		}
-		cancel()
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		b.Cleanup(func() {
-			pool.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-			pool.Close()
-		})
-		return pool, schema
+	cfg := admin.Config()
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		b.Fatalf("connect with search_path %s: %v", schema, err)
 	}
-	b.Skipf("no PostgreSQL (%v): start one and set LOGOUT_TEST_POSTGRES_URL, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable", errors.Join(errs...))
-	return nil, ""
+	b.Cleanup(pool.Close) // before the schema is dropped
+	return pool, schema
 }
 
 func postgresLogout(b *testing.B) logout.Store {

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,75 +16,12 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/servicetest"
 	"github.com/gologout/logout/pgstore"
 	"github.com/gologout/logout/storetest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
-
-// testPool connects to the test database: LOGOUT_TEST_POSTGRES_URL, or a
-// local server with trust authentication as user postgres or root. Without
-// one it skips the test, except in CI, where it fails.
-func testPool(tb testing.TB) *pgxpool.Pool {
-	tb.Helper()
-	urls := []string{os.Getenv("LOGOUT_TEST_POSTGRES_URL")}
-	if urls[0] == "" {
-		urls = []string{
-			"postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
-			"postgres://root@127.0.0.1:5432/test?sslmode=disable",
-		}
-	}
-	var errs []error
-	for _, u := range urls {
-		pool, err := connect(u)
-		if err == nil {
-			tb.Cleanup(pool.Close)
-			return pool
-		}
-		errs = append(errs, err)
-	}
-	const howTo = "PostgreSQL is not reachable; start one and set LOGOUT_TEST_POSTGRES_URL " +
-		"(for example postgres://postgres@127.0.0.1:5432/test?sslmode=disable)"
-	if os.Getenv("CI") == "true" {
-		tb.Fatalf("%s: %v", howTo, errors.Join(errs...))
-	}
-	tb.Skipf("%s: %v", howTo, errors.Join(errs...))
-	return nil
-}
-
-func connect(url string) (*pgxpool.Pool, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		return nil, err // the URL's user and host are in err; its password is not
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, err
-	}
-	return pool, nil
-}
-
-// newSchema returns the name of a schema of its own for the test, dropped
-// with all it holds when the test ends.
-func newSchema(tb testing.TB, pool *pgxpool.Pool) string {
-	tb.Helper()
-	name := "logout_test_" + strings.ToLower(rand.Text()[:12])
-	dropAtEnd(tb, pool, name)
-	return name
-}
-
-// dropAtEnd drops schema name with all it holds when the test ends.
-func dropAtEnd(tb testing.TB, pool *pgxpool.Pool, name string) {
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if _, err := pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", name, err)
-		}
-	})
-}
 
 func newStore(tb testing.TB, pool *pgxpool.Pool, schema string) *pgstore.Store {
 	tb.Helper()
@@ -97,9 +33,9 @@ func newStore(tb testing.TB, pool *pgxpool.Pool, schema string) *pgstore.Store {
 }
 
 func TestStore(t *testing.T) {
-	pool := testPool(t)
+	pool := servicetest.Postgres(t)
 	storetest.Run(t, func(t *testing.T) logout.Store {
-		return newStore(t, pool, newSchema(t, pool))
+		return newStore(t, pool, servicetest.PostgresSchema(t, pool))
 	})
 }
 
@@ -144,10 +80,10 @@ func schemaVersion(t *testing.T, pool *pgxpool.Pool, schema string) (version, ro
 }
 
 func TestMigrate(t *testing.T) {
-	pool := testPool(t)
+	pool := servicetest.Postgres(t)
 
 	t.Run("concurrent starts on a fresh schema all succeed", func(t *testing.T) {
-		schema := newSchema(t, pool)
+		schema := servicetest.PostgresSchema(t, pool)
 		errs := make([]error, 4)
 		var wg sync.WaitGroup
 		for i := range errs {
@@ -167,7 +103,7 @@ func TestMigrate(t *testing.T) {
 	})
 
 	t.Run("a restart keeps the data", func(t *testing.T) {
-		schema := newSchema(t, pool)
+		schema := servicetest.PostgresSchema(t, pool)
 		s := newStore(t, pool, schema)
 		now := time.Now().UTC().Truncate(time.Microsecond)
 		want := logout.Session{ID: "a", UserID: "alice", Created: now, LastSeen: now, Deadline: now.Add(time.Hour)}
@@ -181,7 +117,7 @@ func TestMigrate(t *testing.T) {
 	})
 
 	t.Run("a schema of a newer version is refused", func(t *testing.T) {
-		schema := newSchema(t, pool)
+		schema := servicetest.PostgresSchema(t, pool)
 		newStore(t, pool, schema)
 		if _, err := pool.Exec(t.Context(), "UPDATE "+pgx.Identifier{schema}.Sanitize()+".schema_version SET version = version + 1"); err != nil {
 			t.Fatal(err)
@@ -200,7 +136,7 @@ func TestMigrate(t *testing.T) {
 
 	t.Run("schema names are quoted", func(t *testing.T) {
 		schema := `logout_test_"; DROP TABLE x; --Mixed Case ` + rand.Text()[:8]
-		dropAtEnd(t, pool, schema)
+		servicetest.DropSchemaAtEnd(t, pool, schema)
 		s := newStore(t, pool, schema)
 		if _, err := s.SaveSettings(t.Context(), logout.DefaultSettings()); err != nil {
 			t.Fatal(err)
@@ -215,8 +151,8 @@ func TestMigrate(t *testing.T) {
 // deadline index, whether PostgreSQL plans it for the given values or
 // once for all (as it may after a few runs of a prepared statement).
 func TestExpiredSessionsUsesIndex(t *testing.T) {
-	pool := testPool(t)
-	schema := newSchema(t, pool)
+	pool := servicetest.Postgres(t)
+	schema := servicetest.PostgresSchema(t, pool)
 	s := newStore(t, pool, schema)
 	table := pgx.Identifier{schema}.Sanitize() + ".sessions"
 	_, err := pool.Exec(t.Context(), `INSERT INTO `+table+` (id, user_id, created, last_seen, deadline)
@@ -263,8 +199,8 @@ FROM generate_series(1, 20000) AS g, (VALUES (timestamptz '2026-01-01 00:00:00Z'
 // in Go, and not by the database's collation (which, say in en_US, puts
 // "a" before "B").
 func TestIDOrderIsBytewise(t *testing.T) {
-	pool := testPool(t)
-	s := newStore(t, pool, newSchema(t, pool))
+	pool := servicetest.Postgres(t)
+	s := newStore(t, pool, servicetest.PostgresSchema(t, pool))
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, id := range []string{"a", "_x", "B", "b", "A"} {
 		x := logout.Session{ID: id, UserID: "u", Created: base, LastSeen: base, Deadline: base}
@@ -293,8 +229,8 @@ func TestIDOrderIsBytewise(t *testing.T) {
 }
 
 func TestDeleteEventsInBatches(t *testing.T) {
-	pool := testPool(t)
-	schema := newSchema(t, pool)
+	pool := servicetest.Postgres(t)
+	schema := servicetest.PostgresSchema(t, pool)
 	s, err := pgstore.New(t.Context(), pool, pgstore.Options{Schema: schema, PruneBatch: 7})
 	if err != nil {
 		t.Fatal(err)
@@ -363,8 +299,8 @@ func TestEndedPayloads(t *testing.T) {
 }
 
 func BenchmarkSession(b *testing.B) {
-	pool := testPool(b)
-	s := newStore(b, pool, newSchema(b, pool))
+	pool := servicetest.Postgres(b)
+	s := newStore(b, pool, servicetest.PostgresSchema(b, pool))
 	ids := benchSessions(b, s, 1000)
 	b.Run("serial", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
@@ -386,8 +322,8 @@ func BenchmarkSession(b *testing.B) {
 }
 
 func BenchmarkTouchSession(b *testing.B) {
-	pool := testPool(b)
-	s := newStore(b, pool, newSchema(b, pool))
+	pool := servicetest.Postgres(b)
+	s := newStore(b, pool, servicetest.PostgresSchema(b, pool))
 	ids := benchSessions(b, s, 1000)
 	base := time.Now().UTC().Truncate(time.Microsecond)
 	b.Run("serial", func(b *testing.B) {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/servicetest"
 	"github.com/gologout/logout/pgstore"
 )
 
@@ -100,8 +101,8 @@ func (s *silencer) silence() {
 // forever for notifications that can no longer come.
 func TestWatchNoticesASilentConnection(t *testing.T) {
 	defer pgstore.SetPingEvery(100 * time.Millisecond)()
-	pool := testPool(t)
-	schema := newSchema(t, pool)
+	pool := servicetest.Postgres(t)
+	schema := servicetest.PostgresSchema(t, pool)
 	cc := pool.Config().ConnConfig
 	p := newSilencer(t, net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))))
 	cfg := pool.Config().Copy()

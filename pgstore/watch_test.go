@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/servicetest"
 	"github.com/gologout/logout/pgstore"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -72,10 +73,10 @@ func next(t *testing.T, changes <-chan logout.Change) logout.Change {
 }
 
 func TestWatch(t *testing.T) {
-	poolA, poolB := testPool(t), testPool(t)
-	schema := newSchema(t, poolA)
+	poolA, poolB := servicetest.Postgres(t), servicetest.Postgres(t)
+	schema := servicetest.PostgresSchema(t, poolA)
 	a, b := newStore(t, poolA, schema), newStore(t, poolB, schema)
-	other := newStore(t, poolA, newSchema(t, poolA))
+	other := newStore(t, poolA, servicetest.PostgresSchema(t, poolA))
 	changes, _ := watch(t, b, poolA, schema+"_changes")
 
 	base := time.Now().UTC().Truncate(time.Microsecond)
@@ -168,8 +169,8 @@ func TestWatch(t *testing.T) {
 }
 
 func TestWatchFailsWithoutConnection(t *testing.T) {
-	pool, closed := testPool(t), testPool(t)
-	s := newStore(t, closed, newSchema(t, pool))
+	pool, closed := servicetest.Postgres(t), servicetest.Postgres(t)
+	s := newStore(t, closed, servicetest.PostgresSchema(t, pool))
 	closed.Close()
 	err := s.Watch(t.Context(), func(logout.Change) { t.Error("called fn") })
 	if err == nil || errors.Is(err, context.Canceled) {

@@ -2,10 +2,8 @@ package redisstore_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -15,75 +13,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/servicetest"
 	"github.com/gologout/logout/redisstore"
 	"github.com/gologout/logout/storetest"
 )
-
-// redisOptions reads LOGOUT_TEST_REDIS_URL, by default the local server's
-// database 0.
-func redisOptions(t testing.TB) *redis.Options {
-	t.Helper()
-	url := os.Getenv("LOGOUT_TEST_REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("LOGOUT_TEST_REDIS_URL: %v", err)
-	}
-	return opt
-}
-
-// newClient connects to the test server. It skips the test when no server
-// answers, unless CI=true: CI always runs these tests.
-func newClient(t testing.TB) *redis.Client {
-	t.Helper()
-	opt := redisOptions(t)
-	c := redis.NewClient(opt)
-	t.Cleanup(func() { c.Close() })
-	// Probe once, without the client's retries, so that skipping is quick.
-	probeOpt := *opt
-	probeOpt.MaxRetries, probeOpt.DialerRetries = -1, 1
-	probe := redis.NewClient(&probeOpt)
-	defer probe.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := probe.Ping(ctx).Err(); err != nil {
-		msg := fmt.Sprintf("no Redis at %s: %v\n"+
-			"start one with: docker run --rm -p 6379:6379 redis:7\n"+
-			"or point LOGOUT_TEST_REDIS_URL at one, e.g. redis://127.0.0.1:6379/0", opt.Addr, err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return c
-}
-
-// newPrefix returns a key prefix of the test's own and deletes its keys
-// when the test ends.
-func newPrefix(t testing.TB, c *redis.Client) string {
-	t.Helper()
-	prefix := "logouttest:" + rand.Text() + ":"
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("clean up %s*: %v", prefix, err)
-		}
-		for page := range slices.Chunk(keys, 500) {
-			if err := c.Unlink(ctx, page...).Err(); err != nil {
-				t.Errorf("clean up %s*: %v", prefix, err)
-			}
-		}
-	})
-	return prefix
-}
 
 func newStore(t testing.TB, c *redis.Client, opts redisstore.Options) *redisstore.Store {
 	t.Helper()
@@ -95,9 +28,9 @@ func newStore(t testing.TB, c *redis.Client, opts redisstore.Options) *redisstor
 }
 
 func TestStore(t *testing.T) {
-	c := newClient(t)
+	c := servicetest.Redis(t)
 	storetest.Run(t, func(t *testing.T) logout.Store {
-		return newStore(t, c, redisstore.Options{Prefix: newPrefix(t, c)})
+		return newStore(t, c, redisstore.Options{Prefix: servicetest.RedisPrefix(t, c)})
 	})
 }
 
@@ -142,7 +75,7 @@ func expireTime(t *testing.T, c *redis.Client, key string) time.Time {
 }
 
 func TestSessionKeyExpiresAtDeadlinePlusMargin(t *testing.T) {
-	c := newClient(t)
+	c := servicetest.Redis(t)
 	now := time.Now().Truncate(time.Microsecond)
 	for _, tt := range []struct {
 		name   string
@@ -153,7 +86,7 @@ func TestSessionKeyExpiresAtDeadlinePlusMargin(t *testing.T) {
 		{"set margin", 5 * time.Minute, 5 * time.Minute},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			prefix := newPrefix(t, c)
+			prefix := servicetest.RedisPrefix(t, c)
 			s := newStore(t, c, redisstore.Options{Prefix: prefix, Margin: tt.margin})
 			sess := logout.Session{ID: "a", UserID: "alice", Created: now, LastSeen: now, Deadline: now.Add(15 * time.Minute)}
 			if err := s.CreateSession(t.Context(), sess); err != nil {
@@ -185,8 +118,8 @@ func TestSessionKeyExpiresAtDeadlinePlusMargin(t *testing.T) {
 }
 
 func TestSessionForgottenByRedisLeavesNoTrace(t *testing.T) {
-	c := newClient(t)
-	prefix := newPrefix(t, c)
+	c := servicetest.Redis(t)
+	prefix := servicetest.RedisPrefix(t, c)
 	s := newStore(t, c, redisstore.Options{Prefix: prefix})
 	ctx := t.Context()
 	now := time.Now().Truncate(time.Microsecond)
@@ -245,7 +178,7 @@ func sessionIDs(ss []logout.Session) []string {
 // already past (an administrator shortened the lifetime, or storetest's
 // fixed dates) stays Margin from the write, for the sweep to end and log.
 func TestPastDeadlineKeepsKeyForMargin(t *testing.T) {
-	c := newClient(t)
+	c := servicetest.Redis(t)
 	now := time.Now().Truncate(time.Microsecond)
 	past := now.Add(-2 * time.Hour) // plus the default margin, an hour ago
 	for _, tt := range []struct {
@@ -264,7 +197,7 @@ func TestPastDeadlineKeepsKeyForMargin(t *testing.T) {
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			prefix := newPrefix(t, c)
+			prefix := servicetest.RedisPrefix(t, c)
 			s := newStore(t, c, redisstore.Options{Prefix: prefix})
 			ctx := t.Context()
 			before, err := c.Time(ctx).Result()
@@ -297,8 +230,8 @@ func TestPastDeadlineKeepsKeyForMargin(t *testing.T) {
 }
 
 func TestWatch(t *testing.T) {
-	writer, listener := newClient(t), newClient(t)
-	prefix := newPrefix(t, writer)
+	writer, listener := servicetest.Redis(t), servicetest.Redis(t)
+	prefix := servicetest.RedisPrefix(t, writer)
 	w := newStore(t, writer, redisstore.Options{Prefix: prefix})
 	l := newStore(t, listener, redisstore.Options{Prefix: prefix})
 	ctx, cancel := context.WithCancel(t.Context())
@@ -389,8 +322,8 @@ func waitSubscribed(t *testing.T, c *redis.Client, channel string) {
 }
 
 func TestWatchFailsWhenItCannotListen(t *testing.T) {
-	newClient(t) // skips without a server, as the other tests do
-	c := redis.NewClient(redisOptions(t))
+	servicetest.Redis(t) // skips without a server, as the other tests do
+	c := redis.NewClient(servicetest.RedisOptions(t))
 	c.Close()
 	s := newStore(t, c, redisstore.Options{Prefix: "logouttest:closed:"})
 	err := s.Watch(t.Context(), func(logout.Change) { t.Error("fn called") })
@@ -400,8 +333,8 @@ func TestWatchFailsWhenItCannotListen(t *testing.T) {
 }
 
 func TestTouchRacingEndNeverResurrects(t *testing.T) {
-	c := newClient(t)
-	prefix := newPrefix(t, c)
+	c := servicetest.Redis(t)
+	prefix := servicetest.RedisPrefix(t, c)
 	s := newStore(t, c, redisstore.Options{Prefix: prefix})
 	ctx := t.Context()
 	now := time.Now().Truncate(time.Microsecond)
@@ -476,8 +409,8 @@ func TestTouchRacingEndNeverResurrects(t *testing.T) {
 }
 
 func BenchmarkSession(b *testing.B) {
-	c := newClient(b)
-	s := newStore(b, c, redisstore.Options{Prefix: newPrefix(b, c)})
+	c := servicetest.Redis(b)
+	s := newStore(b, c, redisstore.Options{Prefix: servicetest.RedisPrefix(b, c)})
 	now := time.Now().Truncate(time.Microsecond)
 	sess := logout.Session{ID: "a", UserID: "alice", Roles: []string{"editor"}, Created: now, LastSeen: now, Deadline: now.Add(time.Hour)}
 	if err := s.CreateSession(b.Context(), sess); err != nil {
@@ -491,8 +424,8 @@ func BenchmarkSession(b *testing.B) {
 }
 
 func BenchmarkTouchSession(b *testing.B) {
-	c := newClient(b)
-	s := newStore(b, c, redisstore.Options{Prefix: newPrefix(b, c)})
+	c := servicetest.Redis(b)
+	s := newStore(b, c, redisstore.Options{Prefix: servicetest.RedisPrefix(b, c)})
 	now := time.Now().Truncate(time.Microsecond)
 	sess := logout.Session{ID: "a", UserID: "alice", Roles: []string{"editor"}, Created: now, LastSeen: now, Deadline: now.Add(time.Hour)}
 	if err := s.CreateSession(b.Context(), sess); err != nil {
@@ -508,8 +441,8 @@ func BenchmarkTouchSession(b *testing.B) {
 }
 
 func TestDoneContextFailsEveryMethod(t *testing.T) {
-	c := newClient(t)
-	s := newStore(t, c, redisstore.Options{Prefix: newPrefix(t, c)})
+	c := servicetest.Redis(t)
+	s := newStore(t, c, redisstore.Options{Prefix: servicetest.RedisPrefix(t, c)})
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	now := time.Now()
@@ -545,8 +478,8 @@ func TestDoneContextFailsEveryMethod(t *testing.T) {
 
 // TestLargeSelections crosses the batch size of the scripts.
 func TestLargeSelections(t *testing.T) {
-	c := newClient(t)
-	s := newStore(t, c, redisstore.Options{Prefix: newPrefix(t, c)})
+	c := servicetest.Redis(t)
+	s := newStore(t, c, redisstore.Options{Prefix: servicetest.RedisPrefix(t, c)})
 	ctx := t.Context()
 	now := time.Now().Truncate(time.Microsecond)
 	const n = 900

@@ -2,14 +2,8 @@ package scaletest_test
 
 import (
 	"context"
-	"crypto/rand"
-	"errors"
-	"fmt"
 	"net"
-	"os"
-	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/servicetest"
 	"github.com/gologout/logout/pgstore"
 	"github.com/gologout/logout/redisstore"
 )
@@ -46,59 +41,13 @@ func backings(t *testing.T, f func(t *testing.T, b *backing)) {
 	}
 }
 
-// unavailable skips the test with msg, or fails it under CI=true: CI
-// always runs these tests.
-func unavailable(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
-// redisBacking connects to LOGOUT_TEST_REDIS_URL, by default the local
-// server's database 0, and picks a key prefix that it deletes at the end.
+// redisBacking connects to the Redis test server (see servicetest.Redis)
+// and picks a key prefix that it deletes at the end.
 func redisBacking(t *testing.T) *backing {
 	t.Helper()
-	url := os.Getenv("LOGOUT_TEST_REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("LOGOUT_TEST_REDIS_URL: %v", err)
-	}
-	admin := redis.NewClient(opt)
-	t.Cleanup(func() { admin.Close() })
-	probeOpt := *opt
-	probeOpt.MaxRetries, probeOpt.DialerRetries = -1, 1
-	probe := redis.NewClient(&probeOpt)
-	defer probe.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := probe.Ping(ctx).Err(); err != nil {
-		unavailable(t, fmt.Sprintf("no Redis at %s: %v\n"+
-			"start one with: docker run --rm -p 6379:6379 redis:7\n"+
-			"or point LOGOUT_TEST_REDIS_URL at one, e.g. redis://127.0.0.1:6379/0", opt.Addr, err))
-	}
-	prefix := "logouttest:" + rand.Text() + ":"
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		iter := admin.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("clean up %s*: %v", prefix, err)
-		}
-		for page := range slices.Chunk(keys, 500) {
-			if err := admin.Unlink(ctx, page...).Err(); err != nil {
-				t.Errorf("clean up %s*: %v", prefix, err)
-			}
-		}
-	})
+	opt := servicetest.RedisOptions(t)
+	admin := servicetest.RedisClient(t, opt)
+	prefix := servicetest.RedisPrefix(t, admin)
 	channel := prefix + "changes"
 	return &backing{
 		addr: opt.Addr,
@@ -129,53 +78,13 @@ func redisBacking(t *testing.T) *backing {
 	}
 }
 
-// postgresBacking connects to LOGOUT_TEST_POSTGRES_URL, or to a local
-// server with trust authentication as user postgres or root, database
-// test, and picks a schema that it drops at the end.
+// postgresBacking connects to the PostgreSQL test server (see
+// servicetest.Postgres) and picks a schema that it drops at the end.
 func postgresBacking(t *testing.T) *backing {
 	t.Helper()
-	urls := []string{os.Getenv("LOGOUT_TEST_POSTGRES_URL")}
-	if urls[0] == "" {
-		urls = []string{
-			"postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
-			"postgres://root@127.0.0.1:5432/test?sslmode=disable",
-		}
-	}
-	var cfg *pgxpool.Config
-	var admin *pgxpool.Pool
-	var errs []error
-	for _, u := range urls {
-		c, err := pgxpool.ParseConfig(u)
-		if err != nil {
-			t.Fatalf("LOGOUT_TEST_POSTGRES_URL: %v", err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		pool, err := pgxpool.NewWithConfig(ctx, c)
-		if err == nil {
-			if err = pool.Ping(ctx); err != nil {
-				pool.Close()
-			}
-		}
-		cancel()
-		if err == nil {
-			cfg, admin = c, pool
-			break
-		}
-		errs = append(errs, err)
-	}
-	if admin == nil {
-		unavailable(t, fmt.Sprintf("PostgreSQL is not reachable; start one and set LOGOUT_TEST_POSTGRES_URL "+
-			"(for example postgres://postgres@127.0.0.1:5432/test?sslmode=disable): %v", errors.Join(errs...)))
-	}
-	t.Cleanup(admin.Close)
-	schema := "logout_test_" + strings.ToLower(rand.Text()[:12])
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if _, err := admin.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
+	admin := servicetest.Postgres(t)
+	cfg := admin.Config()
+	schema := servicetest.PostgresSchema(t, admin)
 	listen := "LISTEN " + pgx.Identifier{schema + "_changes"}.Sanitize()
 	return &backing{
 		addr: net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))),
