@@ -36,6 +36,11 @@ type Options struct {
 	// statement, so that pruning a long log never holds its locks for
 	// long. Default 500.
 	PruneBatch int
+	// PingInterval is how long [Store.Watch] waits for a notification
+	// before it pings its connection, and how long it waits for the
+	// answer, so that a connection silenced by the network is noticed.
+	// Default 15 s.
+	PingInterval time.Duration
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -48,6 +53,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.PruneBatch == 0 {
 		o.PruneBatch = 500
 	}
+	if o.PingInterval == 0 {
+		o.PingInterval = 15 * time.Second
+	}
 	if err := checkIdentifier("Schema", o.Schema); err != nil {
 		return o, err
 	}
@@ -56,6 +64,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.PruneBatch < 0 {
 		return o, errors.New("pgstore: PruneBatch must not be negative")
+	}
+	if o.PingInterval < 0 {
+		return o, errors.New("pgstore: PingInterval must not be negative")
 	}
 	return o, nil
 }
@@ -78,6 +89,7 @@ type Store struct {
 	schema  string
 	channel string
 	batch   int
+	ping    time.Duration
 	q       queries
 }
 
@@ -104,6 +116,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 		schema:  opts.Schema,
 		channel: opts.Channel,
 		batch:   opts.PruneBatch,
+		ping:    opts.PingInterval,
 		q:       newQueries(pgx.Identifier{opts.Schema}.Sanitize()),
 	}
 	if err := s.migrate(ctx); err != nil {

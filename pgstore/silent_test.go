@@ -100,7 +100,6 @@ func (s *silencer) silence() {
 // must fail, so that the Manager listens again, instead of waiting
 // forever for notifications that can no longer come.
 func TestWatchNoticesASilentConnection(t *testing.T) {
-	defer pgstore.SetPingEvery(100 * time.Millisecond)()
 	pool := servicetest.Postgres(t)
 	schema := servicetest.PostgresSchema(t, pool)
 	cc := pool.Config().ConnConfig
@@ -114,7 +113,10 @@ func TestWatchNoticesASilentConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(proxied.Close)
-	s := newStore(t, proxied, schema)
+	s, err := pgstore.New(t.Context(), proxied, pgstore.Options{Schema: schema, PingInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -15,11 +15,6 @@ import (
 // (it must be shorter than 8000).
 const maxPayload = 7999
 
-// pingEvery is how long Watch waits for a notification before it checks
-// its connection with a ping; a ping unanswered for as long ends Watch
-// with an error. A variable for the tests.
-var pingEvery = 15 * time.Second
-
 // payload is a notification, one of:
 //
 //	{"settings":true}
@@ -71,8 +66,8 @@ func endedPayloads(ids []string) []string {
 // so the caller rereads what it holds.
 //
 // Watch returns ctx.Err() when ctx is done, or an error as soon as the
-// connection fails. When no notification comes for 15 s it pings the
-// server, and a ping unanswered for 15 s more ends Watch with an error,
+// connection fails. When no notification comes for [Options.PingInterval]
+// it pings the server, and a ping unanswered as long ends Watch with an error,
 // so that a connection silenced by the network is not listened to for
 // ever.
 func (s *Store) Watch(ctx context.Context, fn func(logout.Change)) error {
@@ -97,7 +92,7 @@ func (s *Store) Watch(ctx context.Context, fn func(logout.Change)) error {
 		// A connection whose server vanished without a reset (a network
 		// partition, a failover) stays silent for ever: ping it when
 		// nothing came for a while.
-		wctx, cancel := context.WithTimeout(ctx, pingEvery)
+		wctx, cancel := context.WithTimeout(ctx, s.ping)
 		n, err := conn.WaitForNotification(wctx)
 		cancel()
 		if n != nil {
@@ -107,7 +102,7 @@ func (s *Store) Watch(ctx context.Context, fn func(logout.Change)) error {
 			}
 		}
 		if err != nil && ctx.Err() == nil && wctx.Err() != nil && pgconn.Timeout(err) {
-			pctx, cancel := context.WithTimeout(ctx, pingEvery)
+			pctx, cancel := context.WithTimeout(ctx, s.ping)
 			err = conn.Ping(pctx)
 			cancel()
 		}
