@@ -162,12 +162,11 @@ func (m *MemoryStore) Event(_ context.Context, sessionID string) (Event, error) 
 // Events implements [Store].
 func (m *MemoryStore) Events(_ context.Context, limit int) ([]Event, error) {
 	m.mu.RLock()
-	defer m.mu.RUnlock()
-	out := make([]Event, 0, min(max(limit, 0), len(m.events)))
-	for i := len(m.events) - 1; i >= 0 && len(out) < limit; i-- {
-		out = append(out, m.events[i])
-	}
-	return out, nil
+	out := slices.Clone(m.events)
+	m.mu.RUnlock()
+	slices.Reverse(out) // newest logged first, kept for equal At by the stable sort
+	slices.SortStableFunc(out, func(a, b Event) int { return b.At.Compare(a.At) })
+	return out[:min(max(limit, 0), len(out))], nil
 }
 
 // DeleteEvents implements [Store].

@@ -44,9 +44,12 @@ type Store interface {
 	// gone are skipped without error, so of two concurrent calls that
 	// select the same session exactly one returns its event.
 	EndSessions(ctx context.Context, sel Selector, reason Reason, at time.Time) ([]Event, error)
-	// Event returns the newest logged event of a session, or ErrNotFound.
+	// Event returns the newest event of a session, or ErrNotFound.
 	Event(ctx context.Context, sessionID string) (Event, error)
-	// Events returns at most limit events, newest first.
+	// Events returns at most limit events, newest first: by At, and
+	// events with equal At in the reverse of the order they were logged.
+	// (At is when the session ended, which for an idle end found late by
+	// a sweep is earlier than when it was logged.)
 	Events(ctx context.Context, limit int) ([]Event, error)
 	// DeleteEvents removes the events logged before t and says how many.
 	DeleteEvents(ctx context.Context, before time.Time) (int, error)

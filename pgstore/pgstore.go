@@ -165,7 +165,7 @@ INSERT INTO {s}.events (session_id, user_id, reason, at)
 SELECT id, user_id, $1, $2 FROM d
 RETURNING session_id, user_id, reason, at`),
 		event:  q(`SELECT session_id, user_id, reason, at FROM {s}.events WHERE session_id = $1 ORDER BY id DESC LIMIT 1`),
-		events: q(`SELECT session_id, user_id, reason, at FROM {s}.events ORDER BY id DESC LIMIT $1`),
+		events: q(`SELECT session_id, user_id, reason, at FROM {s}.events ORDER BY at DESC, id DESC LIMIT $1`),
 		deleteEvents: q(`WITH d AS (
 	DELETE FROM {s}.events WHERE id IN (SELECT id FROM {s}.events WHERE at < $1 LIMIT $2)
 	RETURNING 1

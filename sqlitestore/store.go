@@ -477,7 +477,7 @@ func (s *Store) Events(ctx context.Context, limit int) (_ []logout.Event, err er
 			err = fmt.Errorf("sqlitestore: events: %w", err)
 		}
 	}()
-	rows, err := s.r.QueryContext(ctx, `SELECT session_id, user_id, reason, at FROM events ORDER BY id DESC LIMIT ?`, limit)
+	rows, err := s.r.QueryContext(ctx, `SELECT session_id, user_id, reason, at FROM events ORDER BY at DESC, id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, err
 	}

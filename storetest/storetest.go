@@ -391,6 +391,31 @@ var cases = []struct {
 			t.Fatalf("Event of pruned session = %v, want ErrNotFound", err)
 		}
 	}},
+	{"the log is newest first by time, then by logging order", func(t *testing.T, s logout.Store) {
+		mustCreate(t, s, session("a", "alice", 0), session("b", "bob", 0), session("c", "carol", 0), session("d", "dave", 0))
+		end := func(id string, sec int) {
+			if _, err := s.EndSessions(ctx(t), logout.Selector{IDs: []string{id}}, logout.ReasonIdle, at(sec)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A sweep logs late idle ends at their deadlines, earlier than
+		// events logged before them.
+		end("a", 50)
+		end("b", 20)
+		end("c", 50)
+		end("d", 30)
+		evs, err := s.Events(ctx(t), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range evs {
+			got = append(got, e.SessionID)
+		}
+		if want := []string{"c", "a", "d", "b"}; !slices.Equal(got, want) {
+			t.Fatalf("Events = %v, want %v", got, want)
+		}
+	}},
 	{"settings: none saved, save, conflict, round-trip", func(t *testing.T, s logout.Store) {
 		if _, err := s.Settings(ctx(t)); !errors.Is(err, logout.ErrNotFound) {
 			t.Fatalf("Settings on an empty store = %v, want ErrNotFound", err)
