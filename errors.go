@@ -29,6 +29,7 @@ type EndedError struct {
 	At     time.Time
 }
 
+// Error says why and when the session ended.
 func (e *EndedError) Error() string {
 	return fmt.Sprintf("logout: session ended (%s) at %s", e.Reason, e.At.UTC().Format(time.RFC3339))
 }
@@ -61,6 +62,7 @@ const (
 	CodeRoleName = "role_name"
 )
 
+// Error names the field and the reason.
 func (e *FieldError) Error() string { return "logout: " + e.Field + ": " + e.Reason }
 
 // FieldErrors returns the [FieldError]s inside err by field name (the

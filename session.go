@@ -44,19 +44,6 @@ type sessionKey struct{}
 
 func (sessionKey) String() string { return "logout session" }
 
-// sessionCtx carries the request's session; one allocation per request.
-type sessionCtx struct {
-	context.Context
-	s *Session
-}
-
-func (c *sessionCtx) Value(key any) any {
-	if key == (sessionKey{}) {
-		return c.s
-	}
-	return c.Context.Value(key)
-}
-
 // FromContext returns the signed-in session that [Manager.Handler] put in
 // ctx. It reports false for an anonymous request and for a request whose
 // session ended.
