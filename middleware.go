@@ -345,12 +345,18 @@ func (m *Manager) sync(ctx context.Context, e *entry, now time.Time, force bool)
 }
 
 // write records e's newest activity in the store, unless another request
-// is doing so right now.
+// is using the entry's store connection right now (the request path never
+// queues behind a store call; the next request or the flush writes it).
 func (m *Manager) write(ctx context.Context, e *entry, set *Settings) error {
 	if !e.mu.TryLock() {
 		return nil
 	}
 	defer e.mu.Unlock()
+	return m.writeLocked(ctx, e, set)
+}
+
+// writeLocked is write for a caller that holds e.mu.
+func (m *Manager) writeLocked(ctx context.Context, e *entry, set *Settings) error {
 	seen := e.seen.Load()
 	if seen <= e.written.Load() {
 		return nil

@@ -191,8 +191,8 @@ func (m *Manager) evict(ctx context.Context, set *Settings, now time.Time) error
 
 func (m *Manager) flushEntry(ctx context.Context, e *entry, set *Settings) error {
 	e.mu.Lock()
-	e.mu.Unlock() // wait for a write in progress
-	err := m.write(ctx, e, set)
+	err := m.writeLocked(ctx, e, set)
+	e.mu.Unlock()
 	var ended *EndedError
 	if errors.As(err, &ended) || errors.Is(err, ErrNoSession) {
 		return nil
