@@ -217,11 +217,9 @@ func (m *Manager) check(r *http.Request, backend bool) (*reqState, error) {
 	}
 	nowµ := now.UnixMicro()
 	if d, _ := e.deadline(set, e.seen.Load()); nowµ >= d {
-		s, err := m.expire(ctx, e, set, now)
-		if err != nil {
+		if err := m.expire(ctx, e, set, now); err != nil {
 			return nil, err
 		}
-		return &reqState{Context: ctx, sess: s, e: e, set: set, now: now}, nil
 	}
 	if backend || set.FrontendActivity {
 		e.used.Store(nowµ)
@@ -376,38 +374,38 @@ func (m *Manager) writeLocked(ctx context.Context, e *entry, set *Settings) erro
 }
 
 // expire handles a session that looks past its deadline: it confirms
-// with the store (another process may have seen activity) and ends it.
-// It returns the session when it turned out to be alive.
-func (m *Manager) expire(ctx context.Context, e *entry, set *Settings, now time.Time) (Session, error) {
+// with the store (another process may have seen activity) and ends it,
+// returning why. It returns nil when the session turned out to be alive.
+func (m *Manager) expire(ctx context.Context, e *entry, set *Settings, now time.Time) error {
 	for range 2 {
 		if err := m.sync(ctx, e, now, true); err != nil {
-			return Session{}, err
+			return err
 		}
 		s, reason := e.session(set)
 		if now.Before(s.Deadline) {
-			return s, nil
+			return nil
 		}
 		if ev := e.ended.Load(); ev != nil {
-			return Session{}, endedErr(ev)
+			return endedErr(ev)
 		}
 		sctx, cancel := m.storeCtx(ctx)
 		evs, err := m.store.EndSessions(sctx, Selector{IDs: []string{s.ID}, SeenBy: s.LastSeen}, reason, s.Deadline)
 		cancel()
 		if err != nil {
-			return Session{}, unavailable("end session", err)
+			return unavailable("end session", err)
 		}
 		if len(evs) > 0 {
 			m.ended(ctx, evs)
-			return Session{}, endedErr(&evs[0])
+			return endedErr(&evs[0])
 		}
 		// Ended meanwhile by another request, or newer activity was
 		// written by another process: look again.
 	}
 	if ev := e.ended.Load(); ev != nil {
-		return Session{}, endedErr(ev)
+		return endedErr(ev)
 	}
 	s, reason := e.session(set)
-	return Session{}, &EndedError{Reason: reason, At: s.Deadline}
+	return &EndedError{Reason: reason, At: s.Deadline}
 }
 
 // refuse answers a request whose check failed.

@@ -560,6 +560,33 @@ func TestSweepEndsIdleSessions(t *testing.T) {
 	}
 }
 
+// TestActivityAfterReread: a request that finds its session alive only
+// after rereading the store (activity written by another instance) still
+// counts as activity itself.
+func TestActivityAfterReread(t *testing.T) {
+	store := logout.NewMemoryStore()
+	opts := logout.Options{TouchInterval: time.Microsecond, SyncInterval: time.Hour}
+	a := newEnvStore(t, store, opts)
+	opts.Now = a.clock.Now
+	b := newEnvStore(t, store, opts)
+	c := a.signIn("alice")
+	if w := b.do(req{path: "/backend", cookie: c}); w.Code != 200 { // B caches the session
+		t.Fatalf("B: %d", w.Code)
+	}
+	a.clock.Advance(800 * time.Second)
+	if w := a.do(req{path: "/backend", cookie: c}); w.Code != 200 { // written to the store
+		t.Fatalf("A: %d", w.Code)
+	}
+	a.clock.Advance(200 * time.Second) // past B's cached deadline, not the real one
+	if w := b.do(req{path: "/backend", cookie: c}); w.Code != 200 {
+		t.Fatalf("B after activity on A: %d", w.Code)
+	}
+	list, err := a.m.Sessions(t.Context(), "alice")
+	if err != nil || len(list) != 1 || !list[0].LastSeen.Equal(a.clock.Now()) {
+		t.Fatalf("stored activity %v (%v), want B's request at %v", list, err, a.clock.Now())
+	}
+}
+
 // TestSharedStore runs two Managers on one store, as two instances.
 func TestSharedStore(t *testing.T) {
 	store := logout.NewMemoryStore()
