@@ -16,19 +16,8 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/fakeclock"
 )
-
-// clock is a fake clock that tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 // faultyStore counts writes and can be switched off like a store outage.
 type faultyStore struct {
@@ -88,7 +77,7 @@ func (s *faultyStore) Event(ctx context.Context, id string) (logout.Event, error
 // env is a Manager behind its middleware with a test application.
 type env struct {
 	t     *testing.T
-	clock *clock
+	clock *fakeclock.Clock
 	store *faultyStore
 	m     *logout.Manager
 	h     http.Handler
@@ -103,7 +92,7 @@ func newEnv(t *testing.T, opts logout.Options) *env {
 
 func newEnvStore(t *testing.T, store logout.Store, opts logout.Options) *env {
 	t.Helper()
-	e := &env{t: t, clock: newClock(), store: &faultyStore{Store: store}, logs: new(bytes.Buffer)}
+	e := &env{t: t, clock: fakeclock.New(), store: &faultyStore{Store: store}, logs: new(bytes.Buffer)}
 	if opts.Now == nil {
 		opts.Now = e.clock.Now
 	}

@@ -10,13 +10,12 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gologout/logout/backend"
+	"github.com/gologout/logout/internal/fakeclock"
 )
 
 const (
@@ -24,35 +23,23 @@ const (
 	editorPassword = "editor-password-1"
 )
 
-// clock is a fake clock that tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 // env is one running App behind an httptest server.
 type env struct {
 	t     *testing.T
 	app   *backend.App
 	srv   *httptest.Server
-	clock *clock
+	clock *fakeclock.Clock
 	dir   string
 }
 
 // start starts an App on dir (a new temporary directory when "").
-func start(t *testing.T, dir string, c *clock) *env {
+func start(t *testing.T, dir string, c *fakeclock.Clock) *env {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
 	if c == nil {
-		c = newClock()
+		c = fakeclock.New()
 	}
 	app, err := backend.New(context.Background(), backend.Config{
 		DataDir: dir, Now: c.Now, BcryptCost: bcrypt.MinCost,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/fakeclock"
 )
 
 const sessionsURL = "/backend/system/sessions"
@@ -94,7 +95,7 @@ func TestSignOutLogTranslated(t *testing.T) {
 // sessions and the settings.
 func TestRestart(t *testing.T) {
 	dir := t.TempDir()
-	clk := newClock()
+	clk := fakeclock.New()
 	e := start(t, dir, clk)
 	if got := len(e.app.Created()); got != 2 {
 		t.Fatalf("first start created %d users, want 2", got)
@@ -132,7 +133,7 @@ func TestRestart(t *testing.T) {
 // behind a load balancer.
 func TestTwoInstances(t *testing.T) {
 	dir := t.TempDir()
-	clk := newClock()
+	clk := fakeclock.New()
 	a, b := start(t, dir, clk), start(t, dir, clk)
 	if len(b.app.Created()) != 0 {
 		t.Error("the second instance created users too")

@@ -66,7 +66,7 @@ func TestManagersHearEachOther(t *testing.T) {
 	if _, err := m1.UpdateSettings(ctx, set); err != nil {
 		t.Fatal(err)
 	}
-	within(t, time.Second, "m2 sees the new lifetime", func() bool {
+	servicetest.Within(t, time.Second, "m2 sees the new lifetime", func() bool {
 		got, err := m2.Settings(ctx)
 		return err == nil && got.Lifetime == set.Lifetime
 	})
@@ -74,20 +74,5 @@ func TestManagersHearEachOther(t *testing.T) {
 	if _, err := m1.ForceSignOut(ctx, logout.Selector{UserID: "alice"}); err != nil {
 		t.Fatal(err)
 	}
-	within(t, time.Second, "m2 refuses the session", func() bool { return get() == http.StatusSeeOther })
-}
-
-// within polls cond until it holds or d has passed.
-func within(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	timeout := time.After(d)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-timeout:
-			t.Fatalf("%s: not within %v", what, d)
-		}
-	}
+	servicetest.Within(t, time.Second, "m2 refuses the session", func() bool { return get() == http.StatusSeeOther })
 }

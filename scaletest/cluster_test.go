@@ -25,6 +25,7 @@ import (
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/backend"
+	"github.com/gologout/logout/internal/servicetest"
 )
 
 const (
@@ -299,25 +300,9 @@ func (b *browser) forceSignOut(in *instance, id string) response {
 	return r
 }
 
-// waitFor polls cond every few milliseconds until it holds, and fails
-// the test if it does not within d.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	timeout := time.After(d)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-timeout:
-			t.Fatalf("%s: not within %v", what, d)
-		}
-	}
-}
-
 // waitListening waits until every instance's Manager listens to the
 // store's changes, so that none is missed.
 func waitListening(t *testing.T, b *backing, n int, d time.Duration) {
 	t.Helper()
-	waitFor(t, d, "every instance listens to the store's changes", func() bool { return b.listeners(t) >= n })
+	servicetest.Within(t, d, "every instance listens to the store's changes", func() bool { return b.listeners(t) >= n })
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/servicetest"
 )
 
 // The lifetimes and intervals of TestThreeInstances. The editor's
@@ -42,7 +43,7 @@ func TestThreeInstances(t *testing.T) {
 		set.RoleLifetimes = map[string]time.Duration{editorRole: editorLifetime}
 		admin.saveSettings(C, set)
 		for _, in := range insts {
-			waitFor(t, changeBound, "the first settings on "+in.name, func() bool {
+			servicetest.Within(t, changeBound, "the first settings on "+in.name, func() bool {
 				return admin.status(in).Lifetime == int64(adminLifetime/time.Second)
 			})
 		}
@@ -99,7 +100,7 @@ func TestThreeInstances(t *testing.T) {
 				b  *browser
 			}{{A, onA}, {C, onC}} {
 				var st status
-				waitFor(t, 2*changeBound, "refusal on "+p.in.name, func() bool {
+				servicetest.Within(t, 2*changeBound, "refusal on "+p.in.name, func() bool {
 					st = p.b.status(p.in)
 					return !st.SignedIn
 				})
@@ -119,7 +120,7 @@ func TestThreeInstances(t *testing.T) {
 			done := admin.saveSettings(C, set).done
 			for _, in := range []*instance{A, B} {
 				var st status
-				waitFor(t, 2*changeBound, "the new lifetime on "+in.name, func() bool {
+				servicetest.Within(t, 2*changeBound, "the new lifetime on "+in.name, func() bool {
 					st = admin.status(in)
 					return st.Lifetime == int64(set.Lifetime/time.Second)
 				})
@@ -154,7 +155,7 @@ func TestThreeInstances(t *testing.T) {
 			earliest := deadline - int64(touchInterval/time.Millisecond)
 			pollers := map[*instance]*browser{A: ed.clone(A), B: ed.clone(B), C: ed.clone(C)}
 			ended := map[*instance]bool{}
-			waitFor(t, editorLifetime+2*time.Second, "the end on every instance", func() bool {
+			servicetest.Within(t, editorLifetime+2*time.Second, "the end on every instance", func() bool {
 				for in, p := range pollers {
 					if ended[in] {
 						continue

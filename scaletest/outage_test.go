@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/servicetest"
 )
 
 // The intervals of TestStoreOutage.
@@ -135,7 +136,7 @@ func testOutage(t *testing.T, b *backing, mode proxyState) {
 	for _, u := range users {
 		for _, in := range insts {
 			var r response
-			waitFor(t, 10*time.Second, "recovery on "+in.name, func() bool {
+			servicetest.Within(t, 10*time.Second, "recovery on "+in.name, func() bool {
 				r = u.get(in, "/backend/api/stats", jsonAccept)
 				if r.code == http.StatusUnauthorized || r.code == http.StatusSeeOther {
 					t.Fatalf("%s: signed out after the outage: %d %s", in.name, r.code, r.body)
@@ -175,7 +176,7 @@ func testOutage(t *testing.T, b *backing, mode proxyState) {
 	onC := ed.clone(C)
 	done := admin.forceSignOut(A, ids[1]).done
 	var st status
-	waitFor(t, 2*changeBound, "the forced sign-out on C", func() bool { st = onC.status(C); return !st.SignedIn })
+	servicetest.Within(t, 2*changeBound, "the forced sign-out on C", func() bool { st = onC.status(C); return !st.SignedIn })
 	if lag := st.done.Sub(done); st.Reason != logout.ReasonForced.String() || lag > changeBound {
 		t.Errorf("C: got %d %s %v after the sign-out, want reason forced within %v", st.code, st.body, lag, changeBound)
 	}

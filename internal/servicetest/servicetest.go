@@ -204,3 +204,20 @@ func DropSchemaAtEnd(tb testing.TB, pool *pgxpool.Pool, name string) {
 		}
 	})
 }
+
+// Within polls cond every few milliseconds until it holds, and fails the
+// test if it does not within d: for changes that travel between processes
+// through a store, where a test must wait but never sleep blindly.
+func Within(tb testing.TB, d time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	timeout := time.After(d)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-timeout:
+			tb.Fatalf("%s: not within %v", what, d)
+		}
+	}
+}
