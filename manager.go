@@ -37,6 +37,7 @@ type Manager struct {
 	settingsMu   sync.Mutex
 	settingsFail atomic.Pointer[failure]
 	sweptVersion atomic.Int64
+	health       health
 }
 
 // failure is a failed store read and when it ended.
@@ -81,7 +82,8 @@ type entry struct {
 	used    atomic.Int64 // clock reading of the last request
 	ended   atomic.Pointer[Event]
 	failed  atomic.Pointer[failure] // the last failed store read
-	mu      sync.Mutex              // one store round-trip per entry at a time
+	dirty   atomic.Bool             // activity to write that found mu held
+	mu      sync.Mutex              // one store round-trip per entry at a time; release with Manager.unlock
 }
 
 // New returns a Manager that keeps its state in store. It fails on
@@ -250,6 +252,7 @@ func (m *Manager) currentSettings(ctx context.Context, now time.Time) (*Settings
 		return nil, err
 	}
 	m.settingsFail.Store(nil)
+	m.storeAnswered()
 	c := &cachedSettings{s: s, synced: now}
 	m.settings.Store(c)
 	return &c.s, nil

@@ -80,8 +80,15 @@ func stateOf(r *http.Request) *reqState {
 //     served as an anonymous visitor, never redirected.
 //   - a request without a session, or with an unknown or tampered token,
 //     is served as anonymous.
-//   - when the store fails, backend requests get 503 (fail closed) and
-//     front-end requests are served as anonymous; nothing is ended.
+//   - when the store fails, backend requests get 503 with Retry-After
+//     (fail closed) and front-end requests are served as anonymous;
+//     nothing is ended. Once a store call has failed, front-end requests
+//     no longer wait for the store: they are served as anonymous at once
+//     until a backend request or a background probe (at most one per
+//     [Options.SyncInterval]) finds that it answers again.
+//
+// Page loads and script requests are told apart by [IsScript]. Mount
+// [Manager.Require] on the backend routes that need a signed-in user.
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		backend := m.isBackend(r.URL.Path)
@@ -131,12 +138,46 @@ func (m *Manager) isPassive(r *http.Request) bool {
 	return m.passive[r.URL.Path]
 }
 
-func wantsJSON(r *http.Request) bool {
-	if strings.Contains(r.Header.Get("Accept"), "application/json") || r.Header.Get("X-Requested-With") != "" {
+// IsScript reports whether r was sent by a script (fetch, XMLHttpRequest)
+// rather than loaded as a page, and so should get a status code with a
+// JSON body instead of a redirect to an HTML page. It is the one place
+// where Logout makes that decision; the middleware, [Manager.Require] and
+// [Manager.Unauthorized] all use it:
+//
+//   - Sec-Fetch-Mode "navigate" or Sec-Fetch-Dest "document", "iframe" or
+//     "frame": a page load, whatever else the request says;
+//   - X-Requested-With set (jQuery, htmx and most frameworks): a script;
+//   - any other Sec-Fetch-Mode ("cors", "same-origin", "no-cors"): a
+//     script;
+//   - otherwise (browsers without Fetch Metadata, other clients) an
+//     Accept header that names application/json, or any "+json" type, and
+//     not text/html: a script.
+//
+// Anything else is a page load.
+func IsScript(r *http.Request) bool {
+	h := r.Header
+	mode := headerValue(h, "Sec-Fetch-Mode")
+	switch headerValue(h, "Sec-Fetch-Dest") {
+	case "document", "iframe", "frame":
+		return false
+	}
+	if mode == "navigate" {
+		return false
+	}
+	if headerValue(h, "X-Requested-With") != "" || mode != "" {
 		return true
 	}
-	mode := r.Header.Get("Sec-Fetch-Mode")
-	return mode != "" && mode != "navigate"
+	accept := strings.ToLower(strings.Join(h.Values("Accept"), ","))
+	return (strings.Contains(accept, "application/json") || strings.Contains(accept, "+json")) &&
+		!strings.Contains(accept, "text/html")
+}
+
+// headerValue is Header.Get for a canonical name, without canonicalising.
+func headerValue(h http.Header, name string) string {
+	if v := h[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 func (m *Manager) cookieName(r *http.Request) string {
@@ -199,12 +240,33 @@ func (m *Manager) resolve(key string) (resolved, bool) {
 	return resolved{secret: tok[:], id: hashID(tok[:])}, true
 }
 
+// errStoreDown answers a front-end request while the store is known to
+// be failing, without asking it again.
+var errStoreDown = fmt.Errorf("%w: failing, not asked again until it answers a probe", ErrUnavailable)
+
 // check is the per-request decision.
 func (m *Manager) check(r *http.Request, backend bool) (*reqState, error) {
 	key := m.credential(r)
 	if key == "" {
 		return nil, ErrNoSession
 	}
+	if !backend && m.health.failing() {
+		// A front-end page never waits for a store known to be down: it
+		// is served to an anonymous visitor at once, while a probe in
+		// the background (or a backend request) finds out when the store
+		// answers again.
+		m.probe()
+		return nil, errStoreDown
+	}
+	rs, err := m.checkKey(r, key, backend)
+	if err != nil && errors.Is(err, ErrUnavailable) {
+		m.storeFailed(err)
+	}
+	return rs, err
+}
+
+// checkKey is check for a request that presents a credential.
+func (m *Manager) checkKey(r *http.Request, key string, backend bool) (*reqState, error) {
 	ctx := r.Context()
 	now := m.now()
 	set, err := m.currentSettings(ctx, now)
@@ -274,6 +336,7 @@ func (m *Manager) load(ctx context.Context, key string, now time.Time) (*entry, 
 	if err != nil {
 		return nil, unavailable("session", err)
 	}
+	m.storeAnswered()
 	return m.insert(newEntry(key, c.secret, s, now)), nil
 }
 
@@ -314,7 +377,7 @@ func (m *Manager) sync(ctx context.Context, e *entry, now time.Time, force bool)
 		return nil
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer m.unlock(ctx, e)
 	if ev := e.ended.Load(); ev != nil {
 		return endedErr(ev)
 	}
@@ -336,6 +399,7 @@ func (m *Manager) sync(ctx context.Context, e *entry, now time.Time, force bool)
 		return err
 	}
 	e.failed.Store(nil)
+	m.storeAnswered()
 	maxStore(&e.seen, s.LastSeen.UnixMicro())
 	maxStore(&e.written, s.LastSeen.UnixMicro())
 	e.synced.Store(now.UnixMicro())
@@ -347,10 +411,37 @@ func (m *Manager) sync(ctx context.Context, e *entry, now time.Time, force bool)
 // queues behind a store call; the next request or the flush writes it).
 func (m *Manager) write(ctx context.Context, e *entry, set *Settings) error {
 	if !e.mu.TryLock() {
+		// The holder writes it when it lets go (unlock): the activity is
+		// never left unwritten until some later request.
+		e.dirty.Store(true)
 		return nil
 	}
-	defer e.mu.Unlock()
-	return m.writeLocked(ctx, e, set)
+	err := m.writeLocked(ctx, e, set)
+	m.unlock(ctx, e)
+	return err
+}
+
+// unlock releases e.mu, first writing the activity of requests that
+// found it held. A request sets e.dirty only after its TryLock failed,
+// so while someone held the lock: either that holder sees the flag here,
+// or a later holder does.
+func (m *Manager) unlock(ctx context.Context, e *entry) {
+	for {
+		if e.dirty.Swap(false) && e.ended.Load() == nil {
+			// The same rule as on the request path: write when the newest
+			// activity is a touch interval past the newest written (this
+			// holder may just have written most of it).
+			if c := m.settings.Load(); c != nil && e.seen.Load()-e.written.Load() >= m.touchInterval(&c.s, e).Microseconds() {
+				// Errors are not this caller's: the activity stays in
+				// e.seen and the next request, sweep or flush writes it.
+				_ = m.writeLocked(context.WithoutCancel(ctx), e, &c.s)
+			}
+		}
+		e.mu.Unlock()
+		if !e.dirty.Load() || !e.mu.TryLock() {
+			return
+		}
+	}
 }
 
 // writeLocked is write for a caller that holds e.mu.
@@ -415,24 +506,22 @@ func (m *Manager) refuse(w http.ResponseWriter, r *http.Request, backend bool, e
 	case errors.As(err, &ended):
 		m.clear(w, r)
 		if backend && r.URL.Path != m.opts.SignInPath {
-			w.Header()["Cache-Control"] = m.noStore
-			m.respondEnded(w, r, ended.Reason)
+			m.Unauthorized(w, r, ended.Reason)
 			return
 		}
 	case errors.Is(err, errUnknownSession):
 		m.clear(w, r)
 	case errors.Is(err, ErrNoSession):
+	case errors.Is(err, errStoreDown):
+		// Known to be failing: logged once when it started.
+		if backend {
+			m.respondUnavailable(w, r)
+			return
+		}
 	default:
 		m.log.LogAttrs(r.Context(), slog.LevelError, "logout: session check failed", slog.String("error", err.Error()))
 		if backend {
-			w.Header()["Cache-Control"] = m.noStore
-			msg := "The sign-in service is temporarily unavailable. Your session is kept; please try again in a moment."
-			if wantsJSON(r) {
-				m.writeJSON(w, http.StatusServiceUnavailable, statusJSON{Message: msg, Unavailable: true})
-				return
-			}
-			w.Header().Set("Retry-After", "5")
-			http.Error(w, msg, http.StatusServiceUnavailable)
+			m.respondUnavailable(w, r)
 			return
 		}
 	}
@@ -456,19 +545,72 @@ func (m *Manager) SignInURL(reason Reason, returnPath string) string {
 	return m.opts.SignInPath + "?" + q.Encode()
 }
 
-func (m *Manager) respondEnded(w http.ResponseWriter, r *http.Request, reason Reason) {
+// Require returns middleware that serves next only for a request with a
+// live session; mount it behind [Manager.Handler] on the backend routes
+// that need a signed-in user. A request without one is answered by
+// [Manager.Unauthorized] with no reason, exactly as the middleware
+// answers an ended session: a page load gets a 303 to the sign-in page
+// with the return path, a script a 401 with JSON.
+func (m *Manager) Require(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if stateOf(r) == nil {
+			m.Unauthorized(w, r, 0)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Unauthorized answers a request that needs a signed-in session and has
+// none: reason says why its session ended, or is 0 when there was none.
+// A page load ([IsScript] false) is redirected (303) to
+// [Manager.SignInURL] with the reason and, for GET and HEAD, the request's
+// path as the return path. A script, and the status and keep-alive
+// endpoints, get 401 with one JSON shape whether a session ended or never
+// was:
+//
+//	{"signed_in": false, "server_time": …, "reason": "idle",
+//	 "message": "You have been logged out!", "sign_in_url": "/backend/auth/signin?…"}
+//
+// "reason" is left out when there is none; the return path of a script's
+// sign-in URL is the page that sent it (a same-origin Referer).
+// The answer carries "Cache-Control: no-store".
+func (m *Manager) Unauthorized(w http.ResponseWriter, r *http.Request, reason Reason) {
+	w.Header()["Cache-Control"] = m.noStore
 	ret := r.URL.Path
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		ret = r.URL.RequestURI()
 	}
-	if wantsJSON(r) || r.URL.Path == m.opts.EndpointsPath+"/status" || r.URL.Path == m.opts.EndpointsPath+"/keepalive" {
+	if IsScript(r) || r.URL.Path == m.opts.EndpointsPath+"/status" || r.URL.Path == m.opts.EndpointsPath+"/keepalive" {
+		ret = ""
 		if ref, err := url.Parse(r.Referer()); err == nil && ref.Host == r.Host {
 			ret = ref.RequestURI()
 		}
-		m.writeJSON(w, http.StatusUnauthorized, statusJSON{Reason: reason.String(), Message: reason.Message(), SignInURL: m.SignInURL(reason, ret)})
+		v := statusJSON{Message: "Please sign in.", SignInURL: m.SignInURL(reason, ret)}
+		if reason.Valid() {
+			v.Reason, v.Message = reason.String(), reason.Message()
+		}
+		m.writeJSON(w, http.StatusUnauthorized, v)
 		return
 	}
 	http.Redirect(w, r, m.SignInURL(reason, ret), http.StatusSeeOther)
+}
+
+// unavailableRetry is the Retry-After of a 503 answer, in seconds.
+const unavailableRetry = "5"
+
+// respondUnavailable answers a backend request while the store fails:
+// 503 with Retry-After, as JSON for scripts.
+func (m *Manager) respondUnavailable(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h["Cache-Control"] = m.noStore
+	h.Set("Retry-After", unavailableRetry)
+	msg := "The sign-in service is temporarily unavailable. Your session is kept; please try again in a moment."
+	if IsScript(r) {
+		m.writeJSON(w, http.StatusServiceUnavailable, statusJSON{Message: msg, Unavailable: true})
+		return
+	}
+	http.Error(w, msg, http.StatusServiceUnavailable)
 }
 
 // statusJSON is the body of the status, keep-alive and sign-out
@@ -566,7 +708,9 @@ func (m *Manager) CheckCSRF(r *http.Request) error {
 //   - POST …/keepalive: CSRF-checked; extends the session ("Stay signed
 //     in") and answers like status.
 //   - POST …/signout: CSRF-checked; signs out ([ReasonManual]); 303 to the
-//     sign-in page, or 200 JSON for scripts.
+//     sign-in page, or 200 JSON for scripts, with
+//     `Clear-Site-Data: "cache", "cookies"` so that the browser drops the
+//     backend pages it cached and the site's cookies.
 func (m *Manager) Endpoints() http.Handler {
 	p := m.opts.EndpointsPath
 	mux := http.NewServeMux()
@@ -598,8 +742,11 @@ func (m *Manager) Endpoints() http.Handler {
 }
 
 func (m *Manager) respondSignedOut(w http.ResponseWriter, r *http.Request) {
+	// Drop what the browser kept of the backend: cached pages (the back
+	// button must not show them) and every cookie of the site.
+	w.Header().Set("Clear-Site-Data", `"cache", "cookies"`)
 	u := m.SignInURL(ReasonManual, "")
-	if wantsJSON(r) {
+	if IsScript(r) {
 		m.writeJSON(w, http.StatusOK, statusJSON{Reason: ReasonManual.String(), Message: ReasonManual.Message(), SignInURL: u})
 		return
 	}
@@ -609,7 +756,7 @@ func (m *Manager) respondSignedOut(w http.ResponseWriter, r *http.Request) {
 func (m *Manager) serveStatus(w http.ResponseWriter, r *http.Request) {
 	st, ok := m.Status(r)
 	if !ok {
-		m.writeJSON(w, http.StatusUnauthorized, statusJSON{SignInURL: m.SignInURL(0, "")})
+		m.Unauthorized(w, r, 0)
 		return
 	}
 	m.writeJSON(w, http.StatusOK, statusJSON{

@@ -192,7 +192,7 @@ func (m *Manager) evict(ctx context.Context, set *Settings, now time.Time) error
 func (m *Manager) flushEntry(ctx context.Context, e *entry, set *Settings) error {
 	e.mu.Lock()
 	err := m.writeLocked(ctx, e, set)
-	e.mu.Unlock()
+	m.unlock(ctx, e)
 	var ended *EndedError
 	if errors.As(err, &ended) || errors.Is(err, ErrNoSession) {
 		return nil
