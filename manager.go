@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -32,6 +33,7 @@ type Manager struct {
 	noStore []string
 	passive map[string]bool
 	cop     *http.CrossOriginProtection
+	paths   Paths
 
 	settings     atomic.Pointer[cachedSettings]
 	settingsMu   sync.Mutex
@@ -111,7 +113,8 @@ func New(store Store, opts Options) (*Manager, error) {
 	for _, p := range opts.PassivePaths {
 		m.passive[p] = true
 	}
-	m.passive[opts.EndpointsPath+"/status"] = true
+	m.paths = m.Paths()
+	m.passive[m.paths.Status] = true
 	m.sweptVersion.Store(-1)
 	return m, nil
 }
@@ -214,7 +217,7 @@ func (e *entry) at(seen, deadline int64) Session {
 }
 
 // Settings returns the settings in force: the saved ones, or
-// [DefaultSettings] when none were saved. They are cached for at most
+// [Options.Defaults] when none were saved. They are cached for at most
 // [Options.SyncInterval].
 func (m *Manager) Settings(ctx context.Context) (Settings, error) {
 	s, err := m.currentSettings(ctx, m.now())
@@ -245,7 +248,7 @@ func (m *Manager) currentSettings(ctx context.Context, now time.Time) (*Settings
 	s, err := m.store.Settings(ctx)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		s = DefaultSettings()
+		s = m.defaults()
 	case err != nil:
 		err = fmt.Errorf("%w: settings: %w", ErrUnavailable, err)
 		m.settingsFail.Store(&failure{at: m.now(), err: err})
@@ -279,10 +282,17 @@ func (m *Manager) UpdateSettings(ctx context.Context, s Settings) (Settings, err
 	return saved, nil
 }
 
-// ResetSettings saves [DefaultSettings] over the settings of the given
-// version, as [Manager.UpdateSettings] does.
+// defaults returns a copy of [Options.Defaults].
+func (m *Manager) defaults() Settings {
+	s := *m.opts.Defaults
+	s.RoleLifetimes = maps.Clone(s.RoleLifetimes)
+	return s
+}
+
+// ResetSettings saves the defaults ([Options.Defaults]) over the settings
+// of the given version, as [Manager.UpdateSettings] does.
 func (m *Manager) ResetSettings(ctx context.Context, version int64) (Settings, error) {
-	s := DefaultSettings()
+	s := m.defaults()
 	s.Version = version
 	return m.UpdateSettings(ctx, s)
 }

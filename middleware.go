@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -506,7 +505,7 @@ func (m *Manager) refuse(w http.ResponseWriter, r *http.Request, backend bool, e
 	case errors.As(err, &ended):
 		m.clear(w, r)
 		if backend && r.URL.Path != m.opts.SignInPath {
-			m.Unauthorized(w, r, ended.Reason)
+			m.unauthorized(w, r, Denial{Err: ended, Reason: ended.Reason, Message: ended.Reason.Message()})
 			return
 		}
 	case errors.Is(err, errUnknownSession):
@@ -515,13 +514,13 @@ func (m *Manager) refuse(w http.ResponseWriter, r *http.Request, backend bool, e
 	case errors.Is(err, errStoreDown):
 		// Known to be failing: logged once when it started.
 		if backend {
-			m.respondUnavailable(w, r)
+			m.respondUnavailable(w, r, err)
 			return
 		}
 	default:
 		m.log.LogAttrs(r.Context(), slog.LevelError, "logout: session check failed", slog.String("error", err.Error()))
 		if backend {
-			m.respondUnavailable(w, r)
+			m.respondUnavailable(w, r, err)
 			return
 		}
 	}
@@ -573,27 +572,34 @@ func (m *Manager) Require(next http.Handler) http.Handler {
 //	 "message": "You have been logged out!", "sign_in_url": "/backend/auth/signin?…"}
 //
 // "reason" is left out when there is none; the return path of a script's
-// sign-in URL is the page that sent it (a same-origin Referer).
-// The answer carries "Cache-Control: no-store".
+// sign-in URL is the page that sent it (a same-origin Referer). The
+// answer carries "Cache-Control: no-store". With [Options.Deny] set, that
+// function answers instead.
 func (m *Manager) Unauthorized(w http.ResponseWriter, r *http.Request, reason Reason) {
-	w.Header()["Cache-Control"] = m.noStore
+	d := Denial{Err: ErrNoSession, Reason: reason, Message: "Please sign in."}
+	if reason.Valid() {
+		d.Err = &EndedError{Reason: reason}
+		d.Message = reason.Message()
+	}
+	m.unauthorized(w, r, d)
+}
+
+// unauthorized fills in d's status and sign-in URL for r and denies it.
+func (m *Manager) unauthorized(w http.ResponseWriter, r *http.Request, d Denial) {
+	d.Status, d.Script = http.StatusSeeOther, false
 	ret := r.URL.Path
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		ret = r.URL.RequestURI()
 	}
-	if IsScript(r) || r.URL.Path == m.opts.EndpointsPath+"/status" || r.URL.Path == m.opts.EndpointsPath+"/keepalive" {
+	if IsScript(r) || r.URL.Path == m.paths.Status || r.URL.Path == m.paths.KeepAlive {
+		d.Status, d.Script = http.StatusUnauthorized, true
 		ret = ""
 		if ref, err := url.Parse(r.Referer()); err == nil && ref.Host == r.Host {
 			ret = ref.RequestURI()
 		}
-		v := statusJSON{Message: "Please sign in.", SignInURL: m.SignInURL(reason, ret)}
-		if reason.Valid() {
-			v.Reason, v.Message = reason.String(), reason.Message()
-		}
-		m.writeJSON(w, http.StatusUnauthorized, v)
-		return
 	}
-	http.Redirect(w, r, m.SignInURL(reason, ret), http.StatusSeeOther)
+	d.SignInURL = m.SignInURL(d.Reason, ret)
+	m.deny(w, r, d)
 }
 
 // unavailableRetry is the Retry-After of a 503 answer, in seconds.
@@ -601,16 +607,15 @@ const unavailableRetry = "5"
 
 // respondUnavailable answers a backend request while the store fails:
 // 503 with Retry-After, as JSON for scripts.
-func (m *Manager) respondUnavailable(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h["Cache-Control"] = m.noStore
-	h.Set("Retry-After", unavailableRetry)
-	msg := "The sign-in service is temporarily unavailable. Your session is kept; please try again in a moment."
-	if IsScript(r) {
-		m.writeJSON(w, http.StatusServiceUnavailable, statusJSON{Message: msg, Unavailable: true})
-		return
-	}
-	http.Error(w, msg, http.StatusServiceUnavailable)
+func (m *Manager) respondUnavailable(w http.ResponseWriter, r *http.Request, err error) {
+	m.deny(w, r, Denial{Status: http.StatusServiceUnavailable, Err: err, Script: IsScript(r),
+		Message: "The sign-in service is temporarily unavailable. Your session is kept; please try again in a moment."})
+}
+
+// forbidden answers a session endpoint's failed CSRF check.
+func (m *Manager) forbidden(w http.ResponseWriter, r *http.Request, err error, script bool) {
+	m.deny(w, r, Denial{Status: http.StatusForbidden, Err: err, Script: script,
+		Message: "The request was refused: it did not come from this site's page or its security token is missing or out of date. Reload the page and try again."})
 }
 
 // statusJSON is the body of the status, keep-alive and sign-out
@@ -632,11 +637,7 @@ func (m *Manager) writeJSON(w http.ResponseWriter, code int, v statusJSON) {
 	if v.ServerTime == 0 {
 		v.ServerTime = m.now().UnixMilli()
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	writeJSON(w, code, v)
 }
 
 // A Status describes a request's signed-in session for a page's counter.
@@ -700,6 +701,27 @@ func (m *Manager) CheckCSRF(r *http.Request) error {
 	return nil
 }
 
+// Paths are the URL paths that a [Manager] serves and sends browsers to,
+// from its [Options]; pages and the widget take them from here rather
+// than writing them twice.
+type Paths struct {
+	// Backend is the backend prefix ([Options.BackendPrefix]), such as
+	// "/backend".
+	Backend string
+	// SignIn is the sign-in page ([Options.SignInPath]).
+	SignIn string
+	// Status, KeepAlive and SignOut are the session endpoints that
+	// [Manager.Endpoints] serves below [Options.EndpointsPath].
+	Status, KeepAlive, SignOut string
+}
+
+// Paths returns the paths the Manager serves and redirects to.
+func (m *Manager) Paths() Paths {
+	p := m.opts.EndpointsPath
+	return Paths{Backend: m.opts.BackendPrefix, SignIn: m.opts.SignInPath,
+		Status: p + "/status", KeepAlive: p + "/keepalive", SignOut: p + "/signout"}
+}
+
 // Endpoints returns the handler of the session endpoints under
 // [Options.EndpointsPath]; mount it behind [Manager.Handler]:
 //
@@ -712,28 +734,29 @@ func (m *Manager) CheckCSRF(r *http.Request) error {
 //     `Clear-Site-Data: "cache", "cookies"` so that the browser drops the
 //     backend pages it cached and the site's cookies.
 func (m *Manager) Endpoints() http.Handler {
-	p := m.opts.EndpointsPath
+	p := m.Paths()
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+p+"/status", m.serveStatus)
-	mux.HandleFunc("POST "+p+"/keepalive", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+p.Status, m.serveStatus)
+	mux.HandleFunc("POST "+p.KeepAlive, func(w http.ResponseWriter, r *http.Request) {
 		if err := m.CheckCSRF(r); err != nil {
-			m.writeJSON(w, http.StatusForbidden, statusJSON{Message: err.Error()})
+			m.forbidden(w, r, err, true)
 			return
 		}
 		m.serveStatus(w, r)
 	})
-	mux.HandleFunc("POST "+p+"/signout", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST "+p.SignOut, func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := m.Status(r); !ok {
 			m.respondSignedOut(w, r)
 			return
 		}
 		if err := m.CheckCSRF(r); err != nil {
-			http.Error(w, "Forbidden: "+err.Error(), http.StatusForbidden)
+			m.forbidden(w, r, err, IsScript(r))
 			return
 		}
 		if err := m.SignOut(w, r); err != nil {
 			m.log.LogAttrs(r.Context(), slog.LevelError, "logout: sign out", slog.String("error", err.Error()))
-			http.Error(w, "The sign-out could not be recorded; please try again.", http.StatusServiceUnavailable)
+			m.deny(w, r, Denial{Status: http.StatusServiceUnavailable, Err: err, Script: IsScript(r),
+				Message: "The sign-out could not be recorded; please try again."})
 			return
 		}
 		m.respondSignedOut(w, r)

@@ -3,6 +3,8 @@ package logout
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"io"
 	"log/slog"
 	"net/http"
@@ -36,6 +38,22 @@ type Options struct {
 	// App, when set, makes the Manager work on top of the application's
 	// own session system instead of issuing its own cookie.
 	App AppSessions
+	// Defaults are the settings in force while the store holds none
+	// (before an administrator first saves the settings page): the idle
+	// lifetime, the absolute limit, the warning lead and the rest. Saved
+	// settings override them at run time, and [Manager.ResetSettings]
+	// returns to them. New fails if they are not valid. Default (nil):
+	// [DefaultSettings], a 900 s idle lifetime, no absolute limit and a
+	// 60 s warning.
+	Defaults *Settings
+	// Deny, if set, answers the requests that Logout refuses instead of
+	// its built-in answers, so that an application renders them in its
+	// own language and style: the sign-in redirect or 401 of a request
+	// without a live session, the 403 of a failed CSRF check on the
+	// session endpoints, and the 503 of a store outage. The [Denial] says
+	// what the built-in answer would be; [Denial.Write] writes it. Deny
+	// must write a response. Default nil: the built-in answers.
+	Deny func(w http.ResponseWriter, r *http.Request, d Denial)
 	// TouchInterval is how often, at most, a session's activity is
 	// written to the store. Default: 1% of the session's idle lifetime,
 	// at most 5 s, at least 1 ms.
@@ -118,6 +136,18 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.EventRetention == 0 {
 		o.EventRetention = 90 * 24 * time.Hour
+	}
+	if o.Defaults == nil {
+		d := DefaultSettings()
+		o.Defaults = &d
+	} else {
+		d := *o.Defaults
+		d.Version = 0
+		d.RoleLifetimes = maps.Clone(d.RoleLifetimes)
+		if err := d.Validate(); err != nil {
+			return o, fmt.Errorf("logout: Options.Defaults: %w", err)
+		}
+		o.Defaults = &d
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

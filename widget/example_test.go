@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/gologout/logout"
 	"github.com/gologout/logout/widget"
 )
 
@@ -53,4 +54,39 @@ func ExampleHandler() {
 	// Output:
 	// 200 text/javascript; charset=utf-8
 	// public, max-age=31536000, immutable
+}
+
+// New builds the widget's Config from the Manager that checked the
+// request: nothing is copied by hand. The page adds where the assets are
+// mounted and, if it is not in English, the labels.
+func ExampleNew() {
+	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	m, err := logout.New(logout.NewMemoryStore(), logout.Options{Now: func() time.Time { return clock }})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /backend/auth/signin", func(w http.ResponseWriter, r *http.Request) {
+		m.SignIn(w, r, logout.User{ID: "alice"})
+	})
+	mux.Handle("GET /backend/", m.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cfg, ok := widget.New(m, r)
+		if !ok {
+			return
+		}
+		cfg.AssetsPrefix = "/assets/logout/"
+		fmt.Println(cfg.Deadline.Sub(cfg.ServerTime), cfg.WarningLead, cfg.StatusURL, cfg.SignInURL, cfg.CSRFToken != "")
+	})))
+	h := m.Handler(mux)
+
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("POST", "/backend/auth/signin", nil))
+	r := httptest.NewRequest("GET", "/backend/", nil)
+	for _, c := range w.Result().Cookies() {
+		r.AddCookie(c)
+	}
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	// Output:
+	// 15m0s 1m0s /backend/session/status /backend/auth/signin true
 }
