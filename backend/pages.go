@@ -12,45 +12,95 @@ import (
 	"github.com/gologout/logout/widget"
 )
 
-// routes builds the App's handler.
+// routes builds the App's handler. A path asked for with a method that
+// none of its patterns takes answers 405 with Allow, as a ServeMux without
+// catch-all patterns would; the exact paths of prefix patterns answer 404
+// rather than ServeMux's 307 to the path with a slash.
 func (a *App) routes() http.Handler {
 	p := a.cfg.Prefix
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", a.front)
-	mux.HandleFunc("GET /lang", a.setLang)
-	mux.Handle("GET /assets/app/", http.StripPrefix("/assets/app", a.assets))
-	mux.Handle("GET /assets/logout/", http.StripPrefix("/assets/logout", widget.Handler()))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	allow := make(map[string][]string) // methods by path
+	handle := func(method, path string, h http.Handler) {
+		mux.Handle(method+" "+path, h)
+		allow[path] = append(allow[path], method)
+	}
+	notFound := func(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, nil, http.StatusNotFound, "error.not_found")
-	})
+	}
+	handle("GET", "/{$}", http.HandlerFunc(a.front))
+	handle("GET", "/lang", http.HandlerFunc(a.setLang))
+	handle("GET", "/assets/app/", http.StripPrefix("/assets/app", a.assets))
+	handle("GET", "/assets/logout/", http.StripPrefix("/assets/logout", widget.Handler()))
+	mux.HandleFunc("/", notFound)
 
-	mux.Handle(p+"/session/", a.m.Endpoints())
-	mux.HandleFunc("GET "+p+"/auth/signin", a.signInPage)
-	mux.HandleFunc("POST "+p+"/auth/signin", a.signIn)
-	mux.Handle("GET "+p, a.auth(a.dashboard))
-	mux.Handle("GET "+p+"/{$}", a.auth(a.dashboard))
-	mux.Handle("GET "+p+"/api/stats", a.auth(a.stats))
-	mux.Handle("POST "+p+"/draft", a.auth(a.saveDraft))
-	mux.Handle("GET "+p+settingsPath, a.need(PermSettings, a.settingsPage))
-	mux.Handle("POST "+p+settingsPath, a.need(PermSettings, a.saveSettings))
-	mux.Handle("POST "+p+settingsPath+"/reset", a.need(PermSettings, a.resetSettings))
-	mux.Handle("GET "+p+sessionsPath, a.need(PermSessions, a.sessionsPage))
-	mux.Handle("POST "+p+sessionsPath+"/signout", a.need(PermSessions, a.forceSignOut))
+	mux.Handle(p+"/session/", a.m.Endpoints()) // answers its own 405s
+	handle("GET", p+"/auth/signin", http.HandlerFunc(a.signInPage))
+	handle("POST", p+"/auth/signin", http.HandlerFunc(a.signIn))
+	handle("GET", p, a.auth(a.dashboard))
+	handle("GET", p+"/{$}", a.auth(a.dashboard))
+	handle("GET", p+"/api/stats", a.auth(a.stats))
+	handle("POST", p+"/draft", a.auth(a.saveDraft))
+	handle("GET", p+settingsPath, a.need(PermSettings, a.settingsPage))
+	handle("POST", p+settingsPath, a.need(PermSettings, a.saveSettings))
+	handle("POST", p+settingsPath+"/reset", a.need(PermSettings, a.resetSettings))
+	handle("GET", p+sessionsPath, a.need(PermSessions, a.sessionsPage))
+	handle("POST", p+sessionsPath+"/signout", a.need(PermSessions, a.forceSignOut))
 	mux.Handle(p+"/", a.auth(func(w http.ResponseWriter, r *http.Request, u *user) {
 		a.fail(w, r, u, http.StatusNotFound, "error.not_found")
 	}))
+
+	for path, methods := range allow {
+		mux.Handle(path, a.methodNotAllowed(methods))
+	}
+	for _, path := range []string{"/assets/app", "/assets/logout", p + "/session"} {
+		mux.HandleFunc(path, notFound)
+	}
 	return a.headers(a.accessLog(a.m.Handler(mux)))
 }
 
+// methodNotAllowed answers 405 with Allow listing the methods, HEAD
+// included with GET; on a backend path a signed-in user gets the page
+// with the navigation. It answers anyone: the paths are no secret.
+func (a *App) methodNotAllowed(methods []string) http.Handler {
+	list := slices.Clone(methods)
+	if slices.Contains(list, http.MethodGet) {
+		list = append(list, http.MethodHead)
+	}
+	slices.Sort(list)
+	allow := strings.Join(slices.Compact(list), ", ")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		var u *user
+		if a.isBackend(r.URL.Path) {
+			u = a.viewer(r)
+		}
+		a.fail(w, r, u, http.StatusMethodNotAllowed, "error.method")
+	})
+}
+
+// viewer returns the signed-in user of r, or nil.
+func (a *App) viewer(r *http.Request) *user {
+	s, ok := logout.FromContext(r.Context())
+	if !ok {
+		return nil
+	}
+	u, err := a.users.byID(r.Context(), s.UserID)
+	if err != nil {
+		return nil
+	}
+	return u
+}
+
 // front is the public front page. A backend timeout never redirects it:
-// the Manager serves it as an anonymous visitor.
+// the Manager serves it as an anonymous visitor. Personalised for a
+// signed-in visitor, it is private and kept by no cache, so that no one
+// else, nor the browser's back button after a sign-out, shows the name.
 func (a *App) front(w http.ResponseWriter, r *http.Request) {
 	p := a.page(r, nil, "front.title")
 	name := ""
-	if s, ok := logout.FromContext(r.Context()); ok {
-		if u, err := a.users.byID(r.Context(), s.UserID); err == nil {
-			name = u.Name
-		}
+	if u := a.viewer(r); u != nil {
+		name = u.Name
+		w.Header().Set("Cache-Control", "private, no-store")
 	}
 	p.Data = name
 	a.render(w, r, http.StatusOK, "front", p)
@@ -184,12 +234,12 @@ func (a *App) stats(w http.ResponseWriter, r *http.Request, u *user) {
 
 // saveDraft saves the long form.
 func (a *App) saveDraft(w http.ResponseWriter, r *http.Request, u *user) {
-	if !a.checkCSRF(w, r, u) {
+	if !a.readForm(w, r, u, maxDraftBytes) || !a.checkCSRF(w, r, u) {
 		return
 	}
 	fields := make(map[string]string, len(draftFields()))
 	for _, f := range draftFields() {
-		v := r.PostFormValue(f.Name)
+		v := r.PostForm.Get(f.Name)
 		if len(v) > 20000 {
 			v = v[:20000]
 		}

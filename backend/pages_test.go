@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-const wantCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+const wantCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 
 var (
 	inlineScript = regexp.MustCompile(`<script(?:\s[^>]*)?>`)
@@ -86,6 +86,137 @@ func TestPagesRender(t *testing.T) {
 				checkPage(t, r, lang)
 			})
 		}
+	}
+}
+
+// TestFrontPageCache: the front page personalised for a signed-in visitor
+// is kept by no cache; the anonymous one may be.
+func TestFrontPageCache(t *testing.T) {
+	e := start(t, "", nil)
+	admin := e.client()
+	admin.mustSignIn("admin", adminPassword)
+	for _, tt := range []struct {
+		name, want string
+		c          *client
+	}{
+		{"anonymous", "", e.client()},
+		{"signed in", "private, no-store", admin},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tt.c.get("/")
+			wantStatus(t, r, 200)
+			if got := r.Header.Get("Cache-Control"); got != tt.want {
+				t.Errorf("Cache-Control: got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestWrongMethod: a path asked for with a method it does not take answers
+// 405 with Allow, signed in or not; a path that is only a prefix of others
+// answers 404, not a redirect to the path with a slash.
+func TestWrongMethod(t *testing.T) {
+	e := start(t, "", nil)
+	admin := e.client()
+	admin.mustSignIn("admin", adminPassword)
+	anon := e.client()
+	for _, tt := range []struct {
+		name         string
+		c            *client
+		method, path string
+		code         int
+		allow        string
+	}{
+		{"PUT settings", admin, "PUT", settingsURL, 405, "GET, HEAD, POST"},
+		{"PUT settings, signed out", anon, "PUT", settingsURL, 405, "GET, HEAD, POST"},
+		{"DELETE dashboard", admin, "DELETE", "/backend", 405, "GET, HEAD"},
+		{"DELETE dashboard, signed out", anon, "DELETE", "/backend", 405, "GET, HEAD"},
+		{"POST dashboard with slash", admin, "POST", "/backend/", 405, "GET, HEAD"},
+		{"POST stats", admin, "POST", "/backend/api/stats", 405, "GET, HEAD"},
+		{"GET draft", admin, "GET", "/backend/draft", 405, "POST"},
+		{"GET settings reset", admin, "GET", settingsURL + "/reset", 405, "POST"},
+		{"POST sessions page", admin, "POST", sessionsURL, 405, "GET, HEAD"},
+		{"GET forced sign-out", admin, "GET", sessionsURL + "/signout", 405, "POST"},
+		{"PUT sign-in", anon, "PUT", "/backend/auth/signin", 405, "GET, HEAD, POST"},
+		{"GET session sign-out endpoint", admin, "GET", "/backend/session/signout", 405, "POST"},
+		{"POST front page", anon, "POST", "/", 405, "GET, HEAD"},
+		{"POST language switch", anon, "POST", "/lang", 405, "GET, HEAD"},
+		{"POST asset", anon, "POST", "/assets/app/app.css", 405, "GET, HEAD"},
+		{"session endpoints without slash", admin, "POST", "/backend/session", 404, ""},
+		{"app assets without slash", anon, "GET", "/assets/app", 404, ""},
+		{"widget assets without slash", anon, "GET", "/assets/logout", 404, ""},
+		{"unknown backend path", admin, "POST", "/backend/nothing", 404, ""},
+		{"unknown front path", anon, "PUT", "/nothing", 404, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(tt.method, e.srv.URL+tt.path, strings.NewReader("csrf_token=x"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			r := tt.c.do(req)
+			wantStatus(t, r, tt.code)
+			if got := r.Header.Get("Allow"); got != tt.allow {
+				t.Errorf("Allow: got %q, want %q", got, tt.allow)
+			}
+			if strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+				checkPage(t, r, "en")
+			}
+			if tt.code == 405 && !strings.HasPrefix(tt.path, "/backend/session/") {
+				wantContains(t, r.body, "<h1>Method not allowed</h1>", "This address does not take that kind of request.")
+			}
+		})
+	}
+}
+
+// TestPostBodyRefused: a backend POST whose body is too large (413) or
+// does not parse (400) is refused before it is acted on, even with a
+// valid CSRF token.
+func TestPostBodyRefused(t *testing.T) {
+	e := start(t, "", nil)
+	c := e.client()
+	c.mustSignIn("admin", adminPassword)
+	other := e.client()
+	other.mustSignIn("editor", editorPassword)
+	tok := c.token()
+	settings := settingsForm(tok, "0")
+	settings.Set("lifetime", "600")
+	huge := "&pad=" + strings.Repeat("a", 64<<10)
+	for _, tt := range []struct {
+		name, path, query, body string
+		code                    int
+	}{
+		{"settings with a bad escape", settingsURL, "", settings.Encode() + "&x=%zz", 400},
+		{"settings with a bad escape in a value", settingsURL, "", settings.Encode() + "&warning_lead=6%Z0", 400},
+		{"settings with a bad escape in the query", settingsURL, "?x=%zz", settings.Encode(), 400},
+		{"settings too large", settingsURL, "", settings.Encode() + huge, 413},
+		{"reset with a bad escape", settingsURL + "/reset", "", "csrf_token=" + tok + "&version=0&confirm=yes&x=%zz", 400},
+		{"reset too large", settingsURL + "/reset", "", "csrf_token=" + tok + "&version=0&confirm=yes" + huge, 413},
+		{"draft with a bad escape", "/backend/draft", "", "csrf_token=" + tok + "&title=Saved&x=%zz", 400},
+		{"draft too large", "/backend/draft", "", "csrf_token=" + tok + "&title=Saved&pad=" + strings.Repeat("a", 1<<20), 413},
+		{"forced sign-out with a bad escape", sessionsURL + "/signout", "", "csrf_token=" + tok + "&scope=others&x=%zz", 400},
+		{"forced sign-out too large", sessionsURL + "/signout", "", "csrf_token=" + tok + "&scope=others" + huge, 413},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, e.srv.URL+tt.path+tt.query, strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			r := c.do(req)
+			wantStatus(t, r, tt.code)
+			checkPage(t, r, "en")
+			if tt.code == 413 {
+				wantContains(t, r.body, "<h1>Form too large</h1>")
+			}
+			if s, err := e.app.Manager().Settings(t.Context()); err != nil || s.Version != 0 {
+				t.Errorf("settings: got version %d (%v), want 0: they were saved", s.Version, err)
+			}
+			if strings.Contains(c.get("/backend").body, `value="Saved"`) {
+				t.Error("the draft was saved")
+			}
+			wantStatus(t, other.get("/backend"), 200) // not signed out
+		})
 	}
 }
 

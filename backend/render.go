@@ -11,6 +11,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
 	"path"
 	"strings"
@@ -26,9 +27,18 @@ var templateFiles embed.FS
 //go:embed static
 var staticFiles embed.FS
 
-// contentSecurityPolicy allows no inline script or style anywhere.
+// contentSecurityPolicy allows no inline script or style anywhere, and no
+// plugin content (object-src, which default-src would leave at 'self').
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+	"object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+
+// Limits on the body of a backend POST: every form but the long one is a
+// few hundred bytes; the long form has nine fields of up to 20000 bytes,
+// up to three times that once percent-encoded.
+const (
+	maxFormBytes  = 64 << 10
+	maxDraftBytes = 1 << 20
+)
 
 // pages holds one template set per page, each with the shared layout.
 type pages struct {
@@ -128,10 +138,40 @@ func (a *App) fail(w http.ResponseWriter, r *http.Request, u *user, code int, ke
 		title = "error.forbidden_title"
 	case http.StatusNotFound:
 		title = "error.not_found_title"
+	case http.StatusMethodNotAllowed:
+		title = "error.method_title"
+	case http.StatusRequestEntityTooLarge:
+		title = "error.too_large_title"
 	}
 	p := a.page(r, u, title)
 	p.Data = p.T(key)
 	a.render(w, r, code, "error", p)
+}
+
+// readForm parses the form of a POST strictly, before anything reads or
+// acts on it: a body over limit bytes answers 413, one that does not parse
+// (a bad percent-escape in the body or the query, a broken multipart body)
+// 400. It reports whether the form was read; when it was not, the answer
+// has been written. Afterwards r.PostForm holds the whole form.
+func (a *App) readForm(w http.ResponseWriter, r *http.Request, u *user, limit int64) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	err := r.ParseForm()
+	if err == nil {
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+			err = r.ParseMultipartForm(limit)
+		}
+	}
+	if err == nil {
+		return true
+	}
+	code, key := http.StatusBadRequest, "error.bad_request"
+	if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
+		code, key = http.StatusRequestEntityTooLarge, "error.too_large"
+	}
+	a.log.LogAttrs(r.Context(), slog.LevelWarn, "backend: form refused", slog.String("path", r.URL.Path),
+		slog.Int("status", code), slog.String("error", err.Error()))
+	a.fail(w, r, u, code, key)
+	return false
 }
 
 // internal logs err and renders the 500 page.

@@ -100,7 +100,7 @@ func (a *App) sessionsPage(w http.ResponseWriter, r *http.Request, u *user) {
 // forceSignOut signs out one session ("session", id), every session of
 // a user ("user", user) or every session but this one ("others").
 func (a *App) forceSignOut(w http.ResponseWriter, r *http.Request, u *user) {
-	if !a.checkCSRF(w, r, u) {
+	if !a.readForm(w, r, u, maxFormBytes) || !a.checkCSRF(w, r, u) {
 		return
 	}
 	me, _ := logout.FromContext(r.Context())

@@ -3,10 +3,13 @@ package backend
 import (
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gologout/logout"
 )
@@ -115,28 +118,103 @@ func (a *App) settingsPage(w http.ResponseWriter, r *http.Request, u *user) {
 
 // saveSettings validates and saves the settings. Invalid values are shown
 // again with their errors, the stored settings unchanged; an edit of an
-// old version is refused with the current settings shown.
+// old version is refused with the current settings shown. A body that
+// does not parse changes nothing (400). The log line names who saved and,
+// for each changed field, its old and new value.
 func (a *App) saveSettings(w http.ResponseWriter, r *http.Request, u *user) {
-	if !a.checkCSRF(w, r, u) {
+	if !a.readForm(w, r, u, maxFormBytes) || !a.checkCSRF(w, r, u) {
 		return
 	}
 	tr := a.cat.lang(pickLang(r))
 	form := settingsValues(r.PostForm)
-	version, err := strconv.ParseInt(r.PostFormValue(fieldVersion), 10, 64)
+	version, err := strconv.ParseInt(r.PostForm.Get(fieldVersion), 10, 64)
 	if err != nil || version < 0 {
 		a.fail(w, r, u, http.StatusBadRequest, "error.bad_request")
 		return
 	}
+	before, err := a.m.Settings(r.Context())
+	if err != nil {
+		a.internal(w, r, u, err)
+		return
+	}
+	// The required-field errors first: FieldErrors keeps the first error
+	// of each field.
 	s, err := logout.ParseSettings(form)
+	err = errors.Join(append(missingFields(form), err)...)
+	var after logout.Settings
 	if err == nil {
 		s.Version = version
-		_, err = a.m.UpdateSettings(r.Context(), s)
+		after, err = a.m.UpdateSettings(r.Context(), s)
 	}
 	if a.settingsFailed(w, r, u, tr, err, form, version) {
 		return
 	}
-	a.log.LogAttrs(r.Context(), slog.LevelInfo, "backend: settings saved", slog.String("by", u.Name))
+	a.logChange(r, u, "backend: settings saved", before, after)
 	http.Redirect(w, r, a.cfg.Prefix+settingsPath+"?done=saved", http.StatusSeeOther)
+}
+
+// missingFields returns a required-field error for each number field that
+// the form lacks or leaves blank, which logout.ParseSettings would read as
+// 0, and for each known role's field that the form lacks (blank means the
+// global lifetime; absent would drop the role's lifetime unseen). The
+// checkboxes cannot be required: a browser sends nothing for an unticked
+// box.
+func missingFields(form url.Values) []error {
+	var errs []error
+	missing := func(name string) {
+		errs = append(errs, &logout.FieldError{Field: name, Code: logout.CodeRequired, Reason: "is required"})
+	}
+	for _, name := range []string{logout.FieldLifetime, logout.FieldAbsoluteLifetime, logout.FieldWarningLead} {
+		if strings.TrimSpace(form.Get(name)) == "" {
+			missing(name)
+		}
+	}
+	for _, role := range knownRoles() {
+		if _, ok := form[logout.FieldRolePrefix+role]; !ok {
+			missing(logout.FieldRolePrefix + role)
+		}
+	}
+	return errs
+}
+
+// logChange logs a change of the settings: who made it, the version it
+// was compared with and the new one, and for each field that changed a
+// group with its old and new value (seconds, or on/off; a role without
+// a lifetime of its own is ""). The settings before are the cached ones,
+// so after another instance's save they may be older than the version
+// edited: from_version then differs from version-1.
+func (a *App) logChange(r *http.Request, u *user, msg string, before, after logout.Settings) {
+	var changed []any
+	field := func(name string, from, to any) {
+		if from != to {
+			changed = append(changed, slog.Group(name, slog.Any("old", from), slog.Any("new", to)))
+		}
+	}
+	field(logout.FieldLifetime, seconds(before.Lifetime), seconds(after.Lifetime))
+	field(logout.FieldShowCounter, before.ShowCounter, after.ShowCounter)
+	field(logout.FieldAbsoluteLifetime, seconds(before.AbsoluteLifetime), seconds(after.AbsoluteLifetime))
+	field(logout.FieldWarningLead, seconds(before.WarningLead), seconds(after.WarningLead))
+	roles := slices.AppendSeq(slices.Collect(maps.Keys(before.RoleLifetimes)), maps.Keys(after.RoleLifetimes))
+	slices.Sort(roles)
+	for _, role := range slices.Compact(roles) {
+		field(logout.FieldRolePrefix+role, roleSeconds(before, role), roleSeconds(after, role))
+	}
+	field(logout.FieldFrontendActivity, before.FrontendActivity, after.FrontendActivity)
+	a.log.LogAttrs(r.Context(), slog.LevelInfo, msg, slog.String("by", u.Name),
+		slog.Int64("from_version", before.Version), slog.Int64("version", after.Version),
+		slog.Group("changed", changed...))
+}
+
+// seconds returns d in whole seconds, as the settings form shows it.
+func seconds(d time.Duration) int64 { return int64(d / time.Second) }
+
+// roleSeconds returns the role's own lifetime in seconds, or "" when it
+// has none.
+func roleSeconds(s logout.Settings, role string) any {
+	if d, ok := s.RoleLifetimes[role]; ok {
+		return seconds(d)
+	}
+	return ""
 }
 
 // settingsFailed answers a failed save or reset and reports whether it did.
@@ -165,31 +243,31 @@ func (a *App) settingsFailed(w http.ResponseWriter, r *http.Request, u *user, tr
 
 // resetSettings saves the default settings, once confirmed.
 func (a *App) resetSettings(w http.ResponseWriter, r *http.Request, u *user) {
-	if !a.checkCSRF(w, r, u) {
+	if !a.readForm(w, r, u, maxFormBytes) || !a.checkCSRF(w, r, u) {
 		return
 	}
 	tr := a.cat.lang(pickLang(r))
-	version, err := strconv.ParseInt(r.PostFormValue(fieldVersion), 10, 64)
+	version, err := strconv.ParseInt(r.PostForm.Get(fieldVersion), 10, 64)
 	if err != nil || version < 0 {
 		a.fail(w, r, u, http.StatusBadRequest, "error.bad_request")
 		return
 	}
-	if r.PostFormValue("confirm") != "yes" {
-		cur, err := a.m.Settings(r.Context())
-		if err != nil {
-			a.internal(w, r, u, err)
-			return
-		}
-		view := a.settingsForm(tr, cur.Values(), cur.Version, nil)
+	before, err := a.m.Settings(r.Context())
+	if err != nil {
+		a.internal(w, r, u, err)
+		return
+	}
+	if r.PostForm.Get("confirm") != "yes" {
+		view := a.settingsForm(tr, before.Values(), before.Version, nil)
 		view.ConfirmError = tr.T("settings.reset.confirm_missing")
 		a.showSettings(w, r, u, http.StatusUnprocessableEntity, view)
 		return
 	}
-	_, err = a.m.ResetSettings(r.Context(), version)
+	after, err := a.m.ResetSettings(r.Context(), version)
 	if a.settingsFailed(w, r, u, tr, err, nil, version) {
 		return
 	}
-	a.log.LogAttrs(r.Context(), slog.LevelInfo, "backend: settings reset to defaults", slog.String("by", u.Name))
+	a.logChange(r, u, "backend: settings reset to defaults", before, after)
 	http.Redirect(w, r, a.cfg.Prefix+settingsPath+"?done=reset", http.StatusSeeOther)
 }
 

@@ -1,21 +1,35 @@
 package backend_test
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"html"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/backend"
+	"github.com/gologout/logout/internal/fakeclock"
 )
 
 const settingsURL = "/backend/system/settings/user-session"
 
-// settingsForm returns the default settings as the form posts them.
+// settingsForm returns the default settings as the form posts them:
+// every field, the role lifetimes empty.
 func settingsForm(tok string, version string) url.Values {
 	v := logout.DefaultSettings().Values()
+	for _, role := range []string{"admin", "editor"} {
+		v.Set(logout.FieldRolePrefix+role, "")
+	}
 	v.Set("csrf_token", tok)
 	v.Set("version", version)
 	return v
@@ -80,6 +94,170 @@ func TestSettingsInvalid(t *testing.T) {
 		checkPage(t, r, "pl")
 		wantContains(t, r.body, "Musi wynosić co najmniej 1 sekundę.", "Błąd: Sesja użytkownika")
 	})
+}
+
+// TestSettingsRequired: a settings POST that lacks a field is refused for
+// that field, with what was typed kept, rather than saved with a zero.
+func TestSettingsRequired(t *testing.T) {
+	e := start(t, "", nil)
+	c := e.client()
+	c.mustSignIn("admin", adminPassword)
+	tok := c.token()
+	for _, tt := range []struct {
+		name, field string
+		blank       bool // sent empty rather than left out
+	}{
+		{"no lifetime", logout.FieldLifetime, false},
+		{"no maximum length", logout.FieldAbsoluteLifetime, false},
+		{"empty maximum length", logout.FieldAbsoluteLifetime, true},
+		{"no warning", logout.FieldWarningLead, false},
+		{"blank warning", logout.FieldWarningLead, true},
+		{"no lifetime of the admin role", logout.FieldRolePrefix + "admin", false},
+		{"no lifetime of the editor role", logout.FieldRolePrefix + "editor", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			form := settingsForm(tok, "0")
+			typed := map[string]string{logout.FieldLifetime: "600", logout.FieldAbsoluteLifetime: "7200", logout.FieldWarningLead: "30"}
+			for k, v := range typed {
+				form.Set(k, v)
+			}
+			form.Set(logout.FieldRolePrefix+"editor", "300")
+			typed[logout.FieldRolePrefix+"editor"] = "300"
+			if tt.blank {
+				form.Set(tt.field, " ")
+			} else {
+				form.Del(tt.field)
+			}
+			r := c.post(settingsURL, form)
+			wantStatus(t, r, http.StatusUnprocessableEntity)
+			checkPage(t, r, "en")
+			id := "f-" + tt.field
+			wantContains(t, r.body, `<a href="#`+id+`">`, `<p class="field-error" id="`+id+`-error">Enter a value.</p>`)
+			if n := strings.Count(r.body, `class="field-error"`); n != 1 {
+				t.Errorf("fields with errors: got %d, want 1", n)
+			}
+			for k, v := range typed {
+				if k != tt.field {
+					wantContains(t, r.body, `name="`+k+`" type="text" inputmode="numeric" autocomplete="off" class="input-number" value="`+v+`"`)
+				}
+			}
+			s, err := e.app.Manager().Settings(t.Context())
+			if err != nil || !s.Equal(logout.DefaultSettings()) {
+				t.Errorf("stored settings changed: %+v (%v)", s, err)
+			}
+		})
+	}
+}
+
+// logBuffer collects JSON log lines; the server writes to it while the
+// test reads.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// find returns the log records with the message.
+func (l *logBuffer) find(t *testing.T, msg string) []map[string]any {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for line := range strings.Lines(l.b.String()) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if rec["msg"] == msg {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// startLogged starts an App as start does, logging JSON into the buffer.
+func startLogged(t *testing.T) (*env, *logBuffer) {
+	t.Helper()
+	logs := &logBuffer{}
+	c := fakeclock.New()
+	app, err := backend.New(context.Background(), backend.Config{
+		DataDir: t.TempDir(), Now: c.Now, BcryptCost: bcrypt.MinCost,
+		AdminPassword: adminPassword, EditorPassword: editorPassword,
+		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+	})
+	if err != nil {
+		t.Fatalf("backend.New: %v", err)
+	}
+	e := &env{t: t, app: app, srv: httptest.NewServer(app.Handler()), clock: c}
+	t.Cleanup(e.stop)
+	return e, logs
+}
+
+// TestSettingsChangeLogged: the log line of a save or a reset names who
+// made it and, for each changed field only, the old and new value.
+func TestSettingsChangeLogged(t *testing.T) {
+	e, logs := startLogged(t)
+	c := e.client()
+	c.mustSignIn("admin", adminPassword)
+	type change = map[string]any
+	for _, tt := range []struct {
+		name, msg string
+		post      func() response
+		want      map[string]any
+	}{
+		{"save", "backend: settings saved", func() response {
+			form := settingsForm(c.token(), "0")
+			form.Set(logout.FieldLifetime, "600")
+			form.Del(logout.FieldShowCounter)
+			form.Set(logout.FieldRolePrefix+"editor", "300")
+			return c.post(settingsURL, form)
+		}, map[string]any{
+			"by": "admin", "from_version": 0.0, "version": 1.0, "changed": change{
+				"lifetime":             change{"old": 900.0, "new": 600.0},
+				"show_counter":         change{"old": true, "new": false},
+				"role_lifetime.editor": change{"old": "", "new": 300.0},
+			},
+		}},
+		{"save of nothing new", "backend: settings saved", func() response {
+			form := settingsForm(c.token(), "1")
+			form.Set(logout.FieldLifetime, "600")
+			form.Del(logout.FieldShowCounter)
+			form.Set(logout.FieldRolePrefix+"editor", "300")
+			return c.post(settingsURL, form)
+		}, map[string]any{"by": "admin", "from_version": 1.0, "version": 2.0}},
+		{"reset", "backend: settings reset to defaults", func() response {
+			return c.post(settingsURL+"/reset", url.Values{"csrf_token": {c.token()}, "version": {"2"}, "confirm": {"yes"}})
+		}, map[string]any{
+			"by": "admin", "from_version": 2.0, "version": 3.0, "changed": change{
+				"lifetime":             change{"old": 600.0, "new": 900.0},
+				"show_counter":         change{"old": false, "new": true},
+				"role_lifetime.editor": change{"old": 300.0, "new": ""},
+			},
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(logs.find(t, tt.msg))
+			wantStatus(t, tt.post(), http.StatusSeeOther)
+			recs := logs.find(t, tt.msg)
+			if len(recs) != before+1 {
+				t.Fatalf("%q lines: got %d, want %d", tt.msg, len(recs), before+1)
+			}
+			got := recs[len(recs)-1]
+			for _, k := range []string{"time", "level", "msg"} {
+				delete(got, k)
+			}
+			g, _ := json.Marshal(got)
+			w, _ := json.Marshal(tt.want)
+			if !bytes.Equal(g, w) {
+				t.Errorf("log line: got %s, want %s", g, w)
+			}
+		})
+	}
 }
 
 func TestSettingsSave(t *testing.T) {
