@@ -397,6 +397,96 @@ func TestBrowser(t *testing.T) {
 		tb.wantPath("/backend")
 	})
 
+	t.Run("the Time left card counts down with the counter", func(t *testing.T) {
+		t.Parallel()
+		s := startSite(t)
+		s.set(t, 60, 10, false) // hidden, the counter still counts
+		tabA := s.newTab(t, b, desktop, true)
+		tabA.signIn("admin", adminPassword)
+		const card = `document.querySelector('[data-stat="time_left"]').textContent`
+		const same = card + ` === document.querySelector('.logout-counter').textContent`
+		first := browsertest.Eval[string](tabA.Tab, card)
+		tabA.Wait(3*time.Second, "the card to count down from "+first,
+			fmt.Sprintf(`%s !== %q && /^00:5\d$/.test(%s) && %s`, card, first, card, same))
+		tabA.Wait(3*time.Second, "the card at 00:57 or less", `/^00:([0-4]\d|5[0-7])$/.test(`+card+`)`)
+
+		// Refresh stats: the card follows the counter to the new deadline.
+		tabA.Do(click("[data-stats-url] button[type=submit]"))
+		tabA.Wait(2*time.Second, "the card back at about 01:00", `/^(01:00|00:59)$/.test(`+card+`) && `+same)
+		tabA.Wait(4*time.Second, "the card at 00:57 or less", `/^00:([0-4]\d|5[0-7])$/.test(`+card+`)`)
+
+		// Activity in another tab moves the counter, and the card with it.
+		tabB := s.newTab(t, tabA.Ctx, desktop, false)
+		tabB.open("/backend/system/sessions")
+		tabA.Wait(2*time.Second, "the card back at about 01:00 after the other tab's request", `/^(01:00|00:59)$/.test(`+card+`) && `+same)
+		tabA.wantPath("/backend")
+	})
+
+	t.Run("drafts are kept for their user only, and an explicit sign-out removes them all", func(t *testing.T) {
+		t.Parallel()
+		s := startSite(t)
+		tb := s.newTab(t, b, desktop, true)
+		const drafts = `Object.keys(localStorage).filter(k => k.startsWith('backend:draft:')).sort().join(' ')`
+		const title = `document.getElementById('draft-title').value`
+		const noticeHidden = `document.querySelector('[data-draft-notice]').hidden`
+
+		// The admin's unsaved text is kept when the session times out.
+		tb.signIn("admin", adminPassword)
+		adminKey := browsertest.Eval[string](tb.Tab, `'backend:draft:' + document.querySelector('form[data-draft-key]').dataset.draftKey`)
+		s.set(t, 4, 0, true) // no warning
+		tb.open("/backend")
+		tb.Do(fill("draft-title", "Admin's unsaved title"))
+		if q := tb.signedOut(8 * time.Second); q.Get("reason") != "idle" {
+			t.Fatalf("sign-in query: got %v, want reason=idle", q)
+		}
+		if got := browsertest.Eval[string](tb.Tab, drafts); got != adminKey {
+			t.Fatalf("kept drafts: got %q, want %q", got, adminKey)
+		}
+		s.set(t, 900, 60, true)
+
+		// Another user on this browser gets none of it.
+		tb.signIn("editor", editorPassword)
+		if got := browsertest.Eval[string](tb.Tab, title); got != "" {
+			t.Errorf("editor's draft title: got %q, want the admin's text not restored", got)
+		}
+		if !browsertest.Eval[bool](tb.Tab, noticeHidden) {
+			t.Error("editor's dashboard shows a restored draft")
+		}
+		if got := browsertest.Eval[string](tb.Tab, drafts); got != adminKey {
+			t.Errorf("kept drafts after the editor's sign-in: got %q, want the admin's %q", got, adminKey)
+		}
+
+		// The editor has unsaved text in two tabs and signs out in one:
+		// no tab keeps a draft, and the admin's is removed too.
+		browsertest.Eval[chromedp.Void](tb.Tab, `localStorage.setItem('unrelated', 'kept')`)
+		tb.Do(fill("draft-title", "Editor's unsaved title"))
+		other := s.newTab(t, tb.Ctx, desktop, false)
+		other.open("/backend")
+		other.Do(fill("draft-title", "Editor's other tab"))
+		tb.Do(click(".signout button"))
+		if q := tb.signedOut(3 * time.Second); q.Get("reason") != "manual" {
+			t.Errorf("sign-in query: got %v, want reason=manual", q)
+		}
+		other.signedOut(3 * time.Second)
+		for _, tab := range []tab{tb, other} {
+			if got := browsertest.Eval[string](tab.Tab, drafts); got != "" {
+				t.Errorf("kept drafts after the sign-out: got %q, want none", got)
+			}
+		}
+		if got := browsertest.Eval[string](tb.Tab, `localStorage.getItem('unrelated')`); got != "kept" {
+			t.Errorf("other localStorage: got %q, want it kept", got)
+		}
+
+		// The admin, back at this browser, finds nothing restored.
+		tb.signIn("admin", adminPassword)
+		if got := browsertest.Eval[string](tb.Tab, title); got != "" {
+			t.Errorf("admin's draft title: got %q, want nothing restored after the sign-out", got)
+		}
+		if !browsertest.Eval[bool](tb.Tab, noticeHidden) {
+			t.Error("admin's dashboard shows a restored draft after the sign-out")
+		}
+	})
+
 	t.Run("two tabs: activity in one keeps the other; sign-out signs out both", func(t *testing.T) {
 		t.Parallel()
 		s := startSite(t)

@@ -1,7 +1,23 @@
-// Backend page scripts: "Refresh stats" by fetch, and keeping the long
-// form's unsaved work across a sign-out. Pages work without it.
+// Backend page scripts: "Refresh stats" by fetch, the "Time left" card
+// counting down with the counter, and keeping the long form's unsaved work
+// across a timeout for the user who typed it. Pages work without it.
 (() => {
   'use strict';
+
+  // Time left: the card shows what the counter next to the avatar shows.
+  // The widget keeps the counter's text at its deadline (corrected for
+  // clock skew, moved by every response and by the other tabs) and
+  // rewrites it each second, hidden or not; the card copies each change.
+  const left = document.querySelector('[data-stat="time_left"]');
+  const counter = document.querySelector('.logout-counter');
+  const live = !!(left && counter && window.MutationObserver);
+  if (live) {
+    const copy = () => {
+      if (counter.textContent) left.textContent = counter.textContent;
+    };
+    new MutationObserver(copy).observe(counter, { childList: true, characterData: true, subtree: true });
+    copy();
+  }
 
   // Refresh stats: a fetch to the JSON endpoint. As a backend request it
   // extends the session, and the counter (which reads every response's
@@ -22,6 +38,7 @@
         })
         .then((j) => {
           for (const [k, v] of Object.entries(j)) {
+            if (k === 'time_left' && live) continue; // the counter's, above
             const dd = stats.querySelector('[data-stat="' + k + '"]');
             if (dd) dd.textContent = v;
           }
@@ -33,12 +50,53 @@
     });
   }
 
-  // Drafts: when the session ends, the widget fires logout:expired before
-  // it leaves the page; the form is kept in localStorage and restored at
-  // the next visit, until it is saved or discarded.
+  // Drafts: when the session times out, the widget fires logout:expired
+  // before it leaves the page; the long form is kept in localStorage under
+  // the user's ID and restored at that user's next visit, until it is
+  // saved or discarded. Another user's dashboard reads only its own key.
+  const prefix = 'backend:draft:';
+
+  // An explicit sign-out (the Sign out button, or "Sign out now" in the
+  // warning dialog) removes every draft kept by this browser, whoever
+  // typed it: a shared computer hands no one's text to the next person.
+  // The widget signs out by fetch, then fires logout:expired here and, by
+  // its broadcast, in the other tabs, with the sign-in URL's reason=manual:
+  // no tab keeps a draft then.
+  const forgetAll = () => {
+    try {
+      for (let i = localStorage.length - 1; i >= 0; i--) {
+        const k = localStorage.key(i);
+        if (k && k.startsWith(prefix)) localStorage.removeItem(k);
+      }
+    } catch (_) {}
+  };
+  let signingOut = false;
+  const signOut = () => {
+    signingOut = true;
+    forgetAll();
+  };
+  document.addEventListener('click', (e) => {
+    if (e.target.closest && e.target.closest('[data-logout-sign-out]')) signOut();
+  }, true);
+  document.addEventListener('submit', (e) => {
+    if (e.target.matches && e.target.matches('form[data-sign-out]')) signOut();
+  }, true);
+  const manual = (u) => {
+    try {
+      return new URL(u, location.href).searchParams.get('reason') === 'manual';
+    } catch (_) {
+      return false;
+    }
+  };
+
   const form = document.querySelector('form[data-draft-key]');
-  if (!form) return;
-  const key = 'backend:draft:' + form.dataset.draftKey;
+  if (!form || !form.dataset.draftKey) {
+    document.addEventListener('logout:expired', (e) => {
+      if (signingOut || manual(e.detail && e.detail.url)) forgetAll();
+    });
+    return;
+  }
+  const key = prefix + form.dataset.draftKey;
   const fields = () =>
     [...form.elements].filter((f) => f.name && f.name !== 'csrf_token' && (f.type === 'text' || f.type === 'textarea'));
   const forget = () => {
@@ -46,7 +104,8 @@
       localStorage.removeItem(key);
     } catch (_) {}
   };
-  document.addEventListener('logout:expired', () => {
+  document.addEventListener('logout:expired', (e) => {
+    if (signingOut || manual(e.detail && e.detail.url)) return forgetAll();
     const data = {};
     let changed = false;
     for (const f of fields()) {
