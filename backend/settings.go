@@ -155,23 +155,15 @@ func (a *App) saveSettings(w http.ResponseWriter, r *http.Request, u *user) {
 
 // missingFields returns a required-field error for each number field that
 // the form lacks or leaves blank, which logout.ParseSettings would read as
-// 0, and for each known role's field that the form lacks (blank means the
-// global lifetime; absent would drop the role's lifetime unseen). The
-// checkboxes cannot be required: a browser sends nothing for an unticked
-// box.
+// 0 (the warning or the maximum length off). A role's field may be blank
+// or absent, as [logout.Settings.Values] leaves it: the role then uses the
+// session lifetime. The checkboxes cannot be required: a browser sends
+// nothing for an unticked box.
 func missingFields(form url.Values) []error {
 	var errs []error
-	missing := func(name string) {
-		errs = append(errs, &logout.FieldError{Field: name, Code: logout.CodeRequired, Reason: "is required"})
-	}
 	for _, name := range []string{logout.FieldLifetime, logout.FieldAbsoluteLifetime, logout.FieldWarningLead} {
 		if strings.TrimSpace(form.Get(name)) == "" {
-			missing(name)
-		}
-	}
-	for _, role := range knownRoles() {
-		if _, ok := form[logout.FieldRolePrefix+role]; !ok {
-			missing(logout.FieldRolePrefix + role)
+			errs = append(errs, &logout.FieldError{Field: name, Code: logout.CodeRequired, Reason: "is required"})
 		}
 	}
 	return errs

@@ -112,8 +112,6 @@ func TestSettingsRequired(t *testing.T) {
 		{"empty maximum length", logout.FieldAbsoluteLifetime, true},
 		{"no warning", logout.FieldWarningLead, false},
 		{"blank warning", logout.FieldWarningLead, true},
-		{"no lifetime of the admin role", logout.FieldRolePrefix + "admin", false},
-		{"no lifetime of the editor role", logout.FieldRolePrefix + "editor", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			form := settingsForm(tok, "0")
