@@ -1,6 +1,7 @@
 package backend_test
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -185,24 +186,26 @@ func TestPostBodyRefused(t *testing.T) {
 	for _, tt := range []struct {
 		name, path, query, body string
 		code                    int
+		contentType             string // "": a URL-encoded form
 	}{
-		{"settings with a bad escape", settingsURL, "", settings.Encode() + "&x=%zz", 400},
-		{"settings with a bad escape in a value", settingsURL, "", settings.Encode() + "&warning_lead=6%Z0", 400},
-		{"settings with a bad escape in the query", settingsURL, "?x=%zz", settings.Encode(), 400},
-		{"settings too large", settingsURL, "", settings.Encode() + huge, 413},
-		{"reset with a bad escape", settingsURL + "/reset", "", "csrf_token=" + tok + "&version=0&confirm=yes&x=%zz", 400},
-		{"reset too large", settingsURL + "/reset", "", "csrf_token=" + tok + "&version=0&confirm=yes" + huge, 413},
-		{"draft with a bad escape", "/backend/draft", "", "csrf_token=" + tok + "&title=Saved&x=%zz", 400},
-		{"draft too large", "/backend/draft", "", "csrf_token=" + tok + "&title=Saved&pad=" + strings.Repeat("a", 1<<20), 413},
-		{"forced sign-out with a bad escape", sessionsURL + "/signout", "", "csrf_token=" + tok + "&scope=others&x=%zz", 400},
-		{"forced sign-out too large", sessionsURL + "/signout", "", "csrf_token=" + tok + "&scope=others" + huge, 413},
+		{"settings with a bad escape", settingsURL, "", settings.Encode() + "&x=%zz", 400, ""},
+		{"settings with a bad escape in a value", settingsURL, "", settings.Encode() + "&warning_lead=6%Z0", 400, ""},
+		{"settings with a bad escape in the query", settingsURL, "?x=%zz", settings.Encode(), 400, ""},
+		{"settings too large", settingsURL, "", settings.Encode() + huge, 413, ""},
+		{"settings as a broken multipart body", settingsURL, "", "--x\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n" + tok, 400, "multipart/form-data; boundary=x"},
+		{"reset with a bad escape", settingsURL + "/reset", "", "csrf_token=" + tok + "&version=0&confirm=yes&x=%zz", 400, ""},
+		{"reset too large", settingsURL + "/reset", "", "csrf_token=" + tok + "&version=0&confirm=yes" + huge, 413, ""},
+		{"draft with a bad escape", "/backend/draft", "", "csrf_token=" + tok + "&title=Saved&x=%zz", 400, ""},
+		{"draft too large", "/backend/draft", "", "csrf_token=" + tok + "&title=Saved&pad=" + strings.Repeat("a", 1<<20), 413, ""},
+		{"forced sign-out with a bad escape", sessionsURL + "/signout", "", "csrf_token=" + tok + "&scope=others&x=%zz", 400, ""},
+		{"forced sign-out too large", sessionsURL + "/signout", "", "csrf_token=" + tok + "&scope=others" + huge, 413, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			req, err := http.NewRequest(http.MethodPost, e.srv.URL+tt.path+tt.query, strings.NewReader(tt.body))
 			if err != nil {
 				t.Fatal(err)
 			}
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Content-Type", cmp.Or(tt.contentType, "application/x-www-form-urlencoded"))
 			r := c.do(req)
 			wantStatus(t, r, tt.code)
 			checkPage(t, r, "en")
