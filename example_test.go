@@ -103,9 +103,9 @@ func ExampleOptions_app() {
 }
 
 func ExampleParseSettings() {
-	_, err := logout.ParseSettings(map[string][]string{"lifetime": {"1e3"}, "warning_lead": {"60"}})
+	_, err := logout.ParseSettings(map[string][]string{"lifetime": {"1e3"}, "warning_lead": {"60"}, "absolute_lifetime": {"0"}})
 	fmt.Println(logout.FieldErrors(err)["lifetime"].Reason)
-	s, _ := logout.ParseSettings(map[string][]string{"lifetime": {"600"}, "warning_lead": {"30"}, "show_counter": {"on"}})
+	s, _ := logout.ParseSettings(map[string][]string{"lifetime": {"600"}, "warning_lead": {"30"}, "absolute_lifetime": {"0"}, "show_counter": {"on"}})
 	fmt.Println(s.Lifetime, s.WarningLead, s.ShowCounter)
 	// Output:
 	// must be a whole number of seconds written with digits 0-9, not "1e3"

@@ -204,8 +204,13 @@ func validRole(r string) bool {
 // ParseSettings reads settings from form values, as posted by a settings
 // form built from [Settings.Values]. Numbers must be plain decimal
 // integers of seconds ("900"; not "1e3", "0x10", "+5", "9.5", or digits of
-// other scripts). A checkbox is on when present with "on", "1" or "true".
-// The result has Version 0; the caller sets the version it edited.
+// other scripts). The lifetime, absolute lifetime and warning lead are
+// required ([CodeRequired] when absent or blank; "0" turns the absolute
+// limit or the warning off), so a form that lost a field never saves a
+// zero; a role's field may be blank (the global lifetime). A number
+// field given twice is refused. A checkbox is on when present with "on",
+// "1" or "true". The result has Version 0; the caller sets the version it
+// edited.
 //
 // On any invalid field it returns the zero Settings and every
 // [*FieldError] joined; the values are then checked with
@@ -214,6 +219,10 @@ func ParseSettings(form url.Values) (Settings, error) {
 	var s Settings
 	var errs []error
 	num := func(field string, required bool) time.Duration {
+		if len(form[field]) > 1 {
+			errs = append(errs, &FieldError{Field: field, Code: CodeSyntax, Reason: "must be given once"})
+			return 0
+		}
 		v := strings.TrimSpace(form.Get(field))
 		if v == "" {
 			if required {
@@ -241,8 +250,8 @@ func ParseSettings(form url.Values) (Settings, error) {
 	}
 	s.Lifetime = num(FieldLifetime, true)
 	s.ShowCounter = flag(FieldShowCounter)
-	s.AbsoluteLifetime = num(FieldAbsoluteLifetime, false)
-	s.WarningLead = num(FieldWarningLead, false)
+	s.AbsoluteLifetime = num(FieldAbsoluteLifetime, true)
+	s.WarningLead = num(FieldWarningLead, true)
 	s.FrontendActivity = flag(FieldFrontendActivity)
 	keys := make([]string, 0)
 	for k := range form {

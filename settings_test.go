@@ -67,8 +67,9 @@ func TestSettingsValidate(t *testing.T) {
 }
 
 func TestParseSettings(t *testing.T) {
+	// form fills in the required fields that kv leaves out with "0".
 	form := func(kv ...string) url.Values {
-		v := url.Values{}
+		v := url.Values{"absolute_lifetime": {"0"}, "warning_lead": {"0"}}
 		for i := 0; i < len(kv); i += 2 {
 			v.Set(kv[i], kv[i+1])
 		}
@@ -88,6 +89,11 @@ func TestParseSettings(t *testing.T) {
 			logout.Settings{Lifetime: 900 * time.Second, WarningLead: 60 * time.Second, FrontendActivity: true,
 				RoleLifetimes: map[string]time.Duration{"editor": 300 * time.Second}}, nil},
 		{"empty lifetime", form("lifetime", ""), logout.Settings{}, []string{"lifetime"}},
+		{"missing warning lead and absolute lifetime", url.Values{"lifetime": {"900"}}, logout.Settings{},
+			[]string{"warning_lead", "absolute_lifetime"}},
+		{"blank warning lead", form("lifetime", "900", "warning_lead", " "), logout.Settings{}, []string{"warning_lead"}},
+		{"lifetime given twice", url.Values{"lifetime": {"900", "60"}, "warning_lead": {"0"}, "absolute_lifetime": {"0"}},
+			logout.Settings{}, []string{"lifetime"}},
 		{"missing lifetime", form(), logout.Settings{}, []string{"lifetime"}},
 		{"not a number", form("lifetime", "abc"), logout.Settings{}, []string{"lifetime"}},
 		{"exponent", form("lifetime", "1e3"), logout.Settings{}, []string{"lifetime"}},

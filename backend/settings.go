@@ -137,10 +137,8 @@ func (a *App) saveSettings(w http.ResponseWriter, r *http.Request, u *user) {
 		a.internal(w, r, u, err)
 		return
 	}
-	// The required-field errors first: FieldErrors keeps the first error
-	// of each field.
+	// ParseSettings refuses a missing or blank number field ("required").
 	s, err := logout.ParseSettings(form)
-	err = errors.Join(append(missingFields(form), err)...)
 	var after logout.Settings
 	if err == nil {
 		s.Version = version
@@ -151,22 +149,6 @@ func (a *App) saveSettings(w http.ResponseWriter, r *http.Request, u *user) {
 	}
 	a.logChange(r, u, "backend: settings saved", before, after)
 	http.Redirect(w, r, a.cfg.Prefix+settingsPath+"?done=saved", http.StatusSeeOther)
-}
-
-// missingFields returns a required-field error for each number field that
-// the form lacks or leaves blank, which logout.ParseSettings would read as
-// 0 (the warning or the maximum length off). A role's field may be blank
-// or absent, as [logout.Settings.Values] leaves it: the role then uses the
-// session lifetime. The checkboxes cannot be required: a browser sends
-// nothing for an unticked box.
-func missingFields(form url.Values) []error {
-	var errs []error
-	for _, name := range []string{logout.FieldLifetime, logout.FieldAbsoluteLifetime, logout.FieldWarningLead} {
-		if strings.TrimSpace(form.Get(name)) == "" {
-			errs = append(errs, &logout.FieldError{Field: name, Code: logout.CodeRequired, Reason: "is required"})
-		}
-	}
-	return errs
 }
 
 // logChange logs a change of the settings: who made it, the version it
