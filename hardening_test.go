@@ -218,7 +218,7 @@ func TestBusyEntryStillWrites(t *testing.T) {
 	if code := <-first; code != 200 {
 		t.Fatalf("first request: %d", code)
 	}
-	list, err := e.m.Sessions(t.Context(), "alice")
+	list, err := e.m.Sessions(t.Context(), logout.ListOptions{UserID: "alice"})
 	if err != nil || len(list) != 1 {
 		t.Fatalf("sessions %v %v", list, err)
 	}

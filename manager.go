@@ -431,9 +431,25 @@ func (m *Manager) markEnded(ev Event) {
 	}
 }
 
-// Sessions lists the sessions of userID, or all when userID is "", with
-// their newest activity and their deadline under the current settings.
-func (m *Manager) Sessions(ctx context.Context, userID string) ([]Session, error) {
+// defaultListLimit is the page size of [Manager.Sessions] when
+// [ListOptions.Limit] is 0.
+const defaultListLimit = 100
+
+// Sessions returns one page of the sessions in the store: those of
+// opts.UserID, or of all users when it is "", ordered by Created, then
+// ID, starting after opts.After, at most opts.Limit of them (100 when
+// 0; a negative Limit is an error). Each comes with its newest activity
+// and its deadline under the current settings; sessions past their
+// deadline that no sweep has ended yet are included. Read the next page
+// with After set to [CursorOf] the last session; a page shorter than the
+// limit is the last.
+func (m *Manager) Sessions(ctx context.Context, opts ListOptions) ([]Session, error) {
+	if opts.Limit < 0 {
+		return nil, fmt.Errorf("logout: list sessions: negative limit %d", opts.Limit)
+	}
+	if opts.Limit == 0 {
+		opts.Limit = defaultListLimit
+	}
 	now := m.now()
 	set, err := m.currentSettings(ctx, now)
 	if err != nil {
@@ -441,7 +457,7 @@ func (m *Manager) Sessions(ctx context.Context, userID string) ([]Session, error
 	}
 	sctx, cancel := m.storeCtx(ctx)
 	defer cancel()
-	list, err := m.store.ListSessions(sctx, userID)
+	list, err := m.store.ListSessions(sctx, opts)
 	if err != nil {
 		return nil, storeErr("list sessions", err)
 	}
@@ -455,6 +471,19 @@ func (m *Manager) Sessions(ctx context.Context, userID string) ([]Session, error
 		list[i] = s
 	}
 	return list, nil
+}
+
+// CountSessions returns how many sessions userID has in the store, or
+// how many there are in all when userID is "", without reading them.
+// Sessions past their deadline that no sweep has ended yet are counted.
+func (m *Manager) CountSessions(ctx context.Context, userID string) (int, error) {
+	sctx, cancel := m.storeCtx(ctx)
+	defer cancel()
+	n, err := m.store.CountSessions(sctx, userID)
+	if err != nil {
+		return 0, storeErr("count sessions", err)
+	}
+	return n, nil
 }
 
 // Events returns at most limit entries of the sign-out log, newest first.

@@ -14,6 +14,10 @@ import (
 type MemoryStore struct {
 	mu       sync.RWMutex
 	sessions map[string]Session
+	// order holds the position of every session, and byUser that of each
+	// user's, sorted: the indexes of CountSessions and ListSessions.
+	order    []Cursor
+	byUser   map[string][]Cursor
 	events   []Event
 	settings Settings
 	saved    bool
@@ -21,7 +25,7 @@ type MemoryStore struct {
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{sessions: make(map[string]Session)}
+	return &MemoryStore{sessions: make(map[string]Session), byUser: make(map[string][]Cursor)}
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -35,7 +39,31 @@ func (m *MemoryStore) CreateSession(_ context.Context, s Session) error {
 	}
 	s.Roles = slices.Clone(s.Roles)
 	m.sessions[s.ID] = s
+	c := CursorOf(s)
+	m.order = insertCursor(m.order, c)
+	m.byUser[s.UserID] = insertCursor(m.byUser[s.UserID], c)
 	return nil
+}
+
+func compareCursors(a, b Cursor) int {
+	if c := a.Created.Compare(b.Created); c != 0 {
+		return c
+	}
+	return compareStrings(a.ID, b.ID)
+}
+
+// insertCursor inserts c into the sorted index idx.
+func insertCursor(idx []Cursor, c Cursor) []Cursor {
+	i, _ := slices.BinarySearchFunc(idx, c, compareCursors)
+	return slices.Insert(idx, i, c)
+}
+
+// deleteCursor deletes c from the sorted index idx.
+func deleteCursor(idx []Cursor, c Cursor) []Cursor {
+	if i, ok := slices.BinarySearchFunc(idx, c, compareCursors); ok {
+		return slices.Delete(idx, i, i+1)
+	}
+	return idx
 }
 
 // Session implements [Store].
@@ -64,22 +92,40 @@ func (m *MemoryStore) TouchSession(_ context.Context, id string, seen, deadline 
 	return nil
 }
 
-// ListSessions implements [Store].
-func (m *MemoryStore) ListSessions(_ context.Context, userID string) ([]Session, error) {
+// CountSessions implements [Store].
+func (m *MemoryStore) CountSessions(_ context.Context, userID string) (int, error) {
 	m.mu.RLock()
-	var out []Session
-	for _, s := range m.sessions {
-		if userID == "" || s.UserID == userID {
-			out = append(out, s)
-		}
+	defer m.mu.RUnlock()
+	if userID == "" {
+		return len(m.sessions), nil
 	}
-	m.mu.RUnlock()
-	slices.SortFunc(out, func(a, b Session) int {
-		if c := a.Created.Compare(b.Created); c != 0 {
-			return c
+	return len(m.byUser[userID]), nil
+}
+
+// ListSessions implements [Store].
+func (m *MemoryStore) ListSessions(_ context.Context, opts ListOptions) ([]Session, error) {
+	if opts.Limit <= 0 {
+		return nil, nil
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	idx := m.order
+	if opts.UserID != "" {
+		idx = m.byUser[opts.UserID]
+	}
+	start := 0
+	if !opts.After.IsZero() {
+		i, found := slices.BinarySearchFunc(idx, opts.After, compareCursors)
+		if found {
+			i++
 		}
-		return compareStrings(a.ID, b.ID)
-	})
+		start = i
+	}
+	page := idx[start:min(start+opts.Limit, len(idx))]
+	out := make([]Session, len(page))
+	for i, c := range page {
+		out[i] = m.sessions[c.ID]
+	}
 	return out, nil
 }
 
@@ -123,28 +169,67 @@ func (m *MemoryStore) EndSessions(_ context.Context, sel Selector, reason Reason
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []Event
+	var ended []Session
 	end := func(s Session) {
 		if !sel.Match(s) {
 			return
 		}
 		delete(m.sessions, s.ID)
-		e := Event{SessionID: s.ID, UserID: s.UserID, Reason: reason, At: at}
-		m.events = append(m.events, e)
-		out = append(out, e)
+		ended = append(ended, s)
 	}
-	if len(sel.IDs) > 0 {
+	switch {
+	case len(sel.IDs) > 0:
 		for _, id := range sel.IDs {
 			if s, ok := m.sessions[id]; ok {
 				end(s)
 			}
 		}
-		return out, nil
+	case sel.UserID != "":
+		for _, c := range slices.Clone(m.byUser[sel.UserID]) {
+			end(m.sessions[c.ID])
+		}
+	default:
+		for _, s := range m.sessions {
+			end(s)
+		}
 	}
-	for _, s := range m.sessions {
-		end(s)
+	m.unindex(ended)
+	out := make([]Event, len(ended))
+	for i, s := range ended {
+		out[i] = Event{SessionID: s.ID, UserID: s.UserID, Reason: reason, At: at}
 	}
+	m.events = append(m.events, out...)
 	return out, nil
+}
+
+// unindex drops the ended sessions, already deleted from m.sessions, from
+// the indexes: one at a time when they are few, in one pass when many.
+func (m *MemoryStore) unindex(ended []Session) {
+	if len(ended) <= 16 {
+		for _, s := range ended {
+			c := CursorOf(s)
+			m.order = deleteCursor(m.order, c)
+			m.setUser(s.UserID, deleteCursor(m.byUser[s.UserID], c))
+		}
+		return
+	}
+	gone := func(c Cursor) bool { _, ok := m.sessions[c.ID]; return !ok }
+	m.order = slices.DeleteFunc(m.order, gone)
+	users := make(map[string]bool)
+	for _, s := range ended {
+		users[s.UserID] = true
+	}
+	for u := range users {
+		m.setUser(u, slices.DeleteFunc(m.byUser[u], gone))
+	}
+}
+
+func (m *MemoryStore) setUser(userID string, idx []Cursor) {
+	if len(idx) == 0 {
+		delete(m.byUser, userID)
+		return
+	}
+	m.byUser[userID] = idx
 }
 
 // Event implements [Store].

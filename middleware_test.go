@@ -540,7 +540,7 @@ func TestSweepEndsIdleSessions(t *testing.T) {
 		!evs[0].At.Equal(e.clock.Now()) {
 		t.Fatalf("events %+v", evs)
 	}
-	list, err := e.m.Sessions(t.Context(), "")
+	list, err := e.m.Sessions(t.Context(), logout.ListOptions{})
 	if err != nil || len(list) != 1 || list[0].UserID != "bob" {
 		t.Fatalf("sessions %+v, %v", list, err)
 	}
@@ -581,7 +581,7 @@ func TestActivityAfterReread(t *testing.T) {
 	if w := b.do(req{path: "/backend", cookie: c}); w.Code != 200 {
 		t.Fatalf("B after activity on A: %d", w.Code)
 	}
-	list, err := a.m.Sessions(t.Context(), "alice")
+	list, err := a.m.Sessions(t.Context(), logout.ListOptions{UserID: "alice"})
 	if err != nil || len(list) != 1 || !list[0].LastSeen.Equal(a.clock.Now()) {
 		t.Fatalf("stored activity %v (%v), want B's request at %v", list, err, a.clock.Now())
 	}

@@ -30,9 +30,25 @@ type Store interface {
 	// returns ErrNotFound, and creates nothing, when the session is gone:
 	// a touch must never bring back an ended session.
 	TouchSession(ctx context.Context, id string, seen, deadline time.Time) error
-	// ListSessions returns the sessions of userID, or every session when
-	// userID is "", ordered by Created, then ID.
-	ListSessions(ctx context.Context, userID string) ([]Session, error)
+	// CountSessions returns how many sessions userID has, or how many
+	// there are in all when userID is "". Its cost must not grow with the
+	// number of sessions beyond a count over an index (a set's size, or
+	// SQL's count(*) on an indexed column); never read the sessions
+	// themselves to count them.
+	CountSessions(ctx context.Context, userID string) (int, error)
+	// ListSessions returns one page of sessions: those of opts.UserID, or
+	// of every user when it is "", ordered by Created, then ID (byte by
+	// byte, as Go compares strings), starting strictly after opts.After
+	// (at the first session when After is zero), at most opts.Limit of
+	// them. It returns fewer than opts.Limit only when no more sessions
+	// follow, and none when opts.Limit is 0 or less. Its cost must grow
+	// with opts.Limit, not with all sessions (an index on Created and ID,
+	// and one on user, Created and ID).
+	//
+	// Pages are not a snapshot: a session created or ended between two
+	// calls may or may not appear, but a session that lives through the
+	// whole walk appears exactly once.
+	ListSessions(ctx context.Context, opts ListOptions) ([]Session, error)
 	// ExpiredSessions returns at most limit sessions whose stored
 	// Deadline is at or before t, earliest Deadline first. Its cost must
 	// grow with the sessions it returns, not with all sessions (an index
@@ -61,6 +77,42 @@ type Store interface {
 	// before. On a mismatch it changes nothing and returns ErrConflict.
 	SaveSettings(ctx context.Context, s Settings) (Settings, error)
 }
+
+// ListOptions choose a page of sessions for [Store.ListSessions] and
+// [Manager.Sessions]. Sessions are ordered by Created, then ID; to read
+// the next page, set After to [CursorOf] the last session of this one,
+// and stop after a page shorter than Limit. The zero ListOptions asks
+// [Manager.Sessions] for the first 100 sessions of all users.
+type ListOptions struct {
+	// UserID, when not "", keeps only this user's sessions.
+	UserID string
+	// After is where the page starts: strictly after this position. The
+	// zero Cursor starts at the first session.
+	After Cursor
+	// Limit is the most sessions on the page. [Manager.Sessions] reads 0
+	// as 100 and refuses a negative Limit; a Store returns none for 0 or
+	// less.
+	Limit int
+}
+
+// A Cursor is a position in the order of sessions, by Created, then ID:
+// that of the session with this Created and ID, whether or not it still
+// exists. The zero Cursor is the position before the first session.
+type Cursor struct {
+	// Created is the session's sign-in time, to the microsecond.
+	Created time.Time
+	// ID is the session's ID; among sessions created in the same
+	// microsecond, IDs order byte by byte.
+	ID string
+}
+
+// CursorOf returns the position of s, for [ListOptions.After]: the next
+// page starts after s.
+func CursorOf(s Session) Cursor { return Cursor{Created: s.Created, ID: s.ID} }
+
+// IsZero reports whether c is the zero Cursor, which starts at the first
+// session.
+func (c Cursor) IsZero() bool { return c.Created.IsZero() && c.ID == "" }
 
 // A Selector chooses the sessions that [Store.EndSessions] ends: exactly
 // one of IDs, UserID and All is set.

@@ -108,20 +108,29 @@ func (m *Manager) Sweep(ctx context.Context) error {
 }
 
 // refreshDeadlines rewrites every stored deadline under new settings,
-// so that the store's deadline index stays true.
+// so that the store's deadline index stays true. It reads the sessions a
+// page of sweepBatch at a time, each read bounded by the store timeout.
 func (m *Manager) refreshDeadlines(ctx context.Context, set *Settings) error {
-	list, err := m.store.ListSessions(ctx, "")
-	if err != nil {
-		return err
-	}
-	for _, s := range list {
-		if d, _ := set.Deadline(s); !d.Equal(s.Deadline) {
-			if err := m.store.TouchSession(ctx, s.ID, s.LastSeen, d); err != nil && !errors.Is(err, ErrNotFound) {
-				return err
+	opts := ListOptions{Limit: sweepBatch}
+	for {
+		sctx, cancel := m.storeCtx(ctx)
+		list, err := m.store.ListSessions(sctx, opts)
+		cancel()
+		if err != nil {
+			return err
+		}
+		for _, s := range list {
+			if d, _ := set.Deadline(s); !d.Equal(s.Deadline) {
+				if err := m.store.TouchSession(ctx, s.ID, s.LastSeen, d); err != nil && !errors.Is(err, ErrNotFound) {
+					return err
+				}
 			}
 		}
+		if len(list) < sweepBatch {
+			return nil
+		}
+		opts.After = CursorOf(list[len(list)-1])
 	}
-	return nil
 }
 
 func (m *Manager) endExpired(ctx context.Context, set *Settings, now time.Time) error {

@@ -192,7 +192,7 @@ func (a *App) dashboard(w http.ResponseWriter, r *http.Request, u *user) {
 // statList computes the dashboard's stats.
 func (a *App) statList(r *http.Request, u *user, tr translator) ([]stat, error) {
 	s, _ := logout.FromContext(r.Context())
-	mine, err := a.m.Sessions(r.Context(), s.UserID)
+	mine, err := a.m.CountSessions(r.Context(), s.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +202,7 @@ func (a *App) statList(r *http.Request, u *user, tr translator) ([]stat, error) 
 		{"signed_in", tr.T("stats.signed_in"), formatTime(s.Created)},
 		{"deadline", tr.T("stats.deadline"), formatTime(s.Deadline)},
 		{"time_left", tr.T("stats.time_left"), formatLeft(tr, s.Deadline.Sub(now))},
-		{"sessions", tr.T("stats.sessions"), fmt.Sprint(len(mine))},
+		{"sessions", tr.T("stats.sessions"), fmt.Sprint(mine)},
 		{"roles", tr.T("stats.roles"), roleNames(tr, u.Roles)},
 	}, nil
 }

@@ -42,7 +42,7 @@ func TestForceSignOut(t *testing.T) {
 	}
 
 	// One session: the editor's first (sessions are listed by sign-in time).
-	list, _ := e.app.Manager().Sessions(t.Context(), "")
+	list, _ := e.app.Manager().Sessions(t.Context(), logout.ListOptions{})
 	r := admin.post(sessionsURL+"/signout", url.Values{"csrf_token": {tok}, "scope": {"session"}, "id": {list[1].ID}})
 	wantStatus(t, r, http.StatusSeeOther)
 	wantContains(t, admin.follow(r).body, "1 session signed out.", "Signed out by an administrator")

@@ -38,7 +38,7 @@ const (
 //     baseline;
 //   - backend-*: the reference backend (package backend) on each store,
 //     GET /backend/api/stats, the dashboard's stats: Logout's middleware,
-//     then a users.db lookup and a ListSessions of the user's sessions;
+//     then a users.db lookup and a CountSessions of the user's sessions;
 //   - logout-*: Logout's middleware in front of the minimal handler;
 //   - scs-*: scs's LoadAndSave, IdleTimeout 15 min, in front of the same
 //     minimal handler.

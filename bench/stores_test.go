@@ -151,9 +151,14 @@ func (c *counting) Session(ctx context.Context, id string) (logout.Session, erro
 	return c.Store.Session(ctx, id)
 }
 
-func (c *counting) ListSessions(ctx context.Context, userID string) ([]logout.Session, error) {
+func (c *counting) ListSessions(ctx context.Context, opts logout.ListOptions) ([]logout.Session, error) {
 	c.reads.Add(1)
-	return c.Store.ListSessions(ctx, userID)
+	return c.Store.ListSessions(ctx, opts)
+}
+
+func (c *counting) CountSessions(ctx context.Context, userID string) (int, error) {
+	c.reads.Add(1)
+	return c.Store.CountSessions(ctx, userID)
 }
 
 func (c *counting) Settings(ctx context.Context) (logout.Settings, error) {

@@ -13,3 +13,17 @@ const MaxPayload = maxPayload
 
 // ExpiredQuery returns the statement behind ExpiredSessions.
 func ExpiredQuery(s *Store) string { return s.q.expired }
+
+// ListQueries returns the statements behind ListSessions and
+// CountSessions, by name.
+func ListQueries(s *Store) map[string]string {
+	return map[string]string{
+		"listAll": s.q.listAll, "listAllAfter": s.q.listAllAfter,
+		"listUser": s.q.listUser, "listUserAfter": s.q.listUserAfter,
+		"countAll": s.q.countAll, "countUser": s.q.countUser,
+	}
+}
+
+// Migration returns the step that takes a schema from version v to v+1,
+// with {s} standing for the quoted schema.
+func Migration(v int) string { return migrations[v] }

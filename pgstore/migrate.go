@@ -44,6 +44,14 @@ CREATE TABLE {s}.settings (
 	version bigint NOT NULL,
 	doc     jsonb NOT NULL
 );`,
+	// 2: keyset pages by creation, of everyone and of one user, for
+	// ListSessions and CountSessions. The user index replaces the one
+	// on user_id alone, which it serves as well. IF NOT EXISTS lets an
+	// operator build the indexes beforehand with CREATE INDEX
+	// CONCURRENTLY, which does not block writes (see README.md).
+	`CREATE INDEX IF NOT EXISTS sessions_created_idx ON {s}.sessions (created, id);
+CREATE INDEX IF NOT EXISTS sessions_user_created_idx ON {s}.sessions (user_id, created, id);
+DROP INDEX IF EXISTS {s}.sessions_user_id_idx;`,
 }
 
 // lockKey is the pg_advisory_xact_lock key that serializes migrations of

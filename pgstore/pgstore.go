@@ -127,10 +127,12 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 
 // queries holds the statements, with the quoted schema in place.
 type queries struct {
-	createSession, session, touch, listAll, listUser, expired string
-	endPrefix, endSuffix                                      string
-	event, events, deleteEvents                               string
-	settings, insertSettings, updateSettings, notify          string
+	createSession, session, touch, expired           string
+	listAll, listAllAfter, listUser, listUserAfter   string
+	countAll, countUser                              string
+	endPrefix, endSuffix                             string
+	event, events, deleteEvents                      string
+	settings, insertSettings, updateSettings, notify string
 }
 
 const sessionCols = "id, user_id, roles, created, last_seen, deadline"
@@ -149,8 +151,15 @@ func newQueries(schema string) queries {
 	RETURNING 1
 )
 SELECT EXISTS (SELECT FROM u) OR EXISTS (SELECT FROM {s}.sessions WHERE id = $1)`),
-		listAll:  q(`SELECT {cols} FROM {s}.sessions ORDER BY created, id`),
-		listUser: q(`SELECT {cols} FROM {s}.sessions WHERE user_id = $1 ORDER BY created, id`),
+		// Keyset pages, served by the index on (created, id) or on
+		// (user_id, created, id): the row comparison is an index range,
+		// so a page reads only its own rows.
+		listAll:       q(`SELECT {cols} FROM {s}.sessions ORDER BY created, id LIMIT $1`),
+		listAllAfter:  q(`SELECT {cols} FROM {s}.sessions WHERE (created, id) > ($1, $2) ORDER BY created, id LIMIT $3`),
+		listUser:      q(`SELECT {cols} FROM {s}.sessions WHERE user_id = $1 ORDER BY created, id LIMIT $2`),
+		listUserAfter: q(`SELECT {cols} FROM {s}.sessions WHERE user_id = $1 AND (created, id) > ($2, $3) ORDER BY created, id LIMIT $4`),
+		countAll:      q(`SELECT count(*) FROM {s}.sessions`),
+		countUser:     q(`SELECT count(*) FROM {s}.sessions WHERE user_id = $1`),
 		// Served by the index on (deadline, id): it reads only the rows
 		// it returns.
 		expired: q(`SELECT {cols} FROM {s}.sessions WHERE deadline <= $1 ORDER BY deadline, id LIMIT $2`),
@@ -227,14 +236,41 @@ func (s *Store) TouchSession(ctx context.Context, id string, seen, deadline time
 	return nil
 }
 
-// ListSessions implements [logout.Store]. IDs compare byte by byte, as in
-// Go, whatever the database's collation.
-func (s *Store) ListSessions(ctx context.Context, userID string) ([]logout.Session, error) {
-	var rows pgx.Rows
+// CountSessions implements [logout.Store] with count(*), over the index
+// on (user_id, created, id) for a user.
+func (s *Store) CountSessions(ctx context.Context, userID string) (int, error) {
+	var row pgx.Row
 	if userID == "" {
-		rows, _ = s.pool.Query(ctx, s.q.listAll)
+		row = s.pool.QueryRow(ctx, s.q.countAll)
 	} else {
-		rows, _ = s.pool.Query(ctx, s.q.listUser, userID)
+		row = s.pool.QueryRow(ctx, s.q.countUser, userID)
+	}
+	var n int
+	if err := row.Scan(&n); err != nil {
+		return 0, fmt.Errorf("pgstore: count sessions: %w", err)
+	}
+	return n, nil
+}
+
+// ListSessions implements [logout.Store]. It reads the index on
+// (created, id), or on (user_id, created, id) for a user, from the
+// cursor on, so its cost grows with the page. IDs compare byte by byte,
+// as in Go, whatever the database's collation. A limit of 0 or less
+// returns none.
+func (s *Store) ListSessions(ctx context.Context, opts logout.ListOptions) ([]logout.Session, error) {
+	if opts.Limit <= 0 {
+		return nil, nil
+	}
+	var rows pgx.Rows
+	switch after := opts.After; {
+	case opts.UserID == "" && after.IsZero():
+		rows, _ = s.pool.Query(ctx, s.q.listAll, opts.Limit)
+	case opts.UserID == "":
+		rows, _ = s.pool.Query(ctx, s.q.listAllAfter, after.Created, after.ID, opts.Limit)
+	case after.IsZero():
+		rows, _ = s.pool.Query(ctx, s.q.listUser, opts.UserID, opts.Limit)
+	default:
+		rows, _ = s.pool.Query(ctx, s.q.listUserAfter, opts.UserID, after.Created, after.ID, opts.Limit)
 	}
 	out, err := pgx.CollectRows(rows, scanSession)
 	if err != nil {

@@ -195,6 +195,125 @@ FROM generate_series(1, 20000) AS g, (VALUES (timestamptz '2026-01-01 00:00:00Z'
 	}
 }
 
+// TestListSessionsUsesIndex checks that a page of sessions, after a
+// cursor or not, of everyone or of one user, is an index range read in
+// index order (no sort, no scan of the table), and that a count reads an
+// index, for the values given and for a generic plan.
+func TestListSessionsUsesIndex(t *testing.T) {
+	pool := servicetest.Postgres(t)
+	schema := servicetest.PostgresSchema(t, pool)
+	s := newStore(t, pool, schema)
+	table := pgx.Identifier{schema}.Sanitize() + ".sessions"
+	// 20000 sessions created in 10 s (many share a microsecond): the
+	// even ones of u0, the others 20 each of u1, u3, ... u999.
+	_, err := pool.Exec(t.Context(), `INSERT INTO `+table+` (id, user_id, created, last_seen, deadline)
+SELECT 's' || g, 'u' || CASE WHEN g % 2 = 0 THEN 0 ELSE g % 1000 END, t + (g % 10) * interval '1 second', t, t
+FROM generate_series(1, 20000) AS g, (VALUES (timestamptz '2026-01-01 00:00:00Z')) AS v(t)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(t.Context(), "VACUUM ANALYZE "+table); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.ConnectConfig(t.Context(), pool.Config().ConnConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	q := pgstore.ListQueries(s)
+	for _, tt := range []struct {
+		name, query, args, index string
+	}{
+		{"first page of all", q["listAll"], "(50)", "sessions_created_idx"},
+		{"later page of all", q["listAllAfter"], "('2026-01-01 00:00:05Z', 's5000', 50)", "sessions_created_idx"},
+		{"first page of a user", q["listUser"], "('u0', 50)", "sessions_user_created_idx"},
+		{"later page of a user", q["listUserAfter"], "('u0', '2026-01-01 00:00:05Z', 's5000', 50)", "sessions_user_created_idx"},
+		{"count of a user", q["countUser"], "('u7')", "sessions_user_created_idx"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			name := strings.ReplaceAll(tt.name, " ", "_")
+			if _, err := conn.Exec(t.Context(), "PREPARE "+name+" AS "+tt.query); err != nil {
+				t.Fatal(err)
+			}
+			for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+				if _, err := conn.Exec(t.Context(), "SET plan_cache_mode = "+mode); err != nil {
+					t.Fatal(err)
+				}
+				rows, _ := conn.Query(t.Context(), "EXPLAIN EXECUTE "+name+tt.args)
+				lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+				if err != nil {
+					t.Fatal(err)
+				}
+				plan := strings.Join(lines, "\n")
+				if !strings.Contains(plan, "using "+tt.index) || strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "Sort") {
+					t.Fatalf("%s: plan does not read %s in order:\n%s", mode, tt.index, plan)
+				}
+				// The cursor must bound the index range, not filter rows.
+				if strings.Contains(tt.query, "(created, id) >") && !strings.Contains(plan, "ROW(created, id) > ROW(") {
+					t.Fatalf("%s: the cursor is not an index condition:\n%s", mode, plan)
+				}
+			}
+		})
+	}
+	page, err := s.ListSessions(t.Context(), logout.ListOptions{UserID: "u0",
+		After: logout.Cursor{Created: time.Date(2026, 1, 1, 0, 0, 4, 0, time.UTC), ID: "s9994"}, Limit: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// u0's sessions at 4 s are s4, s14, ... s19994, and s9994 is the
+	// last of them byte by byte; those at 6 s begin s10006, s10016.
+	if got := sessionIDs(page); !slices.Equal(got, []string{"s10006", "s10016", "s10026"}) {
+		t.Fatalf("page after (4 s, s9994) = %v, want s10006 s10016 s10026", got)
+	}
+	for user, want := range map[string]int{"u0": 10000, "u7": 20, "u2": 0, "": 20000} {
+		if n, err := s.CountSessions(t.Context(), user); err != nil || n != want {
+			t.Fatalf("CountSessions(%q) = %d, %v; want %d", user, n, err, want)
+		}
+	}
+}
+
+// TestMigrateFromVersion1 upgrades a schema made by the first version and
+// checks that its sessions page and count as new ones do.
+func TestMigrateFromVersion1(t *testing.T) {
+	pool := servicetest.Postgres(t)
+	schema := servicetest.PostgresSchema(t, pool)
+	quoted := pgx.Identifier{schema}.Sanitize()
+	_, err := pool.Exec(t.Context(), `CREATE SCHEMA `+quoted+`;
+CREATE TABLE `+quoted+`.schema_version (id boolean PRIMARY KEY DEFAULT true CHECK (id), version integer NOT NULL);
+INSERT INTO `+quoted+`.schema_version (version) VALUES (1);
+`+strings.ReplaceAll(pgstore.Migration(0), "{s}", quoted)+`
+INSERT INTO `+quoted+`.sessions (id, user_id, created, last_seen, deadline) VALUES
+	('c', 'alice', '2026-01-01Z', '2026-01-01Z', '2026-01-02Z'),
+	('a', 'alice', '2026-01-02Z', '2026-01-02Z', '2026-01-02Z'),
+	('b', 'alice', '2026-01-01Z', '2026-01-01Z', '2026-01-02Z')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t, pool, schema)
+	if v, _ := schemaVersion(t, pool, schema); v != pgstore.SchemaVersion {
+		t.Fatalf("schema version %d after the upgrade, want %d", v, pgstore.SchemaVersion)
+	}
+	var indexes []string
+	rows, _ := pool.Query(t.Context(), `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'sessions' ORDER BY 1`, schema)
+	indexes, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"sessions_created_idx", "sessions_deadline_idx", "sessions_pkey", "sessions_user_created_idx"}; !slices.Equal(indexes, want) {
+		t.Fatalf("indexes %v, want %v", indexes, want)
+	}
+	page, err := s.ListSessions(t.Context(), logout.ListOptions{UserID: "alice", Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page) != 2 || page[0].ID != "b" || page[1].ID != "c" {
+		t.Fatalf("first page after the upgrade: %v, want b and c", page)
+	}
+	if n, err := s.CountSessions(t.Context(), "alice"); err != nil || n != 3 {
+		t.Fatalf("CountSessions(alice) after the upgrade = %d, %v; want 3", n, err)
+	}
+}
+
 // TestIDOrderIsBytewise checks that ties are broken by ID byte by byte, as
 // in Go, and not by the database's collation (which, say in en_US, puts
 // "a" before "B").
@@ -209,7 +328,7 @@ func TestIDOrderIsBytewise(t *testing.T) {
 		}
 	}
 	want := []string{"A", "B", "_x", "a", "b"}
-	list, err := s.ListSessions(t.Context(), "u")
+	list, err := s.ListSessions(t.Context(), logout.ListOptions{UserID: "u", Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,6 +345,14 @@ func TestIDOrderIsBytewise(t *testing.T) {
 			t.Errorf("%s = %q, want %q", name, ids, want)
 		}
 	}
+}
+
+func sessionIDs(ss []logout.Session) []string {
+	out := make([]string, len(ss))
+	for i, x := range ss {
+		out[i] = x.ID
+	}
+	return out
 }
 
 func TestDeleteEventsInBatches(t *testing.T) {

@@ -20,7 +20,8 @@
 // Every key starts with [Options.Prefix]:
 //
 //	s:<id>      hash: user, roles (JSON), created, last_seen, deadline (Unix µs)
-//	u:<user>    set of the user's session IDs
+//	u:<user>    sorted set of the user's session IDs, scored by created µs
+//	created     sorted set of every session ID, scored by created µs
 //	deadlines   sorted set of every session ID, scored by deadline µs
 //	events      sorted set of the sign-out log (JSON), scored by time µs
 //	e:<id>      string: the session's newest event (JSON), kept 30 days
@@ -36,7 +37,15 @@
 // touch racing an end never brings the session back, and of two calls
 // that end one session exactly one logs it. No script handles more than
 // 256 sessions or events: ending a user's or everyone's sessions scans the
-// user's set or the deadlines index and ends each page with one script.
+// user's zset or the deadlines index and ends each page with one script.
+//
+// # Pages and counts
+//
+// [Store.CountSessions] is ZCARD of created or of the user's zset.
+// [Store.ListSessions] reads a page from the same zsets: Redis orders
+// members of equal score byte by byte, so IDs scored by their creation
+// time come in the store contract's order, Created then ID, and a script
+// finds the cursor by rank in O(log N). README.md explains how.
 //
 // # Expiry
 //

@@ -54,7 +54,7 @@ type Store struct {
 	margin  time.Duration
 	channel string
 
-	deadlines, events, seq, settings string // keys
+	deadlines, created, events, seq, settings string // keys
 }
 
 var (
@@ -90,7 +90,7 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	p := opts.Prefix
 	return &Store{
 		client: client, prefix: p, margin: opts.Margin, channel: opts.Channel,
-		deadlines: p + "deadlines", events: p + "events", seq: p + "seq", settings: p + "settings",
+		deadlines: p + "deadlines", created: p + "created", events: p + "events", seq: p + "seq", settings: p + "settings",
 	}, nil
 }
 
@@ -148,7 +148,7 @@ func (s *Store) CreateSession(ctx context.Context, sess logout.Session) error {
 	if err != nil {
 		return fmt.Errorf("redisstore: create session: %w", err)
 	}
-	n, err := createScript.Run(ctx, s.client, []string{s.sessionKey(sess.ID), s.deadlines},
+	n, err := createScript.Run(ctx, s.client, []string{s.sessionKey(sess.ID), s.deadlines, s.created},
 		s.prefix, sess.ID, sess.UserID, roles, micros(sess.Created), micros(sess.LastSeen),
 		micros(sess.Deadline), s.margin.Milliseconds()).Int()
 	switch {
@@ -190,90 +190,79 @@ func (s *Store) TouchSession(ctx context.Context, id string, seen, deadline time
 	return nil
 }
 
-// ListSessions implements [logout.Store]. Listing every session reads the
-// whole deadlines index.
-func (s *Store) ListSessions(ctx context.Context, userID string) ([]logout.Session, error) {
-	var ids []string
+// CountSessions implements [logout.Store] with ZCARD of the created
+// index or of the user's: O(1). Until a page, a sweep or an end meets
+// them, entries of sessions that Redis expired by itself (see
+// [Options.Margin]) are counted.
+func (s *Store) CountSessions(ctx context.Context, userID string) (int, error) {
+	key := s.created
 	if userID != "" {
-		var err error
-		if ids, err = s.client.SMembers(ctx, s.userKey(userID)).Result(); err != nil {
-			return nil, fmt.Errorf("redisstore: list sessions: %w", err)
-		}
-	} else {
-		err := s.scan(ctx, func(page []string) error {
-			ids = append(ids, page...)
-			return nil
-		})
+		key = s.userKey(userID)
+	}
+	n, err := s.client.ZCard(ctx, key).Result()
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: count sessions: %w", err)
+	}
+	return int(n), nil
+}
+
+// ListSessions implements [logout.Store]. It reads the created index, or
+// the user's, from the cursor on, at most [batch] sessions per script, so
+// its cost grows with the page; entries of sessions that Redis expired by
+// itself are dropped on the way and not returned. Created must lie within
+// 2^53 µs of 1970 (the years 1685 to 2255), where a zset score is exact.
+func (s *Store) ListSessions(ctx context.Context, opts logout.ListOptions) ([]logout.Session, error) {
+	key := s.created
+	if opts.UserID != "" {
+		key = s.userKey(opts.UserID)
+	}
+	after, afterID := "", ""
+	if !opts.After.IsZero() {
+		after, afterID = micros(opts.After.Created), opts.After.ID
+	}
+	var out []logout.Session
+	for len(out) < opts.Limit {
+		want := min(opts.Limit-len(out), batch)
+		res, err := pageScript.Run(ctx, s.client, []string{key, s.deadlines, s.created},
+			s.prefix, after, afterID, want).Slice()
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: list sessions: %w", err)
 		}
-		slices.Sort(ids)
-		ids = slices.Compact(ids) // ZSCAN may repeat a member
-	}
-	out, err := s.readSessions(ctx, userID, ids)
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: list sessions: %w", err)
-	}
-	slices.SortFunc(out, func(a, b logout.Session) int {
-		if c := a.Created.Compare(b.Created); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	return out, nil
-}
-
-// readSessions reads the sessions ids in pipelined batches, skips those
-// that are gone and drops their index entries (those of userID's set too,
-// if given).
-func (s *Store) readSessions(ctx context.Context, userID string, ids []string) ([]logout.Session, error) {
-	out := make([]logout.Session, 0, len(ids))
-	var gone []string
-	for page := range slices.Chunk(ids, batch) {
-		pipe := s.client.Pipeline()
-		cmds := make([]*redis.SliceCmd, len(page))
-		for i, id := range page {
-			cmds[i] = pipe.HMGet(ctx, s.sessionKey(id), sessionFields...)
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			return nil, err
-		}
-		for i, id := range page {
-			sess, ok, err := parseSession(id, cmds[i].Val())
-			switch {
-			case err != nil:
-				return nil, err
-			case ok:
+		scanned, _ := res[0].(int64)
+		for _, r := range res[1:] {
+			row, _ := r.([]any)
+			if len(row) != 1+len(sessionFields) {
+				return nil, fmt.Errorf("redisstore: list sessions: bad script reply %v", r)
+			}
+			id, _ := row[0].(string)
+			sess, ok, err := parseSession(id, row[1:])
+			if err != nil {
+				return nil, fmt.Errorf("redisstore: list sessions: %w", err)
+			}
+			if ok {
 				out = append(out, sess)
-			default:
-				gone = append(gone, id)
 			}
 		}
-	}
-	if err := s.forget(ctx, userID, gone); err != nil {
-		return nil, err
+		if int(scanned) < want {
+			break // the end of the index
+		}
+		// Go on after the last session returned. The script dropped the
+		// expired entries it met, so a window of only those still moves
+		// the walk on.
+		if n := len(out); n > 0 {
+			after, afterID = micros(out[n-1].Created), out[n-1].ID
+		}
 	}
 	return out, nil
 }
 
-// forget drops the index entries of the sessions ids that Redis expired.
-func (s *Store) forget(ctx context.Context, userID string, ids []string) error {
-	for page := range slices.Chunk(ids, batch) {
-		args := append([]any{s.prefix, userID}, toAny(page)...)
-		if err := forgetScript.Run(ctx, s.client, []string{s.deadlines}, args...).Err(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// scan calls fn with pages of at most batch session IDs from the
-// deadlines index, as ZSCAN returns them: every session that exists for
-// the whole scan comes at least once.
-func (s *Store) scan(ctx context.Context, fn func(ids []string) error) error {
+// scan calls fn with pages of at most batch session IDs from an index
+// zset (deadlines, or a user's), as ZSCAN returns them: every session that
+// exists for the whole scan comes at least once.
+func (s *Store) scan(ctx context.Context, index string, fn func(ids []string) error) error {
 	var cursor uint64
 	for {
-		kv, next, err := s.client.ZScan(ctx, s.deadlines, cursor, "", batch).Result()
+		kv, next, err := s.client.ZScan(ctx, index, cursor, "", batch).Result()
 		if err != nil {
 			return err
 		}
@@ -308,7 +297,7 @@ func (s *Store) ExpiredSessions(ctx context.Context, t time.Time, limit int) ([]
 	seen := make(map[string]bool)
 	for offset := 0; len(out) < limit; {
 		want := min(limit-len(out), batch)
-		res, err := expiredScript.Run(ctx, s.client, []string{s.deadlines},
+		res, err := expiredScript.Run(ctx, s.client, []string{s.deadlines, s.created},
 			s.prefix, micros(t), offset, want).Slice()
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: expired sessions: %w", err)
@@ -359,7 +348,7 @@ func (s *Store) EndSessions(ctx context.Context, sel logout.Selector, reason log
 	end := func(ids []string) error {
 		args := append([]any{s.prefix, s.channel, reason.String(), micros(at), seenBy, sel.Except,
 			sel.UserID, eventKeyTTL.Milliseconds()}, toAny(ids)...)
-		res, err := endScript.Run(ctx, s.client, []string{s.deadlines, s.events, s.seq}, args...).StringSlice()
+		res, err := endScript.Run(ctx, s.client, []string{s.deadlines, s.events, s.seq, s.created}, args...).StringSlice()
 		if err != nil {
 			return err
 		}
@@ -377,34 +366,15 @@ func (s *Store) EndSessions(ctx context.Context, sel logout.Selector, reason log
 			}
 		}
 	case sel.UserID != "":
-		err = s.scanUser(ctx, sel.UserID, end)
+		err = s.scan(ctx, s.userKey(sel.UserID), end)
 	default:
-		err = s.scan(ctx, end)
+		err = s.scan(ctx, s.deadlines, end)
 	}
 	if err != nil {
 		// The sessions in out did end: report them with the error.
 		return out, fmt.Errorf("redisstore: end sessions: %w", err)
 	}
 	return out, nil
-}
-
-// scanUser is scan for the index of one user.
-func (s *Store) scanUser(ctx context.Context, userID string, fn func(ids []string) error) error {
-	var cursor uint64
-	for {
-		ids, next, err := s.client.SScan(ctx, s.userKey(userID), cursor, "", batch).Result()
-		if err != nil {
-			return err
-		}
-		for page := range slices.Chunk(ids, batch) {
-			if err := fn(page); err != nil {
-				return err
-			}
-		}
-		if cursor = next; cursor == 0 {
-			return nil
-		}
-	}
 }
 
 // eventJSON is the stored form of an event.

@@ -144,15 +144,26 @@ func TestSessionForgottenByRedisLeavesNoTrace(t *testing.T) {
 	if err := c.ZScore(ctx, prefix+"deadlines", "a").Err(); !errors.Is(err, redis.Nil) {
 		t.Fatalf("deadlines still holds a (err %v)", err)
 	}
-	list, err := s.ListSessions(ctx, "alice")
+	if err := c.ZScore(ctx, prefix+"created", "a").Err(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("created still holds a (err %v)", err)
+	}
+	// The sweep above could not know a's user: u:alice still holds a,
+	// until a page of alice's sessions meets it.
+	if n, err := s.CountSessions(ctx, "alice"); err != nil || n != 2 {
+		t.Fatalf("CountSessions(alice) = %d, %v; want 2 before a page meets a", n, err)
+	}
+	list, err := s.ListSessions(ctx, logout.ListOptions{UserID: "alice", Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ids := sessionIDs(list); !slices.Equal(ids, []string{"b"}) {
 		t.Fatalf("ListSessions(alice) = %v, want [b]", ids)
 	}
-	if in, err := c.SIsMember(ctx, prefix+"u:alice", "a").Result(); err != nil || in {
-		t.Fatalf("u:alice still holds a: %v, %v", in, err)
+	if err := c.ZScore(ctx, prefix+"u:alice", "a").Err(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("u:alice still holds a (err %v)", err)
+	}
+	if n, err := s.CountSessions(ctx, "alice"); err != nil || n != 1 {
+		t.Fatalf("CountSessions(alice) = %d, %v; want 1", n, err)
 	}
 	if err := s.TouchSession(ctx, "a", now.Add(time.Second), now.Add(time.Hour)); !errors.Is(err, logout.ErrNotFound) {
 		t.Fatalf("TouchSession(a) = %v, want ErrNotFound", err)
@@ -163,6 +174,65 @@ func TestSessionForgottenByRedisLeavesNoTrace(t *testing.T) {
 	}
 	if len(evs) != 1 || evs[0].SessionID != "b" {
 		t.Fatalf("EndSessions = %+v, want one event, of b", evs)
+	}
+}
+
+// TestPagesSkipSessionsRedisForgot: a page fills itself past entries of
+// sessions that Redis expired, even a whole window of them, and drops
+// those entries from the indexes and counts.
+func TestPagesSkipSessionsRedisForgot(t *testing.T) {
+	c := servicetest.Redis(t)
+	ctx := t.Context()
+	now := time.Now().Truncate(time.Microsecond)
+	for _, user := range []string{"", "alice"} {
+		t.Run("user "+user, func(t *testing.T) {
+			prefix := servicetest.RedisPrefix(t, c)
+			s := newStore(t, c, redisstore.Options{Prefix: prefix})
+			for i := range 10 {
+				sess := logout.Session{ID: fmt.Sprintf("s%d", i), UserID: "alice", Created: now, LastSeen: now, Deadline: now.Add(time.Hour)}
+				if err := s.CreateSession(ctx, sess); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := 3; i <= 7; i++ { // what Redis does at deadline plus margin
+				if err := c.Del(ctx, fmt.Sprintf("%ss:s%d", prefix, i)).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var pages [][]string
+			opts := logout.ListOptions{UserID: user, Limit: 3}
+			for {
+				page, err := s.ListSessions(ctx, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pages = append(pages, sessionIDs(page))
+				if len(page) < opts.Limit {
+					break
+				}
+				opts.After = logout.CursorOf(page[len(page)-1])
+			}
+			if got, want := fmt.Sprint(pages), "[[s0 s1 s2] [s8 s9]]"; got != want {
+				t.Fatalf("pages %s, want %s", got, want)
+			}
+			for _, key := range []string{"created", "deadlines", "u:alice"} {
+				want := int64(5) // the live sessions
+				if key == "u:alice" && user == "" {
+					// A page of everyone's cannot know the user of a
+					// forgotten session: a page of alice's drops them.
+					want = 10
+				}
+				if n, err := c.ZCard(ctx, prefix+key).Result(); err != nil || n != want {
+					t.Fatalf("%s holds %d entries (err %v), want %d", key, n, err, want)
+				}
+			}
+			if _, err := s.ListSessions(ctx, logout.ListOptions{UserID: "alice", Limit: 10}); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := s.CountSessions(ctx, "alice"); err != nil || n != 5 {
+				t.Fatalf("CountSessions(alice) = %d, %v; want 5", n, err)
+			}
+		})
 	}
 }
 
@@ -392,7 +462,7 @@ func TestTouchRacingEndNeverResurrects(t *testing.T) {
 			t.Fatalf("Session(%s) after the end = %v, want ErrNotFound", id, err)
 		}
 	}
-	keys := []string{prefix + "deadlines", prefix + "u:alice"}
+	keys := []string{prefix + "deadlines", prefix + "created", prefix + "u:alice"}
 	for _, id := range ids {
 		keys = append(keys, prefix+"s:"+id)
 	}
@@ -455,7 +525,8 @@ func TestDoneContextFailsEveryMethod(t *testing.T) {
 		}},
 		{"Session", func() error { _, err := s.Session(ctx, "a"); return err }},
 		{"TouchSession", func() error { return s.TouchSession(ctx, "a", now, now) }},
-		{"ListSessions", func() error { _, err := s.ListSessions(ctx, ""); return err }},
+		{"CountSessions", func() error { _, err := s.CountSessions(ctx, ""); return err }},
+		{"ListSessions", func() error { _, err := s.ListSessions(ctx, logout.ListOptions{Limit: 10}); return err }},
 		{"ExpiredSessions", func() error { _, err := s.ExpiredSessions(ctx, now, 10); return err }},
 		{"EndSessions", func() error {
 			_, err := s.EndSessions(ctx, logout.Selector{All: true}, logout.ReasonForced, now)
@@ -499,9 +570,16 @@ func TestLargeSelections(t *testing.T) {
 	if got := sessionIDs(expired); !slices.Equal(got, ids[:600]) {
 		t.Fatalf("ExpiredSessions returned %d sessions, %v...; want the first 600 by deadline", len(got), got[:min(5, len(got))])
 	}
-	all, err := s.ListSessions(ctx, "")
+	all, err := s.ListSessions(ctx, logout.ListOptions{Limit: n + 1})
 	if err != nil || len(all) != n {
 		t.Fatalf("ListSessions = %d sessions, %v; want %d", len(all), err, n)
+	}
+	// All were created in the same microsecond: a page of 600 after the
+	// 100th crosses the scripts' batches and finds its cursor among equal
+	// scores.
+	page, err := s.ListSessions(ctx, logout.ListOptions{After: logout.CursorOf(all[99]), Limit: 600})
+	if err != nil || !slices.Equal(sessionIDs(page), ids[100:700]) {
+		t.Fatalf("page after the 100th = %d sessions, %v; want %v...", len(page), err, ids[100:103])
 	}
 
 	total := 0
@@ -523,7 +601,7 @@ func TestLargeSelections(t *testing.T) {
 		}
 		total += len(evs)
 	}
-	left, err := s.ListSessions(ctx, "")
+	left, err := s.ListSessions(ctx, logout.ListOptions{Limit: 10})
 	if err != nil || len(left) != 1 || left[0].ID != ids[n-1] {
 		t.Fatalf("ListSessions after the ends = %v, %v; want [%s]", sessionIDs(left), err, ids[n-1])
 	}

@@ -27,9 +27,11 @@ local function expireAt(deadlineUs, marginMs)
 end
 `
 
-// createScript stores a new session unless its ID is taken.
+// createScript stores a new session unless its ID is taken, and adds it
+// to the indexes: deadlines by deadline, created and the user's by
+// creation time.
 //
-// KEYS: session hash, deadlines zset.
+// KEYS: session hash, deadlines zset, created zset.
 // ARGV: prefix, id, user, roles, created, last_seen, deadline, margin ms.
 // Returns 0 if the ID is taken, 1 if stored.
 var createScript = redis.NewScript(expireAt + `
@@ -39,8 +41,9 @@ redis.call('HSET', KEYS[1], 'user', ARGV[3], 'roles', ARGV[4],
 	'created', ARGV[5], 'last_seen', ARGV[6], 'deadline', ARGV[7])
 redis.call('PEXPIREAT', KEYS[1], exp)
 redis.call('ZADD', KEYS[2], ARGV[7], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[2])
 local u = ARGV[1] .. 'u:' .. ARGV[3]
-redis.call('SADD', u, ARGV[2])
+redis.call('ZADD', u, ARGV[5], ARGV[2])
 redis.call('PEXPIREAT', u, exp, 'NX')
 redis.call('PEXPIREAT', u, exp, 'GT')
 return 1
@@ -73,7 +76,7 @@ return 1
 // publishes the ended IDs. IDs whose hash is gone are dropped from the
 // indexes (Redis expired them) and skipped.
 //
-// KEYS: deadlines zset, events zset, event sequence counter.
+// KEYS: deadlines zset, events zset, event sequence counter, created zset.
 // ARGV: prefix, channel, reason, at µs, seen-by µs or "", except ID or "",
 // user ID or "", event key TTL ms, then the IDs.
 // Returns {id1, user1, id2, user2, ...} for the sessions it ended.
@@ -86,12 +89,14 @@ for i = 9, #ARGV do
 	local h = redis.call('HMGET', key, 'user', 'last_seen')
 	if not h[1] then
 		redis.call('ZREM', KEYS[1], id)
-		if user ~= '' then redis.call('SREM', p .. 'u:' .. user, id) end
+		redis.call('ZREM', KEYS[4], id)
+		if user ~= '' then redis.call('ZREM', p .. 'u:' .. user, id) end
 	elseif id ~= except and (user == '' or h[1] == user) and
 		(seenBy == nil or tonumber(h[2]) <= seenBy) then
 		redis.call('DEL', key)
-		redis.call('SREM', p .. 'u:' .. h[1], id)
+		redis.call('ZREM', p .. 'u:' .. h[1], id)
 		redis.call('ZREM', KEYS[1], id)
+		redis.call('ZREM', KEYS[4], id)
 		local seq = redis.call('INCR', KEYS[3])
 		local ev = '{"seq":' .. seq .. ',"session":' .. cjson.encode(id) ..
 			',"user":' .. cjson.encode(h[1]) .. ',"reason":"' .. ARGV[3] ..
@@ -111,9 +116,10 @@ return out
 
 // expiredScript returns up to count sessions from the deadlines zset with
 // a deadline at or before t, skipping offset live ones, and drops members
-// whose hash Redis has expired.
+// whose hash Redis has expired (from created too; their user is unknown,
+// so their entry in the user's zset stays until that key expires).
 //
-// KEYS: deadlines zset.
+// KEYS: deadlines zset, created zset.
 // ARGV: prefix, t µs, offset, count.
 // Returns {scanned, {id, user, roles, created, last_seen, deadline}, ...}.
 var expiredScript = redis.NewScript(`
@@ -125,25 +131,66 @@ for _, id in ipairs(ids) do
 		out[#out + 1] = {id, h[1], h[2], h[3], h[4], h[5]}
 	else
 		redis.call('ZREM', KEYS[1], id)
+		redis.call('ZREM', KEYS[2], id)
 	end
 end
 return out
 `)
 
-// forgetScript drops index entries of sessions whose hash Redis has
-// expired. It leaves live sessions alone.
+// pageScript returns the sessions of one page: up to count members of an
+// index zset (created, or a user's) that come after a cursor, in the
+// zset's own order, with their hashes. Members whose hash Redis has
+// expired are dropped from the indexes (and not returned).
 //
-// KEYS: deadlines zset.
-// ARGV: prefix, user ID or "", then the IDs.
-var forgetScript = redis.NewScript(`
-for i = 3, #ARGV do
-	local id = ARGV[i]
-	if redis.call('EXISTS', ARGV[1] .. 's:' .. id) == 0 then
+// The index zsets are scored by Created in µs, and Redis orders members
+// of equal score byte by byte (memcmp), so the zset's order is exactly
+// (Created, ID). The cursor (c, id) is found by rank: ZCOUNT gives the
+// ranks [lo, hi) of the members scored c, and a binary search among them,
+// one ZRANGE of a single rank per step, finds the first ID after id.
+// Lua's own string comparison follows the server's locale, so IDs are
+// compared byte by byte by hand. The cost is O(log N) for the cursor
+// (O(log² N) when many sessions share its microsecond) plus O(log N +
+// count) for the page.
+//
+// KEYS: index zset, deadlines zset, created zset.
+// ARGV: prefix, cursor's created µs or "" to start at the first member,
+// cursor's ID, count.
+// Returns {scanned, {id, user, roles, created, last_seen, deadline}, ...}.
+var pageScript = redis.NewScript(`
+local function less(a, b)
+	for i = 1, math.min(#a, #b) do
+		local x, y = string.byte(a, i), string.byte(b, i)
+		if x ~= y then return x < y end
+	end
+	return #a < #b
+end
+local start = 0
+if ARGV[2] ~= '' then
+	local lo = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. ARGV[2])
+	local hi = redis.call('ZCOUNT', KEYS[1], '-inf', ARGV[2])
+	while lo < hi do
+		local mid = math.floor((lo + hi) / 2)
+		if less(ARGV[3], redis.call('ZRANGE', KEYS[1], mid, mid)[1]) then
+			hi = mid
+		else
+			lo = mid + 1
+		end
+	end
+	start = lo
+end
+local ids = redis.call('ZRANGE', KEYS[1], start, start + tonumber(ARGV[4]) - 1)
+local out = {#ids}
+for _, id in ipairs(ids) do
+	local h = redis.call('HMGET', ARGV[1] .. 's:' .. id, 'user', 'roles', 'created', 'last_seen', 'deadline')
+	if h[1] then
+		out[#out + 1] = {id, h[1], h[2], h[3], h[4], h[5]}
+	else
 		redis.call('ZREM', KEYS[1], id)
-		if ARGV[2] ~= '' then redis.call('SREM', ARGV[1] .. 'u:' .. ARGV[2], id) end
+		redis.call('ZREM', KEYS[2], id)
+		redis.call('ZREM', KEYS[3], id)
 	end
 end
-return 0
+return out
 `)
 
 // deleteEventsScript removes up to count events logged before t, and the

@@ -4,14 +4,22 @@ import "github.com/gologout/logout"
 
 // The queries whose plans store_test.go checks with EXPLAIN QUERY PLAN.
 const (
-	SessionQuery      = sessionQuery
-	TouchQuery        = touchQuery
-	ListUserQuery     = listUserQuery
-	ExpiredQuery      = expiredQuery
-	EventQuery        = eventQuery
-	DeleteEventsQuery = deleteEventsQuery
-	MaxIDs            = maxIDs
+	SessionQuery       = sessionQuery
+	TouchQuery         = touchQuery
+	ListAllQuery       = listAllQuery
+	ListAllAfterQuery  = listAllAfterQuery
+	ListUserQuery      = listUserQuery
+	ListUserAfterQuery = listUserAfterQuery
+	CountAllQuery      = countAllQuery
+	CountUserQuery     = countUserQuery
+	ExpiredQuery       = expiredQuery
+	EventQuery         = eventQuery
+	DeleteEventsQuery  = deleteEventsQuery
+	MaxIDs             = maxIDs
 )
+
+// Migration returns the step that takes a file from version v to v+1.
+func Migration(v int) string { return migrations[v] }
 
 // EndQueries returns the first statements of EndSessions for sel: the one
 // that logs, with its arguments, and the one that deletes, with its.

@@ -50,6 +50,11 @@ CREATE TABLE settings (
 	data    TEXT    NOT NULL -- JSON from logout.Settings.MarshalJSON
 );
 `,
+	// Version 2. Pages of all sessions by creation (ListSessions with no
+	// user); a user's pages and counts use sessions_user.
+	`
+CREATE INDEX sessions_created ON sessions (created, id);
+`,
 }
 
 // migrate brings the schema of db up to SchemaVersion in one immediate

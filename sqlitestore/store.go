@@ -127,8 +127,17 @@ const sessionColumns = `id, user_id, roles, created, last_seen, deadline`
 // The queries of the request path and the sweeper, each served by an
 // index (see the EXPLAIN QUERY PLAN test).
 const (
-	sessionQuery      = `SELECT ` + sessionColumns + ` FROM sessions WHERE id = ?`
-	listUserQuery     = `SELECT ` + sessionColumns + ` FROM sessions WHERE user_id = ? ORDER BY created, id`
+	sessionQuery = `SELECT ` + sessionColumns + ` FROM sessions WHERE id = ?`
+	// The pages of ListSessions: of everyone or of one user, from the
+	// start or after a cursor. (created, id) > (?, ?) is a row-value
+	// comparison that SQLite serves as a range on the index.
+	listAllQuery       = `SELECT ` + sessionColumns + ` FROM sessions ORDER BY created, id LIMIT ?`
+	listAllAfterQuery  = `SELECT ` + sessionColumns + ` FROM sessions WHERE (created, id) > (?, ?) ORDER BY created, id LIMIT ?`
+	listUserQuery      = `SELECT ` + sessionColumns + ` FROM sessions WHERE user_id = ? ORDER BY created, id LIMIT ?`
+	listUserAfterQuery = `SELECT ` + sessionColumns + ` FROM sessions WHERE user_id = ? AND (created, id) > (?, ?) ORDER BY created, id LIMIT ?`
+	countAllQuery      = `SELECT count(*) FROM sessions`
+	countUserQuery     = `SELECT count(*) FROM sessions WHERE user_id = ?`
+
 	eventQuery        = `SELECT session_id, user_id, reason, at FROM events WHERE session_id = ? ORDER BY id DESC LIMIT 1`
 	expiredQuery      = `SELECT ` + sessionColumns + ` FROM sessions WHERE deadline <= ? ORDER BY deadline, id LIMIT ?`
 	deleteEventsQuery = `DELETE FROM events WHERE at < ?`
@@ -286,17 +295,50 @@ func (s *Store) TouchSession(ctx context.Context, id string, seen, deadline time
 	return nil
 }
 
-// ListSessions implements [logout.Store].
-func (s *Store) ListSessions(ctx context.Context, userID string) ([]logout.Session, error) {
-	var (
-		out []logout.Session
-		err error
-	)
+// CountSessions implements [logout.Store]. It counts the entries of an
+// index (sessions_user for a user) without reading the sessions.
+func (s *Store) CountSessions(ctx context.Context, userID string) (int, error) {
+	var row *sql.Row
 	if userID == "" {
-		out, err = querySessions(ctx, s.r, `SELECT `+sessionColumns+` FROM sessions ORDER BY created, id`)
+		row = s.r.QueryRowContext(ctx, countAllQuery)
 	} else {
-		out, err = querySessions(ctx, s.r, listUserQuery, userID)
+		row = s.r.QueryRowContext(ctx, countUserQuery, userID)
 	}
+	var n int
+	if err := row.Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlitestore: count sessions: %w", err)
+	}
+	return n, nil
+}
+
+// ListSessions implements [logout.Store]. It reads the index on
+// (created, id), or on (user_id, created, id) for a user, from the
+// cursor on, so its cost grows with the page. IDs compare byte by byte.
+func (s *Store) ListSessions(ctx context.Context, opts logout.ListOptions) ([]logout.Session, error) {
+	if opts.Limit <= 0 { // SQLite reads a negative LIMIT as none
+		return nil, nil
+	}
+	var (
+		query string
+		args  []any
+	)
+	if opts.UserID != "" {
+		args = append(args, opts.UserID)
+	}
+	if !opts.After.IsZero() {
+		args = append(args, micros(opts.After.Created), opts.After.ID)
+	}
+	switch {
+	case opts.UserID == "" && opts.After.IsZero():
+		query = listAllQuery
+	case opts.UserID == "":
+		query = listAllAfterQuery
+	case opts.After.IsZero():
+		query = listUserQuery
+	default:
+		query = listUserAfterQuery
+	}
+	out, err := querySessions(ctx, s.r, query, append(args, opts.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: list sessions: %w", err)
 	}

@@ -142,6 +142,39 @@ func TestSchemaVersion(t *testing.T) {
 			t.Fatalf("schema version %d, want %d", got, want)
 		}
 	})
+	t.Run("a version 1 file is upgraded and keeps its sessions", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "logout.db")
+		db := rawDB(t, path)
+		if _, err := db.Exec(`CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version (version) VALUES (1);` + sqlitestore.Migration(0)); err != nil {
+			t.Fatal(err)
+		}
+		for i, id := range []string{"c", "a", "b"} {
+			if _, err := db.Exec(`INSERT INTO sessions (id, user_id, created, last_seen, deadline) VALUES (?, 'alice', ?, ?, ?)`,
+				id, at(i%2).UnixMicro(), at(i%2).UnixMicro(), at(900).UnixMicro()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		db.Close()
+		s := open(t, path)
+		if got, want := version(t, path), sqlitestore.SchemaVersion; got != want {
+			t.Fatalf("schema version %d after the upgrade, want %d", got, want)
+		}
+		var n int
+		if err := rawDB(t, path).QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'sessions_created'`).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("index sessions_created: %d, %v; want it made", n, err)
+		}
+		page, err := s.ListSessions(t.Context(), logout.ListOptions{Limit: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) != 2 || page[0].ID != "b" || page[1].ID != "c" {
+			t.Fatalf("first page after the upgrade: %v, want b and c", page)
+		}
+		if n, err := s.CountSessions(t.Context(), "alice"); err != nil || n != 3 {
+			t.Fatalf("CountSessions(alice) after the upgrade = %d, %v; want 3", n, err)
+		}
+	})
 	t.Run("a newer file is refused and left alone", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "logout.db")
 		s := open(t, path)
@@ -216,7 +249,7 @@ func TestNewPaths(t *testing.T) {
 }
 
 // TestQueryPlans checks that the queries on the request path and the
-// sweeper's are served by an index: no full scan, no sort.
+// sweeper's are served by an index: no scan of the table, no sort.
 func TestQueryPlans(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "logout.db")
 	open(t, path)
@@ -232,7 +265,12 @@ func TestQueryPlans(t *testing.T) {
 		{"expired sessions use the deadline index", sqlitestore.ExpiredQuery, []any{int64(0), 10}, "INDEX sessions_deadline (deadline<?)"},
 		{"session by ID uses the primary key", sqlitestore.SessionQuery, []any{"a"}, "(id=?)"},
 		{"touch uses the primary key", sqlitestore.TouchQuery, []any{"a", int64(0), int64(0)}, "(id=?)"},
-		{"a user's sessions use the user index", sqlitestore.ListUserQuery, []any{"alice"}, "INDEX sessions_user (user_id=?)"},
+		{"a page of all sessions uses the creation index", sqlitestore.ListAllQuery, []any{10}, "INDEX sessions_created"},
+		{"a later page of all sessions seeks in the creation index", sqlitestore.ListAllAfterQuery, []any{int64(0), "a", 10}, "INDEX sessions_created ((created,id)>(?,?))"},
+		{"a page of a user's sessions uses the user index", sqlitestore.ListUserQuery, []any{"alice", 10}, "INDEX sessions_user (user_id=?)"},
+		{"a later page of a user's sessions seeks in the user index", sqlitestore.ListUserAfterQuery, []any{"alice", int64(0), "a", 10}, "INDEX sessions_user (user_id=? AND (created,id)>(?,?))"},
+		{"counting all sessions reads an index only", sqlitestore.CountAllQuery, nil, "COVERING INDEX"},
+		{"counting a user's sessions reads the user index only", sqlitestore.CountUserQuery, []any{"alice"}, "COVERING INDEX sessions_user (user_id=?)"},
 		{"a session's event uses the session index", sqlitestore.EventQuery, []any{"a"}, "INDEX events_session (session_id=?)"},
 		{"pruning events uses the time index", sqlitestore.DeleteEventsQuery, []any{int64(0)}, "INDEX events_at (at<?)"},
 		{"ending a user's sessions uses the user index", endUser, userArgs, "INDEX sessions_user (user_id=?)"},
@@ -262,9 +300,11 @@ func TestQueryPlans(t *testing.T) {
 			if !strings.Contains(got, tt.want) {
 				t.Errorf("plan of %s\n%s\nwant %q in it", tt.query, got, tt.want)
 			}
-			for _, bad := range []string{"SCAN sessions", "SCAN events", "TEMP B-TREE"} {
-				if strings.Contains(got, bad) {
-					t.Errorf("plan of %s\n%s\nhas %q", tt.query, got, bad)
+			// A SCAN in index order is fine: it reads the rows it
+			// returns, up to the LIMIT (or, for a count, the index).
+			for _, line := range plan {
+				if strings.HasPrefix(line, "SCAN ") && !strings.Contains(line, " USING ") || strings.Contains(line, "TEMP B-TREE") {
+					t.Errorf("plan of %s\n%s\nhas %q", tt.query, got, line)
 				}
 			}
 		})
@@ -332,7 +372,7 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Error(err)
 	}
 	// Every session created is either still there or ended exactly once.
-	all, err := stores[0].ListSessions(ctx, "")
+	left, err := stores[0].CountSessions(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,8 +380,8 @@ func TestConcurrentWriters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(all)+len(evs) != workers*rounds {
-		t.Fatalf("%d sessions left and %d ended, want %d in all", len(all), len(evs), workers*rounds)
+	if left+len(evs) != workers*rounds {
+		t.Fatalf("%d sessions left and %d ended, want %d in all", left, len(evs), workers*rounds)
 	}
 	ended := make(map[string]bool)
 	for _, e := range evs {
@@ -495,7 +535,7 @@ func TestEndManyIDs(t *testing.T) {
 	if got, want := len(evs), n-1; got != want {
 		t.Fatalf("ended %d sessions, want %d", got, want)
 	}
-	left, err := s.ListSessions(ctx, "")
+	left, err := s.ListSessions(ctx, logout.ListOptions{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
