@@ -20,12 +20,26 @@ import (
 // which every connection it carries goes quiet: the server's side is
 // closed, and the client's stays open but hears nothing, as when the
 // server vanishes in a network partition and its reset never arrives.
+// Connections made once it is quiet reach nobody either: they are held
+// open, unanswered, until the test ends.
+//
+// Every connection it opens to the server is closed when the test ends,
+// before its clean-up returns. That matters: pgconn, when a query on the
+// silenced connection times out, opens a new connection from a goroutine
+// of its own to send a CancelRequest, and that one may arrive while the
+// test is cleaning up. A silencer that dialed the server for it after its
+// clean-up had closed the connections it knew left a server connection
+// that nobody closed, and PostgreSQL, which never got the startup packet,
+// dropped it only after authentication_timeout: the clean-up's wait for
+// the pumps took a minute.
 type silencer struct {
-	ln     net.Listener
-	mu     sync.Mutex
-	quiet  bool
-	server []net.Conn
-	wg     sync.WaitGroup
+	ln      net.Listener
+	mu      sync.Mutex
+	quiet   bool
+	closed  bool       // the clean-up has begun: no new connections
+	conns   []net.Conn // both sides of every connection, to close at the end
+	servers []net.Conn // the server sides, to close at silence
+	wg      sync.WaitGroup
 }
 
 func newSilencer(t *testing.T, target string) *silencer {
@@ -35,30 +49,51 @@ func newSilencer(t *testing.T, target string) *silencer {
 		t.Fatal(err)
 	}
 	s := &silencer{ln: ln}
-	var clients []net.Conn
 	s.wg.Go(func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			srv, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
+			s.mu.Lock()
+			quiet := s.quiet
+			s.mu.Unlock()
+			var srv net.Conn
+			if !quiet {
+				if srv, err = net.Dial("tcp", target); err != nil {
+					c.Close()
+					continue
+				}
 			}
 			s.mu.Lock()
-			s.server = append(s.server, srv)
-			clients = append(clients, c)
+			if s.closed {
+				// The clean-up has closed what it knew; it waits
+				// for no one else.
+				s.mu.Unlock()
+				c.Close()
+				if srv != nil {
+					srv.Close()
+				}
+				continue
+			}
+			s.conns = append(s.conns, c)
+			if srv != nil {
+				s.conns = append(s.conns, srv)
+				s.servers = append(s.servers, srv)
+				if s.quiet { // silenced while dialing
+					srv.Close()
+				}
+				s.wg.Go(func() { s.pump(srv, c) })
+				s.wg.Go(func() { s.pump(c, srv) })
+			}
 			s.mu.Unlock()
-			s.wg.Go(func() { s.pump(srv, c) })
-			s.wg.Go(func() { s.pump(c, srv) })
 		}
 	})
 	t.Cleanup(func() {
-		ln.Close()
 		s.mu.Lock()
-		for _, c := range append(clients, s.server...) {
+		s.closed = true
+		ln.Close()
+		for _, c := range s.conns {
 			c.Close()
 		}
 		s.mu.Unlock()
@@ -91,7 +126,7 @@ func (s *silencer) silence() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.quiet = true
-	for _, c := range s.server {
+	for _, c := range s.servers {
 		c.Close()
 	}
 }
