@@ -2,11 +2,9 @@ package logout
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -34,6 +32,7 @@ type Manager struct {
 	passive map[string]bool
 	cop     *http.CrossOriginProtection
 	paths   Paths
+	creds   credentials // the Manager's cookie or the application's sessions
 
 	settings     atomic.Pointer[cachedSettings]
 	settingsMu   sync.Mutex
@@ -114,6 +113,7 @@ func New(store Store, opts Options) (*Manager, error) {
 		m.passive[p] = true
 	}
 	m.paths = m.Paths()
+	m.creds = newCredentials(opts)
 	m.passive[m.paths.Status] = true
 	m.sweptVersion.Store(-1)
 	return m, nil
@@ -308,43 +308,31 @@ func (m *Manager) SignIn(w http.ResponseWriter, r *http.Request, u User) (Sessio
 	}
 	ctx := r.Context()
 	now := m.now()
-	var key string
-	var secret []byte
-	if m.opts.App != nil {
-		key = m.opts.App.SessionID(r)
-		if key == "" {
-			return Session{}, errors.New("logout: sign in: the application's session has no ID")
-		}
-		secret = []byte(key)
-	} else {
-		if old, ok := m.resolve(cookieValue(r.Header, m.cookieName(r))); ok {
-			m.endIDs(ctx, old.id, ReasonManual, now)
-		}
-		rnd := m.opts.Rand
-		if rnd == nil {
-			rnd = rand.Reader
-		}
-		var tok [tokenLen]byte
-		if _, err := io.ReadFull(rnd, tok[:]); err != nil {
-			return Session{}, fmt.Errorf("logout: sign in: random token: %w", err)
-		}
-		key, secret = encodeToken(tok), tok[:]
+	// Never reuse an identifier across a sign-in: end the session the
+	// request carried: the one the middleware found (an application has
+	// renewed its session ID by now) and the one the request presents.
+	if rs := stateOf(r); rs != nil {
+		m.endIDs(ctx, rs.sess.ID, ReasonManual, now)
+	}
+	if old, ok := m.creds.resolve(m.creds.presented(r)); ok && (stateOf(r) == nil || old.id != stateOf(r).sess.ID) {
+		m.endIDs(ctx, old.id, ReasonManual, now)
 	}
 	set, err := m.currentSettings(ctx, now)
 	if err != nil {
 		return Session{}, fmt.Errorf("logout: sign in: %w", err)
 	}
-	s := Session{ID: hashID(secret), UserID: u.ID, Roles: append([]string(nil), u.Roles...), Created: now, LastSeen: now}
+	c, key, err := m.creds.issue(w, r)
+	if err != nil {
+		return Session{}, fmt.Errorf("logout: sign in: %w", err)
+	}
+	s := Session{ID: c.id, UserID: u.ID, Roles: append([]string(nil), u.Roles...), Created: now, LastSeen: now}
 	s.Deadline, _ = set.Deadline(s)
 	sctx, cancel := m.storeCtx(ctx)
 	defer cancel()
 	if err := m.store.CreateSession(sctx, s); err != nil {
 		return Session{}, storeErr("sign in", err)
 	}
-	m.insert(newEntry(key, secret, s, now))
-	if m.opts.App == nil {
-		http.SetCookie(w, m.cookie(r, key))
-	}
+	m.insert(newEntry(key, c.secret, s, now))
 	m.log.LogAttrs(ctx, slog.LevelInfo, "logout: signed in", slog.String("sid", shortID(s.ID)), slog.String("user", u.ID))
 	return s, nil
 }
@@ -372,8 +360,8 @@ func shortID(id string) string {
 // ([ReasonManual]) and removes its cookie (or ends the application's
 // session). A request with no session is not an error.
 func (m *Manager) SignOut(w http.ResponseWriter, r *http.Request) error {
-	c, ok := m.resolve(m.credential(r))
-	m.clear(w, r)
+	c, ok := m.creds.resolve(m.creds.presented(r))
+	m.creds.drop(w, r)
 	if !ok {
 		return nil
 	}

@@ -3,7 +3,6 @@ package logout
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -179,73 +178,13 @@ func headerValue(h http.Header, name string) string {
 	return ""
 }
 
-func (m *Manager) cookieName(r *http.Request) string {
-	if r.TLS != nil || m.opts.Secure {
-		return "__Host-" + m.opts.CookieName
-	}
-	return m.opts.CookieName
-}
-
-func (m *Manager) cookie(r *http.Request, value string) *http.Cookie {
-	return &http.Cookie{
-		Name: m.cookieName(r), Value: value, Path: "/",
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil || m.opts.Secure,
-	}
-}
-
-func encodeToken(tok [tokenLen]byte) string { return base64.RawURLEncoding.EncodeToString(tok[:]) }
-
-// clear removes the request's session from the browser.
-func (m *Manager) clear(w http.ResponseWriter, r *http.Request) {
-	if m.opts.App != nil {
-		m.opts.App.EndSession(w, r)
-		return
-	}
-	if cookieValue(r.Header, m.cookieName(r)) != "" {
-		c := m.cookie(r, "")
-		c.MaxAge = -1
-		http.SetCookie(w, c)
-	}
-}
-
-// credential returns what r presents: the cookie's token, or the
-// application's session ID; "" for none. It is not yet validated.
-func (m *Manager) credential(r *http.Request) string {
-	if m.opts.App != nil {
-		return m.opts.App.SessionID(r)
-	}
-	return cookieValue(r.Header, m.cookieName(r))
-}
-
-// resolved is a validated credential: its raw secret and session ID.
-type resolved struct {
-	secret []byte
-	id     string
-}
-
-// resolve validates a credential and derives its secret and session ID.
-// A malformed token is refused.
-func (m *Manager) resolve(key string) (resolved, bool) {
-	if key == "" {
-		return resolved{}, false
-	}
-	if m.opts.App != nil {
-		return resolved{secret: []byte(key), id: hashID([]byte(key))}, true
-	}
-	tok := new([tokenLen]byte)
-	if !decodeToken(key, tok) {
-		return resolved{}, false
-	}
-	return resolved{secret: tok[:], id: hashID(tok[:])}, true
-}
-
 // errStoreDown answers a front-end request while the store is known to
 // be failing, without asking it again.
 var errStoreDown = fmt.Errorf("%w: failing, not asked again until it answers a probe", ErrUnavailable)
 
 // check is the per-request decision.
 func (m *Manager) check(r *http.Request, backend bool) (*reqState, error) {
-	key := m.credential(r)
+	key := m.creds.presented(r)
 	if key == "" {
 		return nil, ErrNoSession
 	}
@@ -322,7 +261,7 @@ func (m *Manager) load(ctx context.Context, key string, now time.Time) (*entry, 
 		}
 		return e, nil
 	}
-	c, ok := m.resolve(key)
+	c, ok := m.creds.resolve(key)
 	if !ok {
 		return nil, errUnknownSession
 	}
@@ -503,13 +442,13 @@ func (m *Manager) refuse(w http.ResponseWriter, r *http.Request, backend bool, e
 	var ended *EndedError
 	switch {
 	case errors.As(err, &ended):
-		m.clear(w, r)
+		m.creds.drop(w, r)
 		if backend && r.URL.Path != m.opts.SignInPath {
 			m.unauthorized(w, r, Denial{Err: ended, Reason: ended.Reason, Message: ended.Reason.Message()})
 			return
 		}
 	case errors.Is(err, errUnknownSession):
-		m.clear(w, r)
+		m.creds.drop(w, r)
 	case errors.Is(err, ErrNoSession):
 	case errors.Is(err, errStoreDown):
 		// Known to be failing: logged once when it started.

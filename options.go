@@ -88,6 +88,11 @@ type Options struct {
 // AppSessions connects a [Manager] to an application's own session
 // system: the Manager then keeps its idle and absolute deadlines per
 // application session and issues no cookie of its own.
+//
+// Mount [Manager.Handler] inside the application's session middleware
+// (for scs: after LoadAndSave), and read the session from the request's
+// context rather than from its cookie: at the first sign-in there is no
+// cookie yet, and after a renewal the cookie still holds the old ID.
 type AppSessions interface {
 	// SessionID returns the application's session identifier for r, or ""
 	// when r has none. After the application renews the identifier at
