@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,11 +56,19 @@ type Config struct {
 	// for Redis, "postgres://…" (or "postgresql://…") for PostgreSQL.
 	StoreURL string
 	// Store, when set, is used instead of StoreURL; the caller owns it.
+	// The sign-in counts are then kept in users.db, as with SQLite.
 	Store logout.Store
 	// Secure marks cookies Secure (with the __Host- prefix) and adds
 	// Strict-Transport-Security: set it when serving over TLS or behind
 	// a TLS-terminating proxy. Requests over TLS get secure cookies anyway.
 	Secure bool
+	// TrustedProxies lists the reverse proxies (addresses or networks)
+	// whose X-Forwarded-For or Forwarded header names the client, for
+	// sign-in throttling. The headers of requests from other addresses
+	// are ignored: anyone can send them. Default none, so that every
+	// client behind a proxy shares the proxy's address: set it behind a
+	// TLS-terminating proxy.
+	TrustedProxies []netip.Prefix
 	// AdminUser and AdminPassword name the administrator created at the
 	// first start. Defaults "admin" and a random password.
 	AdminUser, AdminPassword string
@@ -91,21 +100,22 @@ type Credential struct {
 // directory or a store, as several processes would. Create one with [New];
 // it is safe for concurrent use.
 type App struct {
-	cfg     Config
-	log     *slog.Logger
-	now     func() time.Time
-	m       *logout.Manager
-	users   *userDB
-	closers []func() error
-	handler http.Handler
-	pages   *pages
-	cat     *catalogs
-	assets  *assets
-	limit   *limiter
-	cop     *http.CrossOriginProtection
-	key     []byte // HMAC key of sign-in form tokens
-	dummy   []byte // bcrypt hash compared for unknown users
-	created []Credential
+	cfg       Config
+	log       *slog.Logger
+	now       func() time.Time
+	m         *logout.Manager
+	users     *userDB
+	closers   []func() error
+	handler   http.Handler
+	pages     *pages
+	cat       *catalogs
+	assets    *assets
+	limit     *throttle
+	cop       *http.CrossOriginProtection
+	key       []byte // HMAC key of sign-in form tokens
+	deviceKey []byte // HMAC key of device cookies
+	dummy     []byte // bcrypt hash compared for unknown users
+	created   []Credential
 }
 
 // New opens the data directory, the user database and the session store,
@@ -131,6 +141,19 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = bcrypt.DefaultCost
 	}
+	// Copied, masked, and IPv4-mapped prefixes as IPv4, as clientAddr
+	// compares addresses.
+	proxies := make([]netip.Prefix, len(cfg.TrustedProxies))
+	for i, p := range cfg.TrustedProxies {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("backend: trusted proxy %d: invalid prefix %q", i+1, p)
+		}
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		proxies[i] = p.Masked()
+	}
+	cfg.TrustedProxies = proxies
 	a := &App{cfg: cfg, log: cfg.Logger, now: cfg.Now, cop: http.NewCrossOriginProtection()}
 	defer func() {
 		if err != nil {
@@ -151,7 +174,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	// The store first: if it fails, no users are created whose passwords
 	// would never be shown.
-	store, err := a.openStore(ctx)
+	store, counts, err := a.openStore(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +183,15 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.users.close)
+	if counts == nil {
+		if counts, err = newSQLiteThrottle(ctx, a.users.db); err != nil {
+			return nil, err
+		}
+	}
 	if a.key, err = a.users.secret(ctx, "signin-csrf"); err != nil {
+		return nil, err
+	}
+	if a.deviceKey, err = a.users.secret(ctx, "signin-device"); err != nil {
 		return nil, err
 	}
 	if a.dummy, err = bcrypt.GenerateFromPassword([]byte(randomPassword()), cfg.BcryptCost); err != nil {
@@ -177,7 +208,11 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.m, err = logout.New(store, opts); err != nil {
 		return nil, fmt.Errorf("backend: %w", err)
 	}
-	a.limit = newLimiter(cfg.Now)
+	timeout := opts.StoreTimeout // the Manager's default too
+	if timeout == 0 {
+		timeout = 2 * time.Second
+	}
+	a.limit = newThrottle(counts, timeout)
 	a.handler = a.routes()
 	return a, nil
 }
@@ -194,50 +229,71 @@ func validPrefix(p string) bool {
 	return true
 }
 
-// openStore opens the session store that the config names.
-func (a *App) openStore(ctx context.Context) (logout.Store, error) {
+// openStore opens the session store that the config names and, on Redis
+// or PostgreSQL, the sign-in counts beside it on the same connections;
+// nil counts mean users.db keeps them.
+func (a *App) openStore(ctx context.Context) (logout.Store, throttleStore, error) {
 	u := a.cfg.StoreURL
 	switch {
 	case a.cfg.Store != nil:
-		return a.cfg.Store, nil
+		return a.cfg.Store, nil, nil
 	case u == "" || u == "sqlite":
 		s, err := sqlitestore.New(ctx, filepath.Join(a.cfg.DataDir, "sessions.db"), sqlitestore.Options{})
 		if err != nil {
-			return nil, fmt.Errorf("backend: session store: %w", err)
+			return nil, nil, fmt.Errorf("backend: session store: %w", err)
 		}
 		a.closers = append(a.closers, s.Close)
-		return s, nil
+		return s, nil, nil
 	case strings.HasPrefix(u, "redis://") || strings.HasPrefix(u, "rediss://"):
 		opt, err := redis.ParseURL(u)
 		if err != nil {
-			return nil, fmt.Errorf("backend: redis store URL: %w", err)
+			return nil, nil, fmt.Errorf("backend: redis store URL: %w", err)
 		}
 		// Let the Manager's store timeout bound every call: without this
 		// go-redis waits its own read timeout on a silent server.
 		opt.ContextTimeoutEnabled = true
+		// Fail fast when Redis refuses connections: by default go-redis
+		// retries a command 3 times and each dial 5 times, with backoff
+		// in between, so a refused server holds the start, and each
+		// request, for seconds rather than failing at once. One retry
+		// still rides over a dropped idle connection. Values given in
+		// the URL (max_retries, dial_timeout) win.
+		if opt.MaxRetries == 0 {
+			opt.MaxRetries = 1
+		}
+		if opt.DialerRetries == 0 {
+			opt.DialerRetries = 1
+		}
+		if opt.DialTimeout == 0 {
+			opt.DialTimeout = 2 * time.Second
+		}
 		client := redis.NewClient(opt)
 		a.closers = append(a.closers, client.Close)
 		if err := client.Ping(ctx).Err(); err != nil {
-			return nil, fmt.Errorf("backend: redis store: %w", err)
+			return nil, nil, fmt.Errorf("backend: redis store: %w", err)
 		}
 		s, err := redisstore.New(client, redisstore.Options{})
 		if err != nil {
-			return nil, fmt.Errorf("backend: redis store: %w", err)
+			return nil, nil, fmt.Errorf("backend: redis store: %w", err)
 		}
-		return s, nil
+		return s, &redisThrottle{c: client, prefix: redisThrottlePrefix}, nil
 	case strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://"):
 		pool, err := pgxpool.New(ctx, u)
 		if err != nil {
-			return nil, fmt.Errorf("backend: postgres store: %w", err)
+			return nil, nil, fmt.Errorf("backend: postgres store: %w", err)
 		}
 		a.closers = append(a.closers, func() error { pool.Close(); return nil })
 		s, err := pgstore.New(ctx, pool, pgstore.Options{})
 		if err != nil {
-			return nil, fmt.Errorf("backend: postgres store: %w", err)
+			return nil, nil, fmt.Errorf("backend: postgres store: %w", err)
 		}
-		return s, nil
+		counts, err := newPGThrottle(ctx, pool, pgThrottleSchema)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, counts, nil
 	}
-	return nil, fmt.Errorf("backend: unknown store %q: want sqlite, redis://… or postgres://…", u)
+	return nil, nil, fmt.Errorf("backend: unknown store %q: want sqlite, redis://… or postgres://…", u)
 }
 
 // Handler returns the App's HTTP handler: the front end, the backend and

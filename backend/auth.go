@@ -10,11 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gologout/logout"
@@ -129,16 +127,28 @@ func (a *App) signIn(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusForbidden, "signin.csrf")
 		return
 	}
-	ip := clientIP(r)
-	if wait, ok := a.limit.blocked(ip); ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+	// The attempt is counted before the password is checked, so that
+	// concurrent guesses cannot pass the throttle together.
+	ip := addrKey(clientAddr(r, a.cfg.TrustedProxies))
+	account := accountKey(name)
+	at := signInAttempt{Account: account, Addr: ip, Device: a.deviceFor(r, account)}
+	wait, err := a.limit.reserve(r.Context(), a.now(), at)
+	if err != nil {
+		a.internal(w, r, nil, err)
+		return
+	}
+	if wait > 0 {
+		secs := int64((wait + time.Second - 1) / time.Second)
+		a.log.LogAttrs(r.Context(), slog.LevelWarn, "backend: sign-in throttled", slog.String("user", name),
+			slog.String("ip", ip), slog.Bool("device", at.Device != ""), slog.Int64("retry_after", secs))
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 		again(http.StatusTooManyRequests, "signin.too_many")
 		return
 	}
 	u, err := a.users.authenticate(r.Context(), name, r.PostFormValue("password"), a.dummy)
 	if errors.Is(err, errNoUser) {
-		a.limit.fail(ip)
-		a.log.LogAttrs(r.Context(), slog.LevelWarn, "backend: sign-in failed", slog.String("user", name), slog.String("ip", ip))
+		a.log.LogAttrs(r.Context(), slog.LevelWarn, "backend: sign-in failed", slog.String("user", name),
+			slog.String("ip", ip), slog.Bool("device", at.Device != ""))
 		again(http.StatusUnauthorized, "signin.wrong")
 		return
 	}
@@ -150,18 +160,15 @@ func (a *App) signIn(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, r, nil, fmt.Errorf("sign in %s: %w", u.Name, err))
 		return
 	}
+	// A failure to clear the count only leaves the account a little
+	// slower: the user is signed in already.
+	if err := a.limit.succeeded(r.Context(), at); err != nil {
+		a.log.LogAttrs(r.Context(), slog.LevelError, "backend: sign-in throttle", slog.String("error", err.Error()))
+	}
+	a.issueDevice(w, r, account)
 	// The pre-session cookie stays: another tab's sign-in form, shown
 	// when that tab timed out too, keeps working.
-	a.limit.reset(ip)
 	http.Redirect(w, r, cmp(ret, a.cfg.Prefix), http.StatusSeeOther)
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // A userHandler serves a request of a signed-in user.
@@ -230,66 +237,4 @@ func (a *App) checkCSRF(w http.ResponseWriter, r *http.Request, u *user) bool {
 		return false
 	}
 	return true
-}
-
-// A limiter counts failed sign-ins per client address: after
-// limitFails failures within limitWindow, it refuses further attempts
-// until the oldest failure is that old.
-type limiter struct {
-	mu    sync.Mutex
-	now   func() time.Time
-	fails map[string][]time.Time
-}
-
-const (
-	limitFails  = 10
-	limitWindow = 10 * time.Minute
-)
-
-func newLimiter(now func() time.Time) *limiter {
-	return &limiter{now: now, fails: make(map[string][]time.Time)}
-}
-
-// recent drops failures older than the window; l.mu is held.
-func (l *limiter) recent(key string, now time.Time) []time.Time {
-	list := l.fails[key]
-	for len(list) > 0 && now.Sub(list[0]) >= limitWindow {
-		list = list[1:]
-	}
-	if len(list) == 0 {
-		delete(l.fails, key)
-		return nil
-	}
-	l.fails[key] = list
-	return list
-}
-
-// blocked reports whether key is blocked, and for how long.
-func (l *limiter) blocked(key string) (time.Duration, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	list := l.recent(key, now)
-	if len(list) < limitFails {
-		return 0, false
-	}
-	return limitWindow - now.Sub(list[0]), true
-}
-
-func (l *limiter) fail(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if len(l.fails) > 10000 { // keep memory bounded under a spray of addresses
-		for k := range l.fails {
-			l.recent(k, now)
-		}
-	}
-	l.fails[key] = append(l.recent(key, now), now)
-}
-
-func (l *limiter) reset(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.fails, key)
 }

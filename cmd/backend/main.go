@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -66,6 +67,7 @@ Flags:
 type options struct {
 	addr, data, prefix, store, cert, key, logFormat, logLevel string
 	secure                                                    bool
+	trustedProxies                                            []netip.Prefix
 }
 
 // parse reads the flags, with defaults from the environment.
@@ -87,6 +89,17 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs.StringVar(&o.key, "tls-key", env("LOGOUT_TLS_KEY", ""), "TLS private key `file` (PEM) (LOGOUT_TLS_KEY)")
 	fs.BoolVar(&o.secure, "secure", getenv("LOGOUT_SECURE") == "1" || getenv("LOGOUT_SECURE") == "true",
 		"mark cookies Secure even over plain HTTP, behind a TLS-terminating proxy; implied by --tls-cert (LOGOUT_SECURE=1)")
+	proxies := env("LOGOUT_TRUSTED_PROXY", "")
+	proxiesFromEnv := true
+	fs.Func("trusted-proxy", "`address or network` of a reverse proxy, such as 10.0.0.0/8, trusted to name the client in X-Forwarded-For or Forwarded "+
+		"for sign-in throttling; repeat it or separate with commas. Without it, clients behind a proxy share its address (LOGOUT_TRUSTED_PROXY)",
+		func(v string) error {
+			if proxiesFromEnv { // the command line replaces the environment
+				proxies, proxiesFromEnv = "", false
+			}
+			proxies += "," + v
+			return nil
+		})
 	fs.StringVar(&o.logFormat, "log-format", env("LOGOUT_LOG_FORMAT", "text"), "log `format` on standard error: text or json (LOGOUT_LOG_FORMAT)")
 	fs.StringVar(&o.logLevel, "log-level", env("LOGOUT_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error (LOGOUT_LOG_LEVEL)")
 	usage := func(w io.Writer) {
@@ -107,6 +120,8 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		err = errors.New("--tls-cert and --tls-key go together")
 	case o.logFormat != "text" && o.logFormat != "json":
 		err = fmt.Errorf("--log-format %q: want text or json", o.logFormat)
+	default:
+		o.trustedProxies, err = parsePrefixes(proxies)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "backend: %v\nRun 'backend --help' for usage.\n", err)
@@ -145,6 +160,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		DataDir: o.data, Prefix: o.prefix, StoreURL: o.store, Secure: tls || o.secure, Logger: logger,
 		AdminUser: getenv("LOGOUT_ADMIN_USER"), AdminPassword: getenv("LOGOUT_ADMIN_PASSWORD"),
 		EditorPassword: getenv("LOGOUT_EDITOR_PASSWORD"),
+		TrustedProxies: o.trustedProxies,
 	})
 	if err != nil {
 		return err
@@ -200,6 +216,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	runErr := <-ran
 	logger.Info("backend: stopped")
 	return errors.Join(serveErr, shutErr, runErr)
+}
+
+// parsePrefixes parses a comma-separated list of addresses and networks,
+// such as "10.0.0.0/8, 192.0.2.7, 2001:db8::/32"; empty items are skipped.
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for item := range strings.SplitSeq(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			a, err2 := netip.ParseAddr(item)
+			if err2 != nil {
+				return nil, fmt.Errorf("--trusted-proxy %q: want an IP address or a network such as 10.0.0.0/8", item)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p != p.Masked() {
+			return nil, fmt.Errorf("--trusted-proxy %q: host bits set; did you mean %s?", item, p.Masked())
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // baseURL is the URL to print for the listener: an unspecified address

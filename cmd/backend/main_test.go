@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -27,7 +29,8 @@ func TestHelp(t *testing.T) {
 		t.Fatalf("run --help: %v", err)
 	}
 	for _, s := range []string{"Usage: backend", "-addr", "LOGOUT_ADDR", "127.0.0.1:8080", "-data", "LOGOUT_DATA", "./data",
-		"-prefix", "/backend", "-store", "redis://", "postgres://", "-tls-cert", "-tls-key", "LOGOUT_ADMIN_USER", "LOGOUT_ADMIN_PASSWORD"} {
+		"-prefix", "/backend", "-store", "redis://", "postgres://", "-tls-cert", "-tls-key", "LOGOUT_ADMIN_USER", "LOGOUT_ADMIN_PASSWORD",
+		"-trusted-proxy", "LOGOUT_TRUSTED_PROXY"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("help lacks %q", s)
 		}
@@ -53,6 +56,8 @@ func TestBadArguments(t *testing.T) {
 		{"unknown store", []string{"--store", "mysql://db", "--data", "DIR"}, false, `unknown store "mysql://db"`},
 		{"bad prefix", []string{"--prefix", "/a b", "--data", "DIR"}, false, "prefix"},
 		{"bad address", []string{"--addr", "127.0.0.1:99999", "--data", "DIR"}, false, "listen"},
+		{"trusted proxy by name", []string{"--trusted-proxy", "proxy.local"}, true, `--trusted-proxy "proxy.local"`},
+		{"trusted proxy with host bits", []string{"--trusted-proxy", "10.0.0.1/8"}, true, "did you mean 10.0.0.0/8"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -77,6 +82,59 @@ func TestBadArguments(t *testing.T) {
 				t.Error("users.db was created")
 			}
 		})
+	}
+}
+
+func TestTrustedProxyFlag(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		env  string // LOGOUT_TRUSTED_PROXY
+		want string
+	}{
+		{"none", nil, "", "[]"},
+		{"address", []string{"--trusted-proxy", "192.0.2.7"}, "", "[192.0.2.7/32]"},
+		{"IPv6 network", []string{"--trusted-proxy", "2001:db8::/32"}, "", "[2001:db8::/32]"},
+		{"repeated and comma-separated", []string{"--trusted-proxy", "10.0.0.0/8, 192.0.2.7", "--trusted-proxy=::1"}, "",
+			"[10.0.0.0/8 192.0.2.7/32 ::1/128]"},
+		{"environment", nil, "10.0.0.0/8,172.16.0.0/12", "[10.0.0.0/8 172.16.0.0/12]"},
+		{"command line wins", []string{"--trusted-proxy", "192.0.2.7"}, "10.0.0.0/8", "[192.0.2.7/32]"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			o, _, err := parse(tt.args, getenv(map[string]string{"LOGOUT_TRUSTED_PROXY": tt.env}), &out, &errOut)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint(o.trustedProxies); got != tt.want {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+	var out, errOut bytes.Buffer
+	if _, _, err := parse(nil, getenv(map[string]string{"LOGOUT_TRUSTED_PROXY": "nope"}), &out, &errOut); !errors.Is(err, errUsage) {
+		t.Errorf("LOGOUT_TRUSTED_PROXY=nope: got %v, want a usage error", err)
+	}
+}
+
+// TestRedisRefused starts on a Redis that refuses connections: the start
+// fails at once, without go-redis's default retries and dial attempts
+// (about two seconds).
+func TestRedisRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nobody listens there now: connections are refused
+	var out, errOut bytes.Buffer
+	start := time.Now()
+	err = run(t.Context(), []string{"--addr", "127.0.0.1:0", "--data", t.TempDir(), "--store", "redis://" + addr + "/0"}, getenv(nil), &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "redis store") {
+		t.Fatalf("got %v, want a redis store error", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("failing on a refused Redis took %v, want under 1s", d)
 	}
 }
 

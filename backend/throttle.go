@@ -1,0 +1,279 @@
+package backend
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gologout/logout"
+)
+
+// Sign-in throttling follows the OWASP Authentication Cheat Sheet
+// ("Account lockout") and its design "Slow down online guessing attacks
+// with device cookies": no hard lock that an attacker could set off for
+// someone else, but a wait that grows with failures, per account and per
+// client address, while a browser that has signed in as an account before
+// (it holds a device cookie, see throttle_device.go) is limited per
+// device only.
+//
+// Every attempt is counted before the password is checked: a counter
+// reserves the attempt atomically in its store, so concurrent guesses
+// cannot slip past it. A success takes its attempt back.
+//
+// Why not golang.org/x/time/rate: its token bucket refills at a constant
+// rate, so the wait never grows with failures, and it lives in one
+// process while the counts must be shared through SQLite, Redis or
+// PostgreSQL. The arithmetic below is small and exact, in integer
+// milliseconds, so that the Redis script and the PostgreSQL statement
+// repeat it to the millisecond; one table of tests runs on all four
+// stores.
+
+// A throttleRule says how one counter slows attempts down. The first Free
+// attempts pass at once; after them each attempt waits throttleBase after
+// the previous one, doubled for every further attempt, at most
+// throttleMax. Time forgives the counted attempts, one per Decay, as a
+// leaky bucket drains.
+type throttleRule struct {
+	Free  int           // attempts allowed without a wait; at least 1
+	Decay time.Duration // time that forgives one attempt; whole milliseconds
+}
+
+const (
+	// throttleBase is the wait after the free attempts.
+	throttleBase = time.Second
+	// throttleMax is the longest wait.
+	throttleMax = 15 * time.Minute
+	// throttleSteps bounds a counter to Free+throttleSteps attempts not
+	// yet forgiven: the wait reached throttleMax long before, and the
+	// bound keeps every entry's lifetime finite.
+	throttleSteps = 20
+)
+
+// attempt is the throttle's arithmetic: given a counter's state (tat,
+// when every counted attempt is forgiven; last, the last counted attempt;
+// both Unix ms, zero for a new counter) and the time now, it returns the
+// new state and 0 when the attempt is counted, or the state unchanged and
+// how many ms until the counter allows one. redisReserve and pgReserve
+// repeat it; keep them in step.
+func (r throttleRule) attempt(tat, last, now int64) (newTat, newLast, wait int64) {
+	decay, free := r.Decay.Milliseconds(), int64(r.Free)
+	debt := max(tat-now, 0)
+	n := (debt + decay - 1) / decay // attempts not yet forgiven
+	if n >= free {
+		wait = min(throttleBase.Milliseconds()<<min(n-free, throttleSteps), throttleMax.Milliseconds())
+	}
+	if now < last+wait {
+		return tat, last, last + wait - now
+	}
+	return now + min(debt+decay, (free+throttleSteps)*decay), now, 0
+}
+
+// A throttleCounter is one counter an attempt is checked against.
+type throttleCounter struct {
+	Key  string // the store's key, without the store's prefix
+	Rule throttleRule
+}
+
+// A throttleStore keeps the throttle's counters. Implementations must be
+// safe for concurrent use, and shared by every instance that serves the
+// same users when there are several.
+type throttleStore interface {
+	// reserve counts an attempt at now on each counter that allows one,
+	// each deciding alone by its rule, as [throttleRule.attempt] does,
+	// and returns for each counter, in order, 0 if it counted the attempt
+	// or how long until it would. Each counter's decision is atomic: of
+	// concurrent calls, no more are counted than its rule allows. Keys
+	// are distinct. The err result is for system failures only.
+	reserve(ctx context.Context, now time.Time, cs []throttleCounter) ([]time.Duration, error)
+	// forgive takes one counted attempt back from each counter of refund,
+	// and forgets the counters of clear. Missing counters stay missing.
+	forgive(ctx context.Context, refund, clear []throttleCounter) error
+}
+
+// A signInAttempt is what the throttle knows of a sign-in attempt.
+type signInAttempt struct {
+	Account string // accountKey of the user name typed
+	Addr    string // addrKey of the client's address
+	// Device is the device cookie's ID when the browser holds one for
+	// Account, else "".
+	Device string
+}
+
+// A throttle decides whether a sign-in attempt may check a password. It
+// never sees the request; auth.go builds the attempt.
+type throttle struct {
+	store   throttleStore
+	timeout time.Duration // bounds each store call
+	// pair counts one account from one address; account counts one
+	// account from every client without its device cookie; addr counts
+	// one address, whatever the account; device counts one account from
+	// one device cookie.
+	pair, account, addr, device throttleRule
+}
+
+// newThrottle returns the backend's throttle on store: an account gets 5
+// attempts at once from one address and 10 from all addresses together,
+// an address 20 whatever the account, a device cookie 5 for its account;
+// then the waits grow from 1 s to 15 min. Time forgives one attempt per
+// 15 minutes, per 5 on the address count.
+func newThrottle(store throttleStore, timeout time.Duration) *throttle {
+	return &throttle{
+		store:   store,
+		timeout: timeout,
+		pair:    throttleRule{Free: 5, Decay: 15 * time.Minute},
+		account: throttleRule{Free: 10, Decay: 15 * time.Minute},
+		addr:    throttleRule{Free: 20, Decay: 5 * time.Minute},
+		device:  throttleRule{Free: 5, Decay: 15 * time.Minute},
+	}
+}
+
+// counters returns the counters of an attempt; a success clears the
+// first and refunds the others. A device cookie's attempts count only
+// against that device, so that the account-wide and address-wide counts
+// an attacker drives up never hold back the account's own browser.
+func (t *throttle) counters(at signInAttempt) []throttleCounter {
+	if at.Device != "" {
+		return []throttleCounter{{"d:" + at.Device + ":" + at.Account, t.device}}
+	}
+	return []throttleCounter{
+		{"p:" + at.Account + ":" + at.Addr, t.pair},
+		{"a:" + at.Account, t.account},
+		{"ip:" + at.Addr, t.addr},
+	}
+}
+
+// reserve counts the attempt and returns 0 if it may check the password,
+// or how long until it may. A refused attempt may still have been counted
+// by the counters that allowed it: they decide alone, which keeps each
+// store to one atomic round trip.
+func (t *throttle) reserve(ctx context.Context, now time.Time, at signInAttempt) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	waits, err := t.store.reserve(ctx, now, t.counters(at))
+	if err != nil {
+		return 0, fmt.Errorf("backend: sign-in throttle: %w: %w", logout.ErrUnavailable, err)
+	}
+	return slices.Max(waits), nil
+}
+
+// succeeded clears the account's count from this address (or device) and
+// takes the attempt back from the account's and the address's counts; the
+// other accounts' counts stay.
+func (t *throttle) succeeded(ctx context.Context, at signInAttempt) error {
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	cs := t.counters(at)
+	if err := t.store.forgive(ctx, cs[1:], cs[:1]); err != nil {
+		return fmt.Errorf("backend: sign-in throttle: %w", err)
+	}
+	return nil
+}
+
+// accountKey returns the key of the account that a user name names: a
+// hash of the name with ASCII letters folded, as users.db compares names
+// (COLLATE NOCASE). Hashing bounds the key's size and keeps arbitrary
+// bytes typed into the form out of the stores.
+func accountKey(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	sum := sha256.Sum256(append([]byte("account\x00"), b...))
+	return base64.RawURLEncoding.EncodeToString(sum[:12])
+}
+
+// memThrottle is a throttleStore in memory, for one process. Each
+// reservation drops a few forgiven counters, as the SQL stores do. It
+// holds at most max counters: when full it drops every forgiven one and
+// then the soonest forgiven half, which carry the least, so that a spray
+// of addresses neither grows memory nor easily pushes out a counter that
+// many failures drove up.
+type memThrottle struct {
+	mu      sync.Mutex
+	max     int
+	entries map[string]memEntry
+}
+
+// memEntry is a counter's state in Unix ms, as [throttleRule.attempt]
+// takes it.
+type memEntry struct{ tat, last int64 }
+
+// newMemThrottle returns a memThrottle of at most max counters.
+func newMemThrottle(max int) *memThrottle {
+	return &memThrottle{max: max, entries: make(map[string]memEntry)}
+}
+
+func (m *memThrottle) reserve(_ context.Context, now time.Time, cs []throttleCounter) ([]time.Duration, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ms := now.UnixMilli()
+	seen := 0
+	for k, e := range m.entries { // from a random place
+		if e.tat <= ms {
+			delete(m.entries, k)
+		}
+		if seen++; seen == 4*sweepBatch {
+			break
+		}
+	}
+	out := make([]time.Duration, len(cs))
+	for i, c := range cs {
+		e, ok := m.entries[c.Key]
+		tat, last, wait := c.Rule.attempt(e.tat, e.last, ms)
+		out[i] = time.Duration(wait) * time.Millisecond
+		if wait > 0 {
+			continue
+		}
+		if !ok && len(m.entries) >= m.max {
+			m.shrink(ms)
+		}
+		m.entries[c.Key] = memEntry{tat, last}
+	}
+	return out, nil
+}
+
+// shrink drops the forgiven counters and, if more than half of max remain,
+// the soonest forgiven ones down to half; m.mu is held. Halving makes the
+// sort's cost a constant share of each insertion.
+func (m *memThrottle) shrink(now int64) {
+	type kv struct {
+		key string
+		tat int64
+	}
+	var live []kv
+	for k, e := range m.entries {
+		if e.tat <= now {
+			delete(m.entries, k)
+		} else {
+			live = append(live, kv{k, e.tat})
+		}
+	}
+	if len(live) <= m.max/2 {
+		return
+	}
+	slices.SortFunc(live, func(a, b kv) int { return int(min(max(a.tat-b.tat, -1), 1)) })
+	for _, e := range live[:len(live)-m.max/2] {
+		delete(m.entries, e.key)
+	}
+}
+
+func (m *memThrottle) forgive(_ context.Context, refund, clear []throttleCounter) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range refund {
+		if e, ok := m.entries[c.Key]; ok {
+			e.tat -= c.Rule.Decay.Milliseconds()
+			m.entries[c.Key] = e
+		}
+	}
+	for _, c := range clear {
+		delete(m.entries, c.Key)
+	}
+	return nil
+}

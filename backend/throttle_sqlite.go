@@ -1,0 +1,100 @@
+package backend
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// sqliteThrottle is a throttleStore in a table of users.db, which every
+// instance on the data directory shares. Each reservation is one
+// transaction begun IMMEDIATE, which takes SQLite's write lock before it
+// reads, so that concurrent reservations, of this process or another,
+// take turns; it runs [throttleRule.attempt] on the rows it reads.
+type sqliteThrottle struct{ db *sql.DB }
+
+const throttleSQLiteSchema = `
+CREATE TABLE IF NOT EXISTS signin_throttle (
+	key  TEXT PRIMARY KEY,
+	tat  INTEGER NOT NULL, -- Unix ms when every counted attempt is forgiven
+	last INTEGER NOT NULL  -- Unix ms of the last counted attempt
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS signin_throttle_tat ON signin_throttle (tat);`
+
+// sweepBatch is how many forgiven rows a reservation deletes, more than
+// the rows it may add, so that the table holds little more than the
+// counters still in force.
+const sweepBatch = 16
+
+// newSQLiteThrottle creates the table in db if needed.
+func newSQLiteThrottle(ctx context.Context, db *sql.DB) (*sqliteThrottle, error) {
+	if _, err := db.ExecContext(ctx, throttleSQLiteSchema); err != nil {
+		return nil, fmt.Errorf("backend: sign-in throttle table: %w", err)
+	}
+	return &sqliteThrottle{db: db}, nil
+}
+
+func (s *sqliteThrottle) reserve(ctx context.Context, now time.Time, cs []throttleCounter) (_ []time.Duration, err error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		return nil, fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		// A cancelled ctx must not leave the transaction open on a
+		// connection that goes back to the pool: roll back without it,
+		// or else discard the connection.
+		if _, rbErr := conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`); rbErr != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	ms := now.UnixMilli()
+	out := make([]time.Duration, len(cs))
+	for i, c := range cs {
+		var tat, last int64
+		err := conn.QueryRowContext(ctx, `SELECT tat, last FROM signin_throttle WHERE key = ?`, c.Key).Scan(&tat, &last)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("sqlite: read: %w", err)
+		}
+		tat, last, wait := c.Rule.attempt(tat, last, ms)
+		out[i] = time.Duration(wait) * time.Millisecond
+		if wait > 0 {
+			continue
+		}
+		if _, err := conn.ExecContext(ctx, `INSERT INTO signin_throttle (key, tat, last) VALUES (?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET tat = excluded.tat, last = excluded.last`, c.Key, tat, last); err != nil {
+			return nil, fmt.Errorf("sqlite: write: %w", err)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, `DELETE FROM signin_throttle WHERE key IN
+		(SELECT key FROM signin_throttle WHERE tat <= ? LIMIT ?)`, ms, sweepBatch); err != nil {
+		return nil, fmt.Errorf("sqlite: sweep: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
+		return nil, fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return out, nil
+}
+
+func (s *sqliteThrottle) forgive(ctx context.Context, refund, clear []throttleCounter) error {
+	for _, c := range refund {
+		if _, err := s.db.ExecContext(ctx, `UPDATE signin_throttle SET tat = tat - ? WHERE key = ?`, c.Rule.Decay.Milliseconds(), c.Key); err != nil {
+			return fmt.Errorf("sqlite: refund: %w", err)
+		}
+	}
+	for _, c := range clear {
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM signin_throttle WHERE key = ?`, c.Key); err != nil {
+			return fmt.Errorf("sqlite: clear: %w", err)
+		}
+	}
+	return nil
+}
