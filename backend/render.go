@@ -98,20 +98,15 @@ func (a *App) page(r *http.Request, u *user, title string) *page {
 	}
 	if u != nil {
 		p.CSRF = a.m.CSRFToken(r)
-		if st, ok := a.m.Status(r); ok {
-			pre := a.cfg.Prefix
-			p.Widget = &widget.Config{
-				AssetsPrefix: "/assets/logout/", Deadline: st.Session.Deadline, ServerTime: st.ServerTime,
-				Lifetime: st.Lifetime, WarningLead: st.WarningLead, ShowCounter: st.ShowCounter,
-				StatusURL: pre + "/session/status", KeepAliveURL: pre + "/session/keepalive",
-				SignOutURL: pre + "/session/signout", SignInURL: a.SignInPath(), CSRFToken: p.CSRF,
-				Labels: widget.Labels{
-					TimeLeft: tr.T("widget.time_left"), Day: tr.T("widget.day"), Days: tr.T("widget.days"), DaysFew: tr.T("widget.days_few"),
-					WarningTitle: tr.T("widget.warning_title"), Warning: tr.T("widget.warning"),
-					Stay: tr.T("widget.stay"), SignOut: tr.T("widget.sign_out"),
-					Retrying: tr.T("widget.retrying"), Expired: tr.T("widget.expired"),
-				},
+		if cfg, ok := widget.New(a.m, r); ok {
+			cfg.AssetsPrefix = "/assets/logout/"
+			cfg.Labels = widget.Labels{
+				TimeLeft: tr.T("widget.time_left"), Day: tr.T("widget.day"), Days: tr.T("widget.days"), DaysFew: tr.T("widget.days_few"),
+				WarningTitle: tr.T("widget.warning_title"), Warning: tr.T("widget.warning"),
+				Stay: tr.T("widget.stay"), SignOut: tr.T("widget.sign_out"),
+				Retrying: tr.T("widget.retrying"), Expired: tr.T("widget.expired"),
 			}
+			p.Widget = &cfg
 		}
 	}
 	return p

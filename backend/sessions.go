@@ -2,8 +2,12 @@ package backend
 
 import (
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/gologout/logout"
 )
@@ -16,7 +20,33 @@ type sessionsView struct {
 	Sessions []sessionRow
 	Users    []userRow
 	Events   []eventRow
-	Others   int // sessions other than this one
+	Total    int    // all sessions
+	Others   int    // sessions other than this one
+	Next     string // the next page's cursor; "" on the last page
+	Paged    bool   // this is not the first page
+}
+
+// sessionsPageSize is how many sessions one page lists.
+const sessionsPageSize = 50
+
+// formatCursor writes a page cursor for a URL: the session's creation in
+// Unix microseconds, a dot, and its ID.
+func formatCursor(c logout.Cursor) string {
+	return strconv.FormatInt(c.Created.UnixMicro(), 10) + "." + c.ID
+}
+
+// parseCursor reads formatCursor's form; "" is the first page. Anything
+// else is refused.
+func parseCursor(v string) (logout.Cursor, bool) {
+	if v == "" {
+		return logout.Cursor{}, true
+	}
+	micros, id, ok := strings.Cut(v, ".")
+	n, err := strconv.ParseInt(micros, 10, 64)
+	if !ok || err != nil || n < 0 || id == "" || len(id) > 128 {
+		return logout.Cursor{}, false
+	}
+	return logout.Cursor{Created: time.UnixMicro(n).UTC(), ID: id}, true
 }
 
 type sessionRow struct {
@@ -47,7 +77,19 @@ func (a *App) sessionsPage(w http.ResponseWriter, r *http.Request, u *user) {
 		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
 		p.Notices = append(p.Notices, notice{Kind: "success", Text: p.N("sessions.done", n)})
 	}
-	list, err := a.m.Sessions(ctx, logout.ListOptions{Limit: 1000}) // the first 1000 only: this page does not page yet
+	// One page of sessions, and counts rather than lists, so that the
+	// work of one request is bounded whatever the number of sessions.
+	after, ok := parseCursor(r.URL.Query().Get("after"))
+	if !ok {
+		a.fail(w, r, u, http.StatusBadRequest, "error.bad_request")
+		return
+	}
+	list, err := a.m.Sessions(ctx, logout.ListOptions{After: after, Limit: sessionsPageSize})
+	if err != nil {
+		a.internal(w, r, u, err)
+		return
+	}
+	total, err := a.m.CountSessions(ctx, "")
 	if err != nil {
 		a.internal(w, r, u, err)
 		return
@@ -69,24 +111,29 @@ func (a *App) sessionsPage(w http.ResponseWriter, r *http.Request, u *user) {
 		return p.T("sessions.unknown_user", id)
 	}
 	me, _ := logout.FromContext(ctx)
-	var v sessionsView
-	counts := map[string]int{}
+	v := sessionsView{Total: total, Others: max(total-1, 0), Paged: !after.IsZero()}
 	for _, s := range list {
 		v.Sessions = append(v.Sessions, sessionRow{
 			ID: s.ID, Short: shortID(s.ID), User: name(s.UserID), Roles: roleNames(p.translator, s.Roles),
 			Created: formatTime(s.Created), LastSeen: formatTime(s.LastSeen),
 			Left: formatLeft(p.translator, a.until(s.Deadline)), This: s.ID == me.ID,
 		})
-		if counts[s.UserID] == 0 {
-			v.Users = append(v.Users, userRow{ID: s.UserID, Name: name(s.UserID)})
-		}
-		counts[s.UserID]++
-		if s.ID != me.ID {
-			v.Others++
-		}
 	}
-	for i := range v.Users {
-		v.Users[i].Count = counts[v.Users[i].ID]
+	if len(list) == sessionsPageSize {
+		v.Next = formatCursor(logout.CursorOf(list[len(list)-1]))
+	}
+	// Per-user counts: one count per known user, bounded by the users.
+	ids := slices.Collect(maps.Keys(names))
+	slices.SortFunc(ids, func(x, y string) int { return strings.Compare(names[x], names[y]) })
+	for _, id := range ids {
+		n, err := a.m.CountSessions(ctx, id)
+		if err != nil {
+			a.internal(w, r, u, err)
+			return
+		}
+		if n > 0 {
+			v.Users = append(v.Users, userRow{ID: id, Name: names[id], Count: n})
+		}
 	}
 	for _, e := range events {
 		v.Events = append(v.Events, eventRow{

@@ -3,6 +3,7 @@ package backend_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -156,4 +157,59 @@ func TestTwoInstances(t *testing.T) {
 	clk.Advance(time.Second)
 	ed.e = a
 	wantStatus(t, ed.get("/backend"), http.StatusSeeOther)
+}
+
+// TestSessionsPaged: with many sessions of one user, the sessions page
+// lists one page at a time, with counts, and the dashboard counts rather
+// than lists.
+func TestSessionsPaged(t *testing.T) {
+	e := start(t, "", nil)
+	admin := e.client()
+	admin.mustSignIn("admin", adminPassword)
+	m := e.app.Manager()
+	mine, err := m.Sessions(t.Context(), logout.ListOptions{Limit: 1})
+	if err != nil || len(mine) != 1 {
+		t.Fatalf("sessions %v %v", mine, err)
+	}
+	const extra = 120
+	for range extra {
+		e.clock.Advance(time.Millisecond)
+		if _, err := m.SignIn(httptest.NewRecorder(), httptest.NewRequest("POST", "/backend/auth/signin", nil),
+			logout.User{ID: mine[0].UserID, Roles: mine[0].Roles}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := regexp.MustCompile(`href="/backend/system/sessions\?after=([^"]+)" rel="next"`)
+	path, seen := sessionsURL, map[string]bool{}
+	for i, want := range []int{50, 50, 21} {
+		page := admin.get(path)
+		wantStatus(t, page, 200)
+		wantContains(t, page.body, "121 sessions in all.", "admin: 121 sessions")
+		ids := regexp.MustCompile(`name="id" value="([0-9a-f]{64})"`).FindAllStringSubmatch(page.body, -1)
+		if len(ids) != want {
+			t.Fatalf("page %d lists %d sessions, want %d", i+1, len(ids), want)
+		}
+		for _, id := range ids {
+			if seen[id[1]] {
+				t.Fatalf("page %d lists %s again", i+1, id[1])
+			}
+			seen[id[1]] = true
+		}
+		if len(page.body) > 128<<10 {
+			t.Fatalf("page %d is %d bytes", i+1, len(page.body))
+		}
+		n := next.FindStringSubmatch(page.body)
+		if (n == nil) != (i == 2) {
+			t.Fatalf("page %d: next link %v", i+1, n)
+		}
+		if n != nil {
+			path = sessionsURL + "?after=" + n[1]
+		}
+	}
+	for _, bad := range []string{"x", "12", "-1.ab", ".ab", "12."} {
+		wantStatus(t, admin.get(sessionsURL+"?after="+url.QueryEscape(bad)), http.StatusBadRequest)
+	}
+	stats := admin.get("/backend/api/stats")
+	wantStatus(t, stats, 200)
+	wantContains(t, stats.body, `"121"`)
 }
