@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -174,45 +173,28 @@ func (a *App) signIn(w http.ResponseWriter, r *http.Request) {
 // A userHandler serves a request of a signed-in user.
 type userHandler func(http.ResponseWriter, *http.Request, *user)
 
-// auth serves h only for a signed-in user; others go to the sign-in page
-// (scripts get 401 with JSON).
+// auth serves h only for a signed-in user of an existing account. Others
+// are answered by the Manager exactly as an ended session is
+// ([logout.Manager.Require]): a page load goes to the sign-in page with
+// its return path, a script gets 401 with JSON. A session whose user was
+// removed is ended first.
 func (a *App) auth(h userHandler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, ok := logout.FromContext(r.Context())
-		var u *user
-		if ok {
-			var err error
-			u, err = a.users.byID(r.Context(), s.UserID)
-			switch {
-			case errors.Is(err, errNoUser):
-				// The user was removed: end the session.
-				if err := a.m.SignOut(w, r); err != nil {
-					a.internal(w, r, nil, err)
-					return
-				}
-				u = nil
-			case err != nil:
+	return a.m.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := logout.FromContext(r.Context())
+		u, err := a.users.byID(r.Context(), s.UserID)
+		switch {
+		case errors.Is(err, errNoUser):
+			if err := a.m.SignOut(w, r); err != nil {
 				a.internal(w, r, nil, err)
 				return
 			}
+			a.m.Unauthorized(w, r, 0)
+		case err != nil:
+			a.internal(w, r, nil, err)
+		default:
+			h(w, r, u)
 		}
-		if u == nil {
-			ret := ""
-			if r.Method == http.MethodGet {
-				ret = r.URL.RequestURI()
-			}
-			to := a.m.SignInURL(0, ret)
-			if strings.Contains(r.Header.Get("Accept"), "application/json") {
-				w.Header().Set("Content-Type", "application/json; charset=utf-8")
-				w.WriteHeader(http.StatusUnauthorized)
-				json.NewEncoder(w).Encode(map[string]any{"signed_in": false, "sign_in_url": to})
-				return
-			}
-			http.Redirect(w, r, to, http.StatusSeeOther)
-			return
-		}
-		h(w, r, u)
-	})
+	}))
 }
 
 // need serves h only for a signed-in user with the permission; others

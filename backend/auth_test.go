@@ -1,6 +1,7 @@
 package backend_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -548,5 +549,46 @@ func TestCSRF(t *testing.T) {
 	}
 	if evs, _ := e.app.Manager().Events(t.Context(), 10); len(evs) != 0 {
 		t.Errorf("sign-outs: got %v, want none", evs)
+	}
+}
+
+// TestAnonymousScript: a backend script request without a session gets
+// the same 401 JSON as one whose session ended, not a 303 to an HTML
+// page that fetch would follow silently.
+func TestAnonymousScript(t *testing.T) {
+	e := start(t, "", nil)
+	tests := []struct {
+		name   string
+		header map[string]string
+		code   int
+	}{
+		{"fetch with Accept */*", map[string]string{"Sec-Fetch-Mode": "cors", "Accept": "*/*"}, http.StatusUnauthorized},
+		{"XMLHttpRequest with Accept */*", map[string]string{"X-Requested-With": "XMLHttpRequest", "Accept": "*/*"}, http.StatusUnauthorized},
+		{"JSON Accept", map[string]string{"Accept": "application/json"}, http.StatusUnauthorized},
+		{"page load", map[string]string{"Sec-Fetch-Mode": "navigate", "Accept": "text/html"}, http.StatusSeeOther},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := e.client()
+			c.header = http.Header{}
+			for k, v := range tt.header {
+				c.header.Set(k, v)
+			}
+			r := c.get("/backend/api/stats")
+			wantStatus(t, r, tt.code)
+			if tt.code == http.StatusSeeOther {
+				if loc := r.Header.Get("Location"); loc != "/backend/auth/signin?return=%2Fbackend%2Fapi%2Fstats" {
+					t.Fatalf("Location %q", loc)
+				}
+				return
+			}
+			var v map[string]any
+			if err := json.Unmarshal([]byte(r.body), &v); err != nil {
+				t.Fatalf("body %q: %v", r.body, err)
+			}
+			if v["signed_in"] != false || v["message"] == "" || !strings.HasPrefix(fmt.Sprint(v["sign_in_url"]), "/backend/auth/signin") {
+				t.Fatalf("401 body %v", v)
+			}
+		})
 	}
 }
