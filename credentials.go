@@ -18,9 +18,11 @@ type credentials interface {
 	// resolve validates a presented credential and derives its secret and
 	// session ID; false for a malformed one.
 	resolve(key string) (resolved, bool)
-	// issue returns the credential of a new session started on r and
-	// gives it to the browser.
-	issue(w http.ResponseWriter, r *http.Request) (resolved, string, error)
+	// issue returns the credential of a new session started on r.
+	issue(r *http.Request) (resolved, string, error)
+	// hand gives a new credential to the browser, once its session is
+	// stored.
+	hand(w http.ResponseWriter, r *http.Request, key string)
 	// drop removes r's credential from the browser, or ends the
 	// application's session.
 	drop(w http.ResponseWriter, r *http.Request)
@@ -67,14 +69,17 @@ func (c cookieCredentials) resolve(key string) (resolved, bool) {
 	return resolved{secret: tok[:], id: hashID(tok[:])}, true
 }
 
-func (c cookieCredentials) issue(w http.ResponseWriter, r *http.Request) (resolved, string, error) {
+func (c cookieCredentials) issue(*http.Request) (resolved, string, error) {
 	var tok [tokenLen]byte
 	if _, err := io.ReadFull(c.rand, tok[:]); err != nil {
 		return resolved{}, "", fmt.Errorf("random token: %w", err)
 	}
 	key := base64.RawURLEncoding.EncodeToString(tok[:])
-	http.SetCookie(w, c.cookie(r, key))
 	return resolved{secret: tok[:], id: hashID(tok[:])}, key, nil
+}
+
+func (c cookieCredentials) hand(w http.ResponseWriter, r *http.Request, key string) {
+	http.SetCookie(w, c.cookie(r, key))
 }
 
 func (c cookieCredentials) drop(w http.ResponseWriter, r *http.Request) {
@@ -98,7 +103,7 @@ func (a appCredentials) resolve(key string) (resolved, bool) {
 	return resolved{secret: []byte(key), id: hashID([]byte(key))}, true
 }
 
-func (a appCredentials) issue(_ http.ResponseWriter, r *http.Request) (resolved, string, error) {
+func (a appCredentials) issue(r *http.Request) (resolved, string, error) {
 	key := a.app.SessionID(r)
 	if key == "" {
 		return resolved{}, "", errors.New("the application's session has no ID")
@@ -106,6 +111,8 @@ func (a appCredentials) issue(_ http.ResponseWriter, r *http.Request) (resolved,
 	c, _ := a.resolve(key)
 	return c, key, nil
 }
+
+func (appCredentials) hand(http.ResponseWriter, *http.Request, string) {}
 
 func (a appCredentials) drop(w http.ResponseWriter, r *http.Request) { a.app.EndSession(w, r) }
 
