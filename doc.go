@@ -3,14 +3,19 @@
 //
 // Mount it in front of an application:
 //
-//	m, err := logout.New(logout.NewMemoryStore(), logout.Options{})
+//	m, err := logout.New(store, logout.Options{}) // store: sqlitestore, redisstore, pgstore
 //	if err != nil { ... }
+//	go m.Run(ctx)                                  // ends sessions that stopped making requests
 //	mux.Handle("/backend/session/", m.Endpoints()) // status, keepalive, signout
+//	mux.Handle("/backend/", m.Require(backend))    // 303 to sign in, or 401 for scripts
 //	http.ListenAndServe("127.0.0.1:8080", m.Handler(mux))
 //
 // and start a session at sign-in with [Manager.SignIn]. Handlers read the
-// session with [FromContext]; [Manager.Run] sweeps sessions that stopped
-// making requests.
+// session with [FromContext]; the widget package renders the counter from
+// the Manager ([Manager.Paths], [Manager.Status], [Manager.CSRFToken]).
+// [Options.Defaults] declares the idle lifetime, the absolute limit and the
+// warning in code; [Options.Deny] renders refusals in the application's
+// own words.
 //
 // # Timeouts
 //
@@ -51,8 +56,9 @@
 // requests. An ended session on a backend page load is redirected with
 // 303 See Other to the sign-in page, with the reason and a same-origin
 // return path ([Manager.SignInURL], [SafeReturnPath]); a backend script
-// request (JSON Accept, X-Requested-With, or Sec-Fetch-Mode other than
-// navigate) gets 401 with JSON. A front-end request is signed out
+// request ([IsScript]: Sec-Fetch-Mode other than navigate,
+// X-Requested-With, or a JSON Accept) gets 401 with JSON. [Manager.Require]
+// answers a request with no session at all the same way. A front-end request is signed out
 // silently and served as an anonymous visitor: a backend timeout never
 // redirects the public site. Backend responses of a signed-in session
 // carry [HeaderDeadline], [HeaderServerTime] and Cache-Control: no-store.
