@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gologout/logout/widget"
 )
 
 //go:embed locales/*.json
@@ -69,32 +71,13 @@ func (t translator) N(key string, n int, args ...any) string {
 	return t.T(key+"."+pluralForm(t.Lang, int64(n)), append([]any{n}, args...)...)
 }
 
-// pluralForm returns the CLDR plural category of n (an integer): English
-// one/many ("other"), Polish and Czech one/few/many.
+// pluralForm returns the catalogue suffix for the count n in lang: its
+// CLDR plural category by [widget.PluralCategory], the rules of the
+// counter's day word too, except that the catalogues name CLDR's "other"
+// "many", which is the form of 5 in each of their languages.
 func pluralForm(lang string, n int64) string {
-	if n < 0 {
-		n = -n
-	}
-	switch lang {
-	case "pl":
-		switch {
-		case n == 1:
-			return "one"
-		case n%10 >= 2 && n%10 <= 4 && (n%100 < 12 || n%100 > 14):
-			return "few"
-		}
-		return "many"
-	case "cs":
-		switch {
-		case n == 1:
-			return "one"
-		case n >= 2 && n <= 4:
-			return "few"
-		}
-		return "many"
-	}
-	if n == 1 {
-		return "one"
+	if c := widget.PluralCategory(lang, n); c != "other" {
+		return c
 	}
 	return "many"
 }

@@ -196,13 +196,13 @@ func FuzzFormatLeft(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(int64(0))
-	f.Add(int64(59e9))
-	f.Add(int64(86400e9))
-	f.Fuzz(func(t *testing.T, d int64) {
+	f.Add(int64(0), int64(900e9))
+	f.Add(int64(59e9), int64(3600e9))
+	f.Add(int64(86400e9), int64(86400e9))
+	f.Fuzz(func(t *testing.T, d, lifetime int64) {
 		for _, l := range languages() {
-			if s := formatLeft(c.lang(l), time.Duration(d)); s == "" || strings.Contains(s, "%!") || strings.Contains(s, "[[") {
-				t.Errorf("formatLeft(%d) = %q", d, s)
+			if s := formatLeft(c.lang(l), time.Duration(d), time.Duration(lifetime)); s == "" || strings.Contains(s, "%!") || strings.Contains(s, "[[") {
+				t.Errorf("formatLeft(%d, %d) = %q", d, lifetime, s)
 			}
 		}
 	})

@@ -197,11 +197,12 @@ func (a *App) statList(r *http.Request, u *user, tr translator) ([]stat, error) 
 		return nil, err
 	}
 	now := a.now()
+	st, _ := a.m.Status(r) // the counter's lifetime, for its format
 	return []stat{
 		{"server_time", tr.T("stats.server_time"), formatTime(now)},
 		{"signed_in", tr.T("stats.signed_in"), formatTime(s.Created)},
 		{"deadline", tr.T("stats.deadline"), formatTime(s.Deadline)},
-		{"time_left", tr.T("stats.time_left"), formatLeft(tr, s.Deadline.Sub(now))},
+		{"time_left", tr.T("stats.time_left"), formatLeft(tr, s.Deadline.Sub(now), st.Lifetime)},
 		{"sessions", tr.T("stats.sessions"), fmt.Sprint(mine)},
 		{"roles", tr.T("stats.roles"), roleNames(tr, u.Roles)},
 	}, nil

@@ -101,6 +101,7 @@ func (a *App) page(r *http.Request, u *user, title string) *page {
 		if cfg, ok := widget.New(a.m, r); ok {
 			cfg.AssetsPrefix = "/assets/logout/"
 			cfg.Labels = widget.Labels{
+				Lang:     tr.Lang,
 				TimeLeft: tr.T("widget.time_left"), Day: tr.T("widget.day"), Days: tr.T("widget.days"), DaysFew: tr.T("widget.days_few"),
 				WarningTitle: tr.T("widget.warning_title"), Warning: tr.T("widget.warning"),
 				Stay: tr.T("widget.stay"), SignOut: tr.T("widget.sign_out"),
@@ -190,21 +191,14 @@ func (a *App) internal(w http.ResponseWriter, r *http.Request, u *user, err erro
 // formatTime formats t for people, in the server's time zone.
 func formatTime(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") }
 
-// formatLeft formats a time left as the counter does: MM:SS, HH:MM:SS,
-// or days and HH:MM:SS.
-func formatLeft(tr translator, d time.Duration) string {
-	t := int64((d + time.Second - 1) / time.Second)
-	if t < 0 {
-		t = 0
-	}
-	h, m, s := t/3600, t/60%60, t%60
-	switch {
-	case h == 0:
-		return fmt.Sprintf("%02d:%02d", m, s)
-	case h < 24:
-		return fmt.Sprintf("%02d:%02d:%02d", h, m, s)
-	}
-	return fmt.Sprintf("%s %02d:%02d:%02d", tr.N("unit.days", int(h/24)), h%24, m, s)
+// formatLeft formats the time left of a session with the idle lifetime
+// as the widget's counter does, in tr's language: [widget.FormatLeft],
+// whose format follows the lifetime, so a page's "Time left" shows what
+// the counter shows, before and after its script runs.
+func formatLeft(tr translator, left, lifetime time.Duration) string {
+	return widget.FormatLeft(left, lifetime, widget.Labels{
+		Lang: tr.Lang, Day: tr.T("widget.day"), Days: tr.T("widget.days"), DaysFew: tr.T("widget.days_few"),
+	})
 }
 
 // assets serves the App's own CSS and JavaScript from static/.

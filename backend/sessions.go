@@ -110,13 +110,18 @@ func (a *App) sessionsPage(w http.ResponseWriter, r *http.Request, u *user) {
 		}
 		return p.T("sessions.unknown_user", id)
 	}
+	set, err := a.m.Settings(ctx) // each session's lifetime, for the format of its time left
+	if err != nil {
+		a.internal(w, r, u, err)
+		return
+	}
 	me, _ := logout.FromContext(ctx)
 	v := sessionsView{Total: total, Others: max(total-1, 0), Paged: !after.IsZero()}
 	for _, s := range list {
 		v.Sessions = append(v.Sessions, sessionRow{
 			ID: s.ID, Short: shortID(s.ID), User: name(s.UserID), Roles: roleNames(p.translator, s.Roles),
 			Created: formatTime(s.Created), LastSeen: formatTime(s.LastSeen),
-			Left: formatLeft(p.translator, a.until(s.Deadline)), This: s.ID == me.ID,
+			Left: formatLeft(p.translator, a.until(s.Deadline), set.IdleLifetime(s.Roles)), This: s.ID == me.ID,
 		})
 	}
 	if len(list) == sessionsPageSize {

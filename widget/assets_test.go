@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"testing"
-	"time"
 )
 
 // sizeBudget is the most the JavaScript and the CSS may weigh together,
@@ -75,34 +74,6 @@ func TestServedEqualsEmbedded(t *testing.T) {
 			}
 			if ct := res.Header.Get("Content-Type"); ct != tc.ctype {
 				t.Errorf("Content-Type: got %q, want %q", ct, tc.ctype)
-			}
-		})
-	}
-}
-
-func TestFormatLeft(t *testing.T) {
-	l := Labels{}.withDefaults()
-	const day = 24 * time.Hour
-	for _, tc := range []struct {
-		name           string
-		left, lifetime time.Duration
-		want           string
-	}{
-		{"59 s lifetime", 59 * time.Second, 59 * time.Second, "00:59"},
-		{"rounds up", 58*time.Second + time.Millisecond, 59 * time.Second, "00:59"},
-		{"past is zero", -5 * time.Second, 59 * time.Second, "00:00"},
-		{"15 min", 15 * time.Minute, 15 * time.Minute, "15:00"},
-		{"just under an hour", 59*time.Minute + 59*time.Second, time.Hour - time.Second, "59:59"},
-		{"an hour lifetime", time.Hour, time.Hour, "01:00:00"},
-		{"hour format keeps short times", 5 * time.Second, time.Hour, "00:00:05"},
-		{"23 h", 23*time.Hour + 59*time.Minute, 23 * time.Hour, "23:59:00"},
-		{"two days", 2 * day, 2 * day, "2 days 00:00:00"},
-		{"one day", day + 4*time.Hour + 3*time.Minute + 2*time.Second, 2 * day, "1 day 04:03:02"},
-		{"zero days", time.Hour, day, "0 days 01:00:00"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := formatLeft(tc.left, tc.lifetime, l); got != tc.want {
-				t.Errorf("formatLeft(%v, %v): got %q, want %q", tc.left, tc.lifetime, got, tc.want)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package widget
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"html/template"
 	"strings"
@@ -12,14 +13,21 @@ import (
 // Labels are the widget's translatable strings. An empty field means its
 // English default, given in its comment.
 type Labels struct {
+	// Lang is the language of the labels, a BCP 47 tag such as "cs" or
+	// "pl-PL": the page's <html lang>. It chooses the plural rules for
+	// the day word, by [PluralCategory] in the first render and by the
+	// browser's Intl.PluralRules in the script, which agree for the
+	// languages that PluralCategory knows. Empty means English in the
+	// first render and the page's <html lang> in the script; set it so
+	// that the two agree.
+	Lang string
 	// TimeLeft is the counter's accessible name: "Time left".
 	TimeLeft string
 	// Day and Days follow the day count when the lifetime is a day or
 	// more: "day" and "days" ("1 day 04:00:00", "2 days 00:00:00").
 	Day, Days string
 	// DaysFew, if set, follows counts of the plural category "few" of
-	// the page's language (<html lang>): Czech "2 dny" beside "5 dní".
-	// Empty means Days.
+	// Lang: Czech "2 dny" beside "5 dní". Empty means Days.
 	DaysFew string
 	// WarningTitle is the dialog's title: "Your session is about to end".
 	WarningTitle string
@@ -72,7 +80,7 @@ type Config struct {
 	ServerTime time.Time
 	// Lifetime is the configured idle lifetime. It chooses the counter's
 	// format: MM:SS under an hour, HH:MM:SS under a day, "D days HH:MM:SS"
-	// from a day.
+	// from a day (see [FormatLeft]).
 	Lifetime time.Duration
 	// WarningLead is how long before the deadline the warning dialog
 	// opens; 0 means no warning.
@@ -107,7 +115,7 @@ var templates = sync.OnceValue(func() *template.Template {
 const elementHTML = `<span class="logout-counter" role="timer" aria-live="off" aria-label="{{.L.TimeLeft}}"` +
 	` data-deadline="{{.Deadline}}" data-server-time="{{.ServerTime}}" data-lifetime="{{.Lifetime}}" data-warning-lead="{{.Lead}}"` +
 	` data-status-url="{{.C.StatusURL}}" data-keep-alive-url="{{.C.KeepAliveURL}}" data-sign-out-url="{{.C.SignOutURL}}" data-sign-in-url="{{.C.SignInURL}}"` +
-	` data-csrf-token="{{.C.CSRFToken}}" data-day="{{.L.Day}}" data-days="{{.L.Days}}" data-days-few="{{.L.DaysFew}}" data-warning="{{.L.Warning}}"` +
+	` data-csrf-token="{{.C.CSRFToken}}"{{with .L.Lang}} data-lang="{{.}}"{{end}} data-day="{{.L.Day}}" data-days="{{.L.Days}}" data-days-few="{{.L.DaysFew}}" data-warning="{{.L.Warning}}"` +
 	` data-retrying="{{.L.Retrying}}" data-expired="{{.L.Expired}}"{{if not .C.ShowCounter}} hidden{{end}}>{{.Text}}</span>` +
 	`<dialog class="logout-dialog" role="alertdialog" aria-labelledby="logout-title" aria-describedby="logout-msg">` +
 	`<h2 id="logout-title">{{.L.WarningTitle}}</h2>` +
@@ -145,7 +153,7 @@ func (c Config) Element() template.HTML {
 		ServerTime: now.UnixMilli(),
 		Lifetime:   int64(c.Lifetime / time.Second),
 		Lead:       int64(c.WarningLead / time.Second),
-		Text:       formatLeft(c.Deadline.Sub(now), c.Lifetime, c.Labels.withDefaults()),
+		Text:       FormatLeft(c.Deadline.Sub(now), c.Lifetime, c.Labels),
 	})
 }
 
@@ -174,13 +182,22 @@ func render(name string, data any) template.HTML {
 	return template.HTML(b.String())
 }
 
-// formatLeft formats the time left as the counter shows it, by lifetime:
-// MM:SS under an hour, HH:MM:SS under a day, then "D day(s) HH:MM:SS". It
-// rounds up to the second, as the script does, and shows 0 for the past.
-func formatLeft(left, lifetime time.Duration, l Labels) string {
-	t := int64((left + time.Second - 1) / time.Second)
-	if left <= 0 {
-		t = 0
+// FormatLeft formats the time left as the counter shows it. The format
+// follows the lifetime, not the time left, so that it holds while the
+// counter runs: MM:SS under an hour ("15:00"), HH:MM:SS under a day
+// ("01:00:00"), and from a day "D days HH:MM:SS" ("1 day 04:00:00"), the
+// day word being l.Day, l.DaysFew or l.Days by the [PluralCategory] of D
+// in l.Lang. The time left is rounded up to the second, and the past
+// shows as zero. Empty labels are English.
+//
+// [Config.Element] renders the counter with it, and the widget's script
+// formats each tick alike, so that the page shows the same text before
+// and after the script runs; use it wherever a page repeats the counter.
+// The cases that both must pass are in testdata/format.json.
+func FormatLeft(left, lifetime time.Duration, l Labels) string {
+	t := int64(max(left, 0) / time.Second)
+	if left > 0 && left%time.Second != 0 {
+		t++
 	}
 	m, h := t/60, t/3600
 	switch {
@@ -189,14 +206,39 @@ func formatLeft(left, lifetime time.Duration, l Labels) string {
 	case lifetime < 24*time.Hour:
 		return fmt.Sprintf("%02d:%02d:%02d", h, m%60, t%60)
 	}
-	// The script asks Intl.PluralRules; for the first render, "one" is
-	// 1 and "few" is 2 to 4, as in Czech and Polish up to 21 days.
+	l = l.withDefaults()
 	d, word := h/24, l.Days
-	switch {
-	case d == 1:
+	switch PluralCategory(l.Lang, d) {
+	case "one":
 		word = l.Day
-	case d >= 2 && d <= 4 && l.DaysFew != "":
-		word = l.DaysFew
+	case "few":
+		word = cmp.Or(l.DaysFew, l.Days)
 	}
 	return fmt.Sprintf("%d %s %02d:%02d:%02d", d, word, h%24, m%60, t%60)
+}
+
+// PluralCategory returns the CLDR cardinal plural category of the integer
+// n in the language lang, a BCP 47 tag of which only the language counts
+// ("cs-CZ" is Czech): "one", "few", "many" or "other", as the browser's
+// Intl.PluralRules selects for an integer. It knows the languages that
+// Logout ships: English (one, other), Polish (one, few, many) and Czech
+// (one, few, other); any other language, and the empty tag, get the
+// English rules. A negative n counts as its absolute value.
+func PluralCategory(lang string, n int64) string {
+	i := uint64(n)
+	if n < 0 {
+		i = -i
+	}
+	base, _, _ := strings.Cut(strings.ToLower(lang), "-")
+	switch {
+	case i == 1:
+		return "one"
+	case base == "pl" && i%10 >= 2 && i%10 <= 4 && (i%100 < 12 || i%100 > 14):
+		return "few"
+	case base == "pl":
+		return "many"
+	case base == "cs" && i >= 2 && i <= 4:
+		return "few"
+	}
+	return "other"
 }

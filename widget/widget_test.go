@@ -54,8 +54,8 @@ func TestElementFormat(t *testing.T) {
 		{"one day", 48 * time.Hour, 25 * time.Hour, widget.Labels{}, "1 day 01:00:00"},
 		{"translated day", 48 * time.Hour, 25 * time.Hour, widget.Labels{Day: "dzień", Days: "dni"}, "1 dzień 01:00:00"},
 		{"translated days", 72 * time.Hour, 72 * time.Hour, widget.Labels{Day: "dzień", Days: "dni"}, "3 dni 00:00:00"},
-		{"Czech few", 72 * time.Hour, 72 * time.Hour, widget.Labels{Day: "den", Days: "dní", DaysFew: "dny"}, "3 dny 00:00:00"},
-		{"Czech other", 120 * time.Hour, 120 * time.Hour, widget.Labels{Day: "den", Days: "dní", DaysFew: "dny"}, "5 dní 00:00:00"},
+		{"Czech few", 72 * time.Hour, 72 * time.Hour, widget.Labels{Lang: "cs", Day: "den", Days: "dní", DaysFew: "dny"}, "3 dny 00:00:00"},
+		{"Czech other", 120 * time.Hour, 120 * time.Hour, widget.Labels{Lang: "cs", Day: "den", Days: "dní", DaysFew: "dny"}, "5 dní 00:00:00"},
 		{"past deadline", time.Minute, -time.Minute, widget.Labels{}, "00:00"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

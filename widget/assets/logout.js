@@ -1,6 +1,30 @@
 // Logout countdown widget; see package widget. Times are ms, browser clock.
 (() => {
   'use strict';
+  const pad = (n) => String(n).padStart(2, '0');
+  const secs = (ms) => Math.max(0, Math.ceil(ms / 1000));
+
+  // format is widget.FormatLeft (ms left, lifetime in s, labels, lang).
+  // Tests call it on this script's element, with testdata/format.json.
+  const format = (ms, life, w, lang) => {
+    const t = secs(ms);
+    const m = Math.floor(t / 60);
+    const h = Math.floor(m / 60);
+    const s = ':' + pad(t % 60);
+    if (life < 3600) return pad(m) + s;
+    if (life < 86400) return pad(h) + ':' + pad(m % 60) + s;
+    const d = Math.floor(h / 24);
+    let k;
+    try {
+      k = new Intl.PluralRules(lang || 'en').select(d);
+    } catch (_) {
+      k = d === 1 && 'one'; // a malformed tag: English, as in Go
+    }
+    const x = k === 'one' ? w.day : (k === 'few' && w.daysFew) || w.days;
+    return d + ' ' + x + ' ' + pad(h % 24) + ':' + pad(m % 60) + s;
+  };
+  if (document.currentScript) document.currentScript.format = format;
+
   const el = document.querySelector('.logout-counter[data-deadline]');
   const dlg = document.querySelector('.logout-dialog');
   if (!el || !dlg || !window.fetch) return;
@@ -23,21 +47,7 @@
   let prev = null; // focus before the dialog
   let ended = false;
 
-  const pad = (n) => String(n).padStart(2, '0');
-  const plural = new Intl.PluralRules(document.documentElement.lang || undefined);
-
-  // fmt formats t seconds for the counter, by lifetime.
-  const fmt = (t) => {
-    const m = Math.floor(t / 60);
-    const h = Math.floor(m / 60);
-    const s = ':' + pad(t % 60);
-    if (life < 3600) return pad(m) + s;
-    if (life < 86400) return pad(h) + ':' + pad(m % 60) + s;
-    const d = Math.floor(h / 24);
-    const k = plural.select(d);
-    const w = k === 'one' ? c.day : (k === 'few' && c.daysFew) || c.days;
-    return d + ' ' + w + ' ' + pad(h % 24) + ':' + pad(m % 60) + s;
-  };
+  const lang = c.lang || document.documentElement.lang;
 
   // short formats t seconds for the dialog: 0:59, 1:00:00.
   const short = (t) => {
@@ -190,8 +200,8 @@
     if (ended) return;
     const now = Date.now();
     const rem = dl - now;
-    const t = Math.max(0, Math.ceil(rem / 1000));
-    text(el, fmt(t));
+    const t = secs(rem);
+    text(el, format(rem, life, c, lang));
     if (!busy && (job ? now >= retryAt : rem <= 0)) send(job || 'check');
     const down = fails > 0;
     if (!down && !(lead > 0 && rem <= lead * 1000)) {
