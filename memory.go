@@ -30,7 +30,7 @@ func NewMemoryStore() *MemoryStore {
 
 var _ Store = (*MemoryStore)(nil)
 
-// CreateSession implements [Store].
+// CreateSession implements [SessionStore].
 func (m *MemoryStore) CreateSession(_ context.Context, s Session) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -66,7 +66,7 @@ func deleteCursor(idx []Cursor, c Cursor) []Cursor {
 	return idx
 }
 
-// Session implements [Store].
+// Session implements [SessionStore].
 func (m *MemoryStore) Session(_ context.Context, id string) (Session, error) {
 	m.mu.RLock()
 	s, ok := m.sessions[id]
@@ -77,7 +77,7 @@ func (m *MemoryStore) Session(_ context.Context, id string) (Session, error) {
 	return s, nil
 }
 
-// TouchSession implements [Store].
+// TouchSession implements [SessionStore].
 func (m *MemoryStore) TouchSession(_ context.Context, id string, seen, deadline time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -92,7 +92,25 @@ func (m *MemoryStore) TouchSession(_ context.Context, id string, seen, deadline 
 	return nil
 }
 
-// CountSessions implements [Store].
+// SetDeadlines implements [SessionStore], under the store's lock.
+func (m *MemoryStore) SetDeadlines(_ context.Context, updates []DeadlineUpdate) (int, error) {
+	if len(updates) == 0 {
+		return 0, nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, u := range updates {
+		if s, ok := m.sessions[u.ID]; ok && s.LastSeen.Equal(u.Seen) {
+			s.Deadline = u.Deadline
+			m.sessions[u.ID] = s
+			n++
+		}
+	}
+	return n, nil
+}
+
+// CountSessions implements [SessionStore].
 func (m *MemoryStore) CountSessions(_ context.Context, userID string) (int, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -102,7 +120,7 @@ func (m *MemoryStore) CountSessions(_ context.Context, userID string) (int, erro
 	return len(m.byUser[userID]), nil
 }
 
-// ListSessions implements [Store].
+// ListSessions implements [SessionStore].
 func (m *MemoryStore) ListSessions(_ context.Context, opts ListOptions) ([]Session, error) {
 	if opts.Limit <= 0 {
 		return nil, nil
@@ -139,8 +157,8 @@ func compareStrings(a, b string) int {
 	return 0
 }
 
-// ExpiredSessions implements [Store]. It scans every session: the memory
-// store is for tests and small programs.
+// ExpiredSessions implements [SessionStore]. It scans every session:
+// the memory store is for tests and small programs.
 func (m *MemoryStore) ExpiredSessions(_ context.Context, t time.Time, limit int) ([]Session, error) {
 	m.mu.RLock()
 	var out []Session
@@ -162,7 +180,7 @@ func (m *MemoryStore) ExpiredSessions(_ context.Context, t time.Time, limit int)
 	return out, nil
 }
 
-// EndSessions implements [Store].
+// EndSessions implements [SessionStore].
 func (m *MemoryStore) EndSessions(_ context.Context, sel Selector, reason Reason, at time.Time) ([]Event, error) {
 	if err := sel.Validate(); err != nil {
 		return nil, err
@@ -232,7 +250,7 @@ func (m *MemoryStore) setUser(userID string, idx []Cursor) {
 	m.byUser[userID] = idx
 }
 
-// Event implements [Store].
+// Event implements [EventLog].
 func (m *MemoryStore) Event(_ context.Context, sessionID string) (Event, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -244,7 +262,7 @@ func (m *MemoryStore) Event(_ context.Context, sessionID string) (Event, error) 
 	return Event{}, ErrNotFound
 }
 
-// Events implements [Store].
+// Events implements [EventLog].
 func (m *MemoryStore) Events(_ context.Context, limit int) ([]Event, error) {
 	m.mu.RLock()
 	out := slices.Clone(m.events)
@@ -254,7 +272,7 @@ func (m *MemoryStore) Events(_ context.Context, limit int) ([]Event, error) {
 	return out[:min(max(limit, 0), len(out))], nil
 }
 
-// DeleteEvents implements [Store].
+// DeleteEvents implements [EventLog].
 func (m *MemoryStore) DeleteEvents(_ context.Context, before time.Time) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -263,7 +281,7 @@ func (m *MemoryStore) DeleteEvents(_ context.Context, before time.Time) (int, er
 	return n - len(m.events), nil
 }
 
-// Settings implements [Store].
+// Settings implements [SettingsStore].
 func (m *MemoryStore) Settings(context.Context) (Settings, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -273,7 +291,7 @@ func (m *MemoryStore) Settings(context.Context) (Settings, error) {
 	return m.settings, nil
 }
 
-// SaveSettings implements [Store].
+// SaveSettings implements [SettingsStore].
 func (m *MemoryStore) SaveSettings(_ context.Context, s Settings) (Settings, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -13,16 +13,41 @@ import (
 )
 
 func TestMemoryStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) logout.Store { return logout.NewMemoryStore() })
+	// No newPeer: only one value holds a MemoryStore's data.
+	storetest.Run(t, func(t *testing.T) logout.Store { return logout.NewMemoryStore() }, nil)
+}
+
+// calls counts the calls of a refresh: pages read, batches and single
+// touches written.
+type calls struct {
+	*logout.MemoryStore
+	lists, batches, touches int
+}
+
+func (c *calls) ListSessions(ctx context.Context, opts logout.ListOptions) ([]logout.Session, error) {
+	c.lists++
+	return c.MemoryStore.ListSessions(ctx, opts)
+}
+
+func (c *calls) SetDeadlines(ctx context.Context, ups []logout.DeadlineUpdate) (int, error) {
+	c.batches++
+	return c.MemoryStore.SetDeadlines(ctx, ups)
+}
+
+func (c *calls) TouchSession(ctx context.Context, id string, seen, deadline time.Time) error {
+	c.touches++
+	return c.MemoryStore.TouchSession(ctx, id, seen, deadline)
 }
 
 // TestSweepRefreshesEveryDeadlineInPages: after a settings change, a
 // sweep rewrites the stored deadline of every session, however many
-// pages of sessions the store holds.
+// pages of sessions the store holds, with one read and one batch write
+// per page of 500.
 func TestSweepRefreshesEveryDeadlineInPages(t *testing.T) {
 	store := logout.NewMemoryStore()
+	counted := &calls{MemoryStore: store}
 	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
-	m, err := logout.New(store, logout.Options{Now: func() time.Time { return now }, Logger: slog.New(slog.DiscardHandler)})
+	m, err := logout.New(counted, logout.Options{Now: func() time.Time { return now }, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,6 +67,10 @@ func TestSweepRefreshesEveryDeadlineInPages(t *testing.T) {
 	}
 	if err := m.Sweep(t.Context()); err != nil {
 		t.Fatal(err)
+	}
+	if counted.lists != 3 || counted.batches != 3 || counted.touches != 0 {
+		t.Fatalf("the refresh read %d pages, wrote %d batches and %d touches; want 3, 3 and 0",
+			counted.lists, counted.batches, counted.touches)
 	}
 	seen := 0
 	opts := logout.ListOptions{Limit: 100}

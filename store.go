@@ -6,18 +6,38 @@ import (
 	"time"
 )
 
-// A Store keeps sessions, the settings and the sign-out log. Several
-// [Manager]s in several processes may share one store; then the store is
-// the single source of truth.
+// A Store keeps what [Manager]s share: the sessions, the sign-out log and
+// the settings, one concern per embedded interface. [New] takes a Store.
+// Several Managers in several processes may share one store; then the
+// store is the single source of truth.
 //
-// Implementations must be safe for concurrent use. Times are passed in by
-// the Manager (from its clock; a store never reads its own clock) already
-// truncated to the microsecond, and must come back equal to them
-// (time.Time.Equal). The Manager passes only valid Reasons and positive
-// limits. A missing record is reported as [ErrNotFound] (wrapped
-// or not); every other error means the store failed. The package
-// storetest checks these contracts.
+// Implement the three on one type over one database: [SessionStore.EndSessions]
+// appends to the log that [EventLog] reads, in the same atomic step as
+// it deletes the session. The package storetest checks every contract
+// below, one named subtest per rule.
+//
+// Rules for every method of the three:
+//   - Implementations must be safe for concurrent use, by goroutines and
+//     by other processes that share the data.
+//   - Times are passed in by the Manager (from its clock; a store never
+//     reads its own clock to decide anything) already truncated to the
+//     microsecond, and must come back equal to them (time.Time.Equal).
+//   - The Manager passes only valid Reasons and positive limits.
+//   - A missing record is reported as [ErrNotFound] (wrapped or not);
+//     every other error means the store failed, and should read
+//     "mystore: op: cause".
 type Store interface {
+	SessionStore
+	EventLog
+	SettingsStore
+}
+
+// A SessionStore keeps sessions: the part of a [Store] that requests and
+// the sweeper read and write. Its methods follow the rules in [Store]'s
+// doc. A session lives from [SessionStore.CreateSession] until
+// [SessionStore.EndSessions] deletes it; no other method may create one,
+// and none may bring back one that ended.
+type SessionStore interface {
 	// CreateSession stores a new session. It returns ErrConflict if a
 	// session with the same ID exists.
 	CreateSession(ctx context.Context, s Session) error
@@ -30,6 +50,24 @@ type Store interface {
 	// returns ErrNotFound, and creates nothing, when the session is gone:
 	// a touch must never bring back an ended session.
 	TouchSession(ctx context.Context, id string, seen, deadline time.Time) error
+	// SetDeadlines stores the deadlines of many sessions at once, after
+	// a settings change. For each update whose session exists and whose
+	// stored LastSeen equals the update's Seen, it sets the stored
+	// Deadline (and its index, which ExpiredSessions reads) to the
+	// update's Deadline, and changes nothing else. It skips every other
+	// update without error: a session gone stays gone, and one touched
+	// meanwhile, by any process, keeps the deadline of that newer write.
+	// The check of LastSeen and the write are one atomic step per
+	// session. It returns how many sessions it matched (whether or not
+	// their Deadline changed).
+	//
+	// The IDs of updates are distinct. Its cost must be a bounded number
+	// of round trips to the database per call, never one per update: one
+	// statement, one transaction or one script for a batch of a few
+	// hundred (the Manager passes at most 500). On an error some updates
+	// may have been applied; the count returned with it is of those
+	// known to be. An empty updates is a no-op returning 0.
+	SetDeadlines(ctx context.Context, updates []DeadlineUpdate) (int, error)
 	// CountSessions returns how many sessions userID has, or how many
 	// there are in all when userID is "". Its cost must not grow with the
 	// number of sessions beyond a count over an index (a set's size, or
@@ -55,11 +93,29 @@ type Store interface {
 	// on Deadline).
 	ExpiredSessions(ctx context.Context, t time.Time, limit int) ([]Session, error)
 	// EndSessions deletes the sessions that sel selects and appends one
-	// Event (reason, at) per deleted session to the log, both in one
-	// atomic step per session, and returns those events. Sessions already
-	// gone are skipped without error, so of two concurrent calls that
-	// select the same session exactly one returns its event.
+	// Event (reason, at) per deleted session to the log that the
+	// [EventLog] of the same Store reads, both in one atomic step per
+	// session, and returns those events. Sessions already gone are
+	// skipped without error, so of two concurrent calls that select the
+	// same session exactly one returns its event. It refuses a sel that
+	// fails [Selector.Validate].
 	EndSessions(ctx context.Context, sel Selector, reason Reason, at time.Time) ([]Event, error)
+}
+
+// A DeadlineUpdate asks [SessionStore.SetDeadlines] to set the stored
+// Deadline of session ID, provided that its stored LastSeen still equals
+// Seen, the LastSeen that the new Deadline was computed from.
+type DeadlineUpdate struct {
+	ID       string
+	Seen     time.Time
+	Deadline time.Time
+}
+
+// An EventLog is the sign-out log of a [Store]: the events that
+// [SessionStore.EndSessions] appended, read for the sign-out page and the
+// ended-session answers, and pruned by the sweeper. Its methods follow
+// the rules in [Store]'s doc.
+type EventLog interface {
 	// Event returns the newest event of a session, or ErrNotFound.
 	Event(ctx context.Context, sessionID string) (Event, error)
 	// Events returns at most limit events, newest first: by At, and
@@ -69,16 +125,23 @@ type Store interface {
 	Events(ctx context.Context, limit int) ([]Event, error)
 	// DeleteEvents removes the events logged before t and says how many.
 	DeleteEvents(ctx context.Context, before time.Time) (int, error)
+}
+
+// A SettingsStore keeps the one [Settings] record that administrators
+// edit, with a version for optimistic concurrency. Its methods follow the
+// rules in [Store]'s doc.
+type SettingsStore interface {
 	// Settings returns the saved settings with their Version, or
 	// ErrNotFound when none were ever saved.
 	Settings(ctx context.Context) (Settings, error)
 	// SaveSettings saves s if s.Version equals the stored version (0 when
 	// none is stored) and returns s with its new version, one more than
 	// before. On a mismatch it changes nothing and returns ErrConflict.
+	// Of concurrent saves of one version exactly one succeeds.
 	SaveSettings(ctx context.Context, s Settings) (Settings, error)
 }
 
-// ListOptions choose a page of sessions for [Store.ListSessions] and
+// ListOptions choose a page of sessions for [SessionStore.ListSessions] and
 // [Manager.Sessions]. Sessions are ordered by Created, then ID; to read
 // the next page, set After to [CursorOf] the last session of this one,
 // and stop after a page shorter than Limit. The zero ListOptions asks
@@ -114,7 +177,7 @@ func CursorOf(s Session) Cursor { return Cursor{Created: s.Created, ID: s.ID} }
 // session.
 func (c Cursor) IsZero() bool { return c.Created.IsZero() && c.ID == "" }
 
-// A Selector chooses the sessions that [Store.EndSessions] ends: exactly
+// A Selector chooses the sessions that [SessionStore.EndSessions] ends: exactly
 // one of IDs, UserID and All is set.
 type Selector struct {
 	// IDs selects these sessions.
@@ -183,11 +246,22 @@ func (sel Selector) Match(s Session) bool {
 // process sharing it (Redis pub/sub, PostgreSQL LISTEN/NOTIFY). A [Manager]
 // whose store is a Watcher drops its cached state as soon as another
 // process changes it; without one it still rereads the store at least
-// every [Options.SyncInterval].
+// every [Options.SyncInterval]. A Store need not be a Watcher.
 type Watcher interface {
 	// Watch calls fn for every change until ctx is done, then returns
-	// ctx.Err(). It returns early with an error if it cannot listen; the
-	// Manager then retries with backoff. fn must not block for long.
+	// ctx.Err(). Once it listens, it calls fn with a Change whose All is
+	// set (what changed before was missed); from then on, every
+	// successful [SettingsStore.SaveSettings] and every
+	// [SessionStore.EndSessions] that ended sessions, by any Store value
+	// on the same data in any process, is announced to fn: Settings, or
+	// the ended IDs in Ended (in one or more Changes), or All when a
+	// change is too large to list. Changes made one after another
+	// through one Store value are announced in that order. Other methods
+	// announce nothing.
+	//
+	// It returns early with an error if it cannot listen or stops
+	// listening; the Manager then retries with backoff. It calls fn from
+	// one goroutine at a time; fn must not block for long.
 	Watch(ctx context.Context, fn func(Change)) error
 }
 

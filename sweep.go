@@ -111,9 +111,13 @@ func (m *Manager) Sweep(ctx context.Context) error {
 
 // refreshDeadlines rewrites every stored deadline under new settings,
 // so that the store's deadline index stays true. It reads the sessions a
-// page of sweepBatch at a time, each read bounded by the store timeout.
+// page of sweepBatch at a time and writes the deadlines that differ with
+// one SetDeadlines per page: two store round trips per page, each bounded
+// by the store timeout. A session touched meanwhile keeps the deadline of
+// that touch (SetDeadlines checks LastSeen).
 func (m *Manager) refreshDeadlines(ctx context.Context, set *Settings) error {
 	opts := ListOptions{Limit: sweepBatch}
+	updates := make([]DeadlineUpdate, 0, sweepBatch)
 	for {
 		sctx, cancel := m.storeCtx(ctx)
 		list, err := m.store.ListSessions(sctx, opts)
@@ -121,11 +125,18 @@ func (m *Manager) refreshDeadlines(ctx context.Context, set *Settings) error {
 		if err != nil {
 			return err
 		}
+		updates = updates[:0]
 		for _, s := range list {
 			if d, _ := set.Deadline(s); !d.Equal(s.Deadline) {
-				if err := m.store.TouchSession(ctx, s.ID, s.LastSeen, d); err != nil && !errors.Is(err, ErrNotFound) {
-					return err
-				}
+				updates = append(updates, DeadlineUpdate{ID: s.ID, Seen: s.LastSeen, Deadline: d})
+			}
+		}
+		if len(updates) > 0 {
+			sctx, cancel := m.storeCtx(ctx)
+			_, err := m.store.SetDeadlines(sctx, updates)
+			cancel()
+			if err != nil {
+				return err
 			}
 		}
 		if len(list) < sweepBatch {

@@ -14,6 +14,9 @@ const MaxPayload = maxPayload
 // ExpiredQuery returns the statement behind ExpiredSessions.
 func ExpiredQuery(s *Store) string { return s.q.expired }
 
+// SetDeadlinesQuery returns the statement behind SetDeadlines.
+func SetDeadlinesQuery(s *Store) string { return s.q.setDeadlines }
+
 // ListQueries returns the statements behind ListSessions and
 // CountSessions, by name.
 func ListQueries(s *Store) map[string]string {

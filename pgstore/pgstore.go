@@ -128,6 +128,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 // queries holds the statements, with the quoted schema in place.
 type queries struct {
 	createSession, session, touch, expired           string
+	setDeadlines                                     string
 	listAll, listAllAfter, listUser, listUserAfter   string
 	countAll, countUser                              string
 	endPrefix, endSuffix                             string
@@ -151,6 +152,12 @@ func newQueries(schema string) queries {
 	RETURNING 1
 )
 SELECT EXISTS (SELECT FROM u) OR EXISTS (SELECT FROM {s}.sessions WHERE id = $1)`),
+		// One statement for the whole batch: each row of the arrays
+		// updates its session, found by the primary key, if last_seen
+		// is still the one the deadline was computed from.
+		setDeadlines: q(`UPDATE {s}.sessions AS s SET deadline = u.deadline
+FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS u(id, seen, deadline)
+WHERE s.id = u.id AND s.last_seen = u.seen`),
 		// Keyset pages, served by the index on (created, id) or on
 		// (user_id, created, id): the row comparison is an index range,
 		// so a page reads only its own rows.
@@ -234,6 +241,29 @@ func (s *Store) TouchSession(ctx context.Context, id string, seen, deadline time
 		return fmt.Errorf("pgstore: touch session: %w", logout.ErrNotFound)
 	}
 	return nil
+}
+
+// SetDeadlines implements [logout.SessionStore] in one statement, an
+// UPDATE joined to the updates sent as three arrays, so a batch costs
+// one round trip and one commit, and is all or nothing. A session whose
+// row another transaction is updating is checked against that row's
+// newest version once it commits (READ COMMITTED), so newer activity is
+// never overwritten.
+func (s *Store) SetDeadlines(ctx context.Context, updates []logout.DeadlineUpdate) (int, error) {
+	if len(updates) == 0 {
+		return 0, nil
+	}
+	ids := make([]string, len(updates))
+	seen := make([]time.Time, len(updates))
+	deadlines := make([]time.Time, len(updates))
+	for i, u := range updates {
+		ids[i], seen[i], deadlines[i] = u.ID, u.Seen, u.Deadline
+	}
+	tag, err := s.pool.Exec(ctx, s.q.setDeadlines, ids, seen, deadlines)
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: set deadlines: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // CountSessions implements [logout.Store] with count(*), over the index

@@ -33,9 +33,13 @@ func newStore(tb testing.TB, pool *pgxpool.Pool, schema string) *pgstore.Store {
 }
 
 func TestStore(t *testing.T) {
-	pool := servicetest.Postgres(t)
+	pool, other := servicetest.Postgres(t), servicetest.Postgres(t)
+	var schema string
 	storetest.Run(t, func(t *testing.T) logout.Store {
-		return newStore(t, pool, servicetest.PostgresSchema(t, pool))
+		schema = servicetest.PostgresSchema(t, pool)
+		return newStore(t, pool, schema)
+	}, func(t *testing.T) logout.Store {
+		return newStore(t, other, schema) // another process's pool
 	})
 }
 
@@ -192,6 +196,74 @@ FROM generate_series(1, 20000) AS g, (VALUES (timestamptz '2026-01-01 00:00:00Z'
 	got, err := s.ExpiredSessions(t.Context(), time.Date(2026, 1, 1, 0, 1, 0, 0, time.UTC), 500)
 	if err != nil || len(got) != 60 || got[0].ID != "s1" || got[59].ID != "s60" {
 		t.Fatalf("ExpiredSessions = %d sessions, %v; want s1 to s60", len(got), err)
+	}
+}
+
+// TestSetDeadlinesUsesPrimaryKey checks that a batch of 500 deadlines
+// among 100 000 sessions finds each session by the primary key (no scan
+// of the table), for the values given and for a generic plan, and that it
+// leaves alone the sessions whose last_seen differs. (On a table of a few
+// thousand sessions PostgreSQL rightly prefers one scan of it.)
+func TestSetDeadlinesUsesPrimaryKey(t *testing.T) {
+	pool := servicetest.Postgres(t)
+	schema := servicetest.PostgresSchema(t, pool)
+	s := newStore(t, pool, schema)
+	table := pgx.Identifier{schema}.Sanitize() + ".sessions"
+	_, err := pool.Exec(t.Context(), `INSERT INTO `+table+` (id, user_id, created, last_seen, deadline)
+SELECT 's' || g, 'u' || g % 100, t, t, t + interval '1 hour'
+FROM generate_series(1, 100000) AS g, (VALUES (timestamptz '2026-01-01 00:00:00Z')) AS v(t)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(t.Context(), "VACUUM ANALYZE "+table); err != nil {
+		t.Fatal(err)
+	}
+	seen := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var ids []string
+	var seens, deadlines []time.Time
+	for i := range 500 {
+		ids = append(ids, fmt.Sprintf("s%d", 1+i*197))
+		seens = append(seens, seen)
+		deadlines = append(deadlines, seen.Add(2*time.Hour))
+	}
+	conn, err := pgx.ConnectConfig(t.Context(), pool.Config().ConnConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(t.Context(), "PREPARE set_deadlines AS "+pgstore.SetDeadlinesQuery(s)); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+		t.Run(mode, func(t *testing.T) {
+			if _, err := conn.Exec(t.Context(), "SET plan_cache_mode = "+mode); err != nil {
+				t.Fatal(err)
+			}
+			// EXPLAIN takes no parameters: pgx puts the arrays in the text.
+			rows, _ := conn.Query(t.Context(), "EXPLAIN EXECUTE set_deadlines($1, $2, $3)",
+				pgx.QueryExecModeSimpleProtocol, ids, seens, deadlines)
+			lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan := strings.Join(lines, "\n")
+			if !strings.Contains(plan, "Index Scan using sessions_pkey") || strings.Contains(plan, "Seq Scan") {
+				t.Fatalf("SetDeadlines does not find sessions by the primary key:\n%s", plan)
+			}
+		})
+	}
+	ups := make([]logout.DeadlineUpdate, len(ids))
+	for i := range ids {
+		ups[i] = logout.DeadlineUpdate{ID: ids[i], Seen: seens[i], Deadline: deadlines[i]}
+	}
+	ups[0].Seen = seen.Add(time.Microsecond) // activity it never had
+	n, err := s.SetDeadlines(t.Context(), ups)
+	if err != nil || n != 499 {
+		t.Fatalf("SetDeadlines = %d, %v; want 499", n, err)
+	}
+	var moved int
+	if err := pool.QueryRow(t.Context(), "SELECT count(*) FROM "+table+" WHERE deadline = $1", seen.Add(2*time.Hour)).Scan(&moved); err != nil || moved != 499 {
+		t.Fatalf("%d sessions have the new deadline, %v; want 499", moved, err)
 	}
 }
 

@@ -32,12 +32,14 @@
 //
 // # Atomicity
 //
-// Creating, touching and ending a session, and saving the settings, each
-// run as one Lua script. A touch changes only a session that exists, so a
-// touch racing an end never brings the session back, and of two calls
-// that end one session exactly one logs it. No script handles more than
-// 256 sessions or events: ending a user's or everyone's sessions scans the
-// user's zset or the deadlines index and ends each page with one script.
+// Creating, touching and ending a session, setting deadlines, and saving
+// the settings, each run as one Lua script. A touch changes only a session
+// that exists, so a touch racing an end never brings the session back, and
+// of two calls that end one session exactly one logs it. No script handles
+// more than 256 sessions or events (500 for [Store.SetDeadlines], one page
+// of the Manager's refresh after a settings change): ending a user's or
+// everyone's sessions scans the user's zset or the deadlines index and
+// ends each page with one script.
 //
 // # Pages and counts
 //

@@ -28,9 +28,13 @@ func newStore(t testing.TB, c *redis.Client, opts redisstore.Options) *redisstor
 }
 
 func TestStore(t *testing.T) {
-	c := servicetest.Redis(t)
+	c, other := servicetest.Redis(t), servicetest.Redis(t)
+	var prefix string
 	storetest.Run(t, func(t *testing.T) logout.Store {
-		return newStore(t, c, redisstore.Options{Prefix: servicetest.RedisPrefix(t, c)})
+		prefix = servicetest.RedisPrefix(t, c)
+		return newStore(t, c, redisstore.Options{Prefix: prefix})
+	}, func(t *testing.T) logout.Store {
+		return newStore(t, other, redisstore.Options{Prefix: prefix}) // another process's client
 	})
 }
 
@@ -113,6 +117,22 @@ func TestSessionKeyExpiresAtDeadlinePlusMargin(t *testing.T) {
 				t.Fatal(err)
 			}
 			check(later)
+			// A settings change moves the deadline and the expiry with
+			// it, later or earlier; a stale LastSeen moves nothing.
+			for _, tt := range []struct {
+				seen, deadline, want time.Time
+				n                    int
+			}{
+				{now.Add(5 * time.Minute), now.Add(2 * time.Hour), now.Add(2 * time.Hour), 1},
+				{now.Add(5 * time.Minute), now.Add(16 * time.Minute), now.Add(16 * time.Minute), 1},
+				{now, now.Add(3 * time.Hour), now.Add(16 * time.Minute), 0},
+			} {
+				n, err := s.SetDeadlines(t.Context(), []logout.DeadlineUpdate{{ID: "a", Seen: tt.seen, Deadline: tt.deadline}})
+				if err != nil || n != tt.n {
+					t.Fatalf("SetDeadlines(seen %v, deadline %v) = %d, %v; want %d", tt.seen, tt.deadline, n, err, tt.n)
+				}
+				check(tt.want)
+			}
 		})
 	}
 }
@@ -525,6 +545,10 @@ func TestDoneContextFailsEveryMethod(t *testing.T) {
 		}},
 		{"Session", func() error { _, err := s.Session(ctx, "a"); return err }},
 		{"TouchSession", func() error { return s.TouchSession(ctx, "a", now, now) }},
+		{"SetDeadlines", func() error {
+			_, err := s.SetDeadlines(ctx, []logout.DeadlineUpdate{{ID: "a", Seen: now, Deadline: now}})
+			return err
+		}},
 		{"CountSessions", func() error { _, err := s.CountSessions(ctx, ""); return err }},
 		{"ListSessions", func() error { _, err := s.ListSessions(ctx, logout.ListOptions{Limit: 10}); return err }},
 		{"ExpiredSessions", func() error { _, err := s.ExpiredSessions(ctx, now, 10); return err }},

@@ -19,11 +19,19 @@ import "github.com/redis/go-redis/v9"
 // thus stays for the Manager's sweep to end and log. Redis's clock only
 // decides when it forgets; whether a session has ended is never judged by
 // it.
+//
+// nowMs reads the Redis clock in milliseconds; expireAtFrom is expireAt
+// for a script that reads the clock once for many sessions.
 const expireAt = `
-local function expireAt(deadlineUs, marginMs)
+local function nowMs()
 	local t = redis.call('TIME')
-	local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+	return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function expireAtFrom(deadlineUs, marginMs, now)
 	return math.max(math.floor(tonumber(deadlineUs) / 1000), now) + tonumber(marginMs)
+end
+local function expireAt(deadlineUs, marginMs)
+	return expireAtFrom(deadlineUs, marginMs, nowMs())
 end
 `
 
@@ -68,6 +76,36 @@ local u = ARGV[1] .. 'u:' .. h[1]
 redis.call('PEXPIREAT', u, exp, 'NX')
 redis.call('PEXPIREAT', u, exp, 'GT')
 return 1
+`)
+
+// setDeadlinesScript sets the deadline of each listed session that
+// exists and whose last_seen equals the given one, and keeps the rest in
+// step as touchScript does: the deadlines index, the key's expiry (Margin
+// after the new deadline, or after now if that is later) and the user
+// index's expiry (only ever extended). last_seen itself is left alone.
+//
+// KEYS: deadlines zset.
+// ARGV: prefix, margin ms, then id, last_seen µs, deadline µs for each
+// session.
+// Returns how many sessions it updated.
+var setDeadlinesScript = redis.NewScript(expireAt + `
+local p, now, n = ARGV[1], nowMs(), 0
+for i = 3, #ARGV - 2, 3 do
+	local id, seen, deadline = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+	local key = p .. 's:' .. id
+	local h = redis.call('HMGET', key, 'user', 'last_seen')
+	if h[1] and tonumber(h[2]) == tonumber(seen) then
+		local exp = expireAtFrom(deadline, ARGV[2], now)
+		redis.call('HSET', key, 'deadline', deadline)
+		redis.call('PEXPIREAT', key, exp)
+		redis.call('ZADD', KEYS[1], deadline, id)
+		local u = p .. 'u:' .. h[1]
+		redis.call('PEXPIREAT', u, exp, 'NX')
+		redis.call('PEXPIREAT', u, exp, 'GT')
+		n = n + 1
+	end
+end
+return n
 `)
 
 // endScript ends the listed sessions that still exist and match the

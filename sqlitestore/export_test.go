@@ -6,6 +6,7 @@ import "github.com/gologout/logout"
 const (
 	SessionQuery       = sessionQuery
 	TouchQuery         = touchQuery
+	SetDeadlineQuery   = setDeadlineQuery
 	ListAllQuery       = listAllQuery
 	ListAllAfterQuery  = listAllAfterQuery
 	ListUserQuery      = listUserQuery

@@ -46,7 +46,7 @@ type Store struct {
 	r, w *sql.DB // read pool; the single write connection
 
 	// Prepared statements for the request path.
-	getSession, touchSession, createSession *sql.Stmt
+	getSession, touchSession, createSession, setDeadline *sql.Stmt
 }
 
 var _ logout.Store = (*Store)(nil)
@@ -156,6 +156,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	s.getSession = prep(s.r, sessionQuery)
 	s.touchSession = prep(s.w, touchQuery)
 	s.createSession = prep(s.w, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+	s.setDeadline = prep(s.w, setDeadlineQuery)
 	return err
 }
 
@@ -166,11 +167,15 @@ const touchQuery = `UPDATE sessions SET
 	last_seen = max(last_seen, ?2)
 WHERE id = ?1`
 
+// setDeadlineQuery sets one session's deadline if its last_seen is still
+// the one the deadline was computed from; served by the primary key.
+const setDeadlineQuery = `UPDATE sessions SET deadline = ?3 WHERE id = ?1 AND last_seen = ?2`
+
 // Close closes the database. Calls in progress may fail; no method may be
 // called after Close.
 func (s *Store) Close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.getSession, s.touchSession, s.createSession} {
+	for _, st := range []*sql.Stmt{s.getSession, s.touchSession, s.createSession, s.setDeadline} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -293,6 +298,47 @@ func (s *Store) TouchSession(ctx context.Context, id string, seen, deadline time
 		return logout.ErrNotFound
 	}
 	return nil
+}
+
+// SetDeadlines implements [logout.SessionStore]: one transaction on the
+// write connection runs a prepared UPDATE per session, each served by the
+// primary key, so the batch costs one commit. It is all or nothing: on
+// an error no update is applied and the count is 0.
+func (s *Store) SetDeadlines(ctx context.Context, updates []logout.DeadlineUpdate) (_ int, err error) {
+	if len(updates) == 0 {
+		return 0, nil
+	}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("sqlitestore: set deadlines: %w", err)
+		}
+	}()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	st := tx.StmtContext(ctx, s.setDeadline)
+	n := 0
+	for _, u := range updates {
+		res, err := st.ExecContext(ctx, u.ID, micros(u.Seen), micros(u.Deadline))
+		if err != nil {
+			return 0, err
+		}
+		k, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		n += int(k)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // CountSessions implements [logout.Store]. It counts the entries of an

@@ -19,8 +19,12 @@ import (
 )
 
 func TestStore(t *testing.T) {
+	var path string
 	storetest.Run(t, func(t *testing.T) logout.Store {
-		return open(t, filepath.Join(t.TempDir(), "logout.db"))
+		path = filepath.Join(t.TempDir(), "logout.db")
+		return open(t, path)
+	}, func(t *testing.T) logout.Store {
+		return open(t, path) // another process on the same file
 	})
 }
 
@@ -265,6 +269,7 @@ func TestQueryPlans(t *testing.T) {
 		{"expired sessions use the deadline index", sqlitestore.ExpiredQuery, []any{int64(0), 10}, "INDEX sessions_deadline (deadline<?)"},
 		{"session by ID uses the primary key", sqlitestore.SessionQuery, []any{"a"}, "(id=?)"},
 		{"touch uses the primary key", sqlitestore.TouchQuery, []any{"a", int64(0), int64(0)}, "(id=?)"},
+		{"setting a deadline uses the primary key", sqlitestore.SetDeadlineQuery, []any{"a", int64(0), int64(0)}, "(id=?)"},
 		{"a page of all sessions uses the creation index", sqlitestore.ListAllQuery, []any{10}, "INDEX sessions_created"},
 		{"a later page of all sessions seeks in the creation index", sqlitestore.ListAllAfterQuery, []any{int64(0), "a", 10}, "INDEX sessions_created ((created,id)>(?,?))"},
 		{"a page of a user's sessions uses the user index", sqlitestore.ListUserQuery, []any{"alice", 10}, "INDEX sessions_user (user_id=?)"},
@@ -405,6 +410,10 @@ func TestContextCanceled(t *testing.T) {
 	}
 	if _, err := s.EndSessions(ctx, logout.Selector{All: true}, logout.ReasonForced, at(1)); !errors.Is(err, context.Canceled) {
 		t.Errorf("EndSessions with a canceled context = %v, want context.Canceled", err)
+	}
+	_, err = s.SetDeadlines(ctx, []logout.DeadlineUpdate{{ID: "a", Seen: at(0), Deadline: at(60)}})
+	if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "sqlitestore: set deadlines: ") {
+		t.Errorf("SetDeadlines with a canceled context = %v, want sqlitestore: set deadlines: …context canceled", err)
 	}
 }
 
