@@ -1,0 +1,43 @@
+// Package proxy is logout-proxy's engine: a reverse proxy that gives an
+// admin panel it did not write (Django admin, WordPress, OctoberCMS, …)
+// Logout's idle sign-out, counter and warning, on the panel's own sessions.
+//
+//	p, err := proxy.New(store, proxy.Options{Upstream: u, Profile: proxy.Django()})
+//	if err != nil { ... }
+//	go p.Run(ctx) // ends sessions that stopped making requests
+//	http.ListenAndServe("127.0.0.1:8080", p)
+//
+// # Sessions
+//
+// The proxy keeps one Logout session per session cookie of the panel
+// ([Profile.SessionCookies], through [logout.Options.App]): it learns the
+// user's name from the sign-in form it forwards ([Profile.UserField]) and
+// starts the session when the panel answers that POST with a new session
+// cookie. When the session ends (idle, absolute, forced, or signed out on
+// the panel), the proxy never forwards that cookie to the panel's backend
+// again, expires it in the browser, and ends it on the panel too where the
+// profile says how ([Profile.SignOut]). Backend requests of an ended
+// session are redirected to the panel's sign-in page, which then shows why
+// ("You have been logged out!"); front-end requests are never redirected.
+//
+// # Widget
+//
+// Backend HTML pages of a signed-in session get the counter and the warning
+// dialog of package widget, inserted right after <body> while the page
+// streams through (gzip is decoded on the way; other encodings are not
+// requested for page loads). The counter moves into the element named by
+// [Profile.CounterSelector], or floats in a corner. The scripts are served
+// from the proxy's own path below the backend prefix, so a
+// Content-Security-Policy with script-src 'self' works; a policy that
+// allows no same-origin script gets nothing injected unless it carries a
+// nonce, which the proxy's script tags then reuse.
+//
+// # Forwarding
+//
+// Requests are forwarded by [net/http/httputil.ReverseProxy]: WebSockets,
+// server-sent events and long transfers stream untouched. X-Forwarded-For,
+// -Host and -Proto are set by the proxy, and those the client sent are kept
+// only when it is one of [Options.TrustedProxies]. Redirects to the
+// upstream's own address (or [Options.RewriteOrigins]) are rewritten to the
+// proxy's.
+package proxy

@@ -1,0 +1,239 @@
+package proxy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/gologout/logout"
+)
+
+// A Profile describes an admin panel to the proxy: where its backend
+// lives, which cookies hold its sign-in, how it signs in and out, and
+// which of its requests are polling. [Django], [WordPress] and
+// [OctoberCMS] are ready-made; [ParseProfile] reads others from JSON.
+type Profile struct {
+	// Name names the profile in logs and errors.
+	Name string `json:"name"`
+	// Prefix is the backend's path prefix, such as "/admin". Requests
+	// below it are backend requests: an ended session is redirected to
+	// SignInPath (or answered 401 for scripts). Others are front-end
+	// requests, never redirected. Required.
+	Prefix string `json:"prefix"`
+	// SignInPath is the panel's sign-in page, such as "/admin/login/".
+	// A POST to it that the panel answers with a new session cookie
+	// starts a session. It may lie outside Prefix ("/wp-login.php").
+	// Required.
+	SignInPath string `json:"sign_in_path"`
+	// ReturnParam is the sign-in page's query parameter naming the page
+	// to return to ("next" for Django, "redirect_to" for WordPress); the
+	// proxy sets it from Logout's "return" parameter. Empty: none.
+	ReturnParam string `json:"return_param,omitempty"`
+	// UserField is the sign-in form's field holding the user's name
+	// ("username"); the proxy reads it from the form it forwards.
+	// Empty, or absent from the form: the user is recorded as "unknown".
+	UserField string `json:"user_field,omitempty"`
+	// SessionCookies are the patterns of the cookie that identifies a
+	// signed-in session; the first cookie of a request matching one of
+	// them is the session's key. Required.
+	SessionCookies []Pattern `json:"session_cookies"`
+	// ExtraCookies are further credentials of the same sign-in (such as
+	// WordPress's wordpress_sec_<hash>, sent only below /wp-admin): they
+	// are stripped and expired together with the session cookie.
+	ExtraCookies []Pattern `json:"extra_cookies,omitempty"`
+	// KeepCookies are never stripped or expired, even when they match
+	// ExtraCookies (WordPress's wordpress_test_cookie).
+	KeepCookies []Pattern `json:"keep_cookies,omitempty"`
+	// CookiePaths are the paths the panel sets its cookies on; an ended
+	// session's cookies are expired on each. Default ["/"].
+	CookiePaths []string `json:"cookie_paths,omitempty"`
+	// AnonymousSessions tells that the panel gives anonymous visitors a
+	// session cookie too (Laravel, and so OctoberCMS), renewed at sign-in.
+	// Such a cookie unknown to the proxy is forwarded; without
+	// AnonymousSessions a backend request's unknown session cookie is
+	// stripped, so the panel sees an anonymous visitor.
+	AnonymousSessions bool `json:"anonymous_sessions,omitempty"`
+	// FrontEnd says what happens to an ended session's cookies on
+	// front-end requests: "strip" (the default) forwards the request
+	// without them, so the panel serves an anonymous visitor; "keep"
+	// forwards them, for panels whose one cookie also holds the
+	// visitor's front-end session (a shop's cart), and relies on SignOut
+	// to end the sign-in on the panel.
+	FrontEnd string `json:"front_end,omitempty"`
+	// SignOut, when set, is how the proxy ends an ended session on the
+	// panel too, with the browser's cookies. Nil: the proxy only blocks
+	// the credential and expires it in the browser.
+	SignOut *SignOut `json:"sign_out,omitempty"`
+	// Passive lists the panel's polling requests, which never extend a
+	// session (WordPress's heartbeat).
+	Passive []PassiveRule `json:"passive,omitempty"`
+	// CounterSelector is the CSS selector of the element that the counter
+	// is placed in ("#user-tools"). Empty, or matching nothing on a page:
+	// the counter floats as a badge in the page's corner.
+	CounterSelector string `json:"counter_selector,omitempty"`
+	// PreserveHost forwards the browser's Host header instead of the
+	// upstream's, as panels that check or print their host expect. The
+	// proxy sets X-Forwarded-Host and X-Forwarded-Proto either way.
+	PreserveHost bool `json:"preserve_host,omitempty"`
+}
+
+// SignOut is how a panel signs a session out.
+type SignOut struct {
+	// Method is "GET" or "POST".
+	Method string `json:"method"`
+	// Path is the sign-out URL's path and query, such as "/admin/logout/".
+	Path string `json:"path"`
+	// CSRFCookie and CSRFField, when set, post the value of this cookie
+	// in this form field, as Django's CSRF protection wants
+	// ("csrftoken", "csrfmiddlewaretoken").
+	CSRFCookie string `json:"csrf_cookie,omitempty"`
+	CSRFField  string `json:"csrf_field,omitempty"`
+}
+
+// A PassiveRule selects polling requests: those on Path whose query or
+// URL-encoded form has Param equal to Value (any request on Path when
+// Param is empty).
+type PassiveRule struct {
+	Path  string `json:"path"`
+	Param string `json:"param,omitempty"`
+	Value string `json:"value,omitempty"`
+}
+
+// Django returns the profile of Django's admin (django.contrib.admin) at
+// /admin/, with its session cookie "sessionid" and CSRF-protected POST
+// sign-out.
+func Django() Profile {
+	return Profile{
+		Name: "django", Prefix: "/admin", SignInPath: "/admin/login/", ReturnParam: "next", UserField: "username",
+		SessionCookies:  []Pattern{mustPattern("sessionid")},
+		SignOut:         &SignOut{Method: http.MethodPost, Path: "/admin/logout/", CSRFCookie: "csrftoken", CSRFField: "csrfmiddlewaretoken"},
+		CounterSelector: "#user-tools", PreserveHost: true,
+	}
+}
+
+// WordPress returns the profile of WordPress's /wp-admin: the session is
+// keyed by wordpress_logged_in_<hash>; the auth cookies wordpress_<hash>
+// and wordpress_sec_<hash> go with it; the heartbeat
+// (admin-ajax.php, action=heartbeat) is polling. WordPress signs out only
+// with a nonce, so the proxy blocks and expires the cookies instead.
+func WordPress() Profile {
+	return Profile{
+		Name: "wordpress", Prefix: "/wp-admin", SignInPath: "/wp-login.php", ReturnParam: "redirect_to", UserField: "log",
+		SessionCookies:  []Pattern{mustPattern("wordpress_logged_in_*")},
+		ExtraCookies:    []Pattern{mustPattern("wordpress_*")},
+		KeepCookies:     []Pattern{mustPattern("wordpress_test_cookie")},
+		CookiePaths:     []string{"/", "/wp-admin", "/wp-content/plugins"},
+		Passive:         []PassiveRule{{Path: "/wp-admin/admin-ajax.php", Param: "action", Value: "heartbeat"}},
+		CounterSelector: "#wp-admin-bar-top-secondary", PreserveHost: true,
+	}
+}
+
+// OctoberCMS returns the profile of OctoberCMS's /backend: Laravel gives
+// every visitor an october_session cookie and renews it at sign-in; the
+// same session holds the front end's visitor (a cart), so FrontEnd is
+// "keep" and the sign-in is ended on the panel by its sign-out URL.
+func OctoberCMS() Profile {
+	return Profile{
+		Name: "octobercms", Prefix: "/backend", SignInPath: "/backend/backend/auth/signin", UserField: "login",
+		SessionCookies:    []Pattern{mustPattern("october_session")},
+		ExtraCookies:      []Pattern{mustPattern("admin_auth")},
+		AnonymousSessions: true, FrontEnd: "keep",
+		SignOut:         &SignOut{Method: http.MethodGet, Path: "/backend/backend/auth/signout"},
+		CounterSelector: ".mainmenu-accountmenu", PreserveHost: true,
+	}
+}
+
+// Profiles returns the ready-made profiles by name.
+func Profiles() map[string]Profile {
+	return map[string]Profile{"django": Django(), "wordpress": WordPress(), "octobercms": OctoberCMS()}
+}
+
+// ParseProfile reads a profile from JSON (the field names of [Profile]'s
+// tags) and validates it. Unknown fields are refused, so that a typo does
+// not silently fall back to a default.
+func ParseProfile(b []byte) (Profile, error) {
+	var p Profile
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return Profile{}, fmt.Errorf("proxy: profile: %w", err)
+	}
+	if dec.More() {
+		return Profile{}, errors.New("proxy: profile: trailing data after the JSON object")
+	}
+	if err := p.Validate(); err != nil {
+		return Profile{}, err
+	}
+	return p, nil
+}
+
+// Validate reports every problem of p, joined with errors.Join, each
+// naming the field.
+func (p Profile) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("proxy: profile %q: %s: %s", p.Name, field, fmt.Sprintf(format, args...)))
+	}
+	isPath := func(s string) bool { _, ok := logout.SafeReturnPath(s); return ok && s == strings.TrimSpace(s) }
+	switch pre := strings.TrimRight(p.Prefix, "/"); {
+	case pre == "" || !isPath(pre):
+		bad("prefix", "want a path such as /admin, got %q", p.Prefix)
+	case strings.ContainsAny(pre, "?#"):
+		bad("prefix", "a path without query, got %q", p.Prefix)
+	}
+	if !isPath(p.SignInPath) || strings.ContainsAny(p.SignInPath, "?#") {
+		bad("sign_in_path", "want a path such as /admin/login/, got %q", p.SignInPath)
+	}
+	if len(p.SessionCookies) == 0 {
+		bad("session_cookies", "name at least one cookie, such as sessionid")
+	}
+	for _, c := range slices.Concat(p.SessionCookies, p.ExtraCookies, p.KeepCookies) {
+		if c.name == "" {
+			bad("cookies", "empty pattern")
+		}
+	}
+	for _, cp := range p.CookiePaths {
+		if !isPath(cp) {
+			bad("cookie_paths", "want paths such as /, got %q", cp)
+		}
+	}
+	if p.FrontEnd != "" && p.FrontEnd != "strip" && p.FrontEnd != "keep" {
+		bad("front_end", "want strip or keep, got %q", p.FrontEnd)
+	}
+	if so := p.SignOut; so != nil {
+		if so.Method != http.MethodGet && so.Method != http.MethodPost {
+			bad("sign_out.method", "want GET or POST, got %q", so.Method)
+		}
+		if !isPath(so.Path) {
+			bad("sign_out.path", "want a path such as /admin/logout/, got %q", so.Path)
+		}
+		if (so.CSRFCookie == "") != (so.CSRFField == "") {
+			bad("sign_out", "csrf_cookie and csrf_field go together")
+		}
+	}
+	for _, r := range p.Passive {
+		if !isPath(r.Path) || strings.ContainsAny(r.Path, "?#") {
+			bad("passive.path", "want a path such as /wp-admin/admin-ajax.php, got %q", r.Path)
+		}
+	}
+	if strings.ContainsAny(p.CounterSelector, "<>\x00") {
+		bad("counter_selector", "not a CSS selector: %q", p.CounterSelector)
+	}
+	return errors.Join(errs...)
+}
+
+// normalized returns p with its defaults filled in.
+func (p Profile) normalized() Profile {
+	p.Prefix = strings.TrimRight(p.Prefix, "/")
+	if len(p.CookiePaths) == 0 {
+		p.CookiePaths = []string{"/"}
+	}
+	if p.FrontEnd == "" {
+		p.FrontEnd = "strip"
+	}
+	return p
+}

@@ -1,0 +1,620 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gologout/logout"
+	"github.com/gologout/logout/widget"
+)
+
+// Options configure a Proxy. Upstream and Profile are required; every
+// other field states its default.
+type Options struct {
+	// Upstream is the panel's address, such as http://127.0.0.1:8000.
+	Upstream *url.URL
+	// Profile describes the panel. It is validated by New.
+	Profile Profile
+	// Logout holds further options of the [logout.Manager] (Now,
+	// SyncInterval, Defaults, OnSignOut, …). Its BackendPrefix, SignInPath,
+	// EndpointsPath, App, PassivePaths, Deny and Logger are set by the
+	// proxy.
+	Logout logout.Options
+	// TrustedProxies are the reverse proxies (addresses or networks) in
+	// front of this one whose X-Forwarded-For, -Host, -Proto and Forwarded
+	// headers are kept. From any other client they are replaced. Default
+	// none.
+	TrustedProxies []netip.Prefix
+	// StripCookies name cookies that are never forwarded to the upstream,
+	// such as those of the proxy's own admin pages.
+	StripCookies []Pattern
+	// RewriteOrigins are further origins ("https://example.com") that the
+	// panel believes it has, such as WordPress's site address: redirects
+	// to them, as to Upstream, are rewritten to the proxy's origin.
+	RewriteOrigins []string
+	// Transport forwards requests. Default a clone of
+	// http.DefaultTransport.
+	Transport http.RoundTripper
+	// Labels are the widget's strings; empty ones are English.
+	Labels widget.Labels
+	// Logger receives errors and sign-in records. Default slog.Default().
+	Logger *slog.Logger
+	// SignOutTimeout bounds the request that ends a session on the panel.
+	// Default 5 s.
+	SignOutTimeout time.Duration
+}
+
+// A Proxy is a reverse proxy to one admin panel that signs idle sessions
+// out. It is an http.Handler, safe for concurrent use. Create one with New.
+type Proxy struct {
+	opts      Options
+	prof      Profile
+	m         *logout.Manager
+	store     logout.Store
+	rp        *httputil.ReverseProxy
+	log       *slog.Logger
+	base      string // the proxy's own path: Prefix + "/_logout/"
+	endpoints string // where the Manager's endpoints are
+	assets    http.Handler
+	widget    http.Handler
+	origins   []string
+	signedOut sync.Map     // session IDs already ended on the panel
+	nSigned   atomic.Int64 // entries in signedOut
+	warnedCSP atomic.Bool
+	bufs      sync.Pool
+	handler   http.Handler
+}
+
+//go:embed assets
+var assetFS embed.FS
+
+// chunkSize is the injector's buffer: the most of a page held at once.
+const chunkSize = 32 << 10
+
+// formPeekLimit bounds how much of a sign-in or polling form is read to
+// learn the user or spot the poll; larger bodies are forwarded unread.
+const formPeekLimit = 64 << 10
+
+// New returns a Proxy that keeps its sessions in store. It fails on
+// invalid options; it does not touch the store or the upstream.
+func New(store logout.Store, opts Options) (*Proxy, error) {
+	if opts.Upstream == nil || (opts.Upstream.Scheme != "http" && opts.Upstream.Scheme != "https") || opts.Upstream.Host == "" {
+		return nil, errors.New("proxy: Upstream must be an http:// or https:// URL with a host")
+	}
+	if err := opts.Profile.Validate(); err != nil {
+		return nil, err
+	}
+	for _, o := range opts.RewriteOrigins {
+		u, err := url.Parse(o)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || strings.Trim(u.Path, "/") != "" {
+			return nil, fmt.Errorf("proxy: rewrite origin %q: want scheme://host[:port]", o)
+		}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Transport == nil {
+		opts.Transport = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	if opts.SignOutTimeout <= 0 {
+		opts.SignOutTimeout = 5 * time.Second
+	}
+	p := &Proxy{opts: opts, prof: opts.Profile.normalized(), store: store, log: opts.Logger}
+	p.base = p.prof.Prefix + "/_logout/"
+	p.endpoints = p.prof.Prefix + "/_logout/session"
+	p.origins = append([]string{originOf(opts.Upstream)}, opts.RewriteOrigins...)
+	p.bufs.New = func() any { return new([chunkSize]byte) }
+
+	lo := opts.Logout
+	lo.BackendPrefix, lo.SignInPath, lo.EndpointsPath = p.prof.Prefix, p.prof.SignInPath, p.endpoints
+	lo.App, lo.Deny, lo.Logger = appSessions{p}, p.deny, opts.Logger
+	lo.PassivePaths = nil
+	for _, r := range p.prof.Passive {
+		if r.Param == "" {
+			lo.PassivePaths = append(lo.PassivePaths, r.Path)
+		}
+	}
+	m, err := logout.New(store, lo)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	p.m = m
+	sub, _ := fs.Sub(assetFS, "assets")
+	p.assets = http.StripPrefix(p.base+"proxy/", http.FileServerFS(sub))
+	p.widget = http.StripPrefix(p.base+"widget", widget.Handler())
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		Transport:      opts.Transport,
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+		BufferPool:     bufferPool{&p.bufs},
+	}
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == p.endpoints || strings.HasPrefix(r.URL.Path, p.endpoints+"/") {
+			p.m.Endpoints().ServeHTTP(w, r)
+			return
+		}
+		p.forward(w, r)
+	})
+	p.handler = p.m.Handler(inner)
+	return p, nil
+}
+
+// Manager returns the Proxy's [logout.Manager], for the admin pages
+// (settings, sessions, forced sign-out) and tests.
+func (p *Proxy) Manager() *logout.Manager { return p.m }
+
+// Run ends expired sessions until ctx is done, then writes pending
+// activity; see [logout.Manager.Run].
+func (p *Proxy) Run(ctx context.Context) error {
+	if err := p.m.Run(ctx); err != nil {
+		return fmt.Errorf("proxy: run: %w", err)
+	}
+	return nil
+}
+
+// AssetsPath returns the path below which the proxy serves its own files
+// and the session endpoints: the profile's prefix + "/_logout/".
+func (p *Proxy) AssetsPath() string { return p.base }
+
+// info is what the proxy learns about one request on its way.
+type info struct {
+	orig         *http.Request // the request as the Manager passed it on
+	w            http.ResponseWriter
+	backend      bool
+	pageLoad     bool   // a GET page load: may get the widget
+	gzipOK       bool   // the client accepts gzip
+	signIn       bool   // a POST to the sign-in page
+	user         string // from the sign-in form
+	renewed      string // the session cookie the upstream just set
+	dropped      bool   // the Manager called EndSession
+	handled      bool   // the ended credential was expired and ended upstream
+	clientOrigin string
+	peerTrusted  bool
+}
+
+type infoKey struct{}
+
+func infoOf(ctx context.Context) *info {
+	in, _ := ctx.Value(infoKey{}).(*info)
+	return in
+}
+
+// ServeHTTP serves the proxy's own files and forwards everything else
+// through the Manager's middleware.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	switch {
+	case strings.HasPrefix(path, p.base+"proxy/"):
+		p.assets.ServeHTTP(w, r)
+		return
+	case strings.HasPrefix(path, p.base+"widget/"):
+		p.widget.ServeHTTP(w, r)
+		return
+	}
+	in := &info{backend: p.isBackend(path), peerTrusted: p.trusted(r)}
+	in.clientOrigin = p.clientOrigin(r, in.peerTrusted)
+	stripCookies(r.Header, p.opts.StripCookies)
+	if r.Method == http.MethodGet && !logout.IsScript(r) && (in.backend || path == p.prof.SignInPath) {
+		in.pageLoad = true
+		in.gzipOK = acceptsGzip(r.Header)
+	}
+	r.Header.Del(logout.HeaderPassive)
+	if p.passive(r) {
+		r.Header.Set(logout.HeaderPassive, "1")
+	}
+	if r.Method == http.MethodPost && path == p.prof.SignInPath {
+		in.signIn = true
+		if p.prof.UserField != "" {
+			if f := peekForm(r); f != nil {
+				in.user = f.Get(p.prof.UserField)
+			}
+		}
+	}
+	p.handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), infoKey{}, in)))
+}
+
+func (p *Proxy) isBackend(path string) bool {
+	pre := p.prof.Prefix
+	return strings.HasPrefix(path, pre) && (len(path) == len(pre) || path[len(pre)] == '/')
+}
+
+// passive reports whether r is one of the profile's polling requests
+// with a parameter (those without one are the Manager's PassivePaths).
+func (p *Proxy) passive(r *http.Request) bool {
+	for _, rule := range p.prof.Passive {
+		if rule.Param == "" || r.URL.Path != rule.Path {
+			continue
+		}
+		if r.URL.Query().Get(rule.Param) == rule.Value {
+			return true
+		}
+		if r.Method == http.MethodPost {
+			if f := peekForm(r); f != nil && f.Get(rule.Param) == rule.Value {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// peekForm reads an URL-encoded body of at most formPeekLimit bytes and
+// puts it back for forwarding; it returns nil for other bodies.
+func peekForm(r *http.Request) url.Values {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "application/x-www-form-urlencoded" || r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, formPeekLimit+1))
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(b), r.Body), r.Body}
+	if err != nil || len(b) > formPeekLimit {
+		return nil
+	}
+	f, err := url.ParseQuery(string(b))
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
+// forward handles a request the Manager let through: it decides which
+// credentials go upstream, then proxies it.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
+	in := infoOf(r.Context())
+	in.orig, in.w = r, w
+	if _, live := logout.FromContext(r.Context()); !live {
+		key := firstCookie(r, p.prof.SessionCookies)
+		switch {
+		case in.dropped && key != "":
+			ended, err := p.ended(r.Context(), key)
+			if err != nil && in.backend {
+				ended = true // fail closed on the backend
+			}
+			if ended {
+				p.endCredential(w, r, in)
+				if in.backend || p.prof.FrontEnd == "strip" {
+					p.stripCredentials(r.Header)
+				}
+			} else if in.backend && !p.prof.AnonymousSessions {
+				p.stripCredentials(r.Header) // a session this proxy never started
+			}
+		case in.backend && !p.prof.AnonymousSessions:
+			p.stripCredentials(r.Header) // say, an auth cookie without its session cookie
+		}
+	}
+	if r.Method == http.MethodGet && r.URL.Path == p.prof.SignInPath && p.prof.ReturnParam != "" {
+		q := r.URL.Query()
+		if ret, ok := logout.SafeReturnPath(q.Get("return")); ok && q.Get(p.prof.ReturnParam) == "" {
+			q.Set(p.prof.ReturnParam, ret)
+			r.URL.RawQuery = q.Encode()
+		}
+	}
+	p.rp.ServeHTTP(w, r)
+}
+
+// ended reports whether the session of the upstream session cookie key
+// has ended, by the sign-out log (a session's ID is the hex SHA-256 of
+// its credential).
+func (p *Proxy) ended(ctx context.Context, key string) (bool, error) {
+	_, err := p.store.Event(ctx, sessionID(key))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, logout.ErrNotFound):
+		return false, nil
+	}
+	return false, fmt.Errorf("proxy: sign-out log: %w", err)
+}
+
+func sessionID(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// credential patterns: the session cookie and its companions.
+func (p *Proxy) credentialPatterns() []Pattern {
+	return slices.Concat(p.prof.SessionCookies, p.prof.ExtraCookies)
+}
+
+// stripCredentials removes the panel's credentials from a request's
+// Cookie header, keeping KeepCookies.
+func (p *Proxy) stripCredentials(h http.Header) {
+	if len(p.prof.KeepCookies) == 0 {
+		stripCookies(h, p.credentialPatterns())
+		return
+	}
+	// Strip only names that match a credential and no keep pattern.
+	var names []Pattern
+	for _, c := range cookiesOf(h) {
+		if matchAny(p.credentialPatterns(), c) && !matchAny(p.prof.KeepCookies, c) {
+			names = append(names, Pattern{name: c})
+		}
+	}
+	stripCookies(h, names)
+}
+
+func cookiesOf(h http.Header) []string {
+	var out []string
+	for _, line := range h["Cookie"] {
+		for part := range strings.SplitSeq(line, ";") {
+			name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
+			if name != "" {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}
+
+// endCredential expires an ended session's cookies in the browser and
+// ends the session on the panel, once per request.
+func (p *Proxy) endCredential(w http.ResponseWriter, r *http.Request, in *info) {
+	if in == nil || in.handled {
+		return
+	}
+	in.handled = true
+	for _, name := range cookiesOf(r.Header) {
+		if !matchAny(p.credentialPatterns(), name) || matchAny(p.prof.KeepCookies, name) {
+			continue
+		}
+		if p.prof.FrontEnd == "keep" && matchAny(p.prof.SessionCookies, name) {
+			continue // it also holds the visitor's front-end session
+		}
+		for _, path := range p.prof.CookiePaths {
+			http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: path, MaxAge: -1, HttpOnly: true})
+		}
+	}
+	p.signOutUpstream(r)
+}
+
+// signOutUpstream ends r's session on the panel, as the profile's SignOut
+// says, at most once per session cookie.
+func (p *Proxy) signOutUpstream(r *http.Request) {
+	so := p.prof.SignOut
+	key := firstCookie(r, p.prof.SessionCookies)
+	if so == nil || key == "" {
+		return
+	}
+	id := sessionID(key)
+	if _, dup := p.signedOut.LoadOrStore(id, struct{}{}); dup {
+		return
+	}
+	if p.nSigned.Add(1) > 10000 { // bound the memory: forget the old ones
+		p.signedOut.Clear()
+		p.nSigned.Store(0)
+	}
+	u := *p.opts.Upstream
+	u.Path, u.RawQuery, _ = strings.Cut(so.Path, "?")
+	var body io.Reader
+	form := url.Values{}
+	if so.CSRFCookie != "" {
+		if c, err := r.Cookie(so.CSRFCookie); err == nil {
+			form.Set(so.CSRFField, c.Value)
+		}
+	}
+	if so.Method == http.MethodPost {
+		body = strings.NewReader(form.Encode())
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), p.opts.SignOutTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, so.Method, u.String(), body)
+	if err != nil {
+		p.log.Error("proxy: sign out upstream", slog.String("error", err.Error()))
+		return
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for _, line := range r.Header["Cookie"] {
+		req.Header.Add("Cookie", line)
+	}
+	if p.prof.PreserveHost {
+		req.Host = r.Host
+	}
+	// Django checks the Referer of HTTPS POSTs against the host.
+	req.Header.Set("Referer", in(r).clientOrigin+p.prof.SignInPath)
+	req.Header.Set("X-Forwarded-Host", r.Host)
+	resp, err := p.opts.Transport.RoundTrip(req)
+	if err != nil {
+		p.log.Warn("proxy: sign out upstream", slog.String("error", err.Error()))
+		return
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		p.log.Warn("proxy: sign out upstream", slog.Int("status", resp.StatusCode))
+	}
+}
+
+func in(r *http.Request) *info {
+	if i := infoOf(r.Context()); i != nil {
+		return i
+	}
+	return &info{}
+}
+
+// deny answers the requests the Manager refuses: an ended session's
+// cookies are expired and ended on the panel first.
+func (p *Proxy) deny(w http.ResponseWriter, r *http.Request, d logout.Denial) {
+	var ended *logout.EndedError
+	if errors.As(d.Err, &ended) {
+		p.endCredential(w, r, infoOf(r.Context()))
+	}
+	d.Write(w)
+}
+
+// appSessions connects the Manager to the panel's session cookie.
+type appSessions struct{ p *Proxy }
+
+// SessionID implements logout.AppSessions: the session cookie the
+// upstream just set, or else the one the request carries.
+func (a appSessions) SessionID(r *http.Request) string {
+	if in := infoOf(r.Context()); in != nil && in.renewed != "" {
+		return in.renewed
+	}
+	return firstCookie(r, a.p.prof.SessionCookies)
+}
+
+// EndSession implements logout.AppSessions. The Manager calls it for an
+// ended session and for an unknown one alike; the proxy tells them apart
+// later (deny, forward), except on the sign-out endpoint.
+func (a appSessions) EndSession(w http.ResponseWriter, r *http.Request) {
+	in := infoOf(r.Context())
+	if in == nil {
+		return
+	}
+	in.dropped = true
+	if strings.HasPrefix(r.URL.Path, a.p.endpoints+"/") && r.Method == http.MethodPost {
+		a.p.endCredential(w, r, in) // the widget's "Sign out now"
+	}
+}
+
+// rewrite builds the upstream request.
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	in := infoOf(pr.In.Context())
+	pr.SetURL(p.opts.Upstream)
+	if p.prof.PreserveHost {
+		pr.Out.Host = pr.In.Host
+	}
+	if in != nil && in.peerTrusted {
+		if v := pr.In.Header["X-Forwarded-For"]; len(v) > 0 {
+			pr.Out.Header["X-Forwarded-For"] = slices.Clone(v)
+		}
+	}
+	pr.SetXForwarded()
+	if in != nil && in.peerTrusted {
+		for _, h := range []string{"X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded"} {
+			if v := pr.In.Header.Get(h); v != "" {
+				pr.Out.Header.Set(h, v)
+			}
+		}
+	}
+	if in != nil && in.pageLoad {
+		// Page loads may get the widget: ask only for what the proxy
+		// can decode.
+		if in.gzipOK {
+			pr.Out.Header.Set("Accept-Encoding", "gzip")
+		} else {
+			pr.Out.Header.Set("Accept-Encoding", "identity")
+		}
+	}
+}
+
+// trusted reports whether r comes from one of Options.TrustedProxies.
+func (p *Proxy) trusted(r *http.Request) bool {
+	if len(p.opts.TrustedProxies) == 0 {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, pre := range p.opts.TrustedProxies {
+		if pre.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientOrigin is the origin the browser sees: scheme and host, taken
+// from X-Forwarded-Proto and -Host only from a trusted proxy.
+func (p *Proxy) clientOrigin(r *http.Request, trusted bool) string {
+	scheme, host := "http", r.Host
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if trusted {
+		if v := r.Header.Get("X-Forwarded-Proto"); v == "http" || v == "https" {
+			scheme = v
+		}
+		if v := r.Header.Get("X-Forwarded-Host"); v != "" && !strings.ContainsAny(v, "/ ,") {
+			host = v
+		}
+	}
+	return scheme + "://" + host
+}
+
+func originOf(u *url.URL) string { return strings.ToLower(u.Scheme + "://" + u.Host) }
+
+func acceptsGzip(h http.Header) bool {
+	for _, v := range h.Values("Accept-Encoding") {
+		for part := range strings.SplitSeq(v, ",") {
+			name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			if strings.EqualFold(strings.TrimSpace(name), "gzip") && !strings.Contains(strings.ReplaceAll(params, " ", ""), "q=0") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// errorHandler answers when the upstream cannot be reached or answers
+// badly: 502, or nothing when the client has gone.
+func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return
+	}
+	status := http.StatusBadGateway
+	var se *signInError
+	if errors.As(err, &se) {
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "5")
+	}
+	p.log.LogAttrs(r.Context(), slog.LevelWarn, "proxy: upstream", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	if status == http.StatusServiceUnavailable {
+		io.WriteString(w, "The sign-in service is temporarily unavailable; please sign in again in a moment.\n")
+		return
+	}
+	io.WriteString(w, "The admin panel did not answer; please try again in a moment.\n")
+}
+
+// signInError is a session that could not be started.
+type signInError struct{ err error }
+
+func (e *signInError) Error() string { return "proxy: start session: " + e.err.Error() }
+func (e *signInError) Unwrap() error { return e.err }
+
+// bufferPool lends ReverseProxy the chunk buffers of the injector's pool.
+type bufferPool struct{ p *sync.Pool }
+
+func (b bufferPool) Get() []byte { return b.p.Get().(*[chunkSize]byte)[:] }
+func (b bufferPool) Put(s []byte) {
+	if cap(s) == chunkSize {
+		b.p.Put((*[chunkSize]byte)(s[:chunkSize]))
+	}
+}
+
+var _ http.Handler = (*Proxy)(nil)
+var _ logout.AppSessions = appSessions{}

@@ -1,0 +1,303 @@
+package proxy
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gologout/logout"
+	"github.com/gologout/logout/widget"
+)
+
+// modifyResponse follows sign-ins and sign-outs in the upstream's
+// cookies, rewrites redirects to the upstream's own address, and injects
+// the widget (or the sign-out notice) into HTML pages.
+func (p *Proxy) modifyResponse(resp *http.Response) error {
+	in := infoOf(resp.Request.Context())
+	if in == nil || in.orig == nil {
+		return nil
+	}
+	p.rewriteLocation(resp, in)
+	if err := p.followCookies(resp, in); err != nil {
+		return err
+	}
+	sess, live := logout.FromContext(in.orig.Context())
+	switch {
+	case !in.pageLoad || resp.StatusCode != http.StatusOK || !isHTML(resp.Header):
+	case live && in.renewed == "" && in.backend:
+		_ = sess
+		cfg, ok := widget.New(p.m, in.orig)
+		if !ok {
+			return nil
+		}
+		cfg.AssetsPrefix = p.base + "widget/"
+		cfg.Labels = p.opts.Labels
+		return p.inject(resp, func(nonce string) []byte { return p.widgetSnippet(cfg, nonce) })
+	case in.orig.URL.Path == p.prof.SignInPath:
+		reason, err := logout.ParseReason(in.orig.URL.Query().Get("reason"))
+		if err != nil {
+			return nil
+		}
+		return p.inject(resp, func(string) []byte { return p.noticeSnippet(reason.Message()) })
+	}
+	return nil
+}
+
+// followCookies starts a session when the upstream answers a sign-in
+// with a new session cookie, and ends it when the upstream deletes it.
+func (p *Proxy) followCookies(resp *http.Response, in *info) error {
+	if len(resp.Header["Set-Cookie"]) == 0 {
+		return nil
+	}
+	var set string
+	deleted := false
+	now := time.Now()
+	for _, c := range resp.Cookies() {
+		if !matchAny(p.prof.SessionCookies, c.Name) {
+			continue
+		}
+		if c.Value == "" || c.MaxAge < 0 || (!c.Expires.IsZero() && c.Expires.Before(now)) {
+			deleted = true
+			continue
+		}
+		set = c.Value
+	}
+	sess, live := logout.FromContext(in.orig.Context())
+	current := firstCookie(in.orig, p.prof.SessionCookies)
+	switch {
+	case set != "" && set != current && !live && in.signIn && resp.StatusCode < 400 &&
+		(resp.StatusCode >= 300 || !p.prof.AnonymousSessions):
+		user := in.user
+		if user == "" {
+			user = "unknown"
+		}
+		return p.startSession(resp, in, user)
+	case set != "" && set != current && live && !p.prof.AnonymousSessions:
+		// The panel renewed the session's ID (Django's cycle_key on a
+		// password change): carry the session over to the new ID.
+		return p.startSession(resp, in, sess.UserID)
+	case set != "" && set != current && live && in.signIn && resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return p.startSession(resp, in, in.user)
+	case deleted && set == "" && live:
+		in.handled = true // the panel signed out itself
+		if err := p.m.SignOut(in.w, in.orig); err != nil {
+			p.log.Warn("proxy: sign out", slog.String("error", err.Error()))
+		}
+	}
+	return nil
+}
+
+func (p *Proxy) startSession(resp *http.Response, in *info, user string) error {
+	if user == "" {
+		user = "unknown"
+	}
+	in.renewed = firstSetCookie(resp, p.prof.SessionCookies)
+	s, err := p.m.SignIn(in.w, in.orig, logout.User{ID: user})
+	if err != nil {
+		// Fail closed: the browser never gets a cookie the proxy does
+		// not know.
+		return &signInError{err}
+	}
+	p.log.LogAttrs(in.orig.Context(), slog.LevelInfo, "proxy: signed in",
+		slog.String("user", user), slog.String("session", s.ID[:8]))
+	return nil
+}
+
+func firstSetCookie(resp *http.Response, ps []Pattern) string {
+	v := ""
+	for _, c := range resp.Cookies() {
+		if matchAny(ps, c.Name) && c.Value != "" && c.MaxAge >= 0 {
+			v = c.Value
+		}
+	}
+	return v
+}
+
+// rewriteLocation points redirects to the upstream's own address at the
+// proxy's.
+func (p *Proxy) rewriteLocation(resp *http.Response, in *info) {
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return
+	}
+	u, err := url.Parse(loc)
+	if err != nil || u.Host == "" {
+		return
+	}
+	o := strings.ToLower(u.Scheme + "://" + u.Host)
+	for _, known := range p.origins {
+		if o == strings.ToLower(known) {
+			c, err := url.Parse(in.clientOrigin)
+			if err != nil {
+				return
+			}
+			u.Scheme, u.Host = c.Scheme, c.Host
+			resp.Header.Set("Location", u.String())
+			return
+		}
+	}
+}
+
+// isHTML reports whether a response is an HTML page to inject into.
+func isHTML(h http.Header) bool {
+	ct, _, err := mime.ParseMediaType(h.Get("Content-Type"))
+	if err != nil || (ct != "text/html" && ct != "application/xhtml+xml") {
+		return false
+	}
+	if d := h.Get("Content-Disposition"); strings.HasPrefix(strings.ToLower(strings.TrimSpace(d)), "attachment") {
+		return false
+	}
+	return true
+}
+
+// inject wraps resp's body in an injector of the snippet that build
+// renders for the page's CSP nonce ("" for none).
+func (p *Proxy) inject(resp *http.Response, build func(nonce string) []byte) error {
+	nonce, ok := cspAllows(resp.Header.Values("Content-Security-Policy"))
+	if !ok {
+		if !p.warnedCSP.Swap(true) {
+			p.log.Warn("proxy: the panel's Content-Security-Policy allows no same-origin script, so no counter is added; add 'self' (or the proxy's path " +
+				p.base + ") to its script-src and style-src")
+		}
+		return nil
+	}
+	body := resp.Body
+	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			return fmt.Errorf("proxy: gzip page: %w", err)
+		}
+		body = readCloser{zr, multiCloser{zr, body}}
+		resp.Header.Del("Content-Encoding")
+	default:
+		return nil // br, zstd, deflate: not requested for page loads; pass it on
+	}
+	buf := p.bufs.Get().(*[chunkSize]byte)
+	resp.Body = newInjector(body, build(nonce), buf[:], func(b []byte) { p.bufs.Put((*[chunkSize]byte)(b)) })
+	resp.ContentLength = -1
+	for _, h := range []string{"Content-Length", "ETag", "Last-Modified", "Content-MD5", "Accept-Ranges"} {
+		resp.Header.Del(h)
+	}
+	resp.Header.Set("Cache-Control", "no-store")
+	return nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+type multiCloser []io.Closer
+
+func (m multiCloser) Close() error {
+	var errs []error
+	for _, c := range m {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+var snippetTmpl = template.Must(template.New("w").Parse(
+	`<link rel="stylesheet" href="{{.Base}}proxy/proxy.css">` +
+		`<script src="{{.Base}}proxy/proxy.js" defer{{if .Nonce}} nonce="{{.Nonce}}"{{end}}></script>{{.Script}}` +
+		`<span class="logout-proxy-counter logout-proxy-float" data-logout-proxy-target="{{.Selector}}">{{.Element}}</span>`))
+
+var noticeTmpl = template.Must(template.New("n").Parse(
+	`<link rel="stylesheet" href="{{.Base}}proxy/proxy.css"><div class="logout-proxy-notice" role="alert">{{.Message}}</div>`))
+
+// widgetSnippet renders what goes after <body> on a signed-in page.
+func (p *Proxy) widgetSnippet(cfg widget.Config, nonce string) []byte {
+	script := string(cfg.Script())
+	if nonce != "" {
+		script = strings.ReplaceAll(script, "<script ", `<script nonce="`+template.HTMLEscapeString(nonce)+`" `)
+	}
+	var b bytes.Buffer
+	err := snippetTmpl.Execute(&b, struct {
+		Base, Nonce, Selector string
+		Script, Element       template.HTML
+	}{p.base, nonce, p.prof.CounterSelector, template.HTML(script), cfg.Element()})
+	if err != nil {
+		p.log.Error("proxy: render widget", slog.String("error", err.Error()))
+		return nil
+	}
+	return b.Bytes()
+}
+
+// noticeSnippet renders the sign-in page's notice.
+func (p *Proxy) noticeSnippet(msg string) []byte {
+	var b bytes.Buffer
+	if err := noticeTmpl.Execute(&b, struct{ Base, Message string }{p.base, msg}); err != nil {
+		return nil
+	}
+	return b.Bytes()
+}
+
+// cspAllows reports whether the policies allow a same-origin script, and
+// the nonce to reuse when only a nonce would.
+func cspAllows(policies []string) (nonce string, ok bool) {
+	for _, header := range policies {
+		for policy := range strings.SplitSeq(header, ",") {
+			n, allowed := policyAllows(policy)
+			if !allowed {
+				if n == "" {
+					return "", false
+				}
+				nonce = n
+			}
+		}
+	}
+	return nonce, true
+}
+
+// policyAllows judges one policy: script-src-elem, else script-src, else
+// default-src.
+func policyAllows(policy string) (nonce string, ok bool) {
+	dirs := map[string][]string{}
+	for d := range strings.SplitSeq(policy, ";") {
+		f := strings.Fields(d)
+		if len(f) == 0 {
+			continue
+		}
+		name := strings.ToLower(f[0])
+		if _, dup := dirs[name]; !dup {
+			dirs[name] = f[1:]
+		}
+	}
+	src, found := dirs["script-src-elem"]
+	if !found {
+		src, found = dirs["script-src"]
+	}
+	if !found {
+		src, found = dirs["default-src"]
+	}
+	if !found {
+		return "", true
+	}
+	strict := false
+	for _, s := range src {
+		ls := strings.ToLower(s)
+		switch {
+		case ls == "'strict-dynamic'":
+			strict = true
+		case strings.HasPrefix(ls, "'nonce-") && strings.HasSuffix(s, "'"):
+			nonce = s[len("'nonce-") : len(s)-1]
+		}
+	}
+	for _, s := range src {
+		if ls := strings.ToLower(s); !strict && (ls == "'self'" || ls == "*") {
+			return "", true
+		}
+	}
+	return nonce, false
+}
