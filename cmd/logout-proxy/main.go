@@ -1,0 +1,446 @@
+// Command logout-proxy puts Logout's idle sign-out in front of an admin
+// panel it did not write: Django admin, WordPress, OctoberCMS, or any panel
+// described by a JSON profile.
+//
+//	go run ./cmd/logout-proxy --upstream http://127.0.0.1:8000 --profile django
+//	go run ./cmd/logout-proxy --help
+//
+// The first start creates the proxy's own administrator, for its admin
+// pages (settings, active sessions with forced sign-out, sign-out log)
+// under --admin-prefix, and prints the password once. Stop it with Ctrl-C
+// (SIGINT) or SIGTERM: it finishes the requests in flight, then writes
+// pending session activity.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gologout/logout"
+	"github.com/gologout/logout/backend"
+	"github.com/gologout/logout/pgstore"
+	"github.com/gologout/logout/proxy"
+	"github.com/gologout/logout/redisstore"
+	"github.com/gologout/logout/sqlitestore"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "logout-proxy:", err)
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// errUsage marks errors in the command line.
+var errUsage = errors.New("usage")
+
+// shutdownTimeout bounds the wait for requests in flight at shutdown.
+const shutdownTimeout = 10 * time.Second
+
+const usageHead = `Usage: logout-proxy --upstream URL --profile NAME|FILE [flags]
+
+Runs a reverse proxy in front of an admin panel that signs idle users out:
+on the server, with a countdown next to the panel's user menu, a warning
+before the end, and "You have been logged out!" on the panel's sign-in page.
+Sessions are the panel's own (its session cookie); nothing in the panel
+changes. Profiles: django, wordpress, octobercms, or a JSON file (see
+proxy/README.md).
+
+The first start creates the proxy's administrator for its own admin pages
+(settings, active sessions, sign-out log) under --admin-prefix and prints
+the password once. Set LOGOUT_ADMIN_USER and LOGOUT_ADMIN_PASSWORD to
+choose them instead; they are read only when no users exist yet.
+
+Every flag can also be set by the environment variable in parentheses; a flag
+given on the command line wins.
+
+Flags:
+`
+
+// options are the parsed command line.
+type options struct {
+	addr, upstream, profile, data, adminPrefix, store, cert, key, logFormat, logLevel string
+	secure                                                                           bool
+	trustedProxies                                                                   []netip.Prefix
+	rewriteOrigins                                                                   []string
+	upstreamURL                                                                      *url.URL
+	prof                                                                             proxy.Profile
+}
+
+// parse reads the flags, with defaults from the environment.
+func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) (options, bool, error) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	var o options
+	fs := flag.NewFlagSet("logout-proxy", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.addr, "addr", env("LOGOUT_ADDR", "127.0.0.1:8080"), "`host:port` to listen on; port 0 picks a free port (LOGOUT_ADDR)")
+	fs.StringVar(&o.upstream, "upstream", env("LOGOUT_UPSTREAM", ""), "the panel's `URL`, such as http://127.0.0.1:8000; required (LOGOUT_UPSTREAM)")
+	fs.StringVar(&o.profile, "profile", env("LOGOUT_PROFILE", ""), "the panel: django, wordpress, octobercms, or the `name or path` of a JSON profile file; required (LOGOUT_PROFILE)")
+	fs.StringVar(&o.data, "data", env("LOGOUT_DATA", "./data"), "data `directory` for users.db and, with the SQLite store, sessions.db; created if missing (LOGOUT_DATA)")
+	fs.StringVar(&o.adminPrefix, "admin-prefix", env("LOGOUT_ADMIN_PREFIX", "/logout-proxy"), "URL `path` of the proxy's own admin pages; requests below it never reach the panel (LOGOUT_ADMIN_PREFIX)")
+	fs.StringVar(&o.store, "store", env("LOGOUT_STORE", "sqlite"), "session `store`: sqlite (in the data directory), redis://host:6379/0 or postgres://user:pass@host/db; several proxies share one Redis or PostgreSQL store (LOGOUT_STORE)")
+	fs.StringVar(&o.cert, "tls-cert", env("LOGOUT_TLS_CERT", ""), "TLS certificate `file` (PEM); serve HTTPS with --tls-key (LOGOUT_TLS_CERT)")
+	fs.StringVar(&o.key, "tls-key", env("LOGOUT_TLS_KEY", ""), "TLS private key `file` (PEM) (LOGOUT_TLS_KEY)")
+	fs.BoolVar(&o.secure, "secure", getenv("LOGOUT_SECURE") == "1" || getenv("LOGOUT_SECURE") == "true",
+		"mark the admin pages' cookies Secure even over plain HTTP, behind a TLS-terminating proxy; implied by --tls-cert (LOGOUT_SECURE=1)")
+	listFlag := func(name, envName, usage string) *string {
+		v := env(envName, "")
+		fromEnv := true
+		fs.Func(name, usage, func(s string) error {
+			if fromEnv { // the command line replaces the environment
+				v, fromEnv = "", false
+			}
+			v += "," + s
+			return nil
+		})
+		return &v
+	}
+	proxies := listFlag("trusted-proxy", "LOGOUT_TRUSTED_PROXY", "`address or network` of a reverse proxy in front of this one, such as 10.0.0.0/8, whose X-Forwarded-For, -Host and -Proto are kept; "+
+		"repeat it or separate with commas. From anyone else those headers are replaced (LOGOUT_TRUSTED_PROXY)")
+	origins := listFlag("rewrite-origin", "LOGOUT_REWRITE_ORIGIN", "`origin` such as https://example.com that the panel believes it has (WordPress's site address): its redirects there are rewritten to the proxy's address; repeat or separate with commas (LOGOUT_REWRITE_ORIGIN)")
+	fs.StringVar(&o.logFormat, "log-format", env("LOGOUT_LOG_FORMAT", "text"), "log `format` on standard error: text or json (LOGOUT_LOG_FORMAT)")
+	fs.StringVar(&o.logLevel, "log-level", env("LOGOUT_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error (LOGOUT_LOG_LEVEL)")
+	usage := func(w io.Writer) {
+		fmt.Fprint(w, usageHead)
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage(stdout)
+		return o, true, nil
+	case err != nil:
+	case fs.NArg() > 0:
+		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case o.upstream == "":
+		err = errors.New("--upstream is required, such as --upstream http://127.0.0.1:8000")
+	case o.profile == "":
+		err = errors.New("--profile is required: django, wordpress, octobercms or a JSON file")
+	case (o.cert == "") != (o.key == ""):
+		err = errors.New("--tls-cert and --tls-key go together")
+	case o.logFormat != "text" && o.logFormat != "json":
+		err = fmt.Errorf("--log-format %q: want text or json", o.logFormat)
+	default:
+		err = o.check(*proxies, *origins)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "logout-proxy: %v\nRun 'logout-proxy --help' for usage.\n", err)
+		return o, false, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return o, false, nil
+}
+
+// check validates and converts the values that need it.
+func (o *options) check(proxies, origins string) error {
+	u, err := url.Parse(o.upstream)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
+		return fmt.Errorf("--upstream %q: want http://host:port or https://host, without a path", o.upstream)
+	}
+	o.upstreamURL = u
+	if o.prof, err = loadProfile(o.profile); err != nil {
+		return err
+	}
+	p := strings.TrimRight(o.adminPrefix, "/")
+	if p == "" || p[0] != '/' || strings.HasPrefix(p+"/", o.prof.Prefix+"/") {
+		return fmt.Errorf("--admin-prefix %q: want a path such as /logout-proxy, outside the panel's %s", o.adminPrefix, o.prof.Prefix)
+	}
+	o.adminPrefix = p
+	if o.trustedProxies, err = parsePrefixes(proxies); err != nil {
+		return err
+	}
+	for item := range strings.SplitSeq(origins, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			o.rewriteOrigins = append(o.rewriteOrigins, strings.TrimRight(item, "/"))
+		}
+	}
+	return nil
+}
+
+// loadProfile returns a built-in profile by name, or reads a JSON file.
+func loadProfile(name string) (proxy.Profile, error) {
+	if p, ok := proxy.Profiles()[name]; ok {
+		return p, nil
+	}
+	if !strings.ContainsAny(name, "./\\") {
+		names := make([]string, 0, 3)
+		for n := range proxy.Profiles() {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return proxy.Profile{}, fmt.Errorf("--profile %q: unknown; want one of %s, or a JSON file", name, strings.Join(names, ", "))
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return proxy.Profile{}, fmt.Errorf("--profile: %w", err)
+	}
+	p, err := proxy.ParseProfile(b)
+	if err != nil {
+		return proxy.Profile{}, fmt.Errorf("--profile %s: %w", filepath.Base(name), err)
+	}
+	return p, nil
+}
+
+// hooks let tests replace the clock and learn the address.
+type hooks struct {
+	now       func() time.Time
+	listening func(addr string)
+	logout    logout.Options
+}
+
+// run runs the proxy until ctx is done, then shuts down gracefully.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, hk *hooks) error {
+	o, help, err := parse(args, getenv, stdout, stderr)
+	if err != nil || help {
+		return err
+	}
+	if hk == nil {
+		hk = &hooks{}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return fmt.Errorf("%w: --log-level: %w", errUsage, err)
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(stderr, hopts)
+	if o.logFormat == "json" {
+		h = slog.NewJSONHandler(stderr, hopts)
+	}
+	logger := slog.New(h)
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	if err := os.MkdirAll(o.data, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	store, closeStore, err := openStore(ctx, o.store, o.data)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	tls := o.cert != ""
+	lo := hk.logout
+	lo.Now = hk.now
+	app, err := backend.New(ctx, backend.Config{
+		DataDir: o.data, Prefix: o.adminPrefix, Store: store, Secure: tls || o.secure, Logger: logger,
+		AdminUser: getenv("LOGOUT_ADMIN_USER"), AdminPassword: getenv("LOGOUT_ADMIN_PASSWORD"),
+		TrustedProxies: o.trustedProxies, Now: hk.now, Logout: lo,
+	})
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	px, err := proxy.New(store, proxy.Options{
+		Upstream: o.upstreamURL, Profile: o.prof, TrustedProxies: o.trustedProxies,
+		RewriteOrigins: o.rewriteOrigins, Logger: logger, Logout: lo,
+		StripCookies: ownCookies(),
+	})
+	if err != nil {
+		return err
+	}
+
+	base := baseURL(ln.Addr(), tls)
+	fmt.Fprintf(stdout, "logout-proxy: %s (%s) on %s\n", o.upstreamURL, o.prof.Name, base)
+	fmt.Fprintf(stdout, "admin pages: %s%s\n", base, o.adminPrefix)
+	for _, c := range app.Created() {
+		if c.Role != backend.RoleAdmin {
+			continue
+		}
+		fmt.Fprintf(stdout, "\nFirst start: the proxy's administrator was created. Sign in at %s%s\n", base, app.SignInPath())
+		fmt.Fprintf(stdout, "  user %s  password %s\nThis password is shown only once.\n", c.User, c.Password)
+	}
+	if hk.listening != nil {
+		hk.listening(base)
+	}
+
+	srv := &http.Server{
+		Handler:           router(o.adminPrefix, app.Handler(), px),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(h, slog.LevelWarn),
+	}
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRun()
+	ran := make(chan error, 2)
+	go func() { ran <- app.Run(runCtx) }()
+	go func() { ran <- px.Run(runCtx) }()
+	served := make(chan error, 1)
+	go func() {
+		if tls {
+			served <- srv.ServeTLS(ln, o.cert, o.key)
+		} else {
+			served <- srv.Serve(ln)
+		}
+	}()
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("logout-proxy: shutting down")
+	case serveErr = <-served:
+		serveErr = fmt.Errorf("serve: %w", serveErr)
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	shutErr := srv.Shutdown(sctx)
+	if shutErr != nil {
+		shutErr = fmt.Errorf("shutdown: %w", shutErr)
+	}
+	stopRun()
+	runErr := errors.Join(<-ran, <-ran)
+	return errors.Join(serveErr, shutErr, runErr)
+}
+
+// router sends the admin pages and their assets to the backend app and
+// everything else through the proxy. The backend serves its assets at
+// /assets/app/ and /assets/logout/, which therefore never reach the panel.
+func router(adminPrefix string, admin, px http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if p == adminPrefix || strings.HasPrefix(p, adminPrefix+"/") ||
+			strings.HasPrefix(p, "/assets/app/") || strings.HasPrefix(p, "/assets/logout/") {
+			admin.ServeHTTP(w, r)
+			return
+		}
+		px.ServeHTTP(w, r)
+	})
+}
+
+// ownCookies are the admin pages' cookies, never forwarded to the panel.
+func ownCookies() []proxy.Pattern {
+	var out []proxy.Pattern
+	for _, n := range []string{"logout_session", "logout_pre", "logout_device"} {
+		for _, name := range []string{n, "__Host-" + n} {
+			p, err := proxy.ParsePattern(name)
+			if err == nil {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// openStore opens the session store that the proxy and its admin pages
+// share.
+func openStore(ctx context.Context, u, dir string) (logout.Store, func() error, error) {
+	switch {
+	case u == "" || u == "sqlite":
+		s, err := sqlitestore.New(ctx, filepath.Join(dir, "sessions.db"), sqlitestore.Options{})
+		if err != nil {
+			return nil, nil, fmt.Errorf("sqlite store: %w", err)
+		}
+		return s, s.Close, nil
+	case strings.HasPrefix(u, "redis://") || strings.HasPrefix(u, "rediss://"):
+		opt, err := redis.ParseURL(u)
+		if err != nil {
+			return nil, nil, fmt.Errorf("redis store URL: %w", err)
+		}
+		opt.ContextTimeoutEnabled = true
+		if opt.MaxRetries == 0 {
+			opt.MaxRetries = 1
+		}
+		if opt.DialTimeout == 0 {
+			opt.DialTimeout = 2 * time.Second
+		}
+		client := redis.NewClient(opt)
+		if err := client.Ping(ctx).Err(); err != nil {
+			client.Close()
+			return nil, nil, fmt.Errorf("redis store: %w", err)
+		}
+		s, err := redisstore.New(client, redisstore.Options{})
+		if err != nil {
+			client.Close()
+			return nil, nil, fmt.Errorf("redis store: %w", err)
+		}
+		return s, client.Close, nil
+	case strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://"):
+		pool, err := pgxpool.New(ctx, u)
+		if err != nil {
+			return nil, nil, fmt.Errorf("postgres store: %w", err)
+		}
+		s, err := pgstore.New(ctx, pool, pgstore.Options{})
+		if err != nil {
+			pool.Close()
+			return nil, nil, fmt.Errorf("postgres store: %w", err)
+		}
+		return s, func() error { pool.Close(); return nil }, nil
+	}
+	return nil, nil, fmt.Errorf("%w: --store %q: want sqlite, redis://… or postgres://…", errUsage, u)
+}
+
+// parsePrefixes parses a comma-separated list of addresses and networks.
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for item := range strings.SplitSeq(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			a, err2 := netip.ParseAddr(item)
+			if err2 != nil {
+				return nil, fmt.Errorf("--trusted-proxy %q: want an IP address or a network such as 10.0.0.0/8", item)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p != p.Masked() {
+			return nil, fmt.Errorf("--trusted-proxy %q: host bits set; did you mean %s?", item, p.Masked())
+		}
+		out = append(out, p)
+	}
+	return slices.Clip(out), nil
+}
+
+// baseURL is the URL to print for the listener.
+func baseURL(addr net.Addr, tls bool) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		host, port = addr.String(), ""
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port == "" {
+		return scheme + "://" + host
+	}
+	return scheme + "://" + host + ":" + port
+}
