@@ -16,7 +16,7 @@ import (
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/internal/fakeclock"
 	"github.com/gologout/logout/proxy"
-	"github.com/gologout/logout/proxy/internal/djangotest"
+	"github.com/gologout/logout/proxy/djangotest"
 )
 
 // client is a browser-like HTTP client that does not follow redirects.

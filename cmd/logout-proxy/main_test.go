@@ -1,0 +1,305 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/browsertest"
+	"github.com/gologout/logout/internal/fakeclock"
+	"github.com/gologout/logout/internal/servicetest"
+	"github.com/gologout/logout/proxy"
+	"github.com/gologout/logout/proxy/djangotest"
+	"github.com/gologout/logout/redisstore"
+)
+
+func TestFlagsRefused(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"name":"x","prefix":"/admin","sign_in_path":"/admin/login/","session_cookies":["a*b"]}`), 0o600)
+	typo := filepath.Join(dir, "typo.json")
+	os.WriteFile(typo, []byte(`{"name":"x","prefix":"/admin","sign_in_path":"/admin/login/","session_cookie":["sessionid"]}`), 0o600)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no upstream", []string{"--profile", "django"}, "--upstream is required"},
+		{"no profile", []string{"--upstream", "http://127.0.0.1:8000"}, "--profile is required"},
+		{"upstream scheme", []string{"--upstream", "ftp://h", "--profile", "django"}, "want http://host:port"},
+		{"upstream path", []string{"--upstream", "http://h/x", "--profile", "django"}, "without a path"},
+		{"unknown profile", []string{"--upstream", "http://h", "--profile", "joomla"}, "unknown; want one of django, octobercms, wordpress"},
+		{"bad pattern", []string{"--upstream", "http://h", "--profile", bad}, "cookie pattern"},
+		{"unknown field", []string{"--upstream", "http://h", "--profile", typo}, "unknown field"},
+		{"missing file", []string{"--upstream", "http://h", "--profile", "./nope.json"}, "no such file"},
+		{"admin prefix inside panel", []string{"--upstream", "http://h", "--profile", "django", "--admin-prefix", "/admin/proxy"}, "outside the panel"},
+		{"trusted proxy", []string{"--upstream", "http://h", "--profile", "django", "--trusted-proxy", "10.0.0.1/8"}, "host bits set"},
+		{"log format", []string{"--upstream", "http://h", "--profile", "django", "--log-format", "xml"}, "want text or json"},
+		{"tls half", []string{"--upstream", "http://h", "--profile", "django", "--tls-cert", "c.pem"}, "go together"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			err := run(context.Background(), tt.args, func(string) string { return "" }, io.Discard, &stderr, nil)
+			if !errors.Is(err, errUsage) || !strings.Contains(stderr.String(), tt.want) {
+				t.Fatalf("got %v, stderr %q; want a usage error saying %q", err, stderr.String(), tt.want)
+			}
+		})
+	}
+	t.Run("help explains every flag", func(t *testing.T) {
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"--help"}, func(string) string { return "" }, &out, io.Discard, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{"-upstream", "-profile", "-addr", "-data", "-admin-prefix", "-store", "-trusted-proxy", "-rewrite-origin", "LOGOUT_UPSTREAM"} {
+			if !strings.Contains(out.String(), f) {
+				t.Errorf("--help does not mention %s", f)
+			}
+		}
+	})
+}
+
+// started is a running command.
+type started struct {
+	base  string
+	out   *bytes.Buffer
+	clock *fakeclock.Clock
+}
+
+// start runs the command against upstream on a fake clock.
+func start(t *testing.T, upstream string, env map[string]string) *started {
+	t.Helper()
+	clock := fakeclock.New()
+	s := &started{out: new(bytes.Buffer), clock: clock}
+	ready := make(chan string, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var mu sync.Mutex
+	set := logout.DefaultSettings()
+	set.Lifetime, set.WarningLead = 60*time.Second, 10*time.Second
+	go func() {
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--upstream", upstream, "--profile", "django", "--data", t.TempDir(), "--log-level", "warn"},
+			func(k string) string { return env[k] }, lockedWriter{&mu, s.out}, io.Discard,
+			&hooks{now: clock.Now, listening: func(b string) { ready <- b }, logout: logout.Options{Defaults: &set}})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	select {
+	case s.base = <-ready:
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the proxy did not start")
+	}
+	return s
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.w.Write(b) }
+
+type client struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func newClient(t *testing.T, base string) *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t, base, &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (c *client) do(method, path string, form url.Values) (*http.Response, string) {
+	c.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, c.base+path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", c.base)
+	}
+	req.Header.Set("Sec-Fetch-Mode", "navigate")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err := c.c.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+var (
+	djangoCSRF  = regexp.MustCompile(`name="csrfmiddlewaretoken" value="([^"]+)"`)
+	backendCSRF = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+)
+
+func (c *client) djangoSignIn(user, password string) {
+	c.t.Helper()
+	_, body := c.do("GET", "/admin/login/", nil)
+	m := djangoCSRF.FindStringSubmatch(body)
+	if m == nil {
+		c.t.Fatal("no CSRF token on Django's sign-in page")
+	}
+	resp, _ := c.do("POST", "/admin/login/", url.Values{"csrfmiddlewaretoken": {m[1]}, "username": {user}, "password": {password}, "next": {"/admin/"}})
+	if resp.StatusCode != http.StatusFound {
+		c.t.Fatalf("Django sign-in: status %d, want 302", resp.StatusCode)
+	}
+}
+
+func TestDjangoThroughCommand(t *testing.T) {
+	dj := djangotest.Start(t)
+	s := start(t, dj.URL.String(), map[string]string{"LOGOUT_ADMIN_USER": "proxyadmin", "LOGOUT_ADMIN_PASSWORD": "proxy-admin-password"})
+	if !strings.Contains(s.out.String(), "password proxy-admin-password") {
+		t.Fatalf("first start output %q does not show the administrator's password", s.out.String())
+	}
+
+	user := newClient(t, s.base)
+	user.djangoSignIn(dj.User, dj.Password)
+	if resp, body := user.do("GET", "/admin/", nil); resp.StatusCode != 200 || !strings.Contains(body, "logout-counter") {
+		t.Fatalf("Django dashboard through the command: status %d, counter %v", resp.StatusCode, strings.Contains(body, "logout-counter"))
+	}
+
+	// A Django session gives no access to the proxy's admin pages.
+	if resp, _ := user.do("GET", "/logout-proxy/system/sessions", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("admin pages with a Django session only: status %d, want 303 to the proxy's sign-in", resp.StatusCode)
+	}
+
+	admin := newClient(t, s.base)
+	_, body := admin.do("GET", "/logout-proxy/auth/signin", nil)
+	m := backendCSRF.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no CSRF token on the proxy's sign-in page")
+	}
+	if resp, _ := admin.do("POST", "/logout-proxy/auth/signin", url.Values{"csrf_token": {m[1]}, "username": {"proxyadmin"}, "password": {"proxy-admin-password"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("proxy admin sign-in: status %d, want 303", resp.StatusCode)
+	}
+	resp, body := admin.do("GET", "/logout-proxy/system/sessions", nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, dj.User) {
+		t.Fatalf("sessions page: status %d, lists %s: %v", resp.StatusCode, dj.User, strings.Contains(body, dj.User))
+	}
+	m = backendCSRF.FindStringSubmatch(body)
+	resp, _ = admin.do("POST", "/logout-proxy/system/sessions/signout", url.Values{"csrf_token": {m[1]}, "scope": {"user"}, "user": {dj.User}})
+	if resp.StatusCode >= 400 {
+		t.Fatalf("forced sign-out: status %d", resp.StatusCode)
+	}
+	// On SQLite the proxy rereads a session at most every SyncInterval
+	// (500 ms) of its clock.
+	s.clock.Advance(time.Second)
+	resp, _ = user.do("GET", "/admin/", nil)
+	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "reason=forced") {
+		t.Fatalf("Django after the forced sign-out: status %d to %q, want 303 with reason=forced", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// The administrator is still signed in.
+	if resp, _ := admin.do("GET", "/logout-proxy/system/sessions", nil); resp.StatusCode != 200 {
+		t.Fatalf("the proxy's administrator after forcing %s out: status %d", dj.User, resp.StatusCode)
+	}
+}
+
+// TestSecondInstanceOnRedis: two proxies share a Redis store; a forced
+// sign-out on one is in force on the other within 1 s.
+func TestSecondInstanceOnRedis(t *testing.T) {
+	dj := djangotest.Start(t)
+	rc := servicetest.Redis(t)
+	prefix := servicetest.RedisPrefix(t, rc)
+	var srvs [2]*httptest.Server
+	var pxs [2]*proxy.Proxy
+	for i := range srvs {
+		st, err := redisstore.New(rc, redisstore.Options{Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		px, err := proxy.New(st, proxy.Options{Upstream: dj.URL, Profile: proxy.Django()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { px.Run(ctx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+		pxs[i], srvs[i] = px, httptest.NewServer(px)
+		t.Cleanup(srvs[i].Close)
+	}
+	a := newClient(t, srvs[0].URL)
+	a.djangoSignIn(dj.User, dj.Password)
+	b := newClient(t, srvs[1].URL)
+	u0, _ := url.Parse(srvs[0].URL)
+	u1, _ := url.Parse(srvs[1].URL)
+	b.c.Jar.SetCookies(u1, a.c.Jar.Cookies(u0))
+	if resp, _ := b.do("GET", "/admin/", nil); resp.StatusCode != 200 {
+		t.Fatalf("the second instance: status %d, want 200 for the session started on the first", resp.StatusCode)
+	}
+	t0 := time.Now()
+	if _, err := pxs[0].Manager().ForceSignOut(context.Background(), logout.Selector{UserID: dj.User}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		req, _ := http.NewRequest("GET", srvs[1].URL+"/admin/", nil)
+		req.Header.Set("Sec-Fetch-Mode", "navigate")
+		for _, c := range b.c.Jar.Cookies(u1) {
+			req.AddCookie(c)
+		}
+		resp, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusSeeOther {
+			t.Logf("the second instance refused the session %v after the forced sign-out", time.Since(t0))
+			break
+		}
+		if time.Since(t0) > time.Second {
+			t.Fatalf("the second instance still serves the session %v after a forced sign-out (status %d)", time.Since(t0), resp.StatusCode)
+		}
+		time.Sleep(10 * time.Millisecond) // polling for propagation, not crossing a timeout
+	}
+}
+
+func TestDjangoInChromium(t *testing.T) {
+	dj := djangotest.Start(t)
+	br := browsertest.NewBrowser(t)
+	s := start(t, dj.URL.String(), nil)
+	tab := browsertest.NewTab(t, br, browsertest.TabOptions{Isolated: true})
+	tab.Do(chromedp.Navigate(s.base+"/admin/"),
+		chromedp.WaitVisible(chromedp.CSS(`#id_username`)),
+		chromedp.SendKeys(chromedp.CSS(`#id_username`), dj.User),
+		chromedp.SendKeys(chromedp.CSS(`#id_password`), dj.Password),
+		chromedp.Submit(chromedp.CSS(`#id_password`)))
+	tab.Wait(10*time.Second, "the counter inside Django's user tools", `document.querySelector('#user-tools .logout-counter') !== null`)
+	if txt := tab.Text(`#user-tools .logout-counter`); !strings.Contains(txt, ":") {
+		t.Fatalf("counter text %q, want MM:SS", txt)
+	}
+	// Idle past the deadline (the server's clock): the next page load
+	// lands on Django's sign-in page with the reason.
+	s.clock.Advance(61 * time.Second)
+	tab.Do(chromedp.Navigate(s.base + "/admin/auth/user/"))
+	tab.Wait(10*time.Second, "the sign-out notice on Django's sign-in page",
+		`(document.querySelector('.logout-proxy-notice')||{}).textContent === 'You have been logged out!' && document.querySelector('#id_username') !== null`)
+	if loc := tab.Location(); !strings.Contains(loc, "/admin/login/") {
+		t.Fatalf("location %q, want Django's sign-in page", loc)
+	}
+}
