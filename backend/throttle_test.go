@@ -21,7 +21,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/gologout/logout/internal/servicetest"
+	"github.com/gologout/logout/internal/pgtest"
+	"github.com/gologout/logout/internal/redistest"
 )
 
 // A testThrottle is a throttleStore opened for a test, with a count of
@@ -32,8 +33,9 @@ type testThrottle struct {
 }
 
 // throttleStoreKinds opens each throttleStore for the shared table of
-// cases. Redis and PostgreSQL come from internal/servicetest: they skip
-// without the servers and fail without them under CI=true.
+// cases. Redis and PostgreSQL come from internal/redistest and
+// internal/pgtest: they skip without the servers and fail without them
+// under CI=true.
 func throttleStoreKinds() []struct {
 	name string
 	open func(t *testing.T) testThrottle
@@ -69,8 +71,8 @@ func throttleStoreKinds() []struct {
 			}}
 		}},
 		{"redis", func(t *testing.T) testThrottle {
-			c := servicetest.Redis(t)
-			prefix := servicetest.RedisPrefix(t, c)
+			c := redistest.Redis(t)
+			prefix := redistest.RedisPrefix(t, c)
 			return testThrottle{&redisThrottle{c: c, prefix: prefix}, func(t *testing.T) int {
 				keys, _, err := c.Scan(t.Context(), 0, prefix+"*", 10000).Result()
 				if err != nil {
@@ -80,8 +82,8 @@ func throttleStoreKinds() []struct {
 			}}
 		}},
 		{"postgres", func(t *testing.T) testThrottle {
-			pool := servicetest.Postgres(t)
-			schema := servicetest.PostgresSchema(t, pool)
+			pool := pgtest.Postgres(t)
+			schema := pgtest.PostgresSchema(t, pool)
 			s, err := newPGThrottle(t.Context(), pool, schema)
 			if err != nil {
 				t.Fatal(err)

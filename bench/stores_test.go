@@ -16,7 +16,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gologout/logout"
-	"github.com/gologout/logout/internal/servicetest"
+	"github.com/gologout/logout/internal/pgtest"
+	"github.com/gologout/logout/internal/redistest"
 	"github.com/gologout/logout/pgstore"
 	"github.com/gologout/logout/redisstore"
 	"github.com/gologout/logout/sqlitestore"
@@ -49,14 +50,14 @@ func sqliteFile(b *testing.B) logout.Store {
 	return s
 }
 
-// redisClient connects to the Redis test server (see servicetest.Redis)
+// redisClient connects to the Redis test server (see redistest.Redis)
 // with ContextTimeoutEnabled, as redisstore recommends, and returns a key
 // prefix of the benchmark's own, deleted at the end.
 func redisClient(b *testing.B) (*redis.Client, string) {
-	opt := servicetest.RedisOptions(b)
+	opt := redistest.RedisOptions(b)
 	opt.ContextTimeoutEnabled = true
-	c := servicetest.RedisClient(b, opt)
-	return c, servicetest.RedisPrefix(b, c)
+	c := redistest.RedisClient(b, opt)
+	return c, redistest.RedisPrefix(b, c)
 }
 
 func redisLogout(b *testing.B) logout.Store {
@@ -74,11 +75,11 @@ func redisSCS(b *testing.B) scs.Store {
 }
 
 // postgresPool connects to the PostgreSQL test server (see
-// servicetest.Postgres) with a schema of the benchmark's own first on the
+// pgtest.Postgres) with a schema of the benchmark's own first on the
 // search path, dropped at the end.
 func postgresPool(b *testing.B) (*pgxpool.Pool, string) {
-	admin := servicetest.Postgres(b)
-	schema := servicetest.PostgresSchema(b, admin)
+	admin := pgtest.Postgres(b)
+	schema := pgtest.PostgresSchema(b, admin)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {

@@ -2,24 +2,28 @@ module github.com/gologout/logout/examples
 
 go 1.26.0
 
-replace github.com/gologout/logout => ../
+replace (
+	github.com/gologout/logout => ..
+	github.com/gologout/logout/sqlitestore => ../sqlitestore
+)
 
 require (
 	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/gologout/logout v0.0.0-00010101000000-000000000000
+	github.com/gologout/logout/sqlitestore v0.0.0-00010101000000-000000000000
 	golang.org/x/crypto v0.59.0
 )
 
 require (
-	github.com/dustin/go-humanize v1.1.0 // indirect
+	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
-	github.com/ncruces/go-strftime v1.1.0 // indirect
+	github.com/ncruces/go-strftime v1.0.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
 	golang.org/x/sys v0.50.0 // indirect
-	modernc.org/libc v1.80.1 // indirect
+	modernc.org/libc v1.75.7 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
-	modernc.org/sqlite v1.62.0 // indirect
+	modernc.org/sqlite v1.59.0 // indirect
 )

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
-	"github.com/gologout/logout/internal/servicetest"
 	"github.com/gologout/logout/pgstore"
+	"github.com/gologout/logout/pgstore/internal/pgtest"
 	"github.com/gologout/logout/storetest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -33,10 +33,10 @@ func newStore(tb testing.TB, pool *pgxpool.Pool, schema string) *pgstore.Store {
 }
 
 func TestStore(t *testing.T) {
-	pool, other := servicetest.Postgres(t), servicetest.Postgres(t)
+	pool, other := pgtest.Postgres(t), pgtest.Postgres(t)
 	var schema string
 	storetest.Run(t, func(t *testing.T) logout.Store {
-		schema = servicetest.PostgresSchema(t, pool)
+		schema = pgtest.PostgresSchema(t, pool)
 		return newStore(t, pool, schema)
 	}, func(t *testing.T) logout.Store {
 		return newStore(t, other, schema) // another process's pool
@@ -84,10 +84,10 @@ func schemaVersion(t *testing.T, pool *pgxpool.Pool, schema string) (version, ro
 }
 
 func TestMigrate(t *testing.T) {
-	pool := servicetest.Postgres(t)
+	pool := pgtest.Postgres(t)
 
 	t.Run("concurrent starts on a fresh schema all succeed", func(t *testing.T) {
-		schema := servicetest.PostgresSchema(t, pool)
+		schema := pgtest.PostgresSchema(t, pool)
 		errs := make([]error, 4)
 		var wg sync.WaitGroup
 		for i := range errs {
@@ -107,7 +107,7 @@ func TestMigrate(t *testing.T) {
 	})
 
 	t.Run("a restart keeps the data", func(t *testing.T) {
-		schema := servicetest.PostgresSchema(t, pool)
+		schema := pgtest.PostgresSchema(t, pool)
 		s := newStore(t, pool, schema)
 		now := time.Now().UTC().Truncate(time.Microsecond)
 		want := logout.Session{ID: "a", UserID: "alice", Created: now, LastSeen: now, Deadline: now.Add(time.Hour)}
@@ -121,7 +121,7 @@ func TestMigrate(t *testing.T) {
 	})
 
 	t.Run("a schema of a newer version is refused", func(t *testing.T) {
-		schema := servicetest.PostgresSchema(t, pool)
+		schema := pgtest.PostgresSchema(t, pool)
 		newStore(t, pool, schema)
 		if _, err := pool.Exec(t.Context(), "UPDATE "+pgx.Identifier{schema}.Sanitize()+".schema_version SET version = version + 1"); err != nil {
 			t.Fatal(err)
@@ -140,7 +140,7 @@ func TestMigrate(t *testing.T) {
 
 	t.Run("schema names are quoted", func(t *testing.T) {
 		schema := `logout_test_"; DROP TABLE x; --Mixed Case ` + rand.Text()[:8]
-		servicetest.DropSchemaAtEnd(t, pool, schema)
+		pgtest.DropSchemaAtEnd(t, pool, schema)
 		s := newStore(t, pool, schema)
 		if _, err := s.SaveSettings(t.Context(), logout.DefaultSettings()); err != nil {
 			t.Fatal(err)
@@ -155,8 +155,8 @@ func TestMigrate(t *testing.T) {
 // deadline index, whether PostgreSQL plans it for the given values or
 // once for all (as it may after a few runs of a prepared statement).
 func TestExpiredSessionsUsesIndex(t *testing.T) {
-	pool := servicetest.Postgres(t)
-	schema := servicetest.PostgresSchema(t, pool)
+	pool := pgtest.Postgres(t)
+	schema := pgtest.PostgresSchema(t, pool)
 	s := newStore(t, pool, schema)
 	table := pgx.Identifier{schema}.Sanitize() + ".sessions"
 	_, err := pool.Exec(t.Context(), `INSERT INTO `+table+` (id, user_id, created, last_seen, deadline)
@@ -205,8 +205,8 @@ FROM generate_series(1, 20000) AS g, (VALUES (timestamptz '2026-01-01 00:00:00Z'
 // leaves alone the sessions whose last_seen differs. (On a table of a few
 // thousand sessions PostgreSQL rightly prefers one scan of it.)
 func TestSetDeadlinesUsesPrimaryKey(t *testing.T) {
-	pool := servicetest.Postgres(t)
-	schema := servicetest.PostgresSchema(t, pool)
+	pool := pgtest.Postgres(t)
+	schema := pgtest.PostgresSchema(t, pool)
 	s := newStore(t, pool, schema)
 	table := pgx.Identifier{schema}.Sanitize() + ".sessions"
 	_, err := pool.Exec(t.Context(), `INSERT INTO `+table+` (id, user_id, created, last_seen, deadline)
@@ -272,8 +272,8 @@ FROM generate_series(1, 100000) AS g, (VALUES (timestamptz '2026-01-01 00:00:00Z
 // index order (no sort, no scan of the table), and that a count reads an
 // index, for the values given and for a generic plan.
 func TestListSessionsUsesIndex(t *testing.T) {
-	pool := servicetest.Postgres(t)
-	schema := servicetest.PostgresSchema(t, pool)
+	pool := pgtest.Postgres(t)
+	schema := pgtest.PostgresSchema(t, pool)
 	s := newStore(t, pool, schema)
 	table := pgx.Identifier{schema}.Sanitize() + ".sessions"
 	// 20000 sessions created in 10 s (many share a microsecond): the
@@ -347,8 +347,8 @@ FROM generate_series(1, 20000) AS g, (VALUES (timestamptz '2026-01-01 00:00:00Z'
 // TestMigrateFromVersion1 upgrades a schema made by the first version and
 // checks that its sessions page and count as new ones do.
 func TestMigrateFromVersion1(t *testing.T) {
-	pool := servicetest.Postgres(t)
-	schema := servicetest.PostgresSchema(t, pool)
+	pool := pgtest.Postgres(t)
+	schema := pgtest.PostgresSchema(t, pool)
 	quoted := pgx.Identifier{schema}.Sanitize()
 	_, err := pool.Exec(t.Context(), `CREATE SCHEMA `+quoted+`;
 CREATE TABLE `+quoted+`.schema_version (id boolean PRIMARY KEY DEFAULT true CHECK (id), version integer NOT NULL);
@@ -390,8 +390,8 @@ INSERT INTO `+quoted+`.sessions (id, user_id, created, last_seen, deadline) VALU
 // in Go, and not by the database's collation (which, say in en_US, puts
 // "a" before "B").
 func TestIDOrderIsBytewise(t *testing.T) {
-	pool := servicetest.Postgres(t)
-	s := newStore(t, pool, servicetest.PostgresSchema(t, pool))
+	pool := pgtest.Postgres(t)
+	s := newStore(t, pool, pgtest.PostgresSchema(t, pool))
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, id := range []string{"a", "_x", "B", "b", "A"} {
 		x := logout.Session{ID: id, UserID: "u", Created: base, LastSeen: base, Deadline: base}
@@ -428,8 +428,8 @@ func sessionIDs(ss []logout.Session) []string {
 }
 
 func TestDeleteEventsInBatches(t *testing.T) {
-	pool := servicetest.Postgres(t)
-	schema := servicetest.PostgresSchema(t, pool)
+	pool := pgtest.Postgres(t)
+	schema := pgtest.PostgresSchema(t, pool)
 	s, err := pgstore.New(t.Context(), pool, pgstore.Options{Schema: schema, PruneBatch: 7})
 	if err != nil {
 		t.Fatal(err)
@@ -498,8 +498,8 @@ func TestEndedPayloads(t *testing.T) {
 }
 
 func BenchmarkSession(b *testing.B) {
-	pool := servicetest.Postgres(b)
-	s := newStore(b, pool, servicetest.PostgresSchema(b, pool))
+	pool := pgtest.Postgres(b)
+	s := newStore(b, pool, pgtest.PostgresSchema(b, pool))
 	ids := benchSessions(b, s, 1000)
 	b.Run("serial", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
@@ -521,8 +521,8 @@ func BenchmarkSession(b *testing.B) {
 }
 
 func BenchmarkTouchSession(b *testing.B) {
-	pool := servicetest.Postgres(b)
-	s := newStore(b, pool, servicetest.PostgresSchema(b, pool))
+	pool := pgtest.Postgres(b)
+	s := newStore(b, pool, pgtest.PostgresSchema(b, pool))
 	ids := benchSessions(b, s, 1000)
 	base := time.Now().UTC().Truncate(time.Microsecond)
 	b.Run("serial", func(b *testing.B) {

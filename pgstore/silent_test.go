@@ -12,8 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gologout/logout"
-	"github.com/gologout/logout/internal/servicetest"
 	"github.com/gologout/logout/pgstore"
+	"github.com/gologout/logout/pgstore/internal/pgtest"
 )
 
 // A silencer forwards TCP connections to a server until silence, after
@@ -135,8 +135,8 @@ func (s *silencer) silence() {
 // must fail, so that the Manager listens again, instead of waiting
 // forever for notifications that can no longer come.
 func TestWatchNoticesASilentConnection(t *testing.T) {
-	pool := servicetest.Postgres(t)
-	schema := servicetest.PostgresSchema(t, pool)
+	pool := pgtest.Postgres(t)
+	schema := pgtest.PostgresSchema(t, pool)
 	cc := pool.Config().ConnConfig
 	p := newSilencer(t, net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))))
 	cfg := pool.Config().Copy()

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
-	"github.com/gologout/logout/internal/servicetest"
 	"github.com/gologout/logout/pgstore"
+	"github.com/gologout/logout/pgstore/internal/pgtest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -73,10 +73,10 @@ func next(t *testing.T, changes <-chan logout.Change) logout.Change {
 }
 
 func TestWatch(t *testing.T) {
-	poolA, poolB := servicetest.Postgres(t), servicetest.Postgres(t)
-	schema := servicetest.PostgresSchema(t, poolA)
+	poolA, poolB := pgtest.Postgres(t), pgtest.Postgres(t)
+	schema := pgtest.PostgresSchema(t, poolA)
 	a, b := newStore(t, poolA, schema), newStore(t, poolB, schema)
-	other := newStore(t, poolA, servicetest.PostgresSchema(t, poolA))
+	other := newStore(t, poolA, pgtest.PostgresSchema(t, poolA))
 	changes, _ := watch(t, b, poolA, schema+"_changes")
 
 	base := time.Now().UTC().Truncate(time.Microsecond)
@@ -169,8 +169,8 @@ func TestWatch(t *testing.T) {
 }
 
 func TestWatchFailsWithoutConnection(t *testing.T) {
-	pool, closed := servicetest.Postgres(t), servicetest.Postgres(t)
-	s := newStore(t, closed, servicetest.PostgresSchema(t, pool))
+	pool, closed := pgtest.Postgres(t), pgtest.Postgres(t)
+	s := newStore(t, closed, pgtest.PostgresSchema(t, pool))
 	closed.Close()
 	err := s.Watch(t.Context(), func(logout.Change) { t.Error("called fn") })
 	if err == nil || errors.Is(err, context.Canceled) {

@@ -11,6 +11,7 @@ import (
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/internal/servicetest"
 	"github.com/gologout/logout/redisstore"
+	"github.com/gologout/logout/redisstore/internal/redistest"
 )
 
 // TestManagersHearEachOther runs two Managers, each on its own client, as
@@ -18,8 +19,8 @@ import (
 // tell the second of a settings save or a forced sign-out made through
 // the first.
 func TestManagersHearEachOther(t *testing.T) {
-	c1, c2 := servicetest.Redis(t), servicetest.Redis(t)
-	prefix := servicetest.RedisPrefix(t, c1)
+	c1, c2 := redistest.Redis(t), redistest.Redis(t)
+	prefix := redistest.RedisPrefix(t, c1)
 	newManager := func(s logout.Store) *logout.Manager {
 		m, err := logout.New(s, logout.Options{SyncInterval: time.Hour, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {

@@ -13,8 +13,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gologout/logout"
-	"github.com/gologout/logout/internal/servicetest"
 	"github.com/gologout/logout/redisstore"
+	"github.com/gologout/logout/redisstore/internal/redistest"
 	"github.com/gologout/logout/storetest"
 )
 
@@ -28,10 +28,10 @@ func newStore(t testing.TB, c *redis.Client, opts redisstore.Options) *redisstor
 }
 
 func TestStore(t *testing.T) {
-	c, other := servicetest.Redis(t), servicetest.Redis(t)
+	c, other := redistest.Redis(t), redistest.Redis(t)
 	var prefix string
 	storetest.Run(t, func(t *testing.T) logout.Store {
-		prefix = servicetest.RedisPrefix(t, c)
+		prefix = redistest.RedisPrefix(t, c)
 		return newStore(t, c, redisstore.Options{Prefix: prefix})
 	}, func(t *testing.T) logout.Store {
 		return newStore(t, other, redisstore.Options{Prefix: prefix}) // another process's client
@@ -79,7 +79,7 @@ func expireTime(t *testing.T, c *redis.Client, key string) time.Time {
 }
 
 func TestSessionKeyExpiresAtDeadlinePlusMargin(t *testing.T) {
-	c := servicetest.Redis(t)
+	c := redistest.Redis(t)
 	now := time.Now().Truncate(time.Microsecond)
 	for _, tt := range []struct {
 		name   string
@@ -90,7 +90,7 @@ func TestSessionKeyExpiresAtDeadlinePlusMargin(t *testing.T) {
 		{"set margin", 5 * time.Minute, 5 * time.Minute},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			prefix := servicetest.RedisPrefix(t, c)
+			prefix := redistest.RedisPrefix(t, c)
 			s := newStore(t, c, redisstore.Options{Prefix: prefix, Margin: tt.margin})
 			sess := logout.Session{ID: "a", UserID: "alice", Created: now, LastSeen: now, Deadline: now.Add(15 * time.Minute)}
 			if err := s.CreateSession(t.Context(), sess); err != nil {
@@ -138,8 +138,8 @@ func TestSessionKeyExpiresAtDeadlinePlusMargin(t *testing.T) {
 }
 
 func TestSessionForgottenByRedisLeavesNoTrace(t *testing.T) {
-	c := servicetest.Redis(t)
-	prefix := servicetest.RedisPrefix(t, c)
+	c := redistest.Redis(t)
+	prefix := redistest.RedisPrefix(t, c)
 	s := newStore(t, c, redisstore.Options{Prefix: prefix})
 	ctx := t.Context()
 	now := time.Now().Truncate(time.Microsecond)
@@ -201,12 +201,12 @@ func TestSessionForgottenByRedisLeavesNoTrace(t *testing.T) {
 // sessions that Redis expired, even a whole window of them, and drops
 // those entries from the indexes and counts.
 func TestPagesSkipSessionsRedisForgot(t *testing.T) {
-	c := servicetest.Redis(t)
+	c := redistest.Redis(t)
 	ctx := t.Context()
 	now := time.Now().Truncate(time.Microsecond)
 	for _, user := range []string{"", "alice"} {
 		t.Run("user "+user, func(t *testing.T) {
-			prefix := servicetest.RedisPrefix(t, c)
+			prefix := redistest.RedisPrefix(t, c)
 			s := newStore(t, c, redisstore.Options{Prefix: prefix})
 			for i := range 10 {
 				sess := logout.Session{ID: fmt.Sprintf("s%d", i), UserID: "alice", Created: now, LastSeen: now, Deadline: now.Add(time.Hour)}
@@ -268,7 +268,7 @@ func sessionIDs(ss []logout.Session) []string {
 // already past (an administrator shortened the lifetime, or storetest's
 // fixed dates) stays Margin from the write, for the sweep to end and log.
 func TestPastDeadlineKeepsKeyForMargin(t *testing.T) {
-	c := servicetest.Redis(t)
+	c := redistest.Redis(t)
 	now := time.Now().Truncate(time.Microsecond)
 	past := now.Add(-2 * time.Hour) // plus the default margin, an hour ago
 	for _, tt := range []struct {
@@ -287,7 +287,7 @@ func TestPastDeadlineKeepsKeyForMargin(t *testing.T) {
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			prefix := servicetest.RedisPrefix(t, c)
+			prefix := redistest.RedisPrefix(t, c)
 			s := newStore(t, c, redisstore.Options{Prefix: prefix})
 			ctx := t.Context()
 			before, err := c.Time(ctx).Result()
@@ -320,8 +320,8 @@ func TestPastDeadlineKeepsKeyForMargin(t *testing.T) {
 }
 
 func TestWatch(t *testing.T) {
-	writer, listener := servicetest.Redis(t), servicetest.Redis(t)
-	prefix := servicetest.RedisPrefix(t, writer)
+	writer, listener := redistest.Redis(t), redistest.Redis(t)
+	prefix := redistest.RedisPrefix(t, writer)
 	w := newStore(t, writer, redisstore.Options{Prefix: prefix})
 	l := newStore(t, listener, redisstore.Options{Prefix: prefix})
 	ctx, cancel := context.WithCancel(t.Context())
@@ -412,8 +412,8 @@ func waitSubscribed(t *testing.T, c *redis.Client, channel string) {
 }
 
 func TestWatchFailsWhenItCannotListen(t *testing.T) {
-	servicetest.Redis(t) // skips without a server, as the other tests do
-	c := redis.NewClient(servicetest.RedisOptions(t))
+	redistest.Redis(t) // skips without a server, as the other tests do
+	c := redis.NewClient(redistest.RedisOptions(t))
 	c.Close()
 	s := newStore(t, c, redisstore.Options{Prefix: "logouttest:closed:"})
 	err := s.Watch(t.Context(), func(logout.Change) { t.Error("fn called") })
@@ -423,8 +423,8 @@ func TestWatchFailsWhenItCannotListen(t *testing.T) {
 }
 
 func TestTouchRacingEndNeverResurrects(t *testing.T) {
-	c := servicetest.Redis(t)
-	prefix := servicetest.RedisPrefix(t, c)
+	c := redistest.Redis(t)
+	prefix := redistest.RedisPrefix(t, c)
 	s := newStore(t, c, redisstore.Options{Prefix: prefix})
 	ctx := t.Context()
 	now := time.Now().Truncate(time.Microsecond)
@@ -499,8 +499,8 @@ func TestTouchRacingEndNeverResurrects(t *testing.T) {
 }
 
 func BenchmarkSession(b *testing.B) {
-	c := servicetest.Redis(b)
-	s := newStore(b, c, redisstore.Options{Prefix: servicetest.RedisPrefix(b, c)})
+	c := redistest.Redis(b)
+	s := newStore(b, c, redisstore.Options{Prefix: redistest.RedisPrefix(b, c)})
 	now := time.Now().Truncate(time.Microsecond)
 	sess := logout.Session{ID: "a", UserID: "alice", Roles: []string{"editor"}, Created: now, LastSeen: now, Deadline: now.Add(time.Hour)}
 	if err := s.CreateSession(b.Context(), sess); err != nil {
@@ -514,8 +514,8 @@ func BenchmarkSession(b *testing.B) {
 }
 
 func BenchmarkTouchSession(b *testing.B) {
-	c := servicetest.Redis(b)
-	s := newStore(b, c, redisstore.Options{Prefix: servicetest.RedisPrefix(b, c)})
+	c := redistest.Redis(b)
+	s := newStore(b, c, redisstore.Options{Prefix: redistest.RedisPrefix(b, c)})
 	now := time.Now().Truncate(time.Microsecond)
 	sess := logout.Session{ID: "a", UserID: "alice", Roles: []string{"editor"}, Created: now, LastSeen: now, Deadline: now.Add(time.Hour)}
 	if err := s.CreateSession(b.Context(), sess); err != nil {
@@ -531,8 +531,8 @@ func BenchmarkTouchSession(b *testing.B) {
 }
 
 func TestDoneContextFailsEveryMethod(t *testing.T) {
-	c := servicetest.Redis(t)
-	s := newStore(t, c, redisstore.Options{Prefix: servicetest.RedisPrefix(t, c)})
+	c := redistest.Redis(t)
+	s := newStore(t, c, redisstore.Options{Prefix: redistest.RedisPrefix(t, c)})
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	now := time.Now()
@@ -573,8 +573,8 @@ func TestDoneContextFailsEveryMethod(t *testing.T) {
 
 // TestLargeSelections crosses the batch size of the scripts.
 func TestLargeSelections(t *testing.T) {
-	c := servicetest.Redis(t)
-	s := newStore(t, c, redisstore.Options{Prefix: servicetest.RedisPrefix(t, c)})
+	c := redistest.Redis(t)
+	s := newStore(t, c, redisstore.Options{Prefix: redistest.RedisPrefix(t, c)})
 	ctx := t.Context()
 	now := time.Now().Truncate(time.Microsecond)
 	const n = 900

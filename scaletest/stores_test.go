@@ -12,7 +12,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gologout/logout"
-	"github.com/gologout/logout/internal/servicetest"
+	"github.com/gologout/logout/internal/pgtest"
+	"github.com/gologout/logout/internal/redistest"
 	"github.com/gologout/logout/pgstore"
 	"github.com/gologout/logout/redisstore"
 )
@@ -41,13 +42,13 @@ func backings(t *testing.T, f func(t *testing.T, b *backing)) {
 	}
 }
 
-// redisBacking connects to the Redis test server (see servicetest.Redis)
+// redisBacking connects to the Redis test server (see redistest.Redis)
 // and picks a key prefix that it deletes at the end.
 func redisBacking(t *testing.T) *backing {
 	t.Helper()
-	opt := servicetest.RedisOptions(t)
-	admin := servicetest.RedisClient(t, opt)
-	prefix := servicetest.RedisPrefix(t, admin)
+	opt := redistest.RedisOptions(t)
+	admin := redistest.RedisClient(t, opt)
+	prefix := redistest.RedisPrefix(t, admin)
 	channel := prefix + "changes"
 	return &backing{
 		addr: opt.Addr,
@@ -79,12 +80,12 @@ func redisBacking(t *testing.T) *backing {
 }
 
 // postgresBacking connects to the PostgreSQL test server (see
-// servicetest.Postgres) and picks a schema that it drops at the end.
+// pgtest.Postgres) and picks a schema that it drops at the end.
 func postgresBacking(t *testing.T) *backing {
 	t.Helper()
-	admin := servicetest.Postgres(t)
+	admin := pgtest.Postgres(t)
 	cfg := admin.Config()
-	schema := servicetest.PostgresSchema(t, admin)
+	schema := pgtest.PostgresSchema(t, admin)
 	listen := "LISTEN " + pgx.Identifier{schema + "_changes"}.Sanitize()
 	return &backing{
 		addr: net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project, after installing what the browser tests
 # need: Debian's Chromium and the npm package axe-core. Extra arguments go
-# to `go test` (for example: scripts/test.sh -run Widget ./widget/).
+# to `go test` (see the end of this file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,11 +24,14 @@ if [ -f "$axe" ]; then
   export LOGOUT_AXE_JS="$PWD/$axe"
 fi
 
+# The repository is a workspace of several modules (go.work lists them:
+# the library, each store, the reference backend and the test helpers), and
+# `go test ./...` stays inside one module, so with no arguments every
+# module's packages are named. Arguments are passed to `go test` as they
+# are (for example: scripts/test.sh -run Widget ./internal/browsertest/...).
 if [ $# -eq 0 ]; then
-  go test -race -timeout 30m ./...
-  # The example programs are a module of their own (chi and scs stay out
-  # of the library's module graph).
-  (cd examples && go test -race -timeout 10m ./...)
+  mapfile -t modules < <(go list -m -f '{{.Dir}}/...')
+  go test -race -timeout 30m "${modules[@]}"
 else
   go test -race -timeout 30m "$@"
 fi

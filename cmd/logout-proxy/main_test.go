@@ -22,7 +22,7 @@ import (
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/internal/browsertest"
 	"github.com/gologout/logout/internal/fakeclock"
-	"github.com/gologout/logout/internal/servicetest"
+	"github.com/gologout/logout/internal/redistest"
 	"github.com/gologout/logout/proxy"
 	"github.com/gologout/logout/proxy/djangotest"
 	"github.com/gologout/logout/redisstore"
@@ -118,7 +118,11 @@ type lockedWriter struct {
 	w  io.Writer
 }
 
-func (l lockedWriter) Write(b []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.w.Write(b) }
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
 
 type client struct {
 	t    *testing.T
@@ -224,8 +228,8 @@ func TestDjangoThroughCommand(t *testing.T) {
 // sign-out on one is in force on the other within 1 s.
 func TestSecondInstanceOnRedis(t *testing.T) {
 	dj := djangotest.Start(t)
-	rc := servicetest.Redis(t)
-	prefix := servicetest.RedisPrefix(t, rc)
+	rc := redistest.Redis(t)
+	prefix := redistest.RedisPrefix(t, rc)
 	var srvs [2]*httptest.Server
 	var pxs [2]*proxy.Proxy
 	for i := range srvs {

@@ -17,9 +17,9 @@
 //
 // Chromium is expected at [ChromiumPath] (apt-get install -y chromium).
 // axe-core is read from $LOGOUT_AXE_JS, or else from
-// .cache/npm/node_modules/axe-core/axe.min.js under the module root, where
-// scripts/test.sh installs it. Without Chromium a test is skipped, and
-// without axe-core the accessibility check is skipped with a message;
+// .cache/npm/node_modules/axe-core/axe.min.js under the repository root,
+// where scripts/test.sh installs it. Without Chromium a test is skipped,
+// and without axe-core the accessibility check is skipped with a message;
 // with CI=true in the environment both fail instead.
 package browsertest
 
@@ -48,11 +48,11 @@ const ChromiumInstall = "apt-get install -y chromium"
 const AxeEnv = "LOGOUT_AXE_JS"
 
 // AxeDefault is where axe.min.js is found without [AxeEnv], relative to
-// the module root.
+// the repository root ([ModuleRoot]).
 const AxeDefault = ".cache/npm/node_modules/axe-core/axe.min.js"
 
 // AxeInstall tells how to install axe-core where [AxeDefault] finds it,
-// from the module root.
+// from the repository root.
 const AxeInstall = "npm install --prefix .cache/npm axe-core@4.14.1 (or run scripts/test.sh)"
 
 // CI reports whether the tests run in CI (CI=true in the environment),
@@ -258,8 +258,11 @@ func Screenshot(t testing.TB, ctx context.Context, path string) []byte {
 	return b
 }
 
-// ModuleRoot returns the root directory of the module that holds the
-// working directory: the nearest directory upwards with a go.mod file.
+// ModuleRoot returns the root directory of the logout module, which is
+// the repository's root: the nearest directory upwards from the working
+// directory whose go.mod declares module github.com/gologout/logout. The
+// browser tests live in modules of their own below it (go.mod files that
+// declare other modules are passed over).
 func ModuleRoot(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
@@ -267,19 +270,30 @@ func ModuleRoot(t testing.TB) string {
 		t.Fatal(err)
 	}
 	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && isLogoutModule(b) {
 			return dir
 		}
 		up := filepath.Dir(dir)
 		if up == dir {
-			t.Fatal("browsertest: no go.mod above the working directory")
+			t.Fatal("browsertest: no go.mod of module github.com/gologout/logout above the working directory")
 		}
 		dir = up
 	}
 }
 
+// isLogoutModule reports whether gomod, a go.mod file, declares the
+// module github.com/gologout/logout.
+func isLogoutModule(gomod []byte) bool {
+	for line := range strings.Lines(string(gomod)) {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "module" {
+			return strings.Trim(f[1], `"`) == "github.com/gologout/logout"
+		}
+	}
+	return false
+}
+
 // axePath returns the path of axe.min.js: $LOGOUT_AXE_JS, or AxeDefault
-// under the module root.
+// under [ModuleRoot].
 func axePath(t testing.TB) string {
 	if p := os.Getenv(AxeEnv); p != "" {
 		return p

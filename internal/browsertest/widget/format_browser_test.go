@@ -19,8 +19,10 @@ import (
 )
 
 // formatTable is the table of the counter's format that TestFormatLeft
-// runs through FormatLeft and TestBrowserFormat through the script.
-const formatTable = "testdata/format.json"
+// (in widget/) runs through FormatLeft and TestBrowserFormat through the
+// script; this test is in the browsertest module, so that chromedp stays
+// out of the logout module, and reads the table from widget/testdata.
+const formatTable = "../../../widget/testdata/format.json"
 
 // formatPage serves the widget's assets and a page that loads them, under
 // a CSP without inline script, with the counter of cfg when it is not nil.

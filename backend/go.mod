@@ -1,0 +1,49 @@
+module github.com/gologout/logout/backend
+
+go 1.26.0
+
+replace (
+	github.com/gologout/logout => ..
+	github.com/gologout/logout/internal/browsertest => ../internal/browsertest
+	github.com/gologout/logout/internal/pgtest => ../internal/pgtest
+	github.com/gologout/logout/internal/redistest => ../internal/redistest
+	github.com/gologout/logout/pgstore => ../pgstore
+	github.com/gologout/logout/redisstore => ../redisstore
+	github.com/gologout/logout/sqlitestore => ../sqlitestore
+)
+
+require (
+	github.com/chromedp/chromedp v0.23.0
+	github.com/gologout/logout v0.0.0-00010101000000-000000000000
+	github.com/gologout/logout/internal/browsertest v0.0.0-00010101000000-000000000000
+	github.com/gologout/logout/internal/pgtest v0.0.0-00010101000000-000000000000
+	github.com/gologout/logout/internal/redistest v0.0.0-00010101000000-000000000000
+	github.com/gologout/logout/pgstore v0.0.0-00010101000000-000000000000
+	github.com/gologout/logout/redisstore v0.0.0-00010101000000-000000000000
+	github.com/gologout/logout/sqlitestore v0.0.0-00010101000000-000000000000
+	github.com/jackc/pgx/v5 v5.12.0
+	github.com/redis/go-redis/v9 v9.22.0
+	golang.org/x/crypto v0.59.0
+	modernc.org/sqlite v1.59.0
+)
+
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/chromedp/cdproto v0.159.0 // indirect
+	github.com/dustin/go-humanize v1.0.1 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/puddle/v2 v2.2.3 // indirect
+	github.com/mattn/go-isatty v0.0.24 // indirect
+	github.com/ncruces/go-strftime v1.0.0 // indirect
+	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
+	go.uber.org/atomic v1.11.0 // indirect
+	golang.org/x/sync v0.25.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/text v0.44.0 // indirect
+	modernc.org/libc v1.75.7 // indirect
+	modernc.org/mathutil v1.7.1 // indirect
+	modernc.org/memory v1.12.1 // indirect
+)
