@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -82,6 +83,9 @@ type Proxy struct {
 	warnedCSP atomic.Bool
 	bufs      sync.Pool
 	handler   http.Handler
+	// snippetHead and snippetTail surround the counter in the injected
+	// snippet.
+	snippetHead, snippetTail string
 }
 
 //go:embed assets
@@ -123,6 +127,12 @@ func New(store logout.Store, opts Options) (*Proxy, error) {
 	p.endpoints = p.prof.Prefix + "/_logout/session"
 	p.origins = append([]string{originOf(opts.Upstream)}, opts.RewriteOrigins...)
 	p.bufs.New = func() any { return new([chunkSize]byte) }
+	p.snippetHead = `<link rel="stylesheet" href="` + p.base + `proxy/proxy.css">` +
+		`<script src="` + p.base + `proxy/proxy.js" defer></script>` +
+		string(widget.Config{AssetsPrefix: p.base + "widget/"}.Script()) +
+		`<span class="logout-proxy-counter logout-proxy-float" data-logout-proxy-target="` +
+		template.HTMLEscapeString(p.prof.CounterSelector) + `">`
+	p.snippetTail = `</span>`
 
 	lo := opts.Logout
 	lo.BackendPrefix, lo.SignInPath, lo.EndpointsPath = p.prof.Prefix, p.prof.SignInPath, p.endpoints

@@ -208,30 +208,23 @@ func (m multiCloser) Close() error {
 	return errors.Join(errs...)
 }
 
-var snippetTmpl = template.Must(template.New("w").Parse(
-	`<link rel="stylesheet" href="{{.Base}}proxy/proxy.css">` +
-		`<script src="{{.Base}}proxy/proxy.js" defer{{if .Nonce}} nonce="{{.Nonce}}"{{end}}></script>{{.Script}}` +
-		`<span class="logout-proxy-counter logout-proxy-float" data-logout-proxy-target="{{.Selector}}">{{.Element}}</span>`))
-
 var noticeTmpl = template.Must(template.New("n").Parse(
 	`<link rel="stylesheet" href="{{.Base}}proxy/proxy.css"><div class="logout-proxy-notice" role="alert">{{.Message}}</div>`))
 
-// widgetSnippet renders what goes after <body> on a signed-in page.
+// widgetSnippet renders what goes after <body> on a signed-in page: the
+// proxy's and the widget's tags, rendered once in New (they depend only on
+// the paths), and the counter, rendered per page.
 func (p *Proxy) widgetSnippet(cfg widget.Config, nonce string) []byte {
-	script := string(cfg.Script())
+	head, tail := p.snippetHead, p.snippetTail
 	if nonce != "" {
-		script = strings.ReplaceAll(script, "<script ", `<script nonce="`+template.HTMLEscapeString(nonce)+`" `)
+		n := `<script nonce="` + template.HTMLEscapeString(nonce) + `" `
+		head = strings.ReplaceAll(head, "<script ", n)
 	}
-	var b bytes.Buffer
-	err := snippetTmpl.Execute(&b, struct {
-		Base, Nonce, Selector string
-		Script, Element       template.HTML
-	}{p.base, nonce, p.prof.CounterSelector, template.HTML(script), cfg.Element()})
-	if err != nil {
-		p.log.Error("proxy: render widget", slog.String("error", err.Error()))
-		return nil
-	}
-	return b.Bytes()
+	el := cfg.Element()
+	b := make([]byte, 0, len(head)+len(el)+len(tail))
+	b = append(b, head...)
+	b = append(b, el...)
+	return append(b, tail...)
 }
 
 // noticeSnippet renders the sign-in page's notice.
