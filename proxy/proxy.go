@@ -445,7 +445,7 @@ func (p *Proxy) signOutUpstream(r *http.Request) {
 		req.Host = r.Host
 	}
 	// Django checks the Referer of HTTPS POSTs against the host.
-	req.Header.Set("Referer", in(r).clientOrigin+p.prof.SignInPath)
+	req.Header.Set("Referer", infoOrEmpty(r).clientOrigin+p.prof.SignInPath)
 	req.Header.Set("X-Forwarded-Host", r.Host)
 	resp, err := p.opts.Transport.RoundTrip(req)
 	if err != nil {
@@ -459,7 +459,7 @@ func (p *Proxy) signOutUpstream(r *http.Request) {
 	}
 }
 
-func in(r *http.Request) *info {
+func infoOrEmpty(r *http.Request) *info {
 	if i := infoOf(r.Context()); i != nil {
 		return i
 	}
