@@ -15,6 +15,10 @@ import (
 type credentials interface {
 	// presented returns what r presents, not yet validated; "" for none.
 	presented(r *http.Request) string
+	// sessionID validates a presented credential and returns its session
+	// ID; false for a malformed one. It is on every request's path: it
+	// does not allocate.
+	sessionID(key string) ([idLen]byte, bool)
 	// resolve validates a presented credential and derives its secret and
 	// session ID; false for a malformed one.
 	resolve(key string) (resolved, bool)
@@ -61,6 +65,15 @@ func (c cookieCredentials) presented(r *http.Request) string {
 	return cookieValue(r.Header, c.cookieName(r))
 }
 
+func (c cookieCredentials) sessionID(key string) (id [idLen]byte, ok bool) {
+	var tok [tokenLen]byte
+	if !decodeToken(key, &tok) {
+		return id, false
+	}
+	sumID(tok[:], &id)
+	return id, true
+}
+
 func (c cookieCredentials) resolve(key string) (resolved, bool) {
 	tok := new([tokenLen]byte)
 	if key == "" || !decodeToken(key, tok) {
@@ -95,6 +108,15 @@ func (c cookieCredentials) drop(w http.ResponseWriter, r *http.Request) {
 type appCredentials struct{ app AppSessions }
 
 func (a appCredentials) presented(r *http.Request) string { return a.app.SessionID(r) }
+
+func (a appCredentials) sessionID(key string) (id [idLen]byte, ok bool) {
+	if key == "" {
+		return id, false
+	}
+	var buf [64]byte // []byte(key) allocates past 32 bytes (BenchmarkRequest/app: 4 allocations instead of 3)
+	sumID(append(buf[:0], key...), &id)
+	return id, true
+}
 
 func (a appCredentials) resolve(key string) (resolved, bool) {
 	if key == "" {

@@ -70,7 +70,8 @@ func (m *Manager) CSRFToken(r *http.Request) string {
 	if rs == nil {
 		return ""
 	}
-	return csrfToken(rs.e.secret)
+	c, _ := m.creds.resolve(rs.key) // valid: the middleware found its session
+	return csrfToken(c.secret)
 }
 
 // CheckCSRF returns nil when r is a same-origin request (by

@@ -25,7 +25,6 @@ type Manager struct {
 	log     *slog.Logger
 	seed    maphash.Seed
 	shards  [shardCount]shard
-	byID    sync.Map // session ID -> *entry
 	noStore []string
 	passive map[string]bool
 	cop     *http.CrossOriginProtection

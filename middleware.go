@@ -28,16 +28,23 @@ const (
 	FieldCSRF = "csrf_token"
 )
 
-// reqState is the signed-in request's context: one allocation.
+// reqState is the signed-in request's context, in one allocation: the
+// session for [FromContext] and what [Manager.Status], [Manager.CSRFToken]
+// and [Manager.SignIn] read. A handler can only be given it through the
+// request's context, so a request copy (r.WithContext) is the other
+// allocation a signed-in request costs; the header string is the third.
 type reqState struct {
 	context.Context
 	sess Session
+	key  string // the credential presented, for the CSRF token
 	e    *entry
 	set  *Settings
 	now  time.Time
 	hdr  [2]string
 }
 
+// Value makes reqState its own context rather than a context.WithValue
+// around one: one allocation fewer (BenchmarkRequest: 3 instead of 4).
 func (c *reqState) Value(key any) any {
 	if key == (sessionKey{}) {
 		return &c.sess
@@ -89,7 +96,8 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		if backend {
 			h := w.Header()
 			h["Cache-Control"] = m.noStore
-			// One string holds both numbers: one allocation, not two.
+			// One string holds both numbers: one allocation, not two
+			// (BenchmarkRequest: 3 allocations instead of 4, the same bytes).
 			var buf [40]byte
 			b := strconv.AppendInt(buf[:0], rs.sess.Deadline.UnixMilli(), 10)
 			n := len(b)
@@ -181,7 +189,7 @@ func (m *Manager) check(r *http.Request, backend bool) (*reqState, error) {
 		return nil, err
 	}
 	s, _ := e.session(set)
-	return &reqState{Context: ctx, sess: s, e: e, set: set, now: now}, nil
+	return &reqState{Context: ctx, sess: s, key: key, e: e, set: set, now: now}, nil
 }
 
 // refuse answers a request whose check failed.

@@ -30,7 +30,7 @@ func (m *Manager) SignIn(w http.ResponseWriter, r *http.Request, u User) (Sessio
 	if err != nil {
 		return Session{}, fmt.Errorf("logout: sign in: %w", err)
 	}
-	s, err := m.begin(r.Context(), key, c, u, prev)
+	s, err := m.begin(r.Context(), c.id, u, prev)
 	if err != nil {
 		return Session{}, err
 	}
