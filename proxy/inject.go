@@ -40,7 +40,23 @@ func (j *injector) Close() error {
 	return j.src.Close()
 }
 
+// Read fills p with as much as is at hand (the page up to <body>, the
+// snippet, the rest of the chunk) before it reads the source again, so
+// that a page goes out in as few writes (and flushes) as it came in.
 func (j *injector) Read(p []byte) (int, error) {
+	n, err := j.read1(p)
+	for err == nil && n < len(p) && (len(j.pending) > 0 || len(j.chunk) > 0 || j.at == 0) {
+		var m int
+		m, err = j.read1(p[n:])
+		n += m
+	}
+	if n > 0 && err == io.EOF {
+		err = nil // reported by the next call
+	}
+	return n, err
+}
+
+func (j *injector) read1(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
