@@ -83,11 +83,11 @@ Flags:
 // options are the parsed command line.
 type options struct {
 	addr, upstream, profile, data, adminPrefix, store, cert, key, logFormat, logLevel string
-	secure                                                                           bool
-	trustedProxies                                                                   []netip.Prefix
-	rewriteOrigins                                                                   []string
-	upstreamURL                                                                      *url.URL
-	prof                                                                             proxy.Profile
+	secure                                                                            bool
+	trustedProxies                                                                    []netip.Prefix
+	rewriteOrigins                                                                    []string
+	upstreamURL                                                                       *url.URL
+	prof                                                                              proxy.Profile
 }
 
 // parse reads the flags, with defaults from the environment.
