@@ -11,10 +11,10 @@ import (
 // Several Managers in several processes may share one store; then the
 // store is the single source of truth.
 //
-// Implement the three on one type over one database: [SessionStore.EndSessions]
-// appends to the log that [EventLog] reads, in the same atomic step as
-// it deletes the session. The package storetest checks every contract
-// below, one named subtest per rule.
+// Implement the three on one type over one database:
+// [SessionStore.EndSessions] appends to the log that [EventLog] reads, in
+// the same atomic step as it deletes the session. The package storetest
+// checks every contract below, one named subtest per rule.
 //
 // Rules for every method of the three:
 //   - Implementations must be safe for concurrent use, by goroutines and
@@ -106,8 +106,12 @@ type SessionStore interface {
 // Deadline of session ID, provided that its stored LastSeen still equals
 // Seen, the LastSeen that the new Deadline was computed from.
 type DeadlineUpdate struct {
-	ID       string
-	Seen     time.Time
+	// ID is the session's ID.
+	ID string
+	// Seen is the session's LastSeen as the caller read it, to the
+	// microsecond: the update applies only while the store holds it.
+	Seen time.Time
+	// Deadline is the new deadline, computed from Seen.
 	Deadline time.Time
 }
 

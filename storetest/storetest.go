@@ -56,10 +56,10 @@ func Run(t *testing.T, newStore, newPeer func(t *testing.T) logout.Store) {
 	}
 	for _, c := range peerCases {
 		t.Run(c.name, func(t *testing.T) {
-			s := newStore(t)
 			if newPeer == nil {
 				t.Skip("storetest: Run got no newPeer: no second store value shares the data")
 			}
+			s := newStore(t)
 			c.run(t, s, newPeer(t))
 		})
 	}
