@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Runs every test of the project, after installing what the browser tests
-# need: Debian's Chromium and the npm package axe-core. Extra arguments go
-# to `go test` (see the end of this file).
+# Runs every test of the project, after installing what the tests need:
+# Debian's Chromium (browser tests), Debian's python3-django (the proxy's
+# end-to-end tests against a real Django admin) and the npm package
+# axe-core. Extra arguments go to `go test` (see the end of this file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v chromium >/dev/null 2>&1; then
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+/usr/bin/python3 -c 'import django' >/dev/null 2>&1 || missing+=(python3-django)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "test.sh: installing Debian's chromium for the browser tests"
+    echo "test.sh: installing Debian's ${missing[*]} for the browser and proxy tests"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "test.sh: chromium is missing and cannot be installed here; browser tests will skip"
+    echo "test.sh: ${missing[*]} missing and cannot be installed here; the tests that need them will skip"
   fi
 fi
 
