@@ -10,8 +10,8 @@ var (
 	// ErrNotFound is returned by a [Store] when a session, event or
 	// settings record does not exist.
 	ErrNotFound = errors.New("logout: not found")
-	// ErrConflict is returned by [Store.SaveSettings] when the stored
-	// version is not the one the caller read, and by [Store.CreateSession]
+	// ErrConflict is returned by [SettingsStore.SaveSettings] when the stored
+	// version is not the one the caller read, and by [SessionStore.CreateSession]
 	// when the ID is taken.
 	ErrConflict = errors.New("logout: conflict")
 	// ErrNoSession is returned by [Manager.Check] when a request carries no

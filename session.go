@@ -21,7 +21,7 @@ type Session struct {
 	// LastSeen is the time of the last activity written to the store.
 	LastSeen time.Time
 	// Deadline is when the session ends under the settings in force when
-	// it was last written. Stores index it for [Store.ExpiredSessions];
+	// it was last written. Stores index it for [SessionStore.ExpiredSessions];
 	// the [Manager] recomputes it from the current settings.
 	Deadline time.Time
 }

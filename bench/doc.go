@@ -11,6 +11,10 @@
 //     and that handler bare, the baseline.
 //   - BenchmarkStoreWrites: store writes and reads per 1000 requests of
 //     one session, for Logout (on a fake clock) and scs.
+//   - BenchmarkSettingsChange: bringing the stored deadlines of 100 000
+//     sessions up to date after a settings change, one touch per session
+//     (the old way, the baseline) against one batch per 500 sessions,
+//     with store calls and round trips (-settings.sessions=N).
 //
 // The Redis and PostgreSQL benchmarks use the servers of the tests
 // (LOGOUT_TEST_REDIS_URL, LOGOUT_TEST_POSTGRES_URL, by default on
