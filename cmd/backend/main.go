@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout/backend"
+	"github.com/gologout/logout/cmd/internal/serve"
 )
 
 func main() {
@@ -43,9 +44,6 @@ func main() {
 
 // errUsage marks errors in the command line.
 var errUsage = errors.New("usage")
-
-// shutdownTimeout bounds the wait for requests in flight at shutdown.
-const shutdownTimeout = 10 * time.Second
 
 const usageHead = `Usage: backend [flags]
 
@@ -121,7 +119,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	case o.logFormat != "text" && o.logFormat != "json":
 		err = fmt.Errorf("--log-format %q: want text or json", o.logFormat)
 	default:
-		o.trustedProxies, err = parsePrefixes(proxies)
+		o.trustedProxies, err = serve.ParsePrefixes(proxies)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "backend: %v\nRun 'backend --help' for usage.\n", err)
@@ -186,61 +184,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(h, slog.LevelWarn),
 	}
-	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopRun()
-	ran := make(chan error, 1)
-	go func() { ran <- app.Run(runCtx) }()
-	served := make(chan error, 1)
-	go func() {
-		if tls {
-			served <- srv.ServeTLS(ln, o.cert, o.key)
-		} else {
-			served <- srv.Serve(ln)
-		}
-	}()
-
-	var serveErr error
-	select {
-	case <-ctx.Done():
-		logger.Info("backend: shutting down")
-	case serveErr = <-served:
-		serveErr = fmt.Errorf("serve: %w", serveErr)
+	var t *serve.TLS
+	if tls {
+		t = &serve.TLS{Cert: o.cert, Key: o.key}
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
-	defer cancel()
-	shutErr := srv.Shutdown(sctx)
-	if shutErr != nil {
-		shutErr = fmt.Errorf("shutdown: %w", shutErr)
-	}
-	stopRun()
-	runErr := <-ran
-	logger.Info("backend: stopped")
-	return errors.Join(serveErr, shutErr, runErr)
-}
-
-// parsePrefixes parses a comma-separated list of addresses and networks,
-// such as "10.0.0.0/8, 192.0.2.7, 2001:db8::/32"; empty items are skipped.
-func parsePrefixes(list string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for item := range strings.SplitSeq(list, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		p, err := netip.ParsePrefix(item)
-		if err != nil {
-			a, err2 := netip.ParseAddr(item)
-			if err2 != nil {
-				return nil, fmt.Errorf("--trusted-proxy %q: want an IP address or a network such as 10.0.0.0/8", item)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		if p != p.Masked() {
-			return nil, fmt.Errorf("--trusted-proxy %q: host bits set; did you mean %s?", item, p.Masked())
-		}
-		out = append(out, p)
-	}
-	return out, nil
+	return serve.Run(ctx, "backend", logger, srv, ln, t, app.Run)
 }
 
 // baseURL is the URL to print for the listener: an unspecified address

@@ -26,7 +26,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -34,6 +33,7 @@ import (
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/backend"
+	"github.com/gologout/logout/cmd/internal/serve"
 	"github.com/gologout/logout/pgstore"
 	"github.com/gologout/logout/proxy"
 	"github.com/gologout/logout/redisstore"
@@ -56,9 +56,6 @@ func main() {
 
 // errUsage marks errors in the command line.
 var errUsage = errors.New("usage")
-
-// shutdownTimeout bounds the wait for requests in flight at shutdown.
-const shutdownTimeout = 10 * time.Second
 
 const usageHead = `Usage: logout-proxy --upstream URL --profile NAME|FILE [flags]
 
@@ -175,7 +172,7 @@ func (o *options) check(proxies, origins string) error {
 		return fmt.Errorf("--admin-prefix %q: want a path such as /logout-proxy, outside the panel's %s", o.adminPrefix, o.prof.Prefix)
 	}
 	o.adminPrefix = p
-	if o.trustedProxies, err = parsePrefixes(proxies); err != nil {
+	if o.trustedProxies, err = serve.ParsePrefixes(proxies); err != nil {
 		return err
 	}
 	for item := range strings.SplitSeq(origins, ",") {
@@ -291,35 +288,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(h, slog.LevelWarn),
 	}
-	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopRun()
-	ran := make(chan error, 2)
-	go func() { ran <- app.Run(runCtx) }()
-	go func() { ran <- px.Run(runCtx) }()
-	served := make(chan error, 1)
-	go func() {
-		if tls {
-			served <- srv.ServeTLS(ln, o.cert, o.key)
-		} else {
-			served <- srv.Serve(ln)
-		}
-	}()
-	var serveErr error
-	select {
-	case <-ctx.Done():
-		logger.Info("logout-proxy: shutting down")
-	case serveErr = <-served:
-		serveErr = fmt.Errorf("serve: %w", serveErr)
+	var t *serve.TLS
+	if tls {
+		t = &serve.TLS{Cert: o.cert, Key: o.key}
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
-	defer cancel()
-	shutErr := srv.Shutdown(sctx)
-	if shutErr != nil {
-		shutErr = fmt.Errorf("shutdown: %w", shutErr)
-	}
-	stopRun()
-	runErr := errors.Join(<-ran, <-ran)
-	return errors.Join(serveErr, shutErr, runErr)
+	return serve.Run(ctx, "logout-proxy", logger, srv, ln, t, app.Run, px.Run)
 }
 
 // router sends the admin pages and their assets to the backend app and
@@ -397,30 +370,6 @@ func openStore(ctx context.Context, u, dir string) (logout.Store, func() error, 
 		return s, func() error { pool.Close(); return nil }, nil
 	}
 	return nil, nil, fmt.Errorf("%w: --store %q: want sqlite, redis://… or postgres://…", errUsage, u)
-}
-
-// parsePrefixes parses a comma-separated list of addresses and networks.
-func parsePrefixes(list string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for item := range strings.SplitSeq(list, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		p, err := netip.ParsePrefix(item)
-		if err != nil {
-			a, err2 := netip.ParseAddr(item)
-			if err2 != nil {
-				return nil, fmt.Errorf("--trusted-proxy %q: want an IP address or a network such as 10.0.0.0/8", item)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		if p != p.Masked() {
-			return nil, fmt.Errorf("--trusted-proxy %q: host bits set; did you mean %s?", item, p.Masked())
-		}
-		out = append(out, p)
-	}
-	return slices.Clip(out), nil
 }
 
 // baseURL is the URL to print for the listener.

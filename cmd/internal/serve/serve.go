@@ -1,0 +1,94 @@
+// Package serve holds what the project's commands share: serving an
+// http.Server beside background work until the context ends, and parsing
+// the --trusted-proxy list.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ShutdownTimeout bounds the wait for requests in flight at shutdown.
+const ShutdownTimeout = 10 * time.Second
+
+// TLS names the certificate and key files to serve with; nil serves
+// plain HTTP.
+type TLS struct{ Cert, Key string }
+
+// Run serves srv on ln (over TLS when tls is not nil) and runs each of
+// background beside it, until ctx is done or serving fails. Then it shuts
+// srv down, waiting up to [ShutdownTimeout] for requests in flight, and
+// only after that cancels the background work (so that it can flush what
+// the last requests did) and waits for it. It returns every error joined.
+// name starts its log lines ("backend", "logout-proxy").
+func Run(ctx context.Context, name string, logger *slog.Logger, srv *http.Server, ln net.Listener, tls *TLS, background ...func(context.Context) error) error {
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRun()
+	ran := make(chan error, len(background))
+	for _, run := range background {
+		go func() { ran <- run(runCtx) }()
+	}
+	served := make(chan error, 1)
+	go func() {
+		if tls != nil {
+			served <- srv.ServeTLS(ln, tls.Cert, tls.Key)
+		} else {
+			served <- srv.Serve(ln)
+		}
+	}()
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		logger.Info(name + ": shutting down")
+	case serveErr = <-served:
+		serveErr = fmt.Errorf("serve: %w", serveErr)
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
+	defer cancel()
+	shutErr := srv.Shutdown(sctx)
+	if shutErr != nil {
+		shutErr = fmt.Errorf("shutdown: %w", shutErr)
+	}
+	stopRun()
+	errs := []error{serveErr, shutErr}
+	for range background {
+		errs = append(errs, <-ran)
+	}
+	logger.Info(name + ": stopped")
+	return errors.Join(errs...)
+}
+
+// ParsePrefixes parses the --trusted-proxy list: comma-separated
+// addresses and networks, such as "10.0.0.0/8, 192.0.2.7, 2001:db8::/32";
+// empty items are skipped. An address is a network of one address; a
+// network with host bits set is refused.
+func ParsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for item := range strings.SplitSeq(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			a, err2 := netip.ParseAddr(item)
+			if err2 != nil {
+				return nil, fmt.Errorf("--trusted-proxy %q: want an IP address or a network such as 10.0.0.0/8", item)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p != p.Masked() {
+			return nil, fmt.Errorf("--trusted-proxy %q: host bits set; did you mean %s?", item, p.Masked())
+		}
+		out = append(out, p)
+	}
+	return slices.Clip(out), nil
+}
