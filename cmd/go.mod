@@ -18,6 +18,7 @@ require (
 	github.com/gologout/logout v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/backend v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/internal/browsertest v0.0.0-00010101000000-000000000000
+	github.com/gologout/logout/internal/pgtest v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/internal/redistest v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/pgstore v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/redisstore v0.0.0-00010101000000-000000000000

@@ -18,11 +18,14 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/internal/browsertest"
 	"github.com/gologout/logout/internal/fakeclock"
+	"github.com/gologout/logout/internal/pgtest"
 	"github.com/gologout/logout/internal/redistest"
+	"github.com/gologout/logout/pgstore"
 	"github.com/gologout/logout/proxy"
 	"github.com/gologout/logout/proxy/djangotest"
 	"github.com/gologout/logout/redisstore"
@@ -224,16 +227,53 @@ func TestDjangoThroughCommand(t *testing.T) {
 	}
 }
 
-// TestSecondInstanceOnRedis: two proxies share a Redis store; a forced
-// sign-out on one is in force on the other within 1 s.
-func TestSecondInstanceOnRedis(t *testing.T) {
-	dj := djangotest.Start(t)
-	rc := redistest.Redis(t)
-	prefix := redistest.RedisPrefix(t, rc)
+// TestSecondInstance: two proxies share a Redis or a PostgreSQL store; a
+// forced sign-out on one is in force on the other within 1 s.
+func TestSecondInstance(t *testing.T) {
+	tests := []struct {
+		name string
+		// stores returns a function that makes the store of one proxy
+		// instance; every instance gets a connection of its own to the
+		// same server and key space.
+		stores func(t *testing.T) func() (logout.Store, error)
+	}{
+		{"Redis", func(t *testing.T) func() (logout.Store, error) {
+			rc := redistest.Redis(t)
+			prefix := redistest.RedisPrefix(t, rc)
+			return func() (logout.Store, error) {
+				return redisstore.New(redistest.RedisClient(t, redistest.RedisOptions(t)), redisstore.Options{Prefix: prefix})
+			}
+		}},
+		{"PostgreSQL", func(t *testing.T) func() (logout.Store, error) {
+			pool := pgtest.Postgres(t)
+			schema := pgtest.PostgresSchema(t, pool)
+			return func() (logout.Store, error) {
+				p, err := pgxpool.NewWithConfig(context.Background(), pool.Config())
+				if err != nil {
+					return nil, err
+				}
+				t.Cleanup(p.Close)
+				return pgstore.New(context.Background(), p, pgstore.Options{Schema: schema})
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			newStore := tt.stores(t)
+			dj := djangotest.Start(t)
+			testSecondInstance(t, dj, newStore)
+		})
+	}
+}
+
+// testSecondInstance starts two proxies in front of dj, each on a store
+// from newStore, signs in on the first, forces the user out on the first
+// and polls the second until it refuses the session, failing after 1 s.
+func testSecondInstance(t *testing.T, dj *djangotest.Django, newStore func() (logout.Store, error)) {
 	var srvs [2]*httptest.Server
 	var pxs [2]*proxy.Proxy
 	for i := range srvs {
-		st, err := redisstore.New(rc, redisstore.Options{Prefix: prefix})
+		st, err := newStore()
 		if err != nil {
 			t.Fatal(err)
 		}
