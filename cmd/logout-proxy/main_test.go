@@ -347,3 +347,69 @@ func TestDjangoInChromium(t *testing.T) {
 		t.Fatalf("location %q, want Django's sign-in page", loc)
 	}
 }
+
+// TestDjangoCounterInChromium: in Chromium through the command, the
+// counter follows the server's (fake) clock, activity in Django's admin
+// resets it, and the warning dialog opens before the deadline, its "Stay
+// signed in" extending the session on the server. The widget takes the
+// server's time from each response, so advancing the fake clock and making
+// the widget ask again moves what the page shows; nothing sleeps past a
+// timeout.
+func TestDjangoCounterInChromium(t *testing.T) {
+	dj := djangotest.Start(t)
+	br := browsertest.NewBrowser(t)
+	s := start(t, dj.URL.String(), nil) // lifetime 60 s, warning 10 s before
+	tab := browsertest.NewTab(t, br, browsertest.TabOptions{Isolated: true})
+	tab.Do(chromedp.Navigate(s.base+"/admin/"),
+		chromedp.WaitVisible(chromedp.CSS(`#id_username`)),
+		chromedp.SendKeys(chromedp.CSS(`#id_username`), dj.User),
+		chromedp.SendKeys(chromedp.CSS(`#id_password`), dj.Password),
+		chromedp.Submit(chromedp.CSS(`#id_password`)))
+
+	// left is the counter's MM:SS in seconds; dialog the warning dialog.
+	const (
+		left   = `(() => { const [m, s] = document.querySelector('#user-tools .logout-counter').textContent.split(':'); return +m * 60 + +s; })()`
+		dialog = `document.querySelector('.logout-dialog')`
+		// recheck has the widget ask the proxy's status endpoint
+		// (passive: it does not count as activity), as it does when a
+		// page comes back from the back-forward cache.
+		recheck = `dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))`
+	)
+	tab.Wait(10*time.Second, "the counter at 1:00 after sign-in", `document.querySelector('#user-tools .logout-counter') !== null && `+left+` >= 55`)
+
+	steps := []struct {
+		name string
+		do   func(tab browsertest.Tab)
+		want string // JavaScript, truthy when the step shows
+	}{
+		{"idle time on the server's clock shows", func(tab browsertest.Tab) {
+			s.clock.Advance(30 * time.Second)
+			browsertest.Eval[bool](tab, recheck)
+		}, left + ` <= 30 && ` + left + ` >= 25 && !` + dialog + `.open`},
+		{"a click in Django's admin resets the counter", func(tab browsertest.Tab) {
+			tab.Do(chromedp.Click(chromedp.CSS(`#content-main a[href$="/admin/auth/user/"]`)))
+		}, `location.pathname === '/admin/auth/user/' && document.querySelector('#user-tools .logout-counter') !== null && ` + left + ` >= 55`},
+		{"the warning opens before the deadline", func(tab browsertest.Tab) {
+			s.clock.Advance(52 * time.Second)
+			browsertest.Eval[bool](tab, recheck)
+		}, dialog + `.open && ` + left + ` > 0 && ` + left + ` <= 10 && /\d:\d\d/.test(document.querySelector('.logout-msg').textContent) && document.activeElement === document.querySelector('.logout-stay')`},
+		{"Stay signed in extends the session", func(tab browsertest.Tab) {
+			tab.Do(chromedp.Click(chromedp.CSS(`.logout-dialog .logout-stay`)))
+		}, `!` + dialog + `.open && ` + left + ` >= 55`},
+		// 107 s after the click, 55 s after "Stay signed in": the server
+		// still has the session.
+		{"the server kept the extended session", func(tab browsertest.Tab) {
+			s.clock.Advance(55 * time.Second)
+			tab.Do(chromedp.Navigate(s.base + "/admin/"))
+		}, `location.pathname === '/admin/' && document.querySelector('#user-tools .logout-counter') !== null && ` + left + ` >= 55`},
+	}
+	for _, st := range steps {
+		if !t.Run(st.name, func(t *testing.T) {
+			tab := tab.With(t)
+			st.do(tab)
+			tab.Wait(10*time.Second, st.name, st.want)
+		}) {
+			t.FailNow() // each step starts where the last one ended
+		}
+	}
+}
