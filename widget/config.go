@@ -5,8 +5,10 @@ import (
 	"cmp"
 	"fmt"
 	"html/template"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -135,26 +137,109 @@ const scriptHTML = `<link rel="stylesheet" href="{{.CSS.URL}}" integrity="{{.CSS
 // and the configuration in data- attributes; its text is the time left at
 // rendering, so the page shows it before the script runs. Every value is
 // escaped by html/template, and URLs with unsafe schemes are replaced.
+//
+// The static parts (labels, URLs, settings) are rendered by html/template
+// once per combination and kept; each call then escapes only the
+// per-request values (the counter's text and the CSRF token) with
+// html/template's own HTML escaping, so the output is byte for byte what
+// the template gives.
 func (c Config) Element() template.HTML {
 	now := c.ServerTime
 	if now.IsZero() {
 		now = time.Now()
 	}
+	deadline, server := c.Deadline.UnixMilli(), now.UnixMilli()
+	text := FormatLeft(c.Deadline.Sub(now), c.Lifetime, c.Labels)
+	if parts := elementParts(c); parts != nil {
+		var b strings.Builder
+		var num [20]byte
+		b.Grow(len(parts[0]) + len(parts[1]) + len(parts[2]) + len(parts[3]) + len(parts[4]) + 2*20 + len(c.CSRFToken) + len(text) + 16)
+		b.WriteString(parts[0])
+		b.Write(strconv.AppendInt(num[:0], deadline, 10))
+		b.WriteString(parts[1])
+		b.Write(strconv.AppendInt(num[:0], server, 10))
+		b.WriteString(parts[2])
+		htmlEscaper.WriteString(&b, c.CSRFToken)
+		b.WriteString(parts[3])
+		htmlEscaper.WriteString(&b, text)
+		b.WriteString(parts[4])
+		return template.HTML(b.String())
+	}
+	return c.renderElement(strconv.FormatInt(deadline, 10), strconv.FormatInt(server, 10), c.CSRFToken, text)
+}
+
+// renderElement executes the element template with the per-request values
+// given as strings.
+func (c Config) renderElement(deadline, server, csrf, text string) template.HTML {
+	c.CSRFToken = csrf
 	return render("element", struct {
 		C                    Config
 		L                    Labels
-		Deadline, ServerTime int64
+		Deadline, ServerTime string
 		Lifetime, Lead       int64
 		Text                 string
 	}{
 		C:          c,
 		L:          c.Labels.withDefaults(),
-		Deadline:   c.Deadline.UnixMilli(),
-		ServerTime: now.UnixMilli(),
+		Deadline:   deadline,
+		ServerTime: server,
 		Lifetime:   int64(c.Lifetime / time.Second),
 		Lead:       int64(c.WarningLead / time.Second),
-		Text:       FormatLeft(c.Deadline.Sub(now), c.Lifetime, c.Labels),
+		Text:       text,
 	})
+}
+
+// htmlEscaper escapes as html/template does in HTML text and in quoted
+// attribute values (its htmlEscaper and attrEscaper), for the values that
+// [Config.Element] fills into the cached parts.
+var htmlEscaper = strings.NewReplacer(
+	"\x00", "\uFFFD",
+	`"`, "&#34;",
+	"&", "&amp;",
+	"'", "&#39;",
+	"+", "&#43;",
+	"<", "&lt;",
+	">", "&gt;",
+)
+
+// elementKey is what the static parts of an element depend on: all of
+// Config but the per-request values.
+type elementKey struct {
+	statusURL, keepAliveURL, signOutURL, signInURL string
+	lifetime, lead                                 time.Duration
+	show                                           bool
+	labels                                         Labels
+}
+
+// elementCacheMax bounds the cache of element parts; past it, elements
+// are still rendered, by the template, just not kept.
+const elementCacheMax = 256
+
+var (
+	elementCache  sync.Map // elementKey -> []string, or nil when unsplittable
+	elementCached atomic.Int64
+)
+
+// elementSentinel marks where a per-request value goes. It passes
+// html/template's escaping unchanged in text and attribute values.
+const elementSentinel = "\x01logout\x01"
+
+// elementParts returns the five static parts of c's element, between the
+// deadline, the server time, the CSRF token and the counter's text, or nil
+// when they cannot be split (a label or URL holds the sentinel).
+func elementParts(c Config) []string {
+	k := elementKey{c.StatusURL, c.KeepAliveURL, c.SignOutURL, c.SignInURL, c.Lifetime, c.WarningLead, c.ShowCounter, c.Labels}
+	if v, ok := elementCache.Load(k); ok {
+		return v.([]string)
+	}
+	parts := strings.Split(string(c.renderElement(elementSentinel, elementSentinel, elementSentinel, elementSentinel)), elementSentinel)
+	if len(parts) != 5 {
+		parts = nil
+	}
+	if elementCached.Add(1) <= elementCacheMax {
+		elementCache.Store(k, parts)
+	}
+	return parts
 }
 
 // Script renders the tags that load the widget, for the page's <head>: a
