@@ -95,13 +95,27 @@ func matchAny(ps []Pattern, name string) bool {
 	return false
 }
 
-// firstCookie returns the value of the first cookie of r whose name
-// matches one of ps, in the order the browser sent them (the most
-// specific path first), or "".
-func firstCookie(r *http.Request, ps []Pattern) string {
+// cookieKey returns what keys a session by the session cookie name with
+// value: the value itself, or, with Options.LaravelKey, the session ID it
+// decrypts to ("" when it does not, an anonymous visitor).
+func (p *Proxy) cookieKey(name, value string) string {
+	if p.opts.LaravelKey == nil {
+		return value
+	}
+	id, ok := p.opts.LaravelKey.DecryptCookie(name, value)
+	if !ok {
+		return ""
+	}
+	return id
+}
+
+// requestKey returns the key (see cookieKey) of the first non-empty
+// cookie of r matching the profile's SessionCookies, in the order the
+// browser sent them (the most specific path first), or "".
+func (p *Proxy) requestKey(r *http.Request) string {
 	for _, c := range r.Cookies() {
-		if matchAny(ps, c.Name) && c.Value != "" {
-			return c.Value
+		if matchAny(p.prof.SessionCookies, c.Name) && c.Value != "" {
+			return p.cookieKey(c.Name, c.Value)
 		}
 	}
 	return ""

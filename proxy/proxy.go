@@ -62,6 +62,13 @@ type Options struct {
 	// SignOutTimeout bounds the request that ends a session on the panel.
 	// Default 5 s.
 	SignOutTimeout time.Duration
+	// LaravelKey, when set, is the APP_KEY of a Laravel panel (OctoberCMS)
+	// that encrypts its session cookie: the proxy decrypts the cookie and
+	// keys its sessions by the session ID inside, which stays the same
+	// while Laravel re-encrypts the cookie on every response. A session
+	// cookie that does not decrypt with it is an anonymous visitor's.
+	// Nil: sessions are keyed by the cookie's value.
+	LaravelKey *LaravelKey
 }
 
 // A Proxy is a reverse proxy to one admin panel that signs idle sessions
@@ -296,7 +303,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
 	in := infoOf(r.Context())
 	in.orig, in.w = r, w
 	if _, live := logout.FromContext(r.Context()); !live {
-		key := firstCookie(r, p.prof.SessionCookies)
+		key := p.requestKey(r)
 		switch {
 		case in.dropped && key != "":
 			ended, err := p.ended(r.Context(), key)
@@ -404,7 +411,7 @@ func (p *Proxy) endCredential(w http.ResponseWriter, r *http.Request, in *info) 
 // says, at most once per session cookie.
 func (p *Proxy) signOutUpstream(r *http.Request) {
 	so := p.prof.SignOut
-	key := firstCookie(r, p.prof.SessionCookies)
+	key := p.requestKey(r)
 	if so == nil || key == "" {
 		return
 	}
@@ -479,13 +486,13 @@ func (p *Proxy) deny(w http.ResponseWriter, r *http.Request, d logout.Denial) {
 // appSessions connects the Manager to the panel's session cookie.
 type appSessions struct{ p *Proxy }
 
-// SessionID implements logout.AppSessions: the session cookie the
-// upstream just set, or else the one the request carries.
+// SessionID implements logout.AppSessions: the key of the session cookie
+// the upstream just set, or else of the one the request carries.
 func (a appSessions) SessionID(r *http.Request) string {
 	if in := infoOf(r.Context()); in != nil && in.renewed != "" {
 		return in.renewed
 	}
-	return firstCookie(r, a.p.prof.SessionCookies)
+	return a.p.requestKey(r)
 }
 
 // EndSession implements logout.AppSessions. The Manager calls it for an

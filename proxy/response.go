@@ -69,10 +69,12 @@ func (p *Proxy) followCookies(resp *http.Response, in *info) error {
 			deleted = true
 			continue
 		}
-		set = c.Value
+		if k := p.cookieKey(c.Name, c.Value); k != "" {
+			set = k
+		}
 	}
 	sess, live := logout.FromContext(in.orig.Context())
-	current := firstCookie(in.orig, p.prof.SessionCookies)
+	current := p.requestKey(in.orig)
 	switch {
 	case set != "" && set != current && !live && in.signIn && resp.StatusCode < 400 &&
 		(resp.StatusCode >= 300 || !p.prof.AnonymousSessions):
@@ -100,7 +102,7 @@ func (p *Proxy) startSession(resp *http.Response, in *info, user string) error {
 	if user == "" {
 		user = "unknown"
 	}
-	in.renewed = firstSetCookie(resp, p.prof.SessionCookies)
+	in.renewed = p.setCookieKey(resp)
 	s, err := p.m.SignIn(in.w, in.orig, logout.User{ID: user})
 	if err != nil {
 		// Fail closed: the browser never gets a cookie the proxy does
@@ -112,11 +114,14 @@ func (p *Proxy) startSession(resp *http.Response, in *info, user string) error {
 	return nil
 }
 
-func firstSetCookie(resp *http.Response, ps []Pattern) string {
+// setCookieKey returns the key of the last session cookie resp sets, or "".
+func (p *Proxy) setCookieKey(resp *http.Response) string {
 	v := ""
 	for _, c := range resp.Cookies() {
-		if matchAny(ps, c.Name) && c.Value != "" && c.MaxAge >= 0 {
-			v = c.Value
+		if matchAny(p.prof.SessionCookies, c.Name) && c.Value != "" && c.MaxAge >= 0 {
+			if k := p.cookieKey(c.Name, c.Value); k != "" {
+				v = k
+			}
 		}
 	}
 	return v

@@ -84,6 +84,7 @@ type options struct {
 	trustedProxies                                                                    []netip.Prefix
 	rewriteOrigins                                                                    []string
 	upstreamURL                                                                       *url.URL
+	laravelKey                                                                        *proxy.LaravelKey
 	prof                                                                              proxy.Profile
 }
 
@@ -123,6 +124,11 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	proxies := listFlag("trusted-proxy", "LOGOUT_TRUSTED_PROXY", "`address or network` of a reverse proxy in front of this one, such as 10.0.0.0/8, whose X-Forwarded-For, -Host and -Proto are kept; "+
 		"repeat it or separate with commas. From anyone else those headers are replaced (LOGOUT_TRUSTED_PROXY)")
 	origins := listFlag("rewrite-origin", "LOGOUT_REWRITE_ORIGIN", "`origin` such as https://example.com that the panel believes it has (WordPress's site address): its redirects there are rewritten to the proxy's address; repeat or separate with commas (LOGOUT_REWRITE_ORIGIN)")
+	// The key's default is never the environment's value, so that --help
+	// does not print it.
+	var laravelKey string
+	fs.StringVar(&laravelKey, "laravel-app-key", "", "the Laravel panel's APP_KEY (base64:…) with which to decrypt its session cookie (OctoberCMS's october_session); "+
+		"prefer the environment variable, which other users cannot see in the process list (LOGOUT_PROXY_LARAVEL_APP_KEY)")
 	fs.StringVar(&o.logFormat, "log-format", env("LOGOUT_LOG_FORMAT", "text"), "log `format` on standard error: text or json (LOGOUT_LOG_FORMAT)")
 	fs.StringVar(&o.logLevel, "log-level", env("LOGOUT_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error (LOGOUT_LOG_LEVEL)")
 	usage := func(w io.Writer) {
@@ -149,6 +155,17 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		err = fmt.Errorf("--log-format %q: want text or json", o.logFormat)
 	default:
 		err = o.check(*proxies, *origins)
+	}
+	if err == nil {
+		if laravelKey == "" {
+			laravelKey = getenv("LOGOUT_PROXY_LARAVEL_APP_KEY")
+		}
+		if laravelKey != "" {
+			// The error names the flag, never the key.
+			if o.laravelKey, err = proxy.ParseLaravelKey(laravelKey); err != nil {
+				err = fmt.Errorf("--laravel-app-key: %w", err)
+			}
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "logout-proxy: %v\nRun 'logout-proxy --help' for usage.\n", err)
@@ -262,7 +279,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	px, err := proxy.New(store, proxy.Options{
 		Upstream: o.upstreamURL, Profile: o.prof, TrustedProxies: o.trustedProxies,
 		RewriteOrigins: o.rewriteOrigins, Logger: logger, Logout: lo,
-		StripCookies: ownCookies(),
+		StripCookies: ownCookies(), LaravelKey: o.laravelKey,
 	})
 	if err != nil {
 		return err

@@ -54,6 +54,8 @@ func TestFlagsRefused(t *testing.T) {
 		{"trusted proxy", []string{"--upstream", "http://h", "--profile", "django", "--trusted-proxy", "10.0.0.1/8"}, "host bits set"},
 		{"log format", []string{"--upstream", "http://h", "--profile", "django", "--log-format", "xml"}, "want text or json"},
 		{"tls half", []string{"--upstream", "http://h", "--profile", "django", "--tls-cert", "c.pem"}, "go together"},
+		{"laravel key length", []string{"--upstream", "http://h", "--profile", "octobercms", "--laravel-app-key", "base64:c2VjcmV0LXNob3J0"}, "--laravel-app-key"},
+		{"laravel key base64", []string{"--upstream", "http://h", "--profile", "octobercms", "--laravel-app-key", "base64:secret!!"}, "not valid base64"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,12 +71,57 @@ func TestFlagsRefused(t *testing.T) {
 		if err := run(context.Background(), []string{"--help"}, func(string) string { return "" }, &out, io.Discard, nil); err != nil {
 			t.Fatal(err)
 		}
-		for _, f := range []string{"-upstream", "-profile", "-addr", "-data", "-admin-prefix", "-store", "-trusted-proxy", "-rewrite-origin", "LOGOUT_UPSTREAM"} {
+		for _, f := range []string{"-upstream", "-profile", "-addr", "-data", "-admin-prefix", "-store", "-trusted-proxy", "-rewrite-origin", "LOGOUT_UPSTREAM", "-laravel-app-key", "LOGOUT_PROXY_LARAVEL_APP_KEY"} {
 			if !strings.Contains(out.String(), f) {
 				t.Errorf("--help does not mention %s", f)
 			}
 		}
 	})
+}
+
+// TestFlagLaravelKey: the APP_KEY is read from the flag or the
+// environment, and never shown by --help or in an error.
+func TestFlagLaravelKey(t *testing.T) {
+	const good = "base64:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="
+	const bad = "base64:c2VjcmV0LXNob3J0" // "secret-short"
+	tests := []struct {
+		name    string
+		args    []string
+		env     string
+		wantErr bool
+	}{
+		{"flag", []string{"--laravel-app-key", good}, "", false},
+		{"environment", nil, good, false},
+		{"flag wins", []string{"--laravel-app-key", good}, bad, false},
+		{"bad in environment", nil, bad, true},
+		{"none", nil, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			getenv := func(k string) string {
+				if k == "LOGOUT_PROXY_LARAVEL_APP_KEY" {
+					return tt.env
+				}
+				return ""
+			}
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"--upstream", "http://h", "--profile", "octobercms"}, tt.args...)
+			o, _, err := parse(args, getenv, &stdout, &stderr)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("parse: %v, want error %v", err, tt.wantErr)
+			}
+			if !tt.wantErr && (o.laravelKey != nil) != (tt.env != "" || tt.args != nil) {
+				t.Fatalf("key set %v", o.laravelKey != nil)
+			}
+			if strings.Contains(stderr.String(), "c2VjcmV0") || strings.Contains(stderr.String(), "KioqKioq") {
+				t.Fatalf("the key is echoed: %q", stderr.String())
+			}
+			_, _, _ = parse([]string{"--help"}, getenv, &stdout, io.Discard)
+			if strings.Contains(stdout.String(), "c2VjcmV0") || strings.Contains(stdout.String(), "KioqKioq") {
+				t.Fatalf("--help shows the key: %q", stdout.String())
+			}
+		})
+	}
 }
 
 // started is a running command.
