@@ -206,11 +206,8 @@ func (m *Manager) refuse(w http.ResponseWriter, r *http.Request, backend bool, e
 		m.creds.drop(w, r)
 	case errors.Is(err, ErrNoSession):
 	case errors.Is(err, errStoreDown):
-		// Known to be failing: logged once when it started.
-		if backend {
-			m.respondUnavailable(w, r, err)
-			return
-		}
+		// Front end only, while the store is known to be failing: served
+		// as anonymous; the failure was logged once when it started.
 	default:
 		m.log.LogAttrs(r.Context(), slog.LevelError, "logout: session check failed", slog.String("error", err.Error()))
 		if backend {

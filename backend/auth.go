@@ -110,7 +110,9 @@ func (a *App) signedIn(r *http.Request) bool {
 
 // signIn checks the form and the password and starts a session.
 func (a *App) signIn(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if !a.readForm(w, r, nil, maxFormBytes) {
+		return
+	}
 	ret, _ := logout.SafeReturnPath(r.PostFormValue("return"))
 	name := strings.TrimSpace(r.PostFormValue("username"))
 	p := a.page(r, nil, "signin.title")
@@ -209,10 +211,9 @@ func (a *App) need(perm string, h userHandler) http.Handler {
 	})
 }
 
-// checkCSRF checks a backend POST with the Manager; on failure it renders
-// 403 and returns false.
+// checkCSRF checks a backend POST with the Manager, after readForm has
+// parsed its body; on failure it renders 403 and returns false.
 func (a *App) checkCSRF(w http.ResponseWriter, r *http.Request, u *user) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, 256<<10)
 	if err := a.m.CheckCSRF(r); err != nil {
 		a.log.LogAttrs(r.Context(), slog.LevelWarn, "backend: CSRF check failed", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 		a.fail(w, r, u, http.StatusForbidden, "error.csrf")

@@ -2,13 +2,18 @@ package backend_test
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gologout/logout"
+	"github.com/gologout/logout/backend"
 )
 
 const wantCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
@@ -199,6 +204,8 @@ func TestPostBodyRefused(t *testing.T) {
 		{"draft too large", "/backend/draft", "", "csrf_token=" + tok + "&title=Saved&pad=" + strings.Repeat("a", 1<<20), 413, ""},
 		{"forced sign-out with a bad escape", sessionsURL + "/signout", "", "csrf_token=" + tok + "&scope=others&x=%zz", 400, ""},
 		{"forced sign-out too large", sessionsURL + "/signout", "", "csrf_token=" + tok + "&scope=others" + huge, 413, ""},
+		{"sign-in with a bad escape", "/backend/auth/signin", "", "username=admin&password=x&x=%zz", 400, ""},
+		{"sign-in too large", "/backend/auth/signin", "", "username=admin&password=x" + huge, 413, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			req, err := http.NewRequest(http.MethodPost, e.srv.URL+tt.path+tt.query, strings.NewReader(tt.body))
@@ -389,4 +396,41 @@ func TestAssets(t *testing.T) {
 		}
 	}
 	wantStatus(t, c.get("/assets/app/nothing.css"), 404)
+}
+
+// countFails is a store whose session counts fail, as a store that breaks
+// after the middleware read it.
+type countFails struct{ logout.Store }
+
+func (countFails) CountSessions(context.Context, string) (int, error) {
+	return 0, errors.New("connection reset")
+}
+
+// TestUnavailableScript: when a handler's store call fails, a script
+// (told apart by logout.IsScript, as everywhere) gets the JSON 503 and a
+// page load the HTML one.
+func TestUnavailableScript(t *testing.T) {
+	e := startWith(t, false, func(c *backend.Config) { c.Store = countFails{logout.NewMemoryStore()} })
+	c := e.client()
+	c.mustSignIn("admin", adminPassword)
+	for _, tt := range []struct {
+		name   string
+		header map[string]string
+		json   bool
+	}{
+		{"fetch with Accept */*", map[string]string{"Sec-Fetch-Mode": "cors", "Accept": "*/*"}, true},
+		{"page load", map[string]string{"Sec-Fetch-Mode": "navigate", "Accept": "text/html"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c.header = http.Header{}
+			for k, v := range tt.header {
+				c.header.Set(k, v)
+			}
+			r := c.get("/backend/api/stats")
+			wantStatus(t, r, http.StatusServiceUnavailable)
+			if got := strings.HasPrefix(r.Header.Get("Content-Type"), "application/json"); got != tt.json {
+				t.Fatalf("Content-Type %q, want JSON: %v", r.Header.Get("Content-Type"), tt.json)
+			}
+		})
+	}
 }

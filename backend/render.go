@@ -176,7 +176,7 @@ func (a *App) internal(w http.ResponseWriter, r *http.Request, u *user, err erro
 		slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 	if errors.Is(err, logout.ErrUnavailable) {
 		w.Header().Set("Retry-After", "5")
-		if strings.Contains(r.Header.Get("Accept"), "application/json") {
+		if logout.IsScript(r) {
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")
 			w.WriteHeader(http.StatusServiceUnavailable)
 			json.NewEncoder(w).Encode(map[string]any{"unavailable": true, "message": a.cat.lang(pickLang(r)).T("error.unavailable")})
