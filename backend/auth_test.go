@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -16,10 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/gologout/logout/backend"
-	"github.com/gologout/logout/internal/fakeclock"
 )
 
 func sessionCookie(c *client, e *env) string {
@@ -140,34 +135,6 @@ func TestSignInRateLimit(t *testing.T) {
 func (c *client) signOut() {
 	c.t.Helper()
 	wantStatus(c.t, c.post("/backend/session/signout", url.Values{"csrf_token": {c.token()}}), http.StatusSeeOther)
-}
-
-// startWith starts an App as start does, on a new directory and clock,
-// with edit applied to its Config; tls serves it over HTTPS.
-func startWith(t *testing.T, tls bool, edit func(*backend.Config)) *env {
-	t.Helper()
-	clock := fakeclock.New()
-	cfg := backend.Config{
-		DataDir: t.TempDir(), Now: clock.Now, BcryptCost: bcrypt.MinCost,
-		AdminPassword: adminPassword, EditorPassword: editorPassword,
-		Logger: slog.New(slog.DiscardHandler),
-	}
-	if edit != nil {
-		edit(&cfg)
-	}
-	app, err := backend.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatalf("backend.New: %v", err)
-	}
-	srv := httptest.NewUnstartedServer(app.Handler())
-	if tls {
-		srv.StartTLS()
-	} else {
-		srv.Start()
-	}
-	e := &env{t: t, app: app, srv: srv, clock: clock, dir: cfg.DataDir}
-	t.Cleanup(e.stop)
-	return e
 }
 
 // clientFrom is a browser whose connections come from the local address

@@ -1,7 +1,6 @@
 package backend_test
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -32,24 +31,49 @@ type env struct {
 	dir   string
 }
 
-// start starts an App on dir (a new temporary directory when "").
+// start starts an App on dir (a new temporary directory when "") with
+// the clock c (a new fake clock when nil).
 func start(t *testing.T, dir string, c *fakeclock.Clock) *env {
 	t.Helper()
-	if dir == "" {
-		dir = t.TempDir()
-	}
 	if c == nil {
 		c = fakeclock.New()
 	}
-	app, err := backend.New(context.Background(), backend.Config{
-		DataDir: dir, Now: c.Now, BcryptCost: bcrypt.MinCost,
-		AdminPassword: adminPassword, EditorPassword: editorPassword,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	return startApp(t, false, c, func(cfg *backend.Config) {
+		if dir != "" {
+			cfg.DataDir = dir
+		}
 	})
+}
+
+// startWith starts an App, over TLS if tls, with the test defaults
+// changed by edit (when not nil), on a new fake clock.
+func startWith(t *testing.T, tls bool, edit func(*backend.Config)) *env {
+	t.Helper()
+	return startApp(t, tls, fakeclock.New(), edit)
+}
+
+// startApp is start and startWith: the one place that builds a test App.
+func startApp(t *testing.T, tls bool, clock *fakeclock.Clock, edit func(*backend.Config)) *env {
+	t.Helper()
+	cfg := backend.Config{
+		DataDir: t.TempDir(), Now: clock.Now, BcryptCost: bcrypt.MinCost,
+		AdminPassword: adminPassword, EditorPassword: editorPassword,
+		Logger: slog.New(slog.DiscardHandler),
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	app, err := backend.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("backend.New: %v", err)
 	}
-	e := &env{t: t, app: app, srv: httptest.NewServer(app.Handler()), clock: c, dir: dir}
+	srv := httptest.NewUnstartedServer(app.Handler())
+	if tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	e := &env{t: t, app: app, srv: srv, clock: clock, dir: cfg.DataDir}
 	t.Cleanup(e.stop)
 	return e
 }
