@@ -63,7 +63,7 @@ func TestAppSignInAgainEndsThePrevious(t *testing.T) {
 	do("app-1", "app-2")
 	mu.Lock()
 	defer mu.Unlock()
-	if len(ended) != 1 || ended[0].SessionID != first.ID || ended[0].Reason != logout.ReasonManual {
+	if len(ended) != 1 || ended[0].SessionID != first.ID || ended[0].Reason != logout.ReasonReplaced {
 		t.Fatalf("sign-outs %+v, want the first session ended as manual", ended)
 	}
 }

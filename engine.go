@@ -361,7 +361,7 @@ func (m *Manager) begin(ctx context.Context, id string, u User, prev []string) (
 	now := m.now()
 	for _, id := range prev {
 		// Best effort: a store failure shows in CreateSession below.
-		_, _ = m.endIDs(ctx, id, ReasonManual, now)
+		_, _ = m.endIDs(ctx, id, ReasonReplaced, now)
 	}
 	set, err := m.currentSettings(ctx, now)
 	if err != nil {

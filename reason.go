@@ -5,7 +5,8 @@ import "fmt"
 // Reason says why a session ended.
 type Reason uint8
 
-// The reasons a session ends. The zero Reason is not valid.
+// The reasons a session ends. The zero Reason is not valid. Stores keep
+// a Reason as its number, so new reasons are only ever added at the end.
 const (
 	// ReasonIdle: no activity for the idle lifetime.
 	ReasonIdle Reason = iota + 1
@@ -15,11 +16,21 @@ const (
 	ReasonForced
 	// ReasonManual: the user signed out.
 	ReasonManual
+	// ReasonReplaced: the same browser signed in again, and the new
+	// session replaced this one.
+	ReasonReplaced
+	// ReasonLimit: the user signed in on more devices than the session
+	// limit allows, and this, their oldest session, made room.
+	ReasonLimit
+	// ReasonClosed: every tab of the backend stayed closed for the grace
+	// period, with sign-out on close turned on.
+	ReasonClosed
 )
 
-var reasonNames = [...]string{"", "idle", "absolute", "forced", "manual"}
+var reasonNames = [...]string{"", "idle", "absolute", "forced", "manual", "replaced", "limit", "closed"}
 
-// String returns the reason's name: "idle", "absolute", "forced" or "manual".
+// String returns the reason's name: "idle", "absolute", "forced",
+// "manual", "replaced", "limit" or "closed".
 func (r Reason) String() string {
 	if r.Valid() {
 		return reasonNames[r]
@@ -28,7 +39,7 @@ func (r Reason) String() string {
 }
 
 // Valid reports whether r is one of the defined reasons.
-func (r Reason) Valid() bool { return r >= ReasonIdle && r <= ReasonManual }
+func (r Reason) Valid() bool { return r >= ReasonIdle && r <= ReasonClosed }
 
 // Message returns the English sign-out notice for r, as shown on the
 // sign-in page after an automatic or forced sign-out.
@@ -40,6 +51,12 @@ func (r Reason) Message() string {
 		return "You have been logged out by an administrator."
 	case ReasonManual:
 		return "You have signed out."
+	case ReasonReplaced:
+		return "You have signed in again; this session was replaced."
+	case ReasonLimit:
+		return "You have been logged out: you signed in on more devices than allowed, and this was the oldest session."
+	case ReasonClosed:
+		return "You have been logged out because every window of the backend was closed."
 	default:
 		return "You have been logged out!"
 	}
@@ -47,7 +64,7 @@ func (r Reason) Message() string {
 
 // ParseReason returns the Reason named s, as written by [Reason.String].
 func ParseReason(s string) (Reason, error) {
-	for i := ReasonIdle; i <= ReasonManual; i++ {
+	for i := ReasonIdle; i <= ReasonClosed; i++ {
 		if reasonNames[i] == s {
 			return i, nil
 		}

@@ -228,7 +228,7 @@ func TestIdleLifetimeAndDeadline(t *testing.T) {
 }
 
 func TestReason(t *testing.T) {
-	for _, r := range []logout.Reason{logout.ReasonIdle, logout.ReasonAbsolute, logout.ReasonForced, logout.ReasonManual} {
+	for r := logout.ReasonIdle; r <= logout.ReasonClosed; r++ {
 		got, err := logout.ParseReason(r.String())
 		if err != nil || got != r {
 			t.Fatalf("ParseReason(%q) = %v, %v", r.String(), got, err)
