@@ -56,7 +56,7 @@ func (m *Manager) Status(r *http.Request) (Status, bool) {
 		return Status{}, false
 	}
 	return Status{
-		Session: rs.sess, ServerTime: rs.now, Lifetime: rs.set.IdleLifetime(rs.sess.Roles),
+		Session: rs.sess, ServerTime: rs.now, Lifetime: rs.set.IdleLifetime(rs.sess.UserID, rs.sess.Roles),
 		WarningLead: rs.set.WarningLead, ShowCounter: rs.set.ShowCounter,
 	}, true
 }

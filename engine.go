@@ -184,7 +184,7 @@ func (e *entry) session(set *Settings) (Session, Reason) {
 
 // deadline is [Settings.Deadline] in Unix microseconds, for the hot path.
 func (e *entry) deadline(set *Settings, seen int64) (int64, Reason) {
-	d := seen + set.IdleLifetime(e.roles.roles).Microseconds()
+	d := seen + set.IdleLifetime(e.userID, e.roles.roles).Microseconds()
 	if set.AbsoluteLifetime > 0 {
 		if a := e.created + set.AbsoluteLifetime.Microseconds(); a <= d {
 			return a, ReasonAbsolute
@@ -383,7 +383,7 @@ func (m *Manager) touchInterval(set *Settings, e *entry) time.Duration {
 	if m.opts.TouchInterval > 0 {
 		return m.opts.TouchInterval
 	}
-	return min(max(set.IdleLifetime(e.roles.roles)/100, time.Millisecond), 5*time.Second)
+	return min(max(set.IdleLifetime(e.userID, e.roles.roles)/100, time.Millisecond), 5*time.Second)
 }
 
 func endedErr(ev *Event) error { return &EndedError{Reason: ev.Reason, At: ev.At} }
