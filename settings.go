@@ -402,7 +402,9 @@ func validRole(r string) bool {
 func ParseSettings(form url.Values) (Settings, error) {
 	var s Settings
 	var errs []error
-	num := func(field string, required bool) time.Duration {
+	// number reads a plain decimal number of unit (at most limit) from
+	// field; blank is 0, or an error when required.
+	number := func(field string, required bool, unit string, limit int64, max string) int64 {
 		if len(form[field]) > 1 {
 			errs = append(errs, &FieldError{Field: field, Code: CodeSyntax, Reason: "must be given once"})
 			return 0
@@ -414,37 +416,19 @@ func ParseSettings(form url.Values) (Settings, error) {
 			}
 			return 0
 		}
-		n, fe := parseSeconds(v)
+		n, fe := parseNumber(v, unit, limit, max)
 		if fe != nil {
 			fe.Field = field
 			errs = append(errs, fe)
 		}
 		return n
 	}
-	// count reads an optional plain decimal count (sessions, days);
-	// blank is 0.
-	count := func(field string, limit int64) int64 {
-		if len(form[field]) > 1 {
-			errs = append(errs, &FieldError{Field: field, Code: CodeSyntax, Reason: "must be given once"})
-			return 0
-		}
-		v := strings.TrimSpace(form.Get(field))
-		switch {
-		case v == "":
-			return 0
-		case len(v) > 1 && v[0] == '-' && strings.Trim(v[1:], "0123456789") == "":
-			errs = append(errs, &FieldError{Field: field, Code: CodeNegative, Reason: "must not be negative"})
-			return 0
-		case strings.Trim(v, "0123456789") != "":
-			errs = append(errs, &FieldError{Field: field, Code: CodeSyntax, Reason: "must be a whole number written with digits 0-9"})
-			return 0
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n > limit {
-			errs = append(errs, &FieldError{Field: field, Code: CodeMax, Limit: limit, Reason: fmt.Sprintf("must be at most %d", limit)})
-			return 0
-		}
-		return n
+	year := secs(MaxLifetime)
+	num := func(field string, required bool) time.Duration {
+		return time.Duration(number(field, required, "seconds", year, fmt.Sprintf("must be at most %d seconds (one year)", year))) * time.Second
+	}
+	count := func(field, unit string, limit int64) int64 {
+		return number(field, false, unit, limit, fmt.Sprintf("must be at most %d %s", limit, unit))
 	}
 	flag := func(field string) bool {
 		switch v := strings.TrimSpace(form.Get(field)); strings.ToLower(v) {
@@ -464,8 +448,8 @@ func ParseSettings(form url.Values) (Settings, error) {
 	s.FrontendActivity = flag(FieldFrontendActivity)
 	s.SignOutOnClose = flag(FieldSignOutOnClose)
 	s.CloseGrace = num(FieldCloseGrace, false)
-	s.MaxSessions = int(count(FieldMaxSessions, MaxSessionLimit))
-	s.Retention = time.Duration(count(FieldRetention, int64(MaxRetention/RetentionUnit))) * RetentionUnit
+	s.MaxSessions = int(count(FieldMaxSessions, "sessions", MaxSessionLimit))
+	s.Retention = time.Duration(count(FieldRetention, "days", int64(MaxRetention/RetentionUnit))) * RetentionUnit
 	if len(form[FieldPolicy]) > 1 {
 		errs = append(errs, &FieldError{Field: FieldPolicy, Code: CodeSyntax, Reason: "must be given once"})
 	}
@@ -501,25 +485,24 @@ func lifetimes(form url.Values, prefix string, num func(string, bool) time.Durat
 	return m
 }
 
-// parseSeconds parses a plain decimal count of seconds; its error lacks
-// only the field name.
-func parseSeconds(v string) (time.Duration, *FieldError) {
+// parseNumber parses a plain decimal count of unit, at most limit (max
+// says so in words); its error lacks only the field name.
+func parseNumber(v, unit string, limit int64, max string) (int64, *FieldError) {
 	if len(v) > 1 && v[0] == '-' && strings.Trim(v[1:], "0123456789") == "" {
 		return 0, &FieldError{Code: CodeNegative, Reason: "must not be negative"}
 	}
 	if strings.Trim(v, "0123456789") != "" {
-		reason := "must be a whole number of seconds written with digits 0-9"
+		reason := "must be a whole number of " + unit + " written with digits 0-9"
 		if len(v) <= 20 {
 			reason += fmt.Sprintf(", not %q", v)
 		}
 		return 0, &FieldError{Code: CodeSyntax, Reason: reason}
 	}
-	year := secs(MaxLifetime)
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n > year {
-		return 0, &FieldError{Code: CodeMax, Limit: year, Reason: fmt.Sprintf("must be at most %d seconds (one year)", year)}
+	if err != nil || n > limit {
+		return 0, &FieldError{Code: CodeMax, Limit: limit, Reason: max}
 	}
-	return time.Duration(n) * time.Second, nil
+	return n, nil
 }
 
 // Values returns s as form values, the inverse of [ParseSettings]. Role
