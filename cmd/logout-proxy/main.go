@@ -268,8 +268,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	lo := hk.logout
 	lo.Now = hk.now
 	app, err := backend.New(ctx, backend.Config{
-		DataDir: o.data, Prefix: o.adminPrefix, Store: store, Secure: tls || o.secure, Logger: logger,
-		AdminUser: getenv("LOGOUT_ADMIN_USER"), AdminPassword: getenv("LOGOUT_ADMIN_PASSWORD"),
+		DataDir: o.data, Prefix: o.adminPrefix, AssetsPrefix: o.adminPrefix + "/assets/", NoDemoUser: true,
+		Store: store, Secure: tls || o.secure, Logger: logger, AdminUser: getenv("LOGOUT_ADMIN_USER"), AdminPassword: getenv("LOGOUT_ADMIN_PASSWORD"),
 		TrustedProxies: o.trustedProxies, Now: hk.now, Logout: lo,
 	})
 	if err != nil {
@@ -312,14 +312,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return serve.Run(ctx, "logout-proxy", logger, srv, ln, t, app.Run, px.Run)
 }
 
-// router sends the admin pages and their assets to the backend app and
-// everything else through the proxy. The backend serves its assets at
-// /assets/app/ and /assets/logout/, which therefore never reach the panel.
+// router sends the admin pages and their assets (below adminPrefix +
+// "/assets/") to the backend app and everything else through the proxy.
 func router(adminPrefix string, admin, px http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
-		if p == adminPrefix || strings.HasPrefix(p, adminPrefix+"/") ||
-			strings.HasPrefix(p, "/assets/app/") || strings.HasPrefix(p, "/assets/logout/") {
+		if p == adminPrefix || strings.HasPrefix(p, adminPrefix+"/") {
 			admin.ServeHTTP(w, r)
 			return
 		}
