@@ -124,11 +124,14 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	proxies := listFlag("trusted-proxy", "LOGOUT_TRUSTED_PROXY", "`address or network` of a reverse proxy in front of this one, such as 10.0.0.0/8, whose X-Forwarded-For, -Host and -Proto are kept; "+
 		"repeat it or separate with commas. From anyone else those headers are replaced (LOGOUT_TRUSTED_PROXY)")
 	origins := listFlag("rewrite-origin", "LOGOUT_REWRITE_ORIGIN", "`origin` such as https://example.com that the panel believes it has (WordPress's site address): its redirects there are rewritten to the proxy's address; repeat or separate with commas (LOGOUT_REWRITE_ORIGIN)")
-	// The key's default is never the environment's value, so that --help
-	// does not print it.
+	// The keys' defaults are never the environment's values, so that
+	// --help does not print them.
 	var laravelKey string
 	fs.StringVar(&laravelKey, "laravel-app-key", "", "the Laravel panel's APP_KEY (base64:…) with which to decrypt its session cookie (OctoberCMS's october_session); "+
 		"prefer the environment variable, which other users cannot see in the process list (LOGOUT_PROXY_LARAVEL_APP_KEY)")
+	var previousKeys string
+	fs.StringVar(&previousKeys, "laravel-previous-keys", "", "the Laravel panel's APP_PREVIOUS_KEYS (Laravel 11 key rotation), `comma-separated`: cookies sealed with them are decrypted too; "+
+		"needs --laravel-app-key; prefer the environment variable (LOGOUT_PROXY_LARAVEL_PREVIOUS_KEYS)")
 	fs.StringVar(&o.logFormat, "log-format", env("LOGOUT_LOG_FORMAT", "text"), "log `format` on standard error: text or json (LOGOUT_LOG_FORMAT)")
 	fs.StringVar(&o.logLevel, "log-level", env("LOGOUT_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error (LOGOUT_LOG_LEVEL)")
 	usage := func(w io.Writer) {
@@ -160,11 +163,17 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		if laravelKey == "" {
 			laravelKey = getenv("LOGOUT_PROXY_LARAVEL_APP_KEY")
 		}
-		if laravelKey != "" {
+		if previousKeys == "" {
+			previousKeys = getenv("LOGOUT_PROXY_LARAVEL_PREVIOUS_KEYS")
+		}
+		switch {
+		case laravelKey != "":
 			// The error names the flag, never the key.
-			if o.laravelKey, err = proxy.ParseLaravelKey(laravelKey); err != nil {
-				err = fmt.Errorf("--laravel-app-key: %w", err)
+			if o.laravelKey, err = proxy.ParseLaravelKey(laravelKey, strings.Split(previousKeys, ",")...); err != nil {
+				err = fmt.Errorf("--laravel-app-key or --laravel-previous-keys: %w", err)
 			}
+		case strings.Trim(previousKeys, ", ") != "":
+			err = errors.New("--laravel-previous-keys needs --laravel-app-key (or LOGOUT_PROXY_LARAVEL_APP_KEY)")
 		}
 	}
 	if err != nil {

@@ -58,6 +58,9 @@ func TestFlagsRefused(t *testing.T) {
 		{"tls half", []string{"--upstream", "http://h", "--profile", "django", "--tls-cert", "c.pem"}, "go together"},
 		{"laravel key length", []string{"--upstream", "http://h", "--profile", "octobercms", "--laravel-app-key", "base64:c2VjcmV0LXNob3J0"}, "--laravel-app-key"},
 		{"laravel key base64", []string{"--upstream", "http://h", "--profile", "octobercms", "--laravel-app-key", "base64:secret!!"}, "not valid base64"},
+		{"laravel previous key", []string{"--upstream", "http://h", "--profile", "octobercms", "--laravel-app-key", "base64:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
+			"--laravel-previous-keys", "base64:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=,base64:c2VjcmV0LXNob3J0"}, "APP_PREVIOUS_KEYS, key 2"},
+		{"laravel previous keys alone", []string{"--upstream", "http://h", "--profile", "octobercms", "--laravel-previous-keys", "base64:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="}, "needs --laravel-app-key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,7 +76,7 @@ func TestFlagsRefused(t *testing.T) {
 		if err := run(context.Background(), []string{"--help"}, func(string) string { return "" }, &out, io.Discard, nil); err != nil {
 			t.Fatal(err)
 		}
-		for _, f := range []string{"-upstream", "-profile", "-addr", "-data", "-admin-prefix", "-store", "-trusted-proxy", "-rewrite-origin", "LOGOUT_UPSTREAM", "-laravel-app-key", "LOGOUT_PROXY_LARAVEL_APP_KEY"} {
+		for _, f := range []string{"-upstream", "-profile", "-addr", "-data", "-admin-prefix", "-store", "-trusted-proxy", "-rewrite-origin", "LOGOUT_UPSTREAM", "-laravel-app-key", "LOGOUT_PROXY_LARAVEL_APP_KEY", "-laravel-previous-keys", "LOGOUT_PROXY_LARAVEL_PREVIOUS_KEYS"} {
 			if !strings.Contains(out.String(), f) {
 				t.Errorf("--help does not mention %s", f)
 			}
@@ -90,19 +93,26 @@ func TestFlagLaravelKey(t *testing.T) {
 		name    string
 		args    []string
 		env     string
+		prevEnv string // LOGOUT_PROXY_LARAVEL_PREVIOUS_KEYS
 		wantErr bool
 	}{
-		{"flag", []string{"--laravel-app-key", good}, "", false},
-		{"environment", nil, good, false},
-		{"flag wins", []string{"--laravel-app-key", good}, bad, false},
-		{"bad in environment", nil, bad, true},
-		{"none", nil, "", false},
+		{"flag", []string{"--laravel-app-key", good}, "", "", false},
+		{"environment", nil, good, "", false},
+		{"flag wins", []string{"--laravel-app-key", good}, bad, "", false},
+		{"bad in environment", nil, bad, "", true},
+		{"none", nil, "", "", false},
+		{"previous keys in environment", nil, good, good + "," + good, false},
+		{"bad previous key in environment", nil, good, good + "," + bad, true},
+		{"previous keys flag wins", []string{"--laravel-previous-keys", good}, good, bad, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			getenv := func(k string) string {
-				if k == "LOGOUT_PROXY_LARAVEL_APP_KEY" {
+				switch k {
+				case "LOGOUT_PROXY_LARAVEL_APP_KEY":
 					return tt.env
+				case "LOGOUT_PROXY_LARAVEL_PREVIOUS_KEYS":
+					return tt.prevEnv
 				}
 				return ""
 			}
