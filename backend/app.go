@@ -75,6 +75,14 @@ type Config struct {
 	// EditorPassword is the password of the demo user "editor" created at
 	// the first start. Default a random password.
 	EditorPassword string
+	// NoDemoUser, when set, creates only the administrator at the first
+	// start, not the demo user "editor". Default false.
+	NoDemoUser bool
+	// AssetsPrefix is the path below which the App serves its CSS and
+	// JavaScript ("app/") and the widget's files ("logout/"), such as
+	// "/logout-proxy/assets/" for an App mounted beside other handlers
+	// whose paths it must not take. It ends in "/". Default "/assets/".
+	AssetsPrefix string
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -131,6 +139,12 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	cfg.Prefix = strings.TrimRight(cfg.Prefix, "/")
 	if !validPrefix(cfg.Prefix) {
 		return nil, fmt.Errorf("backend: prefix %q must be a path such as /backend, of letters, digits, '-', '_' and '/'", cfg.Prefix)
+	}
+	if cfg.AssetsPrefix == "" {
+		cfg.AssetsPrefix = defaultAssets
+	}
+	if pre := strings.TrimSuffix(cfg.AssetsPrefix, "/"); !strings.HasSuffix(cfg.AssetsPrefix, "/") || !validPrefix(pre) {
+		return nil, fmt.Errorf("backend: assets prefix %q must be a path ending in /, such as /assets/, of letters, digits, '-', '_' and '/'", cfg.AssetsPrefix)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -213,8 +227,44 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		timeout = 2 * time.Second
 	}
 	a.limit = newThrottle(counts, timeout)
-	a.handler = a.routes()
+	a.handler = a.mountAssets(a.routes())
 	return a, nil
+}
+
+// defaultAssets is where the routes serve the assets.
+const defaultAssets = "/assets/"
+
+// mountAssets serves the routes' assets below Config.AssetsPrefix instead
+// of defaultAssets: it maps the one path onto the other before any
+// middleware sees the request, so that an AssetsPrefix below Prefix is
+// still no backend page.
+func (a *App) mountAssets(routes http.Handler) http.Handler {
+	pre := a.cfg.AssetsPrefix
+	if pre == defaultAssets {
+		return routes
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		switch {
+		case strings.HasPrefix(p, pre):
+			r2 := new(http.Request)
+			*r2 = *r
+			u := *r.URL
+			u.Path, u.RawPath = defaultAssets+strings.TrimPrefix(p, pre), ""
+			r2.URL = &u
+			routes.ServeHTTP(w, r2)
+		case strings.HasPrefix(p, defaultAssets):
+			http.NotFound(w, r) // served below AssetsPrefix only
+		default:
+			routes.ServeHTTP(w, r)
+		}
+	})
+}
+
+// assetURL returns the URL of an asset from the routes' own URL of it
+// (below defaultAssets), moved below Config.AssetsPrefix.
+func (a *App) assetURL(u string) string {
+	return a.cfg.AssetsPrefix + strings.TrimPrefix(u, defaultAssets)
 }
 
 func validPrefix(p string) bool {

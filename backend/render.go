@@ -91,7 +91,7 @@ func (a *App) page(r *http.Request, u *user, title string) *page {
 	tr := a.cat.lang(pickLang(r))
 	p := &page{
 		translator: tr, Title: tr.T(title), Prefix: a.cfg.Prefix, Here: r.URL.RequestURI(), User: u,
-		CSS: a.assets.url("app.css"), JS: a.assets.url("app.js"), Backend: a.isBackend(r.URL.Path),
+		CSS: a.assetURL(a.assets.url("app.css")), JS: a.assetURL(a.assets.url("app.js")), Backend: a.isBackend(r.URL.Path),
 	}
 	for _, l := range languages() {
 		p.Langs = append(p.Langs, langLink{Code: l, Name: a.cat.lang(l).T("lang.name"), Current: l == tr.Lang})
@@ -99,7 +99,7 @@ func (a *App) page(r *http.Request, u *user, title string) *page {
 	if u != nil {
 		p.CSRF = a.m.CSRFToken(r)
 		if cfg, ok := widget.New(a.m, r); ok {
-			cfg.AssetsPrefix = "/assets/logout/"
+			cfg.AssetsPrefix = a.assetURL("/assets/logout/")
 			cfg.Labels = widget.Labels{
 				Lang:     tr.Lang,
 				TimeLeft: tr.T("widget.time_left"), Day: tr.T("widget.day"), Days: tr.T("widget.days"), DaysFew: tr.T("widget.days_few"),

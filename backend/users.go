@@ -114,8 +114,8 @@ func (u *userDB) secret(ctx context.Context, name string) ([]byte, error) {
 	return b, nil
 }
 
-// bootstrap creates the administrator and the demo editor when there are
-// no users, and returns them with their passwords.
+// bootstrap creates the administrator and, unless cfg.NoDemoUser, the demo
+// editor when there are no users, and returns them with their passwords.
 func (u *userDB) bootstrap(ctx context.Context, cfg Config) ([]Credential, error) {
 	var n int
 	if err := u.db.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
@@ -129,8 +129,12 @@ func (u *userDB) bootstrap(ctx context.Context, cfg Config) ([]Credential, error
 	if strings.EqualFold(admin.User, editor.User) {
 		editor.User = "editor2"
 	}
+	create := []Credential{admin, editor}
+	if cfg.NoDemoUser {
+		create = create[:1]
+	}
 	var out []Credential
-	for _, c := range []Credential{admin, editor} {
+	for _, c := range create {
 		if err := checkCredential(c); err != nil {
 			return nil, err
 		}

@@ -16,7 +16,9 @@
 // cookie. When the session ends (idle, absolute, forced, or signed out on
 // the panel), the proxy never forwards that cookie to the panel's backend
 // again, expires it in the browser, and ends it on the panel too where the
-// profile says how ([Profile.SignOut]). Backend requests of an ended
+// profile says how ([Profile.SignOut]), with a nonce learned from the
+// session's backend pages where the panel wants one
+// ([SignOut.NoncePattern], WordPress). Backend requests of an ended
 // session are redirected to the panel's sign-in page, which then shows why
 // ("You have been logged out!"); front-end requests are never redirected.
 //

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,18 +28,44 @@ import (
 
 // fakeWordPress behaves like WordPress for the proxy: sign-in at
 // /wp-login.php sets wordpress_logged_in_<hash> (path /) and
-// wordpress_<hash> (path /wp-admin); it redirects to its configured site
-// address; /wp-admin/admin-ajax.php answers the heartbeat.
+// wordpress_<hash> (path /wp-admin), holding a session token; it
+// redirects to its configured site address; /wp-admin/admin-ajax.php
+// answers the heartbeat. Admin pages carry the "Log Out" link with the
+// session's nonce (after pad bytes of filler, to cross the proxy's read
+// boundaries), and GET /wp-login.php?action=logout destroys the session
+// token only with that nonce, as wp_logout does after
+// check_admin_referer('log-out').
 type fakeWordPress struct {
-	mu      sync.Mutex
-	site    string
-	lastReq http.Header
+	mu        sync.Mutex
+	site      string
+	pad       int
+	lastReq   http.Header
+	n         int
+	live      map[string]bool // session tokens
+	destroyed []string        // tokens destroyed by a sign-out with the right nonce
+	badNonce  int             // sign-outs refused for a wrong or missing nonce
+}
+
+// wpNonce is the fake's nonce of a session token.
+func wpNonce(token string) string {
+	sum := sha256.Sum256([]byte("log-out|" + token))
+	return hex.EncodeToString(sum[:5])
+}
+
+// wpToken returns the session token of r's logged-in cookie, if live.
+func (f *fakeWordPress) wpToken(r *http.Request) (string, bool) {
+	c, err := r.Cookie("wordpress_logged_in_0123abcd")
+	if err != nil {
+		return "", false
+	}
+	_, tok, _ := strings.Cut(c.Value, "|")
+	return tok, f.live[tok]
 }
 
 func (f *fakeWordPress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.lastReq = r.Header.Clone()
-	f.mu.Unlock()
 	const hash = "0123abcd"
 	switch r.URL.Path {
 	case "/wp-login.php":
@@ -46,9 +75,26 @@ func (f *fakeWordPress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				w.Write([]byte("<html><body>bad password"))
 				return
 			}
-			http.SetCookie(w, &http.Cookie{Name: "wordpress_logged_in_" + hash, Value: r.Form.Get("log") + "|tok1", Path: "/"})
-			http.SetCookie(w, &http.Cookie{Name: "wordpress_" + hash, Value: r.Form.Get("log") + "|auth1", Path: "/wp-admin"})
+			f.n++
+			tok := "tok" + strconv.Itoa(f.n)
+			f.live[tok] = true
+			http.SetCookie(w, &http.Cookie{Name: "wordpress_logged_in_" + hash, Value: r.Form.Get("log") + "|" + tok, Path: "/"})
+			http.SetCookie(w, &http.Cookie{Name: "wordpress_" + hash, Value: r.Form.Get("log") + "|auth" + tok, Path: "/wp-admin"})
 			http.Redirect(w, r, f.site+"/wp-admin/", http.StatusFound)
+			return
+		}
+		if r.URL.Query().Get("action") == "logout" {
+			tok, ok := f.wpToken(r)
+			if !ok || r.URL.Query().Get("_wpnonce") != wpNonce(tok) {
+				f.badNonce++
+				w.Header().Set("Content-Type", "text/html")
+				w.Write([]byte("<html><body>Do you really want to log out?"))
+				return
+			}
+			delete(f.live, tok)
+			f.destroyed = append(f.destroyed, tok)
+			http.SetCookie(w, &http.Cookie{Name: "wordpress_logged_in_" + hash, Path: "/", MaxAge: -1})
+			http.Redirect(w, r, f.site+"/wp-login.php?loggedout=true", http.StatusFound)
 			return
 		}
 		w.Header().Set("Content-Type", "text/html")
@@ -59,8 +105,21 @@ func (f *fakeWordPress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.Header().Set("Content-Type", "text/html; charset=UTF-8")
 		_, auth := r.Header["Cookie"]
-		fmt.Fprintf(w, `<!DOCTYPE html><html><head><title>WP</title></head><body class="wp-admin"><div id="wp-admin-bar-top-secondary"></div>cookies:%v</body></html>`, auth)
+		fmt.Fprintf(w, `<!DOCTYPE html><html><head><title>WP</title></head><body class="wp-admin">%s<div id="wp-admin-bar-top-secondary">`,
+			strings.Repeat("<p>filler</p>", f.pad/13))
+		if tok, ok := f.wpToken(r); ok {
+			fmt.Fprintf(w, `<a class="ab-item" href="%s/wp-login.php?action=logout&#038;_wpnonce=%s">Log Out</a>`, f.site, wpNonce(tok))
+		}
+		fmt.Fprintf(w, `</div>cookies:%v</body></html>`, auth)
 	}
+}
+
+// signOuts returns the tokens destroyed with the right nonce and the
+// count of sign-outs refused.
+func (f *fakeWordPress) signOuts() ([]string, int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.destroyed), f.badNonce
 }
 
 func newProxy(t *testing.T, upstream string, prof proxy.Profile, clock *fakeclock.Clock, mod func(*proxy.Options)) (*proxy.Proxy, *httptest.Server) {
@@ -89,7 +148,7 @@ func mustParse(t *testing.T, s string) *url.URL {
 }
 
 func TestWordPress(t *testing.T) {
-	wp := &fakeWordPress{site: "https://blog.example"}
+	wp := &fakeWordPress{site: "https://blog.example", live: map[string]bool{}}
 	up := httptest.NewServer(wp)
 	defer up.Close()
 	clock := fakeclock.New()
@@ -160,6 +219,63 @@ func TestWordPress(t *testing.T) {
 		}
 	}
 }
+
+// TestWordPressSignOutNonce: the proxy learns the nonce of WordPress's
+// "Log Out" link from the admin pages and, when the session has ended
+// and its cookies come back, signs it out on WordPress with that nonce.
+func TestWordPressSignOutNonce(t *testing.T) {
+	tests := []struct {
+		name string
+		pad  int  // filler before the link: past the injector's 32 KiB chunk
+		page bool // the session loaded an admin page
+		end  func(t *testing.T, p *proxy.Proxy, clock *fakeclock.Clock)
+		back string // the path the browser comes back on
+		want bool   // WordPress destroyed the session
+	}{
+		{"idle, back on the backend", 0, true, idle, "/wp-admin/", true},
+		{"idle, back on the front end", 0, true, idle, "/", true},
+		{"idle, link past the first chunk", 100 << 10, true, idle, "/wp-admin/", true},
+		{"forced", 0, true, func(t *testing.T, p *proxy.Proxy, clock *fakeclock.Clock) {
+			if _, err := p.Manager().ForceSignOut(context.Background(), logout.Selector{UserID: "editor"}); err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(time.Second)
+		}, "/wp-admin/", true},
+		{"no page seen: no nonce, no call", 0, false, idle, "/wp-admin/", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wp := &fakeWordPress{site: "https://blog.example", pad: tt.pad, live: map[string]bool{}}
+			up := httptest.NewServer(wp)
+			defer up.Close()
+			clock := fakeclock.New()
+			p, srv := newProxy(t, up.URL, proxy.WordPress(), clock, func(o *proxy.Options) { o.RewriteOrigins = []string{"https://blog.example"} })
+			c := newClient(t, srv.URL)
+			if resp, _ := c.do("POST", "/wp-login.php", url.Values{"log": {"editor"}, "pwd": {"pw"}}); resp.StatusCode != http.StatusFound {
+				t.Fatalf("sign-in: status %d, want 302", resp.StatusCode)
+			}
+			if tt.page {
+				if resp, body := c.do("GET", "/wp-admin/", nil); resp.StatusCode != 200 || !strings.Contains(body, "_wpnonce="+wpNonce("tok1")) {
+					t.Fatalf("dashboard: status %d, nonce in the page %v", resp.StatusCode, strings.Contains(body, "_wpnonce="))
+				}
+			}
+			tt.end(t, p, clock)
+			c.do("GET", tt.back, nil)
+			destroyed, refused := wp.signOuts()
+			if got := slices.Equal(destroyed, []string{"tok1"}); got != tt.want || refused != 0 {
+				t.Fatalf("WordPress sessions destroyed: %v, refused sign-outs %d; want destroyed %v and none refused", destroyed, refused, tt.want)
+			}
+			// Once only, and the dead cookie never reaches WordPress.
+			c.do("GET", tt.back, nil)
+			if again, _ := wp.signOuts(); len(again) != len(destroyed) {
+				t.Fatalf("sign-outs after a second request: %v, want %v", again, destroyed)
+			}
+		})
+	}
+}
+
+// idle lets the session of newProxy's 60 s lifetime expire.
+func idle(t *testing.T, _ *proxy.Proxy, clock *fakeclock.Clock) { clock.Advance(61 * time.Second) }
 
 // fakeOctober behaves like OctoberCMS on Laravel: every visitor gets an
 // october_session cookie; sign-in renews it; sign-out is GET.

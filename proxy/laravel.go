@@ -10,8 +10,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -25,28 +27,53 @@ import (
 // The key is a secret: its String, GoString, LogValue and MarshalText
 // never show it, and the errors of [ParseLaravelKey] never quote it.
 type LaravelKey struct {
-	key []byte // 16 bytes (AES-128-CBC) or 32 bytes (AES-256-CBC)
+	// keys are the APP_KEY, then the APP_PREVIOUS_KEYS: 16 bytes
+	// (AES-128-CBC or -GCM) or 32 bytes (AES-256-CBC or -GCM) each.
+	keys [][]byte
 }
 
 // ParseLaravelKey reads an APP_KEY as Laravel's .env holds it:
 // "base64:" followed by the standard base64 of 16 or 32 bytes, or (old
-// applications) the 16 or 32 bytes themselves.
-func ParseLaravelKey(s string) (*LaravelKey, error) {
+// applications) the 16 or 32 bytes themselves. The previous keys are
+// those of APP_PREVIOUS_KEYS (Laravel 11 and later, key rotation), in
+// the same form: a cookie sealed with one of them is read too, as Laravel
+// reads it. Empty previous keys are skipped.
+func ParseLaravelKey(appKey string, previous ...string) (*LaravelKey, error) {
+	k, err := parseOneKey(appKey)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: Laravel APP_KEY: %w", err)
+	}
+	lk := &LaravelKey{keys: [][]byte{k}}
+	for i, s := range previous {
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		k, err := parseOneKey(s)
+		if err != nil { // names the key's place, never the key
+			return nil, fmt.Errorf("proxy: Laravel APP_PREVIOUS_KEYS, key %d: %w", i+1, err)
+		}
+		lk.keys = append(lk.keys, k)
+	}
+	return lk, nil
+}
+
+// parseOneKey reads one key; its errors never quote it.
+func parseOneKey(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
 	var k []byte
 	if b64, ok := strings.CutPrefix(s, "base64:"); ok {
 		var err error
 		if k, err = base64.StdEncoding.DecodeString(b64); err != nil {
-			return nil, errors.New("proxy: Laravel APP_KEY: the part after base64: is not valid base64")
+			return nil, errors.New("the part after base64: is not valid base64")
 		}
 	} else {
 		k = []byte(s)
 	}
 	if len(k) != 16 && len(k) != 32 {
-		return nil, errors.New("proxy: Laravel APP_KEY: want 16 or 32 bytes (AES-128-CBC or AES-256-CBC), such as base64: and 44 characters, got " +
+		return nil, errors.New("want 16 or 32 bytes (AES-128 or AES-256), such as base64: and 44 characters, got " +
 			strconv.Itoa(len(k)) + " bytes")
 	}
-	return &LaravelKey{key: k}, nil
+	return k, nil
 }
 
 const redacted = "[redacted Laravel APP_KEY]"
@@ -75,12 +102,14 @@ type laravelPayload struct {
 }
 
 // DecryptCookie returns the session ID held by the Laravel session
-// cookie name with value as the browser sends it (URL-encoded). It
-// reports false for anything not encrypted with k as Laravel encrypts a
-// cookie: a bad MAC (compared in constant time), a bad IV or padding,
-// bad JSON, a plaintext other than "<CookieValuePrefix>|<id>" (Laravel
-// 6.18.35, 7.22.4 and later) or the PHP-serialized s:40:"<id>"; of older
-// versions, or an ID other than Laravel's 40 letters and digits. Such a
+// cookie name with value as the browser sends it (URL-encoded), sealed
+// with the APP_KEY or one of the previous keys. It reports false for
+// anything not encrypted with them as Laravel encrypts a cookie: with
+// AES-CBC, a bad MAC (compared in constant time), a bad IV or padding;
+// with AES-GCM (a payload with a tag), a bad tag or nonce; bad JSON; a
+// plaintext other than "<CookieValuePrefix>|<id>" (Laravel 6.18.35,
+// 7.22.4 and later) or the PHP-serialized s:40:"<id>"; of older
+// versions; or an ID other than Laravel's 40 letters and digits. Such a
 // cookie is an anonymous visitor's.
 func (k *LaravelKey) DecryptCookie(name, value string) (string, bool) {
 	if k == nil || len(value) > maxLaravelCookie {
@@ -95,38 +124,71 @@ func (k *LaravelKey) DecryptCookie(name, value string) (string, bool) {
 		return "", false
 	}
 	var pl laravelPayload
-	if err := json.Unmarshal(js, &pl); err != nil || pl.IV == "" || pl.Value == "" || pl.MAC == "" {
+	if err := json.Unmarshal(js, &pl); err != nil || pl.IV == "" || pl.Value == "" {
 		return "", false
 	}
-	if pl.Tag != nil && *pl.Tag != "" {
-		return "", false // an AEAD tag: not a CBC payload
+	iv, err := base64.StdEncoding.DecodeString(pl.IV)
+	if err != nil {
+		return "", false
 	}
-	mac := hmac.New(sha256.New, k.key)
+	ct, err := base64.StdEncoding.DecodeString(pl.Value)
+	if err != nil || len(ct) == 0 {
+		return "", false
+	}
+	aead := pl.Tag != nil && *pl.Tag != ""
+	for _, key := range k.keys {
+		var pt []byte
+		var ok bool
+		if aead {
+			pt, ok = openGCM(key, iv, ct, *pl.Tag)
+		} else {
+			pt, ok = openCBC(key, iv, ct, pl)
+		}
+		if ok {
+			return k.sessionIDOf(name, string(pt))
+		}
+	}
+	return "", false
+}
+
+// openCBC checks the MAC of an AES-CBC payload with key and decrypts it.
+func openCBC(key, iv, ct []byte, pl laravelPayload) ([]byte, bool) {
+	if pl.MAC == "" || len(iv) != aes.BlockSize || len(ct)%aes.BlockSize != 0 {
+		return nil, false
+	}
+	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte(pl.IV))
 	mac.Write([]byte(pl.Value))
 	want := hex.EncodeToString(mac.Sum(nil))
 	if !hmac.Equal([]byte(want), []byte(pl.MAC)) {
-		return "", false
+		return nil, false
 	}
-	iv, err := base64.StdEncoding.DecodeString(pl.IV)
-	if err != nil || len(iv) != aes.BlockSize {
-		return "", false
-	}
-	ct, err := base64.StdEncoding.DecodeString(pl.Value)
-	if err != nil || len(ct) == 0 || len(ct)%aes.BlockSize != 0 {
-		return "", false
-	}
-	block, err := aes.NewCipher(k.key)
+	block, err := aes.NewCipher(key)
 	if err != nil {
-		return "", false
+		return nil, false
 	}
 	pt := make([]byte, len(ct))
 	cipher.NewCBCDecrypter(block, iv).CryptBlocks(pt, ct)
-	pt, ok := unpad(pt)
-	if !ok {
-		return "", false
+	return unpad(pt)
+}
+
+// openGCM decrypts an AES-GCM payload (Laravel's aes-128-gcm and
+// aes-256-gcm: a 12-byte IV, a 16-byte tag, no MAC) with key.
+func openGCM(key, iv, ct []byte, tag64 string) ([]byte, bool) {
+	tag, err := base64.StdEncoding.DecodeString(tag64)
+	if err != nil || len(tag) != 16 || len(iv) != 12 {
+		return nil, false
 	}
-	return k.sessionIDOf(name, string(pt))
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, false
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, false
+	}
+	pt, err := gcm.Open(nil, iv, append(slices.Clip(ct), tag...), nil)
+	return pt, err == nil
 }
 
 // unpad removes PKCS#7 padding, reporting false for a bad one.
@@ -150,23 +212,33 @@ func unpad(b []byte) ([]byte, bool) {
 
 // cookiePrefix is Laravel's CookieValuePrefix::create(name, key):
 // hex(HMAC-SHA1(key, name + "v2")) + "|".
-func (k *LaravelKey) cookiePrefix(name string) string {
-	mac := hmac.New(sha1.New, k.key)
+func cookiePrefix(name string, key []byte) string {
+	mac := hmac.New(sha1.New, key)
 	mac.Write([]byte(name + "v2"))
 	return hex.EncodeToString(mac.Sum(nil)) + "|"
+}
+
+// cutPrefix removes the CookieValuePrefix of any of k's keys from s, as
+// Laravel 11's CookieValuePrefix::validate accepts any of them.
+func (k *LaravelKey) cutPrefix(name, s string) (string, bool) {
+	for _, key := range k.keys {
+		if rest, ok := strings.CutPrefix(s, cookiePrefix(name, key)); ok {
+			return rest, true
+		}
+	}
+	return s, false
 }
 
 // sessionIDOf reads the session ID from a decrypted cookie: the prefixed
 // form, or the PHP-serialized string of old versions (bare or prefixed).
 func (k *LaravelKey) sessionIDOf(name, pt string) (string, bool) {
-	prefix := k.cookiePrefix(name)
-	id, ok := strings.CutPrefix(pt, prefix)
+	id, ok := k.cutPrefix(name, pt)
 	if !ok {
 		s, serialized := phpString(pt)
 		if !serialized {
 			return "", false
 		}
-		id, _ = strings.CutPrefix(s, prefix)
+		id, _ = k.cutPrefix(name, s)
 	}
 	if !isSessionID(id) {
 		return "", false

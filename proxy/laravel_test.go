@@ -152,6 +152,86 @@ func TestLaravelDecryptCookie(t *testing.T) {
 	}
 }
 
+// laravelEncryptGCM encrypts plaintext as Laravel's Encrypter does with
+// aes-128-gcm or aes-256-gcm (by key length): a 12-byte IV, the tag
+// apart, no MAC.
+func laravelEncryptGCM(t testing.TB, key []byte, plaintext string, mod func(*laravelSealed)) string {
+	t.Helper()
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iv := make([]byte, gcm.NonceSize())
+	rand.Read(iv)
+	sealed := gcm.Seal(nil, iv, []byte(plaintext), nil)
+	ct, tag := sealed[:len(sealed)-gcm.Overhead()], sealed[len(sealed)-gcm.Overhead():]
+	s := laravelSealed{IV: base64.StdEncoding.EncodeToString(iv), Value: base64.StdEncoding.EncodeToString(ct), Tag: base64.StdEncoding.EncodeToString(tag)}
+	if mod != nil {
+		mod(&s)
+	}
+	js, _ := json.Marshal(s)
+	return url.PathEscape(base64.StdEncoding.EncodeToString(js))
+}
+
+// TestLaravelPreviousKeys: cookies sealed with a key of APP_PREVIOUS_KEYS
+// (Laravel 11 key rotation), and AES-GCM cookies, are read as Laravel
+// reads them.
+func TestLaravelPreviousKeys(t *testing.T) {
+	cur := bytes.Repeat([]byte{1}, 32)
+	prev := bytes.Repeat([]byte{2}, 32)
+	older := bytes.Repeat([]byte{3}, 16)
+	unknown := bytes.Repeat([]byte{4}, 32)
+	const name = "october_session"
+	pre := func(k []byte) string { return laravelCookiePrefix(name, k) + testSID }
+	enc := func(k []byte) string { return "base64:" + base64.StdEncoding.EncodeToString(k) }
+	tests := []struct {
+		name     string
+		previous []string
+		cookie   string
+		want     bool
+	}{
+		{"current key", []string{enc(prev)}, laravelEncrypt(t, cur, pre(cur), nil), true},
+		{"previous key", []string{enc(prev)}, laravelEncrypt(t, prev, pre(prev), nil), true},
+		{"second previous key, AES-128", []string{enc(prev), enc(older)}, laravelEncrypt(t, older, pre(older), nil), true},
+		{"previous key, prefix of the current", []string{enc(prev)}, laravelEncrypt(t, prev, pre(cur), nil), true},
+		{"previous key not given", nil, laravelEncrypt(t, prev, pre(prev), nil), false},
+		{"empty previous keys skipped", []string{"", " "}, laravelEncrypt(t, cur, pre(cur), nil), true},
+		{"unknown key", []string{enc(prev)}, laravelEncrypt(t, unknown, pre(unknown), nil), false},
+		{"prefix of an unknown key", []string{enc(prev)}, laravelEncrypt(t, prev, pre(unknown), nil), false},
+		{"GCM, current key", nil, laravelEncryptGCM(t, cur, pre(cur), nil), true},
+		{"GCM, previous key", []string{enc(prev)}, laravelEncryptGCM(t, prev, pre(prev), nil), true},
+		{"GCM, AES-128", []string{enc(older)}, laravelEncryptGCM(t, older, pre(older), nil), true},
+		{"GCM, tampered tag", nil, laravelEncryptGCM(t, cur, pre(cur), func(s *laravelSealed) {
+			s.Tag = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 16))
+		}), false},
+		{"GCM, short tag", nil, laravelEncryptGCM(t, cur, pre(cur), func(s *laravelSealed) { s.Tag = s.Tag[:8] }), false},
+		{"GCM, tag dropped", nil, laravelEncryptGCM(t, cur, pre(cur), func(s *laravelSealed) { s.Tag = "" }), false},
+		{"GCM, unknown key", []string{enc(prev)}, laravelEncryptGCM(t, unknown, pre(unknown), nil), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k, err := proxy.ParseLaravelKey(enc(cur), tt.previous...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := k.DecryptCookie(name, tt.cookie)
+			if ok != tt.want || (ok && got != testSID) {
+				t.Fatalf("DecryptCookie = %q, %v; want ok %v", got, ok, tt.want)
+			}
+		})
+	}
+	t.Run("bad previous key", func(t *testing.T) {
+		_, err := proxy.ParseLaravelKey(enc(cur), enc(prev), "base64:c2VjcmV0LXNob3J0")
+		if err == nil || !strings.Contains(err.Error(), "APP_PREVIOUS_KEYS, key 2") || strings.Contains(err.Error(), "c2VjcmV0") {
+			t.Fatalf("got %v, want an error naming key 2 and not showing it", err)
+		}
+	})
+}
+
 func TestLaravelKeyParse(t *testing.T) {
 	secret := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("k"), 32))
 	tests := []struct {

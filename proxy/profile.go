@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -86,12 +87,24 @@ type SignOut struct {
 	// Method is "GET" or "POST".
 	Method string `json:"method"`
 	// Path is the sign-out URL's path and query, such as "/admin/logout/".
+	// With NoncePattern it holds "{nonce}" where the nonce goes,
+	// query-escaped.
 	Path string `json:"path"`
 	// CSRFCookie and CSRFField, when set, post the value of this cookie
 	// in this form field, as Django's CSRF protection wants
 	// ("csrftoken", "csrfmiddlewaretoken").
 	CSRFCookie string `json:"csrf_cookie,omitempty"`
 	CSRFField  string `json:"csrf_field,omitempty"`
+	// NoncePattern, when set, is a regular expression (Go's RE2 syntax)
+	// whose first group captures the sign-out nonce from the backend
+	// pages of a signed-in session, such as the _wpnonce of WordPress's
+	// "Log Out" link. The proxy keeps each session's latest nonce in
+	// memory and puts it into Path; for a session whose nonce it has not
+	// seen, it does not call the panel (the credential is blocked and
+	// expired all the same). A match that a read of the page cuts in two
+	// is found if it is at most 512 bytes long; a nonce is 1 to 256
+	// visible ASCII characters.
+	NoncePattern string `json:"nonce_pattern,omitempty"`
 }
 
 // A PassiveRule selects polling requests: those on Path whose query or
@@ -119,14 +132,17 @@ func Django() Profile {
 // keyed by wordpress_logged_in_<hash>; the auth cookies wordpress_<hash>
 // and wordpress_sec_<hash> go with it; the heartbeat
 // (admin-ajax.php, action=heartbeat) is polling. WordPress signs out only
-// with a nonce, so the proxy blocks and expires the cookies instead.
+// by GET with the nonce of its "Log Out" link, which the proxy learns from
+// the admin pages (the link's & is written raw, as &amp; or as &#038;).
 func WordPress() Profile {
 	return Profile{
 		Name: "wordpress", Prefix: "/wp-admin", SignInPath: "/wp-login.php", ReturnParam: "redirect_to", UserField: "log",
-		SessionCookies:  []Pattern{mustPattern("wordpress_logged_in_*")},
-		ExtraCookies:    []Pattern{mustPattern("wordpress_*")},
-		KeepCookies:     []Pattern{mustPattern("wordpress_test_cookie")},
-		CookiePaths:     []string{"/", "/wp-admin", "/wp-content/plugins"},
+		SessionCookies: []Pattern{mustPattern("wordpress_logged_in_*")},
+		ExtraCookies:   []Pattern{mustPattern("wordpress_*")},
+		KeepCookies:    []Pattern{mustPattern("wordpress_test_cookie")},
+		CookiePaths:    []string{"/", "/wp-admin", "/wp-content/plugins"},
+		SignOut: &SignOut{Method: http.MethodGet, Path: "/wp-login.php?action=logout&_wpnonce={nonce}",
+			NoncePattern: `wp-login\.php\?action=logout(?:&|&amp;|&#0?38;)_wpnonce=([0-9a-f]{6,32})`},
 		Passive:         []PassiveRule{{Path: "/wp-admin/admin-ajax.php", Param: "action", Value: "heartbeat"}},
 		CounterSelector: "#wp-admin-bar-top-secondary", PreserveHost: true,
 	}
@@ -214,6 +230,15 @@ func (p Profile) Validate() error {
 		if (so.CSRFCookie == "") != (so.CSRFField == "") {
 			bad("sign_out", "csrf_cookie and csrf_field go together")
 		}
+		hasSlot := strings.Contains(so.Path, nonceSlot)
+		switch re, err := compileNonce(so.NoncePattern); {
+		case err != nil:
+			bad("sign_out.nonce_pattern", "%v", err)
+		case re == nil && hasSlot:
+			bad("sign_out.path", "holds %s but nonce_pattern is empty", nonceSlot)
+		case re != nil && !hasSlot:
+			bad("sign_out.path", "want %s where the nonce goes, such as /logout?nonce=%s", nonceSlot, nonceSlot)
+		}
 	}
 	for _, r := range p.Passive {
 		if !isPath(r.Path) || strings.ContainsAny(r.Path, "?#") {
@@ -224,6 +249,25 @@ func (p Profile) Validate() error {
 		bad("counter_selector", "not a CSS selector: %q", p.CounterSelector)
 	}
 	return errors.Join(errs...)
+}
+
+// nonceSlot marks the nonce's place in SignOut.Path.
+const nonceSlot = "{nonce}"
+
+// compileNonce compiles a SignOut.NoncePattern: nil for "", and an error
+// for one that does not compile or has no group.
+func compileNonce(pattern string) (*regexp.Regexp, error) {
+	if pattern == "" {
+		return nil, nil
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, err
+	}
+	if re.NumSubexp() < 1 {
+		return nil, fmt.Errorf("%q has no group: put the nonce in parentheses", pattern)
+	}
+	return re, nil
 }
 
 // normalized returns p with its defaults filled in.

@@ -18,6 +18,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -85,8 +86,10 @@ type Proxy struct {
 	assets    http.Handler
 	widget    http.Handler
 	origins   []string
-	signedOut sync.Map     // session IDs already ended on the panel
-	nSigned   atomic.Int64 // entries in signedOut
+	signedOut sync.Map       // session IDs already ended on the panel
+	nSigned   atomic.Int64   // entries in signedOut
+	nonceRe   *regexp.Regexp // the profile's SignOut.NoncePattern, or nil
+	nonces    *nonceCache    // the latest sign-out nonce of each session
 	warnedCSP atomic.Bool
 	bufs      sync.Pool
 	handler   http.Handler
@@ -129,7 +132,10 @@ func New(store logout.Store, opts Options) (*Proxy, error) {
 	if opts.SignOutTimeout <= 0 {
 		opts.SignOutTimeout = 5 * time.Second
 	}
-	p := &Proxy{opts: opts, prof: opts.Profile.normalized(), store: store, log: opts.Logger}
+	p := &Proxy{opts: opts, prof: opts.Profile.normalized(), store: store, log: opts.Logger, nonces: newNonceCache()}
+	if so := p.prof.SignOut; so != nil {
+		p.nonceRe, _ = compileNonce(so.NoncePattern) // validated above
+	}
 	p.base = p.prof.Prefix + "/_logout/"
 	p.endpoints = p.prof.Prefix + "/_logout/session"
 	p.origins = append([]string{originOf(opts.Upstream)}, opts.RewriteOrigins...)
@@ -423,8 +429,18 @@ func (p *Proxy) signOutUpstream(r *http.Request) {
 		p.signedOut.Clear()
 		p.nSigned.Store(0)
 	}
+	path := so.Path
+	if p.nonceRe != nil {
+		nonce, ok := p.nonces.take(id, p.now())
+		if !ok {
+			p.log.Info("proxy: no sign-out nonce seen for the session; it is ended at the proxy only",
+				slog.String("session", id[:8]))
+			return
+		}
+		path = strings.ReplaceAll(path, nonceSlot, url.QueryEscape(nonce))
+	}
 	u := *p.opts.Upstream
-	u.Path, u.RawQuery, _ = strings.Cut(so.Path, "?")
+	u.Path, u.RawQuery, _ = strings.Cut(path, "?")
 	var body io.Reader
 	form := url.Values{}
 	if so.CSRFCookie != "" {
@@ -464,6 +480,14 @@ func (p *Proxy) signOutUpstream(r *http.Request) {
 	if resp.StatusCode >= 400 {
 		p.log.Warn("proxy: sign out upstream", slog.Int("status", resp.StatusCode))
 	}
+}
+
+// now reads the clock of Options.Logout.Now.
+func (p *Proxy) now() time.Time {
+	if p.opts.Logout.Now != nil {
+		return p.opts.Logout.Now()
+	}
+	return time.Now()
 }
 
 func infoOrEmpty(r *http.Request) *info {

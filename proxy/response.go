@@ -34,20 +34,19 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	switch {
 	case !in.pageLoad || resp.StatusCode != http.StatusOK || !isHTML(resp.Header):
 	case live && in.renewed == "" && in.backend:
-		_ = sess
 		cfg, ok := widget.New(p.m, in.orig)
 		if !ok {
 			return nil
 		}
 		cfg.AssetsPrefix = p.base + "widget/"
 		cfg.Labels = p.opts.Labels
-		return p.inject(resp, func(nonce string) []byte { return p.widgetSnippet(cfg, nonce) })
+		return p.inject(resp, sess.ID, func(nonce string) []byte { return p.widgetSnippet(cfg, nonce) })
 	case in.orig.URL.Path == p.prof.SignInPath:
 		reason, err := logout.ParseReason(in.orig.URL.Query().Get("reason"))
 		if err != nil {
 			return nil
 		}
-		return p.inject(resp, func(string) []byte { return p.noticeSnippet(reason.Message()) })
+		return p.inject(resp, "", func(string) []byte { return p.noticeSnippet(reason.Message()) })
 	}
 	return nil
 }
@@ -165,8 +164,10 @@ func isHTML(h http.Header) bool {
 }
 
 // inject wraps resp's body in an injector of the snippet that build
-// renders for the page's CSP nonce ("" for none).
-func (p *Proxy) inject(resp *http.Response, build func(nonce string) []byte) error {
+// renders for the page's CSP nonce ("" for none). With a session ID and
+// the profile's SignOut.NoncePattern, it also learns the session's
+// sign-out nonce from the page as it streams.
+func (p *Proxy) inject(resp *http.Response, sessionID string, build func(nonce string) []byte) error {
 	nonce, ok := cspAllows(resp.Header.Values("Content-Security-Policy"))
 	if !ok {
 		if !p.warnedCSP.Swap(true) {
@@ -187,6 +188,9 @@ func (p *Proxy) inject(resp *http.Response, build func(nonce string) []byte) err
 		resp.Header.Del("Content-Encoding")
 	default:
 		return nil // br, zstd, deflate: not requested for page loads; pass it on
+	}
+	if sessionID != "" && p.nonceRe != nil {
+		body = &nonceReader{src: body, re: p.nonceRe, found: func(n string) { p.nonces.put(sessionID, n, p.now()) }}
 	}
 	buf := p.bufs.Get().(*[chunkSize]byte)
 	resp.Body = newInjector(body, build(nonce), buf[:], func(b []byte) { p.bufs.Put((*[chunkSize]byte)(b)) })

@@ -124,11 +124,14 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	proxies := listFlag("trusted-proxy", "LOGOUT_TRUSTED_PROXY", "`address or network` of a reverse proxy in front of this one, such as 10.0.0.0/8, whose X-Forwarded-For, -Host and -Proto are kept; "+
 		"repeat it or separate with commas. From anyone else those headers are replaced (LOGOUT_TRUSTED_PROXY)")
 	origins := listFlag("rewrite-origin", "LOGOUT_REWRITE_ORIGIN", "`origin` such as https://example.com that the panel believes it has (WordPress's site address): its redirects there are rewritten to the proxy's address; repeat or separate with commas (LOGOUT_REWRITE_ORIGIN)")
-	// The key's default is never the environment's value, so that --help
-	// does not print it.
+	// The keys' defaults are never the environment's values, so that
+	// --help does not print them.
 	var laravelKey string
 	fs.StringVar(&laravelKey, "laravel-app-key", "", "the Laravel panel's APP_KEY (base64:…) with which to decrypt its session cookie (OctoberCMS's october_session); "+
 		"prefer the environment variable, which other users cannot see in the process list (LOGOUT_PROXY_LARAVEL_APP_KEY)")
+	var previousKeys string
+	fs.StringVar(&previousKeys, "laravel-previous-keys", "", "the Laravel panel's APP_PREVIOUS_KEYS (Laravel 11 key rotation), `comma-separated`: cookies sealed with them are decrypted too; "+
+		"needs --laravel-app-key; prefer the environment variable (LOGOUT_PROXY_LARAVEL_PREVIOUS_KEYS)")
 	fs.StringVar(&o.logFormat, "log-format", env("LOGOUT_LOG_FORMAT", "text"), "log `format` on standard error: text or json (LOGOUT_LOG_FORMAT)")
 	fs.StringVar(&o.logLevel, "log-level", env("LOGOUT_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error (LOGOUT_LOG_LEVEL)")
 	usage := func(w io.Writer) {
@@ -160,11 +163,17 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		if laravelKey == "" {
 			laravelKey = getenv("LOGOUT_PROXY_LARAVEL_APP_KEY")
 		}
-		if laravelKey != "" {
+		if previousKeys == "" {
+			previousKeys = getenv("LOGOUT_PROXY_LARAVEL_PREVIOUS_KEYS")
+		}
+		switch {
+		case laravelKey != "":
 			// The error names the flag, never the key.
-			if o.laravelKey, err = proxy.ParseLaravelKey(laravelKey); err != nil {
-				err = fmt.Errorf("--laravel-app-key: %w", err)
+			if o.laravelKey, err = proxy.ParseLaravelKey(laravelKey, strings.Split(previousKeys, ",")...); err != nil {
+				err = fmt.Errorf("--laravel-app-key or --laravel-previous-keys: %w", err)
 			}
+		case strings.Trim(previousKeys, ", ") != "":
+			err = errors.New("--laravel-previous-keys needs --laravel-app-key (or LOGOUT_PROXY_LARAVEL_APP_KEY)")
 		}
 	}
 	if err != nil {
@@ -268,8 +277,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	lo := hk.logout
 	lo.Now = hk.now
 	app, err := backend.New(ctx, backend.Config{
-		DataDir: o.data, Prefix: o.adminPrefix, Store: store, Secure: tls || o.secure, Logger: logger,
-		AdminUser: getenv("LOGOUT_ADMIN_USER"), AdminPassword: getenv("LOGOUT_ADMIN_PASSWORD"),
+		DataDir: o.data, Prefix: o.adminPrefix, AssetsPrefix: o.adminPrefix + "/assets/", NoDemoUser: true,
+		Store: store, Secure: tls || o.secure, Logger: logger, AdminUser: getenv("LOGOUT_ADMIN_USER"), AdminPassword: getenv("LOGOUT_ADMIN_PASSWORD"),
 		TrustedProxies: o.trustedProxies, Now: hk.now, Logout: lo,
 	})
 	if err != nil {
@@ -312,14 +321,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return serve.Run(ctx, "logout-proxy", logger, srv, ln, t, app.Run, px.Run)
 }
 
-// router sends the admin pages and their assets to the backend app and
-// everything else through the proxy. The backend serves its assets at
-// /assets/app/ and /assets/logout/, which therefore never reach the panel.
+// router sends the admin pages and their assets (below adminPrefix +
+// "/assets/") to the backend app and everything else through the proxy.
 func router(adminPrefix string, admin, px http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
-		if p == adminPrefix || strings.HasPrefix(p, adminPrefix+"/") ||
-			strings.HasPrefix(p, "/assets/app/") || strings.HasPrefix(p, "/assets/logout/") {
+		if p == adminPrefix || strings.HasPrefix(p, adminPrefix+"/") {
 			admin.ServeHTTP(w, r)
 			return
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"io"
 	"net/http"
@@ -29,6 +30,7 @@ import (
 	"github.com/gologout/logout/proxy"
 	"github.com/gologout/logout/proxy/djangotest"
 	"github.com/gologout/logout/redisstore"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite", to read users.db
 )
 
 func TestFlagsRefused(t *testing.T) {
@@ -56,6 +58,9 @@ func TestFlagsRefused(t *testing.T) {
 		{"tls half", []string{"--upstream", "http://h", "--profile", "django", "--tls-cert", "c.pem"}, "go together"},
 		{"laravel key length", []string{"--upstream", "http://h", "--profile", "octobercms", "--laravel-app-key", "base64:c2VjcmV0LXNob3J0"}, "--laravel-app-key"},
 		{"laravel key base64", []string{"--upstream", "http://h", "--profile", "octobercms", "--laravel-app-key", "base64:secret!!"}, "not valid base64"},
+		{"laravel previous key", []string{"--upstream", "http://h", "--profile", "octobercms", "--laravel-app-key", "base64:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
+			"--laravel-previous-keys", "base64:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=,base64:c2VjcmV0LXNob3J0"}, "APP_PREVIOUS_KEYS, key 2"},
+		{"laravel previous keys alone", []string{"--upstream", "http://h", "--profile", "octobercms", "--laravel-previous-keys", "base64:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="}, "needs --laravel-app-key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,7 +76,7 @@ func TestFlagsRefused(t *testing.T) {
 		if err := run(context.Background(), []string{"--help"}, func(string) string { return "" }, &out, io.Discard, nil); err != nil {
 			t.Fatal(err)
 		}
-		for _, f := range []string{"-upstream", "-profile", "-addr", "-data", "-admin-prefix", "-store", "-trusted-proxy", "-rewrite-origin", "LOGOUT_UPSTREAM", "-laravel-app-key", "LOGOUT_PROXY_LARAVEL_APP_KEY"} {
+		for _, f := range []string{"-upstream", "-profile", "-addr", "-data", "-admin-prefix", "-store", "-trusted-proxy", "-rewrite-origin", "LOGOUT_UPSTREAM", "-laravel-app-key", "LOGOUT_PROXY_LARAVEL_APP_KEY", "-laravel-previous-keys", "LOGOUT_PROXY_LARAVEL_PREVIOUS_KEYS"} {
 			if !strings.Contains(out.String(), f) {
 				t.Errorf("--help does not mention %s", f)
 			}
@@ -88,19 +93,26 @@ func TestFlagLaravelKey(t *testing.T) {
 		name    string
 		args    []string
 		env     string
+		prevEnv string // LOGOUT_PROXY_LARAVEL_PREVIOUS_KEYS
 		wantErr bool
 	}{
-		{"flag", []string{"--laravel-app-key", good}, "", false},
-		{"environment", nil, good, false},
-		{"flag wins", []string{"--laravel-app-key", good}, bad, false},
-		{"bad in environment", nil, bad, true},
-		{"none", nil, "", false},
+		{"flag", []string{"--laravel-app-key", good}, "", "", false},
+		{"environment", nil, good, "", false},
+		{"flag wins", []string{"--laravel-app-key", good}, bad, "", false},
+		{"bad in environment", nil, bad, "", true},
+		{"none", nil, "", "", false},
+		{"previous keys in environment", nil, good, good + "," + good, false},
+		{"bad previous key in environment", nil, good, good + "," + bad, true},
+		{"previous keys flag wins", []string{"--laravel-previous-keys", good}, good, bad, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			getenv := func(k string) string {
-				if k == "LOGOUT_PROXY_LARAVEL_APP_KEY" {
+				switch k {
+				case "LOGOUT_PROXY_LARAVEL_APP_KEY":
 					return tt.env
+				case "LOGOUT_PROXY_LARAVEL_PREVIOUS_KEYS":
+					return tt.prevEnv
 				}
 				return ""
 			}
@@ -127,6 +139,7 @@ func TestFlagLaravelKey(t *testing.T) {
 // started is a running command.
 type started struct {
 	base  string
+	data  string // the data directory
 	out   *bytes.Buffer
 	clock *fakeclock.Clock
 }
@@ -135,7 +148,7 @@ type started struct {
 func start(t *testing.T, upstream string, env map[string]string) *started {
 	t.Helper()
 	clock := fakeclock.New()
-	s := &started{out: new(bytes.Buffer), clock: clock}
+	s := &started{data: t.TempDir(), out: new(bytes.Buffer), clock: clock}
 	ready := make(chan string, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -143,7 +156,7 @@ func start(t *testing.T, upstream string, env map[string]string) *started {
 	set := logout.DefaultSettings()
 	set.Lifetime, set.WarningLead = 60*time.Second, 10*time.Second
 	go func() {
-		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--upstream", upstream, "--profile", "django", "--data", t.TempDir(), "--log-level", "warn"},
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--upstream", upstream, "--profile", "django", "--data", s.data, "--log-level", "warn"},
 			func(k string) string { return env[k] }, lockedWriter{&mu, s.out}, io.Discard,
 			&hooks{now: clock.Now, listening: func(b string) { ready <- b }, logout: logout.Options{Defaults: &set}})
 	}()
@@ -225,6 +238,19 @@ func (c *client) djangoSignIn(user, password string) {
 	}
 }
 
+// adminSignIn signs in to the proxy's own admin pages.
+func (c *client) adminSignIn(user, password string) {
+	c.t.Helper()
+	_, body := c.do("GET", "/logout-proxy/auth/signin", nil)
+	m := backendCSRF.FindStringSubmatch(body)
+	if m == nil {
+		c.t.Fatal("no CSRF token on the proxy's sign-in page")
+	}
+	if resp, _ := c.do("POST", "/logout-proxy/auth/signin", url.Values{"csrf_token": {m[1]}, "username": {user}, "password": {password}}); resp.StatusCode != http.StatusSeeOther {
+		c.t.Fatalf("proxy admin sign-in: status %d, want 303", resp.StatusCode)
+	}
+}
+
 func TestDjangoThroughCommand(t *testing.T) {
 	dj := djangotest.Start(t)
 	s := start(t, dj.URL.String(), map[string]string{"LOGOUT_ADMIN_USER": "proxyadmin", "LOGOUT_ADMIN_PASSWORD": "proxy-admin-password"})
@@ -244,19 +270,12 @@ func TestDjangoThroughCommand(t *testing.T) {
 	}
 
 	admin := newClient(t, s.base)
-	_, body := admin.do("GET", "/logout-proxy/auth/signin", nil)
-	m := backendCSRF.FindStringSubmatch(body)
-	if m == nil {
-		t.Fatal("no CSRF token on the proxy's sign-in page")
-	}
-	if resp, _ := admin.do("POST", "/logout-proxy/auth/signin", url.Values{"csrf_token": {m[1]}, "username": {"proxyadmin"}, "password": {"proxy-admin-password"}}); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("proxy admin sign-in: status %d, want 303", resp.StatusCode)
-	}
+	admin.adminSignIn("proxyadmin", "proxy-admin-password")
 	resp, body := admin.do("GET", "/logout-proxy/system/sessions", nil)
 	if resp.StatusCode != 200 || !strings.Contains(body, dj.User) {
 		t.Fatalf("sessions page: status %d, lists %s: %v", resp.StatusCode, dj.User, strings.Contains(body, dj.User))
 	}
-	m = backendCSRF.FindStringSubmatch(body)
+	m := backendCSRF.FindStringSubmatch(body)
 	resp, _ = admin.do("POST", "/logout-proxy/system/sessions/signout", url.Values{"csrf_token": {m[1]}, "scope": {"user"}, "user": {dj.User}})
 	if resp.StatusCode >= 400 {
 		t.Fatalf("forced sign-out: status %d", resp.StatusCode)
@@ -271,6 +290,79 @@ func TestDjangoThroughCommand(t *testing.T) {
 	// The administrator is still signed in.
 	if resp, _ := admin.do("GET", "/logout-proxy/system/sessions", nil); resp.StatusCode != 200 {
 		t.Fatalf("the proxy's administrator after forcing %s out: status %d", dj.User, resp.StatusCode)
+	}
+}
+
+// TestAdminAssets: the admin pages load their CSS and JavaScript below
+// the proxy's own --admin-prefix, so that the panel keeps /assets/, and
+// the first start creates the administrator only, no demo editor.
+func TestAdminAssets(t *testing.T) {
+	var panelPaths sync.Map
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		panelPaths.Store(r.URL.Path, true)
+		io.WriteString(w, "panel")
+	}))
+	defer up.Close()
+	s := start(t, up.URL, map[string]string{"LOGOUT_ADMIN_USER": "proxyadmin", "LOGOUT_ADMIN_PASSWORD": "proxy-admin-password"})
+	if strings.Contains(s.out.String(), "editor") {
+		t.Errorf("first start output mentions an editor: %q", s.out.String())
+	}
+	db, err := sql.Open("sqlite", filepath.Join(s.data, "users.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var names []string
+	rows, err := db.Query(`SELECT name FROM users ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(names, ","), "proxyadmin"; got != want {
+		t.Errorf("users: got %q, want %q (no demo editor)", got, want)
+	}
+
+	admin := newClient(t, s.base)
+	admin.adminSignIn("proxyadmin", "proxy-admin-password")
+	resp, body := admin.do("GET", "/logout-proxy/system/sessions", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("sessions page: status %d", resp.StatusCode)
+	}
+	refs := regexp.MustCompile(`(?:href|src)="(/[^"]*\.(?:css|js)(?:\?[^"]*)?)"`).FindAllStringSubmatch(body, -1)
+	kinds := map[string]bool{}
+	for _, ref := range refs {
+		u := strings.ReplaceAll(ref[1], "&amp;", "&")
+		if !strings.HasPrefix(u, "/logout-proxy/assets/") {
+			t.Errorf("asset %s: not below /logout-proxy/assets/", u)
+			continue
+		}
+		resp, b := admin.do("GET", u, nil)
+		ct := resp.Header.Get("Content-Type")
+		if resp.StatusCode != 200 || b == "panel" || !(strings.Contains(ct, "css") || strings.Contains(ct, "javascript")) {
+			t.Errorf("asset %s: status %d, type %q", u, resp.StatusCode, ct)
+		}
+		kinds[strings.TrimSuffix(strings.SplitN(strings.TrimPrefix(u, "/logout-proxy/assets/"), "/", 2)[0], "/")] = true
+	}
+	if !kinds["app"] || !kinds["logout"] {
+		t.Errorf("assets of the admin page: %v, want the app's and the widget's below /logout-proxy/assets/", refs)
+	}
+	// The panel keeps its own /assets/.
+	for _, path := range []string{"/assets/app/app.css", "/assets/logout/x.js"} {
+		if resp, b := admin.do("GET", path, nil); resp.StatusCode != 200 || b != "panel" {
+			t.Errorf("%s: status %d, body %q; want the panel's", path, resp.StatusCode, b)
+		}
+		if _, ok := panelPaths.Load(path); !ok {
+			t.Errorf("%s did not reach the panel", path)
+		}
 	}
 }
 
