@@ -81,6 +81,7 @@ Flags:
 type options struct {
 	addr, upstream, profile, data, adminPrefix, store, cert, key, logFormat, logLevel string
 	secure                                                                            bool
+	metricsAddr                                                                       string
 	trustedProxies                                                                    []netip.Prefix
 	rewriteOrigins                                                                    []string
 	upstreamURL                                                                       *url.URL
@@ -131,6 +132,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		"prefer the environment variable, which other users cannot see in the process list (LOGOUT_PROXY_LARAVEL_APP_KEY)")
 	fs.StringVar(&o.logFormat, "log-format", env("LOGOUT_LOG_FORMAT", "text"), "log `format` on standard error: text or json (LOGOUT_LOG_FORMAT)")
 	fs.StringVar(&o.logLevel, "log-level", env("LOGOUT_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error (LOGOUT_LOG_LEVEL)")
+	serve.MonitorFlag(fs, &o.metricsAddr, getenv)
 	usage := func(w io.Writer) {
 		fmt.Fprint(w, usageHead)
 		fs.SetOutput(w)
@@ -256,6 +258,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("listen: %w", err)
 	}
 	defer ln.Close()
+	mon, err := serve.ListenMonitor(o.metricsAddr, stdout, logger)
+	if err != nil {
+		return err
+	}
+	defer mon.Close()
 	if err := os.MkdirAll(o.data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -267,6 +274,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	tls := o.cert != ""
 	lo := hk.logout
 	lo.Now = hk.now
+	lo.Observer = mon.Observer()
 	app, err := backend.New(ctx, backend.Config{
 		DataDir: o.data, Prefix: o.adminPrefix, Store: store, Secure: tls || o.secure, Logger: logger,
 		AdminUser: getenv("LOGOUT_ADMIN_USER"), AdminPassword: getenv("LOGOUT_ADMIN_PASSWORD"),
@@ -309,7 +317,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if tls {
 		t = &serve.TLS{Cert: o.cert, Key: o.key}
 	}
-	return serve.Run(ctx, "logout-proxy", logger, srv, ln, t, app.Run, px.Run)
+	return serve.Run(ctx, "logout-proxy", logger, srv, ln, t, app.Run, px.Run, mon.Run(px.Manager()))
 }
 
 // router sends the admin pages and their assets to the backend app and
