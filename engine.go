@@ -273,6 +273,7 @@ func (m *Manager) endIDs(ctx context.Context, id string, reason Reason, now time
 
 // ended marks cached entries, logs and reports sessions that ended.
 func (m *Manager) ended(ctx context.Context, evs []Event) {
+	m.reportEnded(evs)
 	for i := range evs {
 		ev := evs[i]
 		m.markEnded(ev)
@@ -349,6 +350,8 @@ func (m *Manager) decideStore(ctx context.Context, v visit) (*entry, *Settings, 
 				if err := m.write(ctx, e, set); err != nil {
 					return nil, nil, now, err
 				}
+			} else if obs := m.opts.Observer; obs != nil {
+				obs.WriteCoalesced()
 			}
 		}
 	}
@@ -375,6 +378,9 @@ func (m *Manager) begin(ctx context.Context, id string, u User, prev []string) (
 		return Session{}, storeErr("sign in", err)
 	}
 	m.insert(newEntry(s, now), s.Roles)
+	if obs := m.opts.Observer; obs != nil {
+		obs.SessionStarted()
+	}
 	m.log.LogAttrs(ctx, slog.LevelInfo, "logout: signed in", slog.String("sid", shortID(s.ID)), slog.String("user", u.ID))
 	return s, nil
 }

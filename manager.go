@@ -48,6 +48,9 @@ func New(store Store, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Observer != nil {
+		store = observe(store, opts.Observer, opts.Now)
+	}
 	m := &Manager{
 		store:   store,
 		opts:    opts,

@@ -70,6 +70,10 @@ type Options struct {
 	// OnSignOut, if set, is called once for every session that ends,
 	// whatever the reason, after the store recorded it.
 	OnSignOut func(context.Context, Event)
+	// Observer, if set, is told of store calls, sign-ins, sign-outs,
+	// coalesced writes and sweeps, for metrics; see [Observer] for what
+	// its methods must do. Default nil: nothing is observed, at no cost.
+	Observer Observer
 	// Logger receives sign-out and error records. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.

@@ -85,12 +85,25 @@ func (m *Manager) dropCaches() {
 // settings, refreshes stored deadlines after a settings change, writes
 // pending activity of sessions idle in this process and forgets them, and
 // prunes the sign-out log. [Manager.Run] calls it; tests may call it
-// directly.
+// directly. It reports to [Options.Observer].
 func (m *Manager) Sweep(ctx context.Context) error {
+	obs := m.opts.Observer
+	if obs == nil {
+		_, err := m.sweep(ctx)
+		return err
+	}
+	start := m.opts.Now()
+	n, err := m.sweep(ctx)
+	obs.SweepFinished(m.opts.Now().Sub(start), n, err)
+	return err
+}
+
+// sweep is Sweep; it returns how many expired sessions it ended.
+func (m *Manager) sweep(ctx context.Context) (int, error) {
 	now := m.now()
 	set, err := m.currentSettings(ctx, now)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var errs []error
 	if m.sweptVersion.Load() != set.Version {
@@ -100,13 +113,14 @@ func (m *Manager) Sweep(ctx context.Context) error {
 			m.sweptVersion.Store(set.Version)
 		}
 	}
-	errs = append(errs, m.endExpired(ctx, set, now), m.evict(ctx, set, now))
+	n, err := m.endExpired(ctx, set, now)
+	errs = append(errs, err, m.evict(ctx, set, now))
 	sctx, cancel := m.storeCtx(ctx)
 	defer cancel()
 	if _, err := m.store.DeleteEvents(sctx, now.Add(-m.opts.EventRetention)); err != nil {
 		errs = append(errs, err)
 	}
-	return errors.Join(errs...)
+	return n, errors.Join(errs...)
 }
 
 // refreshDeadlines rewrites every stored deadline under new settings,
@@ -146,13 +160,15 @@ func (m *Manager) refreshDeadlines(ctx context.Context, set *Settings) error {
 	}
 }
 
-func (m *Manager) endExpired(ctx context.Context, set *Settings, now time.Time) error {
+// endExpired ends the sessions past their deadline and says how many.
+func (m *Manager) endExpired(ctx context.Context, set *Settings, now time.Time) (int, error) {
+	n := 0
 	for range 100 { // bounded: at most 100 batches per sweep
 		sctx, cancel := m.storeCtx(ctx)
 		list, err := m.store.ExpiredSessions(sctx, now, sweepBatch)
 		cancel()
 		if err != nil {
-			return err
+			return n, err
 		}
 		for _, s := range list {
 			if e := m.cachedID(s.ID); e != nil {
@@ -172,17 +188,18 @@ func (m *Manager) endExpired(ctx context.Context, set *Settings, now time.Time) 
 				var evs []Event
 				evs, err = m.store.EndSessions(sctx, Selector{IDs: []string{s.ID}, SeenBy: s.LastSeen}, reason, d)
 				m.ended(ctx, evs)
+				n += len(evs)
 			}
 			cancel()
 			if err != nil {
-				return err
+				return n, err
 			}
 		}
 		if len(list) < sweepBatch {
-			return nil
+			return n, nil
 		}
 	}
-	return nil
+	return n, nil
 }
 
 // evict writes the pending activity of entries unused for a while and

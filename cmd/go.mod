@@ -8,6 +8,7 @@ replace (
 	github.com/gologout/logout/internal/browsertest => ../internal/browsertest
 	github.com/gologout/logout/internal/pgtest => ../internal/pgtest
 	github.com/gologout/logout/internal/redistest => ../internal/redistest
+	github.com/gologout/logout/metrics => ../metrics
 	github.com/gologout/logout/pgstore => ../pgstore
 	github.com/gologout/logout/redisstore => ../redisstore
 	github.com/gologout/logout/sqlitestore => ../sqlitestore
@@ -20,15 +21,18 @@ require (
 	github.com/gologout/logout/internal/browsertest v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/internal/pgtest v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/internal/redistest v0.0.0-00010101000000-000000000000
+	github.com/gologout/logout/metrics v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/pgstore v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/redisstore v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/sqlitestore v0.0.0-00010101000000-000000000000
 	github.com/jackc/pgx/v5 v5.12.0
+	github.com/prometheus/client_golang v1.24.1
 	github.com/redis/go-redis/v9 v9.22.0
 	modernc.org/sqlite v1.59.0
 )
 
 require (
+	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/chromedp/cdproto v0.159.0 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
@@ -38,13 +42,18 @@ require (
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
+	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/ncruces/go-strftime v1.0.0 // indirect
+	github.com/prometheus/client_model v0.6.2 // indirect
+	github.com/prometheus/common v0.70.1 // indirect
+	github.com/prometheus/procfs v0.21.1 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
 	go.uber.org/atomic v1.11.0 // indirect
 	golang.org/x/crypto v0.59.0 // indirect
 	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.44.0 // indirect
+	google.golang.org/protobuf v1.36.11 // indirect
 	modernc.org/libc v1.75.7 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect

@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gologout/logout"
 	"github.com/gologout/logout/backend"
 	"github.com/gologout/logout/cmd/internal/serve"
 )
@@ -65,6 +66,7 @@ Flags:
 type options struct {
 	addr, data, prefix, store, cert, key, logFormat, logLevel string
 	secure                                                    bool
+	metricsAddr                                               string
 	trustedProxies                                            []netip.Prefix
 }
 
@@ -100,6 +102,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		})
 	fs.StringVar(&o.logFormat, "log-format", env("LOGOUT_LOG_FORMAT", "text"), "log `format` on standard error: text or json (LOGOUT_LOG_FORMAT)")
 	fs.StringVar(&o.logLevel, "log-level", env("LOGOUT_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error (LOGOUT_LOG_LEVEL)")
+	serve.MonitorFlag(fs, &o.metricsAddr, getenv)
 	usage := func(w io.Writer) {
 		fmt.Fprint(w, usageHead)
 		fs.SetOutput(w)
@@ -153,12 +156,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("listen: %w", err)
 	}
 	defer ln.Close()
+	mon, err := serve.ListenMonitor(o.metricsAddr, stdout, logger)
+	if err != nil {
+		return err
+	}
+	defer mon.Close()
 	tls := o.cert != ""
 	app, err := backend.New(ctx, backend.Config{
 		DataDir: o.data, Prefix: o.prefix, StoreURL: o.store, Secure: tls || o.secure, Logger: logger,
 		AdminUser: getenv("LOGOUT_ADMIN_USER"), AdminPassword: getenv("LOGOUT_ADMIN_PASSWORD"),
 		EditorPassword: getenv("LOGOUT_EDITOR_PASSWORD"),
-		TrustedProxies: o.trustedProxies,
+		TrustedProxies: o.trustedProxies, Logout: logout.Options{Observer: mon.Observer()},
 	})
 	if err != nil {
 		return err
@@ -188,7 +196,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if tls {
 		t = &serve.TLS{Cert: o.cert, Key: o.key}
 	}
-	return serve.Run(ctx, "backend", logger, srv, ln, t, app.Run)
+	return serve.Run(ctx, "backend", logger, srv, ln, t, app.Run, mon.Run(app.Manager()))
 }
 
 // baseURL is the URL to print for the listener: an unspecified address

@@ -81,6 +81,7 @@ Flags:
 type options struct {
 	addr, upstream, profile, data, adminPrefix, store, cert, key, logFormat, logLevel string
 	secure                                                                            bool
+	metricsAddr                                                                       string
 	trustedProxies                                                                    []netip.Prefix
 	rewriteOrigins                                                                    []string
 	upstreamURL                                                                       *url.URL
@@ -134,6 +135,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		"needs --laravel-app-key; prefer the environment variable (LOGOUT_PROXY_LARAVEL_PREVIOUS_KEYS)")
 	fs.StringVar(&o.logFormat, "log-format", env("LOGOUT_LOG_FORMAT", "text"), "log `format` on standard error: text or json (LOGOUT_LOG_FORMAT)")
 	fs.StringVar(&o.logLevel, "log-level", env("LOGOUT_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error (LOGOUT_LOG_LEVEL)")
+	serve.MonitorFlag(fs, &o.metricsAddr, getenv)
 	usage := func(w io.Writer) {
 		fmt.Fprint(w, usageHead)
 		fs.SetOutput(w)
@@ -265,6 +267,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("listen: %w", err)
 	}
 	defer ln.Close()
+	mon, err := serve.ListenMonitor(o.metricsAddr, stdout, logger)
+	if err != nil {
+		return err
+	}
+	defer mon.Close()
 	if err := os.MkdirAll(o.data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -276,6 +283,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	tls := o.cert != ""
 	lo := hk.logout
 	lo.Now = hk.now
+	lo.Observer = mon.Observer()
 	app, err := backend.New(ctx, backend.Config{
 		DataDir: o.data, Prefix: o.adminPrefix, AssetsPrefix: o.adminPrefix + "/assets/", NoDemoUser: true,
 		Store: store, Secure: tls || o.secure, Logger: logger, AdminUser: getenv("LOGOUT_ADMIN_USER"), AdminPassword: getenv("LOGOUT_ADMIN_PASSWORD"),
@@ -318,7 +326,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if tls {
 		t = &serve.TLS{Cert: o.cert, Key: o.key}
 	}
-	return serve.Run(ctx, "logout-proxy", logger, srv, ln, t, app.Run, px.Run)
+	return serve.Run(ctx, "logout-proxy", logger, srv, ln, t, app.Run, px.Run, mon.Run(px.Manager()))
 }
 
 // router sends the admin pages and their assets (below adminPrefix +

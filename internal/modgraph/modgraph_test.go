@@ -42,6 +42,7 @@ var foreign = map[string]string{
 	"github.com/go-chi/chi/":        "examples",
 	"github.com/mattn/go-sqlite3":   "bench",
 	"github.com/go-json-experiment": "chromedp",
+	"github.com/prometheus/":        "metrics",
 }
 
 // repoRoot returns the repository's root, where the logout module is.
@@ -123,6 +124,12 @@ func TestUserModuleGraph(t *testing.T) {
 			modules: []string{"pgstore"},
 			imports: []string{logoutPath, logoutPath + "/pgstore"},
 			allowed: []string{"github.com/jackc/"},
+		},
+		{
+			name:    "metrics brings the Prometheus client only",
+			modules: []string{"metrics"},
+			imports: []string{logoutPath, logoutPath + "/metrics"},
+			allowed: []string{"github.com/prometheus/"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
