@@ -699,7 +699,7 @@ var cases = []struct {
 		if total != 1 {
 			t.Fatalf("%d events returned in all, want 1", total)
 		}
-		evs, err := s.Events(ctx(t), 100)
+		evs, err := s.Events(ctx(t), logout.EventQuery{Limit: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -728,7 +728,7 @@ var cases = []struct {
 			e.UserID != want.UserID || e.Reason != want.Reason || !e.At.Equal(want.At) {
 			t.Fatalf("Event(a) = %+v, want %+v", e, want)
 		}
-		evs, err := s.Events(ctx(t), 2)
+		evs, err := s.Events(ctx(t), logout.EventQuery{Limit: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -742,7 +742,7 @@ var cases = []struct {
 		if n != 1 {
 			t.Fatalf("DeleteEvents removed %d, want 1", n)
 		}
-		evs, err = s.Events(ctx(t), 10)
+		evs, err = s.Events(ctx(t), logout.EventQuery{Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -766,7 +766,7 @@ var cases = []struct {
 		end("b", 20)
 		end("c", 50)
 		end("d", 30)
-		evs, err := s.Events(ctx(t), 10)
+		evs, err := s.Events(ctx(t), logout.EventQuery{Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
