@@ -54,6 +54,11 @@ func Run(t *testing.T, newStore, newPeer func(t *testing.T) logout.Store) {
 			c.run(t, s)
 		})
 	}
+	for _, c := range auditCases {
+		t.Run(c.name, func(t *testing.T) {
+			c.run(t, newStore(t))
+		})
+	}
 	for _, c := range peerCases {
 		t.Run(c.name, func(t *testing.T) {
 			if newPeer == nil {
