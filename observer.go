@@ -26,8 +26,9 @@ type Observer interface {
 	// failures; every other non-nil err is a failure. The ops are
 	// "create_session", "session", "touch", "set_deadlines",
 	// "count_sessions", "list_sessions", "expired_sessions",
-	// "end_sessions", "event", "events", "delete_events", "settings" and
-	// "save_settings"; [Watcher.Watch], which runs for as long as the
+	// "end_sessions", "event", "events", "delete_events", "settings",
+	// "save_settings", "settings_history" and "delete_settings_history";
+	// [Watcher.Watch], which runs for as long as the
 	// Manager, is not reported.
 	StoreCall(op string, d time.Duration, err error)
 	// SessionStarted reports a sign-in: a new session was stored.
@@ -117,8 +118,8 @@ func (s *observedStore) Event(ctx context.Context, sessionID string) (Event, err
 	return timed(s, "event", func() (Event, error) { return s.Store.Event(ctx, sessionID) })
 }
 
-func (s *observedStore) Events(ctx context.Context, limit int) ([]Event, error) {
-	return timed(s, "events", func() ([]Event, error) { return s.Store.Events(ctx, limit) })
+func (s *observedStore) Events(ctx context.Context, q EventQuery) ([]Event, error) {
+	return timed(s, "events", func() ([]Event, error) { return s.Store.Events(ctx, q) })
 }
 
 func (s *observedStore) DeleteEvents(ctx context.Context, before time.Time) (int, error) {
@@ -131,6 +132,14 @@ func (s *observedStore) Settings(ctx context.Context) (Settings, error) {
 
 func (s *observedStore) SaveSettings(ctx context.Context, set Settings) (Settings, error) {
 	return timed(s, "save_settings", func() (Settings, error) { return s.Store.SaveSettings(ctx, set) })
+}
+
+func (s *observedStore) SettingsHistory(ctx context.Context, q HistoryQuery) ([]Settings, error) {
+	return timed(s, "settings_history", func() ([]Settings, error) { return s.Store.SettingsHistory(ctx, q) })
+}
+
+func (s *observedStore) DeleteSettingsHistory(ctx context.Context, before time.Time) (int, error) {
+	return timed(s, "delete_settings_history", func() (int, error) { return s.Store.DeleteSettingsHistory(ctx, before) })
 }
 
 // reportEnded tells the Observer, if any, of sessions that ended: one

@@ -142,7 +142,7 @@ func (a *App) saveSettings(w http.ResponseWriter, r *http.Request, u *user) {
 	var after logout.Settings
 	if err == nil {
 		s.Version = version
-		after, err = a.m.UpdateSettings(r.Context(), s)
+		after, err = a.m.UpdateSettings(r.Context(), s, u.Name)
 	}
 	if a.settingsFailed(w, r, u, tr, err, form, version) {
 		return
@@ -237,7 +237,7 @@ func (a *App) resetSettings(w http.ResponseWriter, r *http.Request, u *user) {
 		a.showSettings(w, r, u, http.StatusUnprocessableEntity, view)
 		return
 	}
-	after, err := a.m.ResetSettings(r.Context(), version)
+	after, err := a.m.ResetSettings(r.Context(), version, u.Name)
 	if a.settingsFailed(w, r, u, tr, err, nil, version) {
 		return
 	}
