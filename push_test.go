@@ -15,9 +15,11 @@ import (
 
 // stream is one push connection as a browser's EventSource sees it.
 type stream struct {
-	t    testing.TB
-	resp *http.Response
-	r    *bufio.Reader
+	t      testing.TB
+	srv    *httptest.Server
+	cookie *http.Cookie
+	resp   *http.Response
+	r      *bufio.Reader
 }
 
 // sse is one server-sent event, or a comment (name ":").
@@ -42,7 +44,7 @@ func connect(t testing.TB, srv *httptest.Server, c *http.Cookie) *stream {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { resp.Body.Close() })
-	return &stream{t: t, resp: resp, r: bufio.NewReader(resp.Body)}
+	return &stream{t: t, srv: srv, cookie: c, resp: resp, r: bufio.NewReader(resp.Body)}
 }
 
 // next reads the next event or comment; io errors fail the test.
@@ -106,6 +108,9 @@ func subscribed(t *testing.T, opts logout.Options) (*env, *http.Cookie, *stream)
 	s.want("status")
 	return e, c, s
 }
+
+// close closes the stream as a browser closing its tab does.
+func (s *stream) close() { s.resp.Body.Close() }
 
 func serve(t *testing.T, e *env) *httptest.Server {
 	srv := httptest.NewServer(e.h)
