@@ -11,17 +11,20 @@ import (
 const sweepBatch = 500
 
 // Run ends expired sessions every [Options.SweepInterval], prunes the
-// sign-out log, listens to a [Watcher] store, and on return (when ctx is
-// done) writes all pending activity with [Manager.Flush], returning
-// Flush's error (nil when everything was written). Cancel ctx only after
-// the HTTP server has shut down, so that the last requests' activity is
-// flushed too. Requests are checked whether or not Run runs; it
+// sign-out log, listens to a [Watcher] store, beats at most every second
+// for the push streams, requests in flight and sign-out on close, and on
+// return (when ctx is done) closes the push streams and writes all
+// pending activity with [Manager.Flush], returning Flush's error (nil
+// when everything was written). Cancel ctx only after the HTTP server has
+// shut down, so that the last requests' activity is flushed too (the
+// server's shutdown closes the push streams itself). Requests are checked whether or not Run runs; it
 // keeps the store and the log exact for sessions that make no more
 // requests.
 func (m *Manager) Run(ctx context.Context) error {
 	if w, ok := m.store.(Watcher); ok {
 		go m.watch(ctx, w)
 	}
+	go m.tend(ctx)
 	t := time.NewTicker(m.opts.SweepInterval)
 	defer t.Stop()
 	for {
@@ -42,6 +45,7 @@ func (m *Manager) watch(ctx context.Context, w Watcher) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := w.Watch(ctx, func(c Change) {
+			defer m.push.changed(c) // after the caches are dropped
 			if c.All {
 				m.dropCaches()
 				backoff = 100 * time.Millisecond // listening again
@@ -115,6 +119,7 @@ func (m *Manager) sweep(ctx context.Context) (int, error) {
 			m.sweptVersion.Store(set.Version)
 		}
 	}
+	errs = append(errs, m.writeBusy(ctx, now), m.closeDue(ctx, now))
 	n, err := m.endExpired(ctx, set, now)
 	errs = append(errs, err, m.evict(ctx, set, now))
 	retention := m.opts.EventRetention
@@ -181,6 +186,7 @@ func (m *Manager) endExpired(ctx context.Context, set *Settings, now time.Time) 
 		}
 		for _, s := range list {
 			if e := m.cachedID(s.ID); e != nil {
+				holdBusy(e, now.UnixMicro())
 				if seen := time.UnixMicro(e.seen.Load()).UTC(); seen.After(s.LastSeen) {
 					s.LastSeen = seen
 				}
@@ -220,7 +226,7 @@ func (m *Manager) evict(ctx context.Context, set *Settings, now time.Time) error
 		sh := &m.shards[i]
 		sh.mu.RLock()
 		for _, e := range sh.m {
-			if now.UnixMicro()-e.used.Load() > idle {
+			if now.UnixMicro()-e.used.Load() > idle && e.busy.Load() == 0 {
 				stale = append(stale, e)
 			}
 		}
