@@ -45,9 +45,9 @@ type Observer interface {
 	// SweepFinished reports a [Manager.Sweep] that took d, ended n
 	// expired sessions, and failed with err (nil when it did not).
 	SweepFinished(d time.Duration, n int, err error)
-	// PushSubscribersChanged reports that the number of clients
-	// subscribed to pushed session changes grew by delta (or shrank,
-	// when delta is negative). Managers that push nothing never call it.
+	// PushSubscribersChanged reports that the number of open push
+	// streams (…/events of [Manager.Endpoints]) grew by delta (or
+	// shrank, when delta is negative).
 	PushSubscribersChanged(delta int)
 }
 

@@ -213,8 +213,15 @@ func (m *Manager) serveEvents(w http.ResponseWriter, r *http.Request) {
 		m.push.watchServer(srv)
 	}
 	sub, done := m.push.subscribe(rs.sess.ID)
+	obs := m.opts.Observer
+	if obs != nil {
+		obs.PushSubscribersChanged(1)
+	}
 	gone := true // the browser went away: its last stream closing starts the grace
 	defer func() {
+		if obs != nil {
+			obs.PushSubscribersChanged(-1)
+		}
 		if m.push.unsubscribe(sub) && gone {
 			m.closed(sub.id)
 		}

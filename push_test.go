@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/servicetest"
 )
 
 // stream is one push connection as a browser's EventSource sees it.
@@ -264,4 +265,17 @@ func TestPushOtherProcessNoWatcher(t *testing.T) {
 	if got := s.want("ended"); got["reason"] != "forced" {
 		t.Fatalf("got %v, want ended as forced", got)
 	}
+}
+
+func TestPushSubscribersObserved(t *testing.T) {
+	rec := newRecorder()
+	_, c, s := subscribed(t, logout.Options{Observer: rec})
+	second := connect(t, s.srv, c)
+	second.want("status")
+	if got := rec.counts()["push"]; got != 2 {
+		t.Fatalf("two streams open: observer counts %d subscribers", got)
+	}
+	s.close()
+	second.close()
+	servicetest.Within(t, 5*time.Second, "closed streams counted down", func() bool { return rec.counts()["push"] == 0 })
 }
