@@ -3,6 +3,7 @@ package logout
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"net/http"
 	"sync"
 	"time"
@@ -15,48 +16,80 @@ import (
 // judged from now (decideStore, endExpired). For other processes sharing
 // the store, [Manager.tend] and [Manager.Sweep] write the activity of
 // busy sessions every touch interval (writeBusy), so that their sweepers
-// see it too.
+// see it too. The end of a request counts as activity when a beat of
+// [Manager.Run] (at least one a second) or a sweep saw it in flight: a
+// shorter request's start, already its activity, is within a beat of
+// its end, and the request path does not read the clock a second time.
 
 // inflight is the set of entries with requests or [Manager.Busy] tasks
-// in flight.
-type inflight struct {
+// in flight. Every backend request enters and leaves it, so it is split
+// in parts by a hash of the session ID, like the cache, and concurrent
+// requests of different sessions rarely share a lock.
+type inflight [inflightParts]struct {
 	mu sync.Mutex
 	m  map[*entry]struct{}
+	_  [48]byte // one cache line each: requests of other parts do not share it
 }
 
-// enter counts one more piece of work in flight for e.
-func (f *inflight) enter(e *entry) {
-	f.mu.Lock()
-	if e.busy.Add(1) == 1 {
-		if f.m == nil {
-			f.m = make(map[*entry]struct{})
+const inflightParts = 16
+
+// part returns the entry's part of the set.
+func (m *Manager) inflightPart(e *entry) int {
+	return int(maphash.String(m.seed, e.id) % inflightParts)
+}
+
+// busyLong is a flag in entry.busy, above the count: a beat or sweep
+// saw work of the entry in flight (writeBusy). Only then does the end of
+// the work read the clock: a request that no beat saw ended within one
+// beat of its start, which is already its activity.
+const busyLong = 1 << 30
+
+// enter counts one more piece of work in flight for e and returns e's
+// part of the set, for leave.
+func (m *Manager) enter(e *entry) (part int) {
+	part = m.inflightPart(e)
+	p := &m.inflight[part]
+	p.mu.Lock()
+	if e.busy.Add(1)&^busyLong == 1 {
+		if p.m == nil {
+			p.m = make(map[*entry]struct{})
 		}
-		f.m[e] = struct{}{}
+		p.m[e] = struct{}{}
 	}
-	f.mu.Unlock()
+	p.mu.Unlock()
+	return part
 }
 
-// snapshot returns the entries in flight.
+// snapshot returns the entries in flight, marking each as long.
 func (f *inflight) snapshot() []*entry {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	list := make([]*entry, 0, len(f.m))
-	for e := range f.m {
-		list = append(list, e)
+	var list []*entry
+	for i := range f {
+		p := &f[i]
+		p.mu.Lock()
+		for e := range p.m {
+			e.busy.Or(busyLong)
+			list = append(list, e)
+		}
+		p.mu.Unlock()
 	}
 	return list
 }
 
-// leave ends one piece of work in flight for e: its end is activity.
-// A store failure is not the caller's: the activity stays in e.seen for
-// the next write.
-func (m *Manager) leave(ctx context.Context, e *entry) {
-	m.inflight.mu.Lock()
-	if e.busy.Add(-1) == 0 {
-		delete(m.inflight.m, e)
+// leave ends one piece of work in flight for e. When it was the last,
+// and a beat saw it in flight (or exact is set, for [Manager.Busy]), its
+// end is activity. A store failure is not the caller's: the activity
+// stays in e.seen for the next write.
+func (m *Manager) leave(ctx context.Context, e *entry, part int, exact bool) {
+	p := &m.inflight[part]
+	p.mu.Lock()
+	n := e.busy.Add(-1)
+	last := n&^busyLong == 0
+	if last {
+		delete(p.m, e)
+		e.busy.And(^int32(busyLong))
 	}
-	m.inflight.mu.Unlock()
-	if e.ended.Load() != nil {
+	p.mu.Unlock()
+	if !last || (n&busyLong == 0 && !exact) || e.ended.Load() != nil {
 		return
 	}
 	nowµ := m.now().UnixMicro()
@@ -83,9 +116,9 @@ func (m *Manager) Busy(r *http.Request) (done func()) {
 		return func() {}
 	}
 	e := rs.e
-	m.inflight.enter(e)
+	part := m.enter(e)
 	ctx := context.WithoutCancel(r.Context())
-	return sync.OnceFunc(func() { m.leave(ctx, e) })
+	return sync.OnceFunc(func() { m.leave(ctx, e, part, true) })
 }
 
 // writeBusy records now as the activity of every session with work in

@@ -109,8 +109,8 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			m.push.cancelClose(rs.sess.ID) // a tab is open after all
 			if !passive {
 				// Real work is not idleness (inflight.go).
-				m.inflight.enter(rs.e)
-				defer m.leave(rs, rs.e)
+				part := m.enter(rs.e)
+				defer m.leave(rs, rs.e, part, false)
 			}
 		}
 		next.ServeHTTP(w, r.WithContext(rs))
