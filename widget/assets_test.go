@@ -12,7 +12,7 @@ import (
 
 // sizeBudget is the most the JavaScript and the CSS may weigh together,
 // each gzipped as a server would send it.
-const sizeBudget = 4 << 10
+const sizeBudget = 6 << 10
 
 func TestSizeBudget(t *testing.T) {
 	total := 0
