@@ -112,7 +112,7 @@
     tick();
   };
 
-  // take adopts deadline d, server time s, seen at time at.
+  // take adopts deadline d, server time s, seen at at.
   const take = (d, s, at, quiet) => {
     if (!(+d > 0 && +s >= last)) return;
     last = +s;
@@ -138,7 +138,7 @@
 
   const leave = (u, heard) => {
     if (state > 1) return;
-    const locked = state; // and told already
+    const locked = state; // told
     state = 2;
     const to = safe(u) || safe(c.signInUrl) || '/';
     if (!heard) post({ u: to });
@@ -160,13 +160,15 @@
     state = 1;
     pv = 0;
     if (dlg.open) dlg.close();
-    kept = [document.activeElement, document.title, [html, scrollX, scrollY]];
+    const s = [[html, scrollX, scrollY]];
+    const i = [];
     for (const n of document.querySelectorAll('body *')) {
-      if (n.scrollTop || n.scrollLeft) kept.push([n, n.scrollLeft, n.scrollTop]);
+      if (n.scrollTop || n.scrollLeft) s.push([n, n.scrollLeft, n.scrollTop]);
     }
     for (const n of document.body.children) {
-      if (n !== lk && !n.inert) kept.push(n), (n.inert = true);
+      if (n !== lk && !n.inert) i.push(n), (n.inert = true);
     }
+    kept = [document.activeElement, document.title, s, i];
     html.classList.add('logout-locked');
     lk.classList.toggle('logout-preview', !!preview);
     document.title = $('title', lk).textContent;
@@ -193,13 +195,11 @@
     state = 0;
     html.classList.remove('logout-locked');
     lk.close();
-    const [f, t, ...a] = kept;
+    const [f, t, s, i] = kept;
     document.title = t;
-    for (const n of a) {
-      if (Array.isArray(n)) n[0].scrollTo(n[1], n[2]);
-      else n.inert = false;
-    }
-    if (f && f.focus) f.focus();
+    for (const n of i) n.inert = false;
+    if (f && f.focus) f.focus({ preventScroll: true });
+    for (const [n, x, y] of s) n.scrollTo(x, y);
     kept = null;
     form.password.value = '';
     said = Infinity;
@@ -429,7 +429,7 @@
     e.preventDefault(); // ends a preview
     if (lk.matches('.logout-preview')) unlock();
   });
-  // Tab and Shift+Tab cycle inside a dialog.
+  // Tab cycles in a dialog.
   for (const d of [dlg, lk]) {
     d.addEventListener('keydown', (e) => {
       if (e.key !== 'Tab') return;
