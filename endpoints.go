@@ -56,7 +56,7 @@ func (m *Manager) Status(r *http.Request) (Status, bool) {
 		return Status{}, false
 	}
 	return Status{
-		Session: rs.sess, ServerTime: rs.now, Lifetime: rs.set.IdleLifetime(rs.sess.Roles),
+		Session: rs.sess, ServerTime: rs.now, Lifetime: rs.set.IdleLifetime(rs.sess.UserID, rs.sess.Roles),
 		WarningLead: rs.set.WarningLead, ShowCounter: rs.set.ShowCounter,
 	}, true
 }
@@ -64,13 +64,19 @@ func (m *Manager) Status(r *http.Request) (Status, bool) {
 // CSRFToken returns the CSRF token of r's session, to put in forms as
 // [FieldCSRF] or in script requests as [HeaderCSRF]. It is derived from
 // the session's secret, so it needs no storage and dies with the session.
-// It returns "" for a request without a signed-in session.
+// It returns "" for a request without a signed-in session; after
+// [Manager.SignIn] on the request, the new session's token.
 func (m *Manager) CSRFToken(r *http.Request) string {
-	rs := stateOf(r)
-	if rs == nil {
+	key := ""
+	if rs := stateOf(r); rs != nil {
+		key = rs.key
+	} else if slot, ok := r.Context().Value(signInKey{}).(*signInSlot); ok {
+		key = slot.key // SignIn started a session on r
+	}
+	c, ok := m.creds.resolve(key) // valid: the middleware found its session, or SignIn issued it
+	if !ok {
 		return ""
 	}
-	c, _ := m.creds.resolve(rs.key) // valid: the middleware found its session
 	return csrfToken(c.secret)
 }
 
@@ -109,13 +115,16 @@ type Paths struct {
 	// Status, KeepAlive and SignOut are the session endpoints that
 	// [Manager.Endpoints] serves below [Options.EndpointsPath].
 	Status, KeepAlive, SignOut string
+	// Events is the push endpoint (server-sent events) that
+	// [Manager.Endpoints] serves below [Options.EndpointsPath].
+	Events string
 }
 
 // Paths returns the paths the Manager serves and redirects to.
 func (m *Manager) Paths() Paths {
 	p := m.opts.EndpointsPath
 	return Paths{Backend: m.opts.BackendPrefix, SignIn: m.opts.SignInPath,
-		Status: p + "/status", KeepAlive: p + "/keepalive", SignOut: p + "/signout"}
+		Status: p + "/status", KeepAlive: p + "/keepalive", SignOut: p + "/signout", Events: p + "/events"}
 }
 
 // Endpoints returns the handler of the session endpoints under
@@ -129,10 +138,29 @@ func (m *Manager) Paths() Paths {
 //     sign-in page, or 200 JSON for scripts, with
 //     `Clear-Site-Data: "cache", "cookies"` so that the browser drops the
 //     backend pages it cached and the site's cookies.
+//   - GET  …/events: passive; the push stream ([server-sent events]):
+//     401 like status when signed out; else 200 "text/event-stream" with
+//     "retry: 2000", then an event "status" (data: the JSON of status) at
+//     once and whenever the session's deadline or the settings change,
+//     an event "ended" (data: the JSON of status's 401, with the reason)
+//     when the session ends by any path, after which the stream closes,
+//     and a comment ": ping" every [Options.PushPing]. It never counts as
+//     activity. Changes made by another process arrive at once with a
+//     [Watcher] store, otherwise within [Options.SyncInterval] (each
+//     stream then rereads its session once per interval) while
+//     [Manager.Run] runs. Streams close when Run returns or the
+//     [http.Server] shuts down. With [Settings.SignOutOnClose], the close
+//     of a session's last stream starts its close grace.
+//
+// A backend request that is not passive keeps its session from ending by
+// idleness while it is served (see [Manager.Busy]).
+//
+// [server-sent events]: https://html.spec.whatwg.org/multipage/server-sent-events.html
 func (m *Manager) Endpoints() http.Handler {
 	p := m.Paths()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+p.Status, m.serveStatus)
+	mux.HandleFunc("GET "+p.Events, m.serveEvents)
 	mux.HandleFunc("POST "+p.KeepAlive, func(w http.ResponseWriter, r *http.Request) {
 		if err := m.CheckCSRF(r); err != nil {
 			m.forbidden(w, r, err, true)
@@ -178,8 +206,5 @@ func (m *Manager) serveStatus(w http.ResponseWriter, r *http.Request) {
 		m.Unauthorized(w, r, 0)
 		return
 	}
-	m.writeJSON(w, http.StatusOK, statusJSON{
-		SignedIn: true, Deadline: st.Session.Deadline.UnixMilli(), ServerTime: st.ServerTime.UnixMilli(),
-		Lifetime: secs(st.Lifetime), WarningLead: secs(st.WarningLead), ShowCounter: st.ShowCounter,
-	})
+	m.writeJSON(w, http.StatusOK, signedInJSON(st.Session, stateOf(r).set, st.ServerTime))
 }

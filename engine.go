@@ -99,6 +99,7 @@ type entry struct {
 	ended   atomic.Pointer[Event]
 	failed  atomic.Pointer[failure] // the last failed store read
 	dirty   atomic.Bool             // activity to write that found mu held
+	busy    atomic.Int32            // requests and Busy tasks in flight (inflight.go)
 	mu      sync.Mutex              // one store round-trip per entry at a time; release with Manager.unlock
 }
 
@@ -184,7 +185,7 @@ func (e *entry) session(set *Settings) (Session, Reason) {
 
 // deadline is [Settings.Deadline] in Unix microseconds, for the hot path.
 func (e *entry) deadline(set *Settings, seen int64) (int64, Reason) {
-	d := seen + set.IdleLifetime(e.roles.roles).Microseconds()
+	d := seen + set.IdleLifetime(e.userID, e.roles.roles).Microseconds()
 	if set.AbsoluteLifetime > 0 {
 		if a := e.created + set.AbsoluteLifetime.Microseconds(); a <= d {
 			return a, ReasonAbsolute
@@ -276,6 +277,7 @@ func (m *Manager) ended(ctx context.Context, evs []Event) {
 	for i := range evs {
 		ev := evs[i]
 		m.markEnded(ev)
+		m.push.end(ev)
 		m.log.LogAttrs(ctx, slog.LevelInfo, "logout: signed out", slog.String("sid", shortID(ev.SessionID)),
 			slog.String("user", ev.UserID), slog.String("reason", ev.Reason.String()), slog.Time("at", ev.At))
 		if m.opts.OnSignOut != nil {
@@ -336,6 +338,7 @@ func (m *Manager) decideStore(ctx context.Context, v visit) (*entry, *Settings, 
 		return nil, nil, now, err
 	}
 	nowµ := now.UnixMicro()
+	holdBusy(e, nowµ)
 	if d, _ := e.deadline(set, e.seen.Load()); nowµ >= d {
 		if err := m.expire(ctx, e, set, now); err != nil {
 			return nil, nil, now, err
@@ -383,7 +386,7 @@ func (m *Manager) touchInterval(set *Settings, e *entry) time.Duration {
 	if m.opts.TouchInterval > 0 {
 		return m.opts.TouchInterval
 	}
-	return min(max(set.IdleLifetime(e.roles.roles)/100, time.Millisecond), 5*time.Second)
+	return min(max(set.IdleLifetime(e.userID, e.roles.roles)/100, time.Millisecond), 5*time.Second)
 }
 
 func endedErr(ev *Event) error { return &EndedError{Reason: ev.Reason, At: ev.At} }
@@ -443,7 +446,9 @@ func (m *Manager) gone(ctx context.Context, e *entry) error {
 	err := m.goneErr(ctx, e.id)
 	var ended *EndedError
 	if errors.As(err, &ended) {
-		e.ended.Store(&Event{SessionID: e.id, UserID: e.userID, Reason: ended.Reason, At: ended.At})
+		ev := Event{SessionID: e.id, UserID: e.userID, Reason: ended.Reason, At: ended.At}
+		e.ended.Store(&ev)
+		m.push.end(ev)
 	}
 	m.forget(e)
 	return err
@@ -483,6 +488,9 @@ func (m *Manager) sync(ctx context.Context, e *entry, now time.Time, force bool)
 	}
 	e.failed.Store(nil)
 	m.storeAnswered()
+	if s.LastSeen.UnixMicro() > e.seen.Load() {
+		m.push.wake(e.id) // its push streams tell the browser the new deadline
+	}
 	maxStore(&e.seen, s.LastSeen.UnixMicro())
 	maxStore(&e.written, s.LastSeen.UnixMicro())
 	e.synced.Store(now.UnixMicro())

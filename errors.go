@@ -41,7 +41,8 @@ type FieldError struct {
 	Field string
 	// Code says what is wrong, for translation: one of the Code constants.
 	Code string
-	// Limit is the bound in seconds that Code refers to, or 0.
+	// Limit is the bound that Code refers to, or 0: seconds for a
+	// lifetime, a count for [FieldMaxSessions], days for [FieldRetention].
 	Limit int64
 	// Reason says what is wrong in English words fit for the form.
 	Reason string
@@ -60,6 +61,9 @@ const (
 	CodeWarning  = "warning"  // warning lead not below the idle lifetime (Limit)
 	CodeRole     = "role"     // role lifetime not above the warning lead (Limit)
 	CodeRoleName = "role_name"
+	CodeUserName = "user_name" // a user ID that cannot be a field name
+	CodePolicy   = "policy"    // not a known preset name
+	CodePreset   = "preset"    // a value above what the named preset allows (Limit)
 )
 
 // Error names the field and the reason.

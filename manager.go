@@ -36,6 +36,8 @@ type Manager struct {
 	settingsFail atomic.Pointer[failure]
 	sweptVersion atomic.Int64
 	health       health
+	push         hub      // push streams and sign-out on close (push.go, closing.go)
+	inflight     inflight // sessions with work in flight (inflight.go)
 }
 
 // New returns a Manager that keeps its state in store. It fails on
@@ -66,6 +68,7 @@ func New(store Store, opts Options) (*Manager, error) {
 	m.paths = m.Paths()
 	m.creds = newCredentials(opts)
 	m.passive[m.paths.Status] = true
+	m.passive[m.paths.Events] = true
 	m.sweptVersion.Store(-1)
 	return m, nil
 }
@@ -97,6 +100,7 @@ func (m *Manager) UpdateSettings(ctx context.Context, s Settings) (Settings, err
 		return Settings{}, storeErr("update settings", err)
 	}
 	m.settings.Store(&cachedSettings{s: saved, synced: m.now()})
+	m.push.wakeAll(false)
 	m.log.LogAttrs(ctx, slog.LevelInfo, "logout: settings saved", slog.Int64("version", saved.Version),
 		slog.Int64("lifetime_s", secs(saved.Lifetime)), slog.Int64("absolute_s", secs(saved.AbsoluteLifetime)))
 	return saved, nil

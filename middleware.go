@@ -88,7 +88,8 @@ func stateOf(r *http.Request) *reqState {
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		backend := m.isBackend(r.URL.Path)
-		rs, err := m.check(r, backend)
+		passive := m.isPassive(r)
+		rs, err := m.check(r, backend, passive)
 		if err != nil {
 			m.refuse(w, r, backend, err, next)
 			return
@@ -105,6 +106,12 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			rs.hdr[0], rs.hdr[1] = both[:n], both[n:]
 			h[HeaderDeadline] = rs.hdr[0:1:1]
 			h[HeaderServerTime] = rs.hdr[1:2:2]
+			m.push.cancelClose(rs.sess.ID) // a tab is open after all
+			if !passive {
+				// Real work is not idleness (inflight.go).
+				m.inflight.enter(rs.e)
+				defer m.leave(rs, rs.e)
+			}
 		}
 		next.ServeHTTP(w, r.WithContext(rs))
 	})
@@ -116,7 +123,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 // that has ended (ending it now if its deadline has passed), or an error
 // wrapping [ErrUnavailable] when the store fails.
 func (m *Manager) Check(r *http.Request) (Session, error) {
-	rs, err := m.check(r, m.isBackend(r.URL.Path))
+	rs, err := m.check(r, m.isBackend(r.URL.Path), m.isPassive(r))
 	if err != nil {
 		return Session{}, err
 	}
@@ -178,13 +185,13 @@ func headerValue(h http.Header, name string) string {
 }
 
 // check is the per-request decision.
-func (m *Manager) check(r *http.Request, backend bool) (*reqState, error) {
+func (m *Manager) check(r *http.Request, backend, passive bool) (*reqState, error) {
 	key := m.creds.presented(r)
 	if key == "" {
 		return nil, ErrNoSession
 	}
 	ctx := r.Context()
-	e, set, now, err := m.decide(ctx, visit{key: key, backend: backend, passive: m.isPassive(r)})
+	e, set, now, err := m.decide(ctx, visit{key: key, backend: backend, passive: passive})
 	if err != nil {
 		return nil, err
 	}
@@ -214,6 +221,9 @@ func (m *Manager) refuse(w http.ResponseWriter, r *http.Request, backend bool, e
 			m.respondUnavailable(w, r, err)
 			return
 		}
+	}
+	if r.Method == http.MethodPost && (backend || r.URL.Path == m.opts.SignInPath) {
+		r = withSignInSlot(r) // where SignIn leaves the new credential (signedin.go)
 	}
 	next.ServeHTTP(w, r)
 }
@@ -282,15 +292,21 @@ func (m *Manager) unauthorized(w http.ResponseWriter, r *http.Request, d Denial)
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		ret = r.URL.RequestURI()
 	}
-	if IsScript(r) || r.URL.Path == m.paths.Status || r.URL.Path == m.paths.KeepAlive {
+	if IsScript(r) || r.URL.Path == m.paths.Status || r.URL.Path == m.paths.KeepAlive || r.URL.Path == m.paths.Events {
 		d.Status, d.Script = http.StatusUnauthorized, true
-		ret = ""
-		if ref, err := url.Parse(r.Referer()); err == nil && ref.Host == r.Host {
-			ret = ref.RequestURI()
-		}
+		ret = scriptReturn(r)
 	}
 	d.SignInURL = m.SignInURL(d.Reason, ret)
 	m.deny(w, r, d)
+}
+
+// scriptReturn is the return path of a script's sign-in URL: the page
+// that sent it (a same-origin Referer), or "".
+func scriptReturn(r *http.Request) string {
+	if ref, err := url.Parse(r.Referer()); err == nil && ref.Host == r.Host {
+		return ref.RequestURI()
+	}
+	return ""
 }
 
 // unavailableRetry is the Retry-After of a 503 answer, in seconds.

@@ -83,6 +83,10 @@ type Options struct {
 	SweepInterval time.Duration
 	// EventRetention is how long the sign-out log is kept. Default 90 days.
 	EventRetention time.Duration
+	// PushPing is how often a push stream ([Paths.Events]) sends a
+	// comment while [Manager.Run] runs, so that proxies keep it open.
+	// Default 25 s ([DefaultPushPing]).
+	PushPing time.Duration
 }
 
 // AppSessions connects a [Manager] to an application's own session
@@ -127,7 +131,7 @@ func (o Options) withDefaults() (Options, error) {
 	if strings.HasPrefix(o.CookieName, "__") {
 		return o, errors.New("logout: CookieName must not carry a __ prefix: the Manager adds __Host- under TLS")
 	}
-	if o.TouchInterval < 0 || o.SyncInterval < 0 || o.StoreTimeout < 0 || o.SweepInterval < 0 || o.EventRetention < 0 {
+	if o.TouchInterval < 0 || o.SyncInterval < 0 || o.StoreTimeout < 0 || o.SweepInterval < 0 || o.EventRetention < 0 || o.PushPing < 0 {
 		return o, errors.New("logout: negative durations are not allowed in Options")
 	}
 	if o.SyncInterval == 0 {
@@ -138,6 +142,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.SweepInterval == 0 {
 		o.SweepInterval = 30 * time.Second
+	}
+	if o.PushPing == 0 {
+		o.PushPing = DefaultPushPing
 	}
 	if o.EventRetention == 0 {
 		o.EventRetention = 90 * 24 * time.Hour

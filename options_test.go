@@ -96,7 +96,8 @@ func TestPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := logout.Paths{Backend: "/admin", SignIn: "/admin/auth/signin",
-		Status: "/admin/session/status", KeepAlive: "/admin/session/keepalive", SignOut: "/admin/session/signout"}
+		Status: "/admin/session/status", KeepAlive: "/admin/session/keepalive", SignOut: "/admin/session/signout",
+		Events: "/admin/session/events"}
 	if got := m.Paths(); got != want {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}

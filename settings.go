@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Limits on [Settings] values.
@@ -20,6 +22,26 @@ const (
 	// DefaultWarningLead is how long before the deadline the warning shows
 	// by default: 60 seconds.
 	DefaultWarningLead = 60 * time.Second
+	// DefaultCloseGrace is how long every backend tab may stay closed
+	// before [Settings.SignOutOnClose] ends the session: 30 seconds, so
+	// that reloads and navigation do not count.
+	DefaultCloseGrace = 30 * time.Second
+	// MaxSessionLimit is the highest [Settings.MaxSessions].
+	MaxSessionLimit = 1000
+	// MaxCloseGrace is the longest [Settings.CloseGrace]: one hour.
+	MaxCloseGrace = time.Hour
+	// RetentionUnit is the unit of [Settings.Retention]: one day.
+	RetentionUnit = 24 * time.Hour
+	// MaxRetention is the longest [Settings.Retention]: ten years.
+	MaxRetention = 3660 * RetentionUnit
+)
+
+// The compliance presets that [Settings.Policy] names; see [Presets].
+const (
+	PolicyCustom   = "custom"
+	PolicyPCIDSS   = "pci-dss"
+	PolicyNISTAAL2 = "nist-aal2"
+	PolicyNISTAAL3 = "nist-aal3"
 )
 
 // The form field names that [ParseSettings] reads and [Settings.Values] writes.
@@ -29,10 +51,19 @@ const (
 	FieldAbsoluteLifetime = "absolute_lifetime"
 	FieldWarningLead      = "warning_lead"
 	FieldFrontendActivity = "frontend_activity"
+	FieldMaxSessions      = "max_sessions"
+	FieldPolicy           = "policy"
+	FieldRetention        = "retention_days"
+	FieldSignOutOnClose   = "sign_out_on_close"
+	FieldCloseGrace       = "close_grace"
 	// FieldRolePrefix starts the name of a per-role lifetime field:
 	// "role_lifetime.editor" holds the idle lifetime of role "editor" in
 	// seconds; an empty value means the role uses the global lifetime.
 	FieldRolePrefix = "role_lifetime."
+	// FieldUserPrefix starts the name of a per-user lifetime field:
+	// "user_lifetime.alice" holds the idle lifetime of the user whose ID
+	// is "alice", in seconds; an empty value means no override.
+	FieldUserPrefix = "user_lifetime."
 )
 
 // Settings are what an administrator edits at run time (System › User
@@ -61,9 +92,91 @@ type Settings struct {
 	// several of these roles gets the shortest (most restrictive); one
 	// with none of them gets Lifetime.
 	RoleLifetimes map[string]time.Duration
+	// UserLifetimes are idle lifetimes by user ID: overrides for one
+	// person. Like a role lifetime, an override may be shorter or longer
+	// than Lifetime (an exemption); when several rules apply to a
+	// session, the shortest wins.
+	UserLifetimes map[string]time.Duration
 	// FrontendActivity makes front-end requests count as activity.
 	// Default false: only backend requests extend a session.
 	FrontendActivity bool
+	// MaxSessions limits how many sessions one user may hold at once;
+	// a sign-in beyond it ends that user's oldest session
+	// ([ReasonLimit]). 0 (the default) means no limit; at most
+	// [MaxSessionLimit].
+	MaxSessions int
+	// Policy names the compliance preset these values were filled from
+	// ([PolicyPCIDSS], [PolicyNISTAAL2], [PolicyNISTAAL3]), or
+	// [PolicyCustom]; "" is read as custom. It is a record for auditors:
+	// [Settings.Validate] checks that the values still meet the preset
+	// it names, and the values alone decide what happens.
+	Policy string
+	// Retention is how long the sign-out log and the settings history
+	// are kept: whole days, 0 (the default) for the Manager's
+	// [Options.EventRetention], at most [MaxRetention].
+	Retention time.Duration
+	// SignOutOnClose ends a session once no tab of the backend has been
+	// open for CloseGrace ([ReasonClosed]). Default false. It needs the
+	// widget's push connection, which tells the server a tab is open.
+	SignOutOnClose bool
+	// CloseGrace is how long every tab may stay closed before
+	// SignOutOnClose ends the session: 1 s to [MaxCloseGrace]; 0 means
+	// [DefaultCloseGrace].
+	CloseGrace time.Duration
+}
+
+// A Preset is a compliance baseline for [Settings]: the limits it
+// requires and where they come from.
+type Preset struct {
+	// Name is the value of [Settings.Policy], such as [PolicyPCIDSS].
+	Name string
+	// Title is the human name, such as "PCI DSS v4.0 8.2.8".
+	Title string
+	// Source says where the numbers come from, for the settings page.
+	Source string
+	// Lifetime is the longest idle lifetime the preset allows.
+	Lifetime time.Duration
+	// AbsoluteLifetime is the longest overall session the preset
+	// allows; 0 means it sets none.
+	AbsoluteLifetime time.Duration
+}
+
+// Presets returns the compliance presets that [Settings.Policy] may name,
+// in the order a settings page lists them.
+func Presets() []Preset {
+	return []Preset{
+		{Name: PolicyPCIDSS, Title: "PCI DSS v4.0 requirement 8.2.8", Lifetime: 15 * time.Minute,
+			Source: "PCI DSS v4.0, requirement 8.2.8: a session idle for more than 15 minutes requires the user to authenticate again."},
+		{Name: PolicyNISTAAL2, Title: "NIST SP 800-63B-4, AAL2", Lifetime: time.Hour, AbsoluteLifetime: 24 * time.Hour,
+			Source: "NIST SP 800-63B-4, section 2.2.3 (AAL2 reauthentication): at least once per 24 hours, and after 1 hour of inactivity."},
+		{Name: PolicyNISTAAL3, Title: "NIST SP 800-63B-4, AAL3", Lifetime: 15 * time.Minute, AbsoluteLifetime: 12 * time.Hour,
+			Source: "NIST SP 800-63B-4, section 2.3.3 (AAL3 reauthentication): at least once per 12 hours, and after 15 minutes of inactivity."},
+	}
+}
+
+// PresetNamed returns the preset called name, or false.
+func PresetNamed(name string) (Preset, bool) {
+	for _, p := range Presets() {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Preset{}, false
+}
+
+// Apply returns s with its idle and absolute lifetimes set to the
+// preset's and Policy set to its name; everything else is kept.
+func (p Preset) Apply(s Settings) Settings {
+	s.Lifetime, s.AbsoluteLifetime, s.Policy = p.Lifetime, p.AbsoluteLifetime, p.Name
+	return s
+}
+
+// closeGrace returns CloseGrace, or its default.
+func (s Settings) closeGrace() time.Duration {
+	if s.CloseGrace == 0 {
+		return DefaultCloseGrace
+	}
+	return s.CloseGrace
 }
 
 // DefaultSettings returns the settings in force before an administrator
@@ -77,10 +190,11 @@ func DefaultSettings() Settings {
 	}
 }
 
-// IdleLifetime returns the idle lifetime for a user with the given roles:
-// the shortest of their role lifetimes, or Lifetime when no role has one.
-func (s Settings) IdleLifetime(roles []string) time.Duration {
-	d := time.Duration(0)
+// IdleLifetime returns the idle lifetime of the user userID with the
+// given roles: the shortest of their user override and role lifetimes, or
+// Lifetime when none applies.
+func (s Settings) IdleLifetime(userID string, roles []string) time.Duration {
+	d, _ := s.UserLifetimes[userID]
 	for _, r := range roles {
 		if v, ok := s.RoleLifetimes[r]; ok && (d == 0 || v < d) {
 			d = v
@@ -96,7 +210,7 @@ func (s Settings) IdleLifetime(roles []string) time.Duration {
 // plus its idle lifetime and, when an absolute lifetime is set, its start
 // plus that. The returned Reason says which limit it is.
 func (s Settings) Deadline(sess Session) (time.Time, Reason) {
-	d := sess.LastSeen.Add(s.IdleLifetime(sess.Roles))
+	d := sess.LastSeen.Add(s.IdleLifetime(sess.UserID, sess.Roles))
 	if s.AbsoluteLifetime > 0 {
 		if a := sess.Created.Add(s.AbsoluteLifetime); !a.After(d) {
 			return a, ReasonAbsolute
@@ -109,7 +223,9 @@ func (s Settings) Deadline(sess Session) (time.Time, Reason) {
 func (s Settings) Equal(t Settings) bool {
 	return s.Version == t.Version && s.Lifetime == t.Lifetime && s.ShowCounter == t.ShowCounter &&
 		s.AbsoluteLifetime == t.AbsoluteLifetime && s.WarningLead == t.WarningLead &&
-		s.FrontendActivity == t.FrontendActivity && mapsEqual(s.RoleLifetimes, t.RoleLifetimes)
+		s.FrontendActivity == t.FrontendActivity && mapsEqual(s.RoleLifetimes, t.RoleLifetimes) &&
+		mapsEqual(s.UserLifetimes, t.UserLifetimes) && s.MaxSessions == t.MaxSessions && s.Policy == t.Policy &&
+		s.Retention == t.Retention && s.SignOutOnClose == t.SignOutOnClose && s.CloseGrace == t.CloseGrace
 }
 
 func mapsEqual(a, b map[string]time.Duration) bool {
@@ -183,10 +299,78 @@ func (s Settings) Validate() error {
 			bad(field, CodeRole, secs(s.WarningLead), "must be more than the warning lead (%d seconds)", secs(s.WarningLead))
 		}
 	}
+	users := make([]string, 0, len(s.UserLifetimes))
+	for u := range s.UserLifetimes {
+		users = append(users, u)
+	}
+	slices.Sort(users)
+	for _, u := range users {
+		v, field := s.UserLifetimes[u], FieldUserPrefix+u
+		switch {
+		case !validUserID(u):
+			bad(field, CodeUserName, 0, "user ID must be 1 to 128 printable characters without spaces")
+		case v < time.Second:
+			bad(field, CodeMin, 1, "must be at least 1 second")
+		case v > MaxLifetime:
+			bad(field, CodeMax, year, "must be at most %d seconds (one year)", year)
+		case v%time.Second != 0:
+			bad(field, CodeWhole, 0, "must be a whole number of seconds")
+		case s.WarningLead > 0 && v <= s.WarningLead:
+			bad(field, CodeRole, secs(s.WarningLead), "must be more than the warning lead (%d seconds)", secs(s.WarningLead))
+		}
+	}
+	switch {
+	case s.MaxSessions < 0:
+		bad(FieldMaxSessions, CodeNegative, 0, "must not be negative")
+	case s.MaxSessions > MaxSessionLimit:
+		bad(FieldMaxSessions, CodeMax, MaxSessionLimit, "must be at most %d sessions", MaxSessionLimit)
+	}
+	days := int64(MaxRetention / RetentionUnit)
+	switch {
+	case s.Retention < 0:
+		bad(FieldRetention, CodeNegative, 0, "must not be negative")
+	case s.Retention > MaxRetention:
+		bad(FieldRetention, CodeMax, days, "must be at most %d days", days)
+	case s.Retention%RetentionUnit != 0:
+		bad(FieldRetention, CodeWhole, 0, "must be a whole number of days")
+	}
+	switch {
+	case s.CloseGrace < 0:
+		bad(FieldCloseGrace, CodeNegative, 0, "must not be negative")
+	case s.CloseGrace > MaxCloseGrace:
+		bad(FieldCloseGrace, CodeMax, secs(MaxCloseGrace), "must be at most %d seconds (one hour)", secs(MaxCloseGrace))
+	case s.CloseGrace%time.Second != 0:
+		bad(FieldCloseGrace, CodeWhole, 0, "must be a whole number of seconds")
+	}
+	if s.Policy != "" && s.Policy != PolicyCustom {
+		p, ok := PresetNamed(s.Policy)
+		switch {
+		case !ok:
+			bad(FieldPolicy, CodePolicy, 0, "must be one of custom, %s, %s or %s", PolicyPCIDSS, PolicyNISTAAL2, PolicyNISTAAL3)
+		case lifetimeOK && s.Lifetime > p.Lifetime:
+			bad(FieldLifetime, CodePreset, secs(p.Lifetime), "must be at most %d seconds under %s", secs(p.Lifetime), p.Title)
+		case p.AbsoluteLifetime > 0 && (s.AbsoluteLifetime == 0 || s.AbsoluteLifetime > p.AbsoluteLifetime):
+			bad(FieldAbsoluteLifetime, CodePreset, secs(p.AbsoluteLifetime), "must be set and at most %d seconds under %s", secs(p.AbsoluteLifetime), p.Title)
+		}
+	}
 	return errors.Join(errs...)
 }
 
 func secs(d time.Duration) int64 { return int64(d / time.Second) }
+
+// validUserID reports whether u can be a user override's key: 1 to 128
+// bytes of printable ASCII or UTF-8 without spaces or control characters.
+func validUserID(u string) bool {
+	if u == "" || len(u) > 128 || !utf8.ValidString(u) {
+		return false
+	}
+	for _, c := range u {
+		if c <= ' ' || c == 0x7f || unicode.IsSpace(c) || unicode.IsControl(c) {
+			return false
+		}
+	}
+	return true
+}
 
 func validRole(r string) bool {
 	if r == "" || len(r) > 64 {
@@ -237,6 +421,31 @@ func ParseSettings(form url.Values) (Settings, error) {
 		}
 		return n
 	}
+	// count reads an optional plain decimal count (sessions, days);
+	// blank is 0.
+	count := func(field string, limit int64) int64 {
+		if len(form[field]) > 1 {
+			errs = append(errs, &FieldError{Field: field, Code: CodeSyntax, Reason: "must be given once"})
+			return 0
+		}
+		v := strings.TrimSpace(form.Get(field))
+		switch {
+		case v == "":
+			return 0
+		case len(v) > 1 && v[0] == '-' && strings.Trim(v[1:], "0123456789") == "":
+			errs = append(errs, &FieldError{Field: field, Code: CodeNegative, Reason: "must not be negative"})
+			return 0
+		case strings.Trim(v, "0123456789") != "":
+			errs = append(errs, &FieldError{Field: field, Code: CodeSyntax, Reason: "must be a whole number written with digits 0-9"})
+			return 0
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n > limit {
+			errs = append(errs, &FieldError{Field: field, Code: CodeMax, Limit: limit, Reason: fmt.Sprintf("must be at most %d", limit)})
+			return 0
+		}
+		return n
+	}
 	flag := func(field string) bool {
 		switch v := strings.TrimSpace(form.Get(field)); strings.ToLower(v) {
 		case "on", "1", "true":
@@ -253,22 +462,16 @@ func ParseSettings(form url.Values) (Settings, error) {
 	s.AbsoluteLifetime = num(FieldAbsoluteLifetime, true)
 	s.WarningLead = num(FieldWarningLead, true)
 	s.FrontendActivity = flag(FieldFrontendActivity)
-	keys := make([]string, 0)
-	for k := range form {
-		if strings.HasPrefix(k, FieldRolePrefix) {
-			keys = append(keys, k)
-		}
+	s.SignOutOnClose = flag(FieldSignOutOnClose)
+	s.CloseGrace = num(FieldCloseGrace, false)
+	s.MaxSessions = int(count(FieldMaxSessions, MaxSessionLimit))
+	s.Retention = time.Duration(count(FieldRetention, int64(MaxRetention/RetentionUnit))) * RetentionUnit
+	if len(form[FieldPolicy]) > 1 {
+		errs = append(errs, &FieldError{Field: FieldPolicy, Code: CodeSyntax, Reason: "must be given once"})
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if strings.TrimSpace(form.Get(k)) == "" {
-			continue
-		}
-		if s.RoleLifetimes == nil {
-			s.RoleLifetimes = make(map[string]time.Duration)
-		}
-		s.RoleLifetimes[strings.TrimPrefix(k, FieldRolePrefix)] = num(k, true)
-	}
+	s.Policy = strings.TrimSpace(form.Get(FieldPolicy))
+	s.RoleLifetimes = lifetimes(form, FieldRolePrefix, num)
+	s.UserLifetimes = lifetimes(form, FieldUserPrefix, num)
 	if len(errs) > 0 {
 		return Settings{}, errors.Join(errs...)
 	}
@@ -276,6 +479,26 @@ func ParseSettings(form url.Values) (Settings, error) {
 		return Settings{}, err
 	}
 	return s, nil
+}
+
+// lifetimes reads the non-blank fields named prefix+key into a map by key,
+// or returns nil when there are none.
+func lifetimes(form url.Values, prefix string, num func(string, bool) time.Duration) map[string]time.Duration {
+	keys := make([]string, 0)
+	for k := range form {
+		if strings.HasPrefix(k, prefix) && strings.TrimSpace(form.Get(k)) != "" {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	slices.Sort(keys)
+	m := make(map[string]time.Duration, len(keys))
+	for _, k := range keys {
+		m[strings.TrimPrefix(k, prefix)] = num(k, true)
+	}
+	return m
 }
 
 // parseSeconds parses a plain decimal count of seconds; its error lacks
@@ -315,6 +538,20 @@ func (s Settings) Values() url.Values {
 	for r, d := range s.RoleLifetimes {
 		v.Set(FieldRolePrefix+r, strconv.FormatInt(secs(d), 10))
 	}
+	for u, d := range s.UserLifetimes {
+		v.Set(FieldUserPrefix+u, strconv.FormatInt(secs(d), 10))
+	}
+	v.Set(FieldMaxSessions, strconv.Itoa(s.MaxSessions))
+	v.Set(FieldRetention, strconv.FormatInt(int64(s.Retention/RetentionUnit), 10))
+	if s.Policy != "" {
+		v.Set(FieldPolicy, s.Policy)
+	}
+	if s.SignOutOnClose {
+		v.Set(FieldSignOutOnClose, "on")
+	}
+	if s.CloseGrace != 0 {
+		v.Set(FieldCloseGrace, strconv.FormatInt(secs(s.CloseGrace), 10))
+	}
 	return v
 }
 
@@ -326,24 +563,48 @@ type settingsJSON struct {
 	AbsoluteLifetime int64            `json:"absolute_lifetime"`
 	WarningLead      int64            `json:"warning_lead"`
 	RoleLifetimes    map[string]int64 `json:"role_lifetimes,omitempty"`
+	UserLifetimes    map[string]int64 `json:"user_lifetimes,omitempty"`
 	FrontendActivity bool             `json:"frontend_activity"`
+	MaxSessions      int              `json:"max_sessions,omitempty"`
+	Policy           string           `json:"policy,omitempty"`
+	RetentionDays    int64            `json:"retention_days,omitempty"`
+	SignOutOnClose   bool             `json:"sign_out_on_close,omitempty"`
+	CloseGrace       int64            `json:"close_grace,omitempty"`
 }
 
-// MarshalJSON encodes s with durations in whole seconds; stores use it to
-// keep settings as one document.
+func secondsMap(m map[string]time.Duration) map[string]int64 {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]int64, len(m))
+	for k, d := range m {
+		out[k] = secs(d)
+	}
+	return out
+}
+
+func durationMap(m map[string]int64) map[string]time.Duration {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]time.Duration, len(m))
+	for k, n := range m {
+		out[k] = time.Duration(n) * time.Second
+	}
+	return out
+}
+
+// MarshalJSON encodes s with durations in whole seconds (the retention
+// in days); stores use it to keep settings as one document.
 func (s Settings) MarshalJSON() ([]byte, error) {
-	j := settingsJSON{
+	return json.Marshal(settingsJSON{
 		Version: s.Version, Lifetime: secs(s.Lifetime), ShowCounter: s.ShowCounter,
 		AbsoluteLifetime: secs(s.AbsoluteLifetime), WarningLead: secs(s.WarningLead),
-		FrontendActivity: s.FrontendActivity,
-	}
-	if len(s.RoleLifetimes) > 0 {
-		j.RoleLifetimes = make(map[string]int64, len(s.RoleLifetimes))
-		for r, d := range s.RoleLifetimes {
-			j.RoleLifetimes[r] = secs(d)
-		}
-	}
-	return json.Marshal(j)
+		RoleLifetimes: secondsMap(s.RoleLifetimes), UserLifetimes: secondsMap(s.UserLifetimes),
+		FrontendActivity: s.FrontendActivity, MaxSessions: s.MaxSessions, Policy: s.Policy,
+		RetentionDays: int64(s.Retention / RetentionUnit), SignOutOnClose: s.SignOutOnClose,
+		CloseGrace: secs(s.CloseGrace),
+	})
 }
 
 // UnmarshalJSON decodes what [Settings.MarshalJSON] wrote.
@@ -355,13 +616,11 @@ func (s *Settings) UnmarshalJSON(b []byte) error {
 	*s = Settings{
 		Version: j.Version, Lifetime: time.Duration(j.Lifetime) * time.Second, ShowCounter: j.ShowCounter,
 		AbsoluteLifetime: time.Duration(j.AbsoluteLifetime) * time.Second,
-		WarningLead:      time.Duration(j.WarningLead) * time.Second, FrontendActivity: j.FrontendActivity,
-	}
-	if len(j.RoleLifetimes) > 0 {
-		s.RoleLifetimes = make(map[string]time.Duration, len(j.RoleLifetimes))
-		for r, n := range j.RoleLifetimes {
-			s.RoleLifetimes[r] = time.Duration(n) * time.Second
-		}
+		WarningLead:      time.Duration(j.WarningLead) * time.Second,
+		RoleLifetimes:    durationMap(j.RoleLifetimes), UserLifetimes: durationMap(j.UserLifetimes),
+		FrontendActivity: j.FrontendActivity, MaxSessions: j.MaxSessions, Policy: j.Policy,
+		Retention: time.Duration(j.RetentionDays) * RetentionUnit, SignOutOnClose: j.SignOutOnClose,
+		CloseGrace: time.Duration(j.CloseGrace) * time.Second,
 	}
 	return nil
 }

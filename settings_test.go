@@ -1,6 +1,7 @@
 package logout_test
 
 import (
+	"encoding/json"
 	"errors"
 	"net/url"
 	"strings"
@@ -269,4 +270,121 @@ func FuzzParseSettings(f *testing.F) {
 			t.Fatalf("round trip %+v -> %+v, %v", s, back, err)
 		}
 	})
+}
+
+func TestSettingsPolicies(t *testing.T) {
+	base := func(edit func(url.Values)) url.Values {
+		v := logout.DefaultSettings().Values()
+		edit(v)
+		return v
+	}
+	tests := []struct {
+		name  string
+		form  url.Values
+		field string // the refused field, or "" when the form is valid
+		code  string
+		check func(t *testing.T, s logout.Settings)
+	}{
+		{"session limit", base(func(v url.Values) { v.Set("max_sessions", "3") }), "", "", func(t *testing.T, s logout.Settings) {
+			if s.MaxSessions != 3 {
+				t.Errorf("MaxSessions %d", s.MaxSessions)
+			}
+		}},
+		{"session limit too high", base(func(v url.Values) { v.Set("max_sessions", "1001") }), "max_sessions", logout.CodeMax, nil},
+		{"session limit negative", base(func(v url.Values) { v.Set("max_sessions", "-1") }), "max_sessions", logout.CodeNegative, nil},
+		{"session limit word", base(func(v url.Values) { v.Set("max_sessions", "two") }), "max_sessions", logout.CodeSyntax, nil},
+		{"retention days", base(func(v url.Values) { v.Set("retention_days", "365") }), "", "", func(t *testing.T, s logout.Settings) {
+			if s.Retention != 365*24*time.Hour {
+				t.Errorf("Retention %v", s.Retention)
+			}
+		}},
+		{"retention too long", base(func(v url.Values) { v.Set("retention_days", "3661") }), "retention_days", logout.CodeMax, nil},
+		{"user override", base(func(v url.Values) { v.Set("user_lifetime.wall@example.com", "86400") }), "", "", func(t *testing.T, s logout.Settings) {
+			if s.UserLifetimes["wall@example.com"] != 24*time.Hour {
+				t.Errorf("UserLifetimes %v", s.UserLifetimes)
+			}
+		}},
+		{"user override blank", base(func(v url.Values) { v.Set("user_lifetime.bob", " ") }), "", "", func(t *testing.T, s logout.Settings) {
+			if s.UserLifetimes != nil {
+				t.Errorf("UserLifetimes %v", s.UserLifetimes)
+			}
+		}},
+		{"user override with space", base(func(v url.Values) { v.Set("user_lifetime.a b", "600") }), "user_lifetime.a b", logout.CodeUserName, nil},
+		{"user override below warning", base(func(v url.Values) { v.Set("user_lifetime.bob", "60") }), "user_lifetime.bob", logout.CodeRole, nil},
+		{"close on exit", base(func(v url.Values) { v.Set("sign_out_on_close", "on"); v.Set("close_grace", "45") }), "", "", func(t *testing.T, s logout.Settings) {
+			if !s.SignOutOnClose || s.CloseGrace != 45*time.Second {
+				t.Errorf("SignOutOnClose %v CloseGrace %v", s.SignOutOnClose, s.CloseGrace)
+			}
+		}},
+		{"close grace too long", base(func(v url.Values) { v.Set("close_grace", "3601") }), "close_grace", logout.CodeMax, nil},
+		{"PCI DSS met", base(func(v url.Values) { v.Set("policy", "pci-dss") }), "", "", nil},
+		{"PCI DSS broken", base(func(v url.Values) { v.Set("policy", "pci-dss"); v.Set("lifetime", "1800") }), "lifetime", logout.CodePreset, nil},
+		{"AAL2 needs an overall limit", base(func(v url.Values) { v.Set("policy", "nist-aal2") }), "absolute_lifetime", logout.CodePreset, nil},
+		{"AAL3 met", base(func(v url.Values) { v.Set("policy", "nist-aal3"); v.Set("absolute_lifetime", "43200") }), "", "", nil},
+		{"unknown policy", base(func(v url.Values) { v.Set("policy", "hipaa") }), "policy", logout.CodePolicy, nil},
+		{"policy twice", base(func(v url.Values) { v["policy"] = []string{"custom", "pci-dss"} }), "policy", logout.CodeSyntax, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := logout.ParseSettings(tt.form)
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("ParseSettings: %v", err)
+				}
+				back, err := logout.ParseSettings(s.Values())
+				if err != nil || !back.Equal(s) {
+					t.Fatalf("Values round trip: %+v, %v; want %+v", back, err, s)
+				}
+				b, _ := json.Marshal(s)
+				var j logout.Settings
+				if err := json.Unmarshal(b, &j); err != nil || !j.Equal(s) {
+					t.Fatalf("JSON round trip %s: %+v, %v", b, j, err)
+				}
+				if tt.check != nil {
+					tt.check(t, s)
+				}
+				return
+			}
+			fe := logout.FieldErrors(err)[tt.field]
+			if fe == nil || fe.Code != tt.code {
+				t.Fatalf("error %v; want %s on %s", err, tt.code, tt.field)
+			}
+		})
+	}
+}
+
+func TestPresetApply(t *testing.T) {
+	for _, p := range logout.Presets() {
+		s := p.Apply(logout.DefaultSettings())
+		if err := s.Validate(); err != nil {
+			t.Errorf("%s applied: %v", p.Name, err)
+		}
+		if s.Policy != p.Name || p.Source == "" || p.Title == "" {
+			t.Errorf("%s: %+v", p.Name, p)
+		}
+	}
+}
+
+func TestIdleLifetimeShortestRule(t *testing.T) {
+	s := logout.DefaultSettings()
+	s.RoleLifetimes = map[string]time.Duration{"wall": 8 * time.Hour, "editor": 10 * time.Minute}
+	s.UserLifetimes = map[string]time.Duration{"carol": 5 * time.Minute, "dave": 2 * time.Hour}
+	tests := []struct {
+		user  string
+		roles []string
+		want  time.Duration
+	}{
+		{"alice", nil, 15 * time.Minute},
+		{"alice", []string{"wall"}, 8 * time.Hour},
+		{"alice", []string{"wall", "editor"}, 10 * time.Minute},
+		{"carol", []string{"wall"}, 5 * time.Minute},
+		{"dave", nil, 2 * time.Hour},
+		{"dave", []string{"wall"}, 2 * time.Hour},
+		{"dave", []string{"editor"}, 10 * time.Minute},
+	}
+	for _, tt := range tests {
+		if got := s.IdleLifetime(tt.user, tt.roles); got != tt.want {
+			t.Errorf("IdleLifetime(%q, %v) = %v, want %v", tt.user, tt.roles, got, tt.want)
+		}
+	}
 }

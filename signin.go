@@ -12,6 +12,10 @@ import (
 // the session the request carried before, if any, so that an identifier
 // is never reused across a sign-in. With [Options.App], the application
 // must have renewed its own session identifier before calling SignIn.
+//
+// Behind [Manager.Handler], the request then describes the new session:
+// [Manager.CSRFToken] returns its token and [Manager.WriteSignedIn] can
+// answer a script's sign-in.
 func (m *Manager) SignIn(w http.ResponseWriter, r *http.Request, u User) (Session, error) {
 	if u.ID == "" {
 		return Session{}, errors.New("logout: sign in: empty user ID")
@@ -35,6 +39,7 @@ func (m *Manager) SignIn(w http.ResponseWriter, r *http.Request, u User) (Sessio
 		return Session{}, err
 	}
 	m.creds.hand(w, r, key)
+	m.remember(r, s, key)
 	return s, nil
 }
 

@@ -22,6 +22,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	if w, ok := m.store.(Watcher); ok {
 		go m.watch(ctx, w)
 	}
+	go m.tend(ctx)
 	t := time.NewTicker(m.opts.SweepInterval)
 	defer t.Stop()
 	for {
@@ -42,6 +43,7 @@ func (m *Manager) watch(ctx context.Context, w Watcher) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := w.Watch(ctx, func(c Change) {
+			defer m.push.changed(c) // after the caches are dropped
 			if c.All {
 				m.dropCaches()
 				backoff = 100 * time.Millisecond // listening again
@@ -100,7 +102,7 @@ func (m *Manager) Sweep(ctx context.Context) error {
 			m.sweptVersion.Store(set.Version)
 		}
 	}
-	errs = append(errs, m.endExpired(ctx, set, now), m.evict(ctx, set, now))
+	errs = append(errs, m.writeBusy(ctx, now), m.closeDue(ctx, now), m.endExpired(ctx, set, now), m.evict(ctx, set, now))
 	sctx, cancel := m.storeCtx(ctx)
 	defer cancel()
 	if _, err := m.store.DeleteEvents(sctx, now.Add(-m.opts.EventRetention)); err != nil {
@@ -156,6 +158,7 @@ func (m *Manager) endExpired(ctx context.Context, set *Settings, now time.Time) 
 		}
 		for _, s := range list {
 			if e := m.cachedID(s.ID); e != nil {
+				holdBusy(e, now.UnixMicro())
 				if seen := time.UnixMicro(e.seen.Load()).UTC(); seen.After(s.LastSeen) {
 					s.LastSeen = seen
 				}
@@ -194,7 +197,7 @@ func (m *Manager) evict(ctx context.Context, set *Settings, now time.Time) error
 		sh := &m.shards[i]
 		sh.mu.RLock()
 		for _, e := range sh.m {
-			if now.UnixMicro()-e.used.Load() > idle {
+			if now.UnixMicro()-e.used.Load() > idle && e.busy.Load() == 0 {
 				stale = append(stale, e)
 			}
 		}

@@ -121,7 +121,7 @@ func (a *App) sessionsPage(w http.ResponseWriter, r *http.Request, u *user) {
 		v.Sessions = append(v.Sessions, sessionRow{
 			ID: s.ID, Short: shortID(s.ID), User: name(s.UserID), Roles: roleNames(p.translator, s.Roles),
 			Created: formatTime(s.Created), LastSeen: formatTime(s.LastSeen),
-			Left: formatLeft(p.translator, a.until(s.Deadline), set.IdleLifetime(s.Roles)), This: s.ID == me.ID,
+			Left: formatLeft(p.translator, a.until(s.Deadline), set.IdleLifetime(s.UserID, s.Roles)), This: s.ID == me.ID,
 		})
 	}
 	if len(list) == sessionsPageSize {
