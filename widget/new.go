@@ -23,7 +23,7 @@ func New(m *logout.Manager, r *http.Request) (Config, bool) {
 	return Config{
 		Deadline: st.Session.Deadline, ServerTime: st.ServerTime,
 		Lifetime: st.Lifetime, WarningLead: st.WarningLead, ShowCounter: st.ShowCounter,
-		StatusURL: p.Status, KeepAliveURL: p.KeepAlive, SignOutURL: p.SignOut, SignInURL: p.SignIn,
+		StatusURL: p.Status, KeepAliveURL: p.KeepAlive, SignOutURL: p.SignOut, SignInURL: p.SignIn, EventsURL: p.Events,
 		CSRFToken: m.CSRFToken(r), User: st.Session.UserID,
 	}, true
 }

@@ -43,7 +43,7 @@ func (b *backend) signIn(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusInternalServerError, err.Error())
 		return
 	}
-	b.writeSignedIn(w, r, s, "/backend/")
+	b.m.WriteSignedIn(w, r, s, "/backend/")
 }
 
 // streams counts the connections of the test backend's push stream.
@@ -71,7 +71,7 @@ func (s *streams) count() (open, total int) {
 func (b *backend) events(w http.ResponseWriter, r *http.Request) {
 	b.streams.add(1)
 	defer b.streams.add(-1)
-	b.serveEvents(w, r)
+	b.m.Endpoints().ServeHTTP(w, r)
 }
 
 // forceSignOut signs the user out, as an administrator would.
@@ -79,7 +79,6 @@ func (b *backend) forceSignOut(t *testing.T, user string) {
 	if _, err := b.m.ForceSignOut(context.Background(), logout.Selector{UserID: user}); err != nil {
 		t.Errorf("force sign-out: %v", err)
 	}
-	b.ended()
 }
 
 // Expressions about the lock in place.
