@@ -117,6 +117,7 @@
     if (!(+d > 0 && +s >= last)) return;
     last = +s;
     dl = d - s + at; // skew = s - at
+    if (dl > at) retryAt = waits = 0;
     if (!quiet) post({ d: dl, s: last });
   };
 
@@ -318,10 +319,8 @@
         fails = 0;
         if (job === k) job = '';
         apply(j, at);
-        checked = dl;
         // Past the deadline: a request is being served.
-        if (dl <= Date.now()) retryAt = Date.now() + Math.min(30000, 500 * 2 ** ++waits);
-        else waits = 0;
+        if (dl <= Date.now()) (checked = dl), (retryAt = Date.now() + Math.min(30000, 500 * 2 ** ++waits));
       })
       .catch(() => {
         retryAt = Date.now() + Math.min(30000, 250 * 2 ** ++fails);

@@ -43,6 +43,7 @@ type backend struct {
 	inPlace atomic.Bool  // serve the sign-in contract: the page locks in place
 	push    atomic.Bool  // give the page the push stream's URL
 	pings   atomic.Int32 // requests to /backend/ping
+	slow    chan struct{} // closed to finish the requests to /backend/slow
 	streams streams      // the push stream's connections
 }
 
@@ -86,7 +87,7 @@ func newBackend(t *testing.T, s logout.Settings) *backend {
 	if _, err := m.UpdateSettings(context.Background(), s); err != nil {
 		t.Fatalf("settings %+v: %v", s, err)
 	}
-	b := &backend{m: m}
+	b := &backend{m: m, slow: make(chan struct{})}
 
 	mux := http.NewServeMux()
 	mux.Handle("/assets/logout/", http.StripPrefix("/assets/logout", widget.Handler()))
@@ -143,6 +144,13 @@ func newBackend(t *testing.T, s logout.Settings) *backend {
 		if err != nil {
 			t.Errorf("page: %v", err)
 		}
+	})
+	mux.HandleFunc("/backend/slow", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-b.slow:
+		case <-r.Context().Done():
+		}
+		fmt.Fprint(w, "done")
 	})
 	mux.HandleFunc("/backend/ping", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -274,6 +274,30 @@ func TestBrowserLock(t *testing.T) {
 		tb.Wait(time.Second, "the reason", `document.querySelector('.logout-why').textContent.includes('administrator')`)
 	})
 
+	t.Run("a request in flight at the deadline keeps the page", func(t *testing.T) {
+		t.Parallel()
+		srv := newLockBackend(t, settings(3, 0, true), true)
+		tb := newTab(t, b, browsertest.TabOptions{Isolated: true})
+		tb.open(srv.URL + "/login")
+		browsertest.Eval[chromedp.Void](tb.Tab, `void (window.upload = fetch('/backend/slow').then(r => r.text()))`)
+		// Two seconds past the deadline the upload still runs: the page
+		// asked the server, which keeps the session while it works.
+		time.Sleep(5 * time.Second) // a real browser counts down in real time
+		if browsertest.Eval[bool](tb.Tab, lockOpen) {
+			t.Fatal("locked while a request was in flight")
+		}
+		if got := srv.statuses.Load(); got < 1 {
+			t.Errorf("status requests at the deadline: got %d, want at least 1", got)
+		}
+		close(srv.slow)
+		if got := browsertest.Eval[string](tb.Tab, `window.upload`); got != "done" {
+			t.Errorf("upload: got %q", got)
+		}
+		// Its end counts as activity: a new deadline, and the counter runs.
+		tb.Wait(2*time.Second, "a fresh counter", `/^00:0[1-3]$/.test(document.querySelector('.logout-counter').textContent)`)
+		tb.Wait(6*time.Second, "the lock once idle", lockOpen)
+	})
+
 	t.Run("twenty tabs share one push stream", func(t *testing.T) {
 		t.Parallel()
 		srv := newLockBackend(t, settings(600, 0, true), true)
