@@ -40,11 +40,11 @@ type backend struct {
 
 	// Lock in place and push (lock_browser_test.go): set before the
 	// first page.
-	inPlace atomic.Bool  // serve the sign-in contract: the page locks in place
-	push    atomic.Bool  // give the page the push stream's URL
-	pings   atomic.Int32 // requests to /backend/ping
+	inPlace atomic.Bool   // serve the sign-in contract: the page locks in place
+	push    atomic.Bool   // give the page the push stream's URL
+	pings   atomic.Int32  // requests to /backend/ping
 	slow    chan struct{} // closed to finish the requests to /backend/slow
-	streams streams      // the push stream's connections
+	streams streams       // the push stream's connections
 }
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
