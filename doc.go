@@ -50,6 +50,27 @@
 //     force in every other within [Options.SyncInterval] (default
 //     500 ms), at once with a store that is a [Watcher].
 //
+// # Push, work in flight and closing the last tab
+//
+// [Manager.Endpoints] serves a push stream at [Paths.Events]: server-sent
+// events that tell the page its session's status at once and whenever
+// its deadline or the settings change, and that it ended, with the
+// reason, when it ends by any path. Another process's sign-outs and
+// settings arrive at once with a [Watcher] store and within
+// [Options.SyncInterval] otherwise (SQLite shared by several processes).
+// The stream is passive: it never keeps a session alive. A comment every
+// [Options.PushPing] keeps proxies from closing it.
+//
+// A backend request still being served is work, not idleness: its
+// session does not end by idleness while it runs (the absolute limit
+// still ends it), its end counts as activity, and while it runs
+// [Manager.Run] writes its activity every touch interval so that other
+// processes see it. [Manager.Busy] marks work that outlives its request.
+// With [Settings.SignOutOnClose], a session whose last push stream
+// closed ends ([ReasonClosed]) when neither a new stream nor a backend
+// request came within [Settings.CloseGrace]. After [Manager.SignIn],
+// [Manager.WriteSignedIn] answers a script's sign-in in place.
+//
 // # Backend and front end
 //
 // Requests below [Options.BackendPrefix] (default "/backend") are backend

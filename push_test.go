@@ -242,3 +242,26 @@ func TestPushShutdown(t *testing.T) {
 		t.Fatal("the stream stays open after Run returned")
 	}
 }
+
+// TestPushOtherProcessNoWatcher: without a Watcher store, a sign-out made
+// by another process reaches the stream within the sync interval.
+func TestPushOtherProcessNoWatcher(t *testing.T) {
+	store := logout.NewMemoryStore()
+	opts := logout.Options{SyncInterval: 10 * time.Millisecond}
+	a := newEnvStore(t, store, opts)
+	opts.Now = a.clock.Now
+	b := newEnvStore(t, store, opts)
+	c := a.signIn("alice")
+	s := connect(t, serve(t, b), c)
+	s.want("status")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go b.m.Run(ctx)
+	if _, err := a.m.ForceSignOut(t.Context(), logout.Selector{UserID: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	a.clock.Advance(opts.SyncInterval) // B's copy is now stale: its next beat rereads it
+	if got := s.want("ended"); got["reason"] != "forced" {
+		t.Fatalf("got %v, want ended as forced", got)
+	}
+}

@@ -11,11 +11,13 @@ import (
 const sweepBatch = 500
 
 // Run ends expired sessions every [Options.SweepInterval], prunes the
-// sign-out log, listens to a [Watcher] store, and on return (when ctx is
-// done) writes all pending activity with [Manager.Flush], returning
-// Flush's error (nil when everything was written). Cancel ctx only after
-// the HTTP server has shut down, so that the last requests' activity is
-// flushed too. Requests are checked whether or not Run runs; it
+// sign-out log, listens to a [Watcher] store, beats at most every second
+// for the push streams, requests in flight and sign-out on close, and on
+// return (when ctx is done) closes the push streams and writes all
+// pending activity with [Manager.Flush], returning Flush's error (nil
+// when everything was written). Cancel ctx only after the HTTP server has
+// shut down, so that the last requests' activity is flushed too (the
+// server's shutdown closes the push streams itself). Requests are checked whether or not Run runs; it
 // keeps the store and the log exact for sessions that make no more
 // requests.
 func (m *Manager) Run(ctx context.Context) error {

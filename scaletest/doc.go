@@ -9,6 +9,9 @@
 //     and a settings change made on one instance are in force on the
 //     others within 1 s; a session idle on all three ends within one
 //     touch interval of its deadline, never later.
+//   - TestPushAcrossInstances: a forced sign-out made on one instance
+//     reaches the session's push stream (GET …/events) held open on
+//     another within 1 s.
 //   - TestStoreOutage: a TCP proxy on loopback between the instances and
 //     the store is cut (the server refuses, or the network drops every
 //     packet) and restored. Meanwhile backend requests fail closed with
