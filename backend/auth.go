@@ -79,8 +79,13 @@ type signInView struct {
 }
 
 // signInPage shows the sign-in form, with the notice of why the session
-// ended (?reason=) if it did.
+// ended (?reason=) if it did. A script (the widget's sign-in in place)
+// gets the form's token as JSON instead: {"csrf_token": "…"}.
 func (a *App) signInPage(w http.ResponseWriter, r *http.Request) {
+	if logout.IsScript(r) {
+		writeJSON(w, http.StatusOK, map[string]string{"csrf_token": a.signInToken(w, r)})
+		return
+	}
 	ret, _ := logout.SafeReturnPath(r.URL.Query().Get("return"))
 	if a.signedIn(r) {
 		http.Redirect(w, r, cmp(ret, a.cfg.Prefix), http.StatusSeeOther)
@@ -108,7 +113,10 @@ func (a *App) signedIn(r *http.Request) bool {
 	return err == nil
 }
 
-// signIn checks the form and the password and starts a session.
+// signIn checks the form and the password and starts a session. A
+// script (the widget's sign-in in place) passes the same checks and gets
+// JSON: the new session's status from [logout.Manager.WriteSignedIn], or
+// {"error": "…"} with 400, 401, 403 or 429 (and "retry_after" seconds).
 func (a *App) signIn(w http.ResponseWriter, r *http.Request) {
 	if !a.readForm(w, r, nil, maxFormBytes) {
 		return
@@ -118,6 +126,14 @@ func (a *App) signIn(w http.ResponseWriter, r *http.Request) {
 	p := a.page(r, nil, "signin.title")
 	view := signInView{User: name, Return: ret}
 	again := func(code int, key string) {
+		if logout.IsScript(r) {
+			v := map[string]any{"error": p.T(key)}
+			if s := w.Header().Get("Retry-After"); s != "" {
+				v["retry_after"], _ = strconv.Atoi(s)
+			}
+			writeJSON(w, code, v)
+			return
+		}
 		view.Error = p.T(key)
 		view.Token = a.signInToken(w, r)
 		p.Data = view
@@ -157,7 +173,8 @@ func (a *App) signIn(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, r, nil, err)
 		return
 	}
-	if _, err := a.m.SignIn(w, r, logout.User{ID: u.SessionUser(), Roles: u.Roles}); err != nil {
+	s, err := a.m.SignIn(w, r, logout.User{ID: u.SessionUser(), Roles: u.Roles})
+	if err != nil {
 		a.internal(w, r, nil, fmt.Errorf("sign in %s: %w", u.Name, err))
 		return
 	}
@@ -169,6 +186,10 @@ func (a *App) signIn(w http.ResponseWriter, r *http.Request) {
 	a.issueDevice(w, r, account)
 	// The pre-session cookie stays: another tab's sign-in form, shown
 	// when that tab timed out too, keeps working.
+	if logout.IsScript(r) {
+		a.m.WriteSignedIn(w, r, s, a.cfg.Prefix)
+		return
+	}
 	http.Redirect(w, r, cmp(ret, a.cfg.Prefix), http.StatusSeeOther)
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -207,6 +208,10 @@ func (tb tab) tabTo(what, pred string, max int) {
 }
 
 const (
+	// lockOpen: the page is locked in place; mainHidden: its content is
+	// out of view and inert.
+	lockOpen     = `document.querySelector('.logout-lock').open`
+	mainHidden   = `(m => m.getClientRects().length === 0 && !!m.closest('[inert]'))(document.querySelector('main'))`
 	dialogOpen   = `document.querySelector('.logout-dialog').open`
 	dialogClosed = `!document.querySelector('.logout-dialog').open`
 	// stayFocused: focus is on "Stay signed in", inside the open dialog.
@@ -436,9 +441,7 @@ func TestBrowser(t *testing.T) {
 		s.set(t, 4, 0, true) // no warning
 		tb.open("/backend")
 		tb.Do(fill("draft-title", "Admin's unsaved title"))
-		if q := tb.signedOut(8 * time.Second); q.Get("reason") != "idle" {
-			t.Fatalf("sign-in query: got %v, want reason=idle", q)
-		}
+		tb.Wait(8*time.Second, "the page locked", lockOpen)
 		if got := browsertest.Eval[string](tb.Tab, drafts); got != adminKey {
 			t.Fatalf("kept drafts: got %q, want %q", got, adminKey)
 		}
@@ -527,7 +530,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	for _, counter := range []bool{true, false} {
-		t.Run(fmt.Sprintf("at zero the sign-in page says logged out, counter shown %v", counter), func(t *testing.T) {
+		t.Run(fmt.Sprintf("at zero the page locks and says logged out, counter shown %v", counter), func(t *testing.T) {
 			t.Parallel()
 			s := startSite(t)
 			s.set(t, 3, 2, counter)
@@ -538,21 +541,55 @@ func TestBrowser(t *testing.T) {
 			if visible != counter {
 				t.Errorf("counter visible: got %v, want %v", visible, counter)
 			}
-			q := tb.signedOut(6 * time.Second)
+			tb.Wait(6*time.Second, "the page locked", lockOpen+` && `+mainHidden)
 			if got := time.Since(start); got < 2*time.Second {
-				t.Errorf("signed out %v after the dashboard loaded, want about 3 s", got)
+				t.Errorf("locked %v after the dashboard loaded, want about 3 s", got)
 			}
-			if q.Get("reason") != "idle" || q.Get("return") != "/backend" {
-				t.Errorf("sign-in query: got %v, want reason=idle and return=/backend", q)
-			}
-			if got := tb.notices(); got != loggedOut {
-				t.Errorf("notice: got %q, want %q", got, loggedOut)
-			}
+			tb.wantPath("/backend")
+			tb.Wait(time.Second, "the reason", `document.querySelector('.logout-why').textContent === `+strconv.Quote(loggedOut))
 			if got := s.sessions(t); len(got) != 0 {
 				t.Errorf("sessions after the timeout: got %d, want 0", len(got))
 			}
 		})
 	}
+
+	t.Run("locked by a forced sign-out, another user signs in: the first user's draft goes", func(t *testing.T) {
+		t.Parallel()
+		s := startSite(t)
+		tb := s.newTab(t, b, desktop, true)
+		tb.signIn("admin", adminPassword)
+		tb.Do(fill("draft-title", "Admin's unsaved title"))
+		statuses := func() int {
+			return browsertest.Eval[int](tb.Tab, `performance.getEntriesByType('resource').filter(e => e.name.endsWith('/status')).length`)
+		}
+		before := statuses()
+
+		// An administrator elsewhere signs the admin out: the push stream
+		// locks the idle tab at once, without polling.
+		if _, err := s.app.Manager().ForceSignOut(context.Background(), logout.Selector{UserID: "1"}); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		tb.Wait(2*time.Second, "the page locked", lockOpen+` && `+mainHidden)
+		if got := time.Since(start); got > time.Second {
+			t.Errorf("locked %v after the forced sign-out, want within 1 s", got)
+		}
+		if got := statuses() - before; got != 0 {
+			t.Errorf("status requests: got %d, want none", got)
+		}
+		if got := browsertest.Eval[string](tb.Tab, `Object.keys(localStorage).join()`); !strings.HasPrefix(got, "backend:draft:") {
+			t.Errorf("drafts while locked: got %q, want the admin's kept", got)
+		}
+
+		browsertest.Eval[chromedp.Void](tb.Tab, `document.querySelector('.logout-lock input[name=username]').value = ''`)
+		tb.Do(chromedp.Focus(chromedp.CSS(`.logout-lock input[name=username]`)))
+		tb.Key("editor" + kb.Tab + editorPassword + kb.Enter)
+		tb.Wait(5*time.Second, "the editor's start page", `document.querySelector('.username') && document.querySelector('.username').textContent.includes('editor')`)
+		tb.wantPath("/backend")
+		if got := browsertest.Eval[string](tb.Tab, `Object.keys(localStorage).join() + document.getElementById('draft-title').value`); got != "" {
+			t.Errorf("admin's draft after the editor signed in: got %q, want it gone", got)
+		}
+	})
 
 	t.Run("README walkthrough: a 10 s lifetime set in the settings form", func(t *testing.T) {
 		t.Parallel()
@@ -579,13 +616,13 @@ func TestBrowser(t *testing.T) {
 		tb.Do(click("[data-stats-url] button[type=submit]"))
 		tb.Wait(2*time.Second, "the counter back at 00:10", `/^00:(10|09)$/.test(document.querySelector('.logout-counter').textContent)`)
 
-		// 5. Unsaved work, then the warning at 5 s and the sign-in page at 0.
+		// 5. Unsaved work, then the warning at 5 s and at 0 the page
+		// locked in place: hidden, with a sign-in dialog over it.
 		tb.Do(fill("draft-title", "Unsaved title"))
 		tb.Wait(7*time.Second, "the warning", dialogOpen)
-		q := tb.signedOut(7 * time.Second)
-		if got := tb.notices(); got != loggedOut {
-			t.Errorf("notice: got %q, want %q", got, loggedOut)
-		}
+		tb.Wait(7*time.Second, "the page locked", lockOpen+` && `+mainHidden)
+		tb.Wait(time.Second, "the reason", `document.querySelector('.logout-why').textContent === `+strconv.Quote(loggedOut))
+		browsertest.Axe(t, tb.Ctx)
 
 		// 6. The public front end is served, not redirected.
 		front := s.newTab(t, tb.Ctx, desktop, false)
@@ -595,18 +632,27 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("front page: got %q", got)
 		}
 
-		// Signing in again returns to the dashboard with the draft.
-		if q.Get("return") != "/backend" {
-			t.Errorf("sign-in query: got %v, want return=/backend", q)
+		// 7. Signing in again in the dialog, by keyboard: the user name is
+		// filled in, the page comes back as it was, without a reload.
+		browsertest.Eval[chromedp.Void](tb.Tab, `window.samePage = true`)
+		if got := browsertest.Eval[string](tb.Tab, `document.activeElement.name`); got != "password" {
+			t.Errorf("focus in the lock dialog: got %q, want the password", got)
 		}
-		tb.Do(fill("username", "admin"), fill("password", adminPassword))
-		tb.load(click("form.signin button[type=submit]"))
-		tb.wantPath("/backend")
+		tb.Key(adminPassword + kb.Enter)
+		tb.Wait(5*time.Second, "the page back", `!document.documentElement.classList.contains('logout-locked')`)
+		if !browsertest.Eval[bool](tb.Tab, `window.samePage`) {
+			t.Error("the page reloaded")
+		}
 		if got := browsertest.Eval[string](tb.Tab, `document.getElementById('draft-title').value`); got != "Unsaved title" {
-			t.Errorf("restored draft title: got %q, want %q", got, "Unsaved title")
+			t.Errorf("draft title: got %q, want %q", got, "Unsaved title")
 		}
-		if browsertest.Eval[bool](tb.Tab, `document.querySelector('[data-draft-notice]').hidden`) {
-			t.Error("no notice of the restored draft")
+		if got := browsertest.Eval[string](tb.Tab, `Object.keys(localStorage).join()`); got != "" {
+			t.Errorf("kept drafts after resuming: got %q, want none: the form is live", got)
+		}
+		tb.Do(click("form.long-form button[type=submit]")) // the new CSRF token works
+		tb.Wait(5*time.Second, "the draft saved", `document.querySelector('main > .notice') && !window.samePage`)
+		if got := tb.notices(); !strings.Contains(got, "saved") {
+			t.Errorf("notice after saving: got %q", got)
 		}
 	})
 }
@@ -664,5 +710,18 @@ func TestScreenshots(t *testing.T) {
 		tb.Wait(3*time.Second, "the dialog", dialogOpen)
 		tb.Wait(2*time.Second, "the message", `document.querySelector('.logout-msg').textContent !== ''`)
 		shot(t, tb, "warning-dialog.png")
+	})
+	t.Run("lock in place", func(t *testing.T) {
+		tb := tab{tb.With(t), s}
+		s.set(t, 900, 60, true)
+		tb.open("/backend")
+		tb.Do(fill("draft-title", "Spring sale: what changes on 1 April"))
+		if _, err := s.app.Manager().ForceSignOut(context.Background(), logout.Selector{UserID: "1"}); err != nil {
+			t.Fatal(err)
+		}
+		tb.Wait(3*time.Second, "the lock", lockOpen)
+		tb.Wait(2*time.Second, "the reason", `document.querySelector('.logout-why').textContent !== ''`)
+		blur(tb)
+		shot(t, tb, "lock-in-place.png")
 	})
 }

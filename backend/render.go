@@ -106,7 +106,11 @@ func (a *App) page(r *http.Request, u *user, title string) *page {
 				WarningTitle: tr.T("widget.warning_title"), Warning: tr.T("widget.warning"),
 				Stay: tr.T("widget.stay"), SignOut: tr.T("widget.sign_out"),
 				Retrying: tr.T("widget.retrying"), Expired: tr.T("widget.expired"),
+				SignInTitle: tr.T("widget.sign_in_title"), UserName: tr.T("signin.username"), Password: tr.T("signin.password"),
+				SignIn: tr.T("signin.submit"), OtherUser: tr.T("widget.other_user"),
+				Preview: tr.T("widget.preview"), EndPreview: tr.T("widget.end_preview"),
 			}
+			cfg.UserName = u.Name
 			p.Widget = &cfg
 		}
 	}
@@ -126,8 +130,13 @@ func (a *App) render(w http.ResponseWriter, r *http.Request, code int, name stri
 	w.Write(b.Bytes())
 }
 
-// fail renders an error page: the message key says what went wrong.
+// fail renders an error page: the message key says what went wrong. A
+// script gets {"error": "<the message>"} instead.
 func (a *App) fail(w http.ResponseWriter, r *http.Request, u *user, code int, key string) {
+	if logout.IsScript(r) {
+		writeJSON(w, code, map[string]string{"error": a.cat.lang(pickLang(r)).T(key)})
+		return
+	}
 	title := "error.title"
 	switch code {
 	case http.StatusForbidden:
@@ -177,15 +186,21 @@ func (a *App) internal(w http.ResponseWriter, r *http.Request, u *user, err erro
 	if errors.Is(err, logout.ErrUnavailable) {
 		w.Header().Set("Retry-After", "5")
 		if logout.IsScript(r) {
-			w.Header().Set("Content-Type", "application/json; charset=utf-8")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			json.NewEncoder(w).Encode(map[string]any{"unavailable": true, "message": a.cat.lang(pickLang(r)).T("error.unavailable")})
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"unavailable": true, "message": a.cat.lang(pickLang(r)).T("error.unavailable")})
 			return
 		}
 		a.fail(w, r, u, http.StatusServiceUnavailable, "error.unavailable")
 		return
 	}
 	a.fail(w, r, u, http.StatusInternalServerError, "error.internal")
+}
+
+// writeJSON answers a script with v as JSON, never cached.
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
 }
 
 // formatTime formats t for people, in the server's time zone.

@@ -11,8 +11,12 @@ import (
 )
 
 // sizeBudget is the most the JavaScript and the CSS may weigh together,
-// each gzipped as a server would send it.
-const sizeBudget = 4 << 10
+// each gzipped as a server would send it. It was 4 KiB; it is 6 KiB since
+// the widget locks the page in place and signs in again there (the lock
+// and its restore, the sign-in form, the retry of refused requests), holds
+// one push stream per browser and previews a timeout: about 2.2 KiB more
+// that a page cannot do without, in readable code with its comments.
+const sizeBudget = 6 << 10
 
 func TestSizeBudget(t *testing.T) {
 	total := 0

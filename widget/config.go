@@ -43,9 +43,26 @@ type Labels struct {
 	// Retrying tells that a request failed and is retried:
 	// "Can't reach the server, retrying…".
 	Retrying string
-	// Expired replaces the counter once the session has ended:
+	// Expired replaces the counter once the session has ended, and is
+	// the lock dialog's message when the server gives none:
 	// "Session expired".
 	Expired string
+	// SignInTitle is the title of the dialog that locks the page when the
+	// session ends, and the page's title meanwhile: "Sign in to continue".
+	SignInTitle string
+	// UserName and Password label the lock dialog's fields: "User name"
+	// and "Password".
+	UserName, Password string
+	// SignIn is the lock dialog's submit button: "Sign in".
+	SignIn string
+	// OtherUser is the lock dialog's link to the sign-in page: "Sign in as
+	// someone else".
+	OtherUser string
+	// Preview is the lock dialog's message in a preview
+	// (window.logoutPreview): "Preview: your session has not ended.".
+	Preview string
+	// EndPreview is the button that ends a preview: "End preview".
+	EndPreview string
 }
 
 // withDefaults returns l with every empty field set to its English default.
@@ -64,6 +81,13 @@ func (l Labels) withDefaults() Labels {
 	def(&l.SignOut, "Sign out now")
 	def(&l.Retrying, "Can't reach the server, retrying…")
 	def(&l.Expired, "Session expired")
+	def(&l.SignInTitle, "Sign in to continue")
+	def(&l.UserName, "User name")
+	def(&l.Password, "Password")
+	def(&l.SignIn, "Sign in")
+	def(&l.OtherUser, "Sign in as someone else")
+	def(&l.Preview, "Preview: your session has not ended.")
+	def(&l.EndPreview, "End preview")
 	return l
 }
 
@@ -97,13 +121,26 @@ type Config struct {
 	KeepAliveURL string
 	// SignOutURL signs out (POST with X-CSRF-Token, Accept: application/json).
 	SignOutURL string
-	// SignInURL is the sign-in page, used when the server names none; the
-	// widget adds ?reason=idle&return=<path and query>. The widget only
-	// navigates to same-origin URLs. Empty means "/".
+	// SignInURL is the sign-in page. The lock dialog signs in there in
+	// place, by the sign-in contract (see the package documentation), and
+	// links to it to sign in as someone else; the widget goes there when
+	// the server names no other page. The widget only navigates to
+	// same-origin URLs. Empty means "/".
 	SignInURL string
+	// EventsURL is the push stream ([logout.Paths].Events): one tab of the
+	// browser listens to it and tells the others. Empty means no push:
+	// the tabs ask StatusURL at the deadline.
+	EventsURL string
 	// CSRFToken is sent as X-CSRF-Token with the keep-alive and sign-out
 	// requests.
 	CSRFToken string
+	// User is the session's user ID. After a sign-in in the lock dialog,
+	// the same user resumes the page and another user goes to their start
+	// page.
+	User string
+	// UserName is what the lock dialog's user name field is filled with:
+	// the name the user signs in with. Empty means User.
+	UserName string
 	// Labels are the translatable strings; empty ones are English.
 	Labels Labels
 }
@@ -117,7 +154,8 @@ var templates = sync.OnceValue(func() *template.Template {
 const elementHTML = `<span class="logout-counter" role="timer" aria-live="off" aria-label="{{.L.TimeLeft}}"` +
 	` data-deadline="{{.Deadline}}" data-server-time="{{.ServerTime}}" data-lifetime="{{.Lifetime}}" data-warning-lead="{{.Lead}}"` +
 	` data-status-url="{{.C.StatusURL}}" data-keep-alive-url="{{.C.KeepAliveURL}}" data-sign-out-url="{{.C.SignOutURL}}" data-sign-in-url="{{.C.SignInURL}}"` +
-	` data-csrf-token="{{.C.CSRFToken}}"{{with .L.Lang}} data-lang="{{.}}"{{end}} data-day="{{.L.Day}}" data-days="{{.L.Days}}" data-days-few="{{.L.DaysFew}}" data-warning="{{.L.Warning}}"` +
+	`{{with .C.EventsURL}} data-events="{{.}}"{{end}} data-csrf-token="{{.C.CSRFToken}}" data-user="{{.C.User}}" data-user-name="{{.C.UserName}}"` +
+	` data-preview="{{.L.Preview}}"{{with .L.Lang}} data-lang="{{.}}"{{end}} data-day="{{.L.Day}}" data-days="{{.L.Days}}" data-days-few="{{.L.DaysFew}}" data-warning="{{.L.Warning}}"` +
 	` data-retrying="{{.L.Retrying}}" data-expired="{{.L.Expired}}"{{if not .C.ShowCounter}} hidden{{end}}>{{.Text}}</span>` +
 	`<dialog class="logout-dialog" role="alertdialog" aria-labelledby="logout-title" aria-describedby="logout-msg">` +
 	`<h2 id="logout-title">{{.L.WarningTitle}}</h2>` +
@@ -127,7 +165,18 @@ const elementHTML = `<span class="logout-counter" role="timer" aria-live="off" a
 	`<div class="logout-actions">` +
 	`<button type="button" class="logout-stay">{{.L.Stay}}</button>` +
 	`<button type="button" class="logout-out" data-logout-sign-out>{{.L.SignOut}}</button>` +
-	`</div></dialog>`
+	`</div></dialog>` +
+	`<dialog class="logout-lock" role="alertdialog" aria-modal="true" aria-labelledby="logout-lock-title" aria-describedby="logout-why">` +
+	`<form class="logout-form" method="post" action="{{.C.SignInURL}}">` +
+	`<h2 class="logout-title" id="logout-lock-title">{{.L.SignInTitle}}</h2>` +
+	`<p class="logout-why" id="logout-why" aria-live="assertive" aria-atomic="true"></p>` +
+	`<label>{{.L.UserName}}<input name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required></label>` +
+	`<label>{{.L.Password}}<input name="password" type="password" autocomplete="current-password" required></label>` +
+	`<p class="logout-err" role="alert"></p>` +
+	`<div class="logout-actions">` +
+	`<button type="button" class="logout-end">{{.L.EndPreview}}</button>` +
+	`<button class="logout-stay">{{.L.SignIn}}</button>` +
+	`</div><p><a href="{{.C.SignInURL}}">{{.L.OtherUser}}</a></p></form></dialog>`
 
 const scriptHTML = `<link rel="stylesheet" href="{{.CSS.URL}}" integrity="{{.CSS.Integrity}}">` +
 	`<script src="{{.JS.URL}}" integrity="{{.JS.Integrity}}" defer></script>`
@@ -151,27 +200,35 @@ func (c Config) Element() template.HTML {
 	deadline, server := c.Deadline.UnixMilli(), now.UnixMilli()
 	text := FormatLeft(c.Deadline.Sub(now), c.Lifetime, c.Labels)
 	if parts := elementParts(c); parts != nil {
+		values := [...]string{c.CSRFToken, c.User, c.UserName, text}
+		n := 2 * 20
+		for _, p := range parts {
+			n += len(p)
+		}
+		for _, v := range values {
+			n += len(v) + 8
+		}
 		var b strings.Builder
 		var num [20]byte
-		b.Grow(len(parts[0]) + len(parts[1]) + len(parts[2]) + len(parts[3]) + len(parts[4]) + 2*20 + len(c.CSRFToken) + len(text) + 16)
+		b.Grow(n)
 		b.WriteString(parts[0])
 		b.Write(strconv.AppendInt(num[:0], deadline, 10))
 		b.WriteString(parts[1])
 		b.Write(strconv.AppendInt(num[:0], server, 10))
-		b.WriteString(parts[2])
-		htmlEscaper.WriteString(&b, c.CSRFToken)
-		b.WriteString(parts[3])
-		htmlEscaper.WriteString(&b, text)
-		b.WriteString(parts[4])
+		for i, v := range values {
+			b.WriteString(parts[2+i])
+			htmlEscaper.WriteString(&b, v)
+		}
+		b.WriteString(parts[6])
 		return template.HTML(b.String())
 	}
-	return c.renderElement(strconv.FormatInt(deadline, 10), strconv.FormatInt(server, 10), c.CSRFToken, text)
+	return c.renderElement(strconv.FormatInt(deadline, 10), strconv.FormatInt(server, 10), c.CSRFToken, c.User, c.UserName, text)
 }
 
 // renderElement executes the element template with the per-request values
 // given as strings.
-func (c Config) renderElement(deadline, server, csrf, text string) template.HTML {
-	c.CSRFToken = csrf
+func (c Config) renderElement(deadline, server, csrf, user, userName, text string) template.HTML {
+	c.CSRFToken, c.User, c.UserName = csrf, user, userName
 	return render("element", struct {
 		C                    Config
 		L                    Labels
@@ -205,10 +262,10 @@ var htmlEscaper = strings.NewReplacer(
 // elementKey is what the static parts of an element depend on: all of
 // Config but the per-request values.
 type elementKey struct {
-	statusURL, keepAliveURL, signOutURL, signInURL string
-	lifetime, lead                                 time.Duration
-	show                                           bool
-	labels                                         Labels
+	statusURL, keepAliveURL, signOutURL, signInURL, eventsURL string
+	lifetime, lead                                            time.Duration
+	show                                                      bool
+	labels                                                    Labels
 }
 
 // elementCacheMax bounds the cache of element parts; past it, elements
@@ -224,16 +281,18 @@ var (
 // html/template's escaping unchanged in text and attribute values.
 const elementSentinel = "\x01logout\x01"
 
-// elementParts returns the five static parts of c's element, between the
-// deadline, the server time, the CSRF token and the counter's text, or nil
-// when they cannot be split (a label or URL holds the sentinel).
+// elementParts returns the seven static parts of c's element, between the
+// deadline, the server time, the CSRF token, the user, the user name and
+// the counter's text, or nil when they cannot be split (a label or URL
+// holds the sentinel).
 func elementParts(c Config) []string {
-	k := elementKey{c.StatusURL, c.KeepAliveURL, c.SignOutURL, c.SignInURL, c.Lifetime, c.WarningLead, c.ShowCounter, c.Labels}
+	k := elementKey{c.StatusURL, c.KeepAliveURL, c.SignOutURL, c.SignInURL, c.EventsURL, c.Lifetime, c.WarningLead, c.ShowCounter, c.Labels}
 	if v, ok := elementCache.Load(k); ok {
 		return v.([]string)
 	}
-	parts := strings.Split(string(c.renderElement(elementSentinel, elementSentinel, elementSentinel, elementSentinel)), elementSentinel)
-	if len(parts) != 5 {
+	x := elementSentinel
+	parts := strings.Split(string(c.renderElement(x, x, x, x, x, x)), x)
+	if len(parts) != 7 {
 		parts = nil
 	}
 	if elementCached.Add(1) <= elementCacheMax {

@@ -28,6 +28,8 @@ func TestElementParts(t *testing.T) {
 		{"past deadline", func(c *Config) { c.Deadline = now.Add(-time.Hour) }},
 		{"sentinel in a label", func(c *Config) { c.Labels.Stay = elementSentinel }},
 		{"sentinel in the token", func(c *Config) { c.CSRFToken = elementSentinel }},
+		{"user and name to escape", func(c *Config) { c.User, c.UserName = `7"><x`, "Zoë & <Ann>" }},
+		{"events", func(c *Config) { c.EventsURL = "/backend/session/events" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -35,7 +37,7 @@ func TestElementParts(t *testing.T) {
 			tt.edit(&c)
 			for range 2 { // first render fills the cache, the second reads it
 				got := c.Element()
-				want := c.renderElement(strconv.FormatInt(c.Deadline.UnixMilli(), 10), strconv.FormatInt(c.ServerTime.UnixMilli(), 10), c.CSRFToken,
+				want := c.renderElement(strconv.FormatInt(c.Deadline.UnixMilli(), 10), strconv.FormatInt(c.ServerTime.UnixMilli(), 10), c.CSRFToken, c.User, c.UserName,
 					FormatLeft(c.Deadline.Sub(c.ServerTime), c.Lifetime, c.Labels))
 				if got != want || got == "" {
 					t.Fatalf("Element:\n%s\nwant the template's:\n%s", got, want)

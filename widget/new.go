@@ -9,9 +9,9 @@ import (
 // New returns the widget's Config for r's signed-in session, built from
 // the Manager that checked r: the deadline, the server time, the idle
 // lifetime, the warning lead and the counter setting in force, the
-// Manager's endpoint and sign-in URLs, and the session's CSRF token.
-// Only AssetsPrefix (where [Handler] is mounted) and Labels are left to
-// the caller. It returns false when r has no signed-in session (r did
+// Manager's endpoint and sign-in URLs, the session's CSRF token and its
+// user ID. Only AssetsPrefix (where [Handler] is mounted), UserName and
+// Labels are left to the caller. It returns false when r has no signed-in session (r did
 // not go through [logout.Manager.Handler], or was anonymous there): then
 // render no widget.
 func New(m *logout.Manager, r *http.Request) (Config, bool) {
@@ -23,7 +23,7 @@ func New(m *logout.Manager, r *http.Request) (Config, bool) {
 	return Config{
 		Deadline: st.Session.Deadline, ServerTime: st.ServerTime,
 		Lifetime: st.Lifetime, WarningLead: st.WarningLead, ShowCounter: st.ShowCounter,
-		StatusURL: p.Status, KeepAliveURL: p.KeepAlive, SignOutURL: p.SignOut, SignInURL: p.SignIn,
-		CSRFToken: m.CSRFToken(r),
+		StatusURL: p.Status, KeepAliveURL: p.KeepAlive, SignOutURL: p.SignOut, SignInURL: p.SignIn, EventsURL: p.Events,
+		CSRFToken: m.CSRFToken(r), User: st.Session.UserID,
 	}, true
 }

@@ -51,7 +51,7 @@
   }
 
   // Drafts: when the session times out, the widget fires logout:expired
-  // before it leaves the page; the long form is kept in localStorage under
+  // as it locks or leaves the page; the long form is kept in localStorage under
   // the user's ID and restored at that user's next visit, until it is
   // saved or discarded. Another user's dashboard reads only its own key.
   const prefix = 'backend:draft:';
@@ -81,6 +81,20 @@
   document.addEventListener('submit', (e) => {
     if (e.target.matches && e.target.matches('form[data-sign-out]')) signOut();
   }, true);
+
+  // When the session ends the widget locks the page in place and fires
+  // logout:expired (the draft is kept, as above, in case the tab is
+  // closed). Another user signing in there fires logout:switched before
+  // the widget leaves for that user's start page: the first user's draft
+  // goes. The same user resuming fires logout:resumed: the form is live
+  // again, so the kept copy goes too.
+  const forgetUser = (e) => {
+    try {
+      localStorage.removeItem(prefix + e.detail.user);
+    } catch (_) {}
+  };
+  document.addEventListener('logout:switched', forgetUser);
+  document.addEventListener('logout:resumed', forgetUser);
   const manual = (u) => {
     try {
       return new URL(u, location.href).searchParams.get('reason') === 'manual';

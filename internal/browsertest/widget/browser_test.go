@@ -37,6 +37,14 @@ type backend struct {
 	keepAlives atomic.Int32 // keep-alive requests
 	refused    atomic.Int32 // requests answered 503 while down
 	expired    atomic.Int32 // logout:expired events the page reported
+
+	// Lock in place and push (lock_browser_test.go): set before the
+	// first page.
+	inPlace atomic.Bool   // serve the sign-in contract: the page locks in place
+	push    atomic.Bool   // give the page the push stream's URL
+	pings   atomic.Int32  // requests to /backend/ping
+	slow    chan struct{} // closed to finish the requests to /backend/slow
+	streams streams       // the push stream's connections
 }
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
@@ -45,7 +53,13 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <body><header><nav aria-label="Account"><span>Ada</span> {{.W.Element}}
 <form method="post" action="/backend/session/signout"><input type="hidden" name="csrf_token" value="{{.CSRF}}">
 <button id="signout" data-logout-sign-out>Sign out</button></form></nav></header>
-<main><h1>Dashboard</h1><label for="q">Search</label> <input id="q"></main></body></html>
+<main><h1>Dashboard</h1><label for="q">Search</label> <input id="q">
+{{if .InPlace}}<meta name="csrf-token" content="{{.CSRF}}">
+<form id="draft" method="post" action="/backend/ping"><input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<label for="notes">Notes</label> <textarea id="notes" name="notes"></textarea></form>
+<button id="preview" type="button" data-logout-preview="2" hidden>Simulate a timeout in 2 s</button>
+<dialog id="appdlg" aria-label="Details"><p>Details</p></dialog><div id="spacer"></div>{{end}}
+</main></body></html>
 `))
 
 // hostJS is the host page's own script: it reports logout:expired, as a
@@ -53,6 +67,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 const hostJS = `'use strict';
 window.announced = [];
 document.addEventListener('logout:expired', () => navigator.sendBeacon('/expired'));
+document.addEventListener('logout:switched', (e) => localStorage.removeItem('draft:' + e.detail.user));
 const live = document.querySelector('.logout-live');
 new MutationObserver(() => live.textContent && window.announced.push(live.textContent))
   .observe(live, {childList: true, characterData: true, subtree: true});
@@ -72,7 +87,7 @@ func newBackend(t *testing.T, s logout.Settings) *backend {
 	if _, err := m.UpdateSettings(context.Background(), s, "test"); err != nil {
 		t.Fatalf("settings %+v: %v", s, err)
 	}
-	b := &backend{m: m}
+	b := &backend{m: m, slow: make(chan struct{})}
 
 	mux := http.NewServeMux()
 	mux.Handle("/assets/logout/", http.StripPrefix("/assets/logout", widget.Handler()))
@@ -88,7 +103,15 @@ func newBackend(t *testing.T, s logout.Settings) *backend {
 		fmt.Fprint(w, hostJS)
 	})
 	mux.HandleFunc("POST /expired", func(w http.ResponseWriter, r *http.Request) { b.expired.Add(1) })
+	mux.HandleFunc("POST /backend/auth/signin", b.signIn)
+	mux.HandleFunc("GET /backend/session/events", b.events)
+	mux.HandleFunc("POST /force", func(w http.ResponseWriter, r *http.Request) { b.forceSignOut(t, "ada") })
 	mux.HandleFunc("GET /backend/auth/signin", func(w http.ResponseWriter, r *http.Request) {
+		if b.inPlace.Load() && logout.IsScript(r) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"csrf_token":%q}`, preToken)
+			return
+		}
 		w.Header().Set("Content-Security-Policy", csp)
 		fmt.Fprint(w, `<!doctype html><html lang="en"><title>Sign in</title><h1 id="signin">Sign in</h1>`)
 	})
@@ -99,7 +122,11 @@ func newBackend(t *testing.T, s logout.Settings) *backend {
 			return
 		}
 		w.Header().Set("Content-Security-Policy", csp)
-		err := pageTmpl.Execute(w, map[string]any{"CSRF": m.CSRFToken(r), "W": widget.Config{
+		events := ""
+		if b.push.Load() {
+			events = "/backend/session/events"
+		}
+		err := pageTmpl.Execute(w, map[string]any{"CSRF": m.CSRFToken(r), "InPlace": b.inPlace.Load(), "W": widget.Config{
 			AssetsPrefix: "/assets/logout/",
 			Deadline:     st.Session.Deadline,
 			ServerTime:   st.ServerTime,
@@ -110,11 +137,20 @@ func newBackend(t *testing.T, s logout.Settings) *backend {
 			KeepAliveURL: "/backend/session/keepalive",
 			SignOutURL:   "/backend/session/signout",
 			SignInURL:    "/backend/auth/signin",
+			EventsURL:    events,
 			CSRFToken:    m.CSRFToken(r),
+			User:         st.Session.UserID,
 		}})
 		if err != nil {
 			t.Errorf("page: %v", err)
 		}
+	})
+	mux.HandleFunc("/backend/slow", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-b.slow:
+		case <-r.Context().Done():
+		}
+		fmt.Fprint(w, "done")
 	})
 	mux.HandleFunc("/backend/ping", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -129,6 +165,8 @@ func newBackend(t *testing.T, s logout.Settings) *backend {
 			b.statuses.Add(1)
 		case "/backend/session/keepalive":
 			b.keepAlives.Add(1)
+		case "/backend/ping":
+			b.pings.Add(1)
 		}
 		if b.down.Load() && strings.HasPrefix(r.URL.Path, "/backend/") {
 			b.refused.Add(1)
