@@ -118,6 +118,9 @@ type Settings struct {
 	// SignOutOnClose ends a session once no tab of the backend has been
 	// open for CloseGrace ([ReasonClosed]). Default false. It needs the
 	// widget's push connection, which tells the server a tab is open.
+	// Behind a load balancer, route a browser's requests to one instance
+	// (sticky sessions): a stream that reconnects to another instance,
+	// with no other request, does not cancel the first one's grace.
 	SignOutOnClose bool
 	// CloseGrace is how long every tab may stay closed before
 	// SignOutOnClose ends the session: 1 s to [MaxCloseGrace]; 0 means

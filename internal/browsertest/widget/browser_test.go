@@ -77,10 +77,15 @@ const csp = "default-src 'self'; script-src 'self'; style-src 'self'; object-src
 
 func newBackend(t *testing.T, s logout.Settings) *backend {
 	t.Helper()
-	m, err := logout.New(logout.NewMemoryStore(), logout.Options{
-		SyncInterval: 50 * time.Millisecond,
-		Logger:       slog.New(slog.NewTextHandler(t.Output(), nil)),
-	})
+	return newBackendWith(t, s, logout.Options{})
+}
+
+// newBackendWith is newBackend with opts, such as a fake clock.
+func newBackendWith(t *testing.T, s logout.Settings, opts logout.Options) *backend {
+	t.Helper()
+	opts.SyncInterval = 50 * time.Millisecond
+	opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
+	m, err := logout.New(logout.NewMemoryStore(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -342,12 +343,20 @@ func TestBrowserLock(t *testing.T) {
 // waitStreams waits for n open push connections.
 func waitStreams(t *testing.T, srv *backend, n int) {
 	t.Helper()
+	waitStreamsFor(t, srv, "at least "+strconv.Itoa(n)+" open", func(open, _ int) bool { return open >= n })
+}
+
+// waitStreamsFor waits up to 5 s until ok holds of the push connections
+// open now and opened in all; want says what ok wants.
+func waitStreamsFor(t *testing.T, srv *backend, want string, ok func(open, total int) bool) {
+	t.Helper()
 	for end := time.Now().Add(5 * time.Second); ; {
-		if open, _ := srv.streams.count(); open >= n {
+		open, total := srv.streams.count()
+		if ok(open, total) {
 			return
 		}
 		if time.Now().After(end) {
-			t.Fatalf("push connections: want %d open", n)
+			t.Fatalf("push connections: %d open, %d in all; want %s", open, total, want)
 		}
 		time.Sleep(20 * time.Millisecond) // the browser connects in real time
 	}
