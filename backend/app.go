@@ -131,6 +131,9 @@ type App struct {
 // creates the first users if there are none, and returns the App. ctx
 // bounds the opening only. Close the App when done.
 func New(ctx context.Context, cfg Config) (_ *App, err error) {
+	if cfg.SettingsLocked && cfg.Settings == nil {
+		return nil, errors.New("backend: locked settings need a settings file or LOGOUT_SETTINGS_* variables")
+	}
 	if cfg.DataDir == "" {
 		cfg.DataDir = "data"
 	}
@@ -221,8 +224,6 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		if err := a.applySettings(ctx, cfg.Settings); err != nil {
 			return nil, err
 		}
-	} else if cfg.SettingsLocked {
-		return nil, errors.New("backend: locked settings need a settings file or LOGOUT_SETTINGS_* variables")
 	}
 	timeout := opts.StoreTimeout // the Manager's default too
 	if timeout == 0 {
