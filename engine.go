@@ -376,7 +376,43 @@ func (m *Manager) begin(ctx context.Context, id string, u User, prev []string) (
 	}
 	m.insert(newEntry(s, now), s.Roles)
 	m.log.LogAttrs(ctx, slog.LevelInfo, "logout: signed in", slog.String("sid", shortID(s.ID)), slog.String("user", u.ID))
+	if set.MaxSessions > 0 {
+		if err := m.limitSessions(ctx, s, set.MaxSessions, now); err != nil {
+			// The sign-in stands; the user's next sign-in trims again.
+			m.log.LogAttrs(ctx, slog.LevelWarn, "logout: session limit", slog.String("user", u.ID), slog.String("error", err.Error()))
+		}
+	}
 	return s, nil
+}
+
+// limitSessions ends the oldest sessions of s's user beyond limit
+// ([ReasonLimit]), never s itself. It reads the user's sessions after s
+// was stored, so of concurrent sign-ins, in this process or others,
+// the last to read trims what all of them created: once they are done
+// the user holds at most limit sessions. It counts first, so a user
+// within the limit costs one count.
+func (m *Manager) limitSessions(ctx context.Context, s Session, limit int, now time.Time) error {
+	sctx, cancel := m.storeCtx(ctx)
+	defer cancel()
+	n, err := m.store.CountSessions(sctx, s.UserID)
+	if err != nil || n <= limit {
+		return err
+	}
+	list, err := m.store.ListSessions(sctx, ListOptions{UserID: s.UserID, Limit: n})
+	if err != nil {
+		return err
+	}
+	list = slices.DeleteFunc(list, func(x Session) bool { return x.ID == s.ID })
+	var ids []string
+	for _, x := range list[:max(len(list)-(limit-1), 0)] { // oldest first; limit-1 besides new
+		ids = append(ids, x.ID)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	evs, err := m.store.EndSessions(sctx, Selector{IDs: ids}, ReasonLimit, now)
+	m.ended(ctx, evs)
+	return err
 }
 
 func (m *Manager) touchInterval(set *Settings, e *entry) time.Duration {

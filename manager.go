@@ -83,13 +83,21 @@ func (m *Manager) Settings(ctx context.Context) (Settings, error) {
 
 // UpdateSettings validates s and saves it if s.Version is still the
 // stored version; it returns the saved settings with their new version.
-// Invalid settings, or settings edited from an old version
-// ([ErrConflict]), change nothing. A saved change applies to every session
-// at once.
-func (m *Manager) UpdateSettings(ctx context.Context, s Settings) (Settings, error) {
+// by names who saves them (an administrator's user ID, "settings file"),
+// for the audit trail: it is stored as [Settings.ChangedBy], with the
+// Manager's time as ChangedAt, and the saved version is added to the
+// history that [Manager.SettingsHistory] reads, in one step with the
+// save. Invalid settings, an empty by, or settings edited from an old
+// version ([ErrConflict]) change nothing. A saved change applies to
+// every session at once.
+func (m *Manager) UpdateSettings(ctx context.Context, s Settings, by string) (Settings, error) {
+	if by == "" {
+		return Settings{}, errors.New("logout: update settings: who saves them is required")
+	}
 	if err := s.Validate(); err != nil {
 		return Settings{}, err
 	}
+	s.ChangedBy, s.ChangedAt = by, m.now()
 	sctx, cancel := m.storeCtx(ctx)
 	defer cancel()
 	saved, err := m.store.SaveSettings(sctx, s)
@@ -97,17 +105,17 @@ func (m *Manager) UpdateSettings(ctx context.Context, s Settings) (Settings, err
 		return Settings{}, storeErr("update settings", err)
 	}
 	m.settings.Store(&cachedSettings{s: saved, synced: m.now()})
-	m.log.LogAttrs(ctx, slog.LevelInfo, "logout: settings saved", slog.Int64("version", saved.Version),
+	m.log.LogAttrs(ctx, slog.LevelInfo, "logout: settings saved", slog.Int64("version", saved.Version), slog.String("by", by),
 		slog.Int64("lifetime_s", secs(saved.Lifetime)), slog.Int64("absolute_s", secs(saved.AbsoluteLifetime)))
 	return saved, nil
 }
 
 // ResetSettings saves the defaults ([Options.Defaults]) over the settings
 // of the given version, as [Manager.UpdateSettings] does.
-func (m *Manager) ResetSettings(ctx context.Context, version int64) (Settings, error) {
+func (m *Manager) ResetSettings(ctx context.Context, version int64, by string) (Settings, error) {
 	s := m.defaults()
 	s.Version = version
-	return m.UpdateSettings(ctx, s)
+	return m.UpdateSettings(ctx, s, by)
 }
 
 // ForceSignOut ends the sessions that sel selects, as an administrator
@@ -183,11 +191,15 @@ func (m *Manager) CountSessions(ctx context.Context, userID string) (int, error)
 	return n, nil
 }
 
-// Events returns at most limit entries of the sign-out log, newest first.
+// Events returns at most limit entries of the sign-out log, newest first;
+// [Manager.QueryEvents] filters them.
 func (m *Manager) Events(ctx context.Context, limit int) ([]Event, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
 	sctx, cancel := m.storeCtx(ctx)
 	defer cancel()
-	evs, err := m.store.Events(sctx, limit)
+	evs, err := m.store.Events(sctx, EventQuery{Limit: limit})
 	if err != nil {
 		return nil, storeErr("events", err)
 	}

@@ -3,6 +3,7 @@ package logout
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -21,6 +22,7 @@ type MemoryStore struct {
 	events   []Event
 	settings Settings
 	saved    bool
+	history  []Settings // every saved version, oldest first
 }
 
 // NewMemoryStore returns an empty MemoryStore.
@@ -262,14 +264,22 @@ func (m *MemoryStore) Event(_ context.Context, sessionID string) (Event, error) 
 	return Event{}, ErrNotFound
 }
 
-// Events implements [EventLog].
-func (m *MemoryStore) Events(_ context.Context, limit int) ([]Event, error) {
+// Events implements [EventLog]. It reads the whole log: the memory store
+// is for tests and small programs.
+func (m *MemoryStore) Events(_ context.Context, q EventQuery) ([]Event, error) {
+	if q.Limit <= 0 {
+		return nil, nil
+	}
 	m.mu.RLock()
-	out := slices.Clone(m.events)
+	var out []Event
+	for i := len(m.events) - 1; i >= 0; i-- { // newest logged first, kept for equal At by the stable sort
+		if q.Match(m.events[i]) {
+			out = append(out, m.events[i])
+		}
+	}
 	m.mu.RUnlock()
-	slices.Reverse(out) // newest logged first, kept for equal At by the stable sort
 	slices.SortStableFunc(out, func(a, b Event) int { return b.At.Compare(a.At) })
-	return out[:min(max(limit, 0), len(out))], nil
+	return out[:min(q.Limit, len(out))], nil
 }
 
 // DeleteEvents implements [EventLog].
@@ -299,13 +309,34 @@ func (m *MemoryStore) SaveSettings(_ context.Context, s Settings) (Settings, err
 		return Settings{}, fmt.Errorf("logout: save settings: version %d, stored %d: %w", s.Version, m.settings.Version, ErrConflict)
 	}
 	s.Version++
-	if s.RoleLifetimes != nil {
-		rl := make(map[string]time.Duration, len(s.RoleLifetimes))
-		for k, v := range s.RoleLifetimes {
-			rl[k] = v
-		}
-		s.RoleLifetimes = rl
-	}
+	s.RoleLifetimes, s.UserLifetimes = maps.Clone(s.RoleLifetimes), maps.Clone(s.UserLifetimes)
 	m.settings, m.saved = s, true
+	m.history = append(m.history, s)
 	return s, nil
+}
+
+// SettingsHistory implements [SettingsStore].
+func (m *MemoryStore) SettingsHistory(_ context.Context, q HistoryQuery) ([]Settings, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out []Settings
+	for i := len(m.history) - 1; i >= 0 && len(out) < q.Limit; i-- {
+		if q.Match(m.history[i]) {
+			out = append(out, m.history[i])
+		}
+	}
+	return out, nil
+}
+
+// DeleteSettingsHistory implements [SettingsStore].
+func (m *MemoryStore) DeleteSettingsHistory(_ context.Context, before time.Time) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.history) == 0 {
+		return 0, nil
+	}
+	n := len(m.history)
+	last := m.history[n-1]
+	m.history = append(slices.DeleteFunc(m.history[:n-1], func(s Settings) bool { return s.ChangedAt.Before(before) }), last)
+	return n - len(m.history), nil
 }

@@ -62,7 +62,7 @@ func TestSweepRefreshesEveryDeadlineInPages(t *testing.T) {
 	}
 	set := logout.DefaultSettings()
 	set.Lifetime = 2 * time.Hour
-	if _, err := m.UpdateSettings(t.Context(), set); err != nil {
+	if _, err := m.UpdateSettings(t.Context(), set, "test"); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Sweep(t.Context()); err != nil {

@@ -55,7 +55,7 @@ func TestMiddlewareTimeouts(t *testing.T) {
 			if tt.settings != nil {
 				s := logout.DefaultSettings()
 				tt.settings(&s)
-				if _, err := e.m.UpdateSettings(t.Context(), s); err != nil {
+				if _, err := e.m.UpdateSettings(t.Context(), s, "test"); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -146,7 +146,7 @@ func TestPassiveAndFrontendActivity(t *testing.T) {
 			if tt.frontend {
 				s := logout.DefaultSettings()
 				s.FrontendActivity = true
-				if _, err := e.m.UpdateSettings(t.Context(), s); err != nil {
+				if _, err := e.m.UpdateSettings(t.Context(), s, "test"); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -226,7 +226,7 @@ func TestSettingsApplyAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Lifetime, s.WarningLead = 10*time.Second, 5*time.Second
-	if _, err := e.m.UpdateSettings(t.Context(), s); err != nil {
+	if _, err := e.m.UpdateSettings(t.Context(), s, "test"); err != nil {
 		t.Fatal(err)
 	}
 	if w := e.do(req{path: "/backend", cookie: c}); w.Code != 303 || !strings.Contains(w.Header().Get("Location"), "reason=idle") {
@@ -234,19 +234,19 @@ func TestSettingsApplyAtOnce(t *testing.T) {
 	}
 	// A stale version is refused and changes nothing.
 	bad := logout.DefaultSettings()
-	if _, err := e.m.UpdateSettings(t.Context(), bad); err == nil {
+	if _, err := e.m.UpdateSettings(t.Context(), bad, "test"); err == nil {
 		t.Fatal("update from version 0 succeeded over version 1")
 	}
 	invalid := s
 	invalid.Version = 1
 	invalid.Lifetime = 0
-	if _, err := e.m.UpdateSettings(t.Context(), invalid); err == nil || logout.FieldErrors(err)["lifetime"] == nil {
+	if _, err := e.m.UpdateSettings(t.Context(), invalid, "test"); err == nil || logout.FieldErrors(err)["lifetime"] == nil {
 		t.Fatalf("invalid update: %v", err)
 	}
 	if got, _ := e.m.Settings(t.Context()); got.Lifetime != 10*time.Second || got.Version != 1 {
 		t.Fatalf("settings now %+v, want lifetime 10s version 1", got)
 	}
-	reset, err := e.m.ResetSettings(t.Context(), 1)
+	reset, err := e.m.ResetSettings(t.Context(), 1, "test")
 	if err != nil || reset.Lifetime != 900*time.Second || reset.Version != 2 {
 		t.Fatalf("ResetSettings = %+v, %v", reset, err)
 	}
@@ -468,7 +468,7 @@ func TestDeadlineRace(t *testing.T) {
 				s := logout.DefaultSettings()
 				s.AbsoluteLifetime = 900 * time.Second
 				s.Lifetime = 900 * time.Second
-				if _, err := e.m.UpdateSettings(t.Context(), s); err != nil {
+				if _, err := e.m.UpdateSettings(t.Context(), s, "test"); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -614,7 +614,7 @@ func TestSharedStore(t *testing.T) {
 	// Settings saved on A apply on B after the sync interval.
 	s := logout.DefaultSettings()
 	s.ShowCounter = false
-	if _, err := a.m.UpdateSettings(t.Context(), s); err != nil {
+	if _, err := a.m.UpdateSettings(t.Context(), s, "test"); err != nil {
 		t.Fatal(err)
 	}
 	a.clock.Advance(500 * time.Millisecond)

@@ -30,10 +30,10 @@ func TestOptionsDefaults(t *testing.T) {
 	}
 	saved := got
 	saved.Lifetime = 10 * time.Minute
-	if saved, err = e.m.UpdateSettings(t.Context(), saved); err != nil {
+	if saved, err = e.m.UpdateSettings(t.Context(), saved, "test"); err != nil {
 		t.Fatal(err)
 	}
-	reset, err := e.m.ResetSettings(t.Context(), saved.Version)
+	reset, err := e.m.ResetSettings(t.Context(), saved.Version, "test")
 	if err != nil || reset.Lifetime != 30*time.Minute || reset.AbsoluteLifetime != 8*time.Hour {
 		t.Fatalf("reset to %+v (%v), want the Options' defaults", reset, err)
 	}

@@ -123,6 +123,15 @@ type Settings struct {
 	// SignOutOnClose ends the session: 1 s to [MaxCloseGrace]; 0 means
 	// [DefaultCloseGrace].
 	CloseGrace time.Duration
+
+	// ChangedBy is who saved this version, as the caller of
+	// [Manager.UpdateSettings] named them; "" for settings never saved.
+	// It is a record for audits, like ChangedAt: neither is a value that
+	// [Settings.Validate] checks or [Settings.Equal] compares.
+	ChangedBy string
+	// ChangedAt is when this version was saved, by the Manager's clock,
+	// to the microsecond; zero for settings never saved.
+	ChangedAt time.Time
 }
 
 // A Preset is a compliance baseline for [Settings]: the limits it
@@ -219,7 +228,8 @@ func (s Settings) Deadline(sess Session) (time.Time, Reason) {
 	return d, ReasonIdle
 }
 
-// Equal reports whether s and t hold the same values, Version included.
+// Equal reports whether s and t hold the same values, Version included
+// (ChangedBy and ChangedAt, which record the save, are not compared).
 func (s Settings) Equal(t Settings) bool {
 	return s.Version == t.Version && s.Lifetime == t.Lifetime && s.ShowCounter == t.ShowCounter &&
 		s.AbsoluteLifetime == t.AbsoluteLifetime && s.WarningLead == t.WarningLead &&
@@ -570,6 +580,8 @@ type settingsJSON struct {
 	RetentionDays    int64            `json:"retention_days,omitempty"`
 	SignOutOnClose   bool             `json:"sign_out_on_close,omitempty"`
 	CloseGrace       int64            `json:"close_grace,omitempty"`
+	ChangedBy        string           `json:"changed_by,omitempty"`
+	ChangedAt        int64            `json:"changed_at,omitempty"` // Unix µs
 }
 
 func secondsMap(m map[string]time.Duration) map[string]int64 {
@@ -595,7 +607,7 @@ func durationMap(m map[string]int64) map[string]time.Duration {
 }
 
 // MarshalJSON encodes s with durations in whole seconds (the retention
-// in days); stores use it to keep settings as one document.
+// in days) and ChangedAt in Unix microseconds; stores use it to keep settings as one document.
 func (s Settings) MarshalJSON() ([]byte, error) {
 	return json.Marshal(settingsJSON{
 		Version: s.Version, Lifetime: secs(s.Lifetime), ShowCounter: s.ShowCounter,
@@ -603,8 +615,16 @@ func (s Settings) MarshalJSON() ([]byte, error) {
 		RoleLifetimes: secondsMap(s.RoleLifetimes), UserLifetimes: secondsMap(s.UserLifetimes),
 		FrontendActivity: s.FrontendActivity, MaxSessions: s.MaxSessions, Policy: s.Policy,
 		RetentionDays: int64(s.Retention / RetentionUnit), SignOutOnClose: s.SignOutOnClose,
-		CloseGrace: secs(s.CloseGrace),
+		CloseGrace: secs(s.CloseGrace), ChangedBy: s.ChangedBy, ChangedAt: unixMicro(s.ChangedAt),
 	})
+}
+
+// unixMicro is t in Unix microseconds, 0 for the zero time.
+func unixMicro(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
 }
 
 // UnmarshalJSON decodes what [Settings.MarshalJSON] wrote.
@@ -620,7 +640,10 @@ func (s *Settings) UnmarshalJSON(b []byte) error {
 		RoleLifetimes:    durationMap(j.RoleLifetimes), UserLifetimes: durationMap(j.UserLifetimes),
 		FrontendActivity: j.FrontendActivity, MaxSessions: j.MaxSessions, Policy: j.Policy,
 		Retention: time.Duration(j.RetentionDays) * RetentionUnit, SignOutOnClose: j.SignOutOnClose,
-		CloseGrace: time.Duration(j.CloseGrace) * time.Second,
+		CloseGrace: time.Duration(j.CloseGrace) * time.Second, ChangedBy: j.ChangedBy,
+	}
+	if j.ChangedAt != 0 {
+		s.ChangedAt = time.UnixMicro(j.ChangedAt).UTC()
 	}
 	return nil
 }

@@ -22,7 +22,8 @@ import (
 //   - Times are passed in by the Manager (from its clock; a store never
 //     reads its own clock to decide anything) already truncated to the
 //     microsecond, and must come back equal to them (time.Time.Equal).
-//   - The Manager passes only valid Reasons and positive limits.
+//   - The Manager passes only valid Reasons (or 0 in an [EventQuery]:
+//     any reason) and positive limits.
 //   - A missing record is reported as [ErrNotFound] (wrapped or not);
 //     every other error means the store failed, and should read
 //     "mystore: op: cause".
@@ -116,33 +117,104 @@ type DeadlineUpdate struct {
 }
 
 // An EventLog is the sign-out log of a [Store]: the events that
-// [SessionStore.EndSessions] appended, read for the sign-out page and the
-// ended-session answers, and pruned by the sweeper. Its methods follow
-// the rules in [Store]'s doc.
+// [SessionStore.EndSessions] appended, read for the sign-out page, the
+// ended-session answers and exports, and pruned by the sweeper. Its
+// methods follow the rules in [Store]'s doc.
 type EventLog interface {
 	// Event returns the newest event of a session, or ErrNotFound.
 	Event(ctx context.Context, sessionID string) (Event, error)
-	// Events returns at most limit events, newest first: by At, and
-	// events with equal At in the reverse of the order they were logged.
-	// (At is when the session ended, which for an idle end found late by
-	// a sweep is earlier than when it was logged.)
-	Events(ctx context.Context, limit int) ([]Event, error)
-	// DeleteEvents removes the events logged before t and says how many.
+	// Events returns the events that q selects (see [EventQuery]), at
+	// most q.Limit of them and none when it is 0 or less, newest first:
+	// by At, and events with equal At in the reverse of the order they
+	// were logged. (At is when the session ended, which for an idle end
+	// found late by a sweep is earlier than when it was logged.)
+	//
+	// Its cost must grow with the events it returns, not with the whole
+	// log: an index on At, and one on the user and At. A filter by
+	// Reason may read the events of the range that it skips; the store's
+	// doc says so.
+	Events(ctx context.Context, q EventQuery) ([]Event, error)
+	// DeleteEvents removes the events whose At is before t and says how
+	// many.
 	DeleteEvents(ctx context.Context, before time.Time) (int, error)
 }
 
+// An EventQuery selects events of the sign-out log for [EventLog.Events]
+// and [Manager.QueryEvents]: each set field narrows the selection. The
+// zero EventQuery selects every event (and [Manager.QueryEvents] reads
+// its zero Limit as 100).
+type EventQuery struct {
+	// Since keeps events whose At is at or after it; zero: no lower bound.
+	Since time.Time
+	// Until keeps events whose At is before it; zero: no upper bound.
+	Until time.Time
+	// UserID, when not "", keeps only this user's events.
+	UserID string
+	// Reason, when not 0, keeps only events of this reason.
+	Reason Reason
+	// Limit is the most events returned.
+	Limit int
+}
+
+// Match reports whether q selects e, ignoring Limit; stores that filter
+// in Go use it.
+func (q EventQuery) Match(e Event) bool {
+	return (q.Since.IsZero() || !e.At.Before(q.Since)) && (q.Until.IsZero() || e.At.Before(q.Until)) &&
+		(q.UserID == "" || e.UserID == q.UserID) && (q.Reason == 0 || e.Reason == q.Reason)
+}
+
 // A SettingsStore keeps the one [Settings] record that administrators
-// edit, with a version for optimistic concurrency. Its methods follow the
-// rules in [Store]'s doc.
+// edit, with a version for optimistic concurrency, and the history of
+// every version saved, for audits. Its methods follow the rules in
+// [Store]'s doc.
 type SettingsStore interface {
-	// Settings returns the saved settings with their Version, or
-	// ErrNotFound when none were ever saved.
+	// Settings returns the saved settings with their Version, ChangedBy
+	// and ChangedAt, or ErrNotFound when none were ever saved.
 	Settings(ctx context.Context) (Settings, error)
 	// SaveSettings saves s if s.Version equals the stored version (0 when
 	// none is stored) and returns s with its new version, one more than
-	// before. On a mismatch it changes nothing and returns ErrConflict.
-	// Of concurrent saves of one version exactly one succeeds.
+	// before. In the same atomic step it appends the saved settings (new
+	// Version, ChangedBy and ChangedAt included) to the history that
+	// [SettingsStore.SettingsHistory] reads: no save is stored without
+	// its entry, nor an entry without its save. On a mismatch it changes
+	// nothing and returns ErrConflict. Of concurrent saves of one version
+	// exactly one succeeds.
 	SaveSettings(ctx context.Context, s Settings) (Settings, error)
+	// SettingsHistory returns the saved versions that q selects (see
+	// [HistoryQuery]), newest (highest Version) first, at most q.Limit
+	// of them and none when it is 0 or less, each as SaveSettings
+	// returned it. Its cost must grow with the versions it returns or
+	// skips, not with the whole history (an index on Version).
+	SettingsHistory(ctx context.Context, q HistoryQuery) ([]Settings, error)
+	// DeleteSettingsHistory removes the entries whose ChangedAt is before
+	// t, except the newest entry (that of the settings in force), and
+	// says how many it removed.
+	DeleteSettingsHistory(ctx context.Context, before time.Time) (int, error)
+}
+
+// A HistoryQuery selects saved versions of the settings for
+// [SettingsStore.SettingsHistory] and [Manager.SettingsHistory]; each set
+// field narrows the selection. The zero HistoryQuery selects every
+// version (and [Manager.SettingsHistory] reads its zero Limit as 100).
+type HistoryQuery struct {
+	// Since keeps versions whose ChangedAt is at or after it; zero: no
+	// lower bound.
+	Since time.Time
+	// Until keeps versions whose ChangedAt is before it; zero: no upper
+	// bound.
+	Until time.Time
+	// Before, when more than 0, keeps versions whose Version is less
+	// than it: the next page after a version, or the version before one.
+	Before int64
+	// Limit is the most versions returned.
+	Limit int
+}
+
+// Match reports whether q selects s, ignoring Limit; stores that filter
+// in Go use it.
+func (q HistoryQuery) Match(s Settings) bool {
+	return (q.Since.IsZero() || !s.ChangedAt.Before(q.Since)) && (q.Until.IsZero() || s.ChangedAt.Before(q.Until)) &&
+		(q.Before <= 0 || s.Version < q.Before)
 }
 
 // ListOptions choose a page of sessions for [SessionStore.ListSessions] and

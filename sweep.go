@@ -84,7 +84,9 @@ func (m *Manager) dropCaches() {
 // Sweep ends the sessions whose deadline has passed under the current
 // settings, refreshes stored deadlines after a settings change, writes
 // pending activity of sessions idle in this process and forgets them, and
-// prunes the sign-out log. [Manager.Run] calls it; tests may call it
+// prunes the sign-out log and the settings history older than
+// [Settings.Retention] (or [Options.EventRetention] when that is 0; the
+// entry of the settings in force stays). [Manager.Run] calls it; tests may call it
 // directly.
 func (m *Manager) Sweep(ctx context.Context) error {
 	now := m.now()
@@ -101,9 +103,16 @@ func (m *Manager) Sweep(ctx context.Context) error {
 		}
 	}
 	errs = append(errs, m.endExpired(ctx, set, now), m.evict(ctx, set, now))
+	retention := m.opts.EventRetention
+	if set.Retention > 0 {
+		retention = set.Retention
+	}
 	sctx, cancel := m.storeCtx(ctx)
 	defer cancel()
-	if _, err := m.store.DeleteEvents(sctx, now.Add(-m.opts.EventRetention)); err != nil {
+	if _, err := m.store.DeleteEvents(sctx, now.Add(-retention)); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := m.store.DeleteSettingsHistory(sctx, now.Add(-retention)); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

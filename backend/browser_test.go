@@ -98,7 +98,7 @@ func (s *site) set(t testing.TB, lifetime, lead int, counter bool) {
 	cur.Lifetime = time.Duration(lifetime) * time.Second
 	cur.WarningLead = time.Duration(lead) * time.Second
 	cur.ShowCounter = counter
-	if _, err := m.UpdateSettings(context.Background(), cur); err != nil {
+	if _, err := m.UpdateSettings(context.Background(), cur, "test"); err != nil {
 		t.Fatalf("settings %+v: %v", cur, err)
 	}
 }

@@ -419,7 +419,7 @@ func (a *App) saveSettings(w http.ResponseWriter, r *http.Request, u *user) {
 	var after logout.Settings
 	if err == nil {
 		s.Version = version
-		after, err = a.m.UpdateSettings(r.Context(), s)
+		after, err = a.m.UpdateSettings(r.Context(), s, u.Name)
 	}
 	if a.settingsFailed(w, r, u, tr, err, in, version, before, names) {
 		return
@@ -432,43 +432,16 @@ func (a *App) saveSettings(w http.ResponseWriter, r *http.Request, u *user) {
 	http.Redirect(w, r, a.cfg.Prefix+settingsPath+"?done="+done, http.StatusSeeOther)
 }
 
-// A fieldChange is one field whose value a save changed, as the form
-// writes it ("" for a role or user without a rule, a checkbox off or no
-// policy).
-type fieldChange struct {
-	Field, Old, New string
-}
-
-// settingsChanges lists the fields that differ between before and after,
-// by field name; role and user rules are fields of their own
-// ([logout.FieldRolePrefix], [logout.FieldUserPrefix]).
-func settingsChanges(before, after logout.Settings) []fieldChange {
-	b, c := before.Values(), after.Values()
-	keys := slices.Sorted(maps.Keys(b))
-	for k := range c {
-		if _, ok := b[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	var out []fieldChange
-	for _, k := range keys {
-		if o, n := b.Get(k), c.Get(k); o != n {
-			out = append(out, fieldChange{Field: k, Old: o, New: n})
-		}
-	}
-	return out
-}
-
 // logChange logs a change of the settings: who made it, the version it
 // was compared with and the new one, and for each field that changed a
-// group with its old and new value (as the form writes them). The
+// group with its old and new value in words
+// ([logout.SettingsChange.Fields]). The
 // settings before are the cached ones, so after another instance's save
 // they may be older than the version edited: from_version then differs
 // from version-1.
 func (a *App) logChange(ctx context.Context, by, msg string, before, after logout.Settings) {
 	var changed []any
-	for _, c := range settingsChanges(before, after) {
+	for _, c := range (logout.SettingsChange{Old: before, New: after}).Fields() {
 		changed = append(changed, slog.Group(c.Field, slog.String("old", c.Old), slog.String("new", c.New)))
 	}
 	a.log.LogAttrs(ctx, slog.LevelInfo, msg, slog.String("by", by),
@@ -523,7 +496,7 @@ func (a *App) resetSettings(w http.ResponseWriter, r *http.Request, u *user) {
 		a.showSettings(w, r, u, http.StatusUnprocessableEntity, view)
 		return
 	}
-	after, err := a.m.ResetSettings(r.Context(), version)
+	after, err := a.m.ResetSettings(r.Context(), version, u.Name)
 	if a.settingsFailed(w, r, u, tr, err, inputOf(before, names), version, before, names) {
 		return
 	}

@@ -287,7 +287,7 @@ func (a *App) applySettings(ctx context.Context, src *SettingsSource) error {
 		if want.Equal(cur) {
 			return nil
 		}
-		saved, err := a.m.UpdateSettings(ctx, want)
+		saved, err := a.m.UpdateSettings(ctx, want, SettingsAuthor)
 		if errors.Is(err, logout.ErrConflict) {
 			continue
 		}

@@ -67,7 +67,7 @@ func BenchmarkSettingsChange(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			set, err := m.UpdateSettings(b.Context(), lifetime(logout.Settings{}, time.Hour))
+			set, err := m.UpdateSettings(b.Context(), lifetime(logout.Settings{}, time.Hour), "bench")
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -79,7 +79,7 @@ func BenchmarkSettingsChange(b *testing.B) {
 				if set.Lifetime == time.Hour {
 					next = 2 * time.Hour
 				}
-				if set, err = m.UpdateSettings(b.Context(), lifetime(set, next)); err != nil {
+				if set, err = m.UpdateSettings(b.Context(), lifetime(set, next), "bench"); err != nil {
 					b.Fatal(err)
 				}
 				return set
@@ -388,9 +388,9 @@ func (t *tally) Event(ctx context.Context, id string) (logout.Event, error) {
 	return t.Store.Event(ctx, id)
 }
 
-func (t *tally) Events(ctx context.Context, limit int) ([]logout.Event, error) {
+func (t *tally) Events(ctx context.Context, q logout.EventQuery) ([]logout.Event, error) {
 	t.calls.Add(1)
-	return t.Store.Events(ctx, limit)
+	return t.Store.Events(ctx, q)
 }
 
 func (t *tally) DeleteEvents(ctx context.Context, before time.Time) (int, error) {
@@ -406,6 +406,16 @@ func (t *tally) Settings(ctx context.Context) (logout.Settings, error) {
 func (t *tally) SaveSettings(ctx context.Context, s logout.Settings) (logout.Settings, error) {
 	t.calls.Add(1)
 	return t.Store.SaveSettings(ctx, s)
+}
+
+func (t *tally) SettingsHistory(ctx context.Context, q logout.HistoryQuery) ([]logout.Settings, error) {
+	t.calls.Add(1)
+	return t.Store.SettingsHistory(ctx, q)
+}
+
+func (t *tally) DeleteSettingsHistory(ctx context.Context, before time.Time) (int, error) {
+	t.calls.Add(1)
+	return t.Store.DeleteSettingsHistory(ctx, before)
 }
 
 // redisTrips counts the commands a go-redis client sends, a pipeline as

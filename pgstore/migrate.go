@@ -52,6 +52,19 @@ CREATE TABLE {s}.settings (
 	`CREATE INDEX IF NOT EXISTS sessions_created_idx ON {s}.sessions (created, id);
 CREATE INDEX IF NOT EXISTS sessions_user_created_idx ON {s}.sessions (user_id, created, id);
 DROP INDEX IF EXISTS {s}.sessions_user_id_idx;`,
+	// 3: queries of the log by time and by user and time, newest first
+	// (the index on (at, id) replaces the one on at alone), and the
+	// history of settings saves, seeded with the saved settings, whose
+	// time is unknown (NULL). IF NOT EXISTS as in step 2.
+	`CREATE INDEX IF NOT EXISTS events_at_id_idx ON {s}.events (at, id);
+CREATE INDEX IF NOT EXISTS events_user_at_idx ON {s}.events (user_id, at, id);
+DROP INDEX IF EXISTS {s}.events_at_idx;
+CREATE TABLE {s}.settings_history (
+	version    bigint PRIMARY KEY,
+	changed_at timestamptz,
+	doc        jsonb NOT NULL
+);
+INSERT INTO {s}.settings_history (version, changed_at, doc) SELECT version, NULL, doc FROM {s}.settings;`,
 }
 
 // lockKey is the pg_advisory_xact_lock key that serializes migrations of

@@ -134,6 +134,7 @@ type queries struct {
 	endPrefix, endSuffix                             string
 	event, events, deleteEvents                      string
 	settings, insertSettings, updateSettings, notify string
+	history, deleteHistory                           string
 }
 
 const sessionCols = "id, user_id, roles, created, last_seen, deadline"
@@ -180,22 +181,36 @@ WHERE s.id = u.id AND s.last_seen = u.seen`),
 INSERT INTO {s}.events (session_id, user_id, reason, at)
 SELECT id, user_id, $1, $2 FROM d
 RETURNING session_id, user_id, reason, at`),
-		event:  q(`SELECT session_id, user_id, reason, at FROM {s}.events WHERE session_id = $1 ORDER BY id DESC LIMIT 1`),
-		events: q(`SELECT session_id, user_id, reason, at FROM {s}.events ORDER BY at DESC, id DESC LIMIT $1`),
+		event: q(`SELECT session_id, user_id, reason, at FROM {s}.events WHERE session_id = $1 ORDER BY id DESC LIMIT 1`),
+		// Events adds its WHERE clause between the two; the order is that
+		// of the index on (at, id), or on (user_id, at, id), read
+		// backwards.
+		events: q(`SELECT session_id, user_id, reason, at FROM {s}.events WHERE true`),
 		deleteEvents: q(`WITH d AS (
 	DELETE FROM {s}.events WHERE id IN (SELECT id FROM {s}.events WHERE at < $1 LIMIT $2)
 	RETURNING 1
 )
 SELECT count(*) FROM d`),
 		settings: q(`SELECT version, doc FROM {s}.settings`),
+		// A save and its history entry in one statement: both or
+		// neither. The last parameter is ChangedAt, NULL when zero.
 		insertSettings: q(`WITH i AS (
-	INSERT INTO {s}.settings (version, doc) VALUES (1, $1) ON CONFLICT DO NOTHING RETURNING version
+	INSERT INTO {s}.settings (version, doc) VALUES (1, $1) ON CONFLICT DO NOTHING RETURNING version, doc
+), h AS (
+	INSERT INTO {s}.settings_history (version, changed_at, doc) SELECT version, $4, doc FROM i RETURNING version
 )
-SELECT version, pg_notify($2, $3) FROM i`),
+SELECT version, pg_notify($2, $3) FROM h`),
 		updateSettings: q(`WITH u AS (
-	UPDATE {s}.settings SET version = version + 1, doc = $1 WHERE version = $2 RETURNING version
+	UPDATE {s}.settings SET version = version + 1, doc = $1 WHERE version = $2 RETURNING version, doc
+), h AS (
+	INSERT INTO {s}.settings_history (version, changed_at, doc) SELECT version, $5, doc FROM u RETURNING version
 )
-SELECT version, pg_notify($3, $4) FROM u`),
+SELECT version, pg_notify($3, $4) FROM h`),
+		// SettingsHistory adds its WHERE clause; the primary key read
+		// backwards. An unknown time (NULL) is before every time.
+		history: q(`SELECT version, doc FROM {s}.settings_history WHERE true`),
+		deleteHistory: q(`DELETE FROM {s}.settings_history
+WHERE coalesce(changed_at, '-infinity') < $1 AND version < (SELECT max(version) FROM {s}.settings_history)`),
 		notify: `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`,
 	}
 }
@@ -409,13 +424,44 @@ func (s *Store) Event(ctx context.Context, sessionID string) (logout.Event, erro
 	return e, nil
 }
 
-// Events implements [logout.Store], newest logged first. A limit of 0 or
-// less returns none.
-func (s *Store) Events(ctx context.Context, limit int) ([]logout.Event, error) {
-	if limit <= 0 {
+// clauses builds the end of a statement with numbered parameters.
+type clauses struct {
+	b    strings.Builder
+	args []any
+}
+
+// add appends sql, whose %d is the number of the parameter arg.
+func (c *clauses) add(sql string, arg any) {
+	c.args = append(c.args, arg)
+	fmt.Fprintf(&c.b, sql, len(c.args))
+}
+
+// Events implements [logout.EventLog]: newest first, ties newest
+// logged (highest id) first. It reads the index on (user_id, at, id)
+// when q names a user, else the one on (at, id), backwards from Until, so
+// its cost grows with the events returned; a filter by reason also reads
+// the events of the range that it skips.
+func (s *Store) Events(ctx context.Context, q logout.EventQuery) ([]logout.Event, error) {
+	if q.Limit <= 0 {
 		return nil, nil
 	}
-	rows, _ := s.pool.Query(ctx, s.q.events, limit)
+	c := &clauses{}
+	c.b.WriteString(s.q.events)
+	cond := c.add
+	if q.UserID != "" {
+		cond(` AND user_id = $%d`, q.UserID)
+	}
+	if !q.Since.IsZero() {
+		cond(` AND at >= $%d`, q.Since)
+	}
+	if !q.Until.IsZero() {
+		cond(` AND at < $%d`, q.Until)
+	}
+	if q.Reason != 0 {
+		cond(` AND reason = $%d`, q.Reason.String())
+	}
+	cond(` ORDER BY at DESC, id DESC LIMIT $%d`, q.Limit)
+	rows, _ := s.pool.Query(ctx, c.b.String(), c.args...)
 	out, err := pgx.CollectRows(rows, scanEvent)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: events: %w", err)
@@ -473,7 +519,8 @@ func (s *Store) Settings(ctx context.Context) (logout.Settings, error) {
 }
 
 // SaveSettings implements [logout.Store] as a compare-and-set on the
-// version in one statement, which also announces the change to watchers.
+// version in one statement, which also appends the saved settings to
+// settings_history and announces the change to watchers.
 func (s *Store) SaveSettings(ctx context.Context, st logout.Settings) (logout.Settings, error) {
 	old := st.Version
 	st.Version = old + 1
@@ -481,11 +528,15 @@ func (s *Store) SaveSettings(ctx context.Context, st logout.Settings) (logout.Se
 	if err != nil {
 		return logout.Settings{}, fmt.Errorf("pgstore: save settings: %w", err)
 	}
+	var changed any // NULL for a zero ChangedAt
+	if !st.ChangedAt.IsZero() {
+		changed = st.ChangedAt
+	}
 	var row pgx.Row
 	if old == 0 {
-		row = s.pool.QueryRow(ctx, s.q.insertSettings, json.RawMessage(doc), s.channel, settingsPayload)
+		row = s.pool.QueryRow(ctx, s.q.insertSettings, json.RawMessage(doc), s.channel, settingsPayload, changed)
 	} else {
-		row = s.pool.QueryRow(ctx, s.q.updateSettings, json.RawMessage(doc), old, s.channel, settingsPayload)
+		row = s.pool.QueryRow(ctx, s.q.updateSettings, json.RawMessage(doc), old, s.channel, settingsPayload, changed)
 	}
 	if err := row.Scan(&st.Version, nil); errors.Is(err, pgx.ErrNoRows) {
 		return logout.Settings{}, fmt.Errorf("pgstore: save settings: version %d is not the stored one: %w", old, logout.ErrConflict)
@@ -493,6 +544,57 @@ func (s *Store) SaveSettings(ctx context.Context, st logout.Settings) (logout.Se
 		return logout.Settings{}, fmt.Errorf("pgstore: save settings: %w", err)
 	}
 	return st, nil
+}
+
+// SettingsHistory implements [logout.SettingsStore]. It reads the primary
+// key, version, backwards; a filter by time reads the versions it skips.
+func (s *Store) SettingsHistory(ctx context.Context, q logout.HistoryQuery) ([]logout.Settings, error) {
+	if q.Limit <= 0 {
+		return nil, nil
+	}
+	c := &clauses{}
+	c.b.WriteString(s.q.history)
+	cond := c.add
+	if q.Before > 0 {
+		cond(` AND version < $%d`, q.Before)
+	}
+	if !q.Since.IsZero() {
+		cond(` AND coalesce(changed_at, '-infinity') >= $%d`, q.Since)
+	}
+	if !q.Until.IsZero() {
+		cond(` AND coalesce(changed_at, '-infinity') < $%d`, q.Until)
+	}
+	cond(` ORDER BY version DESC LIMIT $%d`, q.Limit)
+	rows, _ := s.pool.Query(ctx, c.b.String(), c.args...)
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (logout.Settings, error) {
+		var (
+			st      logout.Settings
+			version int64
+			doc     []byte
+		)
+		if err := row.Scan(&version, &doc); err != nil {
+			return st, err
+		}
+		if err := st.UnmarshalJSON(doc); err != nil {
+			return st, err
+		}
+		st.Version = version
+		return st, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: settings history: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteSettingsHistory implements [logout.SettingsStore] in one
+// statement.
+func (s *Store) DeleteSettingsHistory(ctx context.Context, before time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, s.q.deleteHistory, before)
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: delete settings history: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 func isUniqueViolation(err error) bool {

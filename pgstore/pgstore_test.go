@@ -448,7 +448,7 @@ func TestDeleteEventsInBatches(t *testing.T) {
 	if err != nil || n != 25 {
 		t.Fatalf("DeleteEvents = %d, %v; want 25", n, err)
 	}
-	evs, err := s.Events(t.Context(), 100)
+	evs, err := s.Events(t.Context(), logout.EventQuery{Limit: 100})
 	if err != nil || len(evs) != 5 {
 		t.Fatalf("Events = %d, %v; want 5 left", len(evs), err)
 	}

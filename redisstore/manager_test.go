@@ -64,7 +64,7 @@ func TestManagersHearEachOther(t *testing.T) {
 
 	set := logout.DefaultSettings()
 	set.Lifetime = 600 * time.Second
-	if _, err := m1.UpdateSettings(ctx, set); err != nil {
+	if _, err := m1.UpdateSettings(ctx, set, "test"); err != nil {
 		t.Fatal(err)
 	}
 	servicetest.Within(t, time.Second, "m2 sees the new lifetime", func() bool {

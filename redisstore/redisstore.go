@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -58,8 +59,13 @@ type Store struct {
 	margin  time.Duration
 	channel string
 
-	deadlines, created, events, seq, settings string // keys
+	deadlines, created, events, seq, settings, history, schema string // keys
 }
+
+// dataVersion is the version of the data's layout that this package
+// writes: 2 added the user's events zsets and the settings history,
+// which upgradeScript builds for data written before.
+const dataVersion = 2
 
 var (
 	_ logout.Store   = (*Store)(nil)
@@ -95,6 +101,7 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	return &Store{
 		client: client, prefix: p, margin: opts.Margin, channel: opts.Channel,
 		deadlines: p + "deadlines", created: p + "created", events: p + "events", seq: p + "seq", settings: p + "settings",
+		history: p + "history", schema: p + "schema",
 	}, nil
 }
 
@@ -109,9 +116,10 @@ func hasHashTag(key string) bool {
 	return j > 0
 }
 
-func (s *Store) sessionKey(id string) string { return s.prefix + "s:" + id }
-func (s *Store) userKey(user string) string  { return s.prefix + "u:" + user }
-func (s *Store) eventKey(id string) string   { return s.prefix + "e:" + id }
+func (s *Store) sessionKey(id string) string   { return s.prefix + "s:" + id }
+func (s *Store) userKey(user string) string    { return s.prefix + "u:" + user }
+func (s *Store) eventKey(id string) string     { return s.prefix + "e:" + id }
+func (s *Store) userEventsKey(u string) string { return s.prefix + "eu:" + u }
 
 func micros(t time.Time) string { return strconv.FormatInt(t.UnixMicro(), 10) }
 
@@ -414,15 +422,22 @@ type eventJSON struct {
 }
 
 func parseEvent(b string) (logout.Event, error) {
+	e, _, err := parseEventSeq(b)
+	return e, err
+}
+
+// parseEventSeq parses an event and its sequence number, the order in
+// which events were logged.
+func parseEventSeq(b string) (logout.Event, int64, error) {
 	var j eventJSON
 	if err := json.Unmarshal([]byte(b), &j); err != nil {
-		return logout.Event{}, fmt.Errorf("event %q: %w", b, err)
+		return logout.Event{}, 0, fmt.Errorf("event %q: %w", b, err)
 	}
 	r, err := logout.ParseReason(j.Reason)
 	if err != nil {
-		return logout.Event{}, fmt.Errorf("event %q: %w", b, err)
+		return logout.Event{}, 0, fmt.Errorf("event %q: %w", b, err)
 	}
-	return logout.Event{SessionID: j.Session, UserID: j.User, Reason: r, At: time.UnixMicro(j.At).UTC()}, nil
+	return logout.Event{SessionID: j.Session, UserID: j.User, Reason: r, At: time.UnixMicro(j.At).UTC()}, j.Seq, nil
 }
 
 // Event implements [logout.Store]. A session's event is found for 30 days
@@ -442,29 +457,82 @@ func (s *Store) Event(ctx context.Context, sessionID string) (logout.Event, erro
 	return e, nil
 }
 
-// Events implements [logout.Store]. Events are ordered by their time, At;
-// events with equal times in no particular order.
-func (s *Store) Events(ctx context.Context, limit int) ([]logout.Event, error) {
-	if limit <= 0 {
-		return []logout.Event{}, nil
+// Events implements [logout.EventLog]. It reads the events zset, or the
+// user's (eu:<user>), both scored by At, from Until down to Since, a page
+// of at most [batch] events per ZREVRANGEBYSCORE, so its cost grows with
+// the events returned; a filter by reason is applied as the pages come,
+// so it also reads the events of the range that it skips. Redis orders
+// members of equal score by their text, not by when they were logged, so
+// it reads on to the end of the last time it returns and sorts events of
+// equal At by their sequence number, newest logged first.
+func (s *Store) Events(ctx context.Context, q logout.EventQuery) ([]logout.Event, error) {
+	if q.Limit <= 0 {
+		return nil, nil
 	}
-	bs, err := s.client.ZRevRange(ctx, s.events, 0, int64(limit)-1).Result()
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: events: %w", err)
+	key := s.events
+	if q.UserID != "" {
+		key = s.userEventsKey(q.UserID)
 	}
-	out := make([]logout.Event, len(bs))
-	for i, b := range bs {
-		if out[i], err = parseEvent(b); err != nil {
+	rng := &redis.ZRangeBy{Max: "+inf", Min: "-inf", Count: batch}
+	if !q.Until.IsZero() {
+		rng.Max = "(" + micros(q.Until)
+	}
+	if !q.Since.IsZero() {
+		rng.Min = micros(q.Since)
+	}
+	type seqEvent struct {
+		logout.Event
+		seq int64
+	}
+	var out []seqEvent
+	for {
+		bs, err := s.client.ZRevRangeByScore(ctx, key, rng).Result()
+		if err != nil {
 			return nil, fmt.Errorf("redisstore: events: %w", err)
 		}
+		done := false
+		for _, b := range bs {
+			e, seq, err := parseEventSeq(b)
+			if err != nil {
+				return nil, fmt.Errorf("redisstore: events: %w", err)
+			}
+			if n := len(out); n >= q.Limit && !e.At.Equal(out[n-1].At) {
+				done = true // past the last time returned
+				break
+			}
+			if q.Match(e) {
+				out = append(out, seqEvent{e, seq})
+			}
+		}
+		if done || len(bs) < batch {
+			break
+		}
+		rng.Offset += batch
 	}
-	return out, nil
+	slices.SortStableFunc(out, func(a, b seqEvent) int {
+		if c := b.At.Compare(a.At); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.seq, a.seq)
+	})
+	evs := make([]logout.Event, 0, min(len(out), q.Limit))
+	for _, e := range out[:min(len(out), q.Limit)] {
+		evs = append(evs, e.Event)
+	}
+	return evs, nil
 }
 
 // DeleteEvents implements [logout.Store]. It removes the events in
 // batches; if it fails midway, the count it returns with the error is of
 // those removed.
+//
+// It also upgrades data written by a version of this package before the
+// event queries, once: it adds the logged events to their user's zsets
+// and seeds the settings history, a batch at a time.
 func (s *Store) DeleteEvents(ctx context.Context, before time.Time) (int, error) {
+	if err := s.upgrade(ctx); err != nil {
+		return 0, fmt.Errorf("redisstore: delete events: %w", err)
+	}
 	total := 0
 	for {
 		n, err := deleteEventsScript.Run(ctx, s.client, []string{s.events}, s.prefix, micros(before), batch).Int()
@@ -475,6 +543,26 @@ func (s *Store) DeleteEvents(ctx context.Context, before time.Time) (int, error)
 			return total, nil
 		}
 	}
+}
+
+// upgrade runs upgradeScript until the data is at dataVersion; once it
+// is, it costs one GET.
+func (s *Store) upgrade(ctx context.Context) error {
+	v, err := s.client.Get(ctx, s.schema).Int()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	for start := 0; v < dataVersion; start += batch {
+		n, err := upgradeScript.Run(ctx, s.client, []string{s.events, s.schema, s.settings, s.history},
+			s.prefix, start, batch, dataVersion).Int()
+		if err != nil {
+			return fmt.Errorf("upgrade: %w", err)
+		}
+		if n < batch {
+			return nil
+		}
+	}
+	return nil
 }
 
 // Settings implements [logout.Store].
@@ -498,8 +586,9 @@ func (s *Store) Settings(ctx context.Context) (logout.Settings, error) {
 	return st, nil
 }
 
-// SaveSettings implements [logout.Store]. A successful save is announced
-// to watchers.
+// SaveSettings implements [logout.Store]: one script saves the settings
+// and appends them to the history. A successful save is announced to
+// watchers.
 func (s *Store) SaveSettings(ctx context.Context, st logout.Settings) (logout.Settings, error) {
 	want := st.Version
 	st.Version++
@@ -507,7 +596,7 @@ func (s *Store) SaveSettings(ctx context.Context, st logout.Settings) (logout.Se
 	if err != nil {
 		return logout.Settings{}, fmt.Errorf("redisstore: save settings: %w", err)
 	}
-	res, err := saveSettingsScript.Run(ctx, s.client, []string{s.settings}, s.channel, want, b).Int64Slice()
+	res, err := saveSettingsScript.Run(ctx, s.client, []string{s.settings, s.history}, s.channel, want, b).Int64Slice()
 	if err != nil {
 		return logout.Settings{}, fmt.Errorf("redisstore: save settings: %w", err)
 	}
@@ -519,4 +608,50 @@ func (s *Store) SaveSettings(ctx context.Context, st logout.Settings) (logout.Se
 	}
 	st.Version = res[1]
 	return st, nil
+}
+
+// SettingsHistory implements [logout.SettingsStore]. It reads the history
+// zset, scored by version, downwards from Before, [batch] entries at a
+// time; a filter by time reads the entries it skips.
+func (s *Store) SettingsHistory(ctx context.Context, q logout.HistoryQuery) ([]logout.Settings, error) {
+	if q.Limit <= 0 {
+		return nil, nil
+	}
+	rng := &redis.ZRangeBy{Max: "+inf", Min: "-inf", Count: batch}
+	if q.Before > 0 {
+		rng.Max = "(" + strconv.FormatInt(q.Before, 10)
+	}
+	var out []logout.Settings
+	for len(out) < q.Limit {
+		docs, err := s.client.ZRevRangeByScoreWithScores(ctx, s.history, rng).Result()
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: settings history: %w", err)
+		}
+		for _, z := range docs {
+			var st logout.Settings
+			doc, _ := z.Member.(string)
+			if err := json.Unmarshal([]byte(doc), &st); err != nil {
+				return nil, fmt.Errorf("redisstore: settings history: %w", err)
+			}
+			st.Version = int64(z.Score)
+			if q.Match(st) && len(out) < q.Limit {
+				out = append(out, st)
+			}
+		}
+		if len(docs) < batch {
+			break
+		}
+		rng.Offset += batch
+	}
+	return out, nil
+}
+
+// DeleteSettingsHistory implements [logout.SettingsStore] with one script
+// that reads the whole history: one entry per save.
+func (s *Store) DeleteSettingsHistory(ctx context.Context, before time.Time) (int, error) {
+	n, err := deleteHistoryScript.Run(ctx, s.client, []string{s.history}, micros(before)).Int()
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: delete settings history: %w", err)
+	}
+	return n, nil
 }

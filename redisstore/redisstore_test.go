@@ -489,7 +489,7 @@ func TestTouchRacingEndNeverResurrects(t *testing.T) {
 	if n, err := c.Exists(ctx, keys...).Result(); err != nil || n != 0 {
 		t.Fatalf("%d session or index keys left (err %v), want none", n, err)
 	}
-	evs, err := s.Events(ctx, 10*sessions)
+	evs, err := s.Events(ctx, logout.EventQuery{Limit: 10 * sessions})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -557,7 +557,7 @@ func TestDoneContextFailsEveryMethod(t *testing.T) {
 			return err
 		}},
 		{"Event", func() error { _, err := s.Event(ctx, "a"); return err }},
-		{"Events", func() error { _, err := s.Events(ctx, 10); return err }},
+		{"Events", func() error { _, err := s.Events(ctx, logout.EventQuery{Limit: 10}); return err }},
 		{"DeleteEvents", func() error { _, err := s.DeleteEvents(ctx, now); return err }},
 		{"Settings", func() error { _, err := s.Settings(ctx); return err }},
 		{"SaveSettings", func() error { _, err := s.SaveSettings(ctx, logout.DefaultSettings()); return err }},
@@ -635,5 +635,35 @@ func TestLargeSelections(t *testing.T) {
 	}
 	if _, err := s.Event(ctx, ids[0]); !errors.Is(err, logout.ErrNotFound) {
 		t.Fatalf("Event of a deleted event = %v, want ErrNotFound", err)
+	}
+}
+
+// TestUpgradeOfOlderData: events and settings written before the event
+// queries are found by user and in the history after the first prune.
+func TestUpgradeOfOlderData(t *testing.T) {
+	c := redistest.Redis(t)
+	prefix := redistest.RedisPrefix(t, c)
+	ctx := t.Context()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i, user := range []string{"alice", "bob", "alice"} {
+		ev := fmt.Sprintf(`{"seq":%d,"session":"s%d","user":%q,"reason":"idle","at":%d}`, i+1, i, user, at.UnixMicro()+int64(i))
+		if err := c.ZAdd(ctx, prefix+"events", redis.Z{Score: float64(at.UnixMicro() + int64(i)), Member: ev}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.HSet(ctx, prefix+"settings", "version", 3, "json", `{"version":3,"lifetime":600,"show_counter":true,"warning_lead":60}`).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t, c, redisstore.Options{Prefix: prefix})
+	if _, err := s.DeleteEvents(ctx, at.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := s.Events(ctx, logout.EventQuery{UserID: "alice", Limit: 10})
+	if err != nil || len(evs) != 2 || evs[0].SessionID != "s2" || evs[1].SessionID != "s0" {
+		t.Fatalf("alice's events after the upgrade = %+v, %v; want s2, s0", evs, err)
+	}
+	hs, err := s.SettingsHistory(ctx, logout.HistoryQuery{Limit: 10})
+	if err != nil || len(hs) != 1 || hs[0].Version != 3 || hs[0].Lifetime != 600*time.Second {
+		t.Fatalf("history after the upgrade = %+v, %v; want version 3", hs, err)
 	}
 }

@@ -110,7 +110,8 @@ return n
 
 // endScript ends the listed sessions that still exist and match the
 // filters: it deletes each one, drops it from the indexes, logs its event
-// and points the session's event key at it, all in one step, and then
+// (in the events zset and the user's, eu:<user>, both scored by at) and
+// points the session's event key at it, all in one step, and then
 // publishes the ended IDs. IDs whose hash is gone are dropped from the
 // indexes (Redis expired them) and skipped.
 //
@@ -140,6 +141,7 @@ for i = 9, #ARGV do
 			',"user":' .. cjson.encode(h[1]) .. ',"reason":"' .. ARGV[3] ..
 			'","at":' .. ARGV[4] .. '}'
 		redis.call('ZADD', KEYS[2], ARGV[4], ev)
+		redis.call('ZADD', p .. 'eu:' .. h[1], ARGV[4], ev)
 		redis.call('SET', p .. 'e:' .. id, ev, 'PX', ARGV[8])
 		out[#out + 1] = id
 		out[#out + 1] = h[1]
@@ -231,8 +233,9 @@ end
 return out
 `)
 
-// deleteEventsScript removes up to count events logged before t, and the
-// event key of each session whose newest event that was.
+// deleteEventsScript removes up to count events logged before t, from
+// the events zset and the user's, and the event key of each session whose
+// newest event that was.
 //
 // KEYS: events zset.
 // ARGV: prefix, t µs, count.
@@ -246,20 +249,79 @@ for _, ev in ipairs(evs) do
 		local k = ARGV[1] .. 'e:' .. e.session
 		if redis.call('GET', k) == ev then redis.call('DEL', k) end
 	end
+	if ok and type(e) == 'table' and type(e.user) == 'string' then
+		redis.call('ZREM', ARGV[1] .. 'eu:' .. e.user, ev)
+	end
 end
 return #evs
 `)
 
 // saveSettingsScript saves the settings if the stored version is the
-// expected one, then publishes the change.
+// expected one, appends them to the history zset (scored by version; a
+// history still empty is first seeded with the settings saved before
+// it), then publishes the change.
 //
-// KEYS: settings hash.
+// KEYS: settings hash, history zset.
 // ARGV: channel, expected version, settings JSON.
 // Returns {1, new version} or {0, stored version}.
 var saveSettingsScript = redis.NewScript(`
 local v = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if v ~= tonumber(ARGV[2]) then return {0, v} end
+if v > 0 and redis.call('ZCARD', KEYS[2]) == 0 then
+	redis.call('ZADD', KEYS[2], v, redis.call('HGET', KEYS[1], 'json'))
+end
 redis.call('HSET', KEYS[1], 'version', v + 1, 'json', ARGV[3])
+redis.call('ZADD', KEYS[2], v + 1, ARGV[3])
 redis.call('PUBLISH', ARGV[1], '{"settings":true}')
 return {1, v + 1}
+`)
+
+// deleteHistoryScript removes the history entries saved before t (an
+// entry without changed_at, saved before the history, counts as saved
+// before every t), but never the newest. It reads the whole history,
+// which holds one entry per save.
+//
+// KEYS: history zset.
+// ARGV: t µs.
+// Returns the number removed.
+var deleteHistoryScript = redis.NewScript(`
+local all = redis.call('ZRANGE', KEYS[1], 0, -2)
+local n = 0
+for _, doc in ipairs(all) do
+	local ok, s = pcall(cjson.decode, doc)
+	if ok and type(s) == 'table' and (tonumber(s.changed_at) or 0) < tonumber(ARGV[1]) then
+		redis.call('ZREM', KEYS[1], doc)
+		n = n + 1
+	end
+end
+return n
+`)
+
+// upgradeScript brings data written before the event queries up to
+// date, one batch at a time: it adds up to count events, from rank start
+// of the events zset counted from the newest, to their user's zset, and
+// seeds an empty history with the saved settings. Walking from the newest
+// end, a batch is never skipped: pruning removes the oldest, and a new
+// event, already in its user's zset, at most shifts a batch onto events
+// seen before. When a batch comes back short it records the version.
+//
+// KEYS: events zset, schema key, settings hash, history zset.
+// ARGV: prefix, start, count, version.
+// Returns the number of events read.
+var upgradeScript = redis.NewScript(`
+local evs = redis.call('ZREVRANGE', KEYS[1], ARGV[2], tonumber(ARGV[2]) + tonumber(ARGV[3]) - 1, 'WITHSCORES')
+for i = 1, #evs, 2 do
+	local ok, e = pcall(cjson.decode, evs[i])
+	if ok and type(e) == 'table' and type(e.user) == 'string' then
+		redis.call('ZADD', ARGV[1] .. 'eu:' .. e.user, evs[i + 1], evs[i])
+	end
+end
+if #evs / 2 < tonumber(ARGV[3]) then
+	local v = redis.call('HGET', KEYS[3], 'version')
+	if v and redis.call('ZCARD', KEYS[4]) == 0 then
+		redis.call('ZADD', KEYS[4], v, redis.call('HGET', KEYS[3], 'json'))
+	end
+	redis.call('SET', KEYS[2], ARGV[4])
+end
+return #evs / 2
 `)

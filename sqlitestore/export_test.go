@@ -19,6 +19,9 @@ const (
 	MaxIDs             = maxIDs
 )
 
+// EventsQuery returns the SELECT of Events for q, with its arguments.
+func EventsQuery(q logout.EventQuery) (string, []any) { return eventsQuery(q) }
+
 // Migration returns the step that takes a file from version v to v+1.
 func Migration(v int) string { return migrations[v] }
 

@@ -40,7 +40,7 @@ func TestManagerRestart(t *testing.T) {
 	m1 := newManager(s1)
 	set := logout.DefaultSettings()
 	set.Lifetime = 600 * time.Second
-	if _, err := m1.UpdateSettings(t.Context(), set); err != nil {
+	if _, err := m1.UpdateSettings(t.Context(), set, "test"); err != nil {
 		t.Fatal(err)
 	}
 	w := httptest.NewRecorder()

@@ -55,6 +55,19 @@ CREATE TABLE settings (
 	`
 CREATE INDEX sessions_created ON sessions (created, id);
 `,
+	// Version 3. A user's events by time, for exports (events_at serves
+	// the rest: an index holds the rowid, id, so both order ties by id);
+	// the history of settings saves, seeded with the saved settings.
+	`
+CREATE INDEX events_user ON events (user_id, at);
+
+CREATE TABLE settings_history (
+	version    INTEGER PRIMARY KEY NOT NULL,
+	changed_at INTEGER NOT NULL, -- Unix µs; 0 for a version saved before the history
+	data       TEXT    NOT NULL  -- JSON from logout.Settings.MarshalJSON
+);
+INSERT INTO settings_history (version, changed_at, data) SELECT version, 0, data FROM settings;
+`,
 }
 
 // migrate brings the schema of db up to SchemaVersion in one immediate

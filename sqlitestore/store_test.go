@@ -179,6 +179,34 @@ INSERT INTO schema_version (version) VALUES (1);` + sqlitestore.Migration(0)); e
 			t.Fatalf("CountSessions(alice) after the upgrade = %d, %v; want 3", n, err)
 		}
 	})
+	t.Run("a version 2 file gets the settings history and keeps its log", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "logout.db")
+		db := rawDB(t, path)
+		if _, err := db.Exec(`CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version (version) VALUES (2);` + sqlitestore.Migration(0) + sqlitestore.Migration(1) + `
+INSERT INTO settings (id, version, data) VALUES (1, 4, '{"version":4,"lifetime":600,"show_counter":true,"warning_lead":60}');
+INSERT INTO events (session_id, user_id, reason, at) VALUES ('a', 'alice', 'idle', 10), ('b', 'bob', 'forced', 20);`); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		s := open(t, path)
+		hs, err := s.SettingsHistory(t.Context(), logout.HistoryQuery{Limit: 10})
+		if err != nil || len(hs) != 1 || hs[0].Version != 4 || hs[0].Lifetime != 600*time.Second || !hs[0].ChangedAt.IsZero() {
+			t.Fatalf("history after the upgrade = %+v, %v; want version 4 of unknown time", hs, err)
+		}
+		set, err := s.Settings(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		set.ChangedBy, set.ChangedAt = "alice", at(30)
+		if _, err := s.SaveSettings(t.Context(), set); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := s.Events(t.Context(), logout.EventQuery{UserID: "bob", Limit: 10})
+		if err != nil || len(evs) != 1 || evs[0].SessionID != "b" {
+			t.Fatalf("bob's events after the upgrade = %+v, %v", evs, err)
+		}
+	})
 	t.Run("a newer file is refused and left alone", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "logout.db")
 		s := open(t, path)
@@ -260,6 +288,8 @@ func TestQueryPlans(t *testing.T) {
 	db := rawDB(t, path)
 	endUser, userArgs, _, _ := sqlitestore.EndQueries(logout.Selector{UserID: "alice", Except: "a", SeenBy: at(0)})
 	endIDs, idArgs, deleteIDs, deleteArgs := sqlitestore.EndQueries(logout.Selector{IDs: []string{"a", "b"}, SeenBy: at(0)})
+	userEvents, userEventArgs := sqlitestore.EventsQuery(logout.EventQuery{UserID: "alice", Since: at(0), Until: at(10), Limit: 10})
+	rangeEvents, rangeEventArgs := sqlitestore.EventsQuery(logout.EventQuery{Since: at(0), Until: at(10), Reason: logout.ReasonIdle, Limit: 10})
 	for _, tt := range []struct {
 		name  string
 		query string
@@ -278,6 +308,8 @@ func TestQueryPlans(t *testing.T) {
 		{"counting a user's sessions reads the user index only", sqlitestore.CountUserQuery, []any{"alice"}, "COVERING INDEX sessions_user (user_id=?)"},
 		{"a session's event uses the session index", sqlitestore.EventQuery, []any{"a"}, "INDEX events_session (session_id=?)"},
 		{"pruning events uses the time index", sqlitestore.DeleteEventsQuery, []any{int64(0)}, "INDEX events_at (at<?)"},
+		{"a user's events use the user's event index", userEvents, userEventArgs, "INDEX events_user (user_id=? AND at>? AND at<?)"},
+		{"events in a range use the time index", rangeEvents, rangeEventArgs, "INDEX events_at (at>? AND at<?)"},
 		{"ending a user's sessions uses the user index", endUser, userArgs, "INDEX sessions_user (user_id=?)"},
 		{"ending sessions by ID uses the primary key", endIDs, idArgs, "(id=?)"},
 		{"deleting sessions by ID uses the primary key", deleteIDs, deleteArgs, "(id=?)"},
@@ -360,7 +392,7 @@ func TestConcurrentWriters(t *testing.T) {
 				if _, err := s.EndSessions(ctx, sel, logout.ReasonIdle, at(r+900)); err != nil {
 					errs <- err
 				}
-				if _, err := s.Events(ctx, 5); err != nil {
+				if _, err := s.Events(ctx, logout.EventQuery{Limit: 5}); err != nil {
 					errs <- err
 				}
 				if r%5 == 0 {
@@ -381,7 +413,7 @@ func TestConcurrentWriters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, err := stores[1].Events(ctx, 1e6)
+	evs, err := stores[1].Events(ctx, logout.EventQuery{Limit: 1e6})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +583,7 @@ func TestEndManyIDs(t *testing.T) {
 	if len(left) != 1 || left[0].ID != "s0003" {
 		t.Fatalf("left %d sessions, want only s0003", len(left))
 	}
-	logged, err := s.Events(ctx, 10*n)
+	logged, err := s.Events(ctx, logout.EventQuery{Limit: 10 * n})
 	if err != nil {
 		t.Fatal(err)
 	}

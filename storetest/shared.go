@@ -80,7 +80,7 @@ var peerCases = []struct {
 		if len(got) != n || len(slices.Compact(got)) != n {
 			t.Fatalf("the ends returned %d events for %d sessions, want one each", len(got), n)
 		}
-		evs, err := peer.Events(ctx(t), 100)
+		evs, err := peer.Events(ctx(t), logout.EventQuery{Limit: 100})
 		if err != nil || len(evs) != n {
 			t.Fatalf("peer's Events = %d events, %v; want %d", len(evs), err, n)
 		}

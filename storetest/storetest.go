@@ -54,6 +54,11 @@ func Run(t *testing.T, newStore, newPeer func(t *testing.T) logout.Store) {
 			c.run(t, s)
 		})
 	}
+	for _, c := range auditCases {
+		t.Run(c.name, func(t *testing.T) {
+			c.run(t, newStore(t))
+		})
+	}
 	for _, c := range peerCases {
 		t.Run(c.name, func(t *testing.T) {
 			if newPeer == nil {
@@ -699,7 +704,7 @@ var cases = []struct {
 		if total != 1 {
 			t.Fatalf("%d events returned in all, want 1", total)
 		}
-		evs, err := s.Events(ctx(t), 100)
+		evs, err := s.Events(ctx(t), logout.EventQuery{Limit: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -728,7 +733,7 @@ var cases = []struct {
 			e.UserID != want.UserID || e.Reason != want.Reason || !e.At.Equal(want.At) {
 			t.Fatalf("Event(a) = %+v, want %+v", e, want)
 		}
-		evs, err := s.Events(ctx(t), 2)
+		evs, err := s.Events(ctx(t), logout.EventQuery{Limit: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -742,7 +747,7 @@ var cases = []struct {
 		if n != 1 {
 			t.Fatalf("DeleteEvents removed %d, want 1", n)
 		}
-		evs, err = s.Events(ctx(t), 10)
+		evs, err = s.Events(ctx(t), logout.EventQuery{Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -766,7 +771,7 @@ var cases = []struct {
 		end("b", 20)
 		end("c", 50)
 		end("d", 30)
-		evs, err := s.Events(ctx(t), 10)
+		evs, err := s.Events(ctx(t), logout.EventQuery{Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}

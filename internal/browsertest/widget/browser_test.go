@@ -69,7 +69,7 @@ func newBackend(t *testing.T, s logout.Settings) *backend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.UpdateSettings(context.Background(), s); err != nil {
+	if _, err := m.UpdateSettings(context.Background(), s, "test"); err != nil {
 		t.Fatalf("settings %+v: %v", s, err)
 	}
 	b := &backend{m: m}
@@ -448,7 +448,7 @@ func setLifetime(t *testing.T, m *logout.Manager, d time.Duration) {
 		t.Fatal(err)
 	}
 	s.Lifetime = d
-	if _, err := m.UpdateSettings(context.Background(), s); err != nil {
+	if _, err := m.UpdateSettings(context.Background(), s, "test"); err != nil {
 		t.Fatal(err)
 	}
 }
