@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -299,4 +301,20 @@ func writeChange(rw *rowWriter, c logout.SettingsChange) error {
 		}
 	}
 	return nil
+}
+
+// UserNames returns the names of the users in users.db in dataDir by
+// user ID, for exports from the command line; an empty map when the
+// database does not exist (nothing is created).
+func UserNames(ctx context.Context, dataDir string) (map[string]string, error) {
+	path := filepath.Join(dataDir, "users.db")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return map[string]string{}, nil
+	}
+	u, err := openUsers(ctx, path, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer u.close()
+	return u.names(ctx)
 }
