@@ -80,6 +80,28 @@ func TestBrowserPolicies(t *testing.T) {
 		browsertest.Axe(t, tb.Ctx)
 	})
 
+	t.Run("audit pages", func(t *testing.T) {
+		t.Parallel()
+		s := startSite(t)
+		tb := s.newTab(t, b, narrow, true)
+		tb.signIn("editor", editorPassword)
+		tb.load(click(".signout button"))
+		tb.signIn("admin", adminPassword)
+		for _, path := range []string{"/backend/system/sessions/log", "/backend/system/settings/history", "/backend/system/sessions/log?since=soon"} {
+			t.Run(path, func(t *testing.T) {
+				tb := tab{tb.With(t), s}
+				tb.open(path)
+				browsertest.Axe(t, tb.Ctx)
+			})
+		}
+		tb.open("/backend/system/sessions/log")
+		tb.Do(chromedp.SetValue(chromedp.ID("f-reason"), "manual"))
+		tb.load(click("form.filters button[type=submit]"))
+		if got := tb.Text("#results-title ~ .table-wrap tbody"); !strings.Contains(got, "Signed out by the user") {
+			t.Errorf("filtered log: got %q", got)
+		}
+	})
+
 	t.Run("locked", func(t *testing.T) {
 		t.Parallel()
 		src, err := backend.LoadSettings("", envOf(map[string]string{"LOGOUT_SETTINGS_POLICY": "pci-dss", "LOGOUT_SETTINGS_ROLE_LIFETIMES": "editor=3600"}))
