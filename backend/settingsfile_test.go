@@ -209,3 +209,19 @@ func TestSettingsLocked(t *testing.T) {
 		}
 	})
 }
+
+// FuzzLoadSettings: no settings file makes LoadSettings panic, and every
+// file it accepts holds settings that validate.
+func FuzzLoadSettings(f *testing.F) {
+	f.Add("lifetime = 600\n[role_lifetimes]\neditor = 300\n")
+	f.Add("policy = \"nist-aal3\"\nlifetime = 900\nabsolute_lifetime = 43200\n")
+	f.Add("[user_lifetimes]\n\"a=b\" = 99999999999999\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		src, err := backend.LoadSettings(writeFile(t, text), envOf(nil))
+		if err == nil {
+			if verr := src.Settings.Validate(); verr != nil {
+				t.Fatalf("accepted invalid settings %+v: %v", src.Settings, verr)
+			}
+		}
+	})
+}
