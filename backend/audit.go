@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/gologout/logout"
@@ -110,13 +109,22 @@ func (a *App) auditRequest(w http.ResponseWriter, r *http.Request, u *user, view
 		}
 		p := a.page(r, u, "audit."+active+"_title")
 		p.Active = active
-		view.Error = p.T("audit.bad_filter", strings.TrimPrefix(err.Error(), ErrFilter.Error()+": "))
+		view.Error = filterMessage(p.translator, err)
 		view.Reasons = reasonOptions(p.translator, view.Filter.Reason)
 		p.Data = view
 		a.render(w, r, http.StatusBadRequest, "audit", p)
 		return "", false
 	}
 	return format, true
+}
+
+// filterMessage translates the first [*FilterError] in err.
+func filterMessage(tr translator, err error) string {
+	var fe *FilterError
+	if !errors.As(err, &fe) {
+		return tr.T("audit.bad_filter.history")
+	}
+	return tr.T("audit.bad_filter."+fe.Code, fe.Field, fe.Value)
 }
 
 // reasonOptions lists the reasons for the filter, selected the one named.

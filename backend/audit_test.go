@@ -156,11 +156,11 @@ func TestExportEvents(t *testing.T) {
 		}
 	})
 	for _, tt := range []struct{ name, query, want string }{
-		{"a date that is not one", "since=yesterday", `since &#34;yesterday&#34;: want a date such as 2026-01-31`},
-		{"since after until", "since=2026-02-01&until=2026-01-01", "since 2026-02-01 is not before until 2026-01-01"},
-		{"an unknown reason", "reason=sleepy", `reason &#34;sleepy&#34;: want idle, absolute`},
+		{"a date that is not one", "since=yesterday", `since &#34;yesterday&#34; is neither a date such as 2026-01-31`},
+		{"since after until", "since=2026-02-01&until=2026-01-01", "the start must be before the end (2026-01-01)"},
+		{"an unknown reason", "reason=sleepy", `&#34;sleepy&#34; is not a reason; choose one from the list.`},
 		{"an unknown format", "format=xml", "The export format must be csv or json."},
-		{"a bad filter with a format", "since=x&format=csv", `since &#34;x&#34;`},
+		{"a bad filter with a format", "since=x&format=csv", `since &#34;x&#34; is neither`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := c.get("/backend/system/sessions/log?" + tt.query)
@@ -171,6 +171,14 @@ func TestExportEvents(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a bad filter in Czech", func(t *testing.T) {
+		c.header.Set("Accept-Language", "cs")
+		defer c.header.Del("Accept-Language")
+		r := c.get("/backend/system/sessions/log?until=brzy")
+		wantStatus(t, r, http.StatusBadRequest)
+		checkPage(t, r, "cs")
+		wantContains(t, r.body, "Filtr nebyl použit: until &#34;brzy&#34; není datum")
+	})
 	t.Run("not for the editor", func(t *testing.T) {
 		ed := e.client()
 		ed.mustSignIn("editor", editorPassword)

@@ -35,9 +35,30 @@ type Filter struct {
 	Since, Until, User, Reason string
 }
 
-// ErrFilter marks a filter that cannot be read; the error says which
-// field and why.
-var ErrFilter = errors.New("invalid filter")
+// A FilterError is one field of a [Filter] that cannot be read.
+type FilterError struct {
+	// Field is "since", "until", "user" or "reason".
+	Field string
+	// Value is what was given.
+	Value string
+	// Code says what is wrong, for translation: "date" (not a date or a
+	// time), "range" (since not before until), "reason" (not a reason) or
+	// "history" (a user or reason for the settings history).
+	Code string
+}
+
+// Error says which field is wrong and what it wants.
+func (e *FilterError) Error() string {
+	switch e.Code {
+	case "date":
+		return fmt.Sprintf("%s %q: want a date such as 2026-01-31 or a time such as 2026-01-31T08:00:00Z", e.Field, e.Value)
+	case "range":
+		return fmt.Sprintf("since is not before until %s", e.Value)
+	case "reason":
+		return fmt.Sprintf("reason %q: want idle, absolute, forced, manual, replaced, limit or closed", e.Value)
+	}
+	return "the settings history is filtered by date only"
+}
 
 // parseTime reads a filter date: YYYY-MM-DD, the start of that day in
 // loc, or (end) the start of the next day, so that Until includes its
@@ -55,7 +76,7 @@ func parseTime(field, v string, loc *time.Location, end bool) (time.Time, error)
 	}
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%w: %s %q: want a date such as 2026-01-31 or a time such as 2026-01-31T08:00:00Z", ErrFilter, field, v)
+		return time.Time{}, &FilterError{Field: field, Value: v, Code: "date"}
 	}
 	return t, nil
 }
@@ -70,14 +91,14 @@ func (f Filter) dates(loc *time.Location) (since, until time.Time, errs []error)
 		errs = append(errs, err)
 	}
 	if !since.IsZero() && !until.IsZero() && !since.Before(until) {
-		errs = append(errs, fmt.Errorf("%w: since %s is not before until %s", ErrFilter, f.Since, f.Until))
+		errs = append(errs, &FilterError{Field: "until", Value: f.Until, Code: "range"})
 	}
 	return since, until, errs
 }
 
 // EventQuery returns the query of f for [logout.Manager.QueryEvents],
 // without a limit; names maps user IDs to backend user names (nil when
-// none are known). Errors wrap [ErrFilter].
+// none are known). The errors are [*FilterError]s, joined.
 func (f Filter) EventQuery(names map[string]string, loc *time.Location) (logout.EventQuery, error) {
 	var q logout.EventQuery
 	var err error
@@ -88,7 +109,7 @@ func (f Filter) EventQuery(names map[string]string, loc *time.Location) (logout.
 	}
 	if r := strings.TrimSpace(f.Reason); r != "" {
 		if q.Reason, err = logout.ParseReason(r); err != nil {
-			errs = append(errs, fmt.Errorf("%w: reason %q: want idle, absolute, forced, manual, replaced, limit or closed", ErrFilter, r))
+			errs = append(errs, &FilterError{Field: "reason", Value: r, Code: "reason"})
 		}
 	}
 	return q, errors.Join(errs...)
@@ -102,7 +123,7 @@ func (f Filter) HistoryQuery(loc *time.Location) (logout.HistoryQuery, error) {
 	var errs []error
 	q.Since, q.Until, errs = f.dates(loc)
 	if f.User != "" || f.Reason != "" {
-		errs = append(errs, fmt.Errorf("%w: the settings history is filtered by date only", ErrFilter))
+		errs = append(errs, &FilterError{Field: "user", Code: "history"})
 	}
 	return q, errors.Join(errs...)
 }
