@@ -221,7 +221,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, fmt.Errorf("backend: %w", err)
 	}
 	if cfg.Settings != nil {
-		if err := a.applySettings(ctx, cfg.Settings); err != nil {
+		if err := a.applySettings(ctx, store, cfg.Settings); err != nil {
 			return nil, err
 		}
 	}

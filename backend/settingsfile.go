@@ -274,17 +274,21 @@ func readSettingsEnv(getenv func(string) string, form url.Values, origins map[st
 }
 
 // applySettings saves src's settings through the Manager as
-// [SettingsAuthor], unless the settings in force already hold them. Of
-// several instances starting at once, each retries after a conflict.
-func (a *App) applySettings(ctx context.Context, src *SettingsSource) error {
+// [SettingsAuthor], unless the store already holds them. It reads the
+// store itself, not the Manager's cache, so that of several instances
+// starting at once each retries a conflict with the version another saved.
+func (a *App) applySettings(ctx context.Context, store logout.SettingsStore, src *SettingsSource) error {
 	for range 3 {
-		cur, err := a.m.Settings(ctx)
+		cur, err := store.Settings(ctx)
+		if errors.Is(err, logout.ErrNotFound) { // never saved: the defaults, version 0
+			cur, err = a.m.Settings(ctx)
+		}
 		if err != nil {
 			return fmt.Errorf("backend: apply the settings file: %w", err)
 		}
 		want := src.Settings
 		want.Version = cur.Version
-		if want.Equal(cur) {
+		if cur.Version > 0 && want.Equal(cur) {
 			return nil
 		}
 		saved, err := a.m.UpdateSettings(ctx, want, SettingsAuthor)

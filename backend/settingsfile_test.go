@@ -177,6 +177,7 @@ func TestSettingsLocked(t *testing.T) {
 			t.Errorf("locked page has %q", absent)
 		}
 	}
+	wantContains(t, c.get("/backend/system/settings/history").body, "<td>settings file</td>", "<code>max_sessions</code>: none → 2")
 	tok := c.token()
 	for _, tt := range []struct {
 		name, path string
