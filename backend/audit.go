@@ -103,11 +103,11 @@ func (a *App) auditRequest(w http.ResponseWriter, r *http.Request, u *user, view
 		return "", false
 	}
 	if err := parse(view.Filter); err != nil {
-		active := "history"
+		active, title := "history", "audit.history_title"
 		if view.Events {
-			active = "log"
+			active, title = "log", "audit.log_title"
 		}
-		p := a.page(r, u, "audit."+active+"_title")
+		p := a.page(r, u, title)
 		p.Active = active
 		view.Error = filterMessage(p.translator, err)
 		view.Reasons = reasonOptions(p.translator, view.Filter.Reason)
