@@ -20,13 +20,19 @@ import (
 func TestBrowserPolicies(t *testing.T) {
 	b := browsertest.NewBrowser(t)
 	const page = "/backend/system/settings/user-session"
+	// admin starts a site (its config changed by edit, when not nil) and
+	// returns it with a tab signed in as the administrator on the page.
+	admin := func(t *testing.T, vp viewport, edit func(*backend.Config)) (*site, tab) {
+		s := startSiteWith(t, edit)
+		tb := s.newTab(t, b, vp, true)
+		tb.signIn("admin", adminPassword)
+		tb.open(page)
+		return s, tb
+	}
 
 	t.Run("keyboard: preset, per-user rule, save, remove", func(t *testing.T) {
 		t.Parallel()
-		s := startSite(t)
-		tb := s.newTab(t, b, desktop, true)
-		tb.signIn("admin", adminPassword)
-		tb.open(page)
+		s, tb := admin(t, desktop, nil)
 		browsertest.Axe(t, tb.Ctx)
 
 		// Custom, PCI DSS, then NIST AAL2: the lengths follow.
@@ -67,10 +73,7 @@ func TestBrowserPolicies(t *testing.T) {
 
 	t.Run("an invalid rule", func(t *testing.T) {
 		t.Parallel()
-		s := startSite(t)
-		tb := s.newTab(t, b, narrow, true)
-		tb.signIn("admin", adminPassword)
-		tb.open(page)
+		_, tb := admin(t, narrow, nil)
 		tb.Do(fill("f-override-user-1", "a b"), fill("f-override-lifetime-1", "600"), fill("f-override-lifetime-2", "700"))
 		tb.load(click("form.settings button[type=submit]"))
 		tb.Wait(time.Second, "the error summary", `document.querySelectorAll('.error-summary li').length === 2`)
@@ -108,10 +111,7 @@ func TestBrowserPolicies(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := startSiteWith(t, func(cfg *backend.Config) { cfg.Settings, cfg.SettingsLocked = src, true })
-		tb := s.newTab(t, b, desktop, true)
-		tb.signIn("admin", adminPassword)
-		tb.open(page)
+		_, tb := admin(t, desktop, func(cfg *backend.Config) { cfg.Settings, cfg.SettingsLocked = src, true })
 		if n := browsertest.Eval[int](tb.Tab, `document.querySelectorAll('main input:not([type=hidden]), main select, main button').length`); n != 0 {
 			t.Errorf("locked page: %d inputs, want none", n)
 		}
