@@ -226,7 +226,7 @@ func settingsEnvKeys() []string {
 }
 
 // SettingsEnvNames returns the names of the environment variables that
-// [LoadSettings] reads, for --help texts.
+// [LoadSettings] reads, such as LOGOUT_SETTINGS_LIFETIME.
 func SettingsEnvNames() []string {
 	var out []string
 	for _, k := range settingsEnvKeys() {
