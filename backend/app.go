@@ -90,6 +90,15 @@ type Config struct {
 	// BcryptCost is the cost of new password hashes. Default
 	// bcrypt.DefaultCost; tests may use bcrypt.MinCost.
 	BcryptCost int
+	// Settings, when not nil, are applied at start: saved through the
+	// Manager as [SettingsAuthor] unless the settings in force already
+	// hold them. Read them with [LoadSettings].
+	Settings *SettingsSource
+	// SettingsLocked, with Settings, makes the settings page read-only:
+	// it shows the values and where they came from, and refuses to save
+	// or reset (403). Default false: the page may change the settings
+	// until the next start applies Settings again.
+	SettingsLocked bool
 	// Logout holds further options of the [logout.Manager], such as
 	// SweepInterval or SyncInterval. Its BackendPrefix, Logger, Now and
 	// Secure are replaced by the fields above.
@@ -130,6 +139,9 @@ type App struct {
 // creates the first users if there are none, and returns the App. ctx
 // bounds the opening only. Close the App when done.
 func New(ctx context.Context, cfg Config) (_ *App, err error) {
+	if cfg.SettingsLocked && cfg.Settings == nil {
+		return nil, errors.New("backend: locked settings need a settings file or LOGOUT_SETTINGS_* variables")
+	}
 	if cfg.DataDir == "" {
 		cfg.DataDir = "data"
 	}
@@ -221,6 +233,11 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	opts.BackendPrefix, opts.Logger, opts.Now, opts.Secure = cfg.Prefix, cfg.Logger, cfg.Now, cfg.Secure
 	if a.m, err = logout.New(store, opts); err != nil {
 		return nil, fmt.Errorf("backend: %w", err)
+	}
+	if cfg.Settings != nil {
+		if err := a.applySettings(ctx, store, cfg.Settings); err != nil {
+			return nil, err
+		}
 	}
 	timeout := opts.StoreTimeout // the Manager's default too
 	if timeout == 0 {

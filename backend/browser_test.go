@@ -52,11 +52,21 @@ type site struct {
 // SQLite store and the real clock, and runs it until t ends.
 func startSite(t *testing.T) *site {
 	t.Helper()
-	app, err := backend.New(context.Background(), backend.Config{
+	return startSiteWith(t, nil)
+}
+
+// startSiteWith is startSite with the config changed by edit, when not nil.
+func startSiteWith(t *testing.T, edit func(*backend.Config)) *site {
+	t.Helper()
+	cfg := backend.Config{
 		DataDir: t.TempDir(), BcryptCost: bcrypt.MinCost,
 		AdminPassword: adminPassword, EditorPassword: editorPassword,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	app, err := backend.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("backend.New: %v", err)
 	}
@@ -710,6 +720,19 @@ func TestScreenshots(t *testing.T) {
 		tb.Wait(3*time.Second, "the dialog", dialogOpen)
 		tb.Wait(2*time.Second, "the message", `document.querySelector('.logout-msg').textContent !== ''`)
 		shot(t, tb, "warning-dialog.png")
+	})
+	// After the warning dialog: the rules it saves would hold the dialog back.
+	t.Run("policies", func(t *testing.T) {
+		tb := tab{tb.With(t), s}
+		tb.open("/backend/system/settings/user-session")
+		// By script: the role field's ID has a dot, which a CSS ID selector
+		// would read as a class.
+		browsertest.Eval[chromedp.Void](tb.Tab, `Object.entries({'f-policy': 'nist-aal3', 'f-lifetime': '900', 'f-absolute_lifetime': '43200',
+			'f-role_lifetime.editor': '600', 'f-override-user-1': 'admin', 'f-override-lifetime-1': '3600'}).forEach(([id, v]) => document.getElementById(id).value = v)`)
+		tb.load(click("form.settings button[type=submit]"))
+		browsertest.Eval[chromedp.Void](tb.Tab, `document.querySelector('[data-policy]').scrollIntoView()`)
+		blur(tb)
+		shot(t, tb, "policies.png")
 	})
 	t.Run("lock in place", func(t *testing.T) {
 		tb := tab{tb.With(t), s}

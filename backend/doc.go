@@ -27,12 +27,22 @@
 //
 //	/auth/signin                  sign-in form
 //	(prefix)                      dashboard: AJAX stats and a long form
-//	/system/settings/user-session User Session settings (PermSettings)
+//	/system/settings/user-session User Session settings and policies (PermSettings)
+//	/system/settings/history      settings history, ?format=csv|json (PermSettings)
 //	/system/sessions              active sessions and sign-out log (PermSessions)
+//	/system/sessions/log          the whole sign-out log, filtered, ?format=csv|json (PermSessions)
 //	/session/                     the Manager's status, keep-alive and sign-out endpoints
 //
 // and, outside it, the public front page "/", the language switch "/lang"
 // and the assets under "/assets/".
+//
+// # Settings as code
+//
+// [LoadSettings] reads a TOML settings file and LOGOUT_SETTINGS_*
+// variables; [Config.Settings] applies them at start and
+// [Config.SettingsLocked] makes the settings page read-only.
+// [ExportEvents] and [ExportSettings] write the audit exports that the
+// pages and the commands' "export" subcommand serve.
 //
 // # Languages
 //

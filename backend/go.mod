@@ -13,6 +13,7 @@ replace (
 )
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/gologout/logout v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/internal/browsertest v0.0.0-00010101000000-000000000000

@@ -80,7 +80,7 @@ func TestKeysUsed(t *testing.T) {
 			keys = append(keys, m[1])
 		}
 	}
-	for _, r := range []logout.Reason{logout.ReasonIdle, logout.ReasonAbsolute, logout.ReasonForced, logout.ReasonManual} {
+	for r := logout.ReasonIdle; r.Valid(); r++ {
 		keys = append(keys, "reason."+r.String(), "event."+r.String())
 	}
 	for _, r := range knownRoles() {
@@ -89,13 +89,18 @@ func TestKeysUsed(t *testing.T) {
 	for _, f := range draftFields() {
 		keys = append(keys, "draft.field."+f.Name)
 	}
-	for _, f := range []string{"lifetime", "show_counter", "absolute", "warning", "role", "frontend"} {
+	for _, f := range []string{"lifetime", "show_counter", "absolute", "warning", "role", "frontend", "policy",
+		"max_sessions", "sign_out_on_close", "close_grace", "retention"} {
 		keys = append(keys, "settings."+f+".label", "settings."+f+".help")
 	}
 	for _, code := range []string{logout.CodeRequired, logout.CodeSyntax, logout.CodeFlag, logout.CodeNegative,
 		logout.CodeMin, logout.CodeMax, logout.CodeWhole, logout.CodeAbsolute, logout.CodeWarning, logout.CodeRole,
-		logout.CodeRoleName} {
+		logout.CodeRoleName, logout.CodeUserName, logout.CodePolicy, logout.CodePreset,
+		"max.sessions", "syntax.sessions", "max.days", "syntax.days", "whole.days", "max.grace", "preset.absolute"} {
 		keys = append(keys, "settings.err."+code)
+	}
+	for _, code := range []string{"date", "range", "reason", "history"} {
+		keys = append(keys, "audit.bad_filter."+code)
 	}
 	if len(keys) < 100 {
 		t.Fatalf("found only %d keys: the scan is broken", len(keys))
@@ -132,6 +137,15 @@ func TestFieldMessages(t *testing.T) {
 		{logout.FieldRolePrefix + "editor", "10"},
 		{logout.FieldRolePrefix + "bad role", "100"},
 		{logout.FieldShowCounter, "maybe"},
+		{logout.FieldMaxSessions, "x"},
+		{logout.FieldMaxSessions, "1001"},
+		{logout.FieldMaxSessions, "-1"},
+		{logout.FieldRetention, "y"},
+		{logout.FieldRetention, "99999"},
+		{logout.FieldCloseGrace, "4000"},
+		{logout.FieldPolicy, "hipaa"},
+		{logout.FieldPolicy, logout.PolicyNISTAAL3}, // the lifetime is fine, no maximum length
+		{logout.FieldUserPrefix + "a b", "600"},
 	} {
 		form := url.Values{}
 		for k, v := range base {

@@ -216,9 +216,9 @@ func TestSettingsChangeLogged(t *testing.T) {
 			return c.post(settingsURL, form)
 		}, map[string]any{
 			"by": "admin", "from_version": 0.0, "version": 1.0, "changed": change{
-				"lifetime":             change{"old": 900.0, "new": 600.0},
-				"show_counter":         change{"old": true, "new": false},
-				"role_lifetime.editor": change{"old": "", "new": 300.0},
+				"lifetime":             change{"old": "900 s", "new": "600 s"},
+				"show_counter":         change{"old": "on", "new": "off"},
+				"role_lifetime.editor": change{"old": "none", "new": "300 s"},
 			},
 		}},
 		{"save of nothing new", "backend: settings saved", func() response {
@@ -232,9 +232,9 @@ func TestSettingsChangeLogged(t *testing.T) {
 			return c.post(settingsURL+"/reset", url.Values{"csrf_token": {c.token()}, "version": {"2"}, "confirm": {"yes"}})
 		}, map[string]any{
 			"by": "admin", "from_version": 2.0, "version": 3.0, "changed": change{
-				"lifetime":             change{"old": 600.0, "new": 900.0},
-				"show_counter":         change{"old": false, "new": true},
-				"role_lifetime.editor": change{"old": 300.0, "new": ""},
+				"lifetime":             change{"old": "600 s", "new": "900 s"},
+				"show_counter":         change{"old": "off", "new": "on"},
+				"role_lifetime.editor": change{"old": "300 s", "new": "none"},
 			},
 		}},
 	} {

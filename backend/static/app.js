@@ -50,6 +50,61 @@
     });
   }
 
+  // Settings: a policy chosen fills the lengths with its limits (without
+  // the script, the server applies a policy chosen with the numbers left
+  // unchanged), and per-user rules can be added and removed.
+  const policy = document.querySelector('[data-policy] select');
+  if (policy) {
+    const status = document.querySelector('[data-policy-status]');
+    policy.addEventListener('change', () => {
+      const o = policy.selectedOptions[0];
+      if (!o || !o.dataset.lifetime) return;
+      document.getElementById('f-lifetime').value = o.dataset.lifetime;
+      document.getElementById('f-absolute_lifetime').value = o.dataset.absolute;
+      if (status) status.textContent = status.dataset.filled.replace('%s', o.textContent);
+    });
+  }
+  const rules = document.querySelector('[data-override-list]');
+  if (rules) {
+    const add = document.querySelector('[data-override-add]');
+    const label = (el, n) => {
+      el.textContent = el.textContent.replace(/\d+(?!.*\d)/, String(n));
+    };
+    const wire = (li) => {
+      const remove = li.querySelector('[data-override-remove]');
+      remove.hidden = false;
+      remove.addEventListener('click', () => {
+        li.remove();
+        add.focus();
+      });
+    };
+    rules.querySelectorAll('[data-override]').forEach(wire);
+    add.hidden = false;
+    add.addEventListener('click', () => {
+      const rows = rules.querySelectorAll('[data-override]');
+      const n = rows.length ? Math.max(...[...rows].map((r) => +r.querySelector('input').id.replace(/\D/g, ''))) + 1 : 1;
+      const tpl = rows.length ? rows[rows.length - 1] : null;
+      if (!tpl) return;
+      const li = tpl.cloneNode(true);
+      li.querySelectorAll('.field-error').forEach((e) => e.remove());
+      li.querySelectorAll('input').forEach((i) => {
+        i.value = '';
+        i.removeAttribute('aria-invalid');
+        i.id = i.id.replace(/\d+$/, String(n));
+        i.setAttribute('aria-describedby', i.name === 'override_user' ? 'overrides-help' : '');
+        if (!i.getAttribute('aria-describedby')) i.removeAttribute('aria-describedby');
+      });
+      li.querySelectorAll('label').forEach((l) => {
+        l.htmlFor = l.htmlFor.replace(/\d+$/, String(n));
+        label(l, n);
+      });
+      label(li.querySelector('[data-override-remove]'), n);
+      rules.appendChild(li);
+      wire(li);
+      li.querySelector('input').focus();
+    });
+  }
+
   // Drafts: when the session times out, the widget fires logout:expired
   // as it locks or leaves the page; the long form is kept in localStorage under
   // the user's ID and restored at that user's next visit, until it is

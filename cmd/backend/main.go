@@ -28,6 +28,7 @@ import (
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/backend"
+	"github.com/gologout/logout/cmd/internal/audit"
 	"github.com/gologout/logout/cmd/internal/serve"
 )
 
@@ -44,9 +45,10 @@ func main() {
 }
 
 // errUsage marks errors in the command line.
-var errUsage = errors.New("usage")
+var errUsage = serve.ErrUsage
 
 const usageHead = `Usage: backend [flags]
+       backend export events|settings [flags]   (see backend export --help)
 
 Runs the Logout reference backend: an admin backend whose users are signed
 out after a configurable idle time, with a countdown next to the avatar.
@@ -57,7 +59,7 @@ Set LOGOUT_ADMIN_USER, LOGOUT_ADMIN_PASSWORD and LOGOUT_EDITOR_PASSWORD
 to choose them instead; they are read only when no users exist yet.
 
 Every flag can also be set by the environment variable in parentheses; a flag
-given on the command line wins.
+given on the command line wins. ` + audit.SettingsHelp + `
 
 Flags:
 `
@@ -68,6 +70,7 @@ type options struct {
 	secure                                                    bool
 	metricsAddr                                               string
 	trustedProxies                                            []netip.Prefix
+	settings                                                  audit.Settings
 }
 
 // parse reads the flags, with defaults from the environment.
@@ -100,6 +103,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 			proxies += "," + v
 			return nil
 		})
+	o.settings.Register(fs, getenv)
 	fs.StringVar(&o.logFormat, "log-format", env("LOGOUT_LOG_FORMAT", "text"), "log `format` on standard error: text or json (LOGOUT_LOG_FORMAT)")
 	fs.StringVar(&o.logLevel, "log-level", env("LOGOUT_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error (LOGOUT_LOG_LEVEL)")
 	serve.MonitorFlag(fs, &o.metricsAddr, getenv)
@@ -134,6 +138,9 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 // run runs the backend until ctx is done, then shuts it down gracefully:
 // the HTTP server first, then the Manager's flush of pending activity.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "export" {
+		return audit.Export(ctx, "backend", args[1:], getenv, stdout, stderr)
+	}
 	o, help, err := parse(args, getenv, stdout, stderr)
 	if err != nil || help {
 		return err
@@ -148,6 +155,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		h = slog.NewJSONHandler(stderr, hopts)
 	}
 	logger := slog.New(h)
+	settings, err := o.settings.Load(getenv)
+	if err != nil {
+		return err
+	}
 
 	// Listen first: if the address is taken, no users are created whose
 	// passwords would never be shown.
@@ -164,6 +175,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	tls := o.cert != ""
 	app, err := backend.New(ctx, backend.Config{
 		DataDir: o.data, Prefix: o.prefix, StoreURL: o.store, Secure: tls || o.secure, Logger: logger,
+		Settings: settings, SettingsLocked: o.settings.Locked,
 		AdminUser: getenv("LOGOUT_ADMIN_USER"), AdminPassword: getenv("LOGOUT_ADMIN_PASSWORD"),
 		EditorPassword: getenv("LOGOUT_EDITOR_PASSWORD"),
 		TrustedProxies: o.trustedProxies, Logout: logout.Options{Observer: mon.Observer()},

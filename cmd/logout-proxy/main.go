@@ -33,13 +33,9 @@ import (
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/backend"
+	"github.com/gologout/logout/cmd/internal/audit"
 	"github.com/gologout/logout/cmd/internal/serve"
-	"github.com/gologout/logout/pgstore"
 	"github.com/gologout/logout/proxy"
-	"github.com/gologout/logout/redisstore"
-	"github.com/gologout/logout/sqlitestore"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 )
 
 func main() {
@@ -55,9 +51,10 @@ func main() {
 }
 
 // errUsage marks errors in the command line.
-var errUsage = errors.New("usage")
+var errUsage = serve.ErrUsage
 
 const usageHead = `Usage: logout-proxy --upstream URL --profile NAME|FILE [flags]
+       logout-proxy export events|settings [flags]   (see logout-proxy export --help)
 
 Runs a reverse proxy in front of an admin panel that signs idle users out:
 on the server, with a countdown next to the panel's user menu, a warning
@@ -72,7 +69,7 @@ the password once. Set LOGOUT_ADMIN_USER and LOGOUT_ADMIN_PASSWORD to
 choose them instead; they are read only when no users exist yet.
 
 Every flag can also be set by the environment variable in parentheses; a flag
-given on the command line wins.
+given on the command line wins. ` + audit.SettingsHelp + `
 
 Flags:
 `
@@ -83,6 +80,7 @@ type options struct {
 	secure                                                                            bool
 	metricsAddr                                                                       string
 	trustedProxies                                                                    []netip.Prefix
+	settings                                                                          audit.Settings
 	rewriteOrigins                                                                    []string
 	upstreamURL                                                                       *url.URL
 	laravelKey                                                                        *proxy.LaravelKey
@@ -133,6 +131,8 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	var previousKeys string
 	fs.StringVar(&previousKeys, "laravel-previous-keys", "", "the Laravel panel's APP_PREVIOUS_KEYS (Laravel 11 key rotation), `comma-separated`: cookies sealed with them are decrypted too; "+
 		"needs --laravel-app-key; prefer the environment variable (LOGOUT_PROXY_LARAVEL_PREVIOUS_KEYS)")
+
+	o.settings.Register(fs, getenv)
 	fs.StringVar(&o.logFormat, "log-format", env("LOGOUT_LOG_FORMAT", "text"), "log `format` on standard error: text or json (LOGOUT_LOG_FORMAT)")
 	fs.StringVar(&o.logLevel, "log-level", env("LOGOUT_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error (LOGOUT_LOG_LEVEL)")
 	serve.MonitorFlag(fs, &o.metricsAddr, getenv)
@@ -244,6 +244,9 @@ type hooks struct {
 
 // run runs the proxy until ctx is done, then shuts down gracefully.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, hk *hooks) error {
+	if len(args) > 0 && args[0] == "export" {
+		return audit.Export(ctx, "logout-proxy", args[1:], getenv, stdout, stderr)
+	}
 	o, help, err := parse(args, getenv, stdout, stderr)
 	if err != nil || help {
 		return err
@@ -261,6 +264,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		h = slog.NewJSONHandler(stderr, hopts)
 	}
 	logger := slog.New(h)
+	settings, err := o.settings.Load(getenv)
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -275,7 +282,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := os.MkdirAll(o.data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	store, closeStore, err := openStore(ctx, o.store, o.data)
+	store, closeStore, err := serve.OpenStore(ctx, o.store, o.data)
 	if err != nil {
 		return err
 	}
@@ -286,7 +293,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	lo.Observer = mon.Observer()
 	app, err := backend.New(ctx, backend.Config{
 		DataDir: o.data, Prefix: o.adminPrefix, AssetsPrefix: o.adminPrefix + "/assets/", NoDemoUser: true,
-		Store: store, Secure: tls || o.secure, Logger: logger, AdminUser: getenv("LOGOUT_ADMIN_USER"), AdminPassword: getenv("LOGOUT_ADMIN_PASSWORD"),
+		Store: store, Secure: tls || o.secure, Logger: logger,
+		Settings: settings, SettingsLocked: o.settings.Locked,
+		AdminUser: getenv("LOGOUT_ADMIN_USER"), AdminPassword: getenv("LOGOUT_ADMIN_PASSWORD"),
 		TrustedProxies: o.trustedProxies, Now: hk.now, Logout: lo,
 	})
 	if err != nil {
@@ -354,54 +363,6 @@ func ownCookies() []proxy.Pattern {
 		}
 	}
 	return out
-}
-
-// openStore opens the session store that the proxy and its admin pages
-// share.
-func openStore(ctx context.Context, u, dir string) (logout.Store, func() error, error) {
-	switch {
-	case u == "" || u == "sqlite":
-		s, err := sqlitestore.New(ctx, filepath.Join(dir, "sessions.db"), sqlitestore.Options{})
-		if err != nil {
-			return nil, nil, fmt.Errorf("sqlite store: %w", err)
-		}
-		return s, s.Close, nil
-	case strings.HasPrefix(u, "redis://") || strings.HasPrefix(u, "rediss://"):
-		opt, err := redis.ParseURL(u)
-		if err != nil {
-			return nil, nil, fmt.Errorf("redis store URL: %w", err)
-		}
-		opt.ContextTimeoutEnabled = true
-		if opt.MaxRetries == 0 {
-			opt.MaxRetries = 1
-		}
-		if opt.DialTimeout == 0 {
-			opt.DialTimeout = 2 * time.Second
-		}
-		client := redis.NewClient(opt)
-		if err := client.Ping(ctx).Err(); err != nil {
-			client.Close()
-			return nil, nil, fmt.Errorf("redis store: %w", err)
-		}
-		s, err := redisstore.New(client, redisstore.Options{})
-		if err != nil {
-			client.Close()
-			return nil, nil, fmt.Errorf("redis store: %w", err)
-		}
-		return s, client.Close, nil
-	case strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://"):
-		pool, err := pgxpool.New(ctx, u)
-		if err != nil {
-			return nil, nil, fmt.Errorf("postgres store: %w", err)
-		}
-		s, err := pgstore.New(ctx, pool, pgstore.Options{})
-		if err != nil {
-			pool.Close()
-			return nil, nil, fmt.Errorf("postgres store: %w", err)
-		}
-		return s, func() error { pool.Close(); return nil }, nil
-	}
-	return nil, nil, fmt.Errorf("%w: --store %q: want sqlite, redis://… or postgres://…", errUsage, u)
 }
 
 // baseURL is the URL to print for the listener.

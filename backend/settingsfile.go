@@ -1,0 +1,379 @@
+package backend
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/gologout/logout"
+)
+
+// SettingsAuthor is the name under which the settings read at start are
+// saved, for the settings history.
+const SettingsAuthor = "settings file"
+
+// CodeUnknownKey is the [logout.FieldError] code of a settings file key
+// or table that [LoadSettings] does not know.
+const CodeUnknownKey = "unknown_key"
+
+// SettingsEnvPrefix starts the environment variables that [LoadSettings]
+// reads: LOGOUT_SETTINGS_ and a settings file key in capitals, such as
+// LOGOUT_SETTINGS_LIFETIME=900.
+const SettingsEnvPrefix = "LOGOUT_SETTINGS_"
+
+// A SettingsSource is the settings read at start from a settings file and
+// the environment by [LoadSettings], and where each value came from.
+type SettingsSource struct {
+	// Settings are the values: the defaults, then the file's keys, then
+	// the environment variables.
+	Settings logout.Settings
+	// File is the path of the settings file read; "" when none.
+	File string
+	// Origins gives, by form field name ([logout.FieldLifetime], or
+	// [logout.FieldRolePrefix] for every role lifetime), the file path or
+	// the environment variable that set the field; a field not listed
+	// has its default.
+	Origins map[string]string
+}
+
+// settingsFile is the settings file: every key optional, durations in
+// whole seconds, the retention in days.
+type settingsFile struct {
+	Lifetime         *int64           `toml:"lifetime"`
+	AbsoluteLifetime *int64           `toml:"absolute_lifetime"`
+	WarningLead      *int64           `toml:"warning_lead"`
+	ShowCounter      *bool            `toml:"show_counter"`
+	FrontendActivity *bool            `toml:"frontend_activity"`
+	MaxSessions      *int64           `toml:"max_sessions"`
+	Policy           *string          `toml:"policy"`
+	RetentionDays    *int64           `toml:"retention_days"`
+	SignOutOnClose   *bool            `toml:"sign_out_on_close"`
+	CloseGrace       *int64           `toml:"close_grace"`
+	RoleLifetimes    map[string]int64 `toml:"role_lifetimes"`
+	UserLifetimes    map[string]int64 `toml:"user_lifetimes"`
+}
+
+// The keys of the settings file (and, in capitals after
+// [SettingsEnvPrefix], of the environment) that hold maps.
+const (
+	keyRoleLifetimes = "role_lifetimes"
+	keyUserLifetimes = "user_lifetimes"
+)
+
+// LoadSettings reads the settings file at path (none when "") and the
+// LOGOUT_SETTINGS_* variables that getenv returns, over
+// [logout.DefaultSettings]: a key left out keeps its default, and a
+// variable wins over the file. The file is TOML with the keys of the
+// settings form (lifetime, absolute_lifetime, warning_lead, show_counter,
+// frontend_activity, max_sessions, policy, retention_days,
+// sign_out_on_close, close_grace) and the tables role_lifetimes and
+// user_lifetimes; numbers are whole seconds (days for retention_days).
+// A variable holds what the form field would ("900", "on"); the maps are
+// lists such as LOGOUT_SETTINGS_ROLE_LIFETIMES="editor=3600,display=86400".
+//
+// It refuses, with the field and the reason as [*logout.FieldError]s
+// joined (read them with [logout.FieldErrors]), an unknown key, a value of
+// the wrong type and every value that [logout.Settings.Validate] refuses;
+// a file that cannot be read or parsed is an error naming the file.
+func LoadSettings(path string, getenv func(string) string) (*SettingsSource, error) {
+	src := &SettingsSource{File: path, Origins: map[string]string{}}
+	form := logout.DefaultSettings().Values()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("backend: settings file: %w", err)
+		}
+		if err := readSettingsFile(b, path, form, src.Origins); err != nil {
+			return nil, fmt.Errorf("backend: settings file %s: %w", path, err)
+		}
+	}
+	if err := readSettingsEnv(getenv, form, src.Origins); err != nil {
+		return nil, fmt.Errorf("backend: settings from the environment: %w", err)
+	}
+	s, err := logout.ParseSettings(form)
+	if err != nil {
+		return nil, fmt.Errorf("backend: settings: %w", src.blame(err))
+	}
+	src.Settings = s
+	return src, nil
+}
+
+// blame prefixes each field error in err with where its field was set
+// (the file's path or the variable's name), as errors that
+// [logout.FieldErrors] still finds.
+func (src *SettingsSource) blame(err error) error {
+	errs := logout.FieldErrors(err)
+	if errs == nil {
+		return err
+	}
+	var out []error
+	for _, field := range slices.Sorted(maps.Keys(errs)) {
+		origin := src.Origins[field]
+		if origin == "" {
+			for prefix, o := range src.Origins {
+				if strings.HasSuffix(prefix, ".") && strings.HasPrefix(field, prefix) {
+					origin = o
+				}
+			}
+		}
+		if origin == "" {
+			origin = "default"
+		}
+		out = append(out, fmt.Errorf("%s: %w", origin, errs[field]))
+	}
+	return errors.Join(out...)
+}
+
+// readSettingsFile decodes the TOML file b into form, strictly, and notes
+// each key it sets in origins.
+func readSettingsFile(b []byte, path string, form url.Values, origins map[string]string) error {
+	var f settingsFile
+	md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&f)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("line %d: %s", pe.Position.Line, pe.Message)
+		}
+		return typeError(err) // a value of the wrong type
+
+	}
+	var errs []error
+	for _, k := range md.Undecoded() {
+		errs = append(errs, &logout.FieldError{Field: k.String(), Code: CodeUnknownKey, Reason: "is not a settings key"})
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	set := func(field string, v *int64) {
+		if v != nil {
+			form.Set(field, strconv.FormatInt(*v, 10))
+			origins[field] = path
+		}
+	}
+	flag := func(field string, v *bool) {
+		if v != nil {
+			form.Set(field, strconv.FormatBool(*v))
+			origins[field] = path
+		}
+	}
+	set(logout.FieldLifetime, f.Lifetime)
+	set(logout.FieldAbsoluteLifetime, f.AbsoluteLifetime)
+	set(logout.FieldWarningLead, f.WarningLead)
+	flag(logout.FieldShowCounter, f.ShowCounter)
+	flag(logout.FieldFrontendActivity, f.FrontendActivity)
+	set(logout.FieldMaxSessions, f.MaxSessions)
+	set(logout.FieldRetention, f.RetentionDays)
+	flag(logout.FieldSignOutOnClose, f.SignOutOnClose)
+	set(logout.FieldCloseGrace, f.CloseGrace)
+	if f.Policy != nil {
+		form.Set(logout.FieldPolicy, *f.Policy)
+		origins[logout.FieldPolicy] = path
+	}
+	for _, m := range []struct {
+		prefix string
+		v      map[string]int64
+	}{{logout.FieldRolePrefix, f.RoleLifetimes}, {logout.FieldUserPrefix, f.UserLifetimes}} {
+		if m.v == nil {
+			continue
+		}
+		clearPrefix(form, m.prefix)
+		origins[m.prefix] = path
+		for _, k := range slices.Sorted(maps.Keys(m.v)) {
+			form.Set(m.prefix+k, strconv.FormatInt(m.v[k], 10))
+		}
+	}
+	return nil
+}
+
+// typeError reads a TOML decoding error, such as a string where a
+// number belongs, as a field error on the key it names.
+func typeError(err error) *logout.FieldError {
+	msg := err.Error()
+	fe := &logout.FieldError{Field: "file", Code: logout.CodeSyntax, Reason: msg}
+	if _, rest, ok := strings.Cut(msg, `(last key "`); ok {
+		if key, reason, ok := strings.Cut(rest, `"): `); ok {
+			fe.Field, fe.Reason = key, reason
+		}
+	}
+	return fe
+}
+
+// clearPrefix removes the fields that start with prefix.
+func clearPrefix(form url.Values, prefix string) {
+	for k := range form {
+		if strings.HasPrefix(k, prefix) {
+			delete(form, k)
+		}
+	}
+}
+
+// settingsEnvKeys are the keys that LOGOUT_SETTINGS_* variables set, in
+// the order the documentation lists them.
+func settingsEnvKeys() []string {
+	return []string{logout.FieldLifetime, logout.FieldAbsoluteLifetime, logout.FieldWarningLead,
+		logout.FieldShowCounter, logout.FieldFrontendActivity, logout.FieldMaxSessions, logout.FieldPolicy,
+		logout.FieldRetention, logout.FieldSignOutOnClose, logout.FieldCloseGrace, keyRoleLifetimes, keyUserLifetimes}
+}
+
+// SettingsEnvNames returns the names of the environment variables that
+// [LoadSettings] reads, such as LOGOUT_SETTINGS_LIFETIME.
+func SettingsEnvNames() []string {
+	var out []string
+	for _, k := range settingsEnvKeys() {
+		out = append(out, SettingsEnvPrefix+strings.ToUpper(k))
+	}
+	return out
+}
+
+// readSettingsEnv sets form from the LOGOUT_SETTINGS_* variables.
+func readSettingsEnv(getenv func(string) string, form url.Values, origins map[string]string) error {
+	var errs []error
+	for _, k := range settingsEnvKeys() {
+		name := SettingsEnvPrefix + strings.ToUpper(k)
+		v := getenv(name)
+		if v == "" {
+			continue
+		}
+		prefix := ""
+		switch k {
+		case keyRoleLifetimes:
+			prefix = logout.FieldRolePrefix
+		case keyUserLifetimes:
+			prefix = logout.FieldUserPrefix
+		default:
+			form.Set(k, v)
+			origins[k] = name
+			continue
+		}
+		clearPrefix(form, prefix)
+		origins[prefix] = name
+		for item := range strings.SplitSeq(v, ",") {
+			key, n, ok := strings.Cut(strings.TrimSpace(item), "=")
+			if item = strings.TrimSpace(item); item == "" {
+				continue
+			}
+			if !ok || strings.TrimSpace(key) == "" {
+				errs = append(errs, &logout.FieldError{Field: name, Code: logout.CodeSyntax,
+					Reason: fmt.Sprintf("must be a list of name=seconds, not %q", item)})
+				continue
+			}
+			form.Set(prefix+strings.TrimSpace(key), strings.TrimSpace(n))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// applySettings saves src's settings through the Manager as
+// [SettingsAuthor], unless the store already holds them. It reads the
+// store itself, not the Manager's cache, so that of several instances
+// starting at once each retries a conflict with the version another saved.
+func (a *App) applySettings(ctx context.Context, store logout.SettingsStore, src *SettingsSource) error {
+	for range 3 {
+		cur, err := store.Settings(ctx)
+		if errors.Is(err, logout.ErrNotFound) { // never saved: the defaults, version 0
+			cur, err = a.m.Settings(ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("backend: apply the settings file: %w", err)
+		}
+		want := src.Settings
+		want.Version = cur.Version
+		if cur.Version > 0 && want.Equal(cur) {
+			return nil
+		}
+		saved, err := a.m.UpdateSettings(ctx, want, SettingsAuthor)
+		if errors.Is(err, logout.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("backend: apply the settings file: %w", err)
+		}
+		a.logChange(ctx, SettingsAuthor, "backend: settings applied at start", cur, saved)
+		return nil
+	}
+	return fmt.Errorf("backend: apply the settings file: %w", logout.ErrConflict)
+}
+
+// A lockedRow is one setting on the locked settings page: its label,
+// value and where the value came from.
+type lockedRow struct {
+	Label, Value, Origin string
+}
+
+// lockedView is the locked settings page's data.
+type lockedView struct {
+	Rows []lockedRow
+}
+
+// lockedView returns the locked page's rows for the settings in force,
+// or nil when the settings are not locked.
+func (a *App) lockedView(tr translator, cur logout.Settings, names map[string]string) *lockedView {
+	src := a.cfg.Settings
+	if src == nil || !a.cfg.SettingsLocked {
+		return nil
+	}
+	origin := func(field string) string {
+		o, ok := src.Origins[field]
+		switch {
+		case !ok:
+			return tr.T("settings.locked.default")
+		case o == src.File:
+			return tr.T("settings.locked.file", o)
+		}
+		return tr.T("settings.locked.env", o)
+	}
+	v := &lockedView{}
+	val := cur.Values()
+	flag := func(field string) string {
+		if val.Get(field) == "on" {
+			return tr.T("settings.locked.on")
+		}
+		return tr.T("settings.locked.off")
+	}
+	row := func(field, key, value string) {
+		v.Rows = append(v.Rows, lockedRow{Label: tr.T("settings." + key + ".label"), Value: value, Origin: origin(field)})
+	}
+	policy := tr.T("settings.policy.custom")
+	if p, ok := logout.PresetNamed(cur.Policy); ok {
+		policy = p.Title
+	}
+	row(logout.FieldPolicy, "policy", policy)
+	row(logout.FieldLifetime, "lifetime", val.Get(logout.FieldLifetime))
+	row(logout.FieldAbsoluteLifetime, "absolute", val.Get(logout.FieldAbsoluteLifetime))
+	row(logout.FieldWarningLead, "warning", val.Get(logout.FieldWarningLead))
+	row(logout.FieldShowCounter, "show_counter", flag(logout.FieldShowCounter))
+	row(logout.FieldFrontendActivity, "frontend", flag(logout.FieldFrontendActivity))
+	for _, r := range slices.Sorted(maps.Keys(cur.RoleLifetimes)) {
+		v.Rows = append(v.Rows, lockedRow{Label: tr.T("settings.role.label", tr.T("role."+r)),
+			Value: strconv.FormatInt(seconds(cur.RoleLifetimes[r]), 10), Origin: origin(logout.FieldRolePrefix)})
+	}
+	for _, id := range slices.Sorted(maps.Keys(cur.UserLifetimes)) {
+		v.Rows = append(v.Rows, lockedRow{Label: tr.T("settings.override.locked_label", displayUser(id, names)),
+			Value: strconv.FormatInt(seconds(cur.UserLifetimes[id]), 10), Origin: origin(logout.FieldUserPrefix)})
+	}
+	row(logout.FieldMaxSessions, "max_sessions", val.Get(logout.FieldMaxSessions))
+	row(logout.FieldSignOutOnClose, "sign_out_on_close", flag(logout.FieldSignOutOnClose))
+	row(logout.FieldCloseGrace, "close_grace", strconv.FormatInt(seconds(cur.CloseGrace), 10))
+	row(logout.FieldRetention, "retention", val.Get(logout.FieldRetention))
+	return v
+}
+
+// unlocked reports whether the settings may be changed from the page;
+// while a settings file locks them it answers 403 and returns false.
+func (a *App) unlocked(w http.ResponseWriter, r *http.Request, u *user) bool {
+	if a.cfg.Settings == nil || !a.cfg.SettingsLocked {
+		return true
+	}
+	a.fail(w, r, u, http.StatusForbidden, "settings.locked.refused")
+	return false
+}
