@@ -194,7 +194,7 @@ func (m *Manager) respondSignedOut(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Clear-Site-Data", `"cache", "cookies"`)
 	u := m.SignInURL(ReasonManual, "")
 	if IsScript(r) {
-		m.writeJSON(w, http.StatusOK, statusJSON{Reason: ReasonManual.String(), Message: ReasonManual.Message(), SignInURL: u})
+		m.writeJSON(w, http.StatusOK, statusJSON{Reason: ReasonManual.String(), Message: m.message(r, ReasonManual), SignInURL: u})
 		return
 	}
 	http.Redirect(w, r, u, http.StatusSeeOther)

@@ -206,7 +206,7 @@ func (m *Manager) refuse(w http.ResponseWriter, r *http.Request, backend bool, e
 	case errors.As(err, &ended):
 		m.creds.drop(w, r)
 		if backend && r.URL.Path != m.opts.SignInPath {
-			m.unauthorized(w, r, Denial{Err: ended, Reason: ended.Reason, Message: ended.Reason.Message()})
+			m.unauthorized(w, r, Denial{Err: ended, Reason: ended.Reason, Message: m.message(r, ended.Reason)})
 			return
 		}
 	case errors.Is(err, errUnknownSession):
@@ -280,9 +280,18 @@ func (m *Manager) Unauthorized(w http.ResponseWriter, r *http.Request, reason Re
 	d := Denial{Err: ErrNoSession, Reason: reason, Message: "Please sign in."}
 	if reason.Valid() {
 		d.Err = &EndedError{Reason: reason}
-		d.Message = reason.Message()
+		d.Message = m.message(r, reason)
 	}
 	m.unauthorized(w, r, d)
+}
+
+// message is the sign-out notice of reason for r: [Options.Message] or
+// [Reason.Message].
+func (m *Manager) message(r *http.Request, reason Reason) string {
+	if m.opts.Message != nil {
+		return m.opts.Message(r, reason)
+	}
+	return reason.Message()
 }
 
 // unauthorized fills in d's status and sign-in URL for r and denies it.

@@ -54,6 +54,12 @@ type Options struct {
 	// what the built-in answer would be; [Denial.Write] writes it. Deny
 	// must write a response. Default nil: the built-in answers.
 	Deny func(w http.ResponseWriter, r *http.Request, d Denial)
+	// Message words the sign-out notice for r's reader, in the JSON
+	// that scripts, the push stream and so the widget's lock dialog get
+	// (and in the [Denial] that Deny sees): for example in the language
+	// r asks for. It must return quickly and never "". Default nil:
+	// [Reason.Message], in English.
+	Message func(r *http.Request, reason Reason) string
 	// TouchInterval is how often, at most, a session's activity is
 	// written to the store. Default: 1% of the session's idle lifetime,
 	// at most 5 s, at least 1 ms.

@@ -197,7 +197,7 @@ func signedInJSON(s Session, set *Settings, now time.Time) statusJSON {
 func (m *Manager) endedJSON(r *http.Request, reason Reason) statusJSON {
 	v := statusJSON{ServerTime: m.now().UnixMilli(), Message: "Please sign in.", SignInURL: m.SignInURL(reason, scriptReturn(r))}
 	if reason.Valid() {
-		v.Reason, v.Message = reason.String(), reason.Message()
+		v.Reason, v.Message = reason.String(), m.message(r, reason)
 	}
 	return v
 }

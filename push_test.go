@@ -279,3 +279,22 @@ func TestPushSubscribersObserved(t *testing.T) {
 	second.close()
 	servicetest.Within(t, 5*time.Second, "closed streams counted down", func() bool { return rec.counts()["push"] == 0 })
 }
+
+// TestMessageOption: Options.Message words the notice of the push
+// stream's ended event and of a script's 401, by the request.
+func TestMessageOption(t *testing.T) {
+	msg := func(r *http.Request, reason logout.Reason) string {
+		return r.Header.Get("Accept-Language") + ":" + reason.String()
+	}
+	e, c, s := subscribed(t, logout.Options{Message: msg})
+	if _, err := e.m.ForceSignOut(t.Context(), logout.Selector{UserID: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.want("ended")["message"]; got != ":forced" {
+		t.Errorf("ended event message %q, want %q", got, ":forced")
+	}
+	w := e.do(req{path: "/backend/session/status", cookie: c, header: map[string]string{"Accept-Language": "cs"}})
+	if got := decodeJSON(t, w)["message"]; w.Code != 401 || got != "cs:forced" {
+		t.Errorf("status after the sign-out: %d %q, want 401 %q", w.Code, got, "cs:forced")
+	}
+}

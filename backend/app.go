@@ -231,6 +231,12 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	opts := cfg.Logout
 	opts.BackendPrefix, opts.Logger, opts.Now, opts.Secure = cfg.Prefix, cfg.Logger, cfg.Now, cfg.Secure
+	if opts.Message == nil {
+		// The lock dialog and scripts read the reason in the page's language.
+		opts.Message = func(r *http.Request, reason logout.Reason) string {
+			return a.cat.lang(pickLang(r)).T("reason." + reason.String())
+		}
+	}
 	if a.m, err = logout.New(store, opts); err != nil {
 		return nil, fmt.Errorf("backend: %w", err)
 	}

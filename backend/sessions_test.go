@@ -2,6 +2,7 @@ package backend_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -212,4 +213,27 @@ func TestSessionsPaged(t *testing.T) {
 	stats := admin.get("/backend/api/stats")
 	wantStatus(t, stats, 200)
 	wantContains(t, stats.body, `"121"`)
+}
+
+// TestReasonInPageLanguage: a script told that its session ended (the
+// widget's lock dialog shows the message) reads the reason in the
+// language the browser asks for.
+func TestReasonInPageLanguage(t *testing.T) {
+	e := start(t, "", nil)
+	ed := e.client()
+	ed.mustSignIn("editor", editorPassword)
+	if _, err := e.app.Manager().ForceSignOut(t.Context(), logout.Selector{All: true}); err != nil {
+		t.Fatal(err)
+	}
+	ed.header.Set("Accept", "application/json")
+	ed.header.Set("Accept-Language", "cs-CZ,cs;q=0.9")
+	r := ed.get("/backend/session/status")
+	wantStatus(t, r, http.StatusUnauthorized)
+	var v struct{ Reason, Message string }
+	if err := json.Unmarshal([]byte(r.body), &v); err != nil {
+		t.Fatalf("%v: %s", err, r.body)
+	}
+	if v.Reason != "forced" || v.Message != "Byli jste odhlášeni administrátorem." {
+		t.Errorf("got reason %q message %q, want the Czech notice of a forced sign-out", v.Reason, v.Message)
+	}
 }
