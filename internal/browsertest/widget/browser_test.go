@@ -157,10 +157,12 @@ func newBackendWith(t *testing.T, s logout.Settings, opts logout.Options) *backe
 		}
 		fmt.Fprint(w, "done")
 	})
-	mux.HandleFunc("/backend/ping", func(w http.ResponseWriter, r *http.Request) {
+	// Guarded like a real app's route: a request whose cookie was
+	// dropped (a 401 of status drops it) is refused too.
+	mux.Handle("/backend/ping", m.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `{"pong":true}`)
-	})
+	})))
 	mux.Handle("/backend/session/", m.Endpoints())
 
 	app := m.Handler(mux)
