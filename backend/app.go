@@ -200,9 +200,14 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	// The store first: if it fails, no users are created whose passwords
 	// would never be shown.
-	store, counts, err := a.openStore(ctx)
-	if err != nil {
-		return nil, err
+	store, counts := cfg.Store, throttleStore(nil)
+	if store == nil {
+		o, err := openStore(ctx, cfg.StoreURL, cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, o.closers...)
+		store, counts = o.store, o.counts
 	}
 	a.users, err = openUsers(ctx, filepath.Join(cfg.DataDir, "users.db"), cfg.BcryptCost)
 	if err != nil {
@@ -302,25 +307,62 @@ func validPrefix(p string) bool {
 	return true
 }
 
-// openStore opens the session store that the config names and, on Redis
-// or PostgreSQL, the sign-in counts beside it on the same connections;
-// nil counts mean users.db keeps them.
-func (a *App) openStore(ctx context.Context) (logout.Store, throttleStore, error) {
-	u := a.cfg.StoreURL
-	switch {
-	case a.cfg.Store != nil:
-		return a.cfg.Store, nil, nil
-	case u == "" || u == "sqlite":
-		s, err := sqlitestore.New(ctx, filepath.Join(a.cfg.DataDir, "sessions.db"), sqlitestore.Options{})
+// ErrUnknownStore is returned by [OpenStore] for a store URL of no
+// known kind.
+var ErrUnknownStore = errors.New("backend: unknown store")
+
+// OpenStore opens the session store that a store URL names, as
+// [Config.StoreURL] reads it: "" or "sqlite" for sessions.db in dir,
+// redis://… (rediss://…) or postgres://… (postgresql://…). Redis fails
+// fast on a refused server and lets the Manager's store timeout bound
+// every call. Close it with the function returned. A URL of no known
+// kind is an error wrapping [ErrUnknownStore].
+func OpenStore(ctx context.Context, u, dir string) (logout.Store, func() error, error) {
+	o, err := openStore(ctx, u, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return o.store, o.close, nil
+}
+
+// opened is a store that openStore opened: the sessions, the sign-in
+// counts that share its connection (nil for SQLite, which keeps them in
+// users.db), and what closes both.
+type opened struct {
+	store   logout.Store
+	counts  throttleStore
+	closers []func() error
+}
+
+func (o *opened) close() error {
+	var errs []error
+	for _, c := range o.closers {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
+}
+
+// openStore opens the store that u names; on error it closes what it
+// opened.
+func openStore(ctx context.Context, u, dir string) (_ *opened, err error) {
+	o := &opened{}
+	defer func() {
 		if err != nil {
-			return nil, nil, fmt.Errorf("backend: session store: %w", err)
+			o.close()
 		}
-		a.closers = append(a.closers, s.Close)
-		return s, nil, nil
+	}()
+	switch {
+	case u == "" || u == "sqlite":
+		s, err := sqlitestore.New(ctx, filepath.Join(dir, "sessions.db"), sqlitestore.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("backend: session store: %w", err)
+		}
+		o.store, o.closers = s, append(o.closers, s.Close)
+		return o, nil
 	case strings.HasPrefix(u, "redis://") || strings.HasPrefix(u, "rediss://"):
 		opt, err := redis.ParseURL(u)
 		if err != nil {
-			return nil, nil, fmt.Errorf("backend: redis store URL: %w", err)
+			return nil, fmt.Errorf("backend: redis store URL: %w", err)
 		}
 		// Let the Manager's store timeout bound every call: without this
 		// go-redis waits its own read timeout on a silent server.
@@ -341,32 +383,34 @@ func (a *App) openStore(ctx context.Context) (logout.Store, throttleStore, error
 			opt.DialTimeout = 2 * time.Second
 		}
 		client := redis.NewClient(opt)
-		a.closers = append(a.closers, client.Close)
+		o.closers = append(o.closers, client.Close)
 		if err := client.Ping(ctx).Err(); err != nil {
-			return nil, nil, fmt.Errorf("backend: redis store: %w", err)
+			return nil, fmt.Errorf("backend: redis store: %w", err)
 		}
 		s, err := redisstore.New(client, redisstore.Options{})
 		if err != nil {
-			return nil, nil, fmt.Errorf("backend: redis store: %w", err)
+			return nil, fmt.Errorf("backend: redis store: %w", err)
 		}
-		return s, &redisThrottle{c: client, prefix: redisThrottlePrefix}, nil
+		o.store, o.counts = s, &redisThrottle{c: client, prefix: redisThrottlePrefix}
+		return o, nil
 	case strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://"):
 		pool, err := pgxpool.New(ctx, u)
 		if err != nil {
-			return nil, nil, fmt.Errorf("backend: postgres store: %w", err)
+			return nil, fmt.Errorf("backend: postgres store: %w", err)
 		}
-		a.closers = append(a.closers, func() error { pool.Close(); return nil })
+		o.closers = append(o.closers, func() error { pool.Close(); return nil })
 		s, err := pgstore.New(ctx, pool, pgstore.Options{})
 		if err != nil {
-			return nil, nil, fmt.Errorf("backend: postgres store: %w", err)
+			return nil, fmt.Errorf("backend: postgres store: %w", err)
 		}
 		counts, err := newPGThrottle(ctx, pool, pgThrottleSchema)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return s, counts, nil
+		o.store, o.counts = s, counts
+		return o, nil
 	}
-	return nil, nil, fmt.Errorf("backend: unknown store %q: want sqlite, redis://… or postgres://…", u)
+	return nil, fmt.Errorf("%w %q: want sqlite, redis://… or postgres://…", ErrUnknownStore, u)
 }
 
 // Handler returns the App's HTTP handler: the front end, the backend and

@@ -11,18 +11,12 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
-
 	"github.com/gologout/logout"
-	"github.com/gologout/logout/pgstore"
-	"github.com/gologout/logout/redisstore"
-	"github.com/gologout/logout/sqlitestore"
+	"github.com/gologout/logout/backend"
 )
 
 // ShutdownTimeout bounds the wait for requests in flight at shutdown.
@@ -106,52 +100,15 @@ func ParsePrefixes(list string) ([]netip.Prefix, error) {
 // status 2 on them.
 var ErrUsage = errors.New("usage")
 
-// OpenStore opens the session store that --store names: "" or "sqlite"
-// for sessions.db in dir, redis://… (rediss://…) or postgres://…
-// (postgresql://…). Close it with the function returned. An unknown
-// store is an error wrapping [ErrUsage].
+// OpenStore opens the session store that --store names, as
+// [backend.OpenStore] does: "" or "sqlite" for sessions.db in dir,
+// redis://… (rediss://…) or postgres://… (postgresql://…). Close it with
+// the function returned. An unknown store is an error wrapping
+// [ErrUsage].
 func OpenStore(ctx context.Context, u, dir string) (logout.Store, func() error, error) {
-	switch {
-	case u == "" || u == "sqlite":
-		s, err := sqlitestore.New(ctx, filepath.Join(dir, "sessions.db"), sqlitestore.Options{})
-		if err != nil {
-			return nil, nil, fmt.Errorf("sqlite store: %w", err)
-		}
-		return s, s.Close, nil
-	case strings.HasPrefix(u, "redis://") || strings.HasPrefix(u, "rediss://"):
-		opt, err := redis.ParseURL(u)
-		if err != nil {
-			return nil, nil, fmt.Errorf("redis store URL: %w", err)
-		}
-		opt.ContextTimeoutEnabled = true
-		if opt.MaxRetries == 0 {
-			opt.MaxRetries = 1
-		}
-		if opt.DialTimeout == 0 {
-			opt.DialTimeout = 2 * time.Second
-		}
-		client := redis.NewClient(opt)
-		if err := client.Ping(ctx).Err(); err != nil {
-			client.Close()
-			return nil, nil, fmt.Errorf("redis store: %w", err)
-		}
-		s, err := redisstore.New(client, redisstore.Options{})
-		if err != nil {
-			client.Close()
-			return nil, nil, fmt.Errorf("redis store: %w", err)
-		}
-		return s, client.Close, nil
-	case strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://"):
-		pool, err := pgxpool.New(ctx, u)
-		if err != nil {
-			return nil, nil, fmt.Errorf("postgres store: %w", err)
-		}
-		s, err := pgstore.New(ctx, pool, pgstore.Options{})
-		if err != nil {
-			pool.Close()
-			return nil, nil, fmt.Errorf("postgres store: %w", err)
-		}
-		return s, func() error { pool.Close(); return nil }, nil
+	s, closeStore, err := backend.OpenStore(ctx, u, dir)
+	if errors.Is(err, backend.ErrUnknownStore) {
+		return nil, nil, fmt.Errorf("%w: --store %q: want sqlite, redis://… or postgres://…", ErrUsage, u)
 	}
-	return nil, nil, fmt.Errorf("%w: --store %q: want sqlite, redis://… or postgres://…", ErrUsage, u)
+	return s, closeStore, err
 }
