@@ -17,9 +17,10 @@ import (
 // the store, [Manager.tend] and [Manager.Sweep] write the activity of
 // busy sessions every touch interval (writeBusy), so that their sweepers
 // see it too. The end of a request counts as activity when a beat of
-// [Manager.Run] (at least one a second) or a sweep saw it in flight: a
-// shorter request's start, already its activity, is within a beat of
-// its end, and the request path does not read the clock a second time.
+// [Manager.Run] (at least one a second) or a sweep saw it in flight a
+// touch interval or more after the session's last activity (busyLong):
+// a shorter request's start, already its activity, is close enough, and
+// the request path does not read the clock a second time.
 
 // inflight is the set of entries with requests or [Manager.Busy] tasks
 // in flight. Every backend request enters and leaves it, so it is split
@@ -39,9 +40,11 @@ func (m *Manager) inflightPart(e *entry) int {
 }
 
 // busyLong is a flag in entry.busy, above the count: a beat or sweep
-// saw work of the entry in flight (writeBusy). Only then does the end of
-// the work read the clock: a request that no beat saw ended within one
-// beat of its start, which is already its activity.
+// saw work of the entry in flight at least a touch interval after the
+// session's last activity (writeBusy). Only then does the end of the
+// work count, and read the clock: a shorter request's start, already
+// its activity, is within a touch interval of its end, and the deadline
+// its response told stays true.
 const busyLong = 1 << 30
 
 // enter counts one more piece of work in flight for e and returns e's
@@ -60,19 +63,30 @@ func (m *Manager) enter(e *entry) (part int) {
 	return part
 }
 
-// snapshot returns the entries in flight, marking each as long.
+// snapshot returns the entries in flight.
 func (f *inflight) snapshot() []*entry {
 	var list []*entry
 	for i := range f {
 		p := &f[i]
 		p.mu.Lock()
 		for e := range p.m {
-			e.busy.Or(busyLong)
 			list = append(list, e)
 		}
 		p.mu.Unlock()
 	}
 	return list
+}
+
+// markLong flags e as long work, if it is still in flight.
+func (m *Manager) markLong(e *entry) bool {
+	p := &m.inflight[m.inflightPart(e)]
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e.busy.Load()&^busyLong == 0 {
+		return false
+	}
+	e.busy.Or(busyLong)
+	return true
 }
 
 // leave ends one piece of work in flight for e. When it was the last,
@@ -135,12 +149,15 @@ func (m *Manager) writeBusy(ctx context.Context, now time.Time) error {
 	nowµ := now.UnixMicro()
 	var errs []error
 	for _, e := range list {
-		if e.ended.Load() != nil {
+		ti := m.touchInterval(set, e).Microseconds()
+		// Work that began less than a touch interval ago is covered by
+		// its start: the deadline its response told stays the deadline.
+		if e.ended.Load() != nil || nowµ-e.seen.Load() < ti || !m.markLong(e) {
 			continue
 		}
 		maxStore(&e.seen, nowµ)
 		maxStore(&e.used, nowµ)
-		if nowµ-e.written.Load() >= m.touchInterval(set, e).Microseconds() {
+		if nowµ-e.written.Load() >= ti {
 			errs = append(errs, m.write(ctx, e, set))
 		}
 	}
