@@ -86,6 +86,23 @@ func TestInFlightUpload(t *testing.T) {
 	e.wantSignedIn(c, false, "idle", "a lifetime after the upload")
 }
 
+// TestInFlightShort: a request that ends within a touch interval of its
+// start leaves the deadline that its response told, even when a sweep
+// saw it in flight.
+func TestInFlightShort(t *testing.T) {
+	e := newEnv(t, logout.Options{TouchInterval: 5 * time.Second})
+	c := e.signIn("alice")
+	e.clock.Advance(time.Minute)
+	up := e.startSlow(c, nil, nil)
+	e.clock.Advance(2 * time.Second)
+	e.sweep()
+	up.finish()
+	e.clock.Advance(logout.DefaultLifetime - 2*time.Second - time.Millisecond)
+	e.wantSignedIn(c, true, "", "just before a lifetime after the request began")
+	e.clock.Advance(time.Millisecond)
+	e.wantSignedIn(c, false, "idle", "a lifetime after the request began")
+}
+
 // TestInFlightAbsolute: work in flight does not outlast the absolute
 // limit.
 func TestInFlightAbsolute(t *testing.T) {
