@@ -85,6 +85,40 @@ func TestSessionLimitStatusSaysWhy(t *testing.T) {
 	}
 }
 
+// TestSessionLimitLowered: lowering the limit ends the oldest sessions
+// above it at the next sweep, without waiting for a sign-in.
+func TestSessionLimitLowered(t *testing.T) {
+	e := newEnv(t, logout.Options{})
+	var cs []*http.Cookie
+	for range 4 {
+		cs = append(cs, e.signIn("alice"))
+		e.clock.Advance(time.Second)
+	}
+	bob := e.signIn("bob")
+	e.sweep()
+	s, err := e.m.Settings(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.MaxSessions = 2
+	if _, err := e.m.UpdateSettings(t.Context(), s, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	e.sweep()
+	if n, err := e.m.CountSessions(t.Context(), "alice"); err != nil || n != 2 {
+		t.Fatalf("after the sweep alice holds %d sessions, %v; want 2", n, err)
+	}
+	for i, c := range cs {
+		w := e.do(req{path: "/backend/page", cookie: c})
+		if ended := w.Code == 303 && strings.Contains(w.Header().Get("Location"), "reason=limit"); ended != (i < 2) {
+			t.Errorf("sign-in %d: %d to %q; want the two oldest ended for the limit", i, w.Code, w.Header().Get("Location"))
+		}
+	}
+	if w := e.do(req{path: "/backend/page", cookie: bob}); w.Code != 200 {
+		t.Fatalf("bob's session: %d, want 200", w.Code)
+	}
+}
+
 func TestRetentionSetting(t *testing.T) {
 	day := 24 * time.Hour
 	tests := []struct {

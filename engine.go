@@ -386,7 +386,7 @@ func (m *Manager) begin(ctx context.Context, id string, u User, prev []string) (
 	}
 	m.log.LogAttrs(ctx, slog.LevelInfo, "logout: signed in", slog.String("sid", shortID(s.ID)), slog.String("user", u.ID))
 	if set.MaxSessions > 0 {
-		if err := m.limitSessions(ctx, s, set.MaxSessions, now); err != nil {
+		if err := m.trimSessions(ctx, s.UserID, set.MaxSessions, s.ID, now); err != nil {
 			// The sign-in stands; the user's next sign-in trims again.
 			m.log.LogAttrs(ctx, slog.LevelWarn, "logout: session limit", slog.String("user", u.ID), slog.String("error", err.Error()))
 		}
@@ -394,26 +394,31 @@ func (m *Manager) begin(ctx context.Context, id string, u User, prev []string) (
 	return s, nil
 }
 
-// limitSessions ends the oldest sessions of s's user beyond limit
-// ([ReasonLimit]), never s itself. It reads the user's sessions after s
-// was stored, so of concurrent sign-ins, in this process or others,
-// the last to read trims what all of them created: once they are done
-// the user holds at most limit sessions. It counts first, so a user
-// within the limit costs one count.
-func (m *Manager) limitSessions(ctx context.Context, s Session, limit int, now time.Time) error {
+// trimSessions ends userID's oldest sessions beyond limit, never the
+// session except (a sign-in's new one, which counts towards the limit),
+// with [ReasonLimit]. A sign-in reads the user's sessions after its own
+// was stored, so of concurrent sign-ins, in this process or others, the
+// last to read trims what all of them created: once they are done the
+// user holds at most limit sessions. It counts first, so a user within
+// the limit costs one count.
+func (m *Manager) trimSessions(ctx context.Context, userID string, limit int, except string, now time.Time) error {
 	sctx, cancel := m.storeCtx(ctx)
 	defer cancel()
-	n, err := m.store.CountSessions(sctx, s.UserID)
+	n, err := m.store.CountSessions(sctx, userID)
 	if err != nil || n <= limit {
 		return err
 	}
-	list, err := m.store.ListSessions(sctx, ListOptions{UserID: s.UserID, Limit: n})
+	list, err := m.store.ListSessions(sctx, ListOptions{UserID: userID, Limit: n})
 	if err != nil {
 		return err
 	}
-	list = slices.DeleteFunc(list, func(x Session) bool { return x.ID == s.ID })
+	room := limit
+	if except != "" {
+		list = slices.DeleteFunc(list, func(x Session) bool { return x.ID == except })
+		room--
+	}
 	var ids []string
-	for _, x := range list[:max(len(list)-(limit-1), 0)] { // oldest first; limit-1 besides new
+	for _, x := range list[:max(len(list)-room, 0)] { // oldest first
 		ids = append(ids, x.ID)
 	}
 	if len(ids) == 0 {

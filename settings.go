@@ -102,7 +102,8 @@ type Settings struct {
 	FrontendActivity bool
 	// MaxSessions limits how many sessions one user may hold at once;
 	// a sign-in beyond it ends that user's oldest session
-	// ([ReasonLimit]). 0 (the default) means no limit; at most
+	// ([ReasonLimit]), and after a change of the settings the sweeper
+	// ends the oldest sessions of every user above it. 0 (the default) means no limit; at most
 	// [MaxSessionLimit].
 	MaxSessions int
 	// Policy names the compliance preset these values were filled from

@@ -113,7 +113,7 @@ func (m *Manager) sweep(ctx context.Context) (int, error) {
 	}
 	var errs []error
 	if m.sweptVersion.Load() != set.Version {
-		if err := m.refreshDeadlines(ctx, set); err != nil {
+		if err := m.refreshDeadlines(ctx, set, now); err != nil {
 			errs = append(errs, err)
 		} else {
 			m.sweptVersion.Store(set.Version)
@@ -143,9 +143,18 @@ func (m *Manager) sweep(ctx context.Context) (int, error) {
 // one SetDeadlines per page: two store round trips per page, each bounded
 // by the store timeout. A session touched meanwhile keeps the deadline of
 // that touch (SetDeadlines checks LastSeen).
-func (m *Manager) refreshDeadlines(ctx context.Context, set *Settings) error {
+//
+// Under a session limit it also counts each user's sessions on the way,
+// and then ends the oldest sessions of those above it: a limit lowered
+// by a settings change holds for the sessions that exist, not only from
+// each user's next sign-in.
+func (m *Manager) refreshDeadlines(ctx context.Context, set *Settings, now time.Time) error {
 	opts := ListOptions{Limit: sweepBatch}
 	updates := make([]DeadlineUpdate, 0, sweepBatch)
+	var perUser map[string]int
+	if set.MaxSessions > 0 {
+		perUser = make(map[string]int)
+	}
 	for {
 		sctx, cancel := m.storeCtx(ctx)
 		list, err := m.store.ListSessions(sctx, opts)
@@ -155,6 +164,9 @@ func (m *Manager) refreshDeadlines(ctx context.Context, set *Settings) error {
 		}
 		updates = updates[:0]
 		for _, s := range list {
+			if perUser != nil {
+				perUser[s.UserID]++
+			}
 			if d, _ := set.Deadline(s); !d.Equal(s.Deadline) {
 				updates = append(updates, DeadlineUpdate{ID: s.ID, Seen: s.LastSeen, Deadline: d})
 			}
@@ -168,10 +180,17 @@ func (m *Manager) refreshDeadlines(ctx context.Context, set *Settings) error {
 			}
 		}
 		if len(list) < sweepBatch {
-			return nil
+			break
 		}
 		opts.After = CursorOf(list[len(list)-1])
 	}
+	var errs []error
+	for user, n := range perUser {
+		if n > set.MaxSessions {
+			errs = append(errs, m.trimSessions(ctx, user, set.MaxSessions, "", now))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // endExpired ends the sessions past their deadline and says how many.
