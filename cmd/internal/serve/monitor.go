@@ -62,6 +62,15 @@ func (mo *Monitor) Observer() logout.Observer {
 	return mo.col
 }
 
+// Addr returns the address the monitor listens on, such as
+// "127.0.0.1:9090"; "" when monitoring is off.
+func (mo *Monitor) Addr() string {
+	if mo == nil {
+		return ""
+	}
+	return mo.ln.Addr().String()
+}
+
 // Close closes the listener, for a start that fails before [Monitor.Run]
 // serves it.
 func (mo *Monitor) Close() error {
@@ -71,21 +80,36 @@ func (mo *Monitor) Close() error {
 	return mo.ln.Close()
 }
 
+// ErrShuttingDown is what /readyz reports while the command's server
+// shuts down.
+var ErrShuttingDown = errors.New("shutting down")
+
 // Run returns background work for [Run] that serves the monitoring
 // endpoints, with m's sessions in logout_active_sessions and m's
 // [logout.Manager.Ready] behind /readyz, until its context is done.
+// Once [Run] begins to shut the command's server down, /readyz answers
+// 503 while the requests in flight finish.
 func (mo *Monitor) Run(m *logout.Manager) func(context.Context) error {
 	if mo == nil {
 		return func(context.Context) error { return nil }
 	}
 	mo.col.Track(m)
-	srv := &http.Server{
-		Handler:           MonitorHandler(mo.reg, m.Ready, mo.log),
-		ReadHeaderTimeout: 10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		ErrorLog:          slog.NewLogLogger(mo.log.Handler(), slog.LevelWarn),
-	}
 	return func(ctx context.Context) error {
+		draining := Draining(ctx)
+		ready := func(ctx context.Context) error {
+			select {
+			case <-draining:
+				return ErrShuttingDown
+			default:
+			}
+			return m.Ready(ctx)
+		}
+		srv := &http.Server{
+			Handler:           MonitorHandler(mo.reg, ready, mo.log),
+			ReadHeaderTimeout: 10 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			ErrorLog:          slog.NewLogLogger(mo.log.Handler(), slog.LevelWarn),
+		}
 		served := make(chan error, 1)
 		go func() { served <- srv.Serve(mo.ln) }()
 		select {
@@ -119,8 +143,12 @@ func MonitorHandler(g prometheus.Gatherer, ready func(context.Context) error, lo
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) { ok(w) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := ready(r.Context()); err != nil {
-			logger.LogAttrs(r.Context(), slog.LevelWarn, "metrics: not ready", slog.String("error", err.Error()))
 			w.Header().Set("Cache-Control", "no-store")
+			if errors.Is(err, ErrShuttingDown) {
+				http.Error(w, "not ready: shutting down", http.StatusServiceUnavailable)
+				return
+			}
+			logger.LogAttrs(r.Context(), slog.LevelWarn, "metrics: not ready", slog.String("error", err.Error()))
 			http.Error(w, "not ready: the session store does not answer", http.StatusServiceUnavailable)
 			return
 		}

@@ -5,14 +5,17 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/cmd/internal/serve"
+	"github.com/gologout/logout/internal/servicetest"
 	"github.com/gologout/logout/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -83,5 +86,63 @@ func TestMonitorOff(t *testing.T) {
 	}
 	if err := mon.Close(); err != nil {
 		t.Errorf("Close of a monitor turned off: got %v, want nil", err)
+	}
+}
+
+// TestMonitorDraining: while Run drains the server's requests in
+// flight, /readyz says 503, so that a load balancer stops sending more.
+func TestMonitorDraining(t *testing.T) {
+	logger := slog.New(slog.DiscardHandler)
+	mon, err := serve.ListenMonitor("127.0.0.1:0", io.Discard, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := logout.New(logout.NewMemoryStore(), logout.Options{Observer: mon.Observer()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- serve.Run(ctx, "test", logger, srv, ln, nil, mon.Run(m)) }()
+
+	readyz := func() (int, string) {
+		t.Helper()
+		res, err := http.Get("http://" + mon.Addr() + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	servicetest.Within(t, 5*time.Second, "the monitor serving", func() bool {
+		res, err := http.Get("http://" + mon.Addr() + "/livez")
+		if err == nil {
+			res.Body.Close()
+		}
+		return err == nil
+	})
+	if code, body := readyz(); code != 200 {
+		t.Fatalf("before shutdown: %d %q, want 200", code, body)
+	}
+	go http.Get("http://" + ln.Addr().String() + "/slow")
+	<-entered
+	cancel()
+	servicetest.Within(t, 5*time.Second, "/readyz to say shutting down", func() bool {
+		code, body := readyz()
+		return code == 503 && strings.Contains(body, "shutting down")
+	})
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 }

@@ -33,7 +33,10 @@ type TLS struct{ Cert, Key string }
 // the last requests did) and waits for it. It returns every error joined.
 // name starts its log lines ("backend", "logout-proxy").
 func Run(ctx context.Context, name string, logger *slog.Logger, srv *http.Server, ln net.Listener, tls *TLS, background ...func(context.Context) error) error {
-	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	// Background work runs until the server has shut down, and can tell
+	// from Draining when the shutdown began (a monitor then reports not
+	// ready, so that load balancers stop sending requests).
+	runCtx, stopRun := context.WithCancel(context.WithValue(context.WithoutCancel(ctx), drainingKey{}, ctx.Done()))
 	defer stopRun()
 	ran := make(chan error, len(background))
 	for _, run := range background {
@@ -67,6 +70,16 @@ func Run(ctx context.Context, name string, logger *slog.Logger, srv *http.Server
 	}
 	logger.Info(name + ": stopped")
 	return errors.Join(errs...)
+}
+
+type drainingKey struct{}
+
+// Draining returns a channel that is closed once the [Run] that started
+// ctx's background work begins to shut its server down; nil (never
+// closed) for a ctx from elsewhere.
+func Draining(ctx context.Context) <-chan struct{} {
+	ch, _ := ctx.Value(drainingKey{}).(<-chan struct{})
+	return ch
 }
 
 // ParsePrefixes parses the --trusted-proxy list: comma-separated
