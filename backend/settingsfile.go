@@ -235,6 +235,28 @@ func SettingsEnvNames() []string {
 	return out
 }
 
+// CheckSettingsEnv returns an error naming every variable in environ
+// (as [os.Environ] lists them) that starts with [SettingsEnvPrefix] but is
+// neither one of [SettingsEnvNames] nor LOGOUT_SETTINGS_FILE or
+// LOGOUT_SETTINGS_LOCKED (the commands' flags): a misspelt setting that
+// would otherwise be left out without a word.
+func CheckSettingsEnv(environ []string) error {
+	known := SettingsEnvNames()
+	known = append(known, SettingsEnvPrefix+"FILE", SettingsEnvPrefix+"LOCKED")
+	var unknown []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, SettingsEnvPrefix) && !slices.Contains(known, name) {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	return fmt.Errorf("backend: unknown settings variable %s; known: %s", strings.Join(unknown, ", "), strings.Join(known, ", "))
+}
+
 // readSettingsEnv sets form from the LOGOUT_SETTINGS_* variables.
 func readSettingsEnv(getenv func(string) string, form url.Values, origins map[string]string) error {
 	var errs []error

@@ -226,3 +226,28 @@ func FuzzLoadSettings(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckSettingsEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		environ []string
+		unknown string // named in the error; "" for none
+	}{
+		{"none", []string{"HOME=/root", "PATH=/bin"}, ""},
+		{"known", []string{"LOGOUT_SETTINGS_LIFETIME=900", "LOGOUT_SETTINGS_ROLE_LIFETIMES=editor=600", "LOGOUT_SETTINGS_FILE=s.toml", "LOGOUT_SETTINGS_LOCKED=1"}, ""},
+		{"misspelt", []string{"LOGOUT_SETTINGS_LIFETIM=900"}, "LOGOUT_SETTINGS_LIFETIM"},
+		{"lower case", []string{"LOGOUT_SETTINGS_lifetime=900"}, "LOGOUT_SETTINGS_lifetime"},
+		{"other prefixes pass", []string{"LOGOUT_SETTINGSX=1", "LOGOUT_STORE=sqlite"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := backend.CheckSettingsEnv(tt.environ)
+			switch {
+			case tt.unknown == "" && err != nil:
+				t.Fatalf("got %v, want nil", err)
+			case tt.unknown != "" && (err == nil || !strings.Contains(err.Error(), tt.unknown+";")):
+				t.Fatalf("got %v, want an error naming %s", err, tt.unknown)
+			}
+		})
+	}
+}

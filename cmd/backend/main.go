@@ -33,6 +33,10 @@ import (
 )
 
 func main() {
+	if err := backend.CheckSettingsEnv(os.Environ()); err != nil {
+		fmt.Fprintln(os.Stderr, "backend:", err)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {

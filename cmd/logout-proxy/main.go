@@ -39,6 +39,10 @@ import (
 )
 
 func main() {
+	if err := backend.CheckSettingsEnv(os.Environ()); err != nil {
+		fmt.Fprintln(os.Stderr, "logout-proxy:", err)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
