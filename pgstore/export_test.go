@@ -1,5 +1,7 @@
 package pgstore
 
+import "github.com/gologout/logout"
+
 // Test hooks, visible only to this package's tests.
 
 // SchemaVersion is the version New migrates to.
@@ -26,6 +28,9 @@ func ListQueries(s *Store) map[string]string {
 		"countAll": s.q.countAll, "countUser": s.q.countUser,
 	}
 }
+
+// EventsQuery returns the statement and arguments behind Events.
+func EventsQuery(s *Store, q logout.EventQuery) (string, []any) { return s.eventsQuery(q) }
 
 // Migration returns the step that takes a schema from version v to v+1,
 // with {s} standing for the quoted schema.

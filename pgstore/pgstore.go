@@ -445,6 +445,17 @@ func (s *Store) Events(ctx context.Context, q logout.EventQuery) ([]logout.Event
 	if q.Limit <= 0 {
 		return nil, nil
 	}
+	query, args := s.eventsQuery(q)
+	rows, _ := s.pool.Query(ctx, query, args...)
+	out, err := pgx.CollectRows(rows, scanEvent)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: events: %w", err)
+	}
+	return out, nil
+}
+
+// eventsQuery returns the statement and arguments of Events for q.
+func (s *Store) eventsQuery(q logout.EventQuery) (string, []any) {
 	c := &clauses{}
 	c.b.WriteString(s.q.events)
 	cond := c.add
@@ -461,12 +472,7 @@ func (s *Store) Events(ctx context.Context, q logout.EventQuery) ([]logout.Event
 		cond(` AND reason = $%d`, q.Reason.String())
 	}
 	cond(` ORDER BY at DESC, id DESC LIMIT $%d`, q.Limit)
-	rows, _ := s.pool.Query(ctx, c.b.String(), c.args...)
-	out, err := pgx.CollectRows(rows, scanEvent)
-	if err != nil {
-		return nil, fmt.Errorf("pgstore: events: %w", err)
-	}
-	return out, nil
+	return c.b.String(), c.args
 }
 
 func scanEvent(row pgx.CollectableRow) (logout.Event, error) {

@@ -562,3 +562,86 @@ func benchSessions(b *testing.B, s *pgstore.Store, n int) []string {
 	}
 	return ids
 }
+
+// TestEventsUseIndex checks that the sign-out log's queries read an
+// index, never the whole table, for a custom and a generic plan: all
+// events (in a time range or not) the time index in order, newest first,
+// with no sort; one user's events the user index (the planner may sort
+// those few rows), or the time index for a user with half the log.
+func TestEventsUseIndex(t *testing.T) {
+	pool := pgtest.Postgres(t)
+	schema := pgtest.PostgresSchema(t, pool)
+	s := newStore(t, pool, schema)
+	table := pgx.Identifier{schema}.Sanitize() + ".events"
+	// 20000 events over 20000 s: the even ones of u0, the others 20 each
+	// of u1, u3, ... u999.
+	_, err := pool.Exec(t.Context(), `INSERT INTO `+table+` (session_id, user_id, reason, at)
+SELECT 's' || g, 'u' || CASE WHEN g % 2 = 0 THEN 0 ELSE g % 1000 END, 'idle', timestamptz '2026-01-01 00:00:00Z' + g * interval '1 second'
+FROM generate_series(1, 20000) AS g`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(t.Context(), "VACUUM ANALYZE "+table); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.ConnectConfig(t.Context(), pool.Config().ConnConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	since, until := time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC), time.Date(2026, 1, 1, 2, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name    string
+		q       logout.EventQuery
+		indexes []string // the plan reads one of these
+		sorted  bool     // it may sort (the few rows it read)
+	}{
+		{"newest of all", logout.EventQuery{Limit: 50}, []string{"events_at_id_idx"}, false},
+		{"a time range", logout.EventQuery{Since: since, Until: until, Limit: 50}, []string{"events_at_id_idx"}, false},
+		{"a user with few events", logout.EventQuery{UserID: "u7", Limit: 50}, []string{"events_user_at_idx"}, true},
+		{"a user with half the log, in a time range", logout.EventQuery{UserID: "u0", Since: since, Until: until, Limit: 50},
+			[]string{"events_user_at_idx", "events_at_id_idx"}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			query, args := pgstore.EventsQuery(s, tt.q)
+			name := strings.Map(func(r rune) rune {
+				if r >= 'a' && r <= 'z' {
+					return r
+				}
+				return '_'
+			}, tt.name)
+			if _, err := conn.Exec(t.Context(), "PREPARE "+name+" AS "+query); err != nil {
+				t.Fatal(err)
+			}
+			// EXECUTE takes literals: the arguments as SQL text.
+			lits := make([]string, len(args))
+			for i, a := range args {
+				switch v := a.(type) {
+				case time.Time:
+					lits[i] = "'" + v.Format(time.RFC3339Nano) + "'"
+				case string:
+					lits[i] = "'" + v + "'"
+				default:
+					lits[i] = fmt.Sprint(v)
+				}
+			}
+			for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+				if _, err := conn.Exec(t.Context(), "SET plan_cache_mode = "+mode); err != nil {
+					t.Fatal(err)
+				}
+				rows, _ := conn.Query(t.Context(), "EXPLAIN EXECUTE "+name+"("+strings.Join(lits, ", ")+")")
+				lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+				if err != nil {
+					t.Fatal(err)
+				}
+				plan := strings.Join(lines, "\n")
+				reads := slices.ContainsFunc(tt.indexes, func(ix string) bool {
+					return strings.Contains(plan, "using "+ix) || strings.Contains(plan, "on "+ix)
+				})
+				if !reads || strings.Contains(plan, "Seq Scan") || (!tt.sorted && strings.Contains(plan, "Sort")) {
+					t.Fatalf("%s: plan does not read %v as it should:\n%s", mode, tt.indexes, plan)
+				}
+			}
+		})
+	}
+}
