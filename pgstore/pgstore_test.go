@@ -159,21 +159,9 @@ func TestExpiredSessionsUsesIndex(t *testing.T) {
 	schema := pgtest.PostgresSchema(t, pool)
 	s := newStore(t, pool, schema)
 	table := pgx.Identifier{schema}.Sanitize() + ".sessions"
-	_, err := pool.Exec(t.Context(), `INSERT INTO `+table+` (id, user_id, created, last_seen, deadline)
+	conn := planConn(t, pool, `INSERT INTO `+table+` (id, user_id, created, last_seen, deadline)
 SELECT 's' || g, 'u' || g % 100, t, t, t + g * interval '1 second'
-FROM generate_series(1, 20000) AS g, (VALUES (timestamptz '2026-01-01 00:00:00Z')) AS v(t)`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(t.Context(), "ANALYZE "+table); err != nil {
-		t.Fatal(err)
-	}
-	// A connection of its own, so that PREPARE and SET stay out of the pool.
-	conn, err := pgx.ConnectConfig(t.Context(), pool.Config().ConnConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+FROM generate_series(1, 20000) AS g, (VALUES (timestamptz '2026-01-01 00:00:00Z')) AS v(t)`, "ANALYZE "+table)
 	if _, err := conn.Exec(t.Context(), "PREPARE expired AS "+pgstore.ExpiredQuery(s)); err != nil {
 		t.Fatal(err)
 	}
@@ -278,20 +266,9 @@ func TestListSessionsUsesIndex(t *testing.T) {
 	table := pgx.Identifier{schema}.Sanitize() + ".sessions"
 	// 20000 sessions created in 10 s (many share a microsecond): the
 	// even ones of u0, the others 20 each of u1, u3, ... u999.
-	_, err := pool.Exec(t.Context(), `INSERT INTO `+table+` (id, user_id, created, last_seen, deadline)
+	conn := planConn(t, pool, `INSERT INTO `+table+` (id, user_id, created, last_seen, deadline)
 SELECT 's' || g, 'u' || CASE WHEN g % 2 = 0 THEN 0 ELSE g % 1000 END, t + (g % 10) * interval '1 second', t, t
-FROM generate_series(1, 20000) AS g, (VALUES (timestamptz '2026-01-01 00:00:00Z')) AS v(t)`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(t.Context(), "VACUUM ANALYZE "+table); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.ConnectConfig(t.Context(), pool.Config().ConnConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+FROM generate_series(1, 20000) AS g, (VALUES (timestamptz '2026-01-01 00:00:00Z')) AS v(t)`, "VACUUM ANALYZE "+table)
 	q := pgstore.ListQueries(s)
 	for _, tt := range []struct {
 		name, query, args, index string
@@ -575,20 +552,9 @@ func TestEventsUseIndex(t *testing.T) {
 	table := pgx.Identifier{schema}.Sanitize() + ".events"
 	// 20000 events over 20000 s: the even ones of u0, the others 20 each
 	// of u1, u3, ... u999.
-	_, err := pool.Exec(t.Context(), `INSERT INTO `+table+` (session_id, user_id, reason, at)
+	conn := planConn(t, pool, `INSERT INTO `+table+` (session_id, user_id, reason, at)
 SELECT 's' || g, 'u' || CASE WHEN g % 2 = 0 THEN 0 ELSE g % 1000 END, 'idle', timestamptz '2026-01-01 00:00:00Z' + g * interval '1 second'
-FROM generate_series(1, 20000) AS g`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(t.Context(), "VACUUM ANALYZE "+table); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.ConnectConfig(t.Context(), pool.Config().ConnConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+FROM generate_series(1, 20000) AS g`, "VACUUM ANALYZE "+table)
 	since, until := time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC), time.Date(2026, 1, 1, 2, 0, 0, 0, time.UTC)
 	for _, tt := range []struct {
 		name    string
@@ -644,4 +610,22 @@ FROM generate_series(1, 20000) AS g`)
 			}
 		})
 	}
+}
+
+// planConn runs the statements (filling and analysing a table) and
+// returns a connection of its own, so that PREPARE and SET stay out of
+// the pool; it closes when the test ends.
+func planConn(t *testing.T, pool *pgxpool.Pool, statements ...string) *pgx.Conn {
+	t.Helper()
+	for _, st := range statements {
+		if _, err := pool.Exec(t.Context(), st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := pgx.ConnectConfig(t.Context(), pool.Config().ConnConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
 }
