@@ -44,24 +44,36 @@ func BenchmarkProxy(b *testing.B) {
 	bare := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.SetXForwarded() }})
 	defer bare.Close()
 	set := logout.DefaultSettings()
-	p, err := proxy.New(logout.NewMemoryStore(), proxy.Options{Upstream: u, Profile: proxy.Django(), Logout: logout.Options{Defaults: &set}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	lp := httptest.NewServer(p)
-	defer lp.Close()
 	client := &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 4},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	// Sign in through the proxy, so that its pages get the widget.
-	resp, err := client.PostForm(lp.URL+"/admin/login/", url.Values{"username": {"bench"}})
-	if err != nil || resp.StatusCode != http.StatusFound {
-		b.Fatalf("sign in: %v %v", resp, err)
+	// start starts a proxy with profile and signs in through it, so that
+	// its pages get the widget.
+	start := func(profile proxy.Profile) string {
+		p, err := proxy.New(logout.NewMemoryStore(), proxy.Options{Upstream: u, Profile: profile, Logout: logout.Options{Defaults: &set}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		lp := httptest.NewServer(p)
+		b.Cleanup(lp.Close)
+		resp, err := client.PostForm(lp.URL+"/admin/login/", url.Values{"username": {"bench"}})
+		if err != nil || resp.StatusCode != http.StatusFound {
+			b.Fatalf("sign in: %v %v", resp, err)
+		}
+		resp.Body.Close()
+		return lp.URL
 	}
-	resp.Body.Close()
+	lp := start(proxy.Django())
+	// The same with a sign-out nonce to learn from every page (as the
+	// wordpress profile does; the pages hold none, the worst case: the
+	// whole page is searched).
+	nonce := proxy.Django()
+	nonce.SignOut = &proxy.SignOut{Method: http.MethodGet, Path: "/logout?_wpnonce={nonce}",
+		NoncePattern: proxy.WordPress().SignOut.NoncePattern}
+	lpNonce := start(nonce)
 
 	for _, kind := range []string{"page", "asset"} {
 		for _, kb := range []string{"16", "1024"} {
-			for _, target := range []struct{ name, url string }{{"bare", bare.URL}, {"logout-proxy", lp.URL}} {
+			for _, target := range []struct{ name, url string }{{"bare", bare.URL}, {"logout-proxy", lp}, {"logout-proxy-nonce", lpNonce}} {
 				path := "/admin/?kb=" + kb
 				if kind == "asset" {
 					path = "/static/app.css?kb=" + kb
