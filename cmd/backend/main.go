@@ -70,47 +70,23 @@ Flags:
 
 // options are the parsed command line.
 type options struct {
-	addr, data, prefix, store, cert, key, logFormat, logLevel string
-	secure                                                    bool
-	metricsAddr                                               string
-	trustedProxies                                            []netip.Prefix
-	settings                                                  audit.Settings
+	serve.Flags
+	prefix         string
+	trustedProxies []netip.Prefix
+	settings       audit.Settings
 }
 
 // parse reads the flags, with defaults from the environment.
 func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) (options, bool, error) {
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
 	var o options
 	fs := flag.NewFlagSet("backend", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&o.addr, "addr", env("LOGOUT_ADDR", "127.0.0.1:8080"), "`host:port` to listen on; port 0 picks a free port (LOGOUT_ADDR)")
-	fs.StringVar(&o.data, "data", env("LOGOUT_DATA", "./data"), "data `directory` for users.db and, with the SQLite store, sessions.db; created if missing (LOGOUT_DATA)")
-	fs.StringVar(&o.prefix, "prefix", env("LOGOUT_PREFIX", "/backend"), "URL `path` prefix of the backend (LOGOUT_PREFIX)")
-	fs.StringVar(&o.store, "store", env("LOGOUT_STORE", "sqlite"), "session `store`: sqlite (in the data directory), redis://host:6379/0 or postgres://user:pass@host/db (LOGOUT_STORE)")
-	fs.StringVar(&o.cert, "tls-cert", env("LOGOUT_TLS_CERT", ""), "TLS certificate `file` (PEM); serve HTTPS with --tls-key (LOGOUT_TLS_CERT)")
-	fs.StringVar(&o.key, "tls-key", env("LOGOUT_TLS_KEY", ""), "TLS private key `file` (PEM) (LOGOUT_TLS_KEY)")
-	fs.BoolVar(&o.secure, "secure", getenv("LOGOUT_SECURE") == "1" || getenv("LOGOUT_SECURE") == "true",
-		"mark cookies Secure even over plain HTTP, behind a TLS-terminating proxy; implied by --tls-cert (LOGOUT_SECURE=1)")
-	proxies := env("LOGOUT_TRUSTED_PROXY", "")
-	proxiesFromEnv := true
-	fs.Func("trusted-proxy", "`address or network` of a reverse proxy, such as 10.0.0.0/8, trusted to name the client in X-Forwarded-For or Forwarded "+
-		"for sign-in throttling; repeat it or separate with commas. Without it, clients behind a proxy share its address (LOGOUT_TRUSTED_PROXY)",
-		func(v string) error {
-			if proxiesFromEnv { // the command line replaces the environment
-				proxies, proxiesFromEnv = "", false
-			}
-			proxies += "," + v
-			return nil
-		})
+	o.Flags.Register(fs, getenv, "")
+	fs.StringVar(&o.prefix, "prefix", serve.Env(getenv, "LOGOUT_PREFIX", "/backend"), "URL `path` prefix of the backend (LOGOUT_PREFIX)")
+	proxies := serve.ListFlag(fs, getenv, "trusted-proxy", "LOGOUT_TRUSTED_PROXY",
+		"`address or network` of a reverse proxy, such as 10.0.0.0/8, trusted to name the client in X-Forwarded-For or Forwarded "+
+			"for sign-in throttling; repeat it or separate with commas. Without it, clients behind a proxy share its address (LOGOUT_TRUSTED_PROXY)")
 	o.settings.Register(fs, getenv)
-	fs.StringVar(&o.logFormat, "log-format", env("LOGOUT_LOG_FORMAT", "text"), "log `format` on standard error: text or json (LOGOUT_LOG_FORMAT)")
-	fs.StringVar(&o.logLevel, "log-level", env("LOGOUT_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error (LOGOUT_LOG_LEVEL)")
-	serve.MonitorFlag(fs, &o.metricsAddr, getenv)
 	usage := func(w io.Writer) {
 		fmt.Fprint(w, usageHead)
 		fs.SetOutput(w)
@@ -125,12 +101,10 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	case err != nil:
 	case fs.NArg() > 0:
 		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	case (o.cert == "") != (o.key == ""):
-		err = errors.New("--tls-cert and --tls-key go together")
-	case o.logFormat != "text" && o.logFormat != "json":
-		err = fmt.Errorf("--log-format %q: want text or json", o.logFormat)
 	default:
-		o.trustedProxies, err = serve.ParsePrefixes(proxies)
+		if err = o.Flags.Check(); err == nil {
+			o.trustedProxies, err = serve.ParsePrefixes(*proxies)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "backend: %v\nRun 'backend --help' for usage.\n", err)
@@ -149,16 +123,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil || help {
 		return err
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		return fmt.Errorf("%w: --log-level: %w", errUsage, err)
+	logger, err := o.Logger(stderr)
+	if err != nil {
+		return err
 	}
-	hopts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler = slog.NewTextHandler(stderr, hopts)
-	if o.logFormat == "json" {
-		h = slog.NewJSONHandler(stderr, hopts)
-	}
-	logger := slog.New(h)
 	settings, err := o.settings.Load(getenv)
 	if err != nil {
 		return err
@@ -166,19 +134,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	// Listen first: if the address is taken, no users are created whose
 	// passwords would never be shown.
-	ln, err := net.Listen("tcp", o.addr)
+	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	defer ln.Close()
-	mon, err := serve.ListenMonitor(o.metricsAddr, stdout, logger)
+	mon, err := serve.ListenMonitor(o.MetricsAddr, stdout, logger)
 	if err != nil {
 		return err
 	}
 	defer mon.Close()
-	tls := o.cert != ""
+	tls := o.Cert != ""
 	app, err := backend.New(ctx, backend.Config{
-		DataDir: o.data, Prefix: o.prefix, StoreURL: o.store, Secure: tls || o.secure, Logger: logger,
+		DataDir: o.Data, Prefix: o.prefix, StoreURL: o.Store, Secure: tls || o.Secure, Logger: logger,
 		Settings: settings, SettingsLocked: o.settings.Locked,
 		AdminUser: getenv("LOGOUT_ADMIN_USER"), AdminPassword: getenv("LOGOUT_ADMIN_PASSWORD"),
 		EditorPassword: getenv("LOGOUT_EDITOR_PASSWORD"),
@@ -206,11 +174,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(h, slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	var t *serve.TLS
 	if tls {
-		t = &serve.TLS{Cert: o.cert, Key: o.key}
+		t = &serve.TLS{Cert: o.Cert, Key: o.Key}
 	}
 	return serve.Run(ctx, "backend", logger, srv, ln, t, app.Run, mon.Run(app.Manager()))
 }

@@ -80,53 +80,29 @@ Flags:
 
 // options are the parsed command line.
 type options struct {
-	addr, upstream, profile, data, adminPrefix, store, cert, key, logFormat, logLevel string
-	secure                                                                            bool
-	metricsAddr                                                                       string
-	trustedProxies                                                                    []netip.Prefix
-	settings                                                                          audit.Settings
-	rewriteOrigins                                                                    []string
-	upstreamURL                                                                       *url.URL
-	laravelKey                                                                        *proxy.LaravelKey
-	prof                                                                              proxy.Profile
+	serve.Flags
+	upstream, profile, adminPrefix string
+	trustedProxies                 []netip.Prefix
+	settings                       audit.Settings
+	rewriteOrigins                 []string
+	upstreamURL                    *url.URL
+	laravelKey                     *proxy.LaravelKey
+	prof                           proxy.Profile
 }
 
 // parse reads the flags, with defaults from the environment.
 func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) (options, bool, error) {
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
+	env := func(name, def string) string { return serve.Env(getenv, name, def) }
 	var o options
 	fs := flag.NewFlagSet("logout-proxy", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&o.addr, "addr", env("LOGOUT_ADDR", "127.0.0.1:8080"), "`host:port` to listen on; port 0 picks a free port (LOGOUT_ADDR)")
+	o.Flags.Register(fs, getenv, "; several proxies share one Redis or PostgreSQL store")
 	fs.StringVar(&o.upstream, "upstream", env("LOGOUT_UPSTREAM", ""), "the panel's `URL`, such as http://127.0.0.1:8000; required (LOGOUT_UPSTREAM)")
 	fs.StringVar(&o.profile, "profile", env("LOGOUT_PROFILE", ""), "the panel: django, wordpress, octobercms, or the `name or path` of a JSON profile file; required (LOGOUT_PROFILE)")
-	fs.StringVar(&o.data, "data", env("LOGOUT_DATA", "./data"), "data `directory` for users.db and, with the SQLite store, sessions.db; created if missing (LOGOUT_DATA)")
 	fs.StringVar(&o.adminPrefix, "admin-prefix", env("LOGOUT_ADMIN_PREFIX", "/logout-proxy"), "URL `path` of the proxy's own admin pages; requests below it never reach the panel (LOGOUT_ADMIN_PREFIX)")
-	fs.StringVar(&o.store, "store", env("LOGOUT_STORE", "sqlite"), "session `store`: sqlite (in the data directory), redis://host:6379/0 or postgres://user:pass@host/db; several proxies share one Redis or PostgreSQL store (LOGOUT_STORE)")
-	fs.StringVar(&o.cert, "tls-cert", env("LOGOUT_TLS_CERT", ""), "TLS certificate `file` (PEM); serve HTTPS with --tls-key (LOGOUT_TLS_CERT)")
-	fs.StringVar(&o.key, "tls-key", env("LOGOUT_TLS_KEY", ""), "TLS private key `file` (PEM) (LOGOUT_TLS_KEY)")
-	fs.BoolVar(&o.secure, "secure", getenv("LOGOUT_SECURE") == "1" || getenv("LOGOUT_SECURE") == "true",
-		"mark the admin pages' cookies Secure even over plain HTTP, behind a TLS-terminating proxy; implied by --tls-cert (LOGOUT_SECURE=1)")
-	listFlag := func(name, envName, usage string) *string {
-		v := env(envName, "")
-		fromEnv := true
-		fs.Func(name, usage, func(s string) error {
-			if fromEnv { // the command line replaces the environment
-				v, fromEnv = "", false
-			}
-			v += "," + s
-			return nil
-		})
-		return &v
-	}
-	proxies := listFlag("trusted-proxy", "LOGOUT_TRUSTED_PROXY", "`address or network` of a reverse proxy in front of this one, such as 10.0.0.0/8, whose X-Forwarded-For, -Host and -Proto are kept; "+
+	proxies := serve.ListFlag(fs, getenv, "trusted-proxy", "LOGOUT_TRUSTED_PROXY", "`address or network` of a reverse proxy in front of this one, such as 10.0.0.0/8, whose X-Forwarded-For, -Host and -Proto are kept; "+
 		"repeat it or separate with commas. From anyone else those headers are replaced (LOGOUT_TRUSTED_PROXY)")
-	origins := listFlag("rewrite-origin", "LOGOUT_REWRITE_ORIGIN", "`origin` such as https://example.com that the panel believes it has (WordPress's site address): its redirects there are rewritten to the proxy's address; repeat or separate with commas (LOGOUT_REWRITE_ORIGIN)")
+	origins := serve.ListFlag(fs, getenv, "rewrite-origin", "LOGOUT_REWRITE_ORIGIN", "`origin` such as https://example.com that the panel believes it has (WordPress's site address): its redirects there are rewritten to the proxy's address; repeat or separate with commas (LOGOUT_REWRITE_ORIGIN)")
 	// The keys' defaults are never the environment's values, so that
 	// --help does not print them.
 	var laravelKey string
@@ -137,9 +113,6 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		"needs --laravel-app-key; prefer the environment variable (LOGOUT_PROXY_LARAVEL_PREVIOUS_KEYS)")
 
 	o.settings.Register(fs, getenv)
-	fs.StringVar(&o.logFormat, "log-format", env("LOGOUT_LOG_FORMAT", "text"), "log `format` on standard error: text or json (LOGOUT_LOG_FORMAT)")
-	fs.StringVar(&o.logLevel, "log-level", env("LOGOUT_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error (LOGOUT_LOG_LEVEL)")
-	serve.MonitorFlag(fs, &o.metricsAddr, getenv)
 	usage := func(w io.Writer) {
 		fmt.Fprint(w, usageHead)
 		fs.SetOutput(w)
@@ -158,12 +131,10 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		err = errors.New("--upstream is required, such as --upstream http://127.0.0.1:8000")
 	case o.profile == "":
 		err = errors.New("--profile is required: django, wordpress, octobercms or a JSON file")
-	case (o.cert == "") != (o.key == ""):
-		err = errors.New("--tls-cert and --tls-key go together")
-	case o.logFormat != "text" && o.logFormat != "json":
-		err = fmt.Errorf("--log-format %q: want text or json", o.logFormat)
 	default:
-		err = o.check(*proxies, *origins)
+		if err = o.Flags.Check(); err == nil {
+			err = o.check(*proxies, *origins)
+		}
 	}
 	if err == nil {
 		if laravelKey == "" {
@@ -258,46 +229,40 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if hk == nil {
 		hk = &hooks{}
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		return fmt.Errorf("%w: --log-level: %w", errUsage, err)
+	logger, err := o.Logger(stderr)
+	if err != nil {
+		return err
 	}
-	hopts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler = slog.NewTextHandler(stderr, hopts)
-	if o.logFormat == "json" {
-		h = slog.NewJSONHandler(stderr, hopts)
-	}
-	logger := slog.New(h)
 	settings, err := o.settings.Load(getenv)
 	if err != nil {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", o.addr)
+	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	defer ln.Close()
-	mon, err := serve.ListenMonitor(o.metricsAddr, stdout, logger)
+	mon, err := serve.ListenMonitor(o.MetricsAddr, stdout, logger)
 	if err != nil {
 		return err
 	}
 	defer mon.Close()
-	if err := os.MkdirAll(o.data, 0o700); err != nil {
+	if err := os.MkdirAll(o.Data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	store, closeStore, err := serve.OpenStore(ctx, o.store, o.data)
+	store, closeStore, err := serve.OpenStore(ctx, o.Store, o.Data)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-	tls := o.cert != ""
+	tls := o.Cert != ""
 	lo := hk.logout
 	lo.Now = hk.now
 	lo.Observer = mon.Observer()
 	app, err := backend.New(ctx, backend.Config{
-		DataDir: o.data, Prefix: o.adminPrefix, AssetsPrefix: o.adminPrefix + "/assets/", NoDemoUser: true,
-		Store: store, Secure: tls || o.secure, Logger: logger,
+		DataDir: o.Data, Prefix: o.adminPrefix, AssetsPrefix: o.adminPrefix + "/assets/", NoDemoUser: true,
+		Store: store, Secure: tls || o.Secure, Logger: logger,
 		Settings: settings, SettingsLocked: o.settings.Locked,
 		AdminUser: getenv("LOGOUT_ADMIN_USER"), AdminPassword: getenv("LOGOUT_ADMIN_PASSWORD"),
 		TrustedProxies: o.trustedProxies, Now: hk.now, Logout: lo,
@@ -333,11 +298,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Handler:           router(o.adminPrefix, app.Handler(), px),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(h, slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	var t *serve.TLS
 	if tls {
-		t = &serve.TLS{Cert: o.cert, Key: o.key}
+		t = &serve.TLS{Cert: o.Cert, Key: o.Key}
 	}
 	return serve.Run(ctx, "logout-proxy", logger, srv, ln, t, app.Run, px.Run, mon.Run(px.Manager()))
 }
