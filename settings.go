@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -293,46 +294,25 @@ func (s Settings) Validate() error {
 	case lifetimeOK && s.WarningLead >= s.Lifetime:
 		bad(FieldWarningLead, CodeWarning, secs(s.Lifetime), "must be less than the session lifetime (%d seconds)", secs(s.Lifetime))
 	}
-	roles := make([]string, 0, len(s.RoleLifetimes))
-	for r := range s.RoleLifetimes {
-		roles = append(roles, r)
-	}
-	slices.Sort(roles)
-	for _, r := range roles {
-		v, field := s.RoleLifetimes[r], FieldRolePrefix+r
-		switch {
-		case !validRole(r):
-			bad(field, CodeRoleName, 0, "role name must be 1 to 64 letters, digits, '-' or '_'")
-		case v < time.Second:
-			bad(field, CodeMin, 1, "must be at least 1 second")
-		case v > MaxLifetime:
-			bad(field, CodeMax, year, "must be at most %d seconds (one year)", year)
-		case v%time.Second != 0:
-			bad(field, CodeWhole, 0, "must be a whole number of seconds")
-		case s.WarningLead > 0 && v <= s.WarningLead:
-			bad(field, CodeRole, secs(s.WarningLead), "must be more than the warning lead (%d seconds)", secs(s.WarningLead))
+	rules := func(m map[string]time.Duration, prefix string, valid func(string) bool, code, invalid string) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			v, field := m[k], prefix+k
+			switch {
+			case !valid(k):
+				bad(field, code, 0, "%s", invalid)
+			case v < time.Second:
+				bad(field, CodeMin, 1, "must be at least 1 second")
+			case v > MaxLifetime:
+				bad(field, CodeMax, year, "must be at most %d seconds (one year)", year)
+			case v%time.Second != 0:
+				bad(field, CodeWhole, 0, "must be a whole number of seconds")
+			case s.WarningLead > 0 && v <= s.WarningLead:
+				bad(field, CodeRole, secs(s.WarningLead), "must be more than the warning lead (%d seconds)", secs(s.WarningLead))
+			}
 		}
 	}
-	users := make([]string, 0, len(s.UserLifetimes))
-	for u := range s.UserLifetimes {
-		users = append(users, u)
-	}
-	slices.Sort(users)
-	for _, u := range users {
-		v, field := s.UserLifetimes[u], FieldUserPrefix+u
-		switch {
-		case !validUserID(u):
-			bad(field, CodeUserName, 0, "user ID must be 1 to 128 printable characters without spaces")
-		case v < time.Second:
-			bad(field, CodeMin, 1, "must be at least 1 second")
-		case v > MaxLifetime:
-			bad(field, CodeMax, year, "must be at most %d seconds (one year)", year)
-		case v%time.Second != 0:
-			bad(field, CodeWhole, 0, "must be a whole number of seconds")
-		case s.WarningLead > 0 && v <= s.WarningLead:
-			bad(field, CodeRole, secs(s.WarningLead), "must be more than the warning lead (%d seconds)", secs(s.WarningLead))
-		}
-	}
+	rules(s.RoleLifetimes, FieldRolePrefix, validRole, CodeRoleName, "role name must be 1 to 64 letters, digits, '-' or '_'")
+	rules(s.UserLifetimes, FieldUserPrefix, validUserID, CodeUserName, "user ID must be 1 to 128 printable characters without spaces")
 	switch {
 	case s.MaxSessions < 0:
 		bad(FieldMaxSessions, CodeNegative, 0, "must not be negative")
