@@ -22,7 +22,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -157,7 +156,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer app.Close()
 
-	base := baseURL(ln.Addr(), tls)
+	base := serve.BaseURL(ln.Addr(), tls)
 	logger.Info("backend: listening", slog.String("url", base+o.prefix))
 	fmt.Fprintf(stdout, "listening on %s\n", base)
 	if c := app.Created(); len(c) > 0 {
@@ -181,27 +180,4 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		t = &serve.TLS{Cert: o.Cert, Key: o.Key}
 	}
 	return serve.Run(ctx, "backend", logger, srv, ln, t, app.Run, mon.Run(app.Manager()))
-}
-
-// baseURL is the URL to print for the listener: an unspecified address
-// (0.0.0.0, ::) is shown as localhost.
-func baseURL(addr net.Addr, tls bool) string {
-	host, port, err := net.SplitHostPort(addr.String())
-	if err != nil {
-		host, port = addr.String(), ""
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		host = "localhost"
-	}
-	scheme := "http"
-	if tls {
-		scheme = "https"
-	}
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if port == "" {
-		return scheme + "://" + host
-	}
-	return scheme + "://" + host + ":" + port
 }

@@ -280,7 +280,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	base := baseURL(ln.Addr(), tls)
+	base := serve.BaseURL(ln.Addr(), tls)
 	fmt.Fprintf(stdout, "logout-proxy: %s (%s) on %s\n", o.upstreamURL, o.prof.Name, base)
 	fmt.Fprintf(stdout, "admin pages: %s%s\n", base, o.adminPrefix)
 	for _, c := range app.Created() {
@@ -332,26 +332,4 @@ func ownCookies() []proxy.Pattern {
 		}
 	}
 	return out
-}
-
-// baseURL is the URL to print for the listener.
-func baseURL(addr net.Addr, tls bool) string {
-	host, port, err := net.SplitHostPort(addr.String())
-	if err != nil {
-		host, port = addr.String(), ""
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		host = "localhost"
-	}
-	scheme := "http"
-	if tls {
-		scheme = "https"
-	}
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if port == "" {
-		return scheme + "://" + host
-	}
-	return scheme + "://" + host + ":" + port
 }

@@ -125,3 +125,26 @@ func OpenStore(ctx context.Context, u, dir string) (logout.Store, func() error, 
 	}
 	return s, closeStore, err
 }
+
+// BaseURL is the URL to print for a listener's address: an unspecified
+// address (0.0.0.0, ::) is shown as localhost.
+func BaseURL(addr net.Addr, tls bool) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		host, port = addr.String(), ""
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port == "" {
+		return scheme + "://" + host
+	}
+	return scheme + "://" + host + ":" + port
+}

@@ -1,6 +1,7 @@
 package serve_test
 
 import (
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -37,5 +38,27 @@ func TestParsePrefixes(t *testing.T) {
 				t.Fatalf("got %v, %v; want %v", got, err, want)
 			}
 		})
+	}
+}
+
+func TestBaseURL(t *testing.T) {
+	tests := []struct {
+		addr string
+		tls  bool
+		want string
+	}{
+		{"127.0.0.1:8080", false, "http://127.0.0.1:8080"},
+		{"0.0.0.0:8080", false, "http://localhost:8080"},
+		{"[::]:8443", true, "https://localhost:8443"},
+		{"[::1]:8080", false, "http://[::1]:8080"},
+	}
+	for _, tt := range tests {
+		addr, err := net.ResolveTCPAddr("tcp", tt.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := serve.BaseURL(addr, tt.tls); got != tt.want {
+			t.Errorf("BaseURL(%s, %v) = %q, want %q", tt.addr, tt.tls, got, tt.want)
+		}
 	}
 }
