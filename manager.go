@@ -212,3 +212,34 @@ func (m *Manager) Events(ctx context.Context, limit int) ([]Event, error) {
 	}
 	return evs, nil
 }
+
+// SessionID returns the ID under which the store keeps the session of a
+// credential: the Manager's cookie token, or with [Options.App] the
+// application's session key. It returns "" for a credential that is
+// malformed. The two kinds of credential are separate key spaces: no
+// value is a credential of both kinds for the same ID.
+func (m *Manager) SessionID(credential string) string {
+	id, ok := m.creds.sessionID(credential)
+	if !ok {
+		return ""
+	}
+	return string(id[:])
+}
+
+// Ended returns the sign-out log's entry of the session of a credential
+// (see [Manager.SessionID]): when and why it ended. It returns an error
+// wrapping [ErrNotFound] when that session has not ended, never existed or
+// its entry was pruned, or the credential is malformed.
+func (m *Manager) Ended(ctx context.Context, credential string) (Event, error) {
+	id := m.SessionID(credential)
+	if id == "" {
+		return Event{}, fmt.Errorf("logout: ended: %w", ErrNotFound)
+	}
+	sctx, cancel := m.storeCtx(ctx)
+	defer cancel()
+	e, err := m.store.Event(sctx, id)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return Event{}, storeErr("ended", err)
+	}
+	return e, err
+}

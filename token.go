@@ -37,6 +37,19 @@ func sumID(secret []byte, id *[idLen]byte) {
 	hex.Encode(id[:], sum[:])
 }
 
+// appIDDomain is hashed before an application's session key
+// ([AppSessions]), so that the session IDs of application sessions and
+// of the Manager's own tokens are two key spaces that share a store and
+// never meet: a 32-byte application key base64url-encoded is a valid
+// token, and without it would name the same session.
+const appIDDomain = "logout app session v1\x00"
+
+// sumAppID writes the session ID of an application's session key to id.
+func sumAppID(key string, id *[idLen]byte) {
+	var buf [128]byte // []byte(key) would allocate (BenchmarkRequest/app)
+	sumID(append(append(buf[:0], appIDDomain...), key...), id)
+}
+
 // cookieValue returns the value of the named cookie in h without
 // allocating, or "" when there is none. It is on every request's path,
 // where r.Cookie would allocate twice (BenchmarkRequest: 5 allocations

@@ -75,6 +75,12 @@ type Config struct {
 	// EditorPassword is the password of the demo user "editor" created at
 	// the first start. Default a random password.
 	EditorPassword string
+	// PanelUsers tells that the sessions of users the backend does not
+	// know are an admin panel's behind logout-proxy, whose user IDs are
+	// [proxy.PanelUser]'s: a name typed in a per-user rule or a filter
+	// that is no backend user's then names the panel's user. The pages
+	// show such users as "name (panel)" either way.
+	PanelUsers bool
 	// NoDemoUser, when set, creates only the administrator at the first
 	// start, not the demo user "editor". Default false.
 	NoDemoUser bool

@@ -105,7 +105,7 @@ func (a *App) sessionsPage(w http.ResponseWriter, r *http.Request, u *user) {
 		return
 	}
 	name := func(id string) string {
-		if n, ok := names[id]; ok {
+		if n := displayUser(id, names); n != id {
 			return n
 		}
 		return p.T("sessions.unknown_user", id)

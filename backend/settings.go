@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/proxy"
 )
 
 // Paths below the prefix of the System pages.
@@ -109,26 +110,41 @@ func inputOf(s logout.Settings, names map[string]string) settingsInput {
 	return in
 }
 
-// displayUser names the user ID id as the form shows it: the backend
-// user's name, or the ID itself for users the backend does not know
-// (the panel's users behind the proxy).
+// displayUser names the user ID id as the pages show it: the backend
+// user's name, a panel user's name behind the proxy ([proxy.PanelUser])
+// followed by " (panel)", or else the ID itself.
 func displayUser(id string, names map[string]string) string {
 	if n, ok := names[id]; ok {
 		return n
+	}
+	if n, ok := proxy.PanelUserName(id); ok {
+		return n + " (panel)"
 	}
 	return id
 }
 
 // resolveUser returns the user ID of what a row's user field holds: the
-// ID of the backend user of that name, or else the text itself as a
-// session's user ID.
-func resolveUser(typed string, names map[string]string) string {
+// ID of the backend user of that name; a panel user's ID ("panel:name")
+// or name as displayUser shows it ("name (panel)") as that panel user;
+// else, with panel set (the admin pages of logout-proxy, where every other
+// user is the panel's), the panel user of that name, and without it the
+// text itself as a session's user ID.
+func resolveUser(typed string, names map[string]string, panel bool) string {
 	for id, n := range names {
 		if n == typed {
 			return id
 		}
 	}
-	return typed
+	if _, ok := proxy.PanelUserName(typed); ok {
+		return typed
+	}
+	if n, ok := strings.CutSuffix(typed, " (panel)"); ok {
+		return proxy.PanelUser(n)
+	}
+	if _, ok := names[typed]; ok || !panel {
+		return typed
+	}
+	return proxy.PanelUser(typed)
 }
 
 // settingsForm builds the form from in (the stored settings, or what was
@@ -248,7 +264,7 @@ func scalarFields() []string {
 // not pair up (a form this page never sends). A row with a user but no
 // lifetime, a lifetime but no user, or a user given twice gets its error
 // in the row; a row left blank is dropped.
-func readInput(form url.Values, names map[string]string) (settingsInput, bool) {
+func readInput(form url.Values, names map[string]string, panel bool) (settingsInput, bool) {
 	in := settingsInput{values: url.Values{}}
 	for _, n := range scalarFields() {
 		if x, ok := form[n]; ok {
@@ -271,7 +287,7 @@ func readInput(form url.Values, names map[string]string) (settingsInput, bool) {
 			continue
 		}
 		if row.User != "" {
-			row.id = resolveUser(row.User, names)
+			row.id = resolveUser(row.User, names, panel)
 		}
 		switch {
 		case row.User == "":
@@ -402,7 +418,7 @@ func (a *App) saveSettings(w http.ResponseWriter, r *http.Request, u *user) {
 	if !ok {
 		return
 	}
-	in, ok := readInput(r.PostForm, names)
+	in, ok := readInput(r.PostForm, names, a.cfg.PanelUsers)
 	if !ok {
 		a.fail(w, r, u, http.StatusBadRequest, "error.bad_request")
 		return

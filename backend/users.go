@@ -235,10 +235,12 @@ func splitList(s string) []string {
 	return out
 }
 
-// byID returns the user of a session's user ID.
+// byID returns the user of a session's user ID. Only the canonical
+// decimal form that [user.SessionUser] writes names a user: "01", "+1"
+// and a panel user's "panel:1" name none.
 func (u *userDB) byID(ctx context.Context, id string) (*user, error) {
 	n, err := strconv.ParseInt(id, 10, 64)
-	if err != nil {
+	if err != nil || n <= 0 || strconv.FormatInt(n, 10) != id {
 		return nil, errNoUser
 	}
 	usr, err := scanUser(u.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, n))

@@ -197,7 +197,7 @@ func TestDjango(t *testing.T) {
 		p, srv := djangoProxy(t, dj, logout.NewMemoryStore(), clock)
 		c := newClient(t, srv.URL)
 		c.signIn(dj.User, dj.Password)
-		if _, err := p.Manager().ForceSignOut(context.Background(), logout.Selector{UserID: dj.User}); err != nil {
+		if _, err := p.Manager().ForceSignOut(context.Background(), logout.Selector{UserID: proxy.PanelUser(dj.User)}); err != nil {
 			t.Fatal(err)
 		}
 		resp, _ := c.do("GET", "/admin/", nil)
@@ -225,7 +225,7 @@ func TestDjango(t *testing.T) {
 			t.Fatalf("sessions after signing out on Django: %d, %v; want 0", n, err)
 		}
 		evs, _ := p.Manager().Events(context.Background(), 1)
-		if len(evs) != 1 || evs[0].Reason != logout.ReasonManual || evs[0].UserID != dj.User {
+		if len(evs) != 1 || evs[0].Reason != logout.ReasonManual || evs[0].UserID != proxy.PanelUser(dj.User) {
 			t.Fatalf("sign-out log: %+v, want one manual sign-out of %s", evs, dj.User)
 		}
 	})

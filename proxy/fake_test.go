@@ -160,7 +160,7 @@ func TestWordPress(t *testing.T) {
 		t.Fatalf("sign-in: status %d to %q, want 302 to the proxy's /wp-admin/ (site address rewritten)", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	ss, err := p.Manager().Sessions(context.Background(), logout.ListOptions{})
-	if err != nil || len(ss) != 1 || ss[0].UserID != "editor" {
+	if err != nil || len(ss) != 1 || ss[0].UserID != proxy.PanelUser("editor") {
 		t.Fatalf("sessions: %+v, %v; want one of the user named in the form", ss, err)
 	}
 	resp, body := c.do("GET", "/wp-admin/", nil)
@@ -236,7 +236,7 @@ func TestWordPressSignOutNonce(t *testing.T) {
 		{"idle, back on the front end", 0, true, idle, "/", true},
 		{"idle, link past the first chunk", 100 << 10, true, idle, "/wp-admin/", true},
 		{"forced", 0, true, func(t *testing.T, p *proxy.Proxy, clock *fakeclock.Clock) {
-			if _, err := p.Manager().ForceSignOut(context.Background(), logout.Selector{UserID: "editor"}); err != nil {
+			if _, err := p.Manager().ForceSignOut(context.Background(), logout.Selector{UserID: proxy.PanelUser("editor")}); err != nil {
 				t.Fatal(err)
 			}
 			clock.Advance(time.Second)
@@ -335,7 +335,7 @@ func TestOctoberCMS(t *testing.T) {
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("sign-in: %d", resp.StatusCode)
 	}
-	if ss, _ := p.Manager().Sessions(context.Background(), logout.ListOptions{}); len(ss) != 1 || ss[0].UserID != "admin" {
+	if ss, _ := p.Manager().Sessions(context.Background(), logout.ListOptions{}); len(ss) != 1 || ss[0].UserID != proxy.PanelUser("admin") {
 		t.Fatalf("sessions after sign-in: %+v", ss)
 	}
 	if resp, body := c.do("GET", "/backend", nil); resp.StatusCode != 200 || !strings.Contains(body, "admin:true") || !strings.Contains(body, "logout-counter") {

@@ -384,7 +384,7 @@ func TestOctoberCMSEncryptedCookie(t *testing.T) {
 		t.Fatalf("sign-in: %d", resp.StatusCode)
 	}
 	ss := sessions()
-	if len(ss) != 1 || ss[0].UserID != "admin" {
+	if len(ss) != 1 || ss[0].UserID != proxy.PanelUser("admin") {
 		t.Fatalf("sessions after sign-in: %+v", ss)
 	}
 	first := ss[0].ID

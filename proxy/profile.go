@@ -37,6 +37,7 @@ type Profile struct {
 	// UserField is the sign-in form's field holding the user's name
 	// ("username"); the proxy reads it from the form it forwards.
 	// Empty, or absent from the form: the user is recorded as "unknown".
+	// Sessions record the user as [PanelUser] of the name.
 	UserField string `json:"user_field,omitempty"`
 	// SessionCookies are the patterns of the cookie that identifies a
 	// signed-in session; the first cookie of a request matching one of

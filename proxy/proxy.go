@@ -3,9 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -78,7 +76,6 @@ type Proxy struct {
 	opts      Options
 	prof      Profile
 	m         *logout.Manager
-	store     logout.Store
 	rp        *httputil.ReverseProxy
 	log       *slog.Logger
 	base      string // the proxy's own path: Prefix + "/_logout/"
@@ -132,7 +129,7 @@ func New(store logout.Store, opts Options) (*Proxy, error) {
 	if opts.SignOutTimeout <= 0 {
 		opts.SignOutTimeout = 5 * time.Second
 	}
-	p := &Proxy{opts: opts, prof: opts.Profile.normalized(), store: store, log: opts.Logger, nonces: newNonceCache()}
+	p := &Proxy{opts: opts, prof: opts.Profile.normalized(), log: opts.Logger, nonces: newNonceCache()}
 	if so := p.prof.SignOut; so != nil {
 		p.nonceRe, _ = compileNonce(so.NoncePattern) // validated above
 	}
@@ -339,10 +336,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
 }
 
 // ended reports whether the session of the upstream session cookie key
-// has ended, by the sign-out log (a session's ID is the hex SHA-256 of
-// its credential).
+// has ended, by the sign-out log.
 func (p *Proxy) ended(ctx context.Context, key string) (bool, error) {
-	_, err := p.store.Event(ctx, sessionID(key))
+	_, err := p.m.Ended(ctx, key)
 	switch {
 	case err == nil:
 		return true, nil
@@ -350,11 +346,6 @@ func (p *Proxy) ended(ctx context.Context, key string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("proxy: sign-out log: %w", err)
-}
-
-func sessionID(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(sum[:])
 }
 
 // credential patterns: the session cookie and its companions.
@@ -421,7 +412,7 @@ func (p *Proxy) signOutUpstream(r *http.Request) {
 	if so == nil || key == "" {
 		return
 	}
-	id := sessionID(key)
+	id := p.m.SessionID(key)
 	if _, dup := p.signedOut.LoadOrStore(id, struct{}{}); dup {
 		return
 	}

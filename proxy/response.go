@@ -77,17 +77,13 @@ func (p *Proxy) followCookies(resp *http.Response, in *info) error {
 	switch {
 	case set != "" && set != current && !live && in.signIn && resp.StatusCode < 400 &&
 		(resp.StatusCode >= 300 || !p.prof.AnonymousSessions):
-		user := in.user
-		if user == "" {
-			user = "unknown"
-		}
-		return p.startSession(resp, in, user)
+		return p.startSession(resp, in, PanelUser(in.user))
 	case set != "" && set != current && live && !p.prof.AnonymousSessions:
 		// The panel renewed the session's ID (Django's cycle_key on a
 		// password change): carry the session over to the new ID.
 		return p.startSession(resp, in, sess.UserID)
 	case set != "" && set != current && live && in.signIn && resp.StatusCode >= 300 && resp.StatusCode < 400:
-		return p.startSession(resp, in, in.user)
+		return p.startSession(resp, in, PanelUser(in.user))
 	case deleted && set == "" && live:
 		in.handled = true // the panel signed out itself
 		if err := p.m.SignOut(in.w, in.orig); err != nil {
@@ -97,10 +93,9 @@ func (p *Proxy) followCookies(resp *http.Response, in *info) error {
 	return nil
 }
 
+// startSession starts the session of the panel's user whose user ID
+// (see [PanelUser]) is user.
 func (p *Proxy) startSession(resp *http.Response, in *info, user string) error {
-	if user == "" {
-		user = "unknown"
-	}
 	in.renewed = p.setCookieKey(resp)
 	s, err := p.m.SignIn(in.w, in.orig, logout.User{ID: user})
 	if err != nil {

@@ -276,7 +276,7 @@ func TestDjangoThroughCommand(t *testing.T) {
 		t.Fatalf("sessions page: status %d, lists %s: %v", resp.StatusCode, dj.User, strings.Contains(body, dj.User))
 	}
 	m := backendCSRF.FindStringSubmatch(body)
-	resp, _ = admin.do("POST", "/logout-proxy/system/sessions/signout", url.Values{"csrf_token": {m[1]}, "scope": {"user"}, "user": {dj.User}})
+	resp, _ = admin.do("POST", "/logout-proxy/system/sessions/signout", url.Values{"csrf_token": {m[1]}, "scope": {"user"}, "user": {proxy.PanelUser(dj.User)}})
 	if resp.StatusCode >= 400 {
 		t.Fatalf("forced sign-out: status %d", resp.StatusCode)
 	}
@@ -437,7 +437,7 @@ func testSecondInstance(t *testing.T, dj *djangotest.Django, newStore func() (lo
 		t.Fatalf("the second instance: status %d, want 200 for the session started on the first", resp.StatusCode)
 	}
 	t0 := time.Now()
-	if _, err := pxs[0].Manager().ForceSignOut(context.Background(), logout.Selector{UserID: dj.User}); err != nil {
+	if _, err := pxs[0].Manager().ForceSignOut(context.Background(), logout.Selector{UserID: proxy.PanelUser(dj.User)}); err != nil {
 		t.Fatal(err)
 	}
 	for {

@@ -89,11 +89,11 @@ func Export(ctx context.Context, name string, args []string, getenv func(string)
 	fs := flag.NewFlagSet(name+" export", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var format, store, data string
-	var f backend.Filter
+	f := backend.Filter{PanelUsers: name == "logout-proxy"}
 	fs.StringVar(&format, "format", "csv", "`csv or json`")
 	fs.StringVar(&f.Since, "since", "", "first `date` (YYYY-MM-DD, local time) or RFC 3339 time")
 	fs.StringVar(&f.Until, "until", "", "last `date`, included, or RFC 3339 time, excluded")
-	fs.StringVar(&f.User, "user", "", "events only: this `user` (a backend user's name or a session's user ID)")
+	fs.StringVar(&f.User, "user", "", "events only: this `user` (a backend user's name, a session's user ID, or behind logout-proxy the panel user's name)")
 	fs.StringVar(&f.Reason, "reason", "", "events only: this `reason` (idle, absolute, forced, manual, replaced, limit or closed)")
 	fs.StringVar(&store, "store", env("LOGOUT_STORE", "sqlite"), "session `store`, as for the server (LOGOUT_STORE)")
 	fs.StringVar(&data, "data", env("LOGOUT_DATA", "./data"), "data `directory`, as for the server (LOGOUT_DATA)")

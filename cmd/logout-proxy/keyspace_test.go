@@ -1,0 +1,91 @@
+package main
+
+import (
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/gologout/logout/proxy"
+)
+
+// fakePanel is a Django-like panel: a sign-in POST to /admin/login/ sets
+// a 32-character sessionid, which is what Django's and PHP's session
+// cookies are; every other request answers 200.
+func fakePanel(t *testing.T) *httptest.Server {
+	const sessionID = "abcdefghijklmnopqrstuvwxyz012345"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/admin/login/" {
+			http.SetCookie(w, &http.Cookie{Name: "sessionid", Value: sessionID, Path: "/", HttpOnly: true})
+			http.Redirect(w, r, "/admin/", http.StatusFound)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write([]byte("<!doctype html><title>panel</title><p>panel page"))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestPanelCookieIsNoAdminToken: a panel user named "1" (the admin pages'
+// administrator's user ID) whose 32-byte panel cookie, base64url-encoded,
+// is a well-formed admin-pages token gets no access to the admin pages,
+// and a forced sign-out of the administrator leaves the panel user alone.
+func TestPanelCookieIsNoAdminToken(t *testing.T) {
+	panel := fakePanel(t)
+	s := start(t, panel.URL, map[string]string{"LOGOUT_ADMIN_USER": "proxyadmin", "LOGOUT_ADMIN_PASSWORD": "proxy-admin-password"})
+
+	for _, name := range []string{"1", "01", "+1"} {
+		t.Run(name, func(t *testing.T) {
+			c := newClient(t, s.base)
+			if resp, _ := c.do("POST", "/admin/login/", url.Values{"username": {name}, "password": {"x"}}); resp.StatusCode != http.StatusFound {
+				t.Fatalf("panel sign-in: status %d", resp.StatusCode)
+			}
+			u, _ := url.Parse(s.base)
+			var panelCookie string
+			for _, ck := range c.c.Jar.Cookies(u) {
+				if ck.Name == "sessionid" {
+					panelCookie = ck.Value
+				}
+			}
+			if len(panelCookie) != 32 {
+				t.Fatalf("panel cookie %q, want 32 characters", panelCookie)
+			}
+			if resp, _ := c.do("GET", "/admin/", nil); resp.StatusCode != http.StatusOK {
+				t.Fatalf("panel page: status %d, want 200", resp.StatusCode)
+			}
+			forged := newClient(t, s.base)
+			forged.c.Jar.SetCookies(u, []*http.Cookie{{Name: "logout_session", Value: base64.RawURLEncoding.EncodeToString([]byte(panelCookie)), Path: "/"}})
+			for _, path := range []string{"/logout-proxy/system/settings/user-session", "/logout-proxy/system/sessions", "/logout-proxy/"} {
+				resp, body := forged.do("GET", path, nil)
+				if resp.StatusCode == http.StatusOK && strings.Contains(body, "csrf_token") {
+					t.Fatalf("%s with the panel cookie as an admin token: status 200, want the sign-in", path)
+				}
+				if resp.StatusCode != http.StatusSeeOther {
+					t.Fatalf("%s with the panel cookie as an admin token: status %d, want 303", path, resp.StatusCode)
+				}
+			}
+		})
+	}
+
+	// The administrator's forced sign-out of its own user ID "1" does
+	// not end the panel user's session named "1", and the other way round.
+	admin := newClient(t, s.base)
+	admin.adminSignIn("proxyadmin", "proxy-admin-password")
+	resp, body := admin.do("GET", "/logout-proxy/system/sessions", nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("sessions page: status %d", resp.StatusCode)
+	}
+	if !strings.Contains(body, "1 (panel)") {
+		t.Fatal("the sessions page does not show the panel's user 1 as the panel's")
+	}
+	m := backendCSRF.FindStringSubmatch(body)
+	if resp, _ := admin.do("POST", "/logout-proxy/system/sessions/signout", url.Values{"csrf_token": {m[1]}, "scope": {"user"}, "user": {proxy.PanelUser("1")}}); resp.StatusCode >= 400 {
+		t.Fatalf("forced sign-out of the panel's user 1: status %d", resp.StatusCode)
+	}
+	if resp, _ := admin.do("GET", "/logout-proxy/system/sessions", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the administrator after the panel's user 1 was forced out: status %d, want 200", resp.StatusCode)
+	}
+}
