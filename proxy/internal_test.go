@@ -9,3 +9,6 @@ func mustURL(s string) *url.URL {
 	}
 	return u
 }
+
+// PHPCookies is $_COOKIE of a Cookie header, for the end-to-end tests.
+var PHPCookies = phpCookies

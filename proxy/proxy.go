@@ -85,6 +85,7 @@ type Proxy struct {
 	origins   []string
 	signedOut sync.Map       // session IDs already ended on the panel
 	nSigned   atomic.Int64   // entries in signedOut
+	cred      []Pattern      // the profile's SessionCookies and ExtraCookies
 	nonceRe   *regexp.Regexp // the profile's SignOut.NoncePattern, or nil
 	nonces    *nonceCache    // the latest sign-out nonce of each session
 	warnedCSP atomic.Bool
@@ -130,6 +131,7 @@ func New(store logout.Store, opts Options) (*Proxy, error) {
 		opts.SignOutTimeout = 5 * time.Second
 	}
 	p := &Proxy{opts: opts, prof: opts.Profile.normalized(), log: opts.Logger, nonces: newNonceCache()}
+	p.cred = slices.Concat(p.prof.SessionCookies, p.prof.ExtraCookies)
 	if so := p.prof.SignOut; so != nil {
 		p.nonceRe, _ = compileNonce(so.NoncePattern) // validated above
 	}
@@ -235,6 +237,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	in := &info{backend: p.isBackend(path), peerTrusted: p.trusted(r)}
 	in.clientOrigin = p.clientOrigin(r, in.peerTrusted)
 	stripCookies(r.Header, p.opts.StripCookies)
+	dropAliases(r.Header, p.credentialPatterns())
 	if r.Method == http.MethodGet && !logout.IsScript(r) && (in.backend || path == p.prof.SignInPath) {
 		in.pageLoad = true
 		in.gzipOK = acceptsGzip(r.Header)
@@ -349,25 +352,15 @@ func (p *Proxy) ended(ctx context.Context, key string) (bool, error) {
 }
 
 // credential patterns: the session cookie and its companions.
-func (p *Proxy) credentialPatterns() []Pattern {
-	return slices.Concat(p.prof.SessionCookies, p.prof.ExtraCookies)
-}
+func (p *Proxy) credentialPatterns() []Pattern { return p.cred }
 
 // stripCredentials removes the panel's credentials from a request's
 // Cookie header, keeping KeepCookies.
 func (p *Proxy) stripCredentials(h http.Header) {
-	if len(p.prof.KeepCookies) == 0 {
-		stripCookies(h, p.credentialPatterns())
-		return
-	}
-	// Strip only names that match a credential and no keep pattern.
-	var names []Pattern
-	for _, c := range cookiesOf(h) {
-		if matchAny(p.credentialPatterns(), c) && !matchAny(p.prof.KeepCookies, c) {
-			names = append(names, Pattern{name: c})
-		}
-	}
-	stripCookies(h, names)
+	cred := p.credentialPatterns()
+	filterCookies(h, func(name, _ string) bool {
+		return readAs(cred, name) && !matchAny(p.prof.KeepCookies, name)
+	})
 }
 
 func cookiesOf(h http.Header) []string {
