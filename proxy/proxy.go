@@ -16,6 +16,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	pathpkg "path"
 	"regexp"
 	"slices"
 	"strings"
@@ -83,7 +84,7 @@ type Proxy struct {
 	assets    http.Handler
 	widget    http.Handler
 	origins   []string
-	signedOut sync.Map       // session IDs already ended on the panel
+	signedOut sync.Map       // session ID → *signOutState
 	nSigned   atomic.Int64   // entries in signedOut
 	cred      []Pattern      // the profile's SessionCookies and ExtraCookies
 	nonceRe   *regexp.Regexp // the profile's SignOut.NoncePattern, or nil
@@ -211,6 +212,7 @@ type info struct {
 	renewed      string // the session cookie the upstream just set
 	dropped      bool   // the Manager called EndSession
 	handled      bool   // the ended credential was expired and ended upstream
+	confirmed    bool   // the panel confirmed the ended session's sign-out
 	clientOrigin string
 	peerTrusted  bool
 }
@@ -225,6 +227,7 @@ func infoOf(ctx context.Context) *info {
 // ServeHTTP serves the proxy's own files and forwards everything else
 // through the Manager's middleware.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.routePath(r)
 	path := r.URL.Path
 	switch {
 	case strings.HasPrefix(path, p.base+"proxy/"):
@@ -255,6 +258,41 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), infoKey{}, in)))
+}
+
+// routePath rewrites r's path to the one the panel will route, so that
+// the proxy, the Manager and the panel decide on one path: dot segments
+// resolved, repeated slashes merged, backslashes read as slashes (as
+// nginx, Apache and IIS in front of a panel do), and the backend prefix in
+// the profile's case (a case-insensitive server routes "/ADMIN/" to the
+// backend). A path that is already so is left as it is, with its own
+// encoding.
+func (p *Proxy) routePath(r *http.Request) {
+	clean := routedPath(r.URL.Path)
+	pre := p.prof.Prefix
+	if len(clean) >= len(pre) && strings.EqualFold(clean[:len(pre)], pre) && (len(clean) == len(pre) || clean[len(pre)] == '/') {
+		clean = pre + clean[len(pre):]
+	}
+	if clean != r.URL.Path {
+		r.URL.Path, r.URL.RawPath = clean, ""
+	}
+}
+
+// routedPath returns p with backslashes read as slashes, repeated
+// slashes merged and dot segments resolved, keeping a final slash.
+func routedPath(p string) string {
+	if p != "" && p[0] == '/' && !strings.Contains(p, "//") && !strings.Contains(p, "/.") && !strings.Contains(p, "\\") {
+		return p // already clean: no allocation on every request's path
+	}
+	p = strings.ReplaceAll(p, "\\", "/")
+	if p == "" || p[0] != '/' {
+		p = "/" + p
+	}
+	np := pathpkg.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 func (p *Proxy) isBackend(path string) bool {
@@ -318,7 +356,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
 			}
 			if ended {
 				p.endCredential(w, r, in)
-				if in.backend || p.prof.FrontEnd == "strip" {
+				// "keep" forwards the cookie of an ended session only once
+				// the panel has confirmed its sign-in ended.
+				if in.backend || p.prof.FrontEnd == "strip" || !in.confirmed {
 					p.stripCredentials(r.Header)
 				}
 			} else if in.backend && !p.prof.AnonymousSessions {
@@ -394,35 +434,83 @@ func (p *Proxy) endCredential(w http.ResponseWriter, r *http.Request, in *info) 
 			http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: path, MaxAge: -1, HttpOnly: true})
 		}
 	}
-	p.signOutUpstream(r)
+	in.confirmed = p.signOutUpstream(r)
+}
+
+// maxSignOutTries bounds how often the proxy asks the panel to end one
+// session: a try is made each time the ended session's cookie comes back,
+// until the panel confirms.
+const maxSignOutTries = 5
+
+// signOutState is what the proxy knows of the panel's sign-out of one
+// ended session.
+type signOutState struct {
+	mu        sync.Mutex
+	tries     int
+	confirmed bool
 }
 
 // signOutUpstream ends r's session on the panel, as the profile's SignOut
-// says, at most once per session cookie.
-func (p *Proxy) signOutUpstream(r *http.Request) {
+// says, and reports whether the panel confirmed it (a status below 400):
+// now or at an earlier try. A failed try is logged and made again the
+// next time the cookie comes back, at most maxSignOutTries times.
+func (p *Proxy) signOutUpstream(r *http.Request) bool {
 	so := p.prof.SignOut
 	key := p.requestKey(r)
 	if so == nil || key == "" {
-		return
+		return false
 	}
 	id := p.m.SessionID(key)
-	if _, dup := p.signedOut.LoadOrStore(id, struct{}{}); dup {
-		return
-	}
-	if p.nSigned.Add(1) > 10000 { // bound the memory: forget the old ones
+	v, loaded := p.signedOut.LoadOrStore(id, &signOutState{})
+	if !loaded && p.nSigned.Add(1) > 10000 { // bound the memory: forget the old ones
 		p.signedOut.Clear()
 		p.nSigned.Store(0)
+	}
+	st := v.(*signOutState)
+	st.mu.Lock() // one try at a time per session
+	defer st.mu.Unlock()
+	if st.confirmed {
+		return true
+	}
+	if st.tries >= maxSignOutTries {
+		return false
 	}
 	path := so.Path
 	if p.nonceRe != nil {
 		nonce, ok := p.nonces.take(id, p.now())
 		if !ok {
-			p.log.Info("proxy: no sign-out nonce seen for the session; it is ended at the proxy only",
-				slog.String("session", id[:8]))
-			return
+			if st.tries == 0 {
+				p.log.Info("proxy: no sign-out nonce seen for the session; it is ended at the proxy only",
+					slog.String("session", id[:8]))
+			}
+			st.tries = maxSignOutTries
+			return false
 		}
 		path = strings.ReplaceAll(path, nonceSlot, url.QueryEscape(nonce))
 	}
+	st.tries++
+	status, err := p.signOutRequest(r, so, path)
+	if err == nil && status < 400 {
+		st.confirmed = true
+		p.log.Info("proxy: signed out on the panel", slog.String("session", id[:8]), slog.Int("status", status), slog.Int("try", st.tries))
+		return true
+	}
+	level, attrs := slog.LevelWarn, []slog.Attr{slog.String("session", id[:8]), slog.Int("try", st.tries), slog.Int("of", maxSignOutTries)}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	} else {
+		attrs = append(attrs, slog.Int("status", status))
+	}
+	if st.tries >= maxSignOutTries {
+		level = slog.LevelError // given up: the cookie stays blocked at the proxy
+	}
+	p.log.LogAttrs(r.Context(), level, "proxy: sign out upstream failed", attrs...)
+	return false
+}
+
+// signOutRequest sends the panel's sign-out request for r's session to
+// path and returns the panel's status.
+func (p *Proxy) signOutRequest(r *http.Request, so *SignOut, path string) (int, error) {
 	u := *p.opts.Upstream
 	u.Path, u.RawQuery, _ = strings.Cut(path, "?")
 	var body io.Reader
@@ -439,8 +527,7 @@ func (p *Proxy) signOutUpstream(r *http.Request) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, so.Method, u.String(), body)
 	if err != nil {
-		p.log.Error("proxy: sign out upstream", slog.String("error", err.Error()))
-		return
+		return 0, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -456,14 +543,11 @@ func (p *Proxy) signOutUpstream(r *http.Request) {
 	req.Header.Set("X-Forwarded-Host", r.Host)
 	resp, err := p.opts.Transport.RoundTrip(req)
 	if err != nil {
-		p.log.Warn("proxy: sign out upstream", slog.String("error", err.Error()))
-		return
+		return 0, err
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
-	if resp.StatusCode >= 400 {
-		p.log.Warn("proxy: sign out upstream", slog.Int("status", resp.StatusCode))
-	}
+	return resp.StatusCode, nil
 }
 
 // now reads the clock of Options.Logout.Now.
