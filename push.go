@@ -55,12 +55,24 @@ func (s *subscriber) poke() {
 	}
 }
 
+// maxStreams bounds the open push streams of one session. The widget
+// keeps one per browser (in its leader tab), so a session never needs
+// many; past the bound each stream would hold a file descriptor and
+// memory for the session's whole life. A bound per client address would
+// refuse everyone behind one load balancer or office NAT, and a stream
+// needs a live session, whose count per user the session limit bounds.
+const maxStreams = 8
+
 // subscribe registers a stream of session id and cancels its pending
-// sign-out on close. It returns the channel that closeAll closes.
-func (h *hub) subscribe(id string) (*subscriber, <-chan struct{}) {
+// sign-out on close. It returns the channel that closeAll closes, or
+// false when the session has maxStreams open already.
+func (h *hub) subscribe(id string) (*subscriber, <-chan struct{}, bool) {
 	s := &subscriber{id: id, wake: make(chan struct{}, 1)}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if len(h.subs[id]) >= maxStreams {
+		return nil, nil, false
+	}
 	if h.subs == nil {
 		h.subs = make(map[string][]*subscriber)
 	}
@@ -70,7 +82,7 @@ func (h *hub) subscribe(id string) (*subscriber, <-chan struct{}) {
 	h.subs[id] = append(h.subs[id], s)
 	h.n.Add(1)
 	h.cancelCloseLocked(id)
-	return s, h.done
+	return s, h.done, true
 }
 
 // unsubscribe removes s. It reports whether s was its session's last
@@ -212,7 +224,14 @@ func (m *Manager) serveEvents(w http.ResponseWriter, r *http.Request) {
 	if srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok {
 		m.push.watchServer(srv)
 	}
-	sub, done := m.push.subscribe(rs.sess.ID)
+	sub, done, ok := m.push.subscribe(rs.sess.ID)
+	if !ok {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("Retry-After", "30")
+		http.Error(w, "logout: too many push streams for this session", http.StatusTooManyRequests)
+		return
+	}
 	obs := m.opts.Observer
 	if obs != nil {
 		obs.PushSubscribersChanged(1)

@@ -298,3 +298,40 @@ func TestMessageOption(t *testing.T) {
 		t.Errorf("status after the sign-out: %d %q, want 401 %q", w.Code, got, "cs:forced")
 	}
 }
+
+// TestPushStreamsBounded: one session opens at most 8 push streams; the
+// next is refused with 429 and changes nothing, and one closing makes
+// room again. Another session is not affected.
+func TestPushStreamsBounded(t *testing.T) {
+	e := newEnv(t, logout.Options{})
+	srv := serve(t, e)
+	c := e.signIn("alice")
+	var open []*stream
+	for range 8 {
+		s := connect(t, srv, c)
+		if s.resp.StatusCode != http.StatusOK {
+			t.Fatalf("stream %d: status %d, want 200", len(open)+1, s.resp.StatusCode)
+		}
+		s.want("status")
+		open = append(open, s)
+	}
+	extra := connect(t, srv, c)
+	if extra.resp.StatusCode != http.StatusTooManyRequests || extra.resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("the 9th stream: status %d, Retry-After %q; want 429 with Retry-After", extra.resp.StatusCode, extra.resp.Header.Get("Retry-After"))
+	}
+	if other := connect(t, srv, e.signIn("bob")); other.resp.StatusCode != http.StatusOK {
+		t.Fatalf("another session's stream: status %d, want 200", other.resp.StatusCode)
+	}
+	open[0].close()
+	for i := 0; ; i++ { // the server notices the closed stream when it next writes or reads
+		s := connect(t, srv, c)
+		if s.resp.StatusCode == http.StatusOK {
+			break
+		}
+		s.close()
+		if i == 200 {
+			t.Fatal("no room for a stream after one closed")
+		}
+		time.Sleep(5 * time.Millisecond) // polling for the close to be seen, not crossing a timeout
+	}
+}

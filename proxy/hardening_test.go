@@ -149,3 +149,73 @@ func rawGet(t *testing.T, base, path, cookie string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// TestProxyHeaders: client-address headers of an untrusted client are not
+// forwarded, the panel cannot set the admin pages' cookies, and a backend
+// page carries one Cache-Control.
+func TestProxyHeaders(t *testing.T) {
+	var mu sync.Mutex
+	var got http.Header
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = r.Header.Clone()
+		mu.Unlock()
+		if r.Method == http.MethodPost && r.URL.Path == "/admin/login/" {
+			http.SetCookie(w, &http.Cookie{Name: "sessionid", Value: "s1", Path: "/"})
+			http.Redirect(w, r, "/admin/", http.StatusFound)
+			return
+		}
+		w.Header().Add("Set-Cookie", "logout_session=planted; Path=/")
+		w.Header().Add("Set-Cookie", "__Host-logout_device=planted; Path=/; Secure")
+		w.Header().Add("Set-Cookie", "panel_pref=1; Path=/")
+		w.Header().Set("Cache-Control", "no-cache, must-revalidate, max-age=0, no-store, private")
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write([]byte("ok"))
+	}))
+	defer up.Close()
+	own := []proxy.Pattern{}
+	for _, n := range []string{"logout_session", "__Host-logout_session", "logout_device", "__Host-logout_device"} {
+		p, err := proxy.ParsePattern(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		own = append(own, p)
+	}
+	_, srv := newProxy(t, up.URL, proxy.Django(), fakeclock.New(), func(o *proxy.Options) { o.StripCookies = own })
+	c := newClient(t, srv.URL)
+	c.do("POST", "/admin/login/", url.Values{"username": {"u"}, "password": {"p"}})
+
+	req, _ := http.NewRequest("GET", srv.URL+"/admin/page", nil)
+	for _, h := range []string{"X-Real-IP", "True-Client-IP", "CF-Connecting-IP", "X-Client-IP"} {
+		req.Header.Set(h, "203.0.113.9")
+	}
+	for _, ck := range c.c.Jar.Cookies(mustParse(t, srv.URL)) {
+		req.AddCookie(ck)
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("backend page: status %d", resp.StatusCode)
+	}
+	mu.Lock()
+	for _, h := range []string{"X-Real-Ip", "True-Client-Ip", "Cf-Connecting-Ip", "X-Client-Ip"} {
+		if v := got.Get(h); v != "" {
+			t.Errorf("%s from an untrusted client reached the panel: %q", h, v)
+		}
+	}
+	mu.Unlock()
+	for _, line := range resp.Header["Set-Cookie"] {
+		if strings.Contains(line, "logout_") {
+			t.Errorf("the panel set the admin pages' cookie: %q", line)
+		}
+	}
+	if !strings.Contains(strings.Join(resp.Header["Set-Cookie"], "\n"), "panel_pref=1") {
+		t.Errorf("the panel's own cookie was dropped: %q", resp.Header["Set-Cookie"])
+	}
+	if cc := resp.Header.Values("Cache-Control"); len(cc) != 1 || !strings.Contains(cc[0], "no-store") {
+		t.Errorf("Cache-Control %q, want one line with no-store", cc)
+	}
+}

@@ -614,6 +614,11 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		}
 	}
 	pr.SetXForwarded()
+	if in == nil || !in.peerTrusted {
+		for _, h := range clientAddrHeaders {
+			pr.Out.Header.Del(h)
+		}
+	}
 	if in != nil && in.peerTrusted {
 		for _, h := range []string{"X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded"} {
 			if v := pr.In.Header.Get(h); v != "" {
@@ -631,6 +636,12 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		}
 	}
 }
+
+// clientAddrHeaders are the headers other than X-Forwarded-For and
+// Forwarded by which proxies and CDNs tell a client's address: from a
+// client that is no trusted proxy they are a lie, and are not forwarded.
+var clientAddrHeaders = []string{"X-Real-Ip", "True-Client-Ip", "Cf-Connecting-Ip", "X-Client-Ip",
+	"X-Cluster-Client-Ip", "Fastly-Client-Ip", "X-Original-Forwarded-For", "Client-Ip", "X-Forwarded"}
 
 // trusted reports whether r comes from one of Options.TrustedProxies.
 func (p *Proxy) trusted(r *http.Request) bool {

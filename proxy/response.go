@@ -27,6 +27,12 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		return nil
 	}
 	p.rewriteLocation(resp, in)
+	p.stripOwnSetCookies(resp.Header)
+	if _, set := in.w.Header()["Cache-Control"]; set && in.backend {
+		// The Manager's no-store on a backend page is the answer's one
+		// Cache-Control: the panel's would be a second line.
+		resp.Header.Del("Cache-Control")
+	}
 	if err := p.followCookies(resp, in); err != nil {
 		return err
 	}
@@ -49,6 +55,28 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		return p.inject(resp, "", func(string) []byte { return p.noticeSnippet(reason.Message()) })
 	}
 	return nil
+}
+
+// stripOwnSetCookies removes the Set-Cookie lines of Options.StripCookies
+// (the admin pages' cookies) from the panel's answer: the panel never sets
+// them, as it never sees them.
+func (p *Proxy) stripOwnSetCookies(h http.Header) {
+	lines := h["Set-Cookie"]
+	if len(lines) == 0 || len(p.opts.StripCookies) == 0 {
+		return
+	}
+	kept := lines[:0:0]
+	for _, line := range lines {
+		name, _, _ := strings.Cut(line, "=")
+		if !readAs(p.opts.StripCookies, strings.TrimSpace(name)) {
+			kept = append(kept, line)
+		}
+	}
+	if len(kept) == 0 {
+		h.Del("Set-Cookie")
+	} else {
+		h["Set-Cookie"] = kept
+	}
 }
 
 // followCookies starts a session when the upstream answers a sign-in
