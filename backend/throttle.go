@@ -14,11 +14,13 @@ import (
 
 // Sign-in throttling follows the OWASP Authentication Cheat Sheet
 // ("Account lockout") and its design "Slow down online guessing attacks
-// with device cookies": no hard lock that an attacker could set off for
-// someone else, but a wait that grows with failures, per account and per
-// client address, while a browser that has signed in as an account before
-// (it holds a device cookie, see throttle_device.go) is limited per
-// device only.
+// with device cookies", and what OWASP ASVS asks of anti-automation (4.0
+// V2.2.1: at most 100 failed attempts an hour at one account; 5.0 V6.1.1
+// and V6.3.1: without letting anyone lock an account out on purpose): no
+// hard lock that an attacker could set off for someone else, but a wait
+// that grows with failures, counted per account and per client address,
+// while a browser that has signed in as an account before (it holds a
+// device cookie, see throttle_device.go) is limited per device only.
 //
 // Only attempts whose password is checked count. An attempt is reserved
 // on all its counters at once, before the password is checked, in one
@@ -28,6 +30,40 @@ import (
 // counter, and a guess that one counter refuses spends nothing of the
 // others: 40 concurrent guesses from one address check 5 passwords and
 // spend 5 of the account's attempts. A success takes its attempt back.
+//
+// Without a device cookie, an attempt counts on three counters (see
+// [newThrottle] for the numbers):
+//
+//   - pair, the account from this address, is what holds back one
+//     attacking address: 5 attempts at once, then waits of 1 s, 2 s,
+//     4 s, … up to 15 min, one attempt forgiven every 15 min. One
+//     address gets at most about 19 guesses at an account in its first
+//     hour and 4 an hour after that, about 110 a day.
+//   - addr, this address at any account, holds back one address that
+//     tries many accounts (password spraying).
+//   - account, the account from every address, caps the guesses that
+//     many addresses make together. It is sized so that the pair counter
+//     keeps any one address from exhausting it: 40 at once and 40
+//     forgiven an hour, against at most 19 and then 4 an hour from one
+//     address. An attack from one address, or from three at full speed,
+//     never holds back the account's owner at another address, even in
+//     a new browser; it takes four addresses at full speed to hold the
+//     owner back at all (for about 20 minutes of the attack's first
+//     hour) and ten to hold the owner back for as long as the attack
+//     lasts. All addresses together get at most about 90 guesses at an
+//     account in the first hour and 40 an hour after.
+//
+// The trade-off is the account counter's: whoever controls enough
+// addresses (a botnet, or an IPv6 network: a /48 holds 65,536 of the
+// /64 networks that count as one address each) can exhaust it, and then
+// every browser without the account's device cookie waits, the owner's
+// new browser included, until the attack slows down. Not counting across
+// addresses would let such an attacker guess without bound; counting
+// tighter would let a few addresses lock the owner out. The owner's
+// browsers that signed in before are counted by their device cookie
+// alone and sign in at once. Clients that share the attacker's address
+// (one NAT, or a proxy not named in Config.TrustedProxies) share his
+// pair and addr counts, and are held back with him.
 //
 // Why not golang.org/x/time/rate: its token bucket refills at a constant
 // rate, so the wait never grows with failures, and it lives in one
@@ -144,16 +180,19 @@ type throttle struct {
 }
 
 // newThrottle returns the backend's throttle on store: an account gets 5
-// attempts at once from one address and 10 from all addresses together,
+// attempts at once from one address and 40 from all addresses together,
 // an address 20 whatever the account, a device cookie 5 for its account;
 // then the waits grow from 1 s to 15 min. Time forgives one attempt per
-// 15 minutes, per 5 on the address count.
+// 15 minutes on the counts of one address or device, per 5 minutes on
+// the address count and per 90 seconds on the account count, 40 an hour,
+// so that the pair count holds one address well below it (see the
+// trade-off above).
 func newThrottle(store throttleStore, timeout time.Duration) *throttle {
 	return &throttle{
 		store:   store,
 		timeout: timeout,
 		pair:    throttleRule{Free: 5, Decay: 15 * time.Minute},
-		account: throttleRule{Free: 10, Decay: 15 * time.Minute},
+		account: throttleRule{Free: 40, Decay: 90 * time.Second},
 		addr:    throttleRule{Free: 20, Decay: 5 * time.Minute},
 		device:  throttleRule{Free: 5, Decay: 15 * time.Minute},
 	}

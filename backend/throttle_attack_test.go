@@ -12,6 +12,7 @@ import (
 const (
 	attackAccount = "admin"
 	attackerAddr  = "192.0.2.1"
+	ownerAddr     = "198.51.100.7"
 )
 
 // allowedNow counts how many attempts that attempt(i) returns the throttle
@@ -77,6 +78,48 @@ func TestThrottleConcurrentGuesses(t *testing.T) {
 				if got := allowedNow(t, th, start, tt.free+1, tt.attempt); got != want {
 					t.Errorf("%s: %d attempts left at once, want %d (%d free, %d checked)", tt.name, got, want, tt.free, checked)
 				}
+			}
+		})
+	}
+}
+
+// TestThrottleOwnerDuringAttack attacks an account from one address with
+// a wrong password a second for 6 minutes, on every store, while its
+// owner signs in every 30 seconds from another address, without a device
+// cookie: the owner is let through every time, and the attacker's
+// guesses are held to what the pair count allows.
+func TestThrottleOwnerDuringAttack(t *testing.T) {
+	start := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	attacker := signInAttempt{Account: attackAccount, Addr: attackerAddr}
+	owner := signInAttempt{Account: attackAccount, Addr: ownerAddr}
+	for _, kind := range throttleStoreKinds() {
+		t.Run(kind.name, func(t *testing.T) {
+			th := newThrottle(kind.open(t), 5*time.Second)
+			checked := 0
+			for sec := range 6 * 60 {
+				now := start.Add(time.Duration(sec) * time.Second)
+				wait, err := th.reserve(t.Context(), now, attacker)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if wait == 0 {
+					checked++ // and the password is wrong
+				}
+				if sec%30 != 15 {
+					continue
+				}
+				now = now.Add(500 * time.Millisecond)
+				if wait, err := th.reserve(t.Context(), now, owner); err != nil || wait != 0 {
+					t.Fatalf("owner at +%v: got a wait of %v (%v), want 0", now.Sub(start), wait, err)
+				}
+				if err := th.succeeded(t.Context(), owner); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The 5 free ones, one a second, then one after each wait
+			// of 1 s, 2 s, … 256 s (at +5 s, +7 s, … +259 s).
+			if want := th.pair.Free + 8; checked != want {
+				t.Errorf("attacker's guesses checked in 6 minutes: got %d, want %d", checked, want)
 			}
 		})
 	}
