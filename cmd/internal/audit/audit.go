@@ -68,8 +68,10 @@ const exportUsage = `Usage: %[1]s export events|settings [flags]
 
 Writes the sign-out log (events) or the settings history (settings) to
 standard output as CSV or JSON, newest first: everything that the filters
-select, read from the store a page at a time. CSV cells that a spreadsheet
-would run as a formula (starting with = + - @) are prefixed with '.
+select, read from the store a page at a time. Where a spreadsheet would
+run a CSV cell as a formula (one starting with = + - @, a tab or CR, also
+after a ; or a line break in the cell) an apostrophe ' is put before it,
+and cells holding , ; tab " CR or LF are quoted.
 
   %[1]s export events --format csv --since 2026-01-01 --until 2026-01-31 > sign-outs.csv
   %[1]s export settings --format json > settings-history.json
