@@ -39,7 +39,7 @@ type Settings struct {
 // (LOGOUT_SETTINGS_FILE, LOGOUT_SETTINGS_LOCKED=1).
 func (s *Settings) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&s.File, "settings-file", getenv("LOGOUT_SETTINGS_FILE"),
-		"TOML `file` of settings applied at start (lifetime = 900, policy = \"pci-dss\", …); LOGOUT_SETTINGS_<KEY> variables such as "+
+		"TOML `file` of settings applied at start, at most 1 MiB (lifetime = 900, policy = \"pci-dss\", …); LOGOUT_SETTINGS_<KEY> variables such as "+
 			"LOGOUT_SETTINGS_LIFETIME=900 override it; an invalid file stops the start (LOGOUT_SETTINGS_FILE)")
 	locked := getenv("LOGOUT_SETTINGS_LOCKED")
 	fs.BoolVar(&s.Locked, "settings-locked", locked == "1" || locked == "true",
