@@ -1,8 +1,8 @@
 package backend
 
 import (
+	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gologout/logout"
 )
@@ -131,14 +133,65 @@ func (f Filter) HistoryQuery(loc *time.Location) (logout.HistoryQuery, error) {
 	return q, errors.Join(errs...)
 }
 
-// csvSafe returns a cell that a spreadsheet will not run as a formula:
-// one starting with =, +, -, @, a tab or a carriage return gets a
-// leading apostrophe.
+// A spreadsheet runs a cell that starts with =, +, - or @ (or the
+// fullwidth ＝, ＋, －, ＠), a tab or a carriage return as a formula (CSV
+// injection). The CSV exports put an apostrophe, which makes a cell text,
+// before such a character (and any spaces and double quotes before it)
+// wherever a spreadsheet may start a cell: at the start of each cell, and
+// after each ";", tab, carriage return and line feed inside one, since a
+// spreadsheet whose list separator is ";" (Polish and Czech Excel) splits
+// our comma-separated lines at every ";", quoted or not, and a careless
+// reader splits them at every line break. So "x;=1+1" is exported as
+// "x;'=1+1". A cell is quoted when it holds ",", ";", a tab, a double
+// quote, a carriage return or a line feed, or starts with a space or an
+// apostrophe.
+
+// csvFormula reports whether s, after any spaces and double quotes,
+// starts with a character that makes a spreadsheet cell a formula.
+func csvFormula(s string) bool {
+	r, _ := utf8.DecodeRuneInString(strings.TrimLeft(s, ` "`))
+	return strings.ContainsRune("=+-@\t\r＝＋－＠", r)
+}
+
+// csvSafe returns s with an apostrophe before each formula that a
+// spreadsheet could find in it, as described above.
 func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
+	var b strings.Builder
+	done := 0 // s[:done] is in b
+	for i := 0; i < len(s); i++ {
+		// The bytes that start a cell are ASCII, never inside a
+		// multi-byte rune.
+		if (i == 0 || strings.IndexByte(";\t\r\n", s[i-1]) >= 0) && csvFormula(s[i:]) {
+			b.WriteString(s[done:i])
+			b.WriteByte('\'')
+			done = i
+		}
 	}
-	return s
+	if b.Len() == 0 {
+		return s
+	}
+	b.WriteString(s[done:])
+	return b.String()
+}
+
+// appendCSV appends cells to b as one CSV record, made safe by csvSafe
+// and quoted as described above, with a "\n" at its end.
+func appendCSV(b []byte, cells []string) []byte {
+	for i, c := range cells {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		c = csvSafe(c)
+		first, _ := utf8.DecodeRuneInString(c)
+		if !strings.ContainsAny(c, ",;\t\"\r\n") && !unicode.IsSpace(first) && first != '\'' {
+			b = append(b, c...)
+			continue
+		}
+		b = append(b, '"')
+		b = append(b, strings.ReplaceAll(c, `"`, `""`)...)
+		b = append(b, '"')
+	}
+	return append(b, '\n')
 }
 
 // rowWriter writes export rows as CSV (with a header) or as one JSON
@@ -146,7 +199,8 @@ func csvSafe(s string) string {
 type rowWriter struct {
 	w      io.Writer
 	format string
-	csv    *csv.Writer
+	csv    *bufio.Writer // nil for JSON
+	line   []byte        // a CSV record, reused
 	n      int
 }
 
@@ -154,8 +208,8 @@ func newRowWriter(w io.Writer, format string, header []string) (*rowWriter, erro
 	rw := &rowWriter{w: w, format: format}
 	switch format {
 	case FormatCSV:
-		rw.csv = csv.NewWriter(w)
-		return rw, rw.csv.Write(header)
+		rw.csv = bufio.NewWriter(w)
+		return rw, rw.writeCSV(header)
 	case FormatJSON:
 		_, err := io.WriteString(w, "[")
 		return rw, err
@@ -167,11 +221,7 @@ func newRowWriter(w io.Writer, format string, header []string) (*rowWriter, erro
 func (rw *rowWriter) row(cells []string, obj any) error {
 	rw.n++
 	if rw.csv != nil {
-		safe := make([]string, len(cells))
-		for i, c := range cells {
-			safe[i] = csvSafe(c)
-		}
-		return rw.csv.Write(safe)
+		return rw.writeCSV(cells)
 	}
 	b, err := json.Marshal(obj)
 	if err != nil {
@@ -185,11 +235,17 @@ func (rw *rowWriter) row(cells []string, obj any) error {
 	return err
 }
 
+// writeCSV writes one CSV record.
+func (rw *rowWriter) writeCSV(cells []string) error {
+	rw.line = appendCSV(rw.line[:0], cells)
+	_, err := rw.csv.Write(rw.line)
+	return err
+}
+
 // flush writes what is buffered.
 func (rw *rowWriter) flush() error {
 	if rw.csv != nil {
-		rw.csv.Flush()
-		return rw.csv.Error()
+		return rw.csv.Flush()
 	}
 	return nil
 }

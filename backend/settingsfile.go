@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -63,6 +64,10 @@ type settingsFile struct {
 	UserLifetimes    map[string]int64 `toml:"user_lifetimes"`
 }
 
+// maxSettingsFile is the largest settings file that [LoadSettings] reads,
+// 1 MiB: every key with a lifetime for thousands of users fits many times.
+const maxSettingsFile = 1 << 20
+
 // The keys of the settings file (and, in capitals after
 // [SettingsEnvPrefix], of the environment) that hold maps.
 const (
@@ -84,12 +89,14 @@ const (
 // It refuses, with the field and the reason as [*logout.FieldError]s
 // joined (read them with [logout.FieldErrors]), an unknown key, a value of
 // the wrong type and every value that [logout.Settings.Validate] refuses;
-// a file that cannot be read or parsed is an error naming the file.
+// a file that cannot be read or parsed is an error naming the file. A
+// file larger than 1 MiB is refused, after reading no more than its first
+// MiB, whatever its size says: it may be a pipe or a device.
 func LoadSettings(path string, getenv func(string) string) (*SettingsSource, error) {
 	src := &SettingsSource{File: path, Origins: map[string]string{}}
 	form := logout.DefaultSettings().Values()
 	if path != "" {
-		b, err := os.ReadFile(path)
+		b, err := readSettingsBytes(path)
 		if err != nil {
 			return nil, fmt.Errorf("backend: settings file: %w", err)
 		}
@@ -106,6 +113,24 @@ func LoadSettings(path string, getenv func(string) string) (*SettingsSource, err
 	}
 	src.Settings = s
 	return src, nil
+}
+
+// readSettingsBytes reads the file at path, refusing one larger than
+// maxSettingsFile without reading more than one byte past it.
+func readSettingsBytes(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSettingsFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(b) > maxSettingsFile {
+		return nil, fmt.Errorf("%s: larger than the limit of 1 MiB (%d bytes)", path, maxSettingsFile)
+	}
+	return b, nil
 }
 
 // blame prefixes each field error in err with where its field was set

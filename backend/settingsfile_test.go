@@ -1,11 +1,14 @@
 package backend_test
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -247,6 +250,81 @@ func TestCheckSettingsEnv(t *testing.T) {
 				t.Fatalf("got %v, want nil", err)
 			case tt.unknown != "" && (err == nil || !strings.Contains(err.Error(), tt.unknown+";")):
 				t.Fatalf("got %v, want an error naming %s", err, tt.unknown)
+			}
+		})
+	}
+}
+
+// TestLoadSettingsSize: a settings file of up to 1 MiB is read; a larger
+// one is refused with an error that names the file and the limit, after
+// reading little more than the limit, whatever the file's size says.
+func TestLoadSettingsSize(t *testing.T) {
+	const limit = 1 << 20
+	// valid returns a valid settings file of n bytes: a key and a comment.
+	valid := func(n int) []byte {
+		b := []byte("lifetime = 600\n#")
+		return append(b, bytes.Repeat([]byte("x"), n-len(b))...)
+	}
+	for _, tt := range []struct {
+		name string
+		open func(t *testing.T) string // returns the path
+		ok   bool
+	}{
+		{"at the limit", func(t *testing.T) string { return writeFile(t, string(valid(limit))) }, true},
+		{"one byte over the limit", func(t *testing.T) string { return writeFile(t, string(valid(limit+1))) }, false},
+		{"64 MiB, sparse", func(t *testing.T) string {
+			p := writeFile(t, "lifetime = 600\n")
+			if err := os.Truncate(p, 64<<20); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}, false},
+		{"a pipe that says nothing of its size", func(t *testing.T) string {
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := fmt.Sprintf("/dev/fd/%d", r.Fd())
+			if _, err := os.Stat(p); err != nil {
+				r.Close()
+				w.Close()
+				t.Skipf("no /dev/fd to name a pipe: %v", err)
+			}
+			data, done := valid(8<<20), make(chan int64)
+			go func() {
+				n, _ := w.Write(data) // fails once r is closed
+				w.Close()
+				done <- int64(n)
+			}()
+			t.Cleanup(func() {
+				r.Close()
+				if n := <-done; n > 2*limit {
+					t.Errorf("the pipe gave %d bytes, want at most %d", n, 2*limit)
+				}
+			})
+			return p
+		}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := tt.open(t)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			src, err := backend.LoadSettings(path, envOf(nil))
+			runtime.ReadMemStats(&after)
+			if tt.ok {
+				if err != nil || src.Settings.Lifetime != 10*time.Minute {
+					t.Fatalf("got %v, want the file's lifetime of 10 minutes", err)
+				}
+				return
+			}
+			if err == nil || src != nil {
+				t.Fatalf("got %+v, want an error", src)
+			}
+			if want := "backend: settings file: " + path + ": larger than the limit of 1 MiB"; !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("error: got %q, want it to start with %q", err, want)
+			}
+			if n := after.TotalAlloc - before.TotalAlloc; n > 8*limit {
+				t.Errorf("allocated %d bytes to refuse the file, want at most %d", n, 8*limit)
 			}
 		})
 	}

@@ -14,23 +14,64 @@ import (
 
 // Sign-in throttling follows the OWASP Authentication Cheat Sheet
 // ("Account lockout") and its design "Slow down online guessing attacks
-// with device cookies": no hard lock that an attacker could set off for
-// someone else, but a wait that grows with failures, per account and per
-// client address, while a browser that has signed in as an account before
-// (it holds a device cookie, see throttle_device.go) is limited per
-// device only.
+// with device cookies", and what OWASP ASVS asks of anti-automation (4.0
+// V2.2.1: at most 100 failed attempts an hour at one account; 5.0 V6.1.1
+// and V6.3.1: without letting anyone lock an account out on purpose): no
+// hard lock that an attacker could set off for someone else, but a wait
+// that grows with failures, counted per account and per client address,
+// while a browser that has signed in as an account before (it holds a
+// device cookie, see throttle_device.go) is limited per device only.
 //
-// Every attempt is counted before the password is checked: a counter
-// reserves the attempt atomically in its store, so concurrent guesses
-// cannot slip past it. A success takes its attempt back.
+// Only attempts whose password is checked count. An attempt is reserved
+// on all its counters at once, before the password is checked, in one
+// atomic step of the store: if every counter allows it, each counts it
+// and the password is checked; if any refuses it, none counts it and the
+// password is not checked. So concurrent guesses cannot slip past a
+// counter, and a guess that one counter refuses spends nothing of the
+// others: 40 concurrent guesses from one address check 5 passwords and
+// spend 5 of the account's attempts. A success takes its attempt back.
+//
+// Without a device cookie, an attempt counts on three counters (see
+// [newThrottle] for the numbers):
+//
+//   - pair, the account from this address, is what holds back one
+//     attacking address: 5 attempts at once, then waits of 1 s, 2 s,
+//     4 s, … up to 15 min, one attempt forgiven every 15 min. One
+//     address gets at most about 19 guesses at an account in its first
+//     hour and 4 an hour after that, about 110 a day.
+//   - addr, this address at any account, holds back one address that
+//     tries many accounts (password spraying).
+//   - account, the account from every address, caps the guesses that
+//     many addresses make together. It is sized so that the pair counter
+//     keeps any one address from exhausting it: 40 at once and 40
+//     forgiven an hour, against at most 19 and then 4 an hour from one
+//     address. An attack from one address, or from three at full speed,
+//     never holds back the account's owner at another address, even in
+//     a new browser; it takes four addresses at full speed to hold the
+//     owner back at all (for about 20 minutes of the attack's first
+//     hour) and ten to hold the owner back for as long as the attack
+//     lasts. All addresses together get at most about 90 guesses at an
+//     account in the first hour and 40 an hour after.
+//
+// The trade-off is the account counter's: whoever controls enough
+// addresses (a botnet, or an IPv6 network: a /48 holds 65,536 of the
+// /64 networks that count as one address each) can exhaust it, and then
+// every browser without the account's device cookie waits, the owner's
+// new browser included, until the attack slows down. Not counting across
+// addresses would let such an attacker guess without bound; counting
+// tighter would let a few addresses lock the owner out. The owner's
+// browsers that signed in before are counted by their device cookie
+// alone and sign in at once. Clients that share the attacker's address
+// (one NAT, or a proxy not named in Config.TrustedProxies) share his
+// pair and addr counts, and are held back with him.
 //
 // Why not golang.org/x/time/rate: its token bucket refills at a constant
 // rate, so the wait never grows with failures, and it lives in one
 // process while the counts must be shared through SQLite, Redis or
 // PostgreSQL. The arithmetic below is small and exact, in integer
-// milliseconds, so that the Redis script and the PostgreSQL statement
-// repeat it to the millisecond; one table of tests runs on all four
-// stores.
+// milliseconds: the memory, SQLite and PostgreSQL stores run it in Go on
+// the rows they hold locked, and the Redis script repeats it to the
+// millisecond; one table of tests runs on all four stores.
 
 // A throttleRule says how one counter slows attempts down. The first Free
 // attempts pass at once; after them each attempt waits throttleBase after
@@ -57,8 +98,8 @@ const (
 // when every counted attempt is forgiven; last, the last counted attempt;
 // both Unix ms, zero for a new counter) and the time now, it returns the
 // new state and 0 when the attempt is counted, or the state unchanged and
-// how many ms until the counter allows one. redisReserve and pgReserve
-// repeat it; keep them in step.
+// how many ms until the counter allows one. redisReserve repeats it;
+// keep them in step.
 func (r throttleRule) attempt(tat, last, now int64) (newTat, newLast, wait int64) {
 	decay, free := r.Decay.Milliseconds(), int64(r.Free)
 	debt := max(tat-now, 0)
@@ -78,17 +119,40 @@ type throttleCounter struct {
 	Rule throttleRule
 }
 
+// A throttleState is a counter's state in Unix ms, as
+// [throttleRule.attempt] takes it; the zero value is a new counter.
+type throttleState struct{ tat, last int64 }
+
+// reserveAll is reserve's decision for stores that read the counters'
+// states under one lock: given cs and their states, it returns the states
+// to write and 0 when every counter allows the attempt, or nil and the
+// longest wait in ms when any refuses it.
+func reserveAll(cs []throttleCounter, states []throttleState, now int64) ([]throttleState, int64) {
+	next := make([]throttleState, len(cs))
+	var longest int64
+	for i, c := range cs {
+		tat, last, wait := c.Rule.attempt(states[i].tat, states[i].last, now)
+		next[i], longest = throttleState{tat, last}, max(longest, wait)
+	}
+	if longest > 0 {
+		return nil, longest
+	}
+	return next, 0
+}
+
 // A throttleStore keeps the throttle's counters. Implementations must be
 // safe for concurrent use, and shared by every instance that serves the
 // same users when there are several.
 type throttleStore interface {
-	// reserve counts an attempt at now on each counter that allows one,
-	// each deciding alone by its rule, as [throttleRule.attempt] does,
-	// and returns for each counter, in order, 0 if it counted the attempt
-	// or how long until it would. Each counter's decision is atomic: of
-	// concurrent calls, no more are counted than its rule allows. Keys
-	// are distinct. The err result is for system failures only.
-	reserve(ctx context.Context, now time.Time, cs []throttleCounter) ([]time.Duration, error)
+	// reserve counts an attempt at now on every counter of cs or on
+	// none. If each counter allows it by its rule, as
+	// [throttleRule.attempt] decides, it counts it on each and returns
+	// 0; if any refuses it, it changes no counter and returns the longest
+	// wait until they all would allow one. The decision is atomic across
+	// the counters: no attempt is counted on some and not others, and of
+	// concurrent calls no more are counted than every counter allows.
+	// Keys are distinct. The err result is for system failures only.
+	reserve(ctx context.Context, now time.Time, cs []throttleCounter) (time.Duration, error)
 	// forgive takes one counted attempt back from each counter of refund,
 	// and forgets the counters of clear. Missing counters stay missing.
 	forgive(ctx context.Context, refund, clear []throttleCounter) error
@@ -116,16 +180,19 @@ type throttle struct {
 }
 
 // newThrottle returns the backend's throttle on store: an account gets 5
-// attempts at once from one address and 10 from all addresses together,
+// attempts at once from one address and 40 from all addresses together,
 // an address 20 whatever the account, a device cookie 5 for its account;
 // then the waits grow from 1 s to 15 min. Time forgives one attempt per
-// 15 minutes, per 5 on the address count.
+// 15 minutes on the counts of one address or device, per 5 minutes on
+// the address count and per 90 seconds on the account count, 40 an hour,
+// so that the pair count holds one address well below it (see the
+// trade-off above).
 func newThrottle(store throttleStore, timeout time.Duration) *throttle {
 	return &throttle{
 		store:   store,
 		timeout: timeout,
 		pair:    throttleRule{Free: 5, Decay: 15 * time.Minute},
-		account: throttleRule{Free: 10, Decay: 15 * time.Minute},
+		account: throttleRule{Free: 40, Decay: 90 * time.Second},
 		addr:    throttleRule{Free: 20, Decay: 5 * time.Minute},
 		device:  throttleRule{Free: 5, Decay: 15 * time.Minute},
 	}
@@ -146,18 +213,17 @@ func (t *throttle) counters(at signInAttempt) []throttleCounter {
 	}
 }
 
-// reserve counts the attempt and returns 0 if it may check the password,
-// or how long until it may. A refused attempt may still have been counted
-// by the counters that allowed it: they decide alone, which keeps each
-// store to one atomic round trip.
+// reserve counts the attempt on all its counters and returns 0 if it may
+// check the password, or counts it on none and returns how long until it
+// may.
 func (t *throttle) reserve(ctx context.Context, now time.Time, at signInAttempt) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
-	waits, err := t.store.reserve(ctx, now, t.counters(at))
+	wait, err := t.store.reserve(ctx, now, t.counters(at))
 	if err != nil {
 		return 0, fmt.Errorf("backend: sign-in throttle: %w: %w", logout.ErrUnavailable, err)
 	}
-	return slices.Max(waits), nil
+	return wait, nil
 }
 
 // succeeded clears the account's count from this address (or device) and
@@ -197,19 +263,15 @@ func accountKey(name string) string {
 type memThrottle struct {
 	mu      sync.Mutex
 	max     int
-	entries map[string]memEntry
+	entries map[string]throttleState
 }
-
-// memEntry is a counter's state in Unix ms, as [throttleRule.attempt]
-// takes it.
-type memEntry struct{ tat, last int64 }
 
 // newMemThrottle returns a memThrottle of at most max counters.
 func newMemThrottle(max int) *memThrottle {
-	return &memThrottle{max: max, entries: make(map[string]memEntry)}
+	return &memThrottle{max: max, entries: make(map[string]throttleState)}
 }
 
-func (m *memThrottle) reserve(_ context.Context, now time.Time, cs []throttleCounter) ([]time.Duration, error) {
+func (m *memThrottle) reserve(_ context.Context, now time.Time, cs []throttleCounter) (time.Duration, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ms := now.UnixMilli()
@@ -222,20 +284,27 @@ func (m *memThrottle) reserve(_ context.Context, now time.Time, cs []throttleCou
 			break
 		}
 	}
-	out := make([]time.Duration, len(cs))
+	states := make([]throttleState, len(cs))
 	for i, c := range cs {
-		e, ok := m.entries[c.Key]
-		tat, last, wait := c.Rule.attempt(e.tat, e.last, ms)
-		out[i] = time.Duration(wait) * time.Millisecond
-		if wait > 0 {
-			continue
-		}
-		if !ok && len(m.entries) >= m.max {
-			m.shrink(ms)
-		}
-		m.entries[c.Key] = memEntry{tat, last}
+		states[i] = m.entries[c.Key]
 	}
-	return out, nil
+	next, wait := reserveAll(cs, states, ms)
+	if wait > 0 {
+		return time.Duration(wait) * time.Millisecond, nil
+	}
+	added := 0
+	for _, c := range cs {
+		if _, ok := m.entries[c.Key]; !ok {
+			added++
+		}
+	}
+	if len(m.entries)+added > m.max {
+		m.shrink(ms) // before the writes, so that it never drops one of them
+	}
+	for i, c := range cs {
+		m.entries[c.Key] = next[i]
+	}
+	return 0, nil
 }
 
 // shrink drops the forgiven counters and, if more than half of max remain,

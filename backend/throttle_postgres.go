@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -15,13 +16,16 @@ import (
 const pgThrottleSchema = "logout_backend"
 
 // pgThrottle is a throttleStore on PostgreSQL, shared by the instances on
-// one database. A reservation is one INSERT ... ON CONFLICT DO UPDATE ...
-// RETURNING: PostgreSQL locks each counter's row and computes its update
-// from the row's latest version, so each counter decides atomically. The
-// same round trip then deletes a few forgiven rows.
+// one database. A reservation is one transaction: an INSERT ... ON
+// CONFLICT DO UPDATE ... RETURNING locks every counter's row, inserting
+// the missing ones, in key order, so that concurrent reservations take
+// turns on a row and never deadlock, and returns their latest states;
+// [reserveAll] decides in Go; then an UPDATE writes the new states and a
+// few forgiven rows are deleted before COMMIT, or a ROLLBACK leaves
+// every row as it was when the attempt is refused.
 type pgThrottle struct {
-	pool                             *pgxpool.Pool
-	reserveSQL, sweepSQL, forgiveSQL string
+	pool                                    *pgxpool.Pool
+	lockSQL, writeSQL, sweepSQL, forgiveSQL string
 }
 
 // newPGThrottle creates the schema and its table signin_throttle if
@@ -38,10 +42,12 @@ CREATE TABLE IF NOT EXISTS `+table+` (
 	key   text PRIMARY KEY,
 	tat   bigint NOT NULL,  -- Unix ms when every counted attempt is forgiven
 	last  bigint NOT NULL,  -- Unix ms of the last counted attempt
-	retry bigint NOT NULL,  -- 0 if the latest attempt was counted, else its wait in ms
 	free  integer NOT NULL, -- the counter's rule
 	decay bigint NOT NULL   -- ms
 );
+-- retry was the wait of a refused attempt, computed in SQL before
+-- the decision moved to Go.
+ALTER TABLE `+table+` DROP COLUMN IF EXISTS retry;
 CREATE INDEX IF NOT EXISTS signin_throttle_tat ON `+table+` (tat);`)
 		return err
 	})
@@ -49,8 +55,14 @@ CREATE INDEX IF NOT EXISTS signin_throttle_tat ON `+table+` (tat);`)
 		return nil, fmt.Errorf("backend: sign-in throttle table: %w", err)
 	}
 	return &pgThrottle{
-		pool:       pool,
-		reserveSQL: pgReserve(table),
+		pool: pool,
+		// A new row's state (0, 0) is a new counter's, as [throttleState]'s zero value.
+		lockSQL: `INSERT INTO ` + table + ` AS t (key, tat, last, free, decay)
+SELECT k, 0, 0, f, d FROM unnest($1::text[], $2::integer[], $3::bigint[]) AS i(k, f, d) ORDER BY k
+ON CONFLICT (key) DO UPDATE SET free = excluded.free, decay = excluded.decay
+RETURNING key, tat, last`,
+		writeSQL: `UPDATE ` + table + ` AS t SET tat = i.tat, last = i.last
+FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS i(k, tat, last) WHERE t.key = i.k`,
 		// After the reservation, in its transaction, and never waiting
 		// for a lock: a sweep that ran first could lock a forgiven row
 		// that a concurrent reservation holding one of ours wants, and
@@ -61,67 +73,66 @@ CREATE INDEX IF NOT EXISTS signin_throttle_tat ON `+table+` (tat);`)
 	}, nil
 }
 
-// pgReserve returns the reservation statement on table: [throttleRule.attempt]
-// in SQL. Every SET expression reads the row as it was. $1 now ms, $2 keys
-// (inserted in order, so that concurrent statements lock rows in one
-// order), $3 free, $4 decay ms, $5 throttleBase ms, $6 throttleMax ms, $7
-// throttleSteps.
-func pgReserve(table string) string {
-	debt := `greatest(t.tat - $1, 0)`
-	n := `((` + debt + ` + excluded.decay - 1) / excluded.decay)`
-	wait := `(CASE WHEN ` + n + ` < excluded.free THEN 0
-		ELSE least($5::bigint << least(` + n + ` - excluded.free, $7)::integer, $6::bigint) END)`
-	ok := `($1 >= t.last + ` + wait + `)`
-	return strings.NewReplacer("{table}", table, "{ok}", ok, "{wait}", wait, "{debt}", debt).Replace(`
-INSERT INTO {table} AS t (key, tat, last, retry, free, decay)
-SELECT k, $1::bigint + d, $1, 0, f, d FROM unnest($2::text[], $3::integer[], $4::bigint[]) AS i(k, f, d) ORDER BY k
-ON CONFLICT (key) DO UPDATE SET
-	tat   = CASE WHEN {ok} THEN $1 + least({debt} + excluded.decay, (excluded.free + $7) * excluded.decay) ELSE t.tat END,
-	last  = CASE WHEN {ok} THEN $1 ELSE t.last END,
-	retry = CASE WHEN {ok} THEN 0 ELSE t.last + {wait} - $1 END,
-	free  = excluded.free,
-	decay = excluded.decay
-RETURNING key, retry`)
-}
-
 // pgForgive returns the statement that refunds the keys $1 and deletes
-// the keys $2.
+// the keys $2. It locks their rows in key order first, as a reservation
+// does, so that the two never deadlock.
 func pgForgive(table string) string {
 	return strings.ReplaceAll(`
-WITH refunded AS (UPDATE {table} SET tat = tat - decay WHERE key = ANY($1::text[]))
-DELETE FROM {table} WHERE key = ANY($2::text[])`, "{table}", table)
+WITH locked AS (SELECT key FROM {table} WHERE key = ANY($1::text[]) OR key = ANY($2::text[]) ORDER BY key FOR UPDATE),
+refunded AS (UPDATE {table} AS t SET tat = t.tat - t.decay FROM locked WHERE t.key = locked.key AND t.key = ANY($1::text[]))
+DELETE FROM {table} AS t USING locked WHERE t.key = locked.key AND t.key = ANY($2::text[])`, "{table}", table)
 }
 
-func (s *pgThrottle) reserve(ctx context.Context, now time.Time, cs []throttleCounter) ([]time.Duration, error) {
+func (s *pgThrottle) reserve(ctx context.Context, now time.Time, cs []throttleCounter) (time.Duration, error) {
 	keys := make([]string, len(cs))
 	free := make([]int32, len(cs))
 	decay := make([]int64, len(cs))
+	index := make(map[string]int, len(cs))
 	for i, c := range cs {
 		keys[i], free[i], decay[i] = c.Key, int32(c.Rule.Free), c.Rule.Decay.Milliseconds()
+		index[c.Key] = i
 	}
-	waits := make(map[string]int64, len(cs))
-	b := &pgx.Batch{}
-	b.Queue(s.reserveSQL, now.UnixMilli(), keys, free, decay,
-		throttleBase.Milliseconds(), throttleMax.Milliseconds(), throttleSteps).Query(func(rows pgx.Rows) error {
-		var key string
-		var ms int64
-		_, err := pgx.ForEachRow(rows, []any{&key, &ms}, func() error { waits[key] = ms; return nil })
-		return err
-	})
-	b.Queue(s.sweepSQL, now.UnixMilli(), sweepBatch)
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
-	}
-	out := make([]time.Duration, len(cs))
-	for i, c := range cs {
-		ms, ok := waits[c.Key]
-		if !ok {
-			return nil, fmt.Errorf("postgres: no result for a counter")
+	ms := now.UnixMilli()
+	var wait int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, s.lockSQL, keys, free, decay)
+		if err != nil {
+			return err
 		}
-		out[i] = time.Duration(ms) * time.Millisecond
+		states, seen := make([]throttleState, len(cs)), 0
+		var key string
+		var st throttleState
+		if _, err := pgx.ForEachRow(rows, []any{&key, &st.tat, &st.last}, func() error {
+			states[index[key]] = st
+			seen++
+			return nil
+		}); err != nil {
+			return err
+		}
+		if seen != len(cs) {
+			return fmt.Errorf("%d rows for %d counters", seen, len(cs))
+		}
+		var next []throttleState
+		if next, wait = reserveAll(cs, states, ms); next == nil {
+			return errRefused // roll back the rows the lock inserted
+		}
+		tats, lasts := make([]int64, len(next)), make([]int64, len(next))
+		for i, st := range next {
+			tats[i], lasts[i] = st.tat, st.last
+		}
+		b := &pgx.Batch{}
+		b.Queue(s.writeSQL, keys, tats, lasts)
+		b.Queue(s.sweepSQL, ms, sweepBatch)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil && !errors.Is(err, errRefused) {
+		return 0, fmt.Errorf("postgres: %w", err)
 	}
-	return out, nil
+	return time.Duration(wait) * time.Millisecond, nil
 }
+
+// errRefused rolls back a reservation that a counter refused.
+var errRefused = errors.New("refused")
 
 func (s *pgThrottle) forgive(ctx context.Context, refund, clear []throttleCounter) error {
 	keys := func(cs []throttleCounter) []string {

@@ -23,15 +23,17 @@ type redisThrottle struct {
 	prefix string
 }
 
-// redisReserve is [throttleRule.attempt] for each key.
+// redisReserve is [throttleRule.attempt] for each key, all or nothing,
+// as [reserveAll] decides: it reads every key first and writes them only
+// if each allows the attempt.
 //
 // KEYS: the counters. ARGV: now, throttleBase and throttleMax in ms,
-// throttleSteps, then free and decay ms of each key in turn. Returns for
-// each key 0 if it counted the attempt, else the wait in ms. The expiry is
-// relative, so Redis's clock never judges a counter.
+// throttleSteps, then free and decay ms of each key in turn. Returns 0 if
+// every key counted the attempt, else the longest wait in ms. The expiry
+// is relative, so Redis's clock never judges a counter.
 var redisReserve = redis.NewScript(`
 local now, base, max, steps = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local out = {}
+local debts, longest = {}, 0
 for i, key in ipairs(KEYS) do
 	local free, decay = tonumber(ARGV[3 + 2 * i]), tonumber(ARGV[4 + 2 * i])
 	local s = redis.call('HMGET', key, 'tat', 'last')
@@ -40,16 +42,15 @@ for i, key in ipairs(KEYS) do
 	local n = math.floor((debt + decay - 1) / decay)
 	local wait = 0
 	if n >= free then wait = math.min(base * 2 ^ math.min(n - free, steps), max) end
-	if now < last + wait then
-		out[i] = last + wait - now
-	else
-		debt = math.min(debt + decay, (free + steps) * decay)
-		redis.call('HSET', key, 'tat', string.format('%d', now + debt), 'last', string.format('%d', now))
-		redis.call('PEXPIRE', key, debt)
-		out[i] = 0
-	end
+	longest = math.max(longest, last + wait - now)
+	debts[i] = math.min(debt + decay, (free + steps) * decay)
 end
-return out
+if longest > 0 then return longest end
+for i, key in ipairs(KEYS) do
+	redis.call('HSET', key, 'tat', string.format('%d', now + debts[i]), 'last', string.format('%d', now))
+	redis.call('PEXPIRE', key, debts[i])
+end
+return 0
 `)
 
 // redisForgive takes one attempt back from each of the first ARGV[1]
@@ -74,23 +75,16 @@ func (s *redisThrottle) keys(cs []throttleCounter) []string {
 	return keys
 }
 
-func (s *redisThrottle) reserve(ctx context.Context, now time.Time, cs []throttleCounter) ([]time.Duration, error) {
+func (s *redisThrottle) reserve(ctx context.Context, now time.Time, cs []throttleCounter) (time.Duration, error) {
 	args := []any{now.UnixMilli(), throttleBase.Milliseconds(), throttleMax.Milliseconds(), throttleSteps}
 	for _, c := range cs {
 		args = append(args, c.Rule.Free, c.Rule.Decay.Milliseconds())
 	}
-	res, err := redisReserve.Run(ctx, s.c, s.keys(cs), args...).Int64Slice()
+	ms, err := redisReserve.Run(ctx, s.c, s.keys(cs), args...).Int64()
 	if err != nil {
-		return nil, fmt.Errorf("redis: %w", err)
+		return 0, fmt.Errorf("redis: %w", err)
 	}
-	if len(res) != len(cs) {
-		return nil, fmt.Errorf("redis: %d results for %d counters", len(res), len(cs))
-	}
-	out := make([]time.Duration, len(cs))
-	for i, ms := range res {
-		out[i] = time.Duration(ms) * time.Millisecond
-	}
-	return out, nil
+	return time.Duration(ms) * time.Millisecond, nil
 }
 
 func (s *redisThrottle) forgive(ctx context.Context, refund, clear []throttleCounter) error {

@@ -13,7 +13,8 @@ import (
 // instance on the data directory shares. Each reservation is one
 // transaction begun IMMEDIATE, which takes SQLite's write lock before it
 // reads, so that concurrent reservations, of this process or another,
-// take turns; it runs [throttleRule.attempt] on the rows it reads.
+// take turns; it decides by [reserveAll] on the rows it reads, and
+// writes them only when every counter allows the attempt.
 type sqliteThrottle struct{ db *sql.DB }
 
 const throttleSQLiteSchema = `
@@ -37,14 +38,14 @@ func newSQLiteThrottle(ctx context.Context, db *sql.DB) (*sqliteThrottle, error)
 	return &sqliteThrottle{db: db}, nil
 }
 
-func (s *sqliteThrottle) reserve(ctx context.Context, now time.Time, cs []throttleCounter) (_ []time.Duration, err error) {
+func (s *sqliteThrottle) reserve(ctx context.Context, now time.Time, cs []throttleCounter) (_ time.Duration, err error) {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
+		return 0, fmt.Errorf("sqlite: %w", err)
 	}
 	defer conn.Close()
 	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
-		return nil, fmt.Errorf("sqlite: begin: %w", err)
+		return 0, fmt.Errorf("sqlite: begin: %w", err)
 	}
 	defer func() {
 		if err == nil {
@@ -58,31 +59,28 @@ func (s *sqliteThrottle) reserve(ctx context.Context, now time.Time, cs []thrott
 		}
 	}()
 	ms := now.UnixMilli()
-	out := make([]time.Duration, len(cs))
+	states := make([]throttleState, len(cs))
 	for i, c := range cs {
-		var tat, last int64
-		err := conn.QueryRowContext(ctx, `SELECT tat, last FROM signin_throttle WHERE key = ?`, c.Key).Scan(&tat, &last)
+		err := conn.QueryRowContext(ctx, `SELECT tat, last FROM signin_throttle WHERE key = ?`, c.Key).Scan(&states[i].tat, &states[i].last)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("sqlite: read: %w", err)
+			return 0, fmt.Errorf("sqlite: read: %w", err)
 		}
-		tat, last, wait := c.Rule.attempt(tat, last, ms)
-		out[i] = time.Duration(wait) * time.Millisecond
-		if wait > 0 {
-			continue
-		}
+	}
+	next, wait := reserveAll(cs, states, ms)
+	for i, st := range next { // nil when refused
 		if _, err := conn.ExecContext(ctx, `INSERT INTO signin_throttle (key, tat, last) VALUES (?, ?, ?)
-			ON CONFLICT (key) DO UPDATE SET tat = excluded.tat, last = excluded.last`, c.Key, tat, last); err != nil {
-			return nil, fmt.Errorf("sqlite: write: %w", err)
+			ON CONFLICT (key) DO UPDATE SET tat = excluded.tat, last = excluded.last`, cs[i].Key, st.tat, st.last); err != nil {
+			return 0, fmt.Errorf("sqlite: write: %w", err)
 		}
 	}
 	if _, err := conn.ExecContext(ctx, `DELETE FROM signin_throttle WHERE key IN
 		(SELECT key FROM signin_throttle WHERE tat <= ? LIMIT ?)`, ms, sweepBatch); err != nil {
-		return nil, fmt.Errorf("sqlite: sweep: %w", err)
+		return 0, fmt.Errorf("sqlite: sweep: %w", err)
 	}
 	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
-		return nil, fmt.Errorf("sqlite: commit: %w", err)
+		return 0, fmt.Errorf("sqlite: commit: %w", err)
 	}
-	return out, nil
+	return time.Duration(wait) * time.Millisecond, nil
 }
 
 func (s *sqliteThrottle) forgive(ctx context.Context, refund, clear []throttleCounter) error {

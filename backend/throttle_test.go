@@ -3,7 +3,6 @@ package backend
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -96,12 +95,12 @@ func throttleStoreKinds() []struct {
 }
 
 // A throttleOp is one step of a throttle case: at a time after the
-// case's start, reserve the named counters and want these waits, or
+// case's start, reserve the named counters and want this wait, or
 // forgive.
 type throttleOp struct {
 	at      time.Duration
 	reserve []string
-	want    []time.Duration // with reserve
+	want    time.Duration // with reserve
 	refund  []string
 	clear   []string
 }
@@ -124,9 +123,9 @@ func testCounters(names []string) []throttleCounter {
 	return cs
 }
 
-// reserveOp is a step that reserves the counters names at and wants these
-// waits.
-func reserveOp(at time.Duration, names []string, want ...time.Duration) throttleOp {
+// reserveOp is a step that reserves the counters names at and wants this
+// wait.
+func reserveOp(at time.Duration, names []string, want time.Duration) throttleOp {
 	return throttleOp{at: at, reserve: names, want: want}
 }
 
@@ -175,12 +174,24 @@ func throttleCases() []struct {
 			reserveOp(10*time.Minute, one("a"), s1),
 		}},
 		{"the wait stops at throttleMax", capped},
-		{"counters decide alone", []throttleOp{
-			reserveOp(0, []string{"b", "a"}, 0, 0),
-			reserveOp(0, []string{"b", "a"}, s1, 0), // a counts it although b refused
+		{"an attempt one counter refuses counts on none", []throttleOp{
+			reserveOp(0, []string{"b", "a"}, 0),
+			reserveOp(0, []string{"b", "a"}, s1), // b refuses: a does not count it
+			reserveOp(0, []string{"b", "a"}, s1),
+			reserveOp(0, []string{"a"}, 0), // a has counted one of its three
 			reserveOp(0, []string{"a"}, 0),
 			reserveOp(0, []string{"a"}, s1),
-			reserveOp(s1, []string{"a", "b"}, 0, 0),
+			reserveOp(s1, []string{"a", "b"}, 0),
+		}},
+		{"the longest wait is returned", []throttleOp{
+			reserveOp(0, []string{"a", "b"}, 0),
+			reserveOp(0, []string{"a", "b"}, s1),
+			reserveOp(s1, []string{"a", "b"}, 0),
+			reserveOp(s1, []string{"a"}, 0), // a: 3 counted, b: 2
+			reserveOp(s1, []string{"a", "b"}, 2*s1),
+			reserveOp(1500*time.Millisecond, []string{"b", "a"}, 1500*time.Millisecond),
+			reserveOp(2*s1, []string{"a", "b"}, s1),
+			reserveOp(3*s1, []string{"a", "b"}, 0),
 		}},
 		{"a refund takes one attempt back", []throttleOp{
 			reserveOp(0, one("a"), 0), reserveOp(0, one("a"), 0), reserveOp(0, one("a"), 0),
@@ -191,10 +202,11 @@ func throttleCases() []struct {
 		}},
 		{"clear forgets a counter", []throttleOp{
 			reserveOp(0, one("a"), 0), reserveOp(0, one("a"), 0), reserveOp(0, one("a"), 0),
-			reserveOp(0, []string{"a", "b"}, s1, 0),
+			reserveOp(0, one("b"), 0),
+			reserveOp(0, []string{"a", "b"}, s1),
 			{clear: one("a")},
-			reserveOp(0, []string{"a", "b"}, 0, s1),
-			reserveOp(0, one("a"), 0), reserveOp(0, one("a"), 0),
+			reserveOp(0, one("b"), s1),
+			reserveOp(0, one("a"), 0), reserveOp(0, one("a"), 0), reserveOp(0, one("a"), 0),
 			reserveOp(0, one("a"), s1),
 		}},
 		{"forgiving missing counters leaves them missing", []throttleOp{
@@ -226,38 +238,42 @@ func TestThrottleStores(t *testing.T) {
 						if err != nil {
 							t.Fatalf("step %d: reserve: %v", i+1, err)
 						}
-						if fmt.Sprint(got) != fmt.Sprint(op.want) {
+						if got != op.want {
 							t.Fatalf("step %d: reserve %v at +%v: got %v, want %v", i+1, op.reserve, op.at, got, op.want)
 						}
 					}
 				})
 			}
 			t.Run("concurrent attempts", func(t *testing.T) {
-				// Each counter counts as many as its rule allows: a
-				// 3, b 1, though every attempt reads them together.
+				// b allows one attempt, so one of 32 concurrent
+				// attempts on a and b is counted, on both; a then
+				// allows its two others.
 				s := kind.open(t)
 				var wg sync.WaitGroup
 				var mu sync.Mutex
-				counted := make([]int, 2)
+				counted := 0
 				for range 32 {
 					wg.Go(func() {
-						got, err := s.reserve(context.Background(), start, testCounters([]string{"a", "b"}))
+						wait, err := s.reserve(context.Background(), start, testCounters([]string{"a", "b"}))
 						if err != nil {
 							t.Error(err)
 							return
 						}
 						mu.Lock()
 						defer mu.Unlock()
-						for i, w := range got {
-							if w == 0 {
-								counted[i]++
-							}
+						if wait == 0 {
+							counted++
 						}
 					})
 				}
 				wg.Wait()
-				if fmt.Sprint(counted) != "[3 1]" {
-					t.Errorf("32 concurrent attempts on a and b: counted %v, want [3 1]", counted)
+				if counted != 1 {
+					t.Errorf("32 concurrent attempts on a and b: counted %d, want 1", counted)
+				}
+				for i, want := range []time.Duration{0, 0, s1} {
+					if got, err := s.reserve(t.Context(), start, testCounters(one("a"))); err != nil || got != want {
+						t.Errorf("attempt %d on a alone: got %v (%v), want %v", i+1, got, err, want)
+					}
 				}
 			})
 		})
@@ -323,8 +339,8 @@ func TestMemThrottleBounded(t *testing.T) {
 // failingThrottle is a throttleStore whose server is down.
 type failingThrottle struct{}
 
-func (failingThrottle) reserve(context.Context, time.Time, []throttleCounter) ([]time.Duration, error) {
-	return nil, errors.New("connection refused")
+func (failingThrottle) reserve(context.Context, time.Time, []throttleCounter) (time.Duration, error) {
+	return 0, errors.New("connection refused")
 }
 
 func (failingThrottle) forgive(context.Context, []throttleCounter, []throttleCounter) error {

@@ -39,7 +39,7 @@ type Settings struct {
 // (LOGOUT_SETTINGS_FILE, LOGOUT_SETTINGS_LOCKED=1).
 func (s *Settings) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&s.File, "settings-file", getenv("LOGOUT_SETTINGS_FILE"),
-		"TOML `file` of settings applied at start (lifetime = 900, policy = \"pci-dss\", …); LOGOUT_SETTINGS_<KEY> variables such as "+
+		"TOML `file` of settings applied at start, at most 1 MiB (lifetime = 900, policy = \"pci-dss\", …); LOGOUT_SETTINGS_<KEY> variables such as "+
 			"LOGOUT_SETTINGS_LIFETIME=900 override it; an invalid file stops the start (LOGOUT_SETTINGS_FILE)")
 	locked := getenv("LOGOUT_SETTINGS_LOCKED")
 	fs.BoolVar(&s.Locked, "settings-locked", locked == "1" || locked == "true",
@@ -68,8 +68,10 @@ const exportUsage = `Usage: %[1]s export events|settings [flags]
 
 Writes the sign-out log (events) or the settings history (settings) to
 standard output as CSV or JSON, newest first: everything that the filters
-select, read from the store a page at a time. CSV cells that a spreadsheet
-would run as a formula (starting with = + - @) are prefixed with '.
+select, read from the store a page at a time. Where a spreadsheet would
+run a CSV cell as a formula (one starting with = + - @, a tab or CR, also
+after a ; or a line break in the cell) an apostrophe ' is put before it,
+and cells holding , ; tab " CR or LF are quoted.
 
   %[1]s export events --format csv --since 2026-01-01 --until 2026-01-31 > sign-outs.csv
   %[1]s export settings --format json > settings-history.json
