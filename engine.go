@@ -100,6 +100,7 @@ type entry struct {
 	failed  atomic.Pointer[failure] // the last failed store read
 	dirty   atomic.Bool             // activity to write that found mu held
 	busy    atomic.Int32            // requests and Busy tasks in flight (inflight.go)
+	started atomic.Int64            // clock reading of the newest start of work in flight
 	mu      sync.Mutex              // one store round-trip per entry at a time; release with Manager.unlock
 }
 
@@ -277,7 +278,7 @@ func (m *Manager) ended(ctx context.Context, evs []Event) {
 	m.reportEnded(evs)
 	for i := range evs {
 		ev := evs[i]
-		m.markEnded(ev)
+		m.markEnded(ctx, ev)
 		m.push.end(ev)
 		m.log.LogAttrs(ctx, slog.LevelInfo, "logout: signed out", slog.String("sid", shortID(ev.SessionID)),
 			slog.String("user", ev.UserID), slog.String("reason", ev.Reason.String()), slog.Time("at", ev.At))
@@ -287,10 +288,11 @@ func (m *Manager) ended(ctx context.Context, evs []Event) {
 	}
 }
 
-func (m *Manager) markEnded(ev Event) {
+func (m *Manager) markEnded(ctx context.Context, ev Event) {
 	if e := m.cachedID(ev.SessionID); e != nil {
 		e.ended.Store(&ev)
 		m.forget(e)
+		m.cut(ctx, e)
 	}
 }
 
@@ -339,7 +341,7 @@ func (m *Manager) decideStore(ctx context.Context, v visit) (*entry, *Settings, 
 		return nil, nil, now, err
 	}
 	nowµ := now.UnixMicro()
-	holdBusy(e, nowµ)
+	m.holdBusy(e, set, nowµ)
 	if d, _ := e.deadline(set, e.seen.Load()); nowµ >= d {
 		if err := m.expire(ctx, e, set, now); err != nil {
 			return nil, nil, now, err
@@ -496,6 +498,7 @@ func (m *Manager) gone(ctx context.Context, e *entry) error {
 		ev := Event{SessionID: e.id, UserID: e.userID, Reason: ended.Reason, At: ended.At}
 		e.ended.Store(&ev)
 		m.push.end(ev)
+		m.cut(ctx, e)
 	}
 	m.forget(e)
 	return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 )
@@ -27,10 +28,22 @@ import (
 // in parts by a hash of the session ID, like the cache, and concurrent
 // requests of different sessions rarely share a lock.
 type inflight [inflightParts]struct {
-	mu sync.Mutex
-	m  map[*entry]struct{}
-	_  [48]byte // one cache line each: requests of other parts do not share it
+	mu   sync.Mutex
+	m    map[*entry]struct{}
+	cuts map[*entry][]*flight // the requests in flight, to cut them when their session ends
+	_    [40]byte             // one cache line each: requests of other parts do not share it
 }
+
+// A flight is a backend request in flight: its state and what cancels it.
+type flight struct {
+	rs     *reqState
+	cancel context.CancelCauseFunc
+}
+
+// ErrSessionEnded is the cause of the context of a backend request that
+// was still in flight when its session ended ([context.Cause]): the
+// request, and a tunnel it carries, is cut.
+var ErrSessionEnded = errors.New("logout: the session ended")
 
 const inflightParts = 16
 
@@ -47,20 +60,44 @@ func (m *Manager) inflightPart(e *entry) int {
 // its response told stays true.
 const busyLong = 1 << 30
 
-// enter counts one more piece of work in flight for e and returns e's
-// part of the set, for leave.
-func (m *Manager) enter(e *entry) (part int) {
+// enter counts one more piece of work in flight for e, which started at
+// nowµ, and returns e's part of the set, for leave. cut, if not nil, is
+// the request to cancel when e's session ends.
+func (m *Manager) enter(e *entry, nowµ int64, cut *flight) (part int) {
 	part = m.inflightPart(e)
 	p := &m.inflight[part]
 	p.mu.Lock()
+	maxStore(&e.started, nowµ)
 	if e.busy.Add(1)&^busyLong == 1 {
 		if p.m == nil {
 			p.m = make(map[*entry]struct{})
 		}
 		p.m[e] = struct{}{}
 	}
+	if cut != nil {
+		if p.cuts == nil {
+			p.cuts = make(map[*entry][]*flight)
+		}
+		p.cuts[e] = append(p.cuts[e], cut)
+	}
 	p.mu.Unlock()
 	return part
+}
+
+// cut cancels the requests of e in flight, as its session has ended,
+// but the request of ctx, which ended it (a sign-out, a sign-in that
+// replaces the session) and answers on.
+func (m *Manager) cut(ctx context.Context, e *entry) {
+	me, _ := ctx.Value(stateKey{}).(*reqState)
+	p := &m.inflight[m.inflightPart(e)]
+	p.mu.Lock()
+	cuts := slices.Clone(p.cuts[e])
+	p.mu.Unlock()
+	for _, f := range cuts {
+		if f.rs != me {
+			f.cancel(ErrSessionEnded)
+		}
+	}
 }
 
 // snapshot returns the entries in flight.
@@ -93,9 +130,23 @@ func (m *Manager) markLong(e *entry) bool {
 // and a beat saw it in flight (or exact is set, for [Manager.Busy]), its
 // end is activity. A store failure is not the caller's: the activity
 // stays in e.seen for the next write.
-func (m *Manager) leave(ctx context.Context, e *entry, part int, exact bool) {
+func (m *Manager) leave(ctx context.Context, e *entry, part int, exact bool, cut *flight) {
 	p := &m.inflight[part]
 	p.mu.Lock()
+	if cut != nil {
+		list := p.cuts[e]
+		for i, c := range list {
+			if c == cut {
+				list = append(list[:i], list[i+1:]...)
+				break
+			}
+		}
+		if len(list) == 0 {
+			delete(p.cuts, e)
+		} else {
+			p.cuts[e] = list
+		}
+	}
 	n := e.busy.Add(-1)
 	last := n&^busyLong == 0
 	if last {
@@ -130,9 +181,21 @@ func (m *Manager) Busy(r *http.Request) (done func()) {
 		return func() {}
 	}
 	e := rs.e
-	part := m.enter(e)
+	part := m.enter(e, m.now().UnixMicro(), nil)
 	ctx := context.WithoutCancel(r.Context())
-	return sync.OnceFunc(func() { m.leave(ctx, e, part, true) })
+	return sync.OnceFunc(func() { m.leave(ctx, e, part, true, nil) })
+}
+
+// busyLimit is how long work in flight holds e's session after the
+// newest piece of it started: Options.BusyLimit, or by default four of
+// the session's idle lifetimes (an hour-long upload under the default
+// 15 minutes), so that a tunnel left open ends its session at most five
+// lifetimes after it opened.
+func (m *Manager) busyLimit(set *Settings, e *entry) time.Duration {
+	if m.opts.BusyLimit > 0 {
+		return m.opts.BusyLimit
+	}
+	return 4 * set.IdleLifetime(e.userID, e.roles.roles)
 }
 
 // writeBusy records now as the activity of every session with work in
@@ -155,8 +218,9 @@ func (m *Manager) writeBusy(ctx context.Context, now time.Time) error {
 		if e.ended.Load() != nil || nowµ-e.seen.Load() < ti || !m.markLong(e) {
 			continue
 		}
-		maxStore(&e.seen, nowµ)
-		maxStore(&e.used, nowµ)
+		at := min(nowµ, e.started.Load()+m.busyLimit(set, e).Microseconds())
+		maxStore(&e.seen, at)
+		maxStore(&e.used, at)
 		if nowµ-e.written.Load() >= ti {
 			errs = append(errs, m.write(ctx, e, set))
 		}
@@ -164,9 +228,11 @@ func (m *Manager) writeBusy(ctx context.Context, now time.Time) error {
 	return errors.Join(errs...)
 }
 
-// holdBusy counts work in flight on e as activity up to now.
-func holdBusy(e *entry, nowµ int64) {
+// holdBusy counts work in flight on e as activity up to now, but not
+// past limitµ after the start of its newest piece: a request that never
+// ends (a tunnel) holds its session one limit, not for ever.
+func (m *Manager) holdBusy(e *entry, set *Settings, nowµ int64) {
 	if e.busy.Load() > 0 {
-		maxStore(&e.seen, nowµ)
+		maxStore(&e.seen, min(nowµ, e.started.Load()+m.busyLimit(set, e).Microseconds()))
 	}
 }

@@ -1,6 +1,8 @@
 package logout_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -178,4 +180,52 @@ func TestBusy(t *testing.T) {
 	} else {
 		d()
 	}
+}
+
+// TestInFlightBounded: a request that never ends (a tunnel) holds its
+// session BusyLimit after it started, not for ever; when the session then
+// ends, by idleness or by a forced sign-out, the request is cut with
+// ErrSessionEnded.
+func TestInFlightBounded(t *testing.T) {
+	tunnel := func(e *env, c *http.Cookie) (cause chan error) {
+		cause = make(chan error, 1)
+		e.startSlow(c, nil, func(w http.ResponseWriter, r *http.Request) {
+			go func() { <-r.Context().Done(); cause <- context.Cause(r.Context()) }()
+		})
+		return cause
+	}
+	wantCut := func(t *testing.T, cause chan error) {
+		t.Helper()
+		select {
+		case err := <-cause:
+			if !errors.Is(err, logout.ErrSessionEnded) {
+				t.Fatalf("the request was canceled with %v, want ErrSessionEnded", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the request was not cut when its session ended")
+		}
+	}
+	t.Run("idle", func(t *testing.T) {
+		e := newEnv(t, logout.Options{BusyLimit: 3 * logout.DefaultLifetime})
+		c := e.signIn("alice")
+		cause := tunnel(e, c)
+		for range 3 {
+			e.clock.Advance(logout.DefaultLifetime)
+			e.sweep()
+		}
+		e.wantSignedIn(c, true, "", "the limit after the tunnel opened")
+		e.clock.Advance(logout.DefaultLifetime)
+		e.sweep()
+		e.wantSignedIn(c, false, "idle", "a lifetime past the limit, the tunnel still open")
+		wantCut(t, cause)
+	})
+	t.Run("forced", func(t *testing.T) {
+		e := newEnv(t, logout.Options{})
+		c := e.signIn("alice")
+		cause := tunnel(e, c)
+		if _, err := e.m.ForceSignOut(context.Background(), logout.Selector{UserID: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		wantCut(t, cause)
+	})
 }

@@ -108,9 +108,16 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			h[HeaderServerTime] = rs.hdr[1:2:2]
 			m.push.cancelClose(rs.sess.ID) // a tab is open after all
 			if !passive {
-				// Real work is not idleness (inflight.go).
-				part := m.enter(rs.e)
-				defer m.leave(rs, rs.e, part, false)
+				// Real work is not idleness (inflight.go), and ends
+				// with its session: a tunnel or a request that never
+				// ends is cut when the session ends.
+				ctx, cancel := context.WithCancelCause(rs)
+				f := &flight{rs, cancel}
+				part := m.enter(rs.e, rs.now.UnixMicro(), f)
+				defer m.leave(rs, rs.e, part, false, f)
+				defer cancel(nil)
+				next.ServeHTTP(w, r.WithContext(ctx))
+				return
 			}
 		}
 		next.ServeHTTP(w, r.WithContext(rs))

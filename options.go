@@ -93,6 +93,15 @@ type Options struct {
 	SweepInterval time.Duration
 	// EventRetention is how long the sign-out log is kept. Default 90 days.
 	EventRetention time.Duration
+	// BusyLimit bounds how long work in flight (a backend request still
+	// being served, [Manager.Busy]) keeps its session from ending by
+	// idleness, counted from the start of its newest piece: a tunnel or a
+	// request that never ends holds the session this long, and its
+	// session then ends after the idle lifetime as if the work had
+	// stopped. Whatever it holds, a backend request in flight when its
+	// session ends is cut (its context is canceled with
+	// [ErrSessionEnded]). Default: four of the session's idle lifetimes.
+	BusyLimit time.Duration
 	// PushPing is how often a push stream ([Paths.Events]) sends a
 	// comment while [Manager.Run] runs, so that proxies keep it open.
 	// Default 25 s ([DefaultPushPing]).

@@ -205,7 +205,7 @@ func (m *Manager) endExpired(ctx context.Context, set *Settings, now time.Time) 
 		}
 		for _, s := range list {
 			if e := m.cachedID(s.ID); e != nil {
-				holdBusy(e, now.UnixMicro())
+				m.holdBusy(e, set, now.UnixMicro())
 				if seen := time.UnixMicro(e.seen.Load()).UTC(); seen.After(s.LastSeen) {
 					s.LastSeen = seen
 				}
