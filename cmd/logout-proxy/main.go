@@ -85,6 +85,7 @@ type options struct {
 	trustedProxies                 []netip.Prefix
 	settings                       audit.Settings
 	rewriteOrigins                 []string
+	clientTimeout                  time.Duration
 	upstreamURL                    *url.URL
 	laravelKey                     *proxy.LaravelKey
 	prof                           proxy.Profile
@@ -103,6 +104,10 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	proxies := serve.ListFlag(fs, getenv, "trusted-proxy", "LOGOUT_TRUSTED_PROXY", "`address or network` of a reverse proxy in front of this one, such as 10.0.0.0/8, whose X-Forwarded-For, -Host and -Proto are kept; "+
 		"repeat it or separate with commas. From anyone else those headers are replaced (LOGOUT_TRUSTED_PROXY)")
 	origins := serve.ListFlag(fs, getenv, "rewrite-origin", "LOGOUT_REWRITE_ORIGIN", "`origin` such as https://example.com that the panel believes it has (WordPress's site address): its redirects there are rewritten to the proxy's address; repeat or separate with commas (LOGOUT_REWRITE_ORIGIN)")
+	clientTimeout, envErr := serve.EnvDuration(getenv, "LOGOUT_CLIENT_TIMEOUT", serve.ClientTimeout)
+	fs.DurationVar(&o.clientTimeout, "client-timeout", clientTimeout, "how long a client may `stall`: request headers must arrive within it, each read of a request body "+
+		"and each write of a response must get through within it, and a body must come at 512 bytes/s on average; long uploads, downloads and streams "+
+		"go on while data flows. A stalled client's connection, and its request's connection to the panel, are closed (LOGOUT_CLIENT_TIMEOUT)")
 	// The keys' defaults are never the environment's values, so that
 	// --help does not print them.
 	var laravelKey string
@@ -125,6 +130,8 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		usage(stdout)
 		return o, true, nil
 	case err != nil:
+	case envErr != nil:
+		err = envErr
 	case fs.NArg() > 0:
 		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	case o.upstream == "":
@@ -167,6 +174,9 @@ func (o *options) check(proxies, origins string) error {
 		return fmt.Errorf("--upstream %q: want http://host:port or https://host, without a path", o.upstream)
 	}
 	o.upstreamURL = u
+	if o.clientTimeout <= 0 {
+		return fmt.Errorf("--client-timeout %v: want a positive duration such as 30s", o.clientTimeout)
+	}
 	if o.prof, err = loadProfile(o.profile); err != nil {
 		return err
 	}
@@ -300,11 +310,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	// Not ReadTimeout and WriteTimeout: they would cut long uploads,
+	// downloads and streams.
+	sln := serve.LimitStalls(srv, ln, o.clientTimeout)
 	var t *serve.TLS
 	if tls {
 		t = &serve.TLS{Cert: o.Cert, Key: o.Key}
 	}
-	return serve.Run(ctx, "logout-proxy", logger, srv, ln, t, app.Run, px.Run, mon.Run(px.Manager()))
+	return serve.Run(ctx, "logout-proxy", logger, srv, sln, t, app.Run, px.Run, mon.Run(px.Manager()))
 }
 
 // router sends the admin pages and their assets (below adminPrefix +

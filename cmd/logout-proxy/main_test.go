@@ -76,7 +76,7 @@ func TestFlagsRefused(t *testing.T) {
 		if err := run(context.Background(), []string{"--help"}, func(string) string { return "" }, &out, io.Discard, nil); err != nil {
 			t.Fatal(err)
 		}
-		for _, f := range []string{"-upstream", "-profile", "-addr", "-data", "-admin-prefix", "-store", "-trusted-proxy", "-rewrite-origin", "LOGOUT_UPSTREAM", "-laravel-app-key", "LOGOUT_PROXY_LARAVEL_APP_KEY", "-laravel-previous-keys", "LOGOUT_PROXY_LARAVEL_PREVIOUS_KEYS"} {
+		for _, f := range []string{"-upstream", "-profile", "-addr", "-data", "-admin-prefix", "-store", "-trusted-proxy", "-rewrite-origin", "LOGOUT_UPSTREAM", "-laravel-app-key", "LOGOUT_PROXY_LARAVEL_APP_KEY", "-laravel-previous-keys", "LOGOUT_PROXY_LARAVEL_PREVIOUS_KEYS", "-client-timeout", "LOGOUT_CLIENT_TIMEOUT"} {
 			if !strings.Contains(out.String(), f) {
 				t.Errorf("--help does not mention %s", f)
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 )
 
 // Flags are the flags that both commands take: where to listen, the data
@@ -23,6 +24,21 @@ func Env(getenv func(string) string, name, def string) string {
 		return v
 	}
 	return def
+}
+
+// EnvDuration returns the duration in the environment variable name, or
+// def when it is empty; a value that is not a positive duration is an
+// error naming the variable.
+func EnvDuration(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return def, fmt.Errorf("%s %q: want a positive duration such as %v", name, v, def)
+	}
+	return d, nil
 }
 
 // Register defines the flags on fs. storeNote ends the --store help,
