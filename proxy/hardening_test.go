@@ -2,7 +2,10 @@ package proxy_test
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -10,7 +13,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/gologout/logout"
 	"github.com/gologout/logout/internal/fakeclock"
 	"github.com/gologout/logout/proxy"
 )
@@ -217,5 +222,70 @@ func TestProxyHeaders(t *testing.T) {
 	}
 	if cc := resp.Header.Values("Cache-Control"); len(cc) != 1 || !strings.Contains(cc[0], "no-store") {
 		t.Errorf("Cache-Control %q, want one line with no-store", cc)
+	}
+}
+
+// TestTunnelCutAtSignOut: a WebSocket tunnel of a signed-in session is
+// closed, on both sides, when the session is forced out, instead of
+// carrying the panel's traffic on while the same cookie gets 303.
+func TestTunnelCutAtSignOut(t *testing.T) {
+	upClosed := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/admin/login/" {
+			http.SetCookie(w, &http.Cookie{Name: "sessionid", Value: "s1", Path: "/"})
+			http.Redirect(w, r, "/admin/", http.StatusFound)
+			return
+		}
+		if r.Header.Get("Upgrade") != "websocket" {
+			io.WriteString(w, "page")
+			return
+		}
+		conn, brw, _ := w.(http.Hijacker).Hijack()
+		defer conn.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		brw.Flush()
+		for { // the panel streams until its side is closed
+			if _, err := brw.ReadString('\n'); err != nil {
+				close(upClosed)
+				return
+			}
+			brw.WriteString("tick\n")
+			brw.Flush()
+		}
+	}))
+	defer up.Close()
+	p, srv := newProxy(t, up.URL, proxy.Django(), fakeclock.New(), nil)
+	c := newClient(t, srv.URL)
+	c.do("POST", "/admin/login/", url.Values{"username": {"alice"}, "password": {"p"}})
+
+	conn, err := net.Dial("tcp", mustParse(t, srv.URL).Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "GET /admin/ws HTTP/1.1\r\nHost: x\r\nCookie: sessionid=s1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	fmt.Fprintf(conn, "hello\n")
+	if line, _ := br.ReadString('\n'); line != "tick\n" {
+		t.Fatalf("tunnel: got %q", line)
+	}
+	if _, err := p.Manager().ForceSignOut(context.Background(), logout.Selector{UserID: proxy.PanelUser("alice")}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-upClosed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the panel's side of the tunnel stayed open after the sign-out")
+	}
+	if _, err := io.ReadAll(br); err != nil && !errors.Is(err, io.EOF) {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatal("the browser's side of the tunnel stayed open after the sign-out")
+		}
 	}
 }
