@@ -75,12 +75,13 @@ type Config struct {
 	// EditorPassword is the password of the demo user "editor" created at
 	// the first start. Default a random password.
 	EditorPassword string
-	// PanelUsers tells that the sessions of users the backend does not
-	// know are an admin panel's behind logout-proxy, whose user IDs are
-	// [proxy.PanelUser]'s: a name typed in a per-user rule or a filter
-	// that is no backend user's then names the panel's user. The pages
-	// show such users as "name (panel)" either way.
-	PanelUsers bool
+	// PanelUser, when set, tells that the sessions of users the backend
+	// does not know are an admin panel's behind logout-proxy, and returns
+	// the user ID of the panel's user of a name ([proxy.Profile.UserID]):
+	// a name typed in a per-user rule or a filter that is no backend
+	// user's then names the panel's user, compared as the panel compares
+	// names. The pages show such users as "name (panel)" either way.
+	PanelUser func(name string) string
 	// NoDemoUser, when set, creates only the administrator at the first
 	// start, not the demo user "editor". Default false.
 	NoDemoUser bool

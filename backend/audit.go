@@ -148,7 +148,7 @@ func (a *App) signOutLog(w http.ResponseWriter, r *http.Request, u *user) {
 	view := &auditView{Events: true, Action: a.cfg.Prefix + logPath}
 	var q logout.EventQuery
 	format, ok := a.auditRequest(w, r, u, view, func(f Filter) (err error) {
-		f.PanelUsers = a.cfg.PanelUsers
+		f.PanelUser = a.cfg.PanelUser
 		q, err = f.EventQuery(names, time.Local)
 		return err
 	})

@@ -35,9 +35,9 @@ const exportPage = 500
 // manual, replaced, limit, closed). Empty fields select everything.
 type Filter struct {
 	Since, Until, User, Reason string
-	// PanelUsers reads a User that names no backend user as the panel's
-	// user of that name (see [Config.PanelUsers]).
-	PanelUsers bool
+	// PanelUser, when set, reads a User that names no backend user as
+	// the panel's user of that name (see [Config.PanelUser]).
+	PanelUser func(name string) string
 }
 
 // A FilterError is one field of a [Filter] that cannot be read.
@@ -110,7 +110,7 @@ func (f Filter) EventQuery(names map[string]string, loc *time.Location) (logout.
 	var errs []error
 	q.Since, q.Until, errs = f.dates(loc)
 	if u := strings.TrimSpace(f.User); u != "" {
-		q.UserID = resolveUser(u, names, f.PanelUsers)
+		q.UserID = resolveUser(u, names, f.PanelUser)
 	}
 	if r := strings.TrimSpace(f.Reason); r != "" {
 		if q.Reason, err = logout.ParseReason(r); err != nil {

@@ -125,11 +125,11 @@ func displayUser(id string, names map[string]string) string {
 
 // resolveUser returns the user ID of what a row's user field holds: the
 // ID of the backend user of that name; a panel user's ID ("panel:name")
-// or name as displayUser shows it ("name (panel)") as that panel user;
-// else, with panel set (the admin pages of logout-proxy, where every other
-// user is the panel's), the panel user of that name, and without it the
-// text itself as a session's user ID.
-func resolveUser(typed string, names map[string]string, panel bool) string {
+// as it is, and a name as displayUser shows it ("name (panel)") as that
+// panel user; else, with panel set (the admin pages of logout-proxy,
+// where every other user is the panel's), the panel user of that name,
+// and without it the text itself as a session's user ID.
+func resolveUser(typed string, names map[string]string, panel func(string) string) string {
 	for id, n := range names {
 		if n == typed {
 			return id
@@ -139,12 +139,15 @@ func resolveUser(typed string, names map[string]string, panel bool) string {
 		return typed
 	}
 	if n, ok := strings.CutSuffix(typed, " (panel)"); ok {
-		return proxy.PanelUser(n)
+		if panel == nil {
+			return proxy.PanelUser(n)
+		}
+		return panel(n)
 	}
-	if _, ok := names[typed]; ok || !panel {
+	if _, ok := names[typed]; ok || panel == nil {
 		return typed
 	}
-	return proxy.PanelUser(typed)
+	return panel(typed)
 }
 
 // settingsForm builds the form from in (the stored settings, or what was
@@ -264,7 +267,7 @@ func scalarFields() []string {
 // not pair up (a form this page never sends). A row with a user but no
 // lifetime, a lifetime but no user, or a user given twice gets its error
 // in the row; a row left blank is dropped.
-func readInput(form url.Values, names map[string]string, panel bool) (settingsInput, bool) {
+func readInput(form url.Values, names map[string]string, panel func(string) string) (settingsInput, bool) {
 	in := settingsInput{values: url.Values{}}
 	for _, n := range scalarFields() {
 		if x, ok := form[n]; ok {
@@ -418,7 +421,7 @@ func (a *App) saveSettings(w http.ResponseWriter, r *http.Request, u *user) {
 	if !ok {
 		return
 	}
-	in, ok := readInput(r.PostForm, names, a.cfg.PanelUsers)
+	in, ok := readInput(r.PostForm, names, a.cfg.PanelUser)
 	if !ok {
 		a.fail(w, r, u, http.StatusBadRequest, "error.bad_request")
 		return

@@ -44,6 +44,7 @@ type fakeWordPress struct {
 	live      map[string]bool // session tokens
 	destroyed []string        // tokens destroyed by a sign-out with the right nonce
 	badNonce  int             // sign-outs refused for a wrong or missing nonce
+	login     string          // the login its cookie names, whatever was typed; "": as typed
 }
 
 // wpNonce is the fake's nonce of a session token.
@@ -58,7 +59,8 @@ func (f *fakeWordPress) wpToken(r *http.Request) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	_, tok, _ := strings.Cut(c.Value, "|")
+	v, _ := url.QueryUnescape(c.Value) // WordPress's value is URL-encoded, as PHP's setcookie writes it
+	_, tok, _ := strings.Cut(v, "|")
 	return tok, f.live[tok]
 }
 
@@ -78,7 +80,11 @@ func (f *fakeWordPress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.n++
 			tok := "tok" + strconv.Itoa(f.n)
 			f.live[tok] = true
-			http.SetCookie(w, &http.Cookie{Name: "wordpress_logged_in_" + hash, Value: r.Form.Get("log") + "|" + tok, Path: "/"})
+			login := r.Form.Get("log")
+			if f.login != "" {
+				login = f.login // signed in by e-mail address, or in other case
+			}
+			http.SetCookie(w, &http.Cookie{Name: "wordpress_logged_in_" + hash, Value: url.QueryEscape(login + "|" + tok), Path: "/"})
 			http.SetCookie(w, &http.Cookie{Name: "wordpress_" + hash, Value: r.Form.Get("log") + "|auth" + tok, Path: "/wp-admin"})
 			http.Redirect(w, r, f.site+"/wp-admin/", http.StatusFound)
 			return

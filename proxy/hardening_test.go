@@ -289,3 +289,78 @@ func TestTunnelCutAtSignOut(t *testing.T) {
 		}
 	}
 }
+
+// TestPanelUserNames: a panel user is recorded as the panel knows them:
+// WordPress by the login in its cookie (also after signing in by e-mail
+// address or in other case), OctoberCMS without regard to case, Django as
+// typed.
+func TestPanelUserNames(t *testing.T) {
+	tests := []struct {
+		name    string
+		prof    proxy.Profile
+		typed   string
+		want    string
+		ruleFor string // a name typed in a per-user rule that names the same user
+	}{
+		{"wordpress by e-mail", proxy.WordPress(), "Editor@Example.com", "panel:editor", "EDITOR"},
+		{"wordpress in capitals", proxy.WordPress(), "EDITOR", "panel:editor", "editor"},
+		{"octobercms in capitals", proxy.OctoberCMS(), "ADMIN", "panel:admin", "Admin"},
+		{"django as typed", proxy.Django(), "Admin", "panel:Admin", "Admin"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.prof.UserID(tt.ruleFor); got != tt.want {
+				t.Errorf("UserID(%q) = %q, want %q", tt.ruleFor, got, tt.want)
+			}
+			if tt.prof.Name != "wordpress" {
+				if got := tt.prof.UserID(tt.typed); got != tt.want {
+					t.Errorf("UserID(%q) = %q, want %q", tt.typed, got, tt.want)
+				}
+				return
+			}
+			// WordPress's cookie names the login, whatever was typed.
+			wp := &fakeWordPress{site: "https://blog.example", live: map[string]bool{}, login: "editor"}
+			up := httptest.NewServer(wp)
+			defer up.Close()
+			p, srv := newProxy(t, up.URL, tt.prof, fakeclock.New(), nil)
+			newClient(t, srv.URL).do("POST", "/wp-login.php", url.Values{"log": {tt.typed}, "pwd": {"pw"}})
+			ss, err := p.Manager().Sessions(context.Background(), logout.ListOptions{})
+			if err != nil || len(ss) != 1 || ss[0].UserID != tt.want {
+				t.Fatalf("sessions %+v, %v; want one of %s", ss, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestUnseenSessionFailsClosed: with anonymous_sessions (OctoberCMS), a
+// session signed in without the proxy (before it was put in, or directly
+// against the panel) reaches no backend page with its cookie, only the
+// sign-in pages, which an anonymous visitor needs.
+func TestUnseenSessionFailsClosed(t *testing.T) {
+	oc := &fakeOctober{signedIn: map[string]bool{"direct1": true}}
+	up := httptest.NewServer(oc)
+	defer up.Close()
+	_, srv := newProxy(t, up.URL, proxy.OctoberCMS(), fakeclock.New(), nil)
+	get := func(path string) string {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		req.Header.Set("Cookie", "october_session=direct1")
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	for _, path := range []string{"/backend", "/backend/cms/pages"} {
+		if body := get(path); strings.Contains(body, "admin:true") {
+			t.Errorf("%s: a session the proxy never saw start reached the panel: %q", path, body)
+		}
+	}
+	if body := get("/backend/backend/auth/signin"); !strings.Contains(body, "session:direct1") {
+		t.Errorf("the sign-in page did not get the visitor's session cookie: %q", body)
+	}
+	if body := get("/shop"); !strings.Contains(body, "session:direct1") {
+		t.Errorf("the front end did not get the visitor's session cookie: %q", body)
+	}
+}

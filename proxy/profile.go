@@ -39,6 +39,17 @@ type Profile struct {
 	// Empty, or absent from the form: the user is recorded as "unknown".
 	// Sessions record the user as [PanelUser] of the name.
 	UserField string `json:"user_field,omitempty"`
+	// UserCaseInsensitive tells that the panel compares user names
+	// without regard to case (WordPress and OctoberCMS on MySQL): "ADMIN"
+	// and "admin" are one user, recorded in lower case.
+	UserCaseInsensitive bool `json:"user_case_insensitive,omitempty"`
+	// UserCookiePattern, when set, is a regular expression (Go's RE2
+	// syntax) whose first group captures the user's name as the panel
+	// knows it from the value of the session cookie the panel sets at
+	// sign-in (percent-decoded), such as WordPress's "login|expiry|…": a
+	// user who signed in by e-mail address is then recorded by their
+	// login. When it does not match, the name typed in UserField is used.
+	UserCookiePattern string `json:"user_cookie_pattern,omitempty"`
 	// SessionCookies are the patterns of the cookie that identifies a
 	// signed-in session; the first cookie of a request matching one of
 	// them is the session's key. Required.
@@ -59,6 +70,14 @@ type Profile struct {
 	// AnonymousSessions a backend request's unknown session cookie is
 	// stripped, so the panel sees an anonymous visitor.
 	AnonymousSessions bool `json:"anonymous_sessions,omitempty"`
+	// AnonymousPaths, with AnonymousSessions, are the backend paths
+	// (prefixes) that an anonymous visitor uses with the panel's session
+	// cookie, such as the sign-in and password-reset pages, whose forms
+	// keep their CSRF token in that session. On every other backend path
+	// a session cookie the proxy did not see start (a sign-in made before
+	// the proxy was put in, or directly against the panel) is stripped,
+	// so that no session goes untimed. Default: SignInPath.
+	AnonymousPaths []string `json:"anonymous_paths,omitempty"`
 	// FrontEnd says what happens to an ended session's cookies on
 	// front-end requests: "strip" (the default) forwards the request
 	// without them, so the panel serves an anonymous visitor; "keep"
@@ -138,6 +157,7 @@ func Django() Profile {
 func WordPress() Profile {
 	return Profile{
 		Name: "wordpress", Prefix: "/wp-admin", SignInPath: "/wp-login.php", ReturnParam: "redirect_to", UserField: "log",
+		UserCaseInsensitive: true, UserCookiePattern: `^([^|]+)\|`,
 		SessionCookies: []Pattern{mustPattern("wordpress_logged_in_*")},
 		ExtraCookies:   []Pattern{mustPattern("wordpress_*")},
 		KeepCookies:    []Pattern{mustPattern("wordpress_test_cookie")},
@@ -156,9 +176,11 @@ func WordPress() Profile {
 func OctoberCMS() Profile {
 	return Profile{
 		Name: "octobercms", Prefix: "/backend", SignInPath: "/backend/backend/auth/signin", UserField: "login",
+		UserCaseInsensitive: true,
 		SessionCookies:    []Pattern{mustPattern("october_session")},
 		ExtraCookies:      []Pattern{mustPattern("admin_auth")},
 		AnonymousSessions: true, FrontEnd: "keep",
+		AnonymousPaths: []string{"/backend/backend/auth/"},
 		SignOut:         &SignOut{Method: http.MethodGet, Path: "/backend/backend/auth/signout"},
 		CounterSelector: ".mainmenu-accountmenu", PreserveHost: true,
 	}
@@ -218,6 +240,21 @@ func (p Profile) Validate() error {
 			bad("cookie_paths", "want paths such as /, got %q", cp)
 		}
 	}
+	for _, a := range p.AnonymousPaths {
+		if !isPath(a) {
+			bad("anonymous_paths", "want paths such as /backend/auth/, got %q", a)
+		}
+	}
+	if len(p.AnonymousPaths) > 0 && !p.AnonymousSessions {
+		bad("anonymous_paths", "needs anonymous_sessions")
+	}
+	if p.UserCookiePattern != "" {
+		if re, err := regexp.Compile(p.UserCookiePattern); err != nil {
+			bad("user_cookie_pattern", "%v", err)
+		} else if re.NumSubexp() < 1 {
+			bad("user_cookie_pattern", "want a group that captures the user's name, such as ^([^|]+)\\|")
+		}
+	}
 	if p.FrontEnd != "" && p.FrontEnd != "strip" && p.FrontEnd != "keep" {
 		bad("front_end", "want strip or keep, got %q", p.FrontEnd)
 	}
@@ -272,7 +309,21 @@ func compileNonce(pattern string) (*regexp.Regexp, error) {
 }
 
 // normalized returns p with its defaults filled in.
+// UserID returns the user ID of the panel's user of a name typed at the
+// panel's sign-in or in a per-user rule: [PanelUser] of the name, in
+// lower case when the panel compares names so (UserCaseInsensitive).
+func (p Profile) UserID(name string) string {
+	name = strings.TrimSpace(name)
+	if p.UserCaseInsensitive {
+		name = strings.ToLower(name)
+	}
+	return PanelUser(name)
+}
+
 func (p Profile) normalized() Profile {
+	if p.AnonymousSessions && len(p.AnonymousPaths) == 0 {
+		p.AnonymousPaths = []string{p.SignInPath}
+	}
 	p.Prefix = strings.TrimRight(p.Prefix, "/")
 	if len(p.CookiePaths) == 0 {
 		p.CookiePaths = []string{"/"}

@@ -88,6 +88,7 @@ type Proxy struct {
 	nSigned   atomic.Int64   // entries in signedOut
 	cred      []Pattern      // the profile's SessionCookies and ExtraCookies
 	nonceRe   *regexp.Regexp // the profile's SignOut.NoncePattern, or nil
+	userRe    *regexp.Regexp // the profile's UserCookiePattern, or nil
 	nonces    *nonceCache    // the latest sign-out nonce of each session
 	warnedCSP atomic.Bool
 	bufs      sync.Pool
@@ -133,6 +134,9 @@ func New(store logout.Store, opts Options) (*Proxy, error) {
 	}
 	p := &Proxy{opts: opts, prof: opts.Profile.normalized(), log: opts.Logger, nonces: newNonceCache()}
 	p.cred = slices.Concat(p.prof.SessionCookies, p.prof.ExtraCookies)
+	if p.prof.UserCookiePattern != "" {
+		p.userRe = regexp.MustCompile(p.prof.UserCookiePattern) // validated above
+	}
 	if so := p.prof.SignOut; so != nil {
 		p.nonceRe, _ = compileNonce(so.NoncePattern) // validated above
 	}
@@ -295,6 +299,20 @@ func routedPath(p string) string {
 	return np
 }
 
+// anonymousPath reports whether an anonymous visitor's session cookie is
+// forwarded on the backend path (Profile.AnonymousPaths).
+func (p *Proxy) anonymousPath(path string) bool {
+	if !p.prof.AnonymousSessions {
+		return false
+	}
+	for _, a := range p.prof.AnonymousPaths {
+		if strings.HasPrefix(path, a) {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *Proxy) isBackend(path string) bool {
 	pre := p.prof.Prefix
 	return strings.HasPrefix(path, pre) && (len(path) == len(pre) || path[len(pre)] == '/')
@@ -361,10 +379,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
 				if in.backend || p.prof.FrontEnd == "strip" || !in.confirmed {
 					p.stripCredentials(r.Header)
 				}
-			} else if in.backend && !p.prof.AnonymousSessions {
+			} else if in.backend && !p.anonymousPath(r.URL.Path) {
 				p.stripCredentials(r.Header) // a session this proxy never started
 			}
-		case in.backend && !p.prof.AnonymousSessions:
+		case in.backend && !p.anonymousPath(r.URL.Path):
 			p.stripCredentials(r.Header) // say, an auth cookie without its session cookie
 		}
 	}

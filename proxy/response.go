@@ -105,13 +105,13 @@ func (p *Proxy) followCookies(resp *http.Response, in *info) error {
 	switch {
 	case set != "" && set != current && !live && in.signIn && resp.StatusCode < 400 &&
 		(resp.StatusCode >= 300 || !p.prof.AnonymousSessions):
-		return p.startSession(resp, in, PanelUser(in.user))
+		return p.startSession(resp, in, p.signInUser(resp, in))
 	case set != "" && set != current && live && !p.prof.AnonymousSessions:
 		// The panel renewed the session's ID (Django's cycle_key on a
 		// password change): carry the session over to the new ID.
 		return p.startSession(resp, in, sess.UserID)
 	case set != "" && set != current && live && in.signIn && resp.StatusCode >= 300 && resp.StatusCode < 400:
-		return p.startSession(resp, in, PanelUser(in.user))
+		return p.startSession(resp, in, p.signInUser(resp, in))
 	case deleted && set == "" && live:
 		in.handled = true // the panel signed out itself
 		if err := p.m.SignOut(in.w, in.orig); err != nil {
@@ -119,6 +119,23 @@ func (p *Proxy) followCookies(resp *http.Response, in *info) error {
 		}
 	}
 	return nil
+}
+
+// signInUser returns the user ID of the user who just signed in: by the
+// name in the session cookie the panel set (Profile.UserCookiePattern),
+// or else by the name typed in the form.
+func (p *Proxy) signInUser(resp *http.Response, in *info) string {
+	if p.userRe != nil {
+		for _, c := range resp.Cookies() {
+			if !matchAny(p.prof.SessionCookies, c.Name) {
+				continue
+			}
+			if m := p.userRe.FindStringSubmatch(percentDecode(c.Value)); m != nil && m[1] != "" {
+				return p.prof.UserID(m[1])
+			}
+		}
+	}
+	return p.prof.UserID(in.user)
 }
 
 // startSession starts the session of the panel's user whose user ID

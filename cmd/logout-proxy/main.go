@@ -271,7 +271,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	lo.Now = hk.now
 	lo.Observer = mon.Observer()
 	app, err := backend.New(ctx, backend.Config{
-		DataDir: o.Data, Prefix: o.adminPrefix, AssetsPrefix: o.adminPrefix + "/assets/", NoDemoUser: true, PanelUsers: true,
+		DataDir: o.Data, Prefix: o.adminPrefix, AssetsPrefix: o.adminPrefix + "/assets/", NoDemoUser: true, PanelUser: o.prof.UserID,
 		Store: store, Secure: tls || o.Secure, Logger: logger,
 		Settings: settings, SettingsLocked: o.settings.Locked,
 		AdminUser: getenv("LOGOUT_ADMIN_USER"), AdminPassword: getenv("LOGOUT_ADMIN_PASSWORD"),

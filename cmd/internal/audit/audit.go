@@ -14,6 +14,7 @@ import (
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/backend"
+	"github.com/gologout/logout/proxy"
 	"github.com/gologout/logout/cmd/internal/serve"
 )
 
@@ -91,7 +92,10 @@ func Export(ctx context.Context, name string, args []string, getenv func(string)
 	fs := flag.NewFlagSet(name+" export", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var format, store, data string
-	f := backend.Filter{PanelUsers: name == "logout-proxy"}
+	f := backend.Filter{}
+	if name == "logout-proxy" {
+		f.PanelUser = proxy.PanelUser
+	}
 	fs.StringVar(&format, "format", "csv", "`csv or json`")
 	fs.StringVar(&f.Since, "since", "", "first `date` (YYYY-MM-DD, local time) or RFC 3339 time")
 	fs.StringVar(&f.Until, "until", "", "last `date`, included, or RFC 3339 time, excluded")
