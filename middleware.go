@@ -87,7 +87,7 @@ func stateOf(r *http.Request) *reqState {
 // [Manager.Require] on the backend routes that need a signed-in user.
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		backend := m.isBackend(r.URL.Path)
+		backend := m.isBackend(r)
 		passive := m.isPassive(r)
 		rs, err := m.check(r, backend, passive)
 		if err != nil {
@@ -130,16 +130,19 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 // that has ended (ending it now if its deadline has passed), or an error
 // wrapping [ErrUnavailable] when the store fails.
 func (m *Manager) Check(r *http.Request) (Session, error) {
-	rs, err := m.check(r, m.isBackend(r.URL.Path), m.isPassive(r))
+	rs, err := m.check(r, m.isBackend(r), m.isPassive(r))
 	if err != nil {
 		return Session{}, err
 	}
 	return rs.sess, nil
 }
 
-func (m *Manager) isBackend(p string) bool {
-	pre := m.opts.BackendPrefix
-	return strings.HasPrefix(p, pre) && (len(p) == len(pre) || p[len(pre)] == '/')
+func (m *Manager) isBackend(r *http.Request) bool {
+	p, pre := r.URL.Path, m.opts.BackendPrefix
+	if strings.HasPrefix(p, pre) && (len(p) == len(pre) || p[len(pre)] == '/') {
+		return true
+	}
+	return m.opts.Backend != nil && m.opts.Backend(r)
 }
 
 func (m *Manager) isPassive(r *http.Request) bool {

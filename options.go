@@ -21,6 +21,10 @@ type Options struct {
 	// signs the visitor out silently and serves the page. Default
 	// "/backend".
 	BackendPrefix string
+	// Backend, when set, reports whether a request outside BackendPrefix
+	// is a backend request too, such as a panel's REST API on its own
+	// path. It is called for every such request and must be fast.
+	Backend func(*http.Request) bool
 	// SignInPath is the backend sign-in page. Default BackendPrefix +
 	// "/auth/signin".
 	SignInPath string

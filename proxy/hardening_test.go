@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -362,5 +363,87 @@ func TestUnseenSessionFailsClosed(t *testing.T) {
 	}
 	if body := get("/shop"); !strings.Contains(body, "session:direct1") {
 		t.Errorf("the front end did not get the visitor's session cookie: %q", body)
+	}
+}
+
+// TestBackendPaths: WordPress's REST API (/wp-json/, ?rest_route=) is
+// backend: an author saving through it is active, and an ended session's
+// cookies reach it nowhere.
+func TestBackendPaths(t *testing.T) {
+	wp := &fakeWordPress{site: "https://blog.example", live: map[string]bool{}}
+	var rest atomic.Int64 // REST requests that reached WordPress
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("rest_route") || strings.HasPrefix(r.URL.Path, "/wp-json/") {
+			rest.Add(1)
+		}
+		wp.ServeHTTP(w, r)
+	}))
+	defer up.Close()
+	clock := fakeclock.New()
+	_, srv := newProxy(t, up.URL, proxy.WordPress(), clock, nil)
+	c := newClient(t, srv.URL)
+	c.do("POST", "/wp-login.php", url.Values{"log": {"author"}, "pwd": {"pw"}})
+	save := func(path string) *http.Response {
+		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(`{"content":"draft"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Sec-Fetch-Mode", "cors")
+		for _, ck := range c.c.Jar.Cookies(mustParse(t, srv.URL+"/")) {
+			req.AddCookie(ck)
+		}
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	// Saving every 40 s of a 60 s lifetime keeps the author signed in.
+	for _, path := range []string{"/wp-json/wp/v2/posts/1", "/index.php?rest_route=/wp/v2/posts/1", "/?rest_route=/wp/v2/posts/1", "/wp-json/wp/v2/posts/1"} {
+		clock.Advance(40 * time.Second)
+		if resp := save(path); resp.StatusCode != http.StatusOK || resp.Header.Get(logout.HeaderDeadline) == "" {
+			t.Fatalf("save through %s: status %d, deadline %q; want 200 with the session's deadline", path, resp.StatusCode, resp.Header.Get(logout.HeaderDeadline))
+		}
+	}
+	clock.Advance(61 * time.Second)
+	n := rest.Load()
+	if resp := save("/wp-json/wp/v2/posts/1"); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("save after the idle end: status %d, want 401", resp.StatusCode)
+	}
+	if rest.Load() != n {
+		t.Fatal("the ended session's save reached the REST API")
+	}
+}
+
+// TestWholeSitePanel: a profile whose prefix is "/" (phpMyAdmin) makes
+// every path the backend, and the admin pages' prefix stays the proxy's.
+func TestWholeSitePanel(t *testing.T) {
+	prof, err := proxy.ParseProfile([]byte(`{"name": "whole", "prefix": "/", "sign_in_path": "/index.php", "user_field": "pma_username",
+		"session_cookies": ["phpMyAdmin"], "anonymous_sessions": true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/index.php" {
+			http.SetCookie(w, &http.Cookie{Name: "phpMyAdmin", Value: "signed-in", Path: "/"})
+			http.Redirect(w, r, "/index.php?route=/", http.StatusFound)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, "<html><body>cookie:"+r.Header.Get("Cookie")+"</body></html>")
+	}))
+	defer up.Close()
+	clock := fakeclock.New()
+	_, srv := newProxy(t, up.URL, prof, clock, nil)
+	c := newClient(t, srv.URL)
+	if resp, _ := c.do("POST", "/index.php", url.Values{"pma_username": {"root"}}); resp.StatusCode != http.StatusFound {
+		t.Fatalf("sign-in: status %d", resp.StatusCode)
+	}
+	resp, body := c.do("GET", "/db_structure.php", nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "logout-counter") {
+		t.Fatalf("a page of the whole-site panel: status %d, counter %v", resp.StatusCode, strings.Contains(body, "logout-counter"))
+	}
+	clock.Advance(61 * time.Second)
+	if resp, _ := c.do("GET", "/", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("after the idle end: status %d, want 303 to the sign-in page", resp.StatusCode)
 	}
 }

@@ -25,6 +25,12 @@ type Profile struct {
 	// SignInPath (or answered 401 for scripts). Others are front-end
 	// requests, never redirected. Required.
 	Prefix string `json:"prefix"`
+	// BackendPaths are further backend requests outside Prefix, where
+	// real work is done: a REST API that the panel's pages call
+	// (WordPress's block editor saves through /wp-json/ and
+	// /index.php?rest_route=). They count as activity and an ended
+	// session's credentials never reach them.
+	BackendPaths []PathRule `json:"backend_paths,omitempty"`
 	// SignInPath is the panel's sign-in page, such as "/admin/login/".
 	// A POST to it that the panel answers with a new session cookie
 	// starts a session. It may lie outside Prefix ("/wp-login.php").
@@ -127,6 +133,22 @@ type SignOut struct {
 	NoncePattern string `json:"nonce_pattern,omitempty"`
 }
 
+// A PathRule selects requests by path: Path itself, or every path below
+// it when Path ends in "/"; with Param, only those whose query has Param
+// (any value).
+type PathRule struct {
+	Path  string `json:"path"`
+	Param string `json:"param,omitempty"`
+}
+
+func (pr PathRule) match(r *http.Request) bool {
+	p := r.URL.Path
+	if p != pr.Path && !(strings.HasSuffix(pr.Path, "/") && strings.HasPrefix(p, pr.Path)) {
+		return false
+	}
+	return pr.Param == "" || r.URL.Query().Has(pr.Param)
+}
+
 // A PassiveRule selects polling requests: those on Path whose query or
 // URL-encoded form has Param equal to Value (any request on Path when
 // Param is empty).
@@ -158,6 +180,7 @@ func WordPress() Profile {
 	return Profile{
 		Name: "wordpress", Prefix: "/wp-admin", SignInPath: "/wp-login.php", ReturnParam: "redirect_to", UserField: "log",
 		UserCaseInsensitive: true, UserCookiePattern: `^([^|]+)\|`,
+		BackendPaths: []PathRule{{Path: "/wp-json/"}, {Path: "/index.php", Param: "rest_route"}, {Path: "/", Param: "rest_route"}},
 		SessionCookies: []Pattern{mustPattern("wordpress_logged_in_*")},
 		ExtraCookies:   []Pattern{mustPattern("wordpress_*")},
 		KeepCookies:    []Pattern{mustPattern("wordpress_test_cookie")},
@@ -219,8 +242,9 @@ func (p Profile) Validate() error {
 	}
 	isPath := func(s string) bool { _, ok := logout.SafeReturnPath(s); return ok && s == strings.TrimSpace(s) }
 	switch pre := strings.TrimRight(p.Prefix, "/"); {
+	case p.Prefix == "/": // the whole site is the panel (phpMyAdmin)
 	case pre == "" || !isPath(pre):
-		bad("prefix", "want a path such as /admin, got %q", p.Prefix)
+		bad("prefix", "want a path such as /admin, or / for a panel that is the whole site, got %q", p.Prefix)
 	case strings.ContainsAny(pre, "?#"):
 		bad("prefix", "a path without query, got %q", p.Prefix)
 	}
@@ -238,6 +262,11 @@ func (p Profile) Validate() error {
 	for _, cp := range p.CookiePaths {
 		if !isPath(cp) {
 			bad("cookie_paths", "want paths such as /, got %q", cp)
+		}
+	}
+	for _, b := range p.BackendPaths {
+		if !isPath(b.Path) || strings.ContainsAny(b.Path, "?#") {
+			bad("backend_paths", "want paths such as /api/, got %q", b.Path)
 		}
 	}
 	for _, a := range p.AnonymousPaths {

@@ -153,6 +153,10 @@ func New(store logout.Store, opts Options) (*Proxy, error) {
 
 	lo := opts.Logout
 	lo.BackendPrefix, lo.SignInPath, lo.EndpointsPath = p.prof.Prefix, p.prof.SignInPath, p.endpoints
+	if p.prof.Prefix == "" { // the whole site is the panel
+		lo.BackendPrefix = strings.TrimSuffix(p.base, "/")
+	}
+	lo.Backend = p.isBackend
 	lo.App, lo.Deny, lo.Logger = appSessions{p}, p.deny, opts.Logger
 	lo.PassivePaths = nil
 	for _, r := range p.prof.Passive {
@@ -241,7 +245,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.widget.ServeHTTP(w, r)
 		return
 	}
-	in := &info{backend: p.isBackend(path), peerTrusted: p.trusted(r)}
+	in := &info{backend: p.isBackend(r), peerTrusted: p.trusted(r)}
 	in.clientOrigin = p.clientOrigin(r, in.peerTrusted)
 	stripCookies(r.Header, p.opts.StripCookies)
 	dropAliases(r.Header, p.credentialPatterns())
@@ -313,9 +317,20 @@ func (p *Proxy) anonymousPath(path string) bool {
 	return false
 }
 
-func (p *Proxy) isBackend(path string) bool {
-	pre := p.prof.Prefix
-	return strings.HasPrefix(path, pre) && (len(path) == len(pre) || path[len(pre)] == '/')
+// isBackend reports whether r is a backend request: below the profile's
+// prefix (every request, for a panel that is the whole site), or one of
+// its BackendPaths.
+func (p *Proxy) isBackend(r *http.Request) bool {
+	path, pre := r.URL.Path, p.prof.Prefix
+	if strings.HasPrefix(path, pre) && (len(path) == len(pre) || path[len(pre)] == '/') {
+		return true
+	}
+	for _, rule := range p.prof.BackendPaths {
+		if rule.match(r) {
+			return true
+		}
+	}
+	return false
 }
 
 // passive reports whether r is one of the profile's polling requests

@@ -181,7 +181,7 @@ func (o *options) check(proxies, origins string) error {
 		return err
 	}
 	p := strings.TrimRight(o.adminPrefix, "/")
-	if p == "" || p[0] != '/' || strings.HasPrefix(p+"/", o.prof.Prefix+"/") {
+	if p == "" || p[0] != '/' || (o.prof.Prefix != "/" && strings.HasPrefix(p+"/", strings.TrimRight(o.prof.Prefix, "/")+"/")) {
 		return fmt.Errorf("--admin-prefix %q: want a path such as /logout-proxy, outside the panel's %s", o.adminPrefix, o.prof.Prefix)
 	}
 	o.adminPrefix = p
