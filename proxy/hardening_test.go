@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -445,5 +446,30 @@ func TestWholeSitePanel(t *testing.T) {
 	clock.Advance(61 * time.Second)
 	if resp, _ := c.do("GET", "/", nil); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("after the idle end: status %d, want 303 to the sign-in page", resp.StatusCode)
+	}
+}
+
+// TestPanelOwnSignOut: when the user signs out in the panel itself (its
+// "Log Out" link), the Logout session ends too, as manual, instead of
+// staying active until it idles out.
+func TestPanelOwnSignOut(t *testing.T) {
+	wp := &fakeWordPress{site: "https://blog.example", live: map[string]bool{}}
+	up := httptest.NewServer(wp)
+	defer up.Close()
+	p, srv := newProxy(t, up.URL, proxy.WordPress(), fakeclock.New(), nil)
+	c := newClient(t, srv.URL)
+	c.do("POST", "/wp-login.php", url.Values{"log": {"editor"}, "pwd": {"pw"}})
+	_, body := c.do("GET", "/wp-admin/", nil)
+	m := regexp.MustCompile(`_wpnonce=([0-9a-f]+)`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no Log Out link on the dashboard")
+	}
+	c.do("GET", "/wp-login.php?action=logout&_wpnonce="+m[1], nil)
+	if n, _ := p.Manager().CountSessions(context.Background(), ""); n != 0 {
+		t.Fatalf("%d sessions after the panel's own sign-out, want none", n)
+	}
+	evs, _ := p.Manager().Events(context.Background(), 10)
+	if len(evs) != 1 || evs[0].Reason != logout.ReasonManual {
+		t.Fatalf("sign-out log %+v, want one manual sign-out", evs)
 	}
 }
