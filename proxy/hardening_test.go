@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -372,14 +373,9 @@ func TestUnseenSessionFailsClosed(t *testing.T) {
 // cookies reach it nowhere.
 func TestBackendPaths(t *testing.T) {
 	wp := &fakeWordPress{site: "https://blog.example", live: map[string]bool{}}
-	var rest atomic.Int64 // REST requests that reached WordPress
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Has("rest_route") || strings.HasPrefix(r.URL.Path, "/wp-json/") {
-			rest.Add(1)
-		}
-		wp.ServeHTTP(w, r)
-	}))
-	defer up.Close()
+	up, rest := counting(t, wp, func(r *http.Request) bool { // REST requests that reached WordPress
+		return r.URL.Query().Has("rest_route") || strings.HasPrefix(r.URL.Path, "/wp-json/")
+	})
 	clock := fakeclock.New()
 	_, srv := newProxy(t, up.URL, proxy.WordPress(), clock, nil)
 	c := newClient(t, srv.URL)
@@ -472,4 +468,97 @@ func TestPanelOwnSignOut(t *testing.T) {
 	if len(evs) != 1 || evs[0].Reason != logout.ReasonManual {
 		t.Fatalf("sign-out log %+v, want one manual sign-out", evs)
 	}
+}
+
+// fakePMA behaves like phpMyAdmin with cookie authentication: a session
+// cookie for every visitor, renewed at sign-in with pmaAuth-1; pages carry
+// the session's token; sign-out is a POST with that token, which deletes
+// pmaAuth-1, and anything else is answered 302 and ignored.
+type fakePMA struct {
+	mu       sync.Mutex
+	n        int
+	signedIn map[string]bool
+	honest   bool // false: sign-out ignores the token and does nothing
+}
+
+func (f *fakePMA) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sid := ""
+	if c, err := r.Cookie("phpMyAdmin"); err == nil {
+		sid = c.Value
+	}
+	token := "0123456789abcdef" + fmt.Sprintf("%016x", len(sid))
+	switch {
+	case r.Method == http.MethodPost && r.URL.Path == "/index.php" && r.URL.Query().Get("route") == "/logout":
+		r.ParseForm()
+		if f.honest && r.PostForm.Get("token") == token {
+			delete(f.signedIn, sid)
+			http.SetCookie(w, &http.Cookie{Name: "pmaAuth-1", Path: "/", MaxAge: -1})
+		}
+		http.Redirect(w, r, "/index.php?route=/", http.StatusFound)
+		return
+	case r.Method == http.MethodPost && r.URL.Path == "/index.php":
+		f.n++
+		sid = "pma" + strconv.Itoa(f.n) + "xxxxxxxx"
+		f.signedIn[sid] = true
+		http.SetCookie(w, &http.Cookie{Name: "phpMyAdmin", Value: sid, Path: "/"})
+		http.SetCookie(w, &http.Cookie{Name: "pmaAuth-1", Value: "sealed", Path: "/"})
+		http.Redirect(w, r, "/index.php?route=/", http.StatusFound)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html")
+	fmt.Fprintf(w, `<html><body><form><input type="hidden" name="token" value="%s"></form>signed in:%v</body></html>`, token, f.signedIn[sid])
+}
+
+// TestSignOutForm: phpMyAdmin's sign-out is a POST with its pages' token,
+// and counts only when its answer deletes the credentials; one that does
+// nothing (302 all the same) is a failed try, made again.
+func TestSignOutForm(t *testing.T) {
+	for _, honest := range []bool{true, false} {
+		t.Run(fmt.Sprint("honest ", honest), func(t *testing.T) {
+			pma := &fakePMA{signedIn: map[string]bool{}, honest: honest}
+			up, signOuts := counting(t, pma, func(r *http.Request) bool { return r.URL.Query().Get("route") == "/logout" })
+			clock := fakeclock.New()
+			_, srv := newProxy(t, up.URL, proxy.PhpMyAdmin(), clock, nil)
+			c := newClient(t, srv.URL)
+			c.do("GET", "/", nil)
+			c.do("POST", "/index.php", url.Values{"pma_username": {"root"}})
+			var sid string
+			for _, ck := range c.c.Jar.Cookies(mustParse(t, srv.URL)) {
+				if ck.Name == "phpMyAdmin" {
+					sid = ck.Value
+				}
+			}
+			if _, body := c.do("GET", "/index.php?route=/", nil); !strings.Contains(body, "signed in:true") {
+				t.Fatalf("phpMyAdmin through the proxy: %q", body)
+			}
+			clock.Advance(61 * time.Second)
+			for range 2 { // the ended cookie comes back twice
+				rawGet(t, srv.URL, "/", "phpMyAdmin="+sid+"; pmaAuth-1=sealed")
+			}
+			pma.mu.Lock()
+			defer pma.mu.Unlock()
+			if honest {
+				if pma.signedIn[sid] || signOuts.Load() != 1 {
+					t.Fatalf("signed in on the panel: %v after %d sign-outs; want ended by one", pma.signedIn[sid], signOuts.Load())
+				}
+			} else if signOuts.Load() != 2 {
+				t.Fatalf("%d sign-outs, want a second try after an answer that proved nothing", signOuts.Load())
+			}
+		})
+	}
+}
+
+// counting serves h as an upstream and counts the requests that match.
+func counting(t *testing.T, h http.Handler, match func(*http.Request) bool) (*httptest.Server, *atomic.Int64) {
+	n := new(atomic.Int64)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if match(r) {
+			n.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(up.Close)
+	return up, n
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -131,6 +132,16 @@ type SignOut struct {
 	// is found if it is at most 512 bytes long; a nonce is 1 to 256
 	// visible ASCII characters.
 	NoncePattern string `json:"nonce_pattern,omitempty"`
+	// Form, when set, is the URL-encoded body of a POST sign-out, which
+	// may hold {nonce} too (each value query-escaped): phpMyAdmin wants
+	// the page's token, "token={nonce}".
+	Form string `json:"form,omitempty"`
+	// Confirm says what proves that the panel ended the session, beyond
+	// a status below 400, which alone is the default: "cookie" (the
+	// answer deletes one of the session's cookies) or a path such as
+	// "/wp-login.php" (the answer redirects to it). An answer without the
+	// proof is a failed try, logged and made again (see [Proxy]).
+	Confirm string `json:"confirm,omitempty"`
 }
 
 // A PathRule selects requests by path: Path itself, or every path below
@@ -165,7 +176,7 @@ func Django() Profile {
 	return Profile{
 		Name: "django", Prefix: "/admin", SignInPath: "/admin/login/", ReturnParam: "next", UserField: "username",
 		SessionCookies:  []Pattern{mustPattern("sessionid")},
-		SignOut:         &SignOut{Method: http.MethodPost, Path: "/admin/logout/", CSRFCookie: "csrftoken", CSRFField: "csrfmiddlewaretoken"},
+		SignOut:         &SignOut{Method: http.MethodPost, Path: "/admin/logout/", CSRFCookie: "csrftoken", CSRFField: "csrfmiddlewaretoken", Confirm: "cookie"},
 		CounterSelector: "#user-tools", PreserveHost: true,
 	}
 }
@@ -180,13 +191,13 @@ func WordPress() Profile {
 	return Profile{
 		Name: "wordpress", Prefix: "/wp-admin", SignInPath: "/wp-login.php", ReturnParam: "redirect_to", UserField: "log",
 		UserCaseInsensitive: true, UserCookiePattern: `^([^|]+)\|`,
-		BackendPaths: []PathRule{{Path: "/wp-json/"}, {Path: "/index.php", Param: "rest_route"}, {Path: "/", Param: "rest_route"}},
+		BackendPaths:   []PathRule{{Path: "/wp-json/"}, {Path: "/index.php", Param: "rest_route"}, {Path: "/", Param: "rest_route"}},
 		SessionCookies: []Pattern{mustPattern("wordpress_logged_in_*")},
 		ExtraCookies:   []Pattern{mustPattern("wordpress_*")},
 		KeepCookies:    []Pattern{mustPattern("wordpress_test_cookie")},
 		CookiePaths:    []string{"/", "/wp-admin", "/wp-content/plugins"},
 		SignOut: &SignOut{Method: http.MethodGet, Path: "/wp-login.php?action=logout&_wpnonce={nonce}",
-			NoncePattern: `wp-login\.php\?action=logout(?:&|&amp;|&#0?38;)_wpnonce=([0-9a-f]{6,32})`},
+			NoncePattern: `wp-login\.php\?action=logout(?:&|&amp;|&#0?38;)_wpnonce=([0-9a-f]{6,32})`, Confirm: "cookie"},
 		Passive:         []PassiveRule{{Path: "/wp-admin/admin-ajax.php", Param: "action", Value: "heartbeat"}},
 		CounterSelector: "#wp-admin-bar-top-secondary", PreserveHost: true,
 	}
@@ -200,18 +211,35 @@ func OctoberCMS() Profile {
 	return Profile{
 		Name: "octobercms", Prefix: "/backend", SignInPath: "/backend/backend/auth/signin", UserField: "login",
 		UserCaseInsensitive: true,
-		SessionCookies:    []Pattern{mustPattern("october_session")},
-		ExtraCookies:      []Pattern{mustPattern("admin_auth")},
-		AnonymousSessions: true, FrontEnd: "keep",
-		AnonymousPaths: []string{"/backend/backend/auth/"},
+		SessionCookies:      []Pattern{mustPattern("october_session")},
+		ExtraCookies:        []Pattern{mustPattern("admin_auth")},
+		AnonymousSessions:   true, FrontEnd: "keep",
+		AnonymousPaths:  []string{"/backend/backend/auth/"},
 		SignOut:         &SignOut{Method: http.MethodGet, Path: "/backend/backend/auth/signout"},
 		CounterSelector: ".mainmenu-accountmenu", PreserveHost: true,
 	}
 }
 
+// PhpMyAdmin returns the profile of phpMyAdmin 5 with cookie
+// authentication, a panel that is the whole site: its session cookie
+// "phpMyAdmin" (or "phpMyAdmin_https") is every visitor's, renewed at
+// sign-in; "pmaAuth-<server>" holds the sealed credentials. It signs out
+// by a POST with the token of its pages, and its answer deletes
+// pmaAuth-<server>.
+func PhpMyAdmin() Profile {
+	return Profile{
+		Name: "phpmyadmin", Prefix: "/", SignInPath: "/index.php", UserField: "pma_username",
+		SessionCookies:    []Pattern{mustPattern("phpMyAdmin"), mustPattern("phpMyAdmin_https")},
+		ExtraCookies:      []Pattern{mustPattern("pmaAuth-*")},
+		AnonymousSessions: true,
+		SignOut: &SignOut{Method: http.MethodPost, Path: "/index.php?route=/logout", Form: "token={nonce}",
+			NoncePattern: `name="token" value="([0-9a-f]{16,64})"`, Confirm: "cookie"},
+	}
+}
+
 // Profiles returns the ready-made profiles by name.
 func Profiles() map[string]Profile {
-	return map[string]Profile{"django": Django(), "wordpress": WordPress(), "octobercms": OctoberCMS()}
+	return map[string]Profile{"django": Django(), "wordpress": WordPress(), "octobercms": OctoberCMS(), "phpmyadmin": PhpMyAdmin()}
 }
 
 // ParseProfile reads a profile from JSON (the field names of [Profile]'s
@@ -297,14 +325,25 @@ func (p Profile) Validate() error {
 		if (so.CSRFCookie == "") != (so.CSRFField == "") {
 			bad("sign_out", "csrf_cookie and csrf_field go together")
 		}
-		hasSlot := strings.Contains(so.Path, nonceSlot)
+		hasSlot := strings.Contains(so.Path, nonceSlot) || strings.Contains(so.Form, nonceSlot)
+		if so.Form != "" && so.Method != http.MethodPost {
+			bad("sign_out.form", "needs method POST")
+		}
+		if so.Form != "" {
+			if _, err := url.ParseQuery(strings.ReplaceAll(so.Form, nonceSlot, "x")); err != nil {
+				bad("sign_out.form", "want a URL-encoded form such as token={nonce}: %v", err)
+			}
+		}
+		if c := so.Confirm; c != "" && c != "cookie" && !isPath(c) {
+			bad("sign_out.confirm", `want "cookie" or a path such as /login, got %q`, c)
+		}
 		switch re, err := compileNonce(so.NoncePattern); {
 		case err != nil:
 			bad("sign_out.nonce_pattern", "%v", err)
 		case re == nil && hasSlot:
-			bad("sign_out.path", "holds %s but nonce_pattern is empty", nonceSlot)
+			bad("sign_out", "path or form holds %s but nonce_pattern is empty", nonceSlot)
 		case re != nil && !hasSlot:
-			bad("sign_out.path", "want %s where the nonce goes, such as /logout?nonce=%s", nonceSlot, nonceSlot)
+			bad("sign_out", "want %s in path or form where the nonce goes, such as /logout?nonce=%s", nonceSlot, nonceSlot)
 		}
 	}
 	for _, r := range p.Passive {

@@ -508,9 +508,10 @@ func (p *Proxy) signOutUpstream(r *http.Request) bool {
 	if st.tries >= maxSignOutTries {
 		return false
 	}
-	path := so.Path
+	path, form, nonce := so.Path, so.Form, ""
 	if p.nonceRe != nil {
-		nonce, ok := p.nonces.take(id, p.now())
+		var ok bool
+		nonce, ok = p.nonces.take(id, p.now())
 		if !ok {
 			if st.tries == 0 {
 				p.log.Info("proxy: no sign-out nonce seen for the session; it is ended at the proxy only",
@@ -520,13 +521,17 @@ func (p *Proxy) signOutUpstream(r *http.Request) bool {
 			return false
 		}
 		path = strings.ReplaceAll(path, nonceSlot, url.QueryEscape(nonce))
+		form = strings.ReplaceAll(form, nonceSlot, url.QueryEscape(nonce))
 	}
 	st.tries++
-	status, err := p.signOutRequest(r, so, path)
+	status, err := p.signOutRequest(r, so, path, form)
 	if err == nil && status < 400 {
 		st.confirmed = true
 		p.log.Info("proxy: signed out on the panel", slog.String("session", id[:8]), slog.Int("status", status), slog.Int("try", st.tries))
 		return true
+	}
+	if nonce != "" {
+		p.nonces.put(id, nonce, p.now()) // for the next try
 	}
 	level, attrs := slog.LevelWarn, []slog.Attr{slog.String("session", id[:8]), slog.Int("try", st.tries), slog.Int("of", maxSignOutTries)}
 	if err != nil {
@@ -542,19 +547,21 @@ func (p *Proxy) signOutUpstream(r *http.Request) bool {
 }
 
 // signOutRequest sends the panel's sign-out request for r's session to
-// path and returns the panel's status.
-func (p *Proxy) signOutRequest(r *http.Request, so *SignOut, path string) (int, error) {
+// path, with the URL-encoded form for a POST, and returns the panel's
+// status; an answer without the profile's proof (SignOut.Confirm) is an
+// error.
+func (p *Proxy) signOutRequest(r *http.Request, so *SignOut, path, form string) (int, error) {
 	u := *p.opts.Upstream
 	u.Path, u.RawQuery, _ = strings.Cut(path, "?")
 	var body io.Reader
-	form := url.Values{}
-	if so.CSRFCookie != "" {
-		if c, err := r.Cookie(so.CSRFCookie); err == nil {
-			form.Set(so.CSRFField, c.Value)
-		}
-	}
 	if so.Method == http.MethodPost {
-		body = strings.NewReader(form.Encode())
+		vals, _ := url.ParseQuery(form) // validated with the profile
+		if so.CSRFCookie != "" {
+			if c, err := r.Cookie(so.CSRFCookie); err == nil {
+				vals.Set(so.CSRFField, c.Value)
+			}
+		}
+		body = strings.NewReader(vals.Encode())
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), p.opts.SignOutTimeout)
 	defer cancel()
@@ -580,7 +587,29 @@ func (p *Proxy) signOutRequest(r *http.Request, so *SignOut, path string) (int, 
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
+	if resp.StatusCode < 400 && !p.confirmed(resp) {
+		return resp.StatusCode, fmt.Errorf("the answer is no proof of the sign-out (confirm %q)", so.Confirm)
+	}
 	return resp.StatusCode, nil
+}
+
+// confirmed reports whether the panel's answer to a sign-out proves it
+// as the profile's SignOut.Confirm says.
+func (p *Proxy) confirmed(resp *http.Response) bool {
+	switch c := p.prof.SignOut.Confirm; c {
+	case "":
+		return true
+	case "cookie":
+		for _, ck := range resp.Cookies() {
+			if matchAny(p.cred, ck.Name) && (ck.MaxAge < 0 || ck.Value == "" || (!ck.Expires.IsZero() && ck.Expires.Before(p.now()))) {
+				return true
+			}
+		}
+		return false
+	default:
+		loc, err := resp.Location()
+		return err == nil && strings.HasPrefix(loc.Path, c)
+	}
 }
 
 // now reads the clock of Options.Logout.Now.

@@ -64,7 +64,7 @@ Runs a reverse proxy in front of an admin panel that signs idle users out:
 on the server, with a countdown next to the panel's user menu, a warning
 before the end, and "You have been logged out!" on the panel's sign-in page.
 Sessions are the panel's own (its session cookie); nothing in the panel
-changes. Profiles: django, wordpress, octobercms, or a JSON file (see
+changes. Profiles: django, wordpress, octobercms, phpmyadmin, or a JSON file (see
 proxy/README.md).
 
 The first start creates the proxy's administrator for its own admin pages
@@ -99,7 +99,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs.SetOutput(io.Discard)
 	o.Flags.Register(fs, getenv, "; several proxies share one Redis or PostgreSQL store")
 	fs.StringVar(&o.upstream, "upstream", env("LOGOUT_UPSTREAM", ""), "the panel's `URL`, such as http://127.0.0.1:8000; required (LOGOUT_UPSTREAM)")
-	fs.StringVar(&o.profile, "profile", env("LOGOUT_PROFILE", ""), "the panel: django, wordpress, octobercms, or the `name or path` of a JSON profile file; required (LOGOUT_PROFILE)")
+	fs.StringVar(&o.profile, "profile", env("LOGOUT_PROFILE", ""), "the panel: django, wordpress, octobercms, phpmyadmin, or the `name or path` of a JSON profile file; required (LOGOUT_PROFILE)")
 	fs.StringVar(&o.adminPrefix, "admin-prefix", env("LOGOUT_ADMIN_PREFIX", "/logout-proxy"), "URL `path` of the proxy's own admin pages; requests below it never reach the panel (LOGOUT_ADMIN_PREFIX)")
 	proxies := serve.ListFlag(fs, getenv, "trusted-proxy", "LOGOUT_TRUSTED_PROXY", "`address or network` of a reverse proxy in front of this one, such as 10.0.0.0/8, whose X-Forwarded-For, -Host and -Proto are kept; "+
 		"repeat it or separate with commas. From anyone else those headers are replaced (LOGOUT_TRUSTED_PROXY)")
@@ -137,7 +137,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	case o.upstream == "":
 		err = errors.New("--upstream is required, such as --upstream http://127.0.0.1:8000")
 	case o.profile == "":
-		err = errors.New("--profile is required: django, wordpress, octobercms or a JSON file")
+		err = errors.New("--profile is required: django, wordpress, octobercms, phpmyadmin or a JSON file")
 	default:
 		if err = o.Flags.Check(); err == nil {
 			err = o.check(*proxies, *origins)

@@ -48,7 +48,7 @@ func TestFlagsRefused(t *testing.T) {
 		{"no profile", []string{"--upstream", "http://127.0.0.1:8000"}, "--profile is required"},
 		{"upstream scheme", []string{"--upstream", "ftp://h", "--profile", "django"}, "want http://host:port"},
 		{"upstream path", []string{"--upstream", "http://h/x", "--profile", "django"}, "without a path"},
-		{"unknown profile", []string{"--upstream", "http://h", "--profile", "joomla"}, "unknown; want one of django, octobercms, wordpress"},
+		{"unknown profile", []string{"--upstream", "http://h", "--profile", "joomla"}, "unknown; want one of django, octobercms, phpmyadmin, wordpress"},
 		{"bad pattern", []string{"--upstream", "http://h", "--profile", bad}, "cookie pattern"},
 		{"unknown field", []string{"--upstream", "http://h", "--profile", typo}, "unknown field"},
 		{"missing file", []string{"--upstream", "http://h", "--profile", "./nope.json"}, "no such file"},
