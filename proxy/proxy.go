@@ -53,7 +53,13 @@ type Options struct {
 	// to them, as to Upstream, are rewritten to the proxy's origin.
 	RewriteOrigins []string
 	// Transport forwards requests. Default a clone of
-	// http.DefaultTransport.
+	// http.DefaultTransport that keeps up to 256 idle connections to the
+	// upstream (MaxIdleConns and MaxIdleConnsPerHost; the DefaultTransport
+	// keeps 2 per host, so that under load most requests would open a new
+	// connection and leave one in TIME_WAIT) and closes each after 90 s
+	// unused (IdleConnTimeout). The number of connections in use is not
+	// limited: bound the panel's workers in its own server (PHP-FPM's
+	// pm.max_children, gunicorn's --workers).
 	Transport http.RoundTripper
 	// Labels are the widget's strings; empty ones are English.
 	Labels widget.Labels
@@ -127,7 +133,7 @@ func New(store logout.Store, opts Options) (*Proxy, error) {
 		opts.Logger = slog.Default()
 	}
 	if opts.Transport == nil {
-		opts.Transport = http.DefaultTransport.(*http.Transport).Clone()
+		opts.Transport = defaultTransport()
 	}
 	if opts.SignOutTimeout <= 0 {
 		opts.SignOutTimeout = 5 * time.Second
@@ -189,6 +195,18 @@ func New(store logout.Store, opts Options) (*Proxy, error) {
 	})
 	p.handler = p.m.Handler(inner)
 	return p, nil
+}
+
+// maxIdleConns is how many idle connections to the upstream the default
+// Transport keeps: more than a busy panel serves at once.
+const maxIdleConns = 256
+
+// defaultTransport is Options.Transport's default.
+func defaultTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = maxIdleConns, maxIdleConns
+	t.IdleConnTimeout = 90 * time.Second
+	return t
 }
 
 // Manager returns the Proxy's [logout.Manager], for the admin pages

@@ -105,7 +105,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		"repeat it or separate with commas. From anyone else those headers are replaced (LOGOUT_TRUSTED_PROXY)")
 	origins := serve.ListFlag(fs, getenv, "rewrite-origin", "LOGOUT_REWRITE_ORIGIN", "`origin` such as https://example.com that the panel believes it has (WordPress's site address): its redirects there are rewritten to the proxy's address; repeat or separate with commas (LOGOUT_REWRITE_ORIGIN)")
 	clientTimeout, envErr := serve.EnvDuration(getenv, "LOGOUT_CLIENT_TIMEOUT", serve.ClientTimeout)
-	fs.DurationVar(&o.clientTimeout, "client-timeout", clientTimeout, "how long a client may `stall`: request headers must arrive within it, each read of a request body "+
+	fs.DurationVar(&o.clientTimeout, "client-timeout", clientTimeout, "how long a client may stall, a `duration` such as 30s: request headers must arrive within it, each read of a request body "+
 		"and each write of a response must get through within it, and a body must come at 512 bytes/s on average; long uploads, downloads and streams "+
 		"go on while data flows. A stalled client's connection, and its request's connection to the panel, are closed (LOGOUT_CLIENT_TIMEOUT)")
 	// The keys' defaults are never the environment's values, so that

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"net"
@@ -89,6 +90,97 @@ func TestSlowClientsCut(t *testing.T) {
 		t.Fatalf("a request after them: %v, %v; want 200", resp, err)
 	}
 	resp.Body.Close()
+}
+
+// TestStreamsOutlastClientTimeout: the push stream, a panel's event
+// stream and a WebSocket tunnel stay open through silences longer than
+// --client-timeout, over loopback.
+func TestStreamsOutlastClientTimeout(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/admin/login/":
+			http.SetCookie(w, &http.Cookie{Name: "sessionid", Value: "s1", Path: "/"})
+			http.Redirect(w, r, "/admin/", http.StatusFound)
+		case "/events":
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, "data: 1\n\n")
+			http.NewResponseController(w).Flush()
+			select {
+			case <-release:
+				io.WriteString(w, "data: 2\n\n")
+			case <-r.Context().Done():
+			}
+		case "/ws":
+			conn, brw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+			line, _ := brw.ReadString('\n')
+			io.WriteString(conn, line)
+		}
+	}))
+	defer up.Close()
+	s := start(t, up.URL, map[string]string{"LOGOUT_CLIENT_TIMEOUT": timeout.String()})
+	host := strings.TrimPrefix(s.base, "http://")
+	resp, err := http.PostForm(s.base+"/admin/login/", url.Values{"username": {"ann"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	// open sends a request on a new connection and reads the answer's
+	// head and first line of body.
+	open := func(req, wantFirst string) (net.Conn, *bufio.Reader) {
+		t.Helper()
+		c, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, req)
+		br := bufio.NewReader(c)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatalf("%q: got %v before %q", req, err, wantFirst)
+			}
+			if strings.HasPrefix(line, wantFirst) {
+				return c, br
+			}
+		}
+	}
+	push, pushR := open("GET /admin/_logout/session/events HTTP/1.1\r\nHost: "+host+"\r\nAccept: text/event-stream\r\nCookie: sessionid=s1\r\n\r\n", "event: status")
+	events, eventsR := open("GET /events HTTP/1.1\r\nHost: "+host+"\r\n\r\n", "data: 1")
+	ws, wsR := open("GET /ws HTTP/1.1\r\nHost: "+host+"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", "HTTP/1.1 101")
+
+	// Four timeouts of silence: the push stream must still be open.
+	push.SetReadDeadline(time.Now().Add(4 * timeout))
+	if _, err := io.Copy(io.Discard, pushR); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("push stream: got %v, want it open", err)
+	}
+	close(release)
+	if _, err := eventsR.ReadString('2'); err != nil {
+		t.Errorf("event stream: got %v, want the second event", err)
+	}
+	events.Close()
+	for {
+		line, err := wsR.ReadString('\n')
+		if err != nil {
+			t.Fatalf("tunnel: got %v before the 101's end", err)
+		}
+		if line == "\r\n" {
+			break
+		}
+	}
+	io.WriteString(ws, "ping\n")
+	if line, err := wsR.ReadString('\n'); line != "ping\n" {
+		t.Errorf("tunnel: got %q, %v; want the echo", line, err)
+	}
 }
 
 // TestClientTimeoutFlag: --client-timeout and LOGOUT_CLIENT_TIMEOUT take

@@ -1,6 +1,7 @@
 // Package serve holds what the project's commands share: serving an
-// http.Server beside background work until the context ends, parsing
-// the --trusted-proxy list, and opening the --store.
+// http.Server beside background work until the context ends, cutting
+// clients that stall ([LimitStalls]), parsing the --trusted-proxy list,
+// and opening the --store.
 package serve
 
 import (
