@@ -33,7 +33,7 @@
 //	/system/sessions/log          the whole sign-out log, filtered, ?format=csv|json (PermSessions)
 //	/session/                     the Manager's status, keep-alive and sign-out endpoints
 //
-// and, outside it, the public front page "/", the language switch "/lang"
+// and, outside it, the public front page "/", the language switch "/lang" (also below the prefix, where the pages' switch goes)
 // and the assets under "/assets/".
 //
 // # Settings as code

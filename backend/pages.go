@@ -34,6 +34,7 @@ func (a *App) routes() http.Handler {
 	mux.HandleFunc("/", notFound)
 
 	mux.Handle(p+"/session/", a.m.Endpoints()) // answers its own 405s
+	handle("GET", p+"/lang", http.HandlerFunc(a.setLang)) // the switch in the pages: inside the prefix, which behind logout-proxy is all the admin pages have
 	handle("GET", p+"/auth/signin", http.HandlerFunc(a.signInPage))
 	handle("POST", p+"/auth/signin", http.HandlerFunc(a.signIn))
 	handle("GET", p, a.auth(a.dashboard))
@@ -113,14 +114,21 @@ func (a *App) front(w http.ResponseWriter, r *http.Request) {
 func (a *App) setLang(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if lang := q.Get("lang"); slices.Contains(languages(), lang) {
+		path := "/"
+		if a.cfg.PanelUser != nil {
+			path = a.cfg.Prefix // behind logout-proxy the rest of the site is the panel's, and so are its cookies
+		}
 		http.SetCookie(w, &http.Cookie{
-			Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
+			Name: langCookie, Value: lang, Path: path, MaxAge: 365 * 24 * 3600,
 			HttpOnly: true, Secure: a.secure(r), SameSite: http.SameSiteLaxMode,
 		})
 	}
 	ret, ok := logout.SafeReturnPath(q.Get("return"))
 	if !ok {
 		ret = "/"
+		if r.URL.Path != "/lang" {
+			ret = a.cfg.Prefix
+		}
 	}
 	http.Redirect(w, r, ret, http.StatusSeeOther)
 }

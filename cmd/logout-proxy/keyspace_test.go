@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gologout/logout/proxy"
@@ -87,5 +88,40 @@ func TestPanelCookieIsNoAdminToken(t *testing.T) {
 	}
 	if resp, _ := admin.do("GET", "/logout-proxy/system/sessions", nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("the administrator after the panel's user 1 was forced out: status %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestAdminLanguageSwitch: the admin pages' language switch stays below
+// --admin-prefix, and its cookie too, so that neither reaches the panel.
+func TestAdminLanguageSwitch(t *testing.T) {
+	var panelPaths []string
+	var mu sync.Mutex
+	panel := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		panelPaths = append(panelPaths, r.URL.Path)
+		mu.Unlock()
+		w.Write([]byte("panel"))
+	}))
+	defer panel.Close()
+	s := start(t, panel.URL, map[string]string{"LOGOUT_ADMIN_USER": "proxyadmin", "LOGOUT_ADMIN_PASSWORD": "proxy-admin-password"})
+	c := newClient(t, s.base)
+	_, body := c.do("GET", "/logout-proxy/auth/signin", nil)
+	if !strings.Contains(body, `action="/logout-proxy/lang"`) {
+		t.Fatal("the sign-in page's language switch does not go below --admin-prefix")
+	}
+	resp, _ := c.do("GET", "/logout-proxy/lang?lang=pl&return=%2Flogout-proxy%2Fauth%2Fsignin", nil)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/logout-proxy/auth/signin" {
+		t.Fatalf("language switch: status %d to %q, want 303 back to the sign-in page", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if sc := resp.Header.Get("Set-Cookie"); !strings.Contains(sc, "lang=pl") || !strings.Contains(sc, "Path=/logout-proxy") {
+		t.Fatalf("language cookie %q, want lang=pl on Path=/logout-proxy", sc)
+	}
+	if _, body := c.do("GET", "/logout-proxy/auth/signin", nil); !strings.Contains(body, `lang="pl"`) {
+		t.Fatal("the sign-in page is not in Polish after the switch")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(panelPaths) != 0 {
+		t.Fatalf("the panel got %v", panelPaths)
 	}
 }
