@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -561,4 +562,42 @@ func counting(t *testing.T, h http.Handler, match func(*http.Request) bool) (*ht
 	}))
 	t.Cleanup(up.Close)
 	return up, n
+}
+
+// TestDebugLog: at debug level every proxied request is logged, by path
+// only (a query may hold a nonce), and nothing of its cookies.
+func TestDebugLog(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer up.Close()
+	var buf strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedBuilder{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	_, srv := newProxy(t, up.URL, proxy.Django(), fakeclock.New(), func(o *proxy.Options) { o.Logger = logger })
+	req, _ := http.NewRequest("GET", srv.URL+"/blog/post?token=s3cret", nil)
+	req.Header.Set("Cookie", "sessionid=c00kie")
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	out := buf.String()
+	if !strings.Contains(out, `msg="proxy: forwarded" method=GET path=/blog/post status=200`) {
+		t.Fatalf("debug log %q lacks the forwarded request", out)
+	}
+	if strings.Contains(out, "s3cret") || strings.Contains(out, "c00kie") {
+		t.Fatalf("debug log %q holds a secret", out)
+	}
+}
+
+type lockedBuilder struct {
+	mu *sync.Mutex
+	b  *strings.Builder
+}
+
+func (l lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gologout/logout"
@@ -25,6 +26,11 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	in := infoOf(resp.Request.Context())
 	if in == nil || in.orig == nil {
 		return nil
+	}
+	if ctx := resp.Request.Context(); p.log.Enabled(ctx, slog.LevelDebug) {
+		// The path only: a query may hold a nonce or a token.
+		p.log.LogAttrs(ctx, slog.LevelDebug, "proxy: forwarded", slog.String("method", in.orig.Method),
+			slog.String("path", in.orig.URL.Path), slog.Int("status", resp.StatusCode), slog.Bool("backend", in.backend))
 	}
 	p.rewriteLocation(resp, in)
 	p.stripOwnSetCookies(resp.Header)
@@ -217,6 +223,7 @@ func (p *Proxy) inject(resp *http.Response, sessionID string, build func(nonce s
 		return nil
 	}
 	body := resp.Body
+	gzipped := false
 	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 	case "gzip", "x-gzip":
@@ -225,7 +232,7 @@ func (p *Proxy) inject(resp *http.Response, sessionID string, build func(nonce s
 			return fmt.Errorf("proxy: gzip page: %w", err)
 		}
 		body = readCloser{zr, multiCloser{zr, body}}
-		resp.Header.Del("Content-Encoding")
+		gzipped = true
 	default:
 		return nil // br, zstd, deflate: not requested for page loads; pass it on
 	}
@@ -234,12 +241,36 @@ func (p *Proxy) inject(resp *http.Response, sessionID string, build func(nonce s
 	}
 	buf := p.bufs.Get().(*[chunkSize]byte)
 	resp.Body = newInjector(body, build(nonce), buf[:], func(b []byte) { p.bufs.Put((*[chunkSize]byte)(b)) })
+	if gzipped {
+		resp.Body = gzipBody(resp.Body) // what was compressed goes on compressed
+	}
 	resp.ContentLength = -1
 	for _, h := range []string{"Content-Length", "ETag", "Last-Modified", "Content-MD5", "Accept-Ranges"} {
 		resp.Header.Del(h)
 	}
 	resp.Header.Set("Cache-Control", "no-store")
 	return nil
+}
+
+// gzipWriters are the compressors of gzipBody, reused.
+var gzipWriters = sync.Pool{New: func() any { w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed); return w }}
+
+// gzipBody returns src compressed with gzip as it is read. Closing the
+// result closes src and stops the compression.
+func gzipBody(src io.ReadCloser) io.ReadCloser {
+	pr, pw := io.Pipe()
+	go func() {
+		zw := gzipWriters.Get().(*gzip.Writer)
+		zw.Reset(pw)
+		_, err := io.Copy(zw, src)
+		if cerr := zw.Close(); err == nil {
+			err = cerr
+		}
+		gzipWriters.Put(zw)
+		src.Close()
+		pw.CloseWithError(err)
+	}()
+	return readCloser{pr, pr}
 }
 
 type readCloser struct {
