@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -14,8 +15,14 @@ import (
 // transaction begun IMMEDIATE, which takes SQLite's write lock before it
 // reads, so that concurrent reservations, of this process or another,
 // take turns; it decides by [reserveAll] on the rows it reads, and
-// writes them only when every counter allows the attempt.
-type sqliteThrottle struct{ db *sql.DB }
+// writes them only when every counter allows the attempt. Within the
+// process the reservations take turns on mu, so that a burst of attempts
+// waits in line rather than on SQLite's busy handler, whose timeout a
+// burst of a hundred on a loaded machine outlasts (503s).
+type sqliteThrottle struct {
+	db *sql.DB
+	mu sync.Mutex
+}
 
 const throttleSQLiteSchema = `
 CREATE TABLE IF NOT EXISTS signin_throttle (
@@ -39,6 +46,8 @@ func newSQLiteThrottle(ctx context.Context, db *sql.DB) (*sqliteThrottle, error)
 }
 
 func (s *sqliteThrottle) reserve(ctx context.Context, now time.Time, cs []throttleCounter) (_ time.Duration, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: %w", err)
@@ -84,6 +93,8 @@ func (s *sqliteThrottle) reserve(ctx context.Context, now time.Time, cs []thrott
 }
 
 func (s *sqliteThrottle) forgive(ctx context.Context, refund, clear []throttleCounter) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, c := range refund {
 		if _, err := s.db.ExecContext(ctx, `UPDATE signin_throttle SET tat = tat - ? WHERE key = ?`, c.Rule.Decay.Milliseconds(), c.Key); err != nil {
 			return fmt.Errorf("sqlite: refund: %w", err)
