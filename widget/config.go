@@ -33,8 +33,9 @@ type Labels struct {
 	DaysFew string
 	// WarningTitle is the dialog's title: "Your session is about to end".
 	WarningTitle string
-	// Warning is the dialog's message; %s stands for the time left, as in
-	// "0:59": "You will be signed out in %s".
+	// Warning is the dialog's message; %s stands for the time left in the
+	// counter's format ([FormatLeft]), as in "00:59": "You will be signed
+	// out in %s".
 	Warning string
 	// Stay is the button that extends the session: "Stay signed in".
 	Stay string

@@ -61,12 +61,6 @@
 
   const lang = c.lang || html.lang;
 
-  // short: 0:59, 1:00:00.
-  const short = (t) => {
-    const m = Math.floor(t / 60);
-    return (m < 60 ? m : Math.floor(m / 60) + ':' + pad(m % 60)) + ':' + pad(t % 60);
-  };
-
   const text = (n, s) => {
     if (n.textContent !== s) n.textContent = s;
   };
@@ -344,7 +338,8 @@
     const now = Date.now();
     const rem = (pv || dl) - now;
     const t = secs(rem);
-    text(el, format(rem, life, c, lang));
+    const left = format(rem, life, c, lang); // the dialog's too: one format
+    text(el, left);
     if (pv && rem <= 0) return lock({}, 1);
     if (!pv && !busy && now >= retryAt && (job || (rem <= 0 && (!push || pending || checked !== dl)))) {
       send(job || 'check');
@@ -359,7 +354,7 @@
       dlg.showModal();
       stay.focus();
     }
-    text(msg, c.warning.replace('%s', short(t)));
+    text(msg, c.warning.replace('%s', left));
     text(note, down ? c.retrying : '');
     // Announce at opening, 30 s, 10 s and failure; not every second.
     const m = down ? -1 : t <= 10 ? 10 : t <= 30 ? 30 : 1e9;

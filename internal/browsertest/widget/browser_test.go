@@ -236,7 +236,7 @@ const (
 func TestBrowser(t *testing.T) {
 	b := browsertest.NewBrowser(t)
 
-	t.Run("counter format", func(t *testing.T) {
+	t.Run("counter format, the warning dialog's too", func(t *testing.T) {
 		t.Parallel()
 		shared := newTab(t, b, browsertest.TabOptions{Isolated: true}) // one tab for the rows, in turn
 		for _, tc := range []struct {
@@ -250,7 +250,7 @@ func TestBrowser(t *testing.T) {
 			{"2 days: D days HH:MM:SS", 2 * 86400, `^(2 days 00:00:00|1 day 23:59:5\d)$`, `^1 day 23:59:5[0-8]$`},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				srv := newBackend(t, settings(tc.lifetime, 0, true))
+				srv := newBackend(t, settings(tc.lifetime, tc.lifetime-1, true)) // the dialog at once
 				tb := tab{shared.With(t)}
 				tb.open(srv.URL + "/login")
 				if got := tb.Text(".logout-counter"); !regexp.MustCompile(tc.first).MatchString(got) {
@@ -258,6 +258,14 @@ func TestBrowser(t *testing.T) {
 				}
 				tb.Wait(4*time.Second, "the counter to tick "+tc.later,
 					fmt.Sprintf(`/%s/.test(document.querySelector('.logout-counter').textContent)`, tc.later))
+
+				// The dialog says the time left as the counter does; both
+				// are read in one evaluation, at the same tick.
+				tb.Wait(time.Second, "the dialog's message", dialogOpen+` && document.querySelector('.logout-msg').textContent`)
+				got := browsertest.Eval[[]string](tb.Tab, `[document.querySelector('.logout-msg').textContent, document.querySelector('.logout-counter').textContent]`)
+				if want := "You will be signed out in " + got[1]; got[0] != want || !regexp.MustCompile(tc.later).MatchString(got[1]) {
+					t.Errorf("dialog: got %q, want %q, in the counter's format", got[0], want)
+				}
 			})
 		}
 	})
@@ -346,7 +354,7 @@ func TestBrowser(t *testing.T) {
 		if got := tb.Focused(); got != "logout-stay" {
 			t.Errorf("focus in the dialog: got %q, want the Stay signed in button", got)
 		}
-		if got := tb.Text(".logout-msg"); !regexp.MustCompile(`^You will be signed out in 0:1[0-2]$`).MatchString(got) {
+		if got := tb.Text(".logout-msg"); !regexp.MustCompile(`^You will be signed out in 00:1[0-2]$`).MatchString(got) {
 			t.Errorf("dialog message: got %q", got)
 		}
 		tb.Wait(time.Second, "an announcement", `window.announced.length > 0`)
@@ -367,13 +375,13 @@ func TestBrowser(t *testing.T) {
 		}
 
 		// Announced at opening (under 30 s) and at 10 s, not every second.
-		tb.Wait(4*time.Second, "0:08 left", `/in 0:0[0-8]$/.test(document.querySelector('.logout-msg').textContent)`)
+		tb.Wait(4*time.Second, "00:08 left", `/in 00:0[0-8]$/.test(document.querySelector('.logout-msg').textContent)`)
 		got := browsertest.Eval[[]string](tb.Tab, `window.announced`)
-		if len(got) != 2 || !strings.HasSuffix(got[1], " 0:10") {
-			t.Errorf("announcements: got %q, want two: at opening and at 0:10", got)
+		if len(got) != 2 || !strings.HasSuffix(got[1], " 00:10") {
+			t.Errorf("announcements: got %q, want two: at opening and at 00:10", got)
 		}
 		// axe-core holds the page's main thread for a second or more (much
-		// more on a loaded machine), so it runs after the 0:10 announcement
+		// more on a loaded machine), so it runs after the 00:10 announcement
 		// rather than before it; the dialog is still open.
 		browsertest.Axe(t, tb.Ctx)
 
