@@ -113,6 +113,11 @@ func newEnvStore(t *testing.T, store logout.Store, opts logout.Options) *env {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 	})
+	mux.HandleFunc("POST /backend/auth/signout", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.SignOut(w, r); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if s, ok := logout.FromContext(r.Context()); ok {
 			io.WriteString(w, "user="+s.UserID)

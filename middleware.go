@@ -14,7 +14,9 @@ import (
 // Header names of the middleware.
 const (
 	// HeaderDeadline carries, on every backend response of a signed-in
-	// session, when the session ends, in Unix milliseconds.
+	// session, when the session ends, in Unix milliseconds. An answer
+	// that ends its session carries none ([Manager.SignOut]), or the new
+	// session's ([Manager.SignIn]).
 	HeaderDeadline = "Logout-Deadline"
 	// HeaderServerTime carries the server's time of the response in Unix
 	// milliseconds, so a page can correct for its own clock.

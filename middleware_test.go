@@ -126,6 +126,59 @@ func TestBackendHeaders(t *testing.T) {
 	}
 }
 
+// TestEndingAnswersHeaders checks that an answer that ends its session
+// does not describe it as alive: a sign-out's carries no deadline, and a
+// sign-in's the new session's.
+func TestEndingAnswersHeaders(t *testing.T) {
+	ms := func(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+	for _, tt := range []struct {
+		name string
+		q    func(e *env, c *http.Cookie) req
+		code int
+		want func(now time.Time) string // the answer's deadline; "" for none
+	}{
+		{"sign-out endpoint, a page's form", func(e *env, c *http.Cookie) req {
+			return req{method: "POST", path: "/backend/session/signout", body: "csrf_token=" + url.QueryEscape(e.csrf(c))}
+		}, 303, nil},
+		{"sign-out endpoint, a script", func(e *env, c *http.Cookie) req {
+			return req{method: "POST", path: "/backend/session/signout", header: map[string]string{logout.HeaderCSRF: e.csrf(c), "Accept": "application/json"}}
+		}, 200, nil},
+		{"the app's sign-out, Manager.SignOut", func(e *env, c *http.Cookie) req {
+			return req{method: "POST", path: "/backend/auth/signout"}
+		}, 200, nil},
+		{"a sign-in over the live session: the new one's", func(e *env, c *http.Cookie) req {
+			return req{method: "POST", path: "/backend/auth/signin", body: "user=alice&role=editor"}
+		}, 200, func(now time.Time) string { return ms(now.Add(300 * time.Second)) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, logout.Options{})
+			set := logout.DefaultSettings()
+			set.RoleLifetimes = map[string]time.Duration{"editor": 300 * time.Second}
+			if _, err := e.m.UpdateSettings(t.Context(), set, "test"); err != nil {
+				t.Fatal(err)
+			}
+			c := e.signIn("alice")
+			e.clock.Advance(100 * time.Second)
+			q := tt.q(e, c)
+			q.cookie = c
+			w := e.do(q)
+			if w.Code != tt.code {
+				t.Fatalf("got %d, want %d (%s)", w.Code, tt.code, w.Body)
+			}
+			want := ""
+			if tt.want != nil {
+				want = tt.want(e.clock.Now())
+			}
+			if got := w.Header().Get(logout.HeaderDeadline); got != want {
+				t.Errorf("%s: got %q, want %q (the ended session's: %s)", logout.HeaderDeadline, got, want, ms(e.clock.Now().Add(900*time.Second)))
+			}
+			if evs := e.events(); len(evs) != 1 {
+				t.Errorf("sessions ended: got %d, want 1", len(evs))
+			}
+		})
+	}
+}
+
 func TestPassiveAndFrontendActivity(t *testing.T) {
 	tests := []struct {
 		name     string

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 )
 
 // SignIn starts a new session for u and returns it. In the Manager's own
@@ -15,7 +16,9 @@ import (
 //
 // Behind [Manager.Handler], the request then describes the new session:
 // [Manager.CSRFToken] returns its token and [Manager.WriteSignedIn] can
-// answer a script's sign-in.
+// answer a script's sign-in; so does the answer: when the middleware gave
+// it the [HeaderDeadline] of the session that the sign-in ended, it now
+// carries the new session's.
 func (m *Manager) SignIn(w http.ResponseWriter, r *http.Request, u User) (Session, error) {
 	if u.ID == "" {
 		return Session{}, errors.New("logout: sign in: empty user ID")
@@ -40,12 +43,19 @@ func (m *Manager) SignIn(w http.ResponseWriter, r *http.Request, u User) (Sessio
 	}
 	m.creds.hand(w, r, key)
 	m.remember(r, s, key)
+	if h := w.Header(); h[HeaderDeadline] != nil {
+		// The answer describes the new session, not the one it ended.
+		h.Set(HeaderDeadline, strconv.FormatInt(s.Deadline.UnixMilli(), 10))
+		h.Set(HeaderServerTime, strconv.FormatInt(s.Created.UnixMilli(), 10))
+	}
 	return s, nil
 }
 
 // SignOut ends the request's session by the user's own choice
 // ([ReasonManual]) and removes its cookie (or ends the application's
-// session). A request with no session is not an error.
+// session), and the [HeaderDeadline] that the middleware gave the answer:
+// it described the session as alive. A request with no session is not an
+// error.
 func (m *Manager) SignOut(w http.ResponseWriter, r *http.Request) error {
 	c, ok := m.creds.resolve(m.creds.presented(r))
 	m.creds.drop(w, r)
@@ -53,5 +63,9 @@ func (m *Manager) SignOut(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	_, err := m.endIDs(r.Context(), c.id, ReasonManual, m.now())
+	if err == nil {
+		// The answer must not describe the ended session as alive.
+		w.Header().Del(HeaderDeadline)
+	}
 	return err
 }
