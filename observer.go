@@ -21,15 +21,11 @@ import (
 // sharing the store ends are counted by that process.
 type Observer interface {
 	// StoreCall reports a finished call to the [Store]: op names the
-	// method, d is how long it took by [Options.Now], and err is what it
-	// returned. [ErrNotFound] and [ErrConflict] are answers, not
-	// failures; every other non-nil err is a failure. The ops are
-	// "create_session", "session", "touch", "set_deadlines",
-	// "count_sessions", "list_sessions", "expired_sessions",
-	// "end_sessions", "event", "events", "delete_events", "settings",
-	// "save_settings", "settings_history" and "delete_settings_history";
-	// [Watcher.Watch], which runs for as long as the
-	// Manager, is not reported.
+	// method, one of [StoreOps], d is how long it took by [Options.Now],
+	// and err is what it returned. [ErrNotFound] and [ErrConflict] are
+	// answers, not failures; every other non-nil err is a failure.
+	// [Watcher.Watch], which runs for as long as the Manager, is not
+	// reported.
 	StoreCall(op string, d time.Duration, err error)
 	// SessionStarted reports a sign-in: a new session was stored.
 	SessionStarted()
@@ -49,6 +45,20 @@ type Observer interface {
 	// streams (…/events of [Manager.Endpoints]) grew by delta (or
 	// shrank, when delta is negative).
 	PushSubscribersChanged(delta int)
+}
+
+// StoreOps returns the ops that [Observer.StoreCall] reports, one per
+// method of [Store], in the order of its methods: "create_session",
+// "session", "touch", "set_deadlines", "count_sessions", "list_sessions",
+// "expired_sessions", "end_sessions", "event", "events", "delete_events",
+// "settings", "save_settings", "settings_history" and
+// "delete_settings_history". An exporter initialises its series of each
+// from them, so that a rate of failures reads 0, not "no data", before
+// the first one. Each call returns a new slice.
+func StoreOps() []string {
+	return []string{"create_session", "session", "touch", "set_deadlines", "count_sessions", "list_sessions",
+		"expired_sessions", "end_sessions", "event", "events", "delete_events",
+		"settings", "save_settings", "settings_history", "delete_settings_history"}
 }
 
 // observe wraps store so that every call is reported to obs, keeping the

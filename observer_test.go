@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
+	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -207,6 +209,16 @@ func (s *watchingStore) Watch(ctx context.Context, fn func(logout.Change)) error
 	return ctx.Err()
 }
 
+// opRecorder is an Observer that hands each store call's op to a func.
+type opRecorder func(op string)
+
+func (f opRecorder) StoreCall(op string, _ time.Duration, _ error) { f(op) }
+func (opRecorder) SessionStarted()                                 {}
+func (opRecorder) SessionsEnded(logout.Reason, int)                {}
+func (opRecorder) WriteCoalesced()                                 {}
+func (opRecorder) SweepFinished(time.Duration, int, error)         {}
+func (opRecorder) PushSubscribersChanged(int)                      {}
+
 func TestObserverStoreCalls(t *testing.T) {
 	t.Run("durations by the Manager's clock", func(t *testing.T) {
 		rec := newRecorder()
@@ -227,6 +239,33 @@ func TestObserverStoreCalls(t *testing.T) {
 		}
 		if got := rec.spent["settings"]; got != 0 {
 			t.Errorf("settings: got %v, want 0 (the clock did not move)", got)
+		}
+	})
+	t.Run("every method reports its op of StoreOps", func(t *testing.T) {
+		var got []string
+		s := logout.Observe(logout.NewMemoryStore(), opRecorder(func(op string) { got = append(got, op) }))
+		ctx, now := t.Context(), time.Now()
+		// One call of each method, in the order of the Store interface.
+		_ = s.CreateSession(ctx, logout.Session{ID: "a", UserID: "alice", Created: now, LastSeen: now, Deadline: now})
+		_, _ = s.Session(ctx, "a")
+		_ = s.TouchSession(ctx, "a", now, now)
+		_, _ = s.SetDeadlines(ctx, nil)
+		_, _ = s.CountSessions(ctx, "")
+		_, _ = s.ListSessions(ctx, logout.ListOptions{Limit: 1})
+		_, _ = s.ExpiredSessions(ctx, now, 1)
+		_, _ = s.EndSessions(ctx, logout.Selector{All: true}, logout.ReasonForced, now)
+		_, _ = s.Event(ctx, "a")
+		_, _ = s.Events(ctx, logout.EventQuery{Limit: 1})
+		_, _ = s.DeleteEvents(ctx, now)
+		_, _ = s.Settings(ctx)
+		_, _ = s.SaveSettings(ctx, logout.DefaultSettings())
+		_, _ = s.SettingsHistory(ctx, logout.HistoryQuery{Limit: 1})
+		_, _ = s.DeleteSettingsHistory(ctx, now)
+		if want := logout.StoreOps(); !slices.Equal(got, want) {
+			t.Errorf("ops: got %q, want %q", got, want)
+		}
+		if n := reflect.TypeFor[logout.Store]().NumMethod(); n != len(got) {
+			t.Errorf("the Store has %d methods, the test calls %d: add the new one here and to StoreOps", n, len(got))
 		}
 	})
 	t.Run("a Watcher stays a Watcher", func(t *testing.T) {

@@ -1,9 +1,13 @@
 package metrics
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
+	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,7 +45,8 @@ type Options struct {
 //
 // No metric has a session ID, token or user name among its labels: the
 // only labels are a sign-out's reason and a store call's operation, each
-// of a fixed, small set.
+// of a fixed, small set exported in full from the first scrape, and those
+// of logout_build_info, a single series.
 type Collector struct {
 	opts Options
 	log  *slog.Logger
@@ -55,6 +60,7 @@ type Collector struct {
 	sweepErrors prometheus.Counter
 	sweepTime   prometheus.Histogram
 	push        prometheus.Gauge
+	build       *prometheus.GaugeVec
 	activeDesc  *prometheus.Desc
 
 	mu      sync.Mutex // held while counting, so that concurrent scrapes count once
@@ -120,13 +126,58 @@ func New(opts Options) *Collector {
 		push: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "logout_push_subscribers", Help: "Clients subscribed to pushed session changes.",
 		}),
+		build: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "logout_build_info", Help: "Always 1; its labels are Logout's version, the commit and the Go release the program was built from.",
+		}, []string{"version", "revision", "goversion"}),
 		activeDesc: prometheus.NewDesc("logout_active_sessions",
 			"Sessions in the store, including expired ones no sweep has ended yet; counted at most once per count interval.", nil, nil),
 	}
+	// Every known label value from 0, so that a rate reads 0, not "no
+	// data", from the first scrape.
 	for r := logout.ReasonIdle; r.Valid(); r++ {
-		c.signOuts.WithLabelValues(r.String()) // every reason from 0, so that rates start at once
+		c.signOuts.WithLabelValues(r.String())
 	}
+	for _, op := range logout.StoreOps() {
+		c.storeCalls.WithLabelValues(op)
+		c.storeErrors.WithLabelValues(op)
+	}
+	info, _ := debug.ReadBuildInfo()
+	c.build.WithLabelValues(buildLabels(info)...).Set(1)
 	return c
+}
+
+// module is the path of Logout's root module.
+const module = "github.com/gologout/logout"
+
+// buildLabels returns the labels of logout_build_info from the build
+// information of the program (nil when it has none): the version of
+// Logout in it (the program's own when it is one of Logout's commands,
+// else that of the module it requires, "(devel)" for a local
+// replacement), the commit it was built from (the version control's
+// revision, which the go command records when it builds a main package
+// in a repository) and the Go release that built it. A value not
+// recorded is "unknown".
+func buildLabels(info *debug.BuildInfo) []string {
+	version, revision := "", ""
+	if info != nil {
+		if info.Main.Path == module || strings.HasPrefix(info.Main.Path, module+"/") {
+			version = info.Main.Version
+		}
+		for _, d := range info.Deps {
+			if d.Path == module && version == "" {
+				version = d.Version
+				if d.Replace != nil {
+					version = cmp.Or(d.Replace.Version, "(devel)")
+				}
+			}
+		}
+		for _, kv := range info.Settings {
+			if kv.Key == "vcs.revision" {
+				revision = kv.Value
+			}
+		}
+	}
+	return []string{cmp.Or(version, "unknown"), cmp.Or(revision, "unknown"), runtime.Version()}
 }
 
 // Track makes the Collector export logout_active_sessions, the number of
@@ -196,7 +247,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 
 func (c *Collector) collectors() []prometheus.Collector {
 	return []prometheus.Collector{c.signIns, c.signOuts, c.storeCalls, c.storeErrors, c.coalesced,
-		c.sweeps, c.sweepErrors, c.sweepTime, c.push}
+		c.sweeps, c.sweepErrors, c.sweepTime, c.push, c.build}
 }
 
 // count returns the cached count of active sessions, counting again when

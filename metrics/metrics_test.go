@@ -8,6 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -247,6 +250,11 @@ func TestScrape(t *testing.T) {
 			want: map[string]float64{"logout_active_sessions": 1, "logout_sign_ins_total": 4, `logout_store_errors_total{op="count_sessions"}`: 1},
 		},
 	}
+	for _, op := range logout.StoreOps() { // every op from the first scrape
+		steps[0].want[`logout_store_errors_total{op="`+op+`"}`] = 0
+		steps[0].want[`logout_store_call_duration_seconds_count{op="`+op+`"}`] = 0
+	}
+	steps[0].want[`logout_store_call_duration_seconds_count{op="count_sessions"}`] = 1 // the scrape's own count
 	for _, step := range steps {
 		t.Run(step.name, func(t *testing.T) {
 			step.do(t)
@@ -264,6 +272,18 @@ func TestScrape(t *testing.T) {
 			}
 		})
 	}
+	t.Run("one logout_build_info", func(t *testing.T) {
+		_, got := a.scrape()
+		var series []string
+		for k, v := range got {
+			if strings.HasPrefix(k, "logout_build_info{") && v == 1 {
+				series = append(series, k)
+			}
+		}
+		if want := `goversion="` + runtime.Version() + `"`; len(series) != 1 || !strings.Contains(series[0], want) {
+			t.Errorf("got %q, want one series of value 1 with %s", series, want)
+		}
+	})
 	t.Run("no session IDs or user names", func(t *testing.T) {
 		body, _ := a.scrape()
 		for _, s := range append([]string{"alice", "bob", "carol"}, a.ids...) {
@@ -299,5 +319,45 @@ func TestPushSubscribers(t *testing.T) {
 				t.Errorf("got %v, want 2", got)
 			}
 		}
+	}
+}
+
+func TestBuildLabels(t *testing.T) {
+	const logout = "github.com/gologout/logout"
+	vcs := []debug.BuildSetting{{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: "4db46c7a"}, {Key: "vcs.modified", Value: "false"}}
+	for _, tt := range []struct {
+		name string
+		info *debug.BuildInfo
+		want []string // version, revision; goversion is runtime.Version()
+	}{
+		{"no build information", nil, []string{"unknown", "unknown"}},
+		{"one of Logout's commands, from a tag", &debug.BuildInfo{
+			Main: debug.Module{Path: logout + "/cmd", Version: "v1.4.0"}, Settings: vcs,
+		}, []string{"v1.4.0", "4db46c7a"}},
+		{"one of Logout's commands, from a work tree", &debug.BuildInfo{
+			Main: debug.Module{Path: logout + "/cmd", Version: "(devel)"},
+		}, []string{"(devel)", "unknown"}},
+		{"an application that requires Logout", &debug.BuildInfo{
+			Main: debug.Module{Path: "example.com/app", Version: "v0.2.0"}, Settings: vcs,
+			Deps: []*debug.Module{{Path: "example.com/other", Version: "v9.0.0"}, {Path: logout, Version: "v1.3.2"}, {Path: logout + "/metrics", Version: "v1.3.1"}},
+		}, []string{"v1.3.2", "4db46c7a"}},
+		{"an application that replaces Logout by a directory", &debug.BuildInfo{
+			Main: debug.Module{Path: "example.com/app"},
+			Deps: []*debug.Module{{Path: logout, Version: "v1.3.2", Replace: &debug.Module{Path: "../logout"}}},
+		}, []string{"(devel)", "unknown"}},
+		{"an application that replaces Logout by a fork", &debug.BuildInfo{
+			Main: debug.Module{Path: "example.com/app"},
+			Deps: []*debug.Module{{Path: logout, Version: "v1.3.2", Replace: &debug.Module{Path: "example.com/fork", Version: "v1.3.3"}}},
+		}, []string{"v1.3.3", "unknown"}},
+		{"a program without Logout's root module", &debug.BuildInfo{
+			Main: debug.Module{Path: "example.com/app"}, Deps: []*debug.Module{{Path: logout + "x", Version: "v1.0.0"}},
+		}, []string{"unknown", "unknown"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			want := append(tt.want, runtime.Version())
+			if got := metrics.BuildLabels(tt.info); !slices.Equal(got, want) {
+				t.Errorf("got %q, want %q", got, want)
+			}
+		})
 	}
 }
