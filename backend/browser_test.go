@@ -310,6 +310,38 @@ func TestBrowser(t *testing.T) {
 		})
 	}
 
+	t.Run("the settings page explains the lifetime and the counter in its own words", func(t *testing.T) {
+		t.Parallel()
+		s := startSite(t)
+		tb := s.newTab(t, b, desktop, true)
+		tb.signIn("admin", adminPassword)
+		// help is the text that describes the field to a person who sees
+		// it and to a screen reader: its first aria-describedby.
+		const help = `(id => document.getElementById(document.getElementById(id).getAttribute('aria-describedby').split(' ')[0]).textContent.trim())`
+		for _, tc := range []struct{ lang, lifetime, counter string }{
+			{"en", "Signs a user out after this many seconds without activity. Every page opened and every request made in the backend counts as activity.",
+				"Shows the time left until the sign-out next to the user's avatar. When it is off, the warning and the sign-out happen as usual."},
+			{"pl", "Wylogowuje użytkownika po tylu sekundach bez aktywności. Aktywnością jest każde otwarcie strony i każde żądanie w panelu.",
+				"Pokazuje obok awatara użytkownika czas pozostały do wylogowania. Gdy licznik jest wyłączony, ostrzeżenie i wylogowanie następują jak zwykle."},
+			{"cs", "Odhlásí uživatele po tolika sekundách nečinnosti. Za aktivitu se počítá každé otevření stránky a každý požadavek v administraci.",
+				"Zobrazí vedle avataru uživatele čas zbývající do odhlášení. Je-li odpočet vypnutý, varování i odhlášení proběhnou jako obvykle."},
+		} {
+			t.Run(tc.lang, func(t *testing.T) {
+				tb := tab{tb.With(t), s}
+				tb.open("/lang?lang=" + tc.lang + "&return=" + url.QueryEscape("/backend/system/settings/user-session"))
+				tb.wantPath("/backend/system/settings/user-session")
+				if got := browsertest.Eval[string](tb.Tab, `document.documentElement.lang`); got != tc.lang {
+					t.Fatalf("page language: got %q, want %q", got, tc.lang)
+				}
+				for _, f := range []struct{ id, want string }{{"f-lifetime", tc.lifetime}, {"f-show_counter", tc.counter}} {
+					if got := browsertest.Eval[string](tb.Tab, help+`(`+strconv.Quote(f.id)+`)`); got != f.want {
+						t.Errorf("help of #%s:\n got %q\nwant %q", f.id, got, f.want)
+					}
+				}
+			})
+		}
+	})
+
 	t.Run("keyboard only: sign in, reach the settings, stay signed in", func(t *testing.T) {
 		t.Parallel()
 		s := startSite(t)

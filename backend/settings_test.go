@@ -265,8 +265,8 @@ func TestSettingsSave(t *testing.T) {
 	page := c.get(settingsURL)
 	wantContains(t, page.body,
 		"Session lifetime in seconds",
-		"Number of seconds that you wish the session to be allowed to remain idle for it is expired.",
-		"Display counter", "It will display counter next to user avatar.",
+		"Signs a user out after this many seconds without activity.",
+		"Display counter", "Shows the time left until the sign-out next to the user&#39;s avatar.",
 		`name="version" value="0"`, `name="role_lifetime.admin"`, `name="role_lifetime.editor"`)
 	form := settingsForm(csrf(t, page.body), "0")
 	form.Set(logout.FieldLifetime, "600")
