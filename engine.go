@@ -83,14 +83,15 @@ func (sh *shard) shareRoles(roles []string) *roleSet {
 
 // entry is a session as this process knows it. It keeps no secret (the
 // CSRF token is derived from the credential a request presents) and not
-// a whole Session, only what a request needs: 112 B instead of 240
-// (BenchmarkMemory). The fixed fields never change; the atomics hold Unix
+// a whole Session, only what a request and the widget need: 136 B, in an
+// allocation of 144 (BenchmarkMemory). The fixed fields never change; the atomics hold Unix
 // microseconds.
 type entry struct {
-	id      string   // Session.ID, also the shard map's key
-	userID  string   // Session.UserID
-	roles   *roleSet // Session.Roles; never modified
-	created int64    // Session.Created
+	id       string   // Session.ID, also the shard map's key
+	userID   string   // Session.UserID
+	userName string   // Session.UserName, for the widget
+	roles    *roleSet // Session.Roles; never modified
+	created  int64    // Session.Created
 
 	seen    atomic.Int64 // newest activity known here
 	written atomic.Int64 // newest activity known to be in the store
@@ -160,7 +161,7 @@ func (m *Manager) forget(e *entry) {
 // newEntry returns the entry of s, read from the store or just created,
 // at now; insert gives it its roles.
 func newEntry(s Session, now time.Time) *entry {
-	e := &entry{id: s.ID, userID: s.UserID, created: s.Created.UnixMicro()}
+	e := &entry{id: s.ID, userID: s.UserID, userName: s.UserName, created: s.Created.UnixMicro()}
 	e.seen.Store(s.LastSeen.UnixMicro())
 	e.written.Store(s.LastSeen.UnixMicro())
 	e.synced.Store(now.UnixMicro())
@@ -197,7 +198,7 @@ func (e *entry) deadline(set *Settings, seen int64) (int64, Reason) {
 
 // at returns the session with the given activity and deadline.
 func (e *entry) at(seen, deadline int64) Session {
-	return Session{ID: e.id, UserID: e.userID, Roles: e.roles.roles, Created: time.UnixMicro(e.created).UTC(),
+	return Session{ID: e.id, UserID: e.userID, UserName: e.userName, Roles: e.roles.roles, Created: time.UnixMicro(e.created).UTC(),
 		LastSeen: time.UnixMicro(seen).UTC(), Deadline: time.UnixMicro(deadline).UTC()}
 }
 
@@ -375,7 +376,7 @@ func (m *Manager) begin(ctx context.Context, id string, u User, prev []string) (
 	if err != nil {
 		return Session{}, fmt.Errorf("logout: sign in: %w", err)
 	}
-	s := Session{ID: id, UserID: u.ID, Roles: append([]string(nil), u.Roles...), Created: now, LastSeen: now}
+	s := Session{ID: id, UserID: u.ID, UserName: u.Name, Roles: append([]string(nil), u.Roles...), Created: now, LastSeen: now}
 	s.Deadline, _ = set.Deadline(s)
 	sctx, cancel := m.storeCtx(ctx)
 	defer cancel()

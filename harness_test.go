@@ -109,7 +109,7 @@ func newEnvStore(t *testing.T, store logout.Store, opts logout.Options) *env {
 	e.m = m
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /backend/auth/signin", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := m.SignIn(w, r, logout.User{ID: r.FormValue("user"), Roles: r.Form["role"]}); err != nil {
+		if _, err := m.SignIn(w, r, logout.User{ID: r.FormValue("user"), Name: r.FormValue("name"), Roles: r.Form["role"]}); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 	})

@@ -13,6 +13,10 @@ type Session struct {
 	ID string
 	// UserID identifies the signed-in user.
 	UserID string
+	// UserName is the user's name as the application gave it at sign-in
+	// ([User.Name]), for the widget; empty when it gave none. It is never
+	// a key, and never in a log, an event or a metric.
+	UserName string
 	// Roles are the user's roles at sign-in; they choose the idle
 	// lifetime (see [Settings.IdleLifetime]).
 	Roles []string
@@ -34,9 +38,22 @@ type Event struct {
 	At        time.Time
 }
 
-// A User is who signs in: an ID and the roles that pick the idle lifetime.
+// A User is who signs in: an ID, a name to show, and the roles that pick
+// the idle lifetime.
 type User struct {
-	ID    string
+	// ID identifies the user: the key of their sessions, events and
+	// per-user lifetimes. Required.
+	ID string
+	// Name is how the user is named to them, such as "admin" for the user
+	// whose ID is "1": the name they sign in with. The session keeps it
+	// ([Session.UserName]) and the widget shows it wherever it names the
+	// user: it fills the user name field of the dialog that locks the
+	// page when the session ends. It is never a key and is never logged,
+	// nor put in an event or a metric. Empty means none: the widget then
+	// shows the ID.
+	Name string
+	// Roles are the user's roles; they choose the idle lifetime (see
+	// [Settings.IdleLifetime]).
 	Roles []string
 }
 
