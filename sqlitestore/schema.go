@@ -68,6 +68,11 @@ CREATE TABLE settings_history (
 );
 INSERT INTO settings_history (version, changed_at, data) SELECT version, 0, data FROM settings;
 `,
+	// Version 4. The name of the session's user, for the widget; empty
+	// for sessions of earlier versions.
+	`
+ALTER TABLE sessions ADD COLUMN user_name TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // migrate brings the schema of db up to SchemaVersion in one immediate

@@ -122,7 +122,7 @@ func fileURI(path string) (string, error) {
 	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p), nil
 }
 
-const sessionColumns = `id, user_id, roles, created, last_seen, deadline`
+const sessionColumns = `id, user_id, user_name, roles, created, last_seen, deadline`
 
 // The queries of the request path and the sweeper, each served by an
 // index (see the EXPLAIN QUERY PLAN test).
@@ -155,7 +155,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	}
 	s.getSession = prep(s.r, sessionQuery)
 	s.touchSession = prep(s.w, touchQuery)
-	s.createSession = prep(s.w, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+	s.createSession = prep(s.w, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
 	s.setDeadline = prep(s.w, setDeadlineQuery)
 	return err
 }
@@ -218,7 +218,7 @@ func scanSession(row scanner) (logout.Session, error) {
 		roles                   string
 		created, seen, deadline int64
 	)
-	if err := row.Scan(&x.ID, &x.UserID, &roles, &created, &seen, &deadline); err != nil {
+	if err := row.Scan(&x.ID, &x.UserID, &x.UserName, &roles, &created, &seen, &deadline); err != nil {
 		return logout.Session{}, err
 	}
 	var err error
@@ -257,7 +257,7 @@ func (s *Store) CreateSession(ctx context.Context, x logout.Session) error {
 	if err != nil {
 		return fmt.Errorf("sqlitestore: create session: %w", err)
 	}
-	res, err := s.createSession.ExecContext(ctx, x.ID, x.UserID, roles,
+	res, err := s.createSession.ExecContext(ctx, x.ID, x.UserID, x.UserName, roles,
 		micros(x.Created), micros(x.LastSeen), micros(x.Deadline))
 	if err != nil {
 		return fmt.Errorf("sqlitestore: create session: %w", err)

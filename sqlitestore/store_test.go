@@ -207,6 +207,28 @@ INSERT INTO events (session_id, user_id, reason, at) VALUES ('a', 'alice', 'idle
 			t.Fatalf("bob's events after the upgrade = %+v, %v", evs, err)
 		}
 	})
+	t.Run("a version 3 file gets the user names, its sessions none", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "logout.db")
+		db := rawDB(t, path)
+		if _, err := db.Exec(`CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version (version) VALUES (3);` + sqlitestore.Migration(0) + sqlitestore.Migration(1) + sqlitestore.Migration(2) + `
+INSERT INTO sessions (id, user_id, roles, created, last_seen, deadline) VALUES ('a', 'alice', '["admin"]', 10, 10, 900000010);`); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		s := open(t, path)
+		got, err := s.Session(t.Context(), "a")
+		if err != nil || got.UserID != "alice" || got.UserName != "" || len(got.Roles) != 1 {
+			t.Fatalf("session after the upgrade = %+v, %v; want alice's, with no name", got, err)
+		}
+		b := logout.Session{ID: "b", UserID: "7", UserName: "bob", Created: at(0), LastSeen: at(0), Deadline: at(900)}
+		if err := s.CreateSession(t.Context(), b); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Session(t.Context(), "b"); err != nil || got.UserName != "bob" {
+			t.Fatalf("a new session after the upgrade = %+v, %v; want it named bob", got, err)
+		}
+	})
 	t.Run("a newer file is refused and left alone", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "logout.db")
 		s := open(t, path)
