@@ -65,6 +65,10 @@ CREATE TABLE {s}.settings_history (
 	doc        jsonb NOT NULL
 );
 INSERT INTO {s}.settings_history (version, changed_at, doc) SELECT version, NULL, doc FROM {s}.settings;`,
+	// 4: the name of the session's user, for the widget; empty for the
+	// sessions already there. A column with a constant default rewrites
+	// no row.
+	`ALTER TABLE {s}.sessions ADD COLUMN IF NOT EXISTS user_name text NOT NULL DEFAULT '';`,
 }
 
 // lockKey is the pg_advisory_xact_lock key that serializes migrations of

@@ -137,13 +137,13 @@ type queries struct {
 	history, deleteHistory                           string
 }
 
-const sessionCols = "id, user_id, roles, created, last_seen, deadline"
+const sessionCols = "id, user_id, user_name, roles, created, last_seen, deadline"
 
 func newQueries(schema string) queries {
 	r := strings.NewReplacer("{s}", schema, "{cols}", sessionCols)
 	q := func(sql string) string { return r.Replace(sql) }
 	return queries{
-		createSession: q(`INSERT INTO {s}.sessions ({cols}) VALUES ($1, $2, $3, $4, $5, $6)`),
+		createSession: q(`INSERT INTO {s}.sessions ({cols}) VALUES ($1, $2, $3, $4, $5, $6, $7)`),
 		session:       q(`SELECT {cols} FROM {s}.sessions WHERE id = $1`),
 		// One round trip: touch if not older, else tell whether the
 		// session exists at all.
@@ -221,7 +221,7 @@ func (s *Store) CreateSession(ctx context.Context, x logout.Session) error {
 	if roles == nil {
 		roles = []string{} // NOT NULL column; nil would be sent as NULL
 	}
-	_, err := s.pool.Exec(ctx, s.q.createSession, x.ID, x.UserID, roles, x.Created, x.LastSeen, x.Deadline)
+	_, err := s.pool.Exec(ctx, s.q.createSession, x.ID, x.UserID, x.UserName, roles, x.Created, x.LastSeen, x.Deadline)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("pgstore: create session: %w", logout.ErrConflict)
 	}
@@ -341,7 +341,7 @@ func (s *Store) ExpiredSessions(ctx context.Context, t time.Time, limit int) ([]
 
 func scanSession(row pgx.CollectableRow) (logout.Session, error) {
 	var x logout.Session
-	err := row.Scan(&x.ID, &x.UserID, &x.Roles, &x.Created, &x.LastSeen, &x.Deadline)
+	err := row.Scan(&x.ID, &x.UserID, &x.UserName, &x.Roles, &x.Created, &x.LastSeen, &x.Deadline)
 	if len(x.Roles) == 0 {
 		x.Roles = nil
 	}

@@ -355,8 +355,8 @@ INSERT INTO `+quoted+`.sessions (id, user_id, created, last_seen, deadline) VALU
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(page) != 2 || page[0].ID != "b" || page[1].ID != "c" {
-		t.Fatalf("first page after the upgrade: %v, want b and c", page)
+	if len(page) != 2 || page[0].ID != "b" || page[1].ID != "c" || page[0].UserName != "" {
+		t.Fatalf("first page after the upgrade: %v, want b and c, with no user name", page)
 	}
 	if n, err := s.CountSessions(t.Context(), "alice"); err != nil || n != 3 {
 		t.Fatalf("CountSessions(alice) after the upgrade = %d, %v; want 3", n, err)
