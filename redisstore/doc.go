@@ -19,7 +19,7 @@
 //
 // Every key starts with [Options.Prefix]:
 //
-//	s:<id>      hash: user, roles (JSON), created, last_seen, deadline (Unix µs)
+//	s:<id>      hash: user, roles (JSON), created, last_seen, deadline (Unix µs), name
 //	u:<user>    sorted set of the user's session IDs, scored by created µs
 //	created     sorted set of every session ID, scored by created µs
 //	deadlines   sorted set of every session ID, scored by deadline µs

@@ -124,13 +124,18 @@ func (s *Store) userEventsKey(u string) string { return s.prefix + "eu:" + u }
 func micros(t time.Time) string { return strconv.FormatInt(t.UnixMicro(), 10) }
 
 // sessionFields are the hash fields that parseSession reads, in order.
-var sessionFields = []string{"user", "roles", "created", "last_seen", "deadline"}
+// The last, name, is missing from the hashes of sessions that a version
+// before it created.
+var sessionFields = []string{"user", "roles", "created", "last_seen", "deadline", "name"}
 
 // parseSession builds a session from the values of sessionFields. It
 // reports false if the hash is missing.
 func parseSession(id string, v []any) (logout.Session, bool, error) {
 	if len(v) != len(sessionFields) || v[0] == nil {
 		return logout.Session{}, false, nil
+	}
+	if v[5] == nil {
+		v[5] = "" // no name
 	}
 	str := make([]string, len(v))
 	for i, x := range v {
@@ -140,7 +145,7 @@ func parseSession(id string, v []any) (logout.Session, bool, error) {
 		}
 		str[i] = s
 	}
-	sess := logout.Session{ID: id, UserID: str[0]}
+	sess := logout.Session{ID: id, UserID: str[0], UserName: str[5]}
 	if err := json.Unmarshal([]byte(str[1]), &sess.Roles); err != nil {
 		return logout.Session{}, false, fmt.Errorf("session %q: roles: %w", id, err)
 	}
@@ -162,7 +167,7 @@ func (s *Store) CreateSession(ctx context.Context, sess logout.Session) error {
 	}
 	n, err := createScript.Run(ctx, s.client, []string{s.sessionKey(sess.ID), s.deadlines, s.created},
 		s.prefix, sess.ID, sess.UserID, roles, micros(sess.Created), micros(sess.LastSeen),
-		micros(sess.Deadline), s.margin.Milliseconds()).Int()
+		micros(sess.Deadline), s.margin.Milliseconds(), sess.UserName).Int()
 	switch {
 	case err != nil:
 		return fmt.Errorf("redisstore: create session: %w", err)

@@ -197,6 +197,40 @@ func TestSessionForgottenByRedisLeavesNoTrace(t *testing.T) {
 	}
 }
 
+// TestSessionWithoutName reads a session that a version before the name
+// field created, as every read returns it: with no name.
+func TestSessionWithoutName(t *testing.T) {
+	c := redistest.Redis(t)
+	prefix := redistest.RedisPrefix(t, c)
+	s := newStore(t, c, redisstore.Options{Prefix: prefix})
+	ctx := t.Context()
+	now := time.Now().Truncate(time.Microsecond)
+	sess := logout.Session{ID: "a", UserID: "alice", UserName: "Alice", Roles: []string{"admin"}, Created: now, LastSeen: now, Deadline: now}
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.HDel(ctx, prefix+"s:a", "name").Err(); err != nil { // as the older version wrote it
+		t.Fatal(err)
+	}
+	sess.UserName = ""
+	read := map[string]func() ([]logout.Session, error){
+		"Session": func() ([]logout.Session, error) {
+			x, err := s.Session(ctx, "a")
+			return []logout.Session{x}, err
+		},
+		"ListSessions":    func() ([]logout.Session, error) { return s.ListSessions(ctx, logout.ListOptions{Limit: 10}) },
+		"ExpiredSessions": func() ([]logout.Session, error) { return s.ExpiredSessions(ctx, now, 10) },
+	}
+	for name, f := range read {
+		t.Run(name, func(t *testing.T) {
+			got, err := f()
+			if err != nil || len(got) != 1 || got[0].UserName != "" || got[0].UserID != "alice" || !slices.Equal(got[0].Roles, sess.Roles) {
+				t.Errorf("got %+v, %v; want %+v", got, err, sess)
+			}
+		})
+	}
+}
+
 // TestPagesSkipSessionsRedisForgot: a page fills itself past entries of
 // sessions that Redis expired, even a whole window of them, and drops
 // those entries from the indexes and counts.

@@ -40,13 +40,14 @@ end
 // creation time.
 //
 // KEYS: session hash, deadlines zset, created zset.
-// ARGV: prefix, id, user, roles, created, last_seen, deadline, margin ms.
+// ARGV: prefix, id, user, roles, created, last_seen, deadline, margin ms,
+// name.
 // Returns 0 if the ID is taken, 1 if stored.
 var createScript = redis.NewScript(expireAt + `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local exp = expireAt(ARGV[7], ARGV[8])
 redis.call('HSET', KEYS[1], 'user', ARGV[3], 'roles', ARGV[4],
-	'created', ARGV[5], 'last_seen', ARGV[6], 'deadline', ARGV[7])
+	'created', ARGV[5], 'last_seen', ARGV[6], 'deadline', ARGV[7], 'name', ARGV[9])
 redis.call('PEXPIREAT', KEYS[1], exp)
 redis.call('ZADD', KEYS[2], ARGV[7], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[2])
@@ -161,14 +162,15 @@ return out
 //
 // KEYS: deadlines zset, created zset.
 // ARGV: prefix, t µs, offset, count.
-// Returns {scanned, {id, user, roles, created, last_seen, deadline}, ...}.
+// Returns {scanned, {id, user, roles, created, last_seen, deadline, name}, ...};
+// name is "" in the hash of a session created before the field was.
 var expiredScript = redis.NewScript(`
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', ARGV[3], ARGV[4])
 local out = {#ids}
 for _, id in ipairs(ids) do
-	local h = redis.call('HMGET', ARGV[1] .. 's:' .. id, 'user', 'roles', 'created', 'last_seen', 'deadline')
+	local h = redis.call('HMGET', ARGV[1] .. 's:' .. id, 'user', 'roles', 'created', 'last_seen', 'deadline', 'name')
 	if h[1] then
-		out[#out + 1] = {id, h[1], h[2], h[3], h[4], h[5]}
+		out[#out + 1] = {id, h[1], h[2], h[3], h[4], h[5], h[6] or ''}
 	else
 		redis.call('ZREM', KEYS[1], id)
 		redis.call('ZREM', KEYS[2], id)
@@ -195,7 +197,8 @@ return out
 // KEYS: index zset, deadlines zset, created zset.
 // ARGV: prefix, cursor's created µs or "" to start at the first member,
 // cursor's ID, count.
-// Returns {scanned, {id, user, roles, created, last_seen, deadline}, ...}.
+// Returns {scanned, {id, user, roles, created, last_seen, deadline, name}, ...};
+// name is "" in the hash of a session created before the field was.
 var pageScript = redis.NewScript(`
 local function less(a, b)
 	for i = 1, math.min(#a, #b) do
@@ -221,9 +224,9 @@ end
 local ids = redis.call('ZRANGE', KEYS[1], start, start + tonumber(ARGV[4]) - 1)
 local out = {#ids}
 for _, id in ipairs(ids) do
-	local h = redis.call('HMGET', ARGV[1] .. 's:' .. id, 'user', 'roles', 'created', 'last_seen', 'deadline')
+	local h = redis.call('HMGET', ARGV[1] .. 's:' .. id, 'user', 'roles', 'created', 'last_seen', 'deadline', 'name')
 	if h[1] then
-		out[#out + 1] = {id, h[1], h[2], h[3], h[4], h[5]}
+		out[#out + 1] = {id, h[1], h[2], h[3], h[4], h[5], h[6] or ''}
 	else
 		redis.call('ZREM', KEYS[1], id)
 		redis.call('ZREM', KEYS[2], id)
