@@ -111,13 +111,29 @@ func mustCreate(t *testing.T, s logout.Store, sessions ...logout.Session) {
 }
 
 func equalSession(a, b logout.Session) bool {
-	return a.ID == b.ID && a.UserID == b.UserID && slices.Equal(a.Roles, b.Roles) &&
+	return a.ID == b.ID && a.UserID == b.UserID && a.UserName == b.UserName && slices.Equal(a.Roles, b.Roles) &&
 		a.Created.Equal(b.Created) && a.LastSeen.Equal(b.LastSeen) && a.Deadline.Equal(b.Deadline)
 }
 
 func fmtSession(s logout.Session) string {
-	return fmt.Sprintf("{%s %s %v created=%s seen=%s deadline=%s}", s.ID, s.UserID, s.Roles,
+	return fmt.Sprintf("{%s %s %q %v created=%s seen=%s deadline=%s}", s.ID, s.UserID, s.UserName, s.Roles,
 		s.Created.Format(time.RFC3339Nano), s.LastSeen.Format(time.RFC3339Nano), s.Deadline.Format(time.RFC3339Nano))
+}
+
+// wantSessions fails the test unless got holds the sessions of want, in
+// order, every field equal.
+func wantSessions(t *testing.T, what string, got []logout.Session, want ...logout.Session) {
+	t.Helper()
+	if !slices.EqualFunc(got, want, equalSession) {
+		f := func(ss []logout.Session) []string {
+			out := make([]string, len(ss))
+			for i, s := range ss {
+				out[i] = fmtSession(s)
+			}
+			return out
+		}
+		t.Fatalf("%s\n got %s\nwant %s", what, f(got), f(want))
+	}
 }
 
 func ids(ss []logout.Session) []string {
@@ -210,11 +226,18 @@ var cases = []struct {
 }{
 	{"session round-trips every field", func(t *testing.T, s logout.Store) {
 		a := session("a1", "alice", 0, "admin", "editor")
+		a.UserName = "Zoë Ørsted-Nakamura, 'admin' \"ü\"" // a name to show: any text
 		a.LastSeen, a.Deadline = at(5), at(905)
-		b := session("b1", "bob", 1)
+		b := session("b1", "bob", 1) // no name
 		mustCreate(t, s, a, b)
 		wantSession(t, s, a)
 		wantSession(t, s, b)
+		wantSessions(t, "ListSessions", list(t, s, logout.ListOptions{Limit: 10}), a, b)
+		expired, err := s.ExpiredSessions(ctx(t), at(2000), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantSessions(t, "ExpiredSessions", expired, b, a) // by deadline: 901, 905
 	}},
 	{"missing session is ErrNotFound", func(t *testing.T, s logout.Store) {
 		wantGone(t, s, "nope")
