@@ -139,8 +139,10 @@ type Config struct {
 	// the same user resumes the page and another user goes to their start
 	// page.
 	User string
-	// UserName is what the lock dialog's user name field is filled with:
-	// the name the user signs in with. Empty means User.
+	// UserName is the user's name, which the widget shows wherever it
+	// names the user: the lock dialog's user name field is filled with
+	// it, so it is the name the user signs in with. [New] takes it from
+	// the session ([logout.User.Name] at sign-in). Empty means User.
 	UserName string
 	// Labels are the translatable strings; empty ones are English.
 	Labels Labels

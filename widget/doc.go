@@ -25,6 +25,7 @@
 //		EventsURL:    "/backend/session/events",
 //		CSRFToken:    m.CSRFToken(r),
 //		User:         st.Session.UserID,
+//		UserName:     st.Session.UserName, // logout.User.Name at sign-in
 //	}
 //	// or, the same from the Manager: cfg, ok := widget.New(m, r)
 //	// In the template: <head>…{{.Logout.Script}}</head> … {{.Logout.Element}}

@@ -59,7 +59,8 @@ func ExampleHandler() {
 }
 
 // New builds the widget's Config from the Manager that checked the
-// request: nothing is copied by hand. The page adds where the assets are
+// request: nothing is copied by hand, not even the user's name, which
+// the sign-in gave. The page adds where the assets are
 // mounted and, if it is not in English, the labels.
 func ExampleNew() {
 	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -70,7 +71,7 @@ func ExampleNew() {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /backend/auth/signin", func(w http.ResponseWriter, r *http.Request) {
-		m.SignIn(w, r, logout.User{ID: "alice"})
+		m.SignIn(w, r, logout.User{ID: "7", Name: "alice"}) // the name the user signs in with
 	})
 	mux.Handle("GET /backend/", m.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cfg, ok := widget.New(m, r)
@@ -78,7 +79,7 @@ func ExampleNew() {
 			return
 		}
 		cfg.AssetsPrefix = "/assets/logout/"
-		fmt.Println(cfg.Deadline.Sub(cfg.ServerTime), cfg.WarningLead, cfg.StatusURL, cfg.SignInURL, cfg.CSRFToken != "")
+		fmt.Println(cfg.Deadline.Sub(cfg.ServerTime), cfg.WarningLead, cfg.StatusURL, cfg.SignInURL, cfg.CSRFToken != "", cfg.User, cfg.UserName)
 	})))
 	h := m.Handler(mux)
 
@@ -90,5 +91,5 @@ func ExampleNew() {
 	}
 	h.ServeHTTP(httptest.NewRecorder(), r)
 	// Output:
-	// 15m0s 1m0s /backend/session/status /backend/auth/signin true
+	// 15m0s 1m0s /backend/session/status /backend/auth/signin true 7 alice
 }

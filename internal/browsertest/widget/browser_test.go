@@ -42,6 +42,7 @@ type backend struct {
 	// first page.
 	inPlace atomic.Bool   // serve the sign-in contract: the page locks in place
 	push    atomic.Bool   // give the page the push stream's URL
+	opaque  atomic.Bool   // user IDs that are not the names users sign in with
 	pings   atomic.Int32  // requests to /backend/ping
 	slow    chan struct{} // closed to finish the requests to /backend/slow
 	streams streams       // the push stream's connections
@@ -97,7 +98,7 @@ func newBackendWith(t *testing.T, s logout.Settings, opts logout.Options) *backe
 	mux := http.NewServeMux()
 	mux.Handle("/assets/logout/", http.StripPrefix("/assets/logout", widget.Handler()))
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := m.SignIn(w, r, logout.User{ID: "ada"}); err != nil {
+		if _, err := m.SignIn(w, r, b.user("ada")); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
@@ -121,32 +122,17 @@ func newBackendWith(t *testing.T, s logout.Settings, opts logout.Options) *backe
 		fmt.Fprint(w, `<!doctype html><html lang="en"><title>Sign in</title><h1 id="signin">Sign in</h1>`)
 	})
 	mux.HandleFunc("GET /backend/{$}", func(w http.ResponseWriter, r *http.Request) {
-		st, ok := m.Status(r)
+		cfg, ok := widget.New(m, r) // as an app built on the library does
 		if !ok {
 			http.Redirect(w, r, "/backend/auth/signin", http.StatusSeeOther)
 			return
 		}
-		w.Header().Set("Content-Security-Policy", csp)
-		events := ""
-		if b.push.Load() {
-			events = "/backend/session/events"
+		cfg.AssetsPrefix = "/assets/logout/"
+		if !b.push.Load() {
+			cfg.EventsURL = ""
 		}
-		err := pageTmpl.Execute(w, map[string]any{"CSRF": m.CSRFToken(r), "InPlace": b.inPlace.Load(), "W": widget.Config{
-			AssetsPrefix: "/assets/logout/",
-			Deadline:     st.Session.Deadline,
-			ServerTime:   st.ServerTime,
-			Lifetime:     st.Lifetime,
-			WarningLead:  st.WarningLead,
-			ShowCounter:  st.ShowCounter,
-			StatusURL:    "/backend/session/status",
-			KeepAliveURL: "/backend/session/keepalive",
-			SignOutURL:   "/backend/session/signout",
-			SignInURL:    "/backend/auth/signin",
-			EventsURL:    events,
-			CSRFToken:    m.CSRFToken(r),
-			User:         st.Session.UserID,
-		}})
-		if err != nil {
+		w.Header().Set("Content-Security-Policy", csp)
+		if err := pageTmpl.Execute(w, map[string]any{"CSRF": m.CSRFToken(r), "InPlace": b.inPlace.Load(), "W": cfg}); err != nil {
 			t.Errorf("page: %v", err)
 		}
 	})

@@ -39,7 +39,7 @@ func (b *backend) signIn(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnauthorized, "Wrong user name or password.")
 		return
 	}
-	s, err := b.m.SignIn(w, r, logout.User{ID: user})
+	s, err := b.m.SignIn(w, r, b.user(user))
 	if err != nil {
 		fail(http.StatusInternalServerError, err.Error())
 		return
@@ -75,9 +75,18 @@ func (b *backend) events(w http.ResponseWriter, r *http.Request) {
 	b.m.Endpoints().ServeHTTP(w, r)
 }
 
-// forceSignOut signs the user out, as an administrator would.
-func (b *backend) forceSignOut(t *testing.T, user string) {
-	if _, err := b.m.ForceSignOut(context.Background(), logout.Selector{UserID: user}); err != nil {
+// user is the test backend's user who signs in with the name: the ID is
+// the name, or with opaque IDs "id-" and the name.
+func (b *backend) user(name string) logout.User {
+	if b.opaque.Load() {
+		return logout.User{ID: "id-" + name, Name: name}
+	}
+	return logout.User{ID: name, Name: name}
+}
+
+// forceSignOut signs the user of the name out, as an administrator would.
+func (b *backend) forceSignOut(t *testing.T, name string) {
+	if _, err := b.m.ForceSignOut(context.Background(), logout.Selector{UserID: b.user(name).ID}); err != nil {
 		t.Errorf("force sign-out: %v", err)
 	}
 }
@@ -195,6 +204,26 @@ func TestBrowserLock(t *testing.T) {
 		}
 		tb.Do(chromedp.Click(chromedp.CSS("#signout")))
 		tb.signedOut(3 * time.Second)
+	})
+
+	t.Run("the lock dialog names the user by the name given at sign-in, not the ID", func(t *testing.T) {
+		t.Parallel()
+		srv := newLockBackend(t, settings(600, 0, true), false)
+		srv.opaque.Store(true) // ada's ID is id-ada
+		tb := newTab(t, b, browsertest.TabOptions{Isolated: true})
+		tb.open(srv.URL + "/login")
+		lockByFetch(t, srv, tb)
+		if got := browsertest.Eval[string](tb.Tab, `document.querySelector('.logout-lock input[name=username]').value`); got != "ada" {
+			t.Errorf("user name: got %q, want ada, the name she signs in with", got)
+		}
+		if got := browsertest.Eval[string](tb.Tab, focusName); got != "password" {
+			t.Errorf("focus: got %q, want the password field", got)
+		}
+		tb.Key("pw" + kb.Enter)
+		tb.Wait(3*time.Second, "the page back", lockClosed)
+		if got := browsertest.Eval[string](tb.Tab, `document.querySelector('.logout-counter').dataset.user`); got != "id-ada" {
+			t.Errorf("user after the sign-in: got %q, want id-ada", got)
+		}
 	})
 
 	t.Run("another user goes to the start page and the draft is gone", func(t *testing.T) {
