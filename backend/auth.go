@@ -173,7 +173,7 @@ func (a *App) signIn(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, r, nil, err)
 		return
 	}
-	s, err := a.m.SignIn(w, r, logout.User{ID: u.SessionUser(), Roles: u.Roles})
+	s, err := a.m.SignIn(w, r, logout.User{ID: u.SessionUser(), Name: u.Name, Roles: u.Roles})
 	if err != nil {
 		a.internal(w, r, nil, fmt.Errorf("sign in %s: %w", u.Name, err))
 		return

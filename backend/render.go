@@ -110,7 +110,7 @@ func (a *App) page(r *http.Request, u *user, title string) *page {
 				SignIn: tr.T("signin.submit"), OtherUser: tr.T("widget.other_user"),
 				Preview: tr.T("widget.preview"), EndPreview: tr.T("widget.end_preview"),
 			}
-			cfg.UserName = u.Name
+			cfg.UserName = u.Name // as now: also for a session signed in before names were kept
 			p.Widget = &cfg
 		}
 	}

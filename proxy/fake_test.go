@@ -166,12 +166,15 @@ func TestWordPress(t *testing.T) {
 		t.Fatalf("sign-in: status %d to %q, want 302 to the proxy's /wp-admin/ (site address rewritten)", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	ss, err := p.Manager().Sessions(context.Background(), logout.ListOptions{})
-	if err != nil || len(ss) != 1 || ss[0].UserID != proxy.PanelUser("editor") {
-		t.Fatalf("sessions: %+v, %v; want one of the user named in the form", ss, err)
+	if err != nil || len(ss) != 1 || ss[0].UserID != proxy.PanelUser("editor") || ss[0].UserName != "editor" {
+		t.Fatalf("sessions: %+v, %v; want one of the user named in the form, by that name", ss, err)
 	}
 	resp, body := c.do("GET", "/wp-admin/", nil)
 	if resp.StatusCode != 200 || !strings.Contains(body, `data-logout-proxy-target="#wp-admin-bar-top-secondary"`) {
 		t.Fatalf("dashboard: status %d, body %q", resp.StatusCode, body)
+	}
+	if !strings.Contains(body, `data-user-name="editor"`) { // the lock dialog's user name, not panel:editor
+		t.Errorf("dashboard: no data-user-name=\"editor\" in %q", body)
 	}
 	deadline := resp.Header.Get(logout.HeaderDeadline)
 

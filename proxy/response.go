@@ -115,7 +115,7 @@ func (p *Proxy) followCookies(resp *http.Response, in *info) error {
 	case set != "" && set != current && live && !p.prof.AnonymousSessions:
 		// The panel renewed the session's ID (Django's cycle_key on a
 		// password change): carry the session over to the new ID.
-		return p.startSession(resp, in, sess.UserID)
+		return p.startSession(resp, in, logout.User{ID: sess.UserID, Name: sess.UserName, Roles: sess.Roles})
 	case set != "" && set != current && live && in.signIn && resp.StatusCode >= 300 && resp.StatusCode < 400:
 		return p.startSession(resp, in, p.signInUser(resp, in))
 	case deleted && set == "" && live:
@@ -127,35 +127,38 @@ func (p *Proxy) followCookies(resp *http.Response, in *info) error {
 	return nil
 }
 
-// signInUser returns the user ID of the user who just signed in: by the
-// name in the session cookie the panel set (Profile.UserCookiePattern),
-// or else by the name typed in the form.
-func (p *Proxy) signInUser(resp *http.Response, in *info) string {
+// signInUser returns the user who just signed in: the name in the
+// session cookie the panel set (Profile.UserCookiePattern), or else the
+// name typed in the form, and the user ID of that name (Profile.UserID).
+func (p *Proxy) signInUser(resp *http.Response, in *info) logout.User {
+	name := in.user
 	if p.userRe != nil {
 		for _, c := range resp.Cookies() {
 			if !matchAny(p.prof.SessionCookies, c.Name) {
 				continue
 			}
 			if m := p.userRe.FindStringSubmatch(percentDecode(c.Value)); m != nil && m[1] != "" {
-				return p.prof.UserID(m[1])
+				name = m[1]
+				break
 			}
 		}
 	}
-	return p.prof.UserID(in.user)
+	return logout.User{ID: p.prof.UserID(name), Name: strings.TrimSpace(name)}
 }
 
-// startSession starts the session of the panel's user whose user ID
-// (see [PanelUser]) is user.
-func (p *Proxy) startSession(resp *http.Response, in *info, user string) error {
+// startSession starts the session of the panel's user u: its ID is the
+// Profile's UserID of the panel's name, and its name, which the widget
+// shows, that name.
+func (p *Proxy) startSession(resp *http.Response, in *info, u logout.User) error {
 	in.renewed = p.setCookieKey(resp)
-	s, err := p.m.SignIn(in.w, in.orig, logout.User{ID: user})
+	s, err := p.m.SignIn(in.w, in.orig, u)
 	if err != nil {
 		// Fail closed: the browser never gets a cookie the proxy does
 		// not know.
 		return &signInError{err}
 	}
 	p.log.LogAttrs(in.orig.Context(), slog.LevelInfo, "proxy: signed in",
-		slog.String("user", user), slog.String("session", s.ID[:8]))
+		slog.String("user", u.ID), slog.String("session", s.ID[:8]))
 	return nil
 }
 

@@ -157,7 +157,7 @@ func newServer(sessions *scs.SessionManager, m *logout.Manager, logger *slog.Log
 			return
 		}
 		sessions.Put(r.Context(), userKey, user)
-		if _, err := m.SignIn(w, r, logout.User{ID: user}); err != nil { // Logout
+		if _, err := m.SignIn(w, r, logout.User{ID: user, Name: user}); err != nil { // Logout: the name the lock dialog fills in
 			fail(w, r, fmt.Errorf("sign in %q: %w", user, err)) // Logout
 			return                                              // Logout
 		} // Logout

@@ -156,7 +156,7 @@ func newServer(m *logout.Manager, logger *slog.Logger) http.Handler { // Logout
 			render(w, r, http.StatusUnauthorized, "signin", signInPage{Error: "Wrong user name or password."})
 			return
 		}
-		if _, err := m.SignIn(w, r, logout.User{ID: user}); err != nil { // Logout
+		if _, err := m.SignIn(w, r, logout.User{ID: user, Name: user}); err != nil { // Logout: the name the lock dialog fills in
 			fail(w, r, fmt.Errorf("sign in %q: %w", user, err)) // Logout
 			return                                              // Logout
 		} // Logout
