@@ -633,6 +633,88 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("signed in again in the lock dialog, the page describes the new session", func(t *testing.T) {
+		t.Parallel()
+		s := startSite(t)
+		tb := s.newTab(t, b, desktop, true)
+		tb.signIn("admin", adminPassword)
+		const stat = `(k => document.querySelector('[data-stat="' + k + '"]').textContent)`
+		// relock ends the admin's session as an administrator elsewhere
+		// would, lengthens the lifetime, so that the new session's
+		// deadline differs from the old one's, and signs in again in the
+		// lock dialog; it returns the new session.
+		relock := func(tb tab, lifetime int) logout.Session {
+			tb.T.Helper()
+			if _, err := s.app.Manager().ForceSignOut(context.Background(), logout.Selector{UserID: "1"}); err != nil {
+				tb.T.Fatal(err)
+			}
+			// The push stream of a page just loaded may not be up yet: a
+			// request of the page finds out as well.
+			browsertest.Eval[chromedp.Void](tb.Tab, `void fetch('/backend/api/stats', {headers: {Accept: 'application/json'}})`)
+			tb.Wait(3*time.Second, "the lock", lockOpen)
+			s.set(tb.T, lifetime, 60, true)
+			browsertest.Eval[chromedp.Void](tb.Tab, `window.samePage = true`)
+			tb.Key(adminPassword + kb.Enter)
+			tb.Wait(5*time.Second, "the page back", `!document.documentElement.classList.contains('logout-locked')`)
+			if !browsertest.Eval[bool](tb.Tab, `window.samePage`) {
+				tb.T.Error("the page reloaded")
+			}
+			list := s.sessions(tb.T)
+			if len(list) != 1 {
+				tb.T.Fatalf("sessions: got %d, want the new one", len(list))
+			}
+			return list[0]
+		}
+
+		t.Run("dashboard", func(t *testing.T) {
+			tb := tab{tb.With(t), s}
+			tb.Do(chromedp.Focus(chromedp.ID("draft-title")))
+			old := browsertest.Eval[string](tb.Tab, stat+`('deadline')`)
+			fresh := relock(tb, 1800)
+			tb.Wait(5*time.Second, "the cards of the new session", stat+`('deadline') !== `+strconv.Quote(old))
+			const layout = "2006-01-02 15:04:05"
+			want := map[string]string{"signed_in": fresh.Created.Local().Format(layout), "sessions": "1"}
+			for k, v := range want {
+				if got := browsertest.Eval[string](tb.Tab, stat+`(`+strconv.Quote(k)+`)`); got != v {
+					t.Errorf("%s: got %q, want %q (the new session's)", k, got, v)
+				}
+			}
+			// The refresh is a request of the new session, and the fetch
+			// refused while locked is sent again: the deadline the card
+			// shows is the new session's as of one of them.
+			got := browsertest.Eval[string](tb.Tab, stat+`('deadline')`)
+			at, err := time.ParseInLocation(layout, got, time.Local)
+			lo, hi := fresh.Created.Add(1800*time.Second).Truncate(time.Second), s.deadline(t)
+			if err != nil || at.Before(lo) || at.After(hi) {
+				t.Errorf("deadline: got %q, want the new session's, from %s to %s", got, lo.Local().Format(layout), hi.Local().Format(layout))
+			}
+			if got := tb.Focused(); got != "draft-title" {
+				t.Errorf("focus: got %q, want it kept on the draft's title", got)
+			}
+			tb.Wait(2*time.Second, "the Time left card counting with the counter", stat+`('time_left') === document.querySelector('.logout-counter').textContent`)
+		})
+		t.Run("active sessions", func(t *testing.T) {
+			tb := tab{tb.With(t), s}
+			tb.open("/backend/system/sessions")
+			// Focus on this device's Sign out button, in the table that the
+			// new session replaces.
+			browsertest.Eval[chromedp.Void](tb.Tab, `document.querySelector('tr.this-device button').focus()`)
+			fresh := relock(tb, 2400)
+			short := fresh.ID[:8]
+			tb.Wait(5*time.Second, "this device's row of the new session", `document.querySelector('tr.this-device code').textContent === `+strconv.Quote(short))
+			if got := browsertest.Eval[string](tb.Tab, `document.querySelector('tr.this-device input[name=id]').value`); got != fresh.ID {
+				t.Errorf("this device's Sign out button ends %q, want the new session %q", got, fresh.ID)
+			}
+			if got := browsertest.Eval[int](tb.Tab, `document.querySelectorAll('#sessions-active tbody tr').length`); got != 1 {
+				t.Errorf("sessions listed: got %d, want the new one", got)
+			}
+			if !browsertest.Eval[bool](tb.Tab, `document.activeElement === document.querySelector('tr.this-device button')`) {
+				t.Errorf("focus: got %q, want it on this device's Sign out button", tb.Focused())
+			}
+			browsertest.Axe(t, tb.Ctx)
+		})
+	})
+
 	t.Run("README walkthrough: a 10 s lifetime set in the settings form", func(t *testing.T) {
 		t.Parallel()
 		s := startSite(t)

@@ -113,9 +113,12 @@
 // The widget fires CustomEvents on document: logout:expired (detail.url,
 // the sign-in URL) when it locks or leaves the page, so that the page can
 // keep drafts; logout:resumed (detail.user) when the same user signed in
-// again; logout:switched (detail.user, the previous user) before it leaves
-// for another user's start page, so that the page can drop the previous
-// user's drafts.
+// again, in this tab or another: the page is back as it was, but under a
+// new session, so that what it says of the session (when it started, when
+// it ends, the list of sessions) is to be read again, as the reference
+// backend does; logout:switched (detail.user, the previous user) before
+// it leaves for another user's start page, so that the page can drop the
+// previous user's drafts.
 //
 // Elements with the attribute data-logout-sign-out (the dialog's "Sign out
 // now" button, and any sign-out button of the page) sign out through the

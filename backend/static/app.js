@@ -1,6 +1,7 @@
 // Backend page scripts: "Refresh stats" by fetch, the "Time left" card
-// counting down with the counter, and keeping the long form's unsaved work
-// across a timeout for the user who typed it. Pages work without it.
+// counting down with the counter, what the page says of the session
+// following a new one, and keeping the long form's unsaved work across a
+// timeout for the user who typed it. Pages work without it.
 (() => {
   'use strict';
 
@@ -8,16 +9,54 @@
   // The widget keeps the counter's text at its deadline (corrected for
   // clock skew, moved by every response and by the other tabs) and
   // rewrites it each second, hidden or not; the card copies each change.
-  const left = document.querySelector('[data-stat="time_left"]');
+  // The card is looked up at each copy: a new session replaces it (below).
+  const left = () => document.querySelector('[data-stat="time_left"]');
   const counter = document.querySelector('.logout-counter');
-  const live = !!(left && counter && window.MutationObserver);
+  const live = !!(left() && counter && window.MutationObserver);
   if (live) {
     const copy = () => {
-      if (counter.textContent) left.textContent = counter.textContent;
+      const card = left();
+      if (card && counter.textContent) card.textContent = counter.textContent;
     };
     new MutationObserver(copy).observe(counter, { childList: true, characterData: true, subtree: true });
     copy();
   }
+
+  // A new session: after a sign-in in the lock dialog the page comes back
+  // as it was, but what it says of the session (sign-in time, deadline,
+  // the sessions and their log: each element with data-session-view and
+  // an id) described the one that ended. The widget fires logout:resumed;
+  // the page is read again and those elements are replaced, focus kept
+  // on the same place within them.
+  const path = (root, n) => {
+    if (!n || !root.contains(n)) return null;
+    const p = [];
+    for (; n !== root; n = n.parentElement) p.unshift([...n.parentElement.children].indexOf(n));
+    return p;
+  };
+  document.addEventListener('logout:resumed', () => {
+    const views = [...document.querySelectorAll('[data-session-view][id]')];
+    if (!views.length || !window.fetch || !window.DOMParser) return;
+    window
+      .fetch(location.href, { headers: { Accept: 'text/html' }, credentials: 'same-origin', cache: 'no-store' })
+      .then((r) => {
+        if (!r.ok) throw Error(String(r.status));
+        return r.text();
+      })
+      .then((html) => {
+        const doc = new DOMParser().parseFromString(html, 'text/html');
+        for (const v of views) {
+          const n = doc.getElementById(v.id);
+          if (!n || !v.isConnected) continue;
+          const fresh = document.importNode(n, true);
+          const p = path(v, document.activeElement);
+          v.replaceWith(fresh);
+          const f = p && p.reduce((x, i) => x && x.children[i], fresh);
+          if (f && f.focus) f.focus({ preventScroll: true });
+        }
+      })
+      .catch(() => {}); // the page stays as it was; a reload shows the new session
+  });
 
   // Refresh stats: a fetch to the JSON endpoint. As a backend request it
   // extends the session, and the counter (which reads every response's
