@@ -176,5 +176,10 @@ func (a *App) forceSignOut(w http.ResponseWriter, r *http.Request, u *user) {
 	}
 	a.log.LogAttrs(r.Context(), slog.LevelInfo, "backend: forced sign-out", slog.String("by", u.Name),
 		slog.String("scope", r.PostFormValue("scope")), slog.Int("sessions", len(evs)))
+	if slices.ContainsFunc(evs, func(ev logout.Event) bool { return ev.SessionID == me.ID }) {
+		// This answer ended its own session: it must not describe it as
+		// alive, as a sign-out's does not.
+		w.Header().Del(logout.HeaderDeadline)
+	}
 	http.Redirect(w, r, a.cfg.Prefix+sessionsPath+"?done=forced&n="+strconv.Itoa(len(evs)), http.StatusSeeOther)
 }

@@ -75,6 +75,18 @@ func TestForceSignOut(t *testing.T) {
 		wantStatus(t, admin.post(sessionsURL+"/signout", form), http.StatusBadRequest)
 	}
 	wantStatus(t, admin.get("/backend"), 200)
+
+	// Oneself: the answer that ends this session does not describe it as
+	// alive; one that ends others' does.
+	if got := r.Header.Get(logout.HeaderDeadline); got == "" {
+		t.Errorf("%s after signing out everyone else: none, want this session's", logout.HeaderDeadline)
+	}
+	r = admin.post(sessionsURL+"/signout", url.Values{"csrf_token": {tok}, "scope": {"user"}, "user": {"1"}})
+	wantStatus(t, r, http.StatusSeeOther)
+	if got := r.Header.Get(logout.HeaderDeadline); got != "" {
+		t.Errorf("%s after signing out oneself: got %q, want none", logout.HeaderDeadline, got)
+	}
+	wantStatus(t, admin.get("/backend"), http.StatusSeeOther)
 }
 
 func TestSignOutLogTranslated(t *testing.T) {
