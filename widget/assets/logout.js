@@ -374,7 +374,7 @@
     const close = () => {
       s.close();
       src = null;
-      if (push) job ||= 'check';
+      job ||= 'check'; // also when the stream never opened: a 401 may mean the session ended
       up(false);
     };
     s.addEventListener('status', (e) => {
