@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project, after installing what the tests need:
 # Debian's Chromium (browser tests), Debian's python3-django (the proxy's
-# end-to-end tests against a real Django admin) and the npm package
-# axe-core. Extra arguments go to `go test` (see the end of this file).
+# end-to-end tests against a real Django admin) and the npm packages
+# axe-core and @hotwired/turbo (a page that swaps its body). Extra arguments go to `go test` (see the end of this file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,12 +20,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 axe=.cache/npm/node_modules/axe-core/axe.min.js
-if [ ! -f "$axe" ] && command -v npm >/dev/null 2>&1; then
-  echo "test.sh: installing axe-core for the accessibility checks"
-  npm install --silent --no-audit --no-fund --prefix .cache/npm axe-core@4.14.1 >/dev/null
+turbo=.cache/npm/node_modules/@hotwired/turbo/dist/turbo.es2017-umd.js
+if { [ ! -f "$axe" ] || [ ! -f "$turbo" ]; } && command -v npm >/dev/null 2>&1; then
+  echo "test.sh: installing axe-core (accessibility checks) and @hotwired/turbo (a panel that swaps its body)"
+  npm install --silent --no-audit --no-fund --prefix .cache/npm axe-core@4.14.1 @hotwired/turbo@8.0.23 >/dev/null
 fi
 if [ -f "$axe" ]; then
   export LOGOUT_AXE_JS="$PWD/$axe"
+fi
+if [ -f "$turbo" ]; then
+  export LOGOUT_TURBO_JS="$PWD/$turbo"
 fi
 
 # The repository is a workspace of several modules (go.work lists them:

@@ -24,9 +24,13 @@
   };
   if (document.currentScript) document.currentScript.format = format;
 
-  const el = document.querySelector('.logout-counter[data-deadline]');
-  const dlg = document.querySelector('.logout-dialog');
-  const lk = document.querySelector('.logout-lock');
+  // One widget a document: a panel that swaps its body (Turbo) may run
+  // this script again; the first keeps its state and takes the new
+  // page's elements' places.
+  const me = Symbol.for('logout.widget');
+  if (window[me]) return window[me]();
+  const sel = ['.logout-counter[data-deadline]', '.logout-dialog', '.logout-lock'];
+  const [el, dlg, lk] = sel.map((s) => document.querySelector(s));
   if (!el || !dlg || !lk || !window.fetch) return;
 
   const c = el.dataset;
@@ -410,6 +414,20 @@
   for (const b of document.querySelectorAll('[data-logout-preview]')) b.hidden = false;
 
   document.body.append(dlg, lk); // out of a hidden or collapsed top bar
+  // keep puts back what a page that swaps its body (Turbo, pjax, htmx,
+  // phpMyAdmin) took away: in place of the new page's copy, or, for the
+  // dialogs and logout-proxy's badge, at the end of the body.
+  const keep = (window[me] = () => {
+    [el, dlg, lk].forEach((n, i) => {
+      if (n.isConnected) return;
+      const m = document.querySelector(sel[i]);
+      const b = i ? n : n.closest('.logout-proxy-counter');
+      if (m) m.replaceWith(n);
+      else if (b) document.body.append(b);
+    });
+    if (state === 1 && !lk.open) lk.showModal();
+  });
+  new MutationObserver(keep).observe(html, { childList: true, subtree: true });
   dlg.addEventListener('close', () => {
     said = Infinity;
     if (prev && prev.isConnected && prev.focus) prev.focus();

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -46,15 +48,16 @@ type backend struct {
 	pings   atomic.Int32  // requests to /backend/ping
 	slow    chan struct{} // closed to finish the requests to /backend/slow
 	streams streams       // the push stream's connections
+	turbo   atomic.Bool   // pages load @hotwired/turbo (swap_browser_test.go)
 }
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Backend</title>
-{{.W.Script}}<script src="/host.js" defer></script></head>
+{{.W.Script}}<script src="/host.js" defer></script>{{if .Turbo}}<script src="/turbo.js"></script>{{end}}</head>
 <body><header><nav aria-label="Account"><span>Ada</span> {{.W.Element}}
 <form method="post" action="/backend/session/signout"><input type="hidden" name="csrf_token" value="{{.CSRF}}">
 <button id="signout" data-logout-sign-out>Sign out</button></form></nav></header>
-<main><h1>Dashboard</h1><label for="q">Search</label> <input id="q">
+<main><h1>Dashboard</h1><label for="q">Search</label> <input id="q"> <a id="next" href="/backend/?n={{.Next}}">Page {{.Next}}</a>
 {{if .InPlace}}<meta name="csrf-token" content="{{.CSRF}}">
 <form id="draft" method="post" action="/backend/ping"><input type="hidden" name="csrf_token" value="{{.CSRF}}">
 <label for="notes">Notes</label> <textarea id="notes" name="notes"></textarea></form>
@@ -108,6 +111,9 @@ func newBackendWith(t *testing.T, s logout.Settings, opts logout.Options) *backe
 		w.Header().Set("Content-Type", "text/javascript")
 		fmt.Fprint(w, hostJS)
 	})
+	mux.HandleFunc("GET /turbo.js", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, os.Getenv("LOGOUT_TURBO_JS"))
+	})
 	mux.HandleFunc("POST /expired", func(w http.ResponseWriter, r *http.Request) { b.expired.Add(1) })
 	mux.HandleFunc("POST /backend/auth/signin", b.signIn)
 	mux.HandleFunc("GET /backend/session/events", b.events)
@@ -132,7 +138,9 @@ func newBackendWith(t *testing.T, s logout.Settings, opts logout.Options) *backe
 			cfg.EventsURL = ""
 		}
 		w.Header().Set("Content-Security-Policy", csp)
-		if err := pageTmpl.Execute(w, map[string]any{"CSRF": m.CSRFToken(r), "InPlace": b.inPlace.Load(), "W": cfg}); err != nil {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		if err := pageTmpl.Execute(w, map[string]any{"CSRF": m.CSRFToken(r), "InPlace": b.inPlace.Load(), "W": cfg,
+			"Turbo": b.turbo.Load(), "Next": n + 1}); err != nil {
 			t.Errorf("page: %v", err)
 		}
 	})
