@@ -26,6 +26,11 @@ type statusJSON struct {
 	Message     string `json:"message,omitempty"`
 	SignInURL   string `json:"sign_in_url,omitempty"`
 	Unavailable bool   `json:"unavailable,omitempty"`
+	// User and CSRFToken are the session's, in the answer of …/status:
+	// a page that was signed in again elsewhere (the lock dialog's frame)
+	// learns whose session it now has and its token.
+	User      string `json:"user,omitempty"`
+	CSRFToken string `json:"csrf_token,omitempty"`
 }
 
 func (m *Manager) writeJSON(w http.ResponseWriter, code int, v statusJSON) {
@@ -131,7 +136,8 @@ func (m *Manager) Paths() Paths {
 // [Options.EndpointsPath]; mount it behind [Manager.Handler]:
 //
 //   - GET  …/status: passive; 200 with the deadline, server time,
-//     lifetime, warning lead and counter setting, or 401 when signed out.
+//     lifetime, warning lead and counter setting, the user ID ("user") and
+//     the session's CSRF token ("csrf_token"), or 401 when signed out.
 //   - POST …/keepalive: CSRF-checked; extends the session ("Stay signed
 //     in") and answers like status.
 //   - POST …/signout: CSRF-checked; signs out ([ReasonManual]); 303 to the
@@ -206,5 +212,7 @@ func (m *Manager) serveStatus(w http.ResponseWriter, r *http.Request) {
 		m.Unauthorized(w, r, 0)
 		return
 	}
-	m.writeJSON(w, http.StatusOK, signedInJSON(st.Session, stateOf(r).set, st.ServerTime))
+	v := signedInJSON(st.Session, stateOf(r).set, st.ServerTime)
+	v.User, v.CSRFToken = st.Session.UserID, m.CSRFToken(r)
+	m.writeJSON(w, http.StatusOK, v)
 }

@@ -34,6 +34,9 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	}
 	p.rewriteLocation(resp, in)
 	p.stripOwnSetCookies(resp.Header)
+	if in.orig.URL.Path == p.prof.SignInPath && in.orig.Header.Get("Sec-Fetch-Dest") == "iframe" && in.orig.Header.Get("Sec-Fetch-Site") == "same-origin" {
+		allowSameOriginFrame(resp.Header) // the lock dialog's frame
+	}
 	if _, set := in.w.Header()["Cache-Control"]; set && in.backend {
 		// The Manager's no-store on a backend page is the answer's one
 		// Cache-Control: the panel's would be a second line.
@@ -52,6 +55,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		}
 		cfg.AssetsPrefix = p.base + "widget/"
 		cfg.Labels = p.opts.Labels
+		cfg.SignInFrame = true // the lock dialog shows the panel's own sign-in page
 		return p.inject(resp, sess.ID, func(nonce string) []byte { return p.widgetSnippet(cfg, nonce) })
 	case in.orig.URL.Path == p.prof.SignInPath:
 		reason, err := logout.ParseReason(in.orig.URL.Query().Get("reason"))
@@ -61,6 +65,23 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		return p.inject(resp, "", func(string) []byte { return p.noticeSnippet(reason.Message()) })
 	}
 	return nil
+}
+
+// allowSameOriginFrame lets the panel's sign-in page be framed by the
+// panel's own pages, for the lock dialog's frame, and by no one else:
+// X-Frame-Options becomes SAMEORIGIN and a CSP frame-ancestors 'self'.
+func allowSameOriginFrame(h http.Header) {
+	h.Set("X-Frame-Options", "SAMEORIGIN")
+	for i, v := range h["Content-Security-Policy"] {
+		var out []string
+		for d := range strings.SplitSeq(v, ";") {
+			if name, _, _ := strings.Cut(strings.TrimSpace(d), " "); strings.EqualFold(name, "frame-ancestors") {
+				d = " frame-ancestors 'self'"
+			}
+			out = append(out, d)
+		}
+		h["Content-Security-Policy"][i] = strings.Join(out, ";")
+	}
 }
 
 // stripOwnSetCookies removes the Set-Cookie lines of Options.StripCookies

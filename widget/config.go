@@ -128,6 +128,12 @@ type Config struct {
 	// the server names no other page. The widget only navigates to
 	// same-origin URLs. Empty means "/".
 	SignInURL string
+	// SignInFrame has the lock dialog sign in through the sign-in page
+	// itself, shown in a same-origin frame, instead of the sign-in
+	// contract: for logout-proxy, where the sign-in page is a panel's.
+	// When a page of the frame finds the session signed in again, the
+	// same user resumes the page and another user starts it afresh.
+	SignInFrame bool
 	// EventsURL is the push stream ([logout.Paths].Events): one tab of the
 	// browser listens to it and tells the others. Empty means no push:
 	// the tabs ask StatusURL at the deadline.
@@ -157,7 +163,7 @@ var templates = sync.OnceValue(func() *template.Template {
 const elementHTML = `<span class="logout-counter" role="timer" aria-live="off" aria-label="{{.L.TimeLeft}}"` +
 	` data-deadline="{{.Deadline}}" data-server-time="{{.ServerTime}}" data-lifetime="{{.Lifetime}}" data-warning-lead="{{.Lead}}"` +
 	` data-status-url="{{.C.StatusURL}}" data-keep-alive-url="{{.C.KeepAliveURL}}" data-sign-out-url="{{.C.SignOutURL}}" data-sign-in-url="{{.C.SignInURL}}"` +
-	`{{with .C.EventsURL}} data-events="{{.}}"{{end}} data-csrf-token="{{.C.CSRFToken}}" data-user="{{.C.User}}" data-user-name="{{.C.UserName}}"` +
+	`{{with .C.EventsURL}} data-events="{{.}}"{{end}}{{if .C.SignInFrame}} data-sign-in-frame{{end}} data-csrf-token="{{.C.CSRFToken}}" data-user="{{.C.User}}" data-user-name="{{.C.UserName}}"` +
 	` data-preview="{{.L.Preview}}"{{with .L.Lang}} data-lang="{{.}}"{{end}} data-day="{{.L.Day}}" data-days="{{.L.Days}}" data-days-few="{{.L.DaysFew}}" data-warning="{{.L.Warning}}"` +
 	` data-retrying="{{.L.Retrying}}" data-expired="{{.L.Expired}}"{{if not .C.ShowCounter}} hidden{{end}}>{{.Text}}</span>` +
 	`<dialog class="logout-dialog" role="alertdialog" aria-labelledby="logout-title" aria-describedby="logout-msg">` +
@@ -266,6 +272,7 @@ var htmlEscaper = strings.NewReplacer(
 // Config but the per-request values.
 type elementKey struct {
 	statusURL, keepAliveURL, signOutURL, signInURL, eventsURL string
+	frame                                                     bool
 	lifetime, lead                                            time.Duration
 	show                                                      bool
 	labels                                                    Labels
@@ -289,7 +296,7 @@ const elementSentinel = "\x01logout\x01"
 // the counter's text, or nil when they cannot be split (a label or URL
 // holds the sentinel).
 func elementParts(c Config) []string {
-	k := elementKey{c.StatusURL, c.KeepAliveURL, c.SignOutURL, c.SignInURL, c.EventsURL, c.Lifetime, c.WarningLead, c.ShowCounter, c.Labels}
+	k := elementKey{c.StatusURL, c.KeepAliveURL, c.SignOutURL, c.SignInURL, c.EventsURL, c.SignInFrame, c.Lifetime, c.WarningLead, c.ShowCounter, c.Labels}
 	if v, ok := elementCache.Load(k); ok {
 		return v.([]string)
 	}

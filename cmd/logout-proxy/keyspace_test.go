@@ -2,14 +2,20 @@ package main
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/chromedp/chromedp"
+
+	"github.com/gologout/logout/internal/browsertest"
 	"github.com/gologout/logout/proxy"
+	"github.com/gologout/logout/proxy/djangotest"
 )
 
 // fakePanel is a Django-like panel: a sign-in POST to /admin/login/ sets
@@ -125,3 +131,46 @@ func TestAdminLanguageSwitch(t *testing.T) {
 		t.Fatalf("the panel got %v", panelPaths)
 	}
 }
+
+// TestDjangoLockInPlace: behind the proxy an ended session locks the page
+// in place: the lock dialog shows Django's own sign-in page in a frame
+// (its X-Frame-Options relaxed to SAMEORIGIN for that page only), and
+// signing in there as the same user brings the page back with what was
+// typed in it.
+func TestDjangoLockInPlace(t *testing.T) {
+	dj := djangotest.Start(t)
+	br := browsertest.NewBrowser(t)
+	s := start(t, dj.URL.String(), nil) // lifetime 60 s
+	tab := browsertest.NewTab(t, br, browsertest.TabOptions{Isolated: true, Width: 1000, Height: 800})
+	tab.Do(chromedp.Navigate(s.base+"/admin/"),
+		chromedp.WaitVisible(chromedp.CSS(`#id_username`)),
+		chromedp.SendKeys(chromedp.CSS(`#id_username`), dj.User),
+		chromedp.SendKeys(chromedp.CSS(`#id_password`), dj.Password),
+		chromedp.Submit(chromedp.CSS(`#id_password`)))
+	tab.Wait(10*time.Second, "the dashboard", `document.querySelector('#user-tools .logout-counter') !== null`)
+	tab.Do(chromedp.Navigate(s.base + "/admin/auth/group/add/"))
+	tab.Wait(10*time.Second, "the add form", `document.querySelector('#id_name') !== null && document.querySelector('.logout-counter') !== null`)
+	tab.Do(chromedp.SendKeys(chromedp.CSS(`#id_name`), "half an hour of typing"))
+
+	s.clock.Advance(61 * time.Second)
+	browsertest.Eval[bool](tab, `(dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true})), true)`)
+	tab.Wait(10*time.Second, "the lock dialog with Django's sign-in page in its frame",
+		`document.querySelector('.logout-lock').open && (f => f && f.contentDocument && f.contentDocument.querySelector('#id_username'))(document.querySelector('.logout-frame'))`)
+	if loc := tab.Location(); !strings.Contains(loc, "/admin/auth/group/add/") {
+		t.Fatalf("the page was left for %q", loc)
+	}
+	browsertest.Axe(t, tab.Ctx)
+
+	browsertest.Eval[bool](tab, `(d => { d.querySelector('#id_username').value = `+jsQuote(dj.User)+`;
+		d.querySelector('#id_password').value = `+jsQuote(dj.Password)+`; d.querySelector('#login-form').submit(); return true })(document.querySelector('.logout-frame').contentDocument)`)
+	tab.Wait(10*time.Second, "the page back", `!document.querySelector('.logout-lock').open && !document.querySelector('.logout-frame')`)
+	if got := browsertest.Eval[string](tab, `document.querySelector('#id_name').value`); got != "half an hour of typing" {
+		t.Fatalf("typed text after the sign-in in the frame: %q", got)
+	}
+	// The page is the new session's: a request from it is served.
+	if got := browsertest.Eval[float64](tab, `fetch('/admin/', {headers: {'Sec-Fetch-Mode': 'cors'}}).then(r => r.status)`); got != 200 {
+		t.Fatalf("a request of the page after the sign-in: status %v, want 200", got)
+	}
+}
+
+func jsQuote(s string) string { b, _ := json.Marshal(s); return string(b) }

@@ -176,8 +176,32 @@
     lk.showModal();
     (form.username.value ? form.password : form.username).focus();
     say(why, preview ? c.preview : j.message || c.expired);
-    ask(j);
+    c.signInFrame == null || preview ? ask(j) : frame();
     if (!preview) fire('expired', { url: j.sign_in_url, locked: true });
+  };
+
+  // frame signs in through the sign-in page itself, in a frame (behind
+  // logout-proxy, a panel's page): a page of it that finds the session
+  // signed in again resumes, or starts afresh for another user.
+  const frame = () => {
+    const f = document.createElement('iframe');
+    f.className = 'logout-frame';
+    f.title = $('title', lk).textContent;
+    f.src = c.signInUrl;
+    f.onload = () =>
+      fetch0(c.statusUrl, { headers: { Accept: 'application/json', 'X-Logout-Passive': '1' }, cache: 'no-store' })
+        .then((r) => r.json())
+        .then((j) => {
+          if (!j.signed_in || state !== 1) return;
+          if (j.user === c.user) return post({ r: j }), resume(j);
+          fire('switched', { user: c.user });
+          post({ x: location.href });
+          location.reload();
+        })
+        .catch(() => {});
+    lk.classList.add('logout-framed');
+    why.after(f);
+    f.focus();
   };
 
   // ask gets the sign-in token; without the sign-in contract, leave.
@@ -194,6 +218,8 @@
     state = 0;
     html.classList.remove('logout-locked');
     lk.close();
+    lk.classList.remove('logout-framed');
+    for (const f of lk.querySelectorAll('iframe')) f.remove();
     const [f, t, s, i] = kept;
     document.title = t;
     for (const n of i) n.inert = false;
@@ -211,7 +237,7 @@
   // resume: the same user signed in, here or in another tab.
   const resume = (j) => {
     const old = c.csrfToken;
-    const t = (c.csrfToken = j.csrf_token);
+    const t = (c.csrfToken = j.csrf_token || old); // none from a frame's sign-in: the panel's own tokens
     for (const n of document.querySelectorAll('input[name=csrf_token]')) n.value = t;
     for (const n of document.querySelectorAll('meta[name=csrf-token]')) n.content = t;
     unlock();
