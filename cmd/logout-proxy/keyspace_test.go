@@ -174,3 +174,36 @@ func TestDjangoLockInPlace(t *testing.T) {
 }
 
 func jsQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// TestCounterFollowsItsPlace: the counter sits in the profile's element
+// while it is shown and floats as a badge while the panel hides it, as
+// WordPress's fullscreen editor hides its admin bar.
+func TestCounterFollowsItsPlace(t *testing.T) {
+	panel := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/admin/login/" {
+			http.SetCookie(w, &http.Cookie{Name: "sessionid", Value: "abcdefghijklmnopqrstuvwxyz012345", Path: "/", HttpOnly: true})
+			http.Redirect(w, r, "/admin/", http.StatusFound)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write([]byte(`<!doctype html><html lang="en"><head><title>panel</title><style>.full #user-tools{display:none}</style></head>` +
+			`<body><div id="user-tools">tools</div><main><h1>Editor</h1></main></body></html>`))
+	}))
+	defer panel.Close()
+	s := start(t, panel.URL, nil)
+	br := browsertest.NewBrowser(t)
+	tab := browsertest.NewTab(t, br, browsertest.TabOptions{Isolated: true})
+	tab.Do(chromedp.Navigate(s.base + "/admin/login/"))
+	browsertest.Eval[bool](tab, `fetch('/admin/login/', {method: 'POST', body: new URLSearchParams({username: 'ada'})}).then(() => true)`)
+	tab.Do(chromedp.Navigate(s.base + "/admin/"))
+	const (
+		box      = `document.querySelector('.logout-proxy-counter')`
+		inPlace  = box + `.parentNode.id === 'user-tools' && !` + box + `.classList.contains('logout-proxy-float')`
+		floating = box + `.parentNode === document.body && ` + box + `.classList.contains('logout-proxy-float') && ` + box + `.getClientRects().length > 0`
+	)
+	tab.Wait(10*time.Second, "the counter in #user-tools", inPlace)
+	browsertest.Eval[bool](tab, `(document.body.classList.add('full'), true)`)
+	tab.Wait(5*time.Second, "the counter floating while #user-tools is hidden", floating)
+	browsertest.Eval[bool](tab, `(document.body.classList.remove('full'), true)`)
+	tab.Wait(5*time.Second, "the counter back in #user-tools", inPlace)
+}

@@ -1,14 +1,23 @@
-// logout-proxy: moves the counter into the element that the profile's CSS
-// selector names; without one it stays a floating badge.
+// logout-proxy: puts the counter into the element that the profile's CSS
+// selector names, and floats it as a badge in the page's corner where
+// there is none, or while that element is hidden (WordPress's fullscreen
+// editor hides its admin bar) or gone (a panel that swaps its body).
 (function () {
   "use strict";
   var box = document.querySelector(".logout-proxy-counter[data-logout-proxy-target]");
   if (!box) return;
   var sel = box.getAttribute("data-logout-proxy-target");
-  var target = null;
-  try { target = sel ? document.querySelector(sel) : null; } catch (e) { target = null; }
-  if (target) {
-    target.appendChild(box);
-    box.classList.remove("logout-proxy-float");
-  }
+  var place = function () {
+    var target = null;
+    try { target = sel ? document.querySelector(sel) : null; } catch (e) { target = null; }
+    var shown = target && target.getClientRects().length > 0;
+    if (shown && box.parentNode !== target) target.appendChild(box);
+    if (!shown && box.parentNode !== document.body) document.body.appendChild(box);
+    box.classList.toggle("logout-proxy-float", !shown);
+  };
+  place();
+  var wait = 0;
+  var later = function () { if (!wait) wait = setTimeout(function () { wait = 0; place(); }, 100); };
+  new MutationObserver(later).observe(document.body, { attributes: true, attributeFilter: ["class"], childList: true });
+  addEventListener("resize", later);
 })();
