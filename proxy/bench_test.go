@@ -44,8 +44,9 @@ var benchCookie = &http.Cookie{Name: "sessionid", Value: "bench-session"}
 
 // startBench starts the upstream and the proxies. The upstream answers
 // /admin/?kb=N with an N KiB HTML page and any other path with N KiB of
-// CSS, for N of 1, 16 and 1024.
-func startBench(b *testing.B) benchServers {
+// CSS, for N of 1, 16 and 1024; with closing, it closes every connection
+// after its answer, as PHP's built-in server does.
+func startBench(b *testing.B, closing bool) benchServers {
 	pages := map[string]string{}
 	for _, kb := range []int{1, 16, 1024} {
 		pages[strconv.Itoa(kb)] = "<!DOCTYPE html><html><head><title>t</title></head><body><div id=user-tools></div>" +
@@ -53,6 +54,9 @@ func startBench(b *testing.B) benchServers {
 	}
 	var opened atomic.Int64
 	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if closing {
+			w.Header().Set("Connection", "close")
+		}
 		switch {
 		case r.URL.Path == "/admin/login/" && r.Method == http.MethodPost:
 			http.SetCookie(w, &http.Cookie{Name: benchCookie.Name, Value: benchCookie.Value, Path: "/"})
@@ -152,7 +156,7 @@ func benchRequest(target, path string) *http.Request {
 // "page" is a signed-in backend HTML page (the proxy injects the widget),
 // "asset" a front-end file passed through; the size is the page's.
 func BenchmarkProxy(b *testing.B) {
-	s := startBench(b)
+	s := startBench(b, false)
 	client := &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 4}}
 	for _, kind := range []string{"page", "asset"} {
 		for _, kb := range []string{"16", "1024"} {
@@ -194,12 +198,24 @@ const loadClients = 64
 // proxy and upstream) per request, which other work on the machine
 // disturbs less; upstream-conns/op counts the connections the upstream
 // accepted per request (TIME_WAIT sockets to come).
-func BenchmarkProxyLoad(b *testing.B) {
-	s := startBench(b)
+func BenchmarkProxyLoad(b *testing.B) { benchLoad(b, false, "direct", "bare", "bare-pooled", "logout-proxy") }
+
+// BenchmarkProxyClosingUpstream is BenchmarkProxyLoad in front of an
+// upstream that closes every connection after its answer, as PHP's
+// built-in server (php -S) does, so that every request opens a connection
+// to it, through the bare proxy and through logout-proxy:
+//
+//	go test -run '^$' -bench ProxyClosingUpstream -benchmem -count 6 ./proxy
+func BenchmarkProxyClosingUpstream(b *testing.B) { benchLoad(b, true, "bare", "logout-proxy") }
+
+func benchLoad(b *testing.B, closing bool, targets ...string) {
+	s := startBench(b, closing)
+	urls := map[string]string{"direct": s.upstream, "bare": s.bare, "bare-pooled": s.pooled, "logout-proxy": s.proxy}
 	client := &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: loadClients}}
 	defer client.CloseIdleConnections()
 	for _, kind := range []struct{ name, path string }{{"frontend", "/static/app.css?kb=1"}, {"backend", "/admin/?kb=16"}} {
-		for _, target := range []struct{ name, url string }{{"direct", s.upstream}, {"bare", s.bare}, {"bare-pooled", s.pooled}, {"logout-proxy", s.proxy}} {
+		for _, name := range targets {
+			target := struct{ name, url string }{name, urls[name]}
 			b.Run(kind.name+"/"+target.name, func(b *testing.B) {
 				b.SetParallelism((loadClients + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
 				opened := s.opened.Load()
