@@ -1,0 +1,320 @@
+package main
+
+import (
+	"encoding/csv"
+	"html"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/paneltest"
+	"github.com/gologout/logout/proxy"
+)
+
+// The real panels' end-to-end tests: Debian's WordPress and phpMyAdmin
+// (package paneltest) behind the command, on a fake clock with a
+// lifetime of 60 s (see start).
+
+// proxyAdmin is the environment that names the proxy's administrator.
+var proxyAdmin = map[string]string{"LOGOUT_ADMIN_USER": "proxyadmin", "LOGOUT_ADMIN_PASSWORD": "proxy-admin-password"}
+
+// startWordPress serves WordPress behind the command with the wordpress
+// profile; WordPress's site address is the proxy's.
+func startWordPress(t *testing.T) (*paneltest.WordPress, *started) {
+	t.Helper()
+	wp := paneltest.StartWordPress(t)
+	s := start(t, wp.URL.String(), proxyAdmin, "--profile", "wordpress")
+	wp.Install(t, s.base)
+	return wp, s
+}
+
+// wpSignIn signs in at WordPress's sign-in page, as a browser does: the
+// page first (it sets WordPress's test cookie), then the form. WordPress
+// redirects to the dashboard at its site address, the proxy's.
+func (c *client) wpSignIn(wp *paneltest.WordPress) {
+	c.t.Helper()
+	c.do("GET", "/wp-login.php", nil)
+	resp, _ := c.do("POST", "/wp-login.php", url.Values{"log": {wp.User}, "pwd": {wp.Password}, "testcookie": {"1"}, "redirect_to": {wp.Site + "/wp-admin/"}})
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != wp.Site+"/wp-admin/" {
+		c.t.Fatalf("WordPress sign-in at %s: status %d to %q, want 302 to %s/wp-admin/", c.base, resp.StatusCode, resp.Header.Get("Location"), wp.Site)
+	}
+}
+
+// script sends a request as a page's script does (fetch, XMLHttpRequest),
+// with the cookies of the jar, and returns the answer with its body read.
+func (c *client) script(method, path, contentType, body string, header map[string]string) (*http.Response, string) {
+	c.t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, c.base+path, r)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("Sec-Fetch-Mode", "cors")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("Origin", c.base)
+	req.Header.Set("Accept", "application/json, */*;q=0.1")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	return c.send(req)
+}
+
+// cookies returns the jar's cookies for a path of the client's base.
+func (c *client) cookies(path string) []*http.Cookie {
+	u, _ := url.Parse(c.base + path)
+	return c.c.Jar.Cookies(u)
+}
+
+// replay sends the cookies straight to the panel at base, around the
+// proxy, as a thief of the cookies would.
+func replay(t *testing.T, base, path string, cookies []*http.Cookie) (*http.Response, string) {
+	t.Helper()
+	direct := newClient(t, base)
+	u, _ := url.Parse(base + path)
+	direct.c.Jar.SetCookies(u, cookies)
+	return direct.do("GET", path, nil)
+}
+
+// deadline returns the answer's Logout-Deadline as a time.
+func deadline(t *testing.T, resp *http.Response) time.Time {
+	t.Helper()
+	ms, err := strconv.ParseInt(resp.Header.Get(logout.HeaderDeadline), 10, 64)
+	if err != nil {
+		t.Fatalf("no %s on the answer to %s (status %d)", logout.HeaderDeadline, resp.Request.URL.Path, resp.StatusCode)
+	}
+	return time.UnixMilli(ms)
+}
+
+// proxyAdminIn returns a client signed in to the proxy's admin pages.
+// Their sessions follow the command's clock too, so a test that moves
+// the clock signs in again where it needs them.
+func proxyAdminIn(t *testing.T, s *started) *client {
+	t.Helper()
+	admin := newClient(t, s.base)
+	admin.adminSignIn(proxyAdmin["LOGOUT_ADMIN_USER"], proxyAdmin["LOGOUT_ADMIN_PASSWORD"])
+	return admin
+}
+
+// signOutLog returns the rows of the proxy's sign-out log of one user
+// and reason, from its CSV export (at, user_id, user, reason, session).
+func signOutLog(t *testing.T, s *started, userID string, reason logout.Reason) [][]string {
+	t.Helper()
+	resp, body := proxyAdminIn(t, s).do("GET", "/logout-proxy/system/sessions/log?format=csv", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("sign-out log: status %d", resp.StatusCode)
+	}
+	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil || len(rows) == 0 || len(rows[0]) != 5 {
+		t.Fatalf("sign-out log: %v in %q", err, body)
+	}
+	var out [][]string
+	for _, r := range rows[1:] {
+		if r[1] == userID && r[3] == reason.String() {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// forceOut forces every session of user out on the sessions page.
+func forceOut(t *testing.T, s *started, user string) {
+	t.Helper()
+	admin := proxyAdminIn(t, s)
+	_, body := admin.do("GET", "/logout-proxy/system/sessions", nil)
+	m := backendCSRF.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no CSRF token on the sessions page")
+	}
+	resp, _ := admin.do("POST", "/logout-proxy/system/sessions/signout", url.Values{"csrf_token": {m[1]}, "scope": {"user"}, "user": {user}})
+	if resp.StatusCode >= 400 {
+		t.Fatalf("forced sign-out of %s: status %d", user, resp.StatusCode)
+	}
+}
+
+var (
+	wpLogOutLink   = regexp.MustCompile(`href="([^"]*/wp-login\.php\?action=logout[^"]*)"`)
+	wpRESTNonce    = regexp.MustCompile(`createNonceMiddleware\( "([0-9a-f]+)" \)`)
+	wpPostID       = regexp.MustCompile(`name='post_ID' value='(\d+)'`)
+	wpHeartbeatKey = regexp.MustCompile(`heartbeatSettings = \{"nonce":"([0-9a-f]+)"`)
+)
+
+// wpDashboard signs in through the proxy and loads the dashboard, from
+// which the proxy learns the session's sign-out nonce; it returns the
+// client and the cookies it holds for /wp-admin/.
+func wpDashboard(t *testing.T, s *started, wp *paneltest.WordPress) (*client, []*http.Cookie) {
+	t.Helper()
+	c := newClient(t, s.base)
+	c.wpSignIn(wp)
+	if resp, _ := c.do("GET", "/wp-admin/", nil); resp.StatusCode != 200 {
+		t.Fatalf("dashboard: status %d", resp.StatusCode)
+	}
+	return c, c.cookies("/wp-admin/")
+}
+
+// wpDead reports whether WordPress, asked directly, refuses the cookies:
+// its admin redirects to its sign-in page instead of showing the
+// dashboard.
+func wpDead(t *testing.T, wp *paneltest.WordPress, cookies []*http.Cookie) (bool, string) {
+	t.Helper()
+	resp, body := replay(t, wp.URL.String(), "/wp-admin/", cookies)
+	dead := resp.StatusCode == http.StatusFound && strings.Contains(resp.Header.Get("Location"), "/wp-login.php")
+	return dead, "status " + strconv.Itoa(resp.StatusCode) + " to " + resp.Header.Get("Location") + ", dashboard shown " + strconv.FormatBool(strings.Contains(body, "wp-admin-bar-top-secondary"))
+}
+
+// TestWordPressThroughCommand runs the command with the wordpress profile
+// in front of Debian's WordPress and checks each guarantee on the real
+// panel: sign-in, counter, heartbeat, block-editor saves, the idle end,
+// forced sign-out, WordPress's own sign-out, and a session started around
+// the proxy. WordPress's own session must be dead after the proxy ends
+// one: its old cookies, replayed straight to WordPress, get no dashboard.
+func TestWordPressThroughCommand(t *testing.T) {
+	wp, s := startWordPress(t)
+	userID := proxy.WordPress().UserID(wp.User)
+
+	t.Run("sign-in starts a session of the panel's user", func(t *testing.T) {
+		c := newClient(t, s.base)
+		c.wpSignIn(wp)
+		// The page names the panel's users "<login> (panel)".
+		const row = `<th scope="row">admin (panel)</th>`
+		resp, body := proxyAdminIn(t, s).do("GET", "/logout-proxy/system/sessions", nil)
+		if resp.StatusCode != 200 || !strings.Contains(body, row) {
+			t.Fatalf("sessions page: status %d, lists %s: %v", resp.StatusCode, row, strings.Contains(body, row))
+		}
+	})
+
+	t.Run("the dashboard gets the counter in the admin bar", func(t *testing.T) {
+		c := newClient(t, s.base)
+		c.wpSignIn(wp)
+		resp, body := c.do("GET", "/wp-admin/", nil)
+		if resp.StatusCode != 200 || !strings.Contains(body, `data-logout-proxy-target="#wp-admin-bar-top-secondary"`) || !strings.Contains(body, "logout-counter") {
+			t.Fatalf("dashboard: status %d, counter %v", resp.StatusCode, strings.Contains(body, "logout-counter"))
+		}
+		if got, want := deadline(t, resp), s.clock.Now().Add(60*time.Second); !got.Equal(want) {
+			t.Fatalf("deadline: got %v, want %v", got, want)
+		}
+	})
+
+	t.Run("the heartbeat does not count, a block-editor save does", func(t *testing.T) {
+		c := newClient(t, s.base)
+		c.wpSignIn(wp)
+		resp, body := c.do("GET", "/wp-admin/post-new.php", nil)
+		nonce, id, hb := wpRESTNonce.FindStringSubmatch(body), wpPostID.FindStringSubmatch(body), wpHeartbeatKey.FindStringSubmatch(body)
+		if resp.StatusCode != 200 || nonce == nil || id == nil || hb == nil {
+			t.Fatalf("block editor: status %d, REST nonce %v, post ID %v, heartbeat nonce %v", resp.StatusCode, nonce != nil, id != nil, hb != nil)
+		}
+		loaded := deadline(t, resp)
+
+		s.clock.Advance(30 * time.Second)
+		resp, body = c.script("POST", "/wp-admin/admin-ajax.php", "application/x-www-form-urlencoded; charset=UTF-8",
+			url.Values{"action": {"heartbeat"}, "_nonce": {hb[1]}, "interval": {"60"}, "screen_id": {"post"}, "has_focus": {"false"}}.Encode(),
+			map[string]string{"X-Requested-With": "XMLHttpRequest"})
+		if resp.StatusCode != 200 || !strings.Contains(body, `"wp-auth-check":true`) {
+			t.Fatalf("heartbeat: status %d, body %.200q; want 200 and WordPress's wp-auth-check true", resp.StatusCode, body)
+		}
+		if got := deadline(t, resp); !got.Equal(loaded) {
+			t.Fatalf("heartbeat moved the deadline to %v, want it kept at %v", got, loaded)
+		}
+
+		for i, path := range []string{"/wp-json/wp/v2/posts/" + id[1], "/?rest_route=/wp/v2/posts/" + id[1]} {
+			s.clock.Advance(10 * time.Second)
+			title := "Saved through the proxy " + strconv.Itoa(i)
+			resp, body = c.script("POST", path, "application/json", `{"title":"`+title+`","content":"<!-- wp:paragraph --><p>x</p><!-- /wp:paragraph -->","status":"draft"}`,
+				map[string]string{"X-WP-Nonce": nonce[1]})
+			if resp.StatusCode != 200 || !strings.Contains(body, title) {
+				t.Fatalf("save %s: status %d, body %.300q", path, resp.StatusCode, body)
+			}
+			if got, want := deadline(t, resp), s.clock.Now().Add(60*time.Second); !got.Equal(want) {
+				t.Fatalf("save %s: deadline %v, want %v (extended)", path, got, want)
+			}
+		}
+		// 59 s after the last save the session lives on the server.
+		s.clock.Advance(59 * time.Second)
+		if resp, _ := c.do("GET", "/wp-admin/", nil); resp.StatusCode != 200 {
+			t.Fatalf("59 s after a save: status %d, want 200", resp.StatusCode)
+		}
+	})
+
+	t.Run("the idle end ends WordPress's own session", func(t *testing.T) {
+		c, old := wpDashboard(t, s, wp)
+		s.clock.Advance(61 * time.Second)
+		resp, _ := c.do("GET", "/wp-admin/edit.php", nil)
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/wp-login.php?") || !strings.Contains(loc, "reason=idle") {
+			t.Fatalf("after the deadline: status %d to %q, want 303 to /wp-login.php with reason=idle", resp.StatusCode, loc)
+		}
+		resp, body := c.do("GET", loc, nil)
+		if resp.StatusCode != 200 || !strings.Contains(body, "You have been logged out!") || !strings.Contains(body, `id="loginform"`) {
+			t.Fatalf("sign-in page: status %d, notice %v, form %v", resp.StatusCode, strings.Contains(body, "You have been logged out!"), strings.Contains(body, `id="loginform"`))
+		}
+		if !strings.Contains(body, `name="redirect_to" value="`+s.base+`/wp-admin/edit.php"`) && !strings.Contains(body, `name="redirect_to" value="/wp-admin/edit.php"`) {
+			t.Errorf("sign-in page: the return to /wp-admin/edit.php is lost")
+		}
+		if dead, got := wpDead(t, wp, old); !dead {
+			t.Fatalf("the old cookies straight to WordPress: %s; want 302 to its sign-in page (WordPress's session ended too)", got)
+		}
+	})
+
+	t.Run("a forced sign-out ends WordPress's own session", func(t *testing.T) {
+		c, old := wpDashboard(t, s, wp)
+		forceOut(t, s, userID)
+		s.clock.Advance(time.Second) // the SQLite store is reread every 500 ms
+		resp, _ := c.do("GET", "/wp-admin/", nil)
+		if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "reason=forced") {
+			t.Fatalf("after the forced sign-out: status %d to %q, want 303 with reason=forced", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if dead, got := wpDead(t, wp, old); !dead {
+			t.Fatalf("the old cookies straight to WordPress: %s; want 302 to its sign-in page", got)
+		}
+	})
+
+	t.Run("WordPress's Log Out ends the session as manual", func(t *testing.T) {
+		c := newClient(t, s.base)
+		c.wpSignIn(wp)
+		_, body := c.do("GET", "/wp-admin/", nil)
+		m := wpLogOutLink.FindStringSubmatch(body)
+		if m == nil {
+			t.Fatal("no Log Out link on the dashboard")
+		}
+		link := strings.TrimPrefix(html.UnescapeString(m[1]), s.base)
+		if rows := signOutLog(t, s, userID, logout.ReasonManual); len(rows) != 0 {
+			t.Fatalf("sign-out log before: %v, want no manual sign-out of %s", rows, userID)
+		}
+		resp, _ := c.do("GET", link, nil)
+		if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "loggedout=true") {
+			t.Fatalf("Log Out: status %d to %q, want WordPress's 302 to loggedout=true", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if rows := signOutLog(t, s, userID, logout.ReasonManual); len(rows) != 1 {
+			t.Fatalf("sign-out log: %v, want one manual sign-out of %s", rows, userID)
+		}
+		if resp, _ := c.do("GET", "/wp-admin/", nil); resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "/wp-login.php") {
+			t.Fatalf("after Log Out: status %d to %q, want WordPress's 302 to its sign-in page", resp.StatusCode, resp.Header.Get("Location"))
+		}
+	})
+
+	t.Run("a session signed in around the proxy is refused", func(t *testing.T) {
+		direct := newClient(t, wp.URL.String())
+		direct.wpSignIn(wp)
+		if resp, _ := direct.do("GET", "/wp-admin/", nil); resp.StatusCode != 200 {
+			t.Fatalf("WordPress directly: status %d, want its dashboard", resp.StatusCode)
+		}
+		c := newClient(t, s.base)
+		u, _ := url.Parse(s.base + "/wp-admin/")
+		c.c.Jar.SetCookies(u, direct.cookies("/wp-admin/"))
+		resp, body := c.do("GET", "/wp-admin/", nil)
+		if resp.StatusCode == 200 || strings.Contains(body, "wp-admin-bar-top-secondary") {
+			t.Fatalf("a session the proxy never saw start: status %d, dashboard shown %v; want the sign-in page", resp.StatusCode, strings.Contains(body, "wp-admin-bar-top-secondary"))
+		}
+		if loc := resp.Header.Get("Location"); !strings.Contains(loc, "/wp-login.php") {
+			t.Fatalf("a session the proxy never saw start: status %d to %q, want a redirect to the sign-in page", resp.StatusCode, loc)
+		}
+	})
+}
