@@ -551,6 +551,61 @@ func TestSignOutForm(t *testing.T) {
 	}
 }
 
+// TestPageAtSignInPath: phpMyAdmin serves every page at its sign-in path
+// (/index.php?route=…), so an ended session's request for one of them is
+// denied as any other backend request is, a page load with a 303 to the
+// sign-in page that names the reason and a script with a 401, rather than
+// served as the sign-in page without a word; the sign-in page itself and a
+// new sign-in still go through to the panel.
+func TestPageAtSignInPath(t *testing.T) {
+	up := httptest.NewServer(&fakePMA{signedIn: map[string]bool{}, honest: true})
+	defer up.Close()
+	tests := []struct {
+		name, method, path string
+		script             bool
+		want               int
+		wantLoc            string // in the Location of a 303
+	}{
+		{"a page", "GET", "/index.php?route=/database/structure&db=d", false, http.StatusSeeOther,
+			"/index.php?reason=idle&return=%2Findex.php%3Froute%3D%2Fdatabase%2Fstructure%26db%3Dd"},
+		{"a script", "GET", "/index.php?route=/database/structure&db=d&ajax_request=true", true, http.StatusUnauthorized, ""},
+		{"the sign-in page", "GET", "/index.php", false, http.StatusOK, ""},
+		{"the sign-in page with the reason", "GET", "/index.php?reason=idle", false, http.StatusOK, ""},
+		{"a new sign-in", "POST", "/index.php?route=/", false, http.StatusFound, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := fakeclock.New()
+			_, srv := newProxy(t, up.URL, proxy.PhpMyAdmin(), clock, nil)
+			c := newClient(t, srv.URL)
+			c.do("GET", "/", nil)
+			c.do("POST", "/index.php?route=/", url.Values{"pma_username": {"root"}})
+			if _, body := c.do("GET", "/index.php?route=/", nil); !strings.Contains(body, "signed in:true") {
+				t.Fatalf("phpMyAdmin through the proxy: %q", body)
+			}
+			clock.Advance(61 * time.Second)
+			var form io.Reader
+			if tt.method == "POST" {
+				form = strings.NewReader("pma_username=root")
+			}
+			req, _ := http.NewRequest(tt.method, srv.URL+tt.path, form)
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Sec-Fetch-Mode", "navigate")
+			if tt.script {
+				req.Header.Set("Sec-Fetch-Mode", "cors")
+			}
+			resp, err := c.c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want || (tt.wantLoc != "" && resp.Header.Get("Location") != tt.wantLoc) {
+				t.Fatalf("got %d to %q, want %d to %q", resp.StatusCode, resp.Header.Get("Location"), tt.want, tt.wantLoc)
+			}
+		})
+	}
+}
+
 // counting serves h as an upstream and counts the requests that match.
 func counting(t *testing.T, h http.Handler, match func(*http.Request) bool) (*httptest.Server, *atomic.Int64) {
 	n := new(atomic.Int64)

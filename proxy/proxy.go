@@ -401,12 +401,19 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
 		key := p.requestKey(r)
 		switch {
 		case in.dropped && key != "":
-			ended, err := p.ended(r.Context(), key)
+			reason, ended, err := p.ended(r.Context(), key)
 			if err != nil && in.backend {
 				ended = true // fail closed on the backend
 			}
 			if ended {
 				p.endCredential(w, r, in)
+				if in.backend && p.pageAtSignIn(r) {
+					// The Manager lets the sign-in path through, so that
+					// signing in again works with a dead cookie; a page
+					// of the panel served there is denied as any other.
+					p.m.Unauthorized(w, r, reason)
+					return
+				}
 				// "keep" forwards the cookie of an ended session only once
 				// the panel has confirmed its sign-in ended.
 				if in.backend || p.prof.FrontEnd == "strip" || !in.confirmed {
@@ -430,16 +437,32 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
 }
 
 // ended reports whether the session of the upstream session cookie key
-// has ended, by the sign-out log.
-func (p *Proxy) ended(ctx context.Context, key string) (bool, error) {
-	_, err := p.m.Ended(ctx, key)
+// has ended, and why, by the sign-out log.
+func (p *Proxy) ended(ctx context.Context, key string) (logout.Reason, bool, error) {
+	ev, err := p.m.Ended(ctx, key)
 	switch {
 	case err == nil:
-		return true, nil
+		return ev.Reason, true, nil
 	case errors.Is(err, logout.ErrNotFound):
-		return false, nil
+		return 0, false, nil
 	}
-	return false, fmt.Errorf("proxy: sign-out log: %w", err)
+	return 0, false, fmt.Errorf("proxy: sign-out log: %w", err)
+}
+
+// pageAtSignIn reports whether r asks the sign-in path for a page of the
+// panel rather than for its sign-in page: a GET or HEAD whose query has
+// more than the return and reason parameters, as phpMyAdmin serves every
+// page at its sign-in path (/index.php?route=…).
+func (p *Proxy) pageAtSignIn(r *http.Request) bool {
+	if r.URL.Path != p.prof.SignInPath || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		return false
+	}
+	for k := range r.URL.Query() {
+		if k != p.prof.ReturnParam && k != "return" && k != "reason" {
+			return true
+		}
+	}
+	return false
 }
 
 // credential patterns: the session cookie and its companions.
