@@ -471,6 +471,31 @@ func TestPanelOwnSignOut(t *testing.T) {
 	}
 }
 
+// TestPhpMyAdminOwnSignOut: phpMyAdmin's own sign-out keeps its session
+// cookie, every visitor's, and deletes pmaAuth-1, the sign-in's own
+// credential; the Logout session ends as manual.
+func TestPhpMyAdminOwnSignOut(t *testing.T) {
+	up := httptest.NewServer(&fakePMA{signedIn: map[string]bool{}, honest: true})
+	defer up.Close()
+	p, srv := newProxy(t, up.URL, proxy.PhpMyAdmin(), fakeclock.New(), nil)
+	c := newClient(t, srv.URL)
+	c.do("GET", "/", nil)
+	c.do("POST", "/index.php?route=/", url.Values{"pma_username": {"root"}})
+	_, body := c.do("GET", "/index.php?route=/", nil)
+	m := regexp.MustCompile(`name="token" value="([0-9a-f]+)"`).FindStringSubmatch(body)
+	if m == nil || !strings.Contains(body, "signed in:true") {
+		t.Fatalf("phpMyAdmin through the proxy: %q", body)
+	}
+	c.do("POST", "/index.php?route=/logout", url.Values{"token": {m[1]}})
+	if n, _ := p.Manager().CountSessions(context.Background(), ""); n != 0 {
+		t.Fatalf("%d sessions after phpMyAdmin's own sign-out, want none", n)
+	}
+	evs, _ := p.Manager().Events(context.Background(), 10)
+	if len(evs) != 1 || evs[0].Reason != logout.ReasonManual {
+		t.Fatalf("sign-out log %+v, want one manual sign-out", evs)
+	}
+}
+
 // fakePMA behaves like phpMyAdmin with cookie authentication: a session
 // cookie for every visitor, renewed at sign-in with pmaAuth-1; pages carry
 // the session's token; sign-out is a POST with that token, which deletes
@@ -495,7 +520,11 @@ func (f *fakePMA) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.ParseForm()
 		if f.honest && r.PostForm.Get("token") == token {
 			delete(f.signedIn, sid)
-			http.SetCookie(w, &http.Cookie{Name: "pmaAuth-1", Path: "/", MaxAge: -1})
+			// phpMyAdmin 5.2 sends its session cookie again, unchanged,
+			// then seals pmaAuth-1 anew and deletes it.
+			http.SetCookie(w, &http.Cookie{Name: "phpMyAdmin", Value: sid, Path: "/"})
+			http.SetCookie(w, &http.Cookie{Name: "pmaAuth-1", Value: "resealed", Path: "/"})
+			http.SetCookie(w, &http.Cookie{Name: "pmaAuth-1", Value: "deleted", Path: "/", MaxAge: -1})
 		}
 		http.Redirect(w, r, "/index.php?route=/", http.StatusFound)
 		return
