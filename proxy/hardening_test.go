@@ -496,6 +496,27 @@ func TestPhpMyAdminOwnSignOut(t *testing.T) {
 	}
 }
 
+// TestPhpMyAdminAroundProxy: a phpMyAdmin session signed in without the
+// proxy (before it was put in, or straight at the panel) is not served
+// through it, although every page of phpMyAdmin is at its sign-in path,
+// where an anonymous visitor's session cookie goes on: the sign-in's own
+// credential, pmaAuth-1, does not.
+func TestPhpMyAdminAroundProxy(t *testing.T) {
+	up := httptest.NewServer(&fakePMA{signedIn: map[string]bool{}, honest: true})
+	defer up.Close()
+	_, srv := newProxy(t, up.URL, proxy.PhpMyAdmin(), fakeclock.New(), nil)
+	direct := newClient(t, up.URL)
+	direct.do("POST", "/index.php?route=/", url.Values{"pma_username": {"root"}})
+	if _, body := direct.do("GET", "/index.php?route=/", nil); !strings.Contains(body, "signed in:true") {
+		t.Fatalf("phpMyAdmin directly: %q", body)
+	}
+	c := newClient(t, srv.URL)
+	c.c.Jar.SetCookies(mustParse(t, srv.URL), direct.c.Jar.Cookies(mustParse(t, up.URL)))
+	if _, body := c.do("GET", "/index.php?route=/", nil); !strings.Contains(body, "signed in:false") {
+		t.Fatalf("the session signed in around the proxy, through it: %q; want phpMyAdmin's anonymous visitor", body)
+	}
+}
+
 // fakePMA behaves like phpMyAdmin with cookie authentication: a session
 // cookie for every visitor, renewed at sign-in with pmaAuth-1; pages carry
 // the session's token; sign-out is a POST with that token, which deletes
@@ -537,8 +558,9 @@ func (f *fakePMA) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/index.php?route=/", http.StatusFound)
 		return
 	}
+	auth, _ := r.Cookie("pmaAuth-1") // sealed with a key of the session
 	w.Header().Set("Content-Type", "text/html")
-	fmt.Fprintf(w, `<html><body><form><input type="hidden" name="token" value="%s"></form>signed in:%v</body></html>`, token, f.signedIn[sid])
+	fmt.Fprintf(w, `<html><body><form><input type="hidden" name="token" value="%s"></form>signed in:%v</body></html>`, token, f.signedIn[sid] && auth != nil && auth.Value == "sealed")
 }
 
 // TestSignOutForm: phpMyAdmin's sign-out is a POST with its pages' token,

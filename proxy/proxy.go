@@ -419,11 +419,11 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
 				if in.backend || p.prof.FrontEnd == "strip" || !in.confirmed {
 					p.stripCredentials(r.Header)
 				}
-			} else if in.backend && !p.anonymousPath(r.URL.Path) {
-				p.stripCredentials(r.Header) // a session this proxy never started
+			} else {
+				p.stripUnstarted(r, in) // a session this proxy never started
 			}
-		case in.backend && !p.anonymousPath(r.URL.Path):
-			p.stripCredentials(r.Header) // say, an auth cookie without its session cookie
+		default:
+			p.stripUnstarted(r, in) // say, an auth cookie without its session cookie
 		}
 	}
 	if r.Method == http.MethodGet && r.URL.Path == p.prof.SignInPath && p.prof.ReturnParam != "" {
@@ -434,6 +434,24 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.rp.ServeHTTP(w, r)
+}
+
+// stripUnstarted removes from a backend request without a session that
+// this proxy started the panel's credentials, so that the panel sees an
+// anonymous visitor; on AnonymousPaths the session cookie stays, as an
+// anonymous visitor's sign-in form keeps its token there, but the
+// sign-in's own credentials (ExtraCookies: phpMyAdmin's pmaAuth-1, whose
+// every page is at its sign-in path) do not.
+func (p *Proxy) stripUnstarted(r *http.Request, in *info) {
+	switch {
+	case !in.backend:
+	case !p.anonymousPath(r.URL.Path):
+		p.stripCredentials(r.Header)
+	default:
+		filterCookies(r.Header, func(name, _ string) bool {
+			return readAs(p.prof.ExtraCookies, name) && !readAs(p.prof.SessionCookies, name) && !matchAny(p.prof.KeepCookies, name)
+		})
+	}
 }
 
 // ended reports whether the session of the upstream session cookie key
