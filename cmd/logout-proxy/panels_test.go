@@ -147,6 +147,25 @@ var (
 	wpHeartbeatKey = regexp.MustCompile(`heartbeatSettings = \{"nonce":"([0-9a-f]+)"`)
 )
 
+// wantSignInAgain loads path with an ended session and checks that the
+// proxy sends the browser to the panel's sign-in page (signIn) with the
+// reason, where the panel's form (a mark of it: form) shows under the
+// reason's notice. It returns the sign-in page.
+func (c *client) wantSignInAgain(path, signIn string, reason logout.Reason, form string) string {
+	c.t.Helper()
+	resp, _ := c.do("GET", path, nil)
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, signIn+"?") || !strings.Contains(loc, "reason="+reason.String()) {
+		c.t.Fatalf("%s with the ended session: status %d to %q, want 303 to %s with reason=%s", path, resp.StatusCode, loc, signIn, reason)
+	}
+	resp, body := c.do("GET", loc, nil)
+	notice := `<div class="logout-proxy-notice" role="alert">` + html.EscapeString(reason.Message()) + `</div>`
+	if resp.StatusCode != 200 || !strings.Contains(body, notice) || !strings.Contains(body, form) {
+		c.t.Fatalf("sign-in page %s: status %d, notice %v, form %v", loc, resp.StatusCode, strings.Contains(body, notice), strings.Contains(body, form))
+	}
+	return body
+}
+
 // wpDashboard signs in through the proxy and loads the dashboard, from
 // which the proxy learns the session's sign-out nonce; it returns the
 // client and the cookies it holds for /wp-admin/.
@@ -246,15 +265,7 @@ func TestWordPressThroughCommand(t *testing.T) {
 	t.Run("the idle end ends WordPress's own session", func(t *testing.T) {
 		c, old := wpDashboard(t, s, wp)
 		s.clock.Advance(61 * time.Second)
-		resp, _ := c.do("GET", "/wp-admin/edit.php", nil)
-		loc := resp.Header.Get("Location")
-		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/wp-login.php?") || !strings.Contains(loc, "reason=idle") {
-			t.Fatalf("after the deadline: status %d to %q, want 303 to /wp-login.php with reason=idle", resp.StatusCode, loc)
-		}
-		resp, body := c.do("GET", loc, nil)
-		if resp.StatusCode != 200 || !strings.Contains(body, "You have been logged out!") || !strings.Contains(body, `id="loginform"`) {
-			t.Fatalf("sign-in page: status %d, notice %v, form %v", resp.StatusCode, strings.Contains(body, "You have been logged out!"), strings.Contains(body, `id="loginform"`))
-		}
+		body := c.wantSignInAgain("/wp-admin/edit.php", "/wp-login.php", logout.ReasonIdle, `id="loginform"`)
 		if !strings.Contains(body, `name="redirect_to" value="`+s.base+`/wp-admin/edit.php"`) && !strings.Contains(body, `name="redirect_to" value="/wp-admin/edit.php"`) {
 			t.Errorf("sign-in page: the return to /wp-admin/edit.php is lost")
 		}
@@ -267,10 +278,7 @@ func TestWordPressThroughCommand(t *testing.T) {
 		c, old := wpDashboard(t, s, wp)
 		forceOut(t, s, userID)
 		s.clock.Advance(time.Second) // the SQLite store is reread every 500 ms
-		resp, _ := c.do("GET", "/wp-admin/", nil)
-		if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "reason=forced") {
-			t.Fatalf("after the forced sign-out: status %d to %q, want 303 with reason=forced", resp.StatusCode, resp.Header.Get("Location"))
-		}
+		c.wantSignInAgain("/wp-admin/", "/wp-login.php", logout.ReasonForced, `id="loginform"`)
 		if dead, got := wpDead(t, wp, old); !dead {
 			t.Fatalf("the old cookies straight to WordPress: %s; want 302 to its sign-in page", got)
 		}
@@ -315,6 +323,133 @@ func TestWordPressThroughCommand(t *testing.T) {
 		}
 		if loc := resp.Header.Get("Location"); !strings.Contains(loc, "/wp-login.php") {
 			t.Fatalf("a session the proxy never saw start: status %d to %q, want a redirect to the sign-in page", resp.StatusCode, loc)
+		}
+	})
+}
+
+// startPhpMyAdmin serves phpMyAdmin behind the command with the
+// phpmyadmin profile.
+func startPhpMyAdmin(t *testing.T) (*paneltest.PhpMyAdmin, *started) {
+	t.Helper()
+	pma := paneltest.StartPhpMyAdmin(t)
+	return pma, start(t, pma.URL.String(), proxyAdmin, "--profile", "phpmyadmin")
+}
+
+var pmaToken = regexp.MustCompile(`name="token" value="([0-9a-f]+)"`)
+
+// pmaSignIn signs in at phpMyAdmin's sign-in form, with the token of the
+// page, and returns the token of the signed-in pages.
+func (c *client) pmaSignIn(pma *paneltest.PhpMyAdmin) string {
+	c.t.Helper()
+	_, body := c.do("GET", "/index.php", nil)
+	m := pmaToken.FindStringSubmatch(body)
+	if m == nil {
+		c.t.Fatal("no token on phpMyAdmin's sign-in page")
+	}
+	resp, _ := c.do("POST", "/index.php?route=/", url.Values{"pma_username": {pma.User}, "pma_password": {pma.Password}, "server": {"1"}, "token": {m[1]}, "set_session": {c.cookie("phpMyAdmin")}})
+	if resp.StatusCode != http.StatusFound {
+		c.t.Fatalf("phpMyAdmin sign-in: status %d, want 302", resp.StatusCode)
+	}
+	resp, body = c.do("GET", "/index.php?route=/", nil)
+	if m = pmaToken.FindStringSubmatch(body); resp.StatusCode != 200 || m == nil {
+		c.t.Fatalf("phpMyAdmin's home: status %d, token %v", resp.StatusCode, m != nil)
+	}
+	return m[1]
+}
+
+func (c *client) cookie(name string) string {
+	for _, ck := range c.cookies("/") {
+		if ck.Name == name {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+// pmaDead reports whether phpMyAdmin, asked directly, refuses the
+// cookies: the database's structure is not shown.
+func pmaDead(t *testing.T, pma *paneltest.PhpMyAdmin, cookies []*http.Cookie) (bool, string) {
+	t.Helper()
+	resp, body := replay(t, pma.URL.String(), "/index.php?route=/database/structure&db="+pma.Database, cookies)
+	shown := strings.Contains(body, "table=items")
+	return !shown, "status " + strconv.Itoa(resp.StatusCode) + ", the table shown " + strconv.FormatBool(shown)
+}
+
+// TestPhpMyAdminThroughCommand runs the command with the phpmyadmin
+// profile in front of Debian's phpMyAdmin: sign-in, the counter, its AJAX
+// navigation counted, the idle end and a forced sign-out ending
+// phpMyAdmin's own session (the profile posts the pages' token to its
+// sign-out), and its own sign-out noticed.
+func TestPhpMyAdminThroughCommand(t *testing.T) {
+	pma, s := startPhpMyAdmin(t)
+	userID := proxy.PhpMyAdmin().UserID(pma.User)
+
+	t.Run("sign-in, counter and navigation", func(t *testing.T) {
+		c := newClient(t, s.base)
+		c.pmaSignIn(pma)
+		row := `<th scope="row">` + pma.User + ` (panel)</th>`
+		if resp, body := proxyAdminIn(t, s).do("GET", "/logout-proxy/system/sessions", nil); resp.StatusCode != 200 || !strings.Contains(body, row) {
+			t.Fatalf("sessions page: status %d, lists %s: %v", resp.StatusCode, row, strings.Contains(body, row))
+		}
+		resp, body := c.do("GET", "/index.php?route=/", nil)
+		if resp.StatusCode != 200 || !strings.Contains(body, "logout-counter") {
+			t.Fatalf("home: status %d, counter %v", resp.StatusCode, strings.Contains(body, "logout-counter"))
+		}
+		s.clock.Advance(30 * time.Second)
+		resp, body = c.script("GET", "/index.php?route=/database/structure&db="+pma.Database+"&ajax_request=true&ajax_page_request=true", "", "",
+			map[string]string{"X-Requested-With": "XMLHttpRequest"})
+		if resp.StatusCode != 200 || !strings.Contains(body, `"success":true`) || !strings.Contains(body, "items") {
+			t.Fatalf("navigation: status %d, body %.300q", resp.StatusCode, body)
+		}
+		if got, want := deadline(t, resp), s.clock.Now().Add(60*time.Second); !got.Equal(want) {
+			t.Fatalf("navigation: deadline %v, want %v (extended)", got, want)
+		}
+	})
+
+	t.Run("the idle end ends phpMyAdmin's own session", func(t *testing.T) {
+		c := newClient(t, s.base)
+		c.pmaSignIn(pma)
+		old := c.cookies("/")
+		s.clock.Advance(61 * time.Second)
+		c.wantSignInAgain("/index.php?route=/database/structure&db="+pma.Database, "/index.php", logout.ReasonIdle, `name="pma_username"`)
+		if dead, got := pmaDead(t, pma, old); !dead {
+			t.Fatalf("the old cookies straight to phpMyAdmin: %s; want its sign-in form (phpMyAdmin's session ended too)", got)
+		}
+	})
+
+	t.Run("a forced sign-out ends phpMyAdmin's own session", func(t *testing.T) {
+		c := newClient(t, s.base)
+		c.pmaSignIn(pma)
+		old := c.cookies("/")
+		forceOut(t, s, userID)
+		s.clock.Advance(time.Second) // the SQLite store is reread every 500 ms
+		c.wantSignInAgain("/index.php?route=/", "/index.php", logout.ReasonForced, `name="pma_username"`)
+		if dead, got := pmaDead(t, pma, old); !dead {
+			t.Fatalf("the old cookies straight to phpMyAdmin: %s; want its sign-in form", got)
+		}
+	})
+
+	t.Run("a session signed in around the proxy is refused", func(t *testing.T) {
+		direct := newClient(t, pma.URL.String())
+		direct.pmaSignIn(pma)
+		c := newClient(t, s.base)
+		u, _ := url.Parse(s.base + "/")
+		c.c.Jar.SetCookies(u, direct.cookies("/"))
+		resp, body := c.do("GET", "/index.php?route=/database/structure&db="+pma.Database, nil)
+		if strings.Contains(body, "table=items") {
+			t.Fatalf("a session the proxy never saw start: status %d, the database shown; want phpMyAdmin's sign-in form", resp.StatusCode)
+		}
+	})
+
+	t.Run("phpMyAdmin's own sign-out ends the session as manual", func(t *testing.T) {
+		c := newClient(t, s.base)
+		token := c.pmaSignIn(pma)
+		resp, _ := c.do("POST", "/index.php?route=/logout", url.Values{"token": {token}})
+		if resp.StatusCode >= 400 {
+			t.Fatalf("sign-out: status %d", resp.StatusCode)
+		}
+		if rows := signOutLog(t, s, userID, logout.ReasonManual); len(rows) != 1 {
+			t.Fatalf("sign-out log: %v, want one manual sign-out of %s", rows, userID)
 		}
 	})
 }
