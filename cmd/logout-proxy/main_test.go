@@ -518,18 +518,10 @@ func TestDjangoCounterInChromium(t *testing.T) {
 	const (
 		left   = `(() => { const [m, s] = document.querySelector('#user-tools .logout-counter').textContent.split(':'); return +m * 60 + +s; })()`
 		dialog = `document.querySelector('.logout-dialog')`
-		// recheck has the widget ask the proxy's status endpoint
-		// (passive: it does not count as activity), as it does when a
-		// page comes back from the back-forward cache.
-		recheck = `dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))`
 	)
 	tab.Wait(10*time.Second, "the counter at 1:00 after sign-in", `document.querySelector('#user-tools .logout-counter') !== null && `+left+` >= 55`)
 
-	steps := []struct {
-		name string
-		do   func(tab browsertest.Tab)
-		want string // JavaScript, truthy when the step shows
-	}{
+	steps := []step{
 		{"idle time on the server's clock shows", func(tab browsertest.Tab) {
 			s.clock.Advance(30 * time.Second)
 			browsertest.Eval[bool](tab, recheck)
@@ -551,13 +543,5 @@ func TestDjangoCounterInChromium(t *testing.T) {
 			tab.Do(chromedp.Navigate(s.base + "/admin/"))
 		}, `location.pathname === '/admin/' && document.querySelector('#user-tools .logout-counter') !== null && ` + left + ` >= 55`},
 	}
-	for _, st := range steps {
-		if !t.Run(st.name, func(t *testing.T) {
-			tab := tab.With(t)
-			st.do(tab)
-			tab.Wait(10*time.Second, st.name, st.want)
-		}) {
-			t.FailNow() // each step starts where the last one ended
-		}
-	}
+	runSteps(t, tab, steps)
 }

@@ -1,18 +1,25 @@
 package main
 
 import (
+	"context"
 	"encoding/csv"
 	"html"
 	"io"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/browsertest"
 	"github.com/gologout/logout/internal/paneltest"
 	"github.com/gologout/logout/proxy"
 )
@@ -452,4 +459,230 @@ func TestPhpMyAdminThroughCommand(t *testing.T) {
 			t.Fatalf("sign-out log: %v, want one manual sign-out of %s", rows, userID)
 		}
 	})
+}
+
+// Widget state in the page, for the Chromium tests.
+const (
+	// left is the counter's MM:SS in seconds.
+	counterLeft = `(() => { const [m, s] = document.querySelector('.logout-counter').textContent.split(':'); return +m * 60 + +s; })()`
+	// recheck has the widget ask the proxy's status endpoint (passive),
+	// as it does when a page comes back from the back-forward cache.
+	recheck = `dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))`
+	// quiet holds once the page's own requests are done for a second:
+	// the panel's scripts load more after the page (WordPress's dashboard
+	// widgets and compression test), and each is activity.
+	quiet = `document.readyState === 'complete' && !(window.jQuery && jQuery.active) && performance.now() - Math.max(0, ...performance.getEntriesByType('resource').map(e => e.responseEnd)) > 1000`
+)
+
+// pageErrors collects the uncaught exceptions, console errors and
+// browser-log errors (failed loads) of a tab, from now on.
+func pageErrors(t *testing.T, tab browsertest.Tab) func() []chromedp.ConsoleMessage {
+	var mu sync.Mutex
+	var errs []chromedp.ConsoleMessage
+	msgs := chromedp.Console(tab.Ctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.IsException() || m.Type == chromedp.ConsoleError {
+				mu.Lock()
+				errs = append(errs, m)
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() []chromedp.ConsoleMessage {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(errs)
+	}
+}
+
+// A step is one step of a browser test: what to do, and the JavaScript
+// that is truthy once the page shows its outcome.
+type step struct {
+	name string
+	do   func(tab browsertest.Tab)
+	want string
+}
+
+// runSteps runs the steps in the tab in order, each a subtest that waits
+// up to 10 s for its outcome; as each step starts where the last one
+// ended, the first that fails ends t.
+func runSteps(t *testing.T, tab browsertest.Tab, steps []step) {
+	t.Helper()
+	for _, st := range steps {
+		if !t.Run(st.name, func(t *testing.T) {
+			tab := tab.With(t)
+			st.do(tab)
+			tab.Wait(10*time.Second, st.name, st.want)
+		}) {
+			t.FailNow()
+		}
+	}
+}
+
+// headerOf returns the header's value from the browser's headers, whose
+// names may be in any case.
+func headerOf(h network.Headers, name string) string {
+	for k, v := range h {
+		if s, ok := v.(string); ok && strings.EqualFold(k, name) {
+			return s
+		}
+	}
+	return ""
+}
+
+// navigate loads u in the tab after the session ended. The page may
+// navigate on its own at that moment (the panel's scripts, hearing 401,
+// reload it), which aborts this load: the step's check then judges where
+// the tab landed.
+func navigate(tab browsertest.Tab, u string) {
+	tab.T.Helper()
+	if err := chromedp.Do(tab.Ctx, chromedp.Navigate(u)); err != nil && !strings.Contains(err.Error(), "ERR_ABORTED") {
+		tab.T.Fatal(err)
+	}
+}
+
+// TestWordPressInChromium: in Chromium through the command, WordPress's
+// dashboard shows the counter in its admin bar; idle time on the
+// server's clock shows, the warning opens before the deadline and "Stay
+// signed in" extends the session; a save in the block editor counts as
+// activity; the idle end lands on WordPress's sign-in page with the
+// notice. axe-core checks the dashboard with the counter and the dialog.
+func TestWordPressInChromium(t *testing.T) {
+	br := browsertest.NewBrowser(t)
+	wp, s := startWordPress(t) // lifetime 60 s, warning 10 s before
+	tab := browsertest.NewTab(t, br, browsertest.TabOptions{Isolated: true, Width: 1280, Height: 900})
+	errs := pageErrors(t, tab)
+	tab.Do(chromedp.Navigate(s.base + "/wp-admin/"))
+	// WordPress focuses and selects the user field 200 ms after the page
+	// loads: typing before then would be overwritten.
+	tab.Wait(10*time.Second, "WordPress's sign-in form", `document.activeElement && document.activeElement.id === 'user_login'`)
+	tab.Do(chromedp.SendKeys(chromedp.CSS(`#user_login`), wp.User),
+		chromedp.SendKeys(chromedp.CSS(`#user_pass`), wp.Password),
+		chromedp.Click(chromedp.CSS(`#wp-submit`)))
+	const counter = `document.querySelector('#wp-admin-bar-top-secondary .logout-counter')`
+	tab.Wait(15*time.Second, "the counter in WordPress's admin bar at 1:00", counter+` !== null && `+counterLeft+` >= 55`)
+	tab.Wait(15*time.Second, "WordPress's own requests after the page load", quiet)
+	// The counter, in the admin bar's list of WordPress's own items.
+	browsertest.AxeWithin(t, tab.Ctx, "#wp-admin-bar-top-secondary")
+
+	const dialog = `document.querySelector('.logout-dialog')`
+	steps := []step{
+		{"idle time on the server's clock shows", func(tab browsertest.Tab) {
+			s.clock.Advance(30 * time.Second)
+			browsertest.Eval[bool](tab, recheck)
+		}, counterLeft + ` <= 30 && ` + counterLeft + ` >= 25 && !` + dialog + `.open`},
+		{"the warning opens before the deadline", func(tab browsertest.Tab) {
+			s.clock.Advance(22 * time.Second)
+			browsertest.Eval[bool](tab, recheck)
+		}, dialog + `.open && ` + counterLeft + ` > 0 && ` + counterLeft + ` <= 10`},
+		{"axe-core on the dialog", func(tab browsertest.Tab) { browsertest.AxeWithin(tab.T, tab.Ctx, ".logout-dialog") }, dialog + `.open`},
+		{"Stay signed in extends the session", func(tab browsertest.Tab) {
+			tab.Do(chromedp.Click(chromedp.CSS(`.logout-dialog .logout-stay`)))
+		}, `!` + dialog + `.open && ` + counterLeft + ` >= 55`},
+		{"a save in the block editor counts", func(tab browsertest.Tab) {
+			tab.Do(chromedp.Navigate(s.base + "/wp-admin/post-new.php"))
+			tab.Wait(30*time.Second, "the block editor", `window.wp && wp.data && wp.data.select('core/editor') && wp.data.select('core/editor').getCurrentPostId() > 0 && document.querySelector('.logout-counter') !== null`)
+			tab.Wait(15*time.Second, "the block editor's own requests after the page load", quiet)
+			s.clock.Advance(40 * time.Second)
+			// The editor saves through the REST API (/wp-json/), as its
+			// "Save draft" button does; the answer to the save carries
+			// the deadline that the save set.
+			id := browsertest.Eval[int](tab, `wp.data.select('core/editor').getCurrentPostId()`)
+			save := chromedp.Evaluate[bool](`(wp.data.dispatch('core/editor').editPost({title: 'Saved in Chromium'}), wp.data.dispatch('core/editor').savePost(), true)`)
+			isSave := func(e network.EventResponseReceived) bool {
+				u, err := url.Parse(e.Response.URL)
+				return err == nil && strings.HasSuffix(u.Path, "/wp/v2/posts/"+strconv.Itoa(id))
+			}
+			ctx, cancel := context.WithTimeout(tab.Ctx, 30*time.Second)
+			defer cancel()
+			ev, err := chromedp.Run(ctx, chromedp.WaitEvent(network.ResponseReceived, isSave, save))
+			if err != nil {
+				tab.T.Fatalf("the editor's save: %v", err)
+			}
+			if got, want := headerOf(ev.Response.Headers, logout.HeaderDeadline), strconv.FormatInt(s.clock.Now().Add(60*time.Second).UnixMilli(), 10); ev.Response.Status != 200 || got != want {
+				tab.T.Fatalf("the editor's save %s: status %d, deadline %s, want 200 and %s (extended)", ev.Response.URL, ev.Response.Status, got, want)
+			}
+			tab.Wait(30*time.Second, "the saved draft", `!wp.data.select('core/editor').isSavingPost() && wp.data.select('core/editor').didPostSaveRequestSucceed()`)
+			browsertest.Eval[bool](tab, recheck)
+		}, counterLeft + ` >= 55`},
+		{"the idle end lands on the sign-in page with the notice", func(tab browsertest.Tab) {
+			s.clock.Advance(61 * time.Second)
+			navigate(tab, s.base+"/wp-admin/edit.php")
+		}, `location.pathname === '/wp-login.php' && (document.querySelector('.logout-proxy-notice')||{}).textContent === 'You have been logged out!' && document.querySelector('#user_login') !== null`},
+	}
+	runSteps(t, tab, steps)
+	// WordPress's own pages load from the Internet (the block editor's
+	// welcome guide), and after the idle end every backend request is
+	// answered 401: of the other errors, none may be an uncaught
+	// exception or come from the proxy's files.
+	for _, m := range errs() {
+		if m.IsException() || (strings.Contains(m.URL, "/_logout/") && !strings.Contains(m.Text, "status of 401")) {
+			t.Errorf("page error: %s (%s:%d)", m, m.URL, m.Line)
+		}
+	}
+}
+
+// TestPhpMyAdminInChromium: in Chromium through the command, phpMyAdmin
+// shows the counter as a floating badge; its AJAX navigation (the
+// navigation tree, a database, a table) keeps the widget working and
+// counts as activity; and no page has an error (uncaught exceptions,
+// console errors, failed loads) from sign-in to the idle end, which lands
+// on phpMyAdmin's sign-in page with the notice.
+func TestPhpMyAdminInChromium(t *testing.T) {
+	br := browsertest.NewBrowser(t)
+	pma, s := startPhpMyAdmin(t)
+	tab := browsertest.NewTab(t, br, browsertest.TabOptions{Isolated: true, Width: 1280, Height: 900})
+	errs := pageErrors(t, tab)
+	tab.Do(chromedp.Navigate(s.base+"/index.php"),
+		chromedp.WaitVisible(chromedp.CSS(`#input_username`)),
+		chromedp.SendKeys(chromedp.CSS(`#input_username`), pma.User),
+		chromedp.SendKeys(chromedp.CSS(`#input_password`), pma.Password),
+		chromedp.Click(chromedp.CSS(`#input_go`)))
+	tab.Wait(15*time.Second, "the counter at 1:00", `document.querySelector('.logout-counter') !== null && `+counterLeft+` >= 55`)
+	tab.Wait(15*time.Second, "phpMyAdmin's own requests after the page load", quiet)
+	browsertest.AxeWithin(t, tab.Ctx, ".logout-proxy-counter")
+	// kept marks the document: AJAX navigation keeps it, a page load
+	// would not.
+	browsertest.Eval[bool](tab, `(window.kept = true)`)
+	const kept = `window.kept === true && document.querySelector('.logout-counter') !== null`
+	const dialog = `document.querySelector('.logout-dialog')`
+	steps := []step{
+		{"idle time on the server's clock shows", func(tab browsertest.Tab) {
+			s.clock.Advance(30 * time.Second)
+			browsertest.Eval[bool](tab, recheck)
+		}, counterLeft + ` <= 30 && ` + counterLeft + ` >= 25`},
+		{"a database opened in the navigation tree counts", func(tab browsertest.Tab) {
+			tab.Do(chromedp.Click(chromedp.CSS(`#pma_navigation_tree a.hover_show_full[href$="db=` + pma.Database + `"]`)))
+		}, kept + ` && document.querySelector('#page_content a[href*="table=items"]') !== null && ` + counterLeft + ` >= 55`},
+		{"a table opened from the database counts", func(tab browsertest.Tab) {
+			tab.Wait(15*time.Second, "phpMyAdmin's own requests after the navigation", quiet)
+			s.clock.Advance(30 * time.Second)
+			browsertest.Eval[bool](tab, recheck)
+			tab.Wait(10*time.Second, "the counter at 0:30", counterLeft+` <= 30`)
+			tab.Do(chromedp.Click(chromedp.CSS(`#page_content a[href*="table=items"]`)))
+		}, kept + ` && document.querySelector('#page_content').textContent.includes('third') && ` + counterLeft + ` >= 55`},
+		{"the warning opens before the deadline", func(tab browsertest.Tab) {
+			tab.Wait(15*time.Second, "phpMyAdmin's own requests after the navigation", quiet)
+			s.clock.Advance(52 * time.Second)
+			browsertest.Eval[bool](tab, recheck)
+		}, kept + ` && ` + dialog + `.open && ` + counterLeft + ` > 0 && ` + counterLeft + ` <= 10`},
+		{"axe-core on the dialog", func(tab browsertest.Tab) { browsertest.AxeWithin(tab.T, tab.Ctx, ".logout-dialog") }, dialog + `.open`},
+		{"Stay signed in extends the session", func(tab browsertest.Tab) {
+			tab.Do(chromedp.Click(chromedp.CSS(`.logout-dialog .logout-stay`)))
+		}, kept + ` && !` + dialog + `.open && ` + counterLeft + ` >= 55`},
+		{"no page error on the way", func(tab browsertest.Tab) {
+			for _, m := range errs() {
+				tab.T.Errorf("page error: %s (%s:%d)", m, m.URL, m.Line)
+			}
+		}, `true`},
+		{"the idle end lands on the sign-in page with the notice", func(tab browsertest.Tab) {
+			s.clock.Advance(61 * time.Second)
+			navigate(tab, s.base+"/index.php?route=/database/structure&db="+pma.Database)
+		}, `location.search.includes('reason=idle') && (document.querySelector('.logout-proxy-notice')||{}).textContent === 'You have been logged out!' && document.querySelector('#input_username') !== null`},
+	}
+	runSteps(t, tab, steps)
 }
