@@ -586,6 +586,9 @@ func TestWordPressInChromium(t *testing.T) {
 		{"a save in the block editor counts", func(tab browsertest.Tab) {
 			tab.Do(chromedp.Navigate(s.base + "/wp-admin/post-new.php"))
 			tab.Wait(30*time.Second, "the block editor", `window.wp && wp.data && wp.data.select('core/editor') && wp.data.select('core/editor').getCurrentPostId() > 0 && document.querySelector('.logout-counter') !== null`)
+			// The editor is fullscreen: its admin bar is hidden, and
+			// the counter floats.
+			tab.Wait(10*time.Second, "the counter floating over the fullscreen editor", `document.body.classList.contains('is-fullscreen-mode') && (b => b.classList.contains('logout-proxy-float') && b.getClientRects().length > 0)(document.querySelector('.logout-proxy-counter'))`)
 			tab.Wait(15*time.Second, "the block editor's own requests after the page load", quiet)
 			s.clock.Advance(40 * time.Second)
 			// The editor saves through the REST API (/wp-json/), as its
@@ -609,6 +612,12 @@ func TestWordPressInChromium(t *testing.T) {
 			tab.Wait(30*time.Second, "the saved draft", `!wp.data.select('core/editor').isSavingPost() && wp.data.select('core/editor').didPostSaveRequestSucceed()`)
 			browsertest.Eval[bool](tab, recheck)
 		}, counterLeft + ` >= 55`},
+		{"on a narrow screen the counter stays in the admin bar", func(tab browsertest.Tab) {
+			tab.Viewport(400, 800)
+			tab.Do(chromedp.Navigate(s.base + "/wp-admin/"))
+			tab.Wait(10*time.Second, "the dashboard", `document.querySelector('#wp-admin-bar-top-secondary .logout-counter') !== null`)
+			browsertest.AxeWithin(tab.T, tab.Ctx, "#wp-admin-bar-top-secondary")
+		}, `(r => r.width > 0 && r.top >= 0 && r.bottom <= 46 && r.right <= innerWidth)(document.querySelector('#wp-admin-bar-top-secondary .logout-counter').getBoundingClientRect())`},
 		{"the idle end lands on the sign-in page with the notice", func(tab browsertest.Tab) {
 			s.clock.Advance(61 * time.Second)
 			navigate(tab, s.base+"/wp-admin/edit.php")
