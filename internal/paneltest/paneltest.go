@@ -213,9 +213,11 @@ func serve(t testing.TB, root, constant, state string) *url.URL {
 		cancel()
 		t.Fatalf("paneltest: start php: %v", err)
 	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
 		cancel()
-		cmd.Wait()
+		<-exited
 		if t.Failed() {
 			t.Logf("PHP's log of %s:\n%s", root, log.tail())
 		}
@@ -223,6 +225,9 @@ func serve(t testing.TB, root, constant, state string) *url.URL {
 	select {
 	case port := <-log.port:
 		return &url.URL{Scheme: "http", Host: "127.0.0.1:" + port}
+	case err := <-exited:
+		exited <- err // for the cleanup
+		t.Fatalf("paneltest: PHP's server ended before it listened (%v):\n%s", err, log.tail())
 	case <-time.After(startTimeout):
 		t.Fatalf("paneltest: PHP's server did not start within %v:\n%s", startTimeout, log.tail())
 	}
