@@ -210,7 +210,7 @@ func TestWordPressThroughCommand(t *testing.T) {
 		c := newClient(t, s.base)
 		c.wpSignIn(wp)
 		// The page names the panel's users "<login> (panel)".
-		const row = `<th scope="row">admin (panel)</th>`
+		row := `<th scope="row">` + wp.User + ` (panel)</th>`
 		resp, body := proxyAdminIn(t, s).do("GET", "/logout-proxy/system/sessions", nil)
 		if resp.StatusCode != 200 || !strings.Contains(body, row) {
 			t.Fatalf("sessions page: status %d, lists %s: %v", resp.StatusCode, row, strings.Contains(body, row))
@@ -364,6 +364,8 @@ func (c *client) pmaSignIn(pma *paneltest.PhpMyAdmin) string {
 	return m[1]
 }
 
+// cookie returns the value of the jar's cookie of that name for the
+// client's base, or "".
 func (c *client) cookie(name string) string {
 	for _, ck := range c.cookies("/") {
 		if ck.Name == name {
