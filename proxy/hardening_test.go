@@ -471,6 +471,52 @@ func TestPanelOwnSignOut(t *testing.T) {
 	}
 }
 
+// TestPhpMyAdminOwnSignOut: phpMyAdmin's own sign-out keeps its session
+// cookie, every visitor's, and deletes pmaAuth-1, the sign-in's own
+// credential; the Logout session ends as manual.
+func TestPhpMyAdminOwnSignOut(t *testing.T) {
+	up := httptest.NewServer(&fakePMA{signedIn: map[string]bool{}, honest: true})
+	defer up.Close()
+	p, srv := newProxy(t, up.URL, proxy.PhpMyAdmin(), fakeclock.New(), nil)
+	c := newClient(t, srv.URL)
+	c.do("GET", "/", nil)
+	c.do("POST", "/index.php?route=/", url.Values{"pma_username": {"root"}})
+	_, body := c.do("GET", "/index.php?route=/", nil)
+	m := regexp.MustCompile(`name="token" value="([0-9a-f]+)"`).FindStringSubmatch(body)
+	if m == nil || !strings.Contains(body, "signed in:true") {
+		t.Fatalf("phpMyAdmin through the proxy: %q", body)
+	}
+	c.do("POST", "/index.php?route=/logout", url.Values{"token": {m[1]}})
+	if n, _ := p.Manager().CountSessions(context.Background(), ""); n != 0 {
+		t.Fatalf("%d sessions after phpMyAdmin's own sign-out, want none", n)
+	}
+	evs, _ := p.Manager().Events(context.Background(), 10)
+	if len(evs) != 1 || evs[0].Reason != logout.ReasonManual {
+		t.Fatalf("sign-out log %+v, want one manual sign-out", evs)
+	}
+}
+
+// TestPhpMyAdminAroundProxy: a phpMyAdmin session signed in without the
+// proxy (before it was put in, or straight at the panel) is not served
+// through it, although every page of phpMyAdmin is at its sign-in path,
+// where an anonymous visitor's session cookie goes on: the sign-in's own
+// credential, pmaAuth-1, does not.
+func TestPhpMyAdminAroundProxy(t *testing.T) {
+	up := httptest.NewServer(&fakePMA{signedIn: map[string]bool{}, honest: true})
+	defer up.Close()
+	_, srv := newProxy(t, up.URL, proxy.PhpMyAdmin(), fakeclock.New(), nil)
+	direct := newClient(t, up.URL)
+	direct.do("POST", "/index.php?route=/", url.Values{"pma_username": {"root"}})
+	if _, body := direct.do("GET", "/index.php?route=/", nil); !strings.Contains(body, "signed in:true") {
+		t.Fatalf("phpMyAdmin directly: %q", body)
+	}
+	c := newClient(t, srv.URL)
+	c.c.Jar.SetCookies(mustParse(t, srv.URL), direct.c.Jar.Cookies(mustParse(t, up.URL)))
+	if _, body := c.do("GET", "/index.php?route=/", nil); !strings.Contains(body, "signed in:false") {
+		t.Fatalf("the session signed in around the proxy, through it: %q; want phpMyAdmin's anonymous visitor", body)
+	}
+}
+
 // fakePMA behaves like phpMyAdmin with cookie authentication: a session
 // cookie for every visitor, renewed at sign-in with pmaAuth-1; pages carry
 // the session's token; sign-out is a POST with that token, which deletes
@@ -495,7 +541,11 @@ func (f *fakePMA) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.ParseForm()
 		if f.honest && r.PostForm.Get("token") == token {
 			delete(f.signedIn, sid)
-			http.SetCookie(w, &http.Cookie{Name: "pmaAuth-1", Path: "/", MaxAge: -1})
+			// phpMyAdmin 5.2 sends its session cookie again, unchanged,
+			// then seals pmaAuth-1 anew and deletes it.
+			http.SetCookie(w, &http.Cookie{Name: "phpMyAdmin", Value: sid, Path: "/"})
+			http.SetCookie(w, &http.Cookie{Name: "pmaAuth-1", Value: "resealed", Path: "/"})
+			http.SetCookie(w, &http.Cookie{Name: "pmaAuth-1", Value: "deleted", Path: "/", MaxAge: -1})
 		}
 		http.Redirect(w, r, "/index.php?route=/", http.StatusFound)
 		return
@@ -508,8 +558,9 @@ func (f *fakePMA) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/index.php?route=/", http.StatusFound)
 		return
 	}
+	auth, _ := r.Cookie("pmaAuth-1") // sealed with a key of the session
 	w.Header().Set("Content-Type", "text/html")
-	fmt.Fprintf(w, `<html><body><form><input type="hidden" name="token" value="%s"></form>signed in:%v</body></html>`, token, f.signedIn[sid])
+	fmt.Fprintf(w, `<html><body><form><input type="hidden" name="token" value="%s"></form>signed in:%v</body></html>`, token, f.signedIn[sid] && auth != nil && auth.Value == "sealed")
 }
 
 // TestSignOutForm: phpMyAdmin's sign-out is a POST with its pages' token,
@@ -546,6 +597,61 @@ func TestSignOutForm(t *testing.T) {
 				}
 			} else if signOuts.Load() != 2 {
 				t.Fatalf("%d sign-outs, want a second try after an answer that proved nothing", signOuts.Load())
+			}
+		})
+	}
+}
+
+// TestPageAtSignInPath: phpMyAdmin serves every page at its sign-in path
+// (/index.php?route=…), so an ended session's request for one of them is
+// denied as any other backend request is, a page load with a 303 to the
+// sign-in page that names the reason and a script with a 401, rather than
+// served as the sign-in page without a word; the sign-in page itself and a
+// new sign-in still go through to the panel.
+func TestPageAtSignInPath(t *testing.T) {
+	up := httptest.NewServer(&fakePMA{signedIn: map[string]bool{}, honest: true})
+	defer up.Close()
+	tests := []struct {
+		name, method, path string
+		script             bool
+		want               int
+		wantLoc            string // in the Location of a 303
+	}{
+		{"a page", "GET", "/index.php?route=/database/structure&db=d", false, http.StatusSeeOther,
+			"/index.php?reason=idle&return=%2Findex.php%3Froute%3D%2Fdatabase%2Fstructure%26db%3Dd"},
+		{"a script", "GET", "/index.php?route=/database/structure&db=d&ajax_request=true", true, http.StatusUnauthorized, ""},
+		{"the sign-in page", "GET", "/index.php", false, http.StatusOK, ""},
+		{"the sign-in page with the reason", "GET", "/index.php?reason=idle", false, http.StatusOK, ""},
+		{"a new sign-in", "POST", "/index.php?route=/", false, http.StatusFound, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := fakeclock.New()
+			_, srv := newProxy(t, up.URL, proxy.PhpMyAdmin(), clock, nil)
+			c := newClient(t, srv.URL)
+			c.do("GET", "/", nil)
+			c.do("POST", "/index.php?route=/", url.Values{"pma_username": {"root"}})
+			if _, body := c.do("GET", "/index.php?route=/", nil); !strings.Contains(body, "signed in:true") {
+				t.Fatalf("phpMyAdmin through the proxy: %q", body)
+			}
+			clock.Advance(61 * time.Second)
+			var form io.Reader
+			if tt.method == "POST" {
+				form = strings.NewReader("pma_username=root")
+			}
+			req, _ := http.NewRequest(tt.method, srv.URL+tt.path, form)
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Sec-Fetch-Mode", "navigate")
+			if tt.script {
+				req.Header.Set("Sec-Fetch-Mode", "cors")
+			}
+			resp, err := c.c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want || (tt.wantLoc != "" && resp.Header.Get("Location") != tt.wantLoc) {
+				t.Fatalf("got %d to %q, want %d to %q", resp.StatusCode, resp.Header.Get("Location"), tt.want, tt.wantLoc)
 			}
 		})
 	}

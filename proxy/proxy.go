@@ -401,22 +401,29 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
 		key := p.requestKey(r)
 		switch {
 		case in.dropped && key != "":
-			ended, err := p.ended(r.Context(), key)
+			reason, ended, err := p.ended(r.Context(), key)
 			if err != nil && in.backend {
 				ended = true // fail closed on the backend
 			}
 			if ended {
 				p.endCredential(w, r, in)
+				if in.backend && p.pageAtSignIn(r) {
+					// The Manager lets the sign-in path through, so that
+					// signing in again works with a dead cookie; a page
+					// of the panel served there is denied as any other.
+					p.m.Unauthorized(w, r, reason)
+					return
+				}
 				// "keep" forwards the cookie of an ended session only once
 				// the panel has confirmed its sign-in ended.
 				if in.backend || p.prof.FrontEnd == "strip" || !in.confirmed {
 					p.stripCredentials(r.Header)
 				}
-			} else if in.backend && !p.anonymousPath(r.URL.Path) {
-				p.stripCredentials(r.Header) // a session this proxy never started
+			} else {
+				p.stripUnstarted(r, in) // a session this proxy never started
 			}
-		case in.backend && !p.anonymousPath(r.URL.Path):
-			p.stripCredentials(r.Header) // say, an auth cookie without its session cookie
+		default:
+			p.stripUnstarted(r, in) // say, an auth cookie without its session cookie
 		}
 	}
 	if r.Method == http.MethodGet && r.URL.Path == p.prof.SignInPath && p.prof.ReturnParam != "" {
@@ -429,17 +436,51 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
 	p.rp.ServeHTTP(w, r)
 }
 
+// stripUnstarted removes from a backend request without a session that
+// this proxy started the panel's credentials, so that the panel sees an
+// anonymous visitor; on AnonymousPaths the session cookie stays, as an
+// anonymous visitor's sign-in form keeps its token there, but the
+// sign-in's own credentials (ExtraCookies: phpMyAdmin's pmaAuth-1, whose
+// every page is at its sign-in path) do not.
+func (p *Proxy) stripUnstarted(r *http.Request, in *info) {
+	switch {
+	case !in.backend:
+	case !p.anonymousPath(r.URL.Path):
+		p.stripCredentials(r.Header)
+	default:
+		filterCookies(r.Header, func(name, _ string) bool {
+			return readAs(p.prof.ExtraCookies, name) && !readAs(p.prof.SessionCookies, name) && !matchAny(p.prof.KeepCookies, name)
+		})
+	}
+}
+
 // ended reports whether the session of the upstream session cookie key
-// has ended, by the sign-out log.
-func (p *Proxy) ended(ctx context.Context, key string) (bool, error) {
-	_, err := p.m.Ended(ctx, key)
+// has ended, and why, by the sign-out log.
+func (p *Proxy) ended(ctx context.Context, key string) (logout.Reason, bool, error) {
+	ev, err := p.m.Ended(ctx, key)
 	switch {
 	case err == nil:
-		return true, nil
+		return ev.Reason, true, nil
 	case errors.Is(err, logout.ErrNotFound):
-		return false, nil
+		return 0, false, nil
 	}
-	return false, fmt.Errorf("proxy: sign-out log: %w", err)
+	return 0, false, fmt.Errorf("proxy: sign-out log: %w", err)
+}
+
+// pageAtSignIn reports whether r asks the sign-in path for a page of the
+// panel rather than for its sign-in page: a GET or HEAD whose query has
+// more than the return and reason parameters, as phpMyAdmin serves every
+// page at its sign-in path (/index.php?route=…).
+func (p *Proxy) pageAtSignIn(r *http.Request) bool {
+	if r.URL.Path != p.prof.SignInPath || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		return false
+	}
+	for k := range r.URL.Query() {
+		if k != p.prof.ReturnParam && k != "return" && k != "reason" {
+			return true
+		}
+	}
+	return false
 }
 
 // credential patterns: the session cookie and its companions.

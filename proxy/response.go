@@ -116,10 +116,17 @@ func (p *Proxy) followCookies(resp *http.Response, in *info) error {
 	deleted := false
 	now := time.Now()
 	for _, c := range resp.Cookies() {
+		gone := c.Value == "" || c.MaxAge < 0 || (!c.Expires.IsZero() && c.Expires.Before(now))
 		if !matchAny(p.prof.SessionCookies, c.Name) {
+			// A panel whose session cookie is every visitor's
+			// (phpMyAdmin) keeps it at its sign-out and deletes the
+			// sign-in's own credential.
+			if gone && p.prof.AnonymousSessions && matchAny(p.prof.ExtraCookies, c.Name) && !matchAny(p.prof.KeepCookies, c.Name) {
+				deleted = true
+			}
 			continue
 		}
-		if c.Value == "" || c.MaxAge < 0 || (!c.Expires.IsZero() && c.Expires.Before(now)) {
+		if gone {
 			deleted = true
 			continue
 		}
@@ -139,7 +146,7 @@ func (p *Proxy) followCookies(resp *http.Response, in *info) error {
 		return p.startSession(resp, in, logout.User{ID: sess.UserID, Name: sess.UserName, Roles: sess.Roles})
 	case set != "" && set != current && live && in.signIn && resp.StatusCode >= 300 && resp.StatusCode < 400:
 		return p.startSession(resp, in, p.signInUser(resp, in))
-	case deleted && set == "" && live:
+	case deleted && (set == "" || set == current) && live:
 		in.handled = true // the panel signed out itself
 		if err := p.m.SignOut(in.w, in.orig); err != nil {
 			p.log.Warn("proxy: sign out", slog.String("error", err.Error()))

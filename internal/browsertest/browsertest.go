@@ -319,6 +319,30 @@ type axeViolation struct {
 // is skipped with a message, or fails when [CI] is true.
 func Axe(t testing.TB, ctx context.Context) {
 	t.Helper()
+	axe(t, ctx, "document")
+}
+
+// AxeWithin runs axe-core as [Axe] does, on the elements that the CSS
+// selectors match and their descendants only: the parts of a page that
+// the project puts into a page it did not write (the proxy's counter and
+// dialog in an admin panel), whose own markup is not the project's to fix.
+func AxeWithin(t testing.TB, ctx context.Context, selectors ...string) {
+	t.Helper()
+	include := make([][]string, len(selectors))
+	for i, s := range selectors {
+		include[i] = []string{s}
+	}
+	b, err := json.Marshal(map[string]any{"include": include})
+	if err != nil {
+		t.Fatalf("axe-core: %v", err)
+	}
+	axe(t, ctx, string(b))
+}
+
+// axe runs axe-core on the context, a JavaScript expression for axe.run's
+// first argument.
+func axe(t testing.TB, ctx context.Context, context string) {
+	t.Helper()
 	path := axePath(t)
 	src, err := os.ReadFile(path)
 	if err != nil {
@@ -334,7 +358,7 @@ func Axe(t testing.TB, ctx context.Context) {
 		t.Fatalf("axe-core: load %s: %v", path, err)
 	}
 	raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](
-		`axe.run(document, {resultTypes: ['violations']}).then(r => JSON.stringify(r.violations))`,
+		`axe.run(`+context+`, {resultTypes: ['violations']}).then(r => JSON.stringify(r.violations))`,
 		chromedp.EvalAwaitPromise))
 	if err != nil {
 		t.Fatalf("axe-core: run: %v", err)

@@ -7,12 +7,19 @@
   var box = document.querySelector(".logout-proxy-counter[data-logout-proxy-target]");
   if (!box) return;
   var sel = box.getAttribute("data-logout-proxy-target");
+  // A list holds list items only (WordPress's admin bar is a <ul>): in
+  // one, the counter sits in an item of its own.
+  var item = document.createElement("li");
+  item.className = "logout-proxy-item";
   var place = function () {
     var target = null;
     try { target = sel ? document.querySelector(sel) : null; } catch (e) { target = null; }
     var shown = target && target.getClientRects().length > 0;
-    if (shown && box.parentNode !== target) target.appendChild(box);
-    if (!shown && box.parentNode !== document.body) document.body.appendChild(box);
+    var list = shown && /^(UL|OL|MENU)$/.test(target.tagName);
+    var where = !shown ? document.body : list ? item : target;
+    if (list && item.parentNode !== target) target.appendChild(item);
+    if (!list && item.parentNode) item.parentNode.removeChild(item);
+    if (box.parentNode !== where) where.appendChild(box);
     box.classList.toggle("logout-proxy-float", !shown);
   };
   place();
