@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/proxy"
 )
 
 // eventLimit is how many entries of the sign-out log the page shows.
@@ -127,9 +128,16 @@ func (a *App) sessionsPage(w http.ResponseWriter, r *http.Request, u *user) {
 	if len(list) == sessionsPageSize {
 		v.Next = formatCursor(logout.CursorOf(list[len(list)-1]))
 	}
-	// Per-user counts: one count per known user, bounded by the users.
+	// Per-user counts: one count per known user, bounded by the users,
+	// and per panel user of this page (behind logout-proxy), bounded by
+	// the page, so that "sign out by user" reaches the panel's users too.
 	ids := slices.Collect(maps.Keys(names))
-	slices.SortFunc(ids, func(x, y string) int { return strings.Compare(names[x], names[y]) })
+	for _, s := range list {
+		if _, panel := proxy.PanelUserName(s.UserID); panel && !slices.Contains(ids, s.UserID) {
+			ids = append(ids, s.UserID)
+		}
+	}
+	slices.SortFunc(ids, func(x, y string) int { return strings.Compare(displayUser(x, names), displayUser(y, names)) })
 	for _, id := range ids {
 		n, err := a.m.CountSessions(ctx, id)
 		if err != nil {
@@ -137,7 +145,7 @@ func (a *App) sessionsPage(w http.ResponseWriter, r *http.Request, u *user) {
 			return
 		}
 		if n > 0 {
-			v.Users = append(v.Users, userRow{ID: id, Name: names[id], Count: n})
+			v.Users = append(v.Users, userRow{ID: id, Name: displayUser(id, names), Count: n})
 		}
 	}
 	for _, e := range events {
