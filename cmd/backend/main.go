@@ -29,6 +29,7 @@ import (
 	"github.com/gologout/logout/backend"
 	"github.com/gologout/logout/cmd/internal/audit"
 	"github.com/gologout/logout/cmd/internal/serve"
+	"github.com/gologout/logout/cmd/internal/version"
 )
 
 func main() {
@@ -86,6 +87,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		"`address or network` of a reverse proxy, such as 10.0.0.0/8, trusted to name the client in X-Forwarded-For or Forwarded "+
 			"for sign-in throttling; repeat it or separate with commas. Without it, clients behind a proxy share its address (LOGOUT_TRUSTED_PROXY)")
 	o.settings.Register(fs, getenv)
+	showVersion := fs.Bool("version", false, "print the version, the commit and the Go version, and exit")
 	usage := func(w io.Writer) {
 		fmt.Fprint(w, usageHead)
 		fs.SetOutput(w)
@@ -98,6 +100,9 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		usage(stdout)
 		return o, true, nil
 	case err != nil:
+	case *showVersion:
+		fmt.Fprintln(stdout, version.Read().String("backend"))
+		return o, true, nil
 	case fs.NArg() > 0:
 		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	default:

@@ -35,6 +35,7 @@ import (
 	"github.com/gologout/logout/backend"
 	"github.com/gologout/logout/cmd/internal/audit"
 	"github.com/gologout/logout/cmd/internal/serve"
+	"github.com/gologout/logout/cmd/internal/version"
 	"github.com/gologout/logout/proxy"
 )
 
@@ -118,6 +119,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		"needs --laravel-app-key; prefer the environment variable (LOGOUT_PROXY_LARAVEL_PREVIOUS_KEYS)")
 
 	o.settings.Register(fs, getenv)
+	showVersion := fs.Bool("version", false, "print the version, the commit and the Go version, and exit")
 	usage := func(w io.Writer) {
 		fmt.Fprint(w, usageHead)
 		fs.SetOutput(w)
@@ -130,6 +132,9 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		usage(stdout)
 		return o, true, nil
 	case err != nil:
+	case *showVersion:
+		fmt.Fprintln(stdout, version.Read().String("logout-proxy"))
+		return o, true, nil
 	case envErr != nil:
 		err = envErr
 	case fs.NArg() > 0:
