@@ -73,6 +73,7 @@ type page struct {
 	Widget     *widget.Config
 	Notices    []notice
 	CSS, JS    string // asset URLs
+	Icon       string // the favicon's URL
 	Data       any    // the page's own data
 }
 
@@ -94,6 +95,7 @@ func (a *App) page(r *http.Request, u *user, title string) *page {
 	p := &page{
 		translator: tr, Title: tr.T(title), Prefix: a.cfg.Prefix, Here: r.URL.RequestURI(), User: u,
 		CSS: a.assetURL(a.assets.url("app.css")), JS: a.assetURL(a.assets.url("app.js")), Backend: a.isBackend(r.URL.Path),
+		Icon: a.assetURL(a.assets.url("favicon.svg")),
 		Brand: "app.name", Footer: "footer.text",
 	}
 	if a.cfg.ProxyPages {
@@ -222,7 +224,7 @@ func formatLeft(tr translator, left, lifetime time.Duration) string {
 	})
 }
 
-// assets serves the App's own CSS and JavaScript from static/.
+// assets serves the App's own CSS, JavaScript and favicon from static/.
 type assets struct {
 	files map[string]asset
 }

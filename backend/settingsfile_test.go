@@ -333,3 +333,16 @@ func TestLoadSettingsSize(t *testing.T) {
 		})
 	}
 }
+
+// TestPackagedSettingsFile loads the example settings file that the
+// Linux package installs as /etc/logout-proxy/settings.toml: the service
+// must start with it as it is.
+func TestPackagedSettingsFile(t *testing.T) {
+	src, err := backend.LoadSettings(filepath.Join("..", "internal", "release", "linux", "settings.toml"), func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("LoadSettings: %v", err)
+	}
+	if src.Settings.Lifetime != logout.DefaultSettings().Lifetime {
+		t.Errorf("the example sets the lifetime %v; it should leave every key to its default", src.Settings.Lifetime)
+	}
+}
