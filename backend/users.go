@@ -85,6 +85,13 @@ func openUsers(ctx context.Context, path string, cost int) (*userDB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backend: users database: %w", err)
 	}
+	// SQLite reports a file it may not open as "unable to open database
+	// file (14)": ask the file system first, which names the problem.
+	if f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		return nil, fmt.Errorf("backend: users database: %w", err)
+	} else {
+		f.Close()
+	}
 	dsn := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(abs)) +
 		"?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)"
 	db, err := sql.Open("sqlite", dsn)

@@ -64,13 +64,22 @@ func (c Command) ClaimData(dir string) error {
 
 // Explain returns err with a plain sentence in front when it is a
 // permission problem, which SQLite and the os package report in their
-// own terms ("unable to open database file (14)", "permission denied").
+// own terms ("unable to open database file (14)", "permission denied");
+// once: an error Explain returned is returned as it is.
 func Explain(err error) error {
-	if errors.Is(err, os.ErrPermission) {
-		return fmt.Errorf("permission denied (does the user running this command own the directory?): %w", err)
+	var pe *permissionError
+	if errors.Is(err, os.ErrPermission) && !errors.As(err, &pe) {
+		return &permissionError{err}
 	}
 	return err
 }
+
+type permissionError struct{ err error }
+
+func (e *permissionError) Error() string {
+	return "permission denied (does the user running this command own the data directory?): " + e.err.Error()
+}
+func (e *permissionError) Unwrap() error { return e.err }
 
 const resetUsage = `Usage: %[1]s reset-password [--data DIR] [--password-stdin] [USER]
 

@@ -57,7 +57,7 @@ func TestClaimDataPermission(t *testing.T) {
 	}
 	t.Cleanup(func() { os.Chmod(parent, 0o700) })
 	err := proxyCmd.ClaimData(filepath.Join(parent, "data"))
-	if err == nil || !strings.Contains(err.Error(), "permission denied (does the user running this command own the directory?)") {
+	if err == nil || !strings.Contains(err.Error(), "permission denied (does the user running this command own the data directory?)") {
 		t.Errorf("got %v, want the permission problem named", err)
 	}
 }

@@ -61,7 +61,7 @@ func Report(w io.Writer, name string, err error) {
 	if err == nil {
 		return
 	}
-	fmt.Fprintf(w, "%s: %s\n", name, Message(err))
+	fmt.Fprintf(w, "%s: %s\n", name, Message(Explain(err)))
 	var u *usageError
 	if errors.As(err, &u) {
 		help := u.help

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"testing"
 
 	"github.com/gologout/logout/cmd/internal/serve"
@@ -24,6 +25,8 @@ func TestReport(t *testing.T) {
 			"backend: flag provided but not defined: -nope\nRun 'backend --help' for usage.\n", 2},
 		{"usage of a subcommand", fmt.Errorf("wrapped: %w", serve.Usage("backend export", errors.New("export: want events or settings"))),
 			"backend: wrapped: export: want events or settings\nRun 'backend export --help' for usage.\n", 2},
+		{"a permission problem, named once", serve.Explain(fmt.Errorf("backend: users database: %w", &fs.PathError{Op: "open", Path: "data/users.db", Err: fs.ErrPermission})),
+			"backend: permission denied (does the user running this command own the data directory?): users database: open data/users.db: permission denied\n", 1},
 		{"a segment that is a package name alone", errors.New("listen: user logout: backend"),
 			"backend: listen: user logout\n", 1},
 	} {
