@@ -110,8 +110,9 @@ type pkg struct {
 }
 
 // installCheck proves, offline, what a user can do with the modules in
-// the proxy at version: with GOPROXY naming only the proxy and the
-// module cache offline, a fresh module cache, and no go.work, it gets
+// the proxy at version: with GOPROXY naming only the proxy and then, for
+// the modules of others, offline (this machine's module caches), a fresh
+// module cache, and no go.work, it gets
 // each module that has packages for others to import (each in a new
 // module of its own) and builds a program importing them all, and
 // installs every command (package main) outside internal directories.

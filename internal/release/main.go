@@ -186,5 +186,12 @@ func check(ctx context.Context, w io.Writer, root, version string, fix, keep boo
 	if err != nil {
 		return err
 	}
-	return installCheck(ctx, w, filepath.Join(s.tmp, "install"), s.proxy, pkgs, s.mods, version, s.offline)
+	return installCheck(ctx, w, filepath.Join(s.tmp, "install"), s.proxy, pkgs, s.mods, version, s.local())
+}
+
+// local is the GOPROXY list of the module caches on this machine: the
+// one that buildProxy filled (each module's own requirements, as `go mod
+// tidy` on it fetched them) and the user's.
+func (s *staged) local() string {
+	return "file://" + filepath.ToSlash(filepath.Join(s.tmp, "modcache", "cache", "download")) + "," + s.offline
 }

@@ -119,14 +119,15 @@ func writeSBOM(root, outDir string, rel *release, modcache string) (string, erro
 		return id
 	}
 	dirOf := func(path, version string) string {
-		if isOurs(path) && (version == "(devel)" || version == "") {
-			return filepath.Join(root, strings.TrimPrefix(strings.TrimPrefix(path, rootPath), "/"))
+		if esc, err := module.EscapePath(path); err == nil {
+			dir := filepath.Join(modcache, filepath.FromSlash(esc)+"@"+version)
+			if _, err := os.Stat(dir); err == nil || !isOurs(path) {
+				return dir
+			}
 		}
-		esc, err := module.EscapePath(path)
-		if err != nil {
-			return ""
-		}
-		return filepath.Join(modcache, filepath.FromSlash(esc)+"@"+version)
+		// The repository's own modules, built from the work tree (the
+		// main module of a release, every one of a snapshot).
+		return filepath.Join(root, strings.TrimPrefix(strings.TrimPrefix(path, rootPath), "/"))
 	}
 	var plats []platform
 	for p := range rel.Binaries {

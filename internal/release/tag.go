@@ -65,7 +65,7 @@ func tag(ctx context.Context, w io.Writer, root, version string) error {
 	if err != nil {
 		return err
 	}
-	if err := installCheck(ctx, w, filepath.Join(s.tmp, "install"), s.proxy, pkgs, s.mods, version, s.offline); err != nil {
+	if err := installCheck(ctx, w, filepath.Join(s.tmp, "install"), s.proxy, pkgs, s.mods, version, s.local()); err != nil {
 		return err
 	}
 
