@@ -141,9 +141,11 @@ func (m *Manager) Paths() Paths {
 //   - POST …/keepalive: CSRF-checked; extends the session ("Stay signed
 //     in") and answers like status.
 //   - POST …/signout: CSRF-checked; signs out ([ReasonManual]); 303 to the
-//     sign-in page, or 200 JSON for scripts, with
-//     `Clear-Site-Data: "cache", "cookies"` so that the browser drops the
-//     backend pages it cached and the site's cookies.
+//     sign-in page, or 200 JSON for scripts, with the session's cookie
+//     expired and `Clear-Site-Data: "cache"` so that the browser drops the
+//     backend pages it cached (`"cache", "cookies"` with
+//     [Options.ClearSiteCookies], which empties every cookie of the
+//     registrable domain).
 //   - GET  …/events: passive; the push stream ([server-sent events]):
 //     401 like status when signed out; else 200 "text/event-stream" with
 //     "retry: 2000", then an event "status" (data: the JSON of status) at
@@ -176,6 +178,7 @@ func (m *Manager) Endpoints() http.Handler {
 	})
 	mux.HandleFunc("POST "+p.SignOut, func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := m.Status(r); !ok {
+			m.creds.drop(w, r) // a cookie of an ended session
 			m.respondSignedOut(w, r)
 			return
 		}
@@ -196,8 +199,14 @@ func (m *Manager) Endpoints() http.Handler {
 
 func (m *Manager) respondSignedOut(w http.ResponseWriter, r *http.Request) {
 	// Drop what the browser kept of the backend: cached pages (the back
-	// button must not show them) and every cookie of the site.
-	w.Header().Set("Clear-Site-Data", `"cache", "cookies"`)
+	// button must not show them). "cookies" would delete every cookie of
+	// the registrable domain, other sites' on its subdomains too, so it
+	// is the application's choice.
+	if m.opts.ClearSiteCookies {
+		w.Header().Set("Clear-Site-Data", `"cache", "cookies"`)
+	} else {
+		w.Header().Set("Clear-Site-Data", `"cache"`)
+	}
 	u := m.SignInURL(ReasonManual, "")
 	if IsScript(r) {
 		m.writeJSON(w, http.StatusOK, statusJSON{Reason: ReasonManual.String(), Message: m.message(r, ReasonManual), SignInURL: u})

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -123,17 +124,35 @@ func TestUnavailableAnswers(t *testing.T) {
 }
 
 func TestSignOutClearsSiteData(t *testing.T) {
-	e := newEnv(t, logout.Options{})
-	for _, script := range []bool{false, true} {
-		c := e.signIn("alice")
-		q := req{method: "POST", path: "/backend/session/signout", cookie: c, body: "csrf_token=" + url.QueryEscape(e.csrf(c))}
-		if script {
-			q.header = map[string]string{"Sec-Fetch-Mode": "cors"}
-		}
-		w := e.do(q)
-		if got := w.Header().Get("Clear-Site-Data"); got != `"cache", "cookies"` {
-			t.Fatalf("script=%v: %d, Clear-Site-Data %q", script, w.Code, got)
-		}
+	for _, tc := range []struct {
+		name string
+		opts logout.Options
+		want string
+	}{
+		{"default: the cache, and the session's own cookie", logout.Options{}, `"cache"`},
+		{"ClearSiteCookies: every cookie of the domain", logout.Options{ClearSiteCookies: true}, `"cache", "cookies"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.opts)
+			for _, script := range []bool{false, true} {
+				c := e.signIn("alice")
+				q := req{method: "POST", path: "/backend/session/signout", cookie: c, body: "csrf_token=" + url.QueryEscape(e.csrf(c))}
+				if script {
+					q.header = map[string]string{"Sec-Fetch-Mode": "cors"}
+				}
+				w := e.do(q)
+				if got := w.Header().Get("Clear-Site-Data"); got != tc.want {
+					t.Fatalf("script=%v: %d, Clear-Site-Data %q, want %q", script, w.Code, got, tc.want)
+				}
+				expired := false
+				for _, ck := range w.Result().Cookies() {
+					expired = expired || (strings.HasSuffix(ck.Name, "logout_session") && ck.MaxAge < 0)
+				}
+				if !expired {
+					t.Errorf("script=%v: the session cookie is not expired: %q", script, w.Header().Values("Set-Cookie"))
+				}
+			}
+		})
 	}
 }
 

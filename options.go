@@ -42,6 +42,14 @@ type Options struct {
 	// App, when set, makes the Manager work on top of the application's
 	// own session system instead of issuing its own cookie.
 	App AppSessions
+	// ClearSiteCookies adds "cookies" to the Clear-Site-Data header of
+	// the sign-out answer. Browsers then delete every cookie of the
+	// registrable domain, example.com and all its subdomains: a shop's
+	// cart, another subdomain's session, not only the backend's. Default
+	// false: the answer sends Clear-Site-Data: "cache" (no cached backend
+	// page behind the back button) and expires the Manager's own cookie
+	// (with App, calls EndSession).
+	ClearSiteCookies bool
 	// Defaults are the settings in force while the store holds none
 	// (before an administrator first saves the settings page): the idle
 	// lifetime, the absolute limit, the warning lead and the rest. Saved

@@ -82,6 +82,10 @@ type Config struct {
 	// user's then names the panel's user, compared as the panel compares
 	// names. The pages show such users as "name (panel)" either way.
 	PanelUser func(name string) string
+	// ProxyPages names the pages for logout-proxy's admin pages: "Logout
+	// proxy" in their titles and header and the proxy's footer, instead of
+	// the reference backend's "Backend". Default false.
+	ProxyPages bool
 	// NoDemoUser, when set, creates only the administrator at the first
 	// start, not the demo user "editor". Default false.
 	NoDemoUser bool

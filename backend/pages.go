@@ -31,6 +31,12 @@ func (a *App) routes() http.Handler {
 	handle("GET", "/lang", http.HandlerFunc(a.setLang))
 	handle("GET", "/assets/app/", http.StripPrefix("/assets/app", a.assets))
 	handle("GET", "/assets/logout/", http.StripPrefix("/assets/logout", widget.Handler()))
+	// Browsers ask for /favicon.ico whatever the pages link to.
+	handle("GET", "/favicon.ico", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r2 := r.Clone(r.Context())
+		r2.URL.Path, r2.URL.RawQuery = "/favicon.svg", ""
+		a.assets.ServeHTTP(w, r2)
+	}))
 	mux.HandleFunc("/", notFound)
 
 	mux.Handle(p+"/session/", a.m.Endpoints()) // answers its own 405s

@@ -65,12 +65,15 @@ type page struct {
 	Here       string     // the request URI, for the language switch
 	Langs      []langLink // the language switch
 	Backend    bool       // a backend page (the sign-in page too)
+	Brand      string     // catalog key of the backend's name: "app.name" or "proxy.name"
+	Footer     string     // catalog key of the footer's text
 	User       *user      // the signed-in user, or nil: no navigation
 	Active     string     // the navigation item of the page
 	CSRF       string     // the session's CSRF token
 	Widget     *widget.Config
 	Notices    []notice
 	CSS, JS    string // asset URLs
+	Icon       string // the favicon's URL
 	Data       any    // the page's own data
 }
 
@@ -92,6 +95,11 @@ func (a *App) page(r *http.Request, u *user, title string) *page {
 	p := &page{
 		translator: tr, Title: tr.T(title), Prefix: a.cfg.Prefix, Here: r.URL.RequestURI(), User: u,
 		CSS: a.assetURL(a.assets.url("app.css")), JS: a.assetURL(a.assets.url("app.js")), Backend: a.isBackend(r.URL.Path),
+		Icon: a.assetURL(a.assets.url("favicon.svg")),
+		Brand: "app.name", Footer: "footer.text",
+	}
+	if a.cfg.ProxyPages {
+		p.Brand, p.Footer = "proxy.name", "proxy.footer"
 	}
 	for _, l := range languages() {
 		p.Langs = append(p.Langs, langLink{Code: l, Name: a.cat.lang(l).T("lang.name"), Current: l == tr.Lang})
@@ -216,7 +224,7 @@ func formatLeft(tr translator, left, lifetime time.Duration) string {
 	})
 }
 
-// assets serves the App's own CSS and JavaScript from static/.
+// assets serves the App's own CSS, JavaScript and favicon from static/.
 type assets struct {
 	files map[string]asset
 }

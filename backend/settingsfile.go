@@ -174,7 +174,11 @@ func readSettingsFile(b []byte, path string, form url.Values, origins map[string
 	}
 	var errs []error
 	for _, k := range md.Undecoded() {
-		errs = append(errs, &logout.FieldError{Field: k.String(), Code: CodeUnknownKey, Reason: "is not a settings key"})
+		reason := "is not a settings key"
+		if s := suggest(k.String(), settingsEnvKeys()); s != "" {
+			reason += "; did you mean " + s + "?"
+		}
+		errs = append(errs, &logout.FieldError{Field: k.String(), Code: CodeUnknownKey, Reason: reason})
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
@@ -279,7 +283,51 @@ func CheckSettingsEnv(environ []string) error {
 		return nil
 	}
 	slices.Sort(unknown)
+	if len(unknown) == 1 {
+		if s := suggest(unknown[0], known); s != "" {
+			return fmt.Errorf("backend: unknown settings variable %s; did you mean %s?", unknown[0], s)
+		}
+	}
 	return fmt.Errorf("backend: unknown settings variable %s; known: %s", strings.Join(unknown, ", "), strings.Join(known, ", "))
+}
+
+// suggest returns the one of known closest to the misspelt s, within
+// two edits (a letter added, left out, changed or two swapped), or "".
+func suggest(s string, known []string) string {
+	best, bestDist := "", 3
+	for _, k := range known {
+		if d := editDistance(strings.ToLower(s), strings.ToLower(k)); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the optimal string alignment distance between a and
+// b: Levenshtein's, with a swap of two neighbours as one edit.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
 }
 
 // readSettingsEnv sets form from the LOGOUT_SETTINGS_* variables.

@@ -98,6 +98,8 @@ wall-display = 86400
 				}
 			}},
 		{name: "unknown key", file: "lifetime = 600\nidle = 5\n", field: "idle", code: backend.CodeUnknownKey, message: "idle: is not a settings key"},
+		{name: "misspelt key", file: "lifetim = 600\n", field: "lifetim", code: backend.CodeUnknownKey, message: "lifetim: is not a settings key; did you mean lifetime?"},
+		{name: "swapped letters", file: "wraning_lead = 60\n", field: "wraning_lead", code: backend.CodeUnknownKey, message: "did you mean warning_lead?"},
 		{name: "unknown key in a table", file: "[limits]\nsessions = 2\n", field: "limits", code: backend.CodeUnknownKey},
 		{name: "a string for a number", file: `lifetime = "15m"`, field: "lifetime", code: logout.CodeSyntax, message: "incompatible types"},
 		{name: "a number for a flag", file: `show_counter = 1`, field: "show_counter", code: logout.CodeSyntax},
@@ -235,12 +237,14 @@ func TestCheckSettingsEnv(t *testing.T) {
 		name    string
 		environ []string
 		unknown string // named in the error; "" for none
+		suggest string // the error's "did you mean"
 	}{
-		{"none", []string{"HOME=/root", "PATH=/bin"}, ""},
-		{"known", []string{"LOGOUT_SETTINGS_LIFETIME=900", "LOGOUT_SETTINGS_ROLE_LIFETIMES=editor=600", "LOGOUT_SETTINGS_FILE=s.toml", "LOGOUT_SETTINGS_LOCKED=1"}, ""},
-		{"misspelt", []string{"LOGOUT_SETTINGS_LIFETIM=900"}, "LOGOUT_SETTINGS_LIFETIM"},
-		{"lower case", []string{"LOGOUT_SETTINGS_lifetime=900"}, "LOGOUT_SETTINGS_lifetime"},
-		{"other prefixes pass", []string{"LOGOUT_SETTINGSX=1", "LOGOUT_STORE=sqlite"}, ""},
+		{"none", []string{"HOME=/root", "PATH=/bin"}, "", ""},
+		{"known", []string{"LOGOUT_SETTINGS_LIFETIME=900", "LOGOUT_SETTINGS_ROLE_LIFETIMES=editor=600", "LOGOUT_SETTINGS_FILE=s.toml", "LOGOUT_SETTINGS_LOCKED=1"}, "", ""},
+		{"misspelt", []string{"LOGOUT_SETTINGS_LIFETIM=900"}, "LOGOUT_SETTINGS_LIFETIM", "did you mean LOGOUT_SETTINGS_LIFETIME?"},
+		{"lower case", []string{"LOGOUT_SETTINGS_lifetime=900"}, "LOGOUT_SETTINGS_lifetime", "did you mean LOGOUT_SETTINGS_LIFETIME?"},
+		{"far from any", []string{"LOGOUT_SETTINGS_COLOUR=red"}, "LOGOUT_SETTINGS_COLOUR", "known: LOGOUT_SETTINGS_LIFETIME"},
+		{"other prefixes pass", []string{"LOGOUT_SETTINGSX=1", "LOGOUT_STORE=sqlite"}, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -248,8 +252,8 @@ func TestCheckSettingsEnv(t *testing.T) {
 			switch {
 			case tt.unknown == "" && err != nil:
 				t.Fatalf("got %v, want nil", err)
-			case tt.unknown != "" && (err == nil || !strings.Contains(err.Error(), tt.unknown+";")):
-				t.Fatalf("got %v, want an error naming %s", err, tt.unknown)
+			case tt.unknown != "" && (err == nil || !strings.Contains(err.Error(), tt.unknown+";") || !strings.Contains(err.Error(), tt.suggest)):
+				t.Fatalf("got %v, want an error naming %s with %q", err, tt.unknown, tt.suggest)
 			}
 		})
 	}
@@ -327,5 +331,18 @@ func TestLoadSettingsSize(t *testing.T) {
 				t.Errorf("allocated %d bytes to refuse the file, want at most %d", n, 8*limit)
 			}
 		})
+	}
+}
+
+// TestPackagedSettingsFile loads the example settings file that the
+// Linux package installs as /etc/logout-proxy/settings.toml: the service
+// must start with it as it is.
+func TestPackagedSettingsFile(t *testing.T) {
+	src, err := backend.LoadSettings(filepath.Join("..", "internal", "release", "linux", "settings.toml"), func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("LoadSettings: %v", err)
+	}
+	if src.Settings.Lifetime != logout.DefaultSettings().Lifetime {
+		t.Errorf("the example sets the lifetime %v; it should leave every key to its default", src.Settings.Lifetime)
 	}
 }

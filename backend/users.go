@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -83,6 +84,13 @@ func openUsers(ctx context.Context, path string, cost int) (*userDB, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("backend: users database: %w", err)
+	}
+	// SQLite reports a file it may not open as "unable to open database
+	// file (14)": ask the file system first, which names the problem.
+	if f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		return nil, fmt.Errorf("backend: users database: %w", err)
+	} else {
+		f.Close()
 	}
 	dsn := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(abs)) +
 		"?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)"
@@ -331,4 +339,43 @@ func (u *userDB) saveDraft(ctx context.Context, userID int64, fields map[string]
 		return fmt.Errorf("backend: save draft: %w", err)
 	}
 	return nil
+}
+
+// SetAdminPassword sets the password of the user name in the user
+// database of dataDir (its users.db, created with the directory if
+// missing), or, when there is no user of that name, creates it as an
+// administrator: role admin with every permission. An empty password
+// means a new random one, as the first start makes. It returns the user
+// and the password, to show once (with the role admin if it created the
+// user, else no role), and reports whether it created the user. It is safe while an [App] runs on dataDir; the user's sessions go
+// on until they end or are signed out.
+func SetAdminPassword(ctx context.Context, dataDir, name, password string) (_ Credential, created bool, err error) {
+	c := Credential{User: name, Password: cmp(password, randomPassword()), Role: RoleAdmin}
+	if err := checkCredential(c); err != nil {
+		return c, false, err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return c, false, fmt.Errorf("backend: data directory: %w", err)
+	}
+	u, err := openUsers(ctx, filepath.Join(dataDir, "users.db"), bcrypt.DefaultCost)
+	if err != nil {
+		return c, false, err
+	}
+	defer u.close()
+	hash, err := bcrypt.GenerateFromPassword([]byte(c.Password), u.cost)
+	if err != nil {
+		return c, false, fmt.Errorf("backend: hash password of %s: %w", name, err)
+	}
+	res, err := u.db.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE name = ?`, string(hash), name)
+	if err != nil {
+		return c, false, fmt.Errorf("backend: set password of %s: %w", name, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return c, false, fmt.Errorf("backend: set password of %s: %w", name, err)
+	} else if n == 1 {
+		c.Role = "" // the user keeps the roles it has
+		return c, false, nil
+	}
+	created, err = u.create(ctx, name, c.Password, RoleAdmin, PermSettings+","+PermSessions, time.Now())
+	return c, created, err
 }

@@ -2,29 +2,18 @@ module github.com/gologout/logout/bench
 
 go 1.26.0
 
-replace (
-	github.com/gologout/logout => ..
-	github.com/gologout/logout/backend => ../backend
-	github.com/gologout/logout/internal/browsertest => ../internal/browsertest
-	github.com/gologout/logout/internal/pgtest => ../internal/pgtest
-	github.com/gologout/logout/internal/redistest => ../internal/redistest
-	github.com/gologout/logout/pgstore => ../pgstore
-	github.com/gologout/logout/redisstore => ../redisstore
-	github.com/gologout/logout/sqlitestore => ../sqlitestore
-)
-
 require (
 	github.com/alexedwards/scs/goredisstore v0.0.0-20250212122300-421ef1d8611c
 	github.com/alexedwards/scs/pgxstore v0.0.0-20240316134038-7e11d57e8885
 	github.com/alexedwards/scs/sqlite3store v0.0.0-20251002162104-209de6e426de
 	github.com/alexedwards/scs/v2 v2.9.0
-	github.com/gologout/logout v0.0.0-00010101000000-000000000000
-	github.com/gologout/logout/backend v0.0.0-00010101000000-000000000000
-	github.com/gologout/logout/internal/pgtest v0.0.0-00010101000000-000000000000
-	github.com/gologout/logout/internal/redistest v0.0.0-00010101000000-000000000000
-	github.com/gologout/logout/pgstore v0.0.0-00010101000000-000000000000
-	github.com/gologout/logout/redisstore v0.0.0-00010101000000-000000000000
-	github.com/gologout/logout/sqlitestore v0.0.0-00010101000000-000000000000
+	github.com/gologout/logout v0.1.0
+	github.com/gologout/logout/backend v0.1.0
+	github.com/gologout/logout/internal/pgtest v0.1.0
+	github.com/gologout/logout/internal/redistest v0.1.0
+	github.com/gologout/logout/pgstore v0.1.0
+	github.com/gologout/logout/redisstore v0.1.0
+	github.com/gologout/logout/sqlitestore v0.1.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/redis/go-redis/v9 v9.22.0
 	golang.org/x/crypto v0.59.0

@@ -2,32 +2,21 @@ module github.com/gologout/logout/cmd
 
 go 1.26.0
 
-replace (
-	github.com/gologout/logout => ..
-	github.com/gologout/logout/backend => ../backend
-	github.com/gologout/logout/internal/browsertest => ../internal/browsertest
-	github.com/gologout/logout/internal/pgtest => ../internal/pgtest
-	github.com/gologout/logout/internal/redistest => ../internal/redistest
-	github.com/gologout/logout/metrics => ../metrics
-	github.com/gologout/logout/pgstore => ../pgstore
-	github.com/gologout/logout/redisstore => ../redisstore
-	github.com/gologout/logout/sqlitestore => ../sqlitestore
-)
-
 require (
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
-	github.com/gologout/logout v0.0.0-00010101000000-000000000000
-	github.com/gologout/logout/backend v0.0.0-00010101000000-000000000000
-	github.com/gologout/logout/internal/browsertest v0.0.0-00010101000000-000000000000
-	github.com/gologout/logout/internal/pgtest v0.0.0-00010101000000-000000000000
-	github.com/gologout/logout/internal/redistest v0.0.0-00010101000000-000000000000
-	github.com/gologout/logout/metrics v0.0.0-00010101000000-000000000000
-	github.com/gologout/logout/pgstore v0.0.0-00010101000000-000000000000
-	github.com/gologout/logout/redisstore v0.0.0-00010101000000-000000000000
-	github.com/gologout/logout/sqlitestore v0.0.0-00010101000000-000000000000
+	github.com/gologout/logout v0.1.0
+	github.com/gologout/logout/backend v0.1.0
+	github.com/gologout/logout/internal/browsertest v0.1.0
+	github.com/gologout/logout/internal/pgtest v0.1.0
+	github.com/gologout/logout/internal/redistest v0.1.0
+	github.com/gologout/logout/metrics v0.1.0
+	github.com/gologout/logout/pgstore v0.1.0
+	github.com/gologout/logout/redisstore v0.1.0
+	github.com/gologout/logout/sqlitestore v0.1.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/prometheus/client_golang v1.24.1
+	github.com/redis/go-redis/v9 v9.22.0
 	modernc.org/sqlite v1.59.0
 )
 
@@ -47,7 +36,6 @@ require (
 	github.com/prometheus/client_model v0.6.2 // indirect
 	github.com/prometheus/common v0.70.1 // indirect
 	github.com/prometheus/procfs v0.21.1 // indirect
-	github.com/redis/go-redis/v9 v9.22.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
 	go.uber.org/atomic v1.11.0 // indirect
 	golang.org/x/crypto v0.59.0 // indirect

@@ -2,16 +2,11 @@ module github.com/gologout/logout/examples
 
 go 1.26.0
 
-replace (
-	github.com/gologout/logout => ..
-	github.com/gologout/logout/sqlitestore => ../sqlitestore
-)
-
 require (
 	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/go-chi/chi/v5 v5.5.0
-	github.com/gologout/logout v0.0.0-00010101000000-000000000000
-	github.com/gologout/logout/sqlitestore v0.0.0-00010101000000-000000000000
+	github.com/gologout/logout v0.1.0
+	github.com/gologout/logout/sqlitestore v0.1.0
 	golang.org/x/crypto v0.59.0
 )
 

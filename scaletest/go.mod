@@ -2,24 +2,13 @@ module github.com/gologout/logout/scaletest
 
 go 1.26.0
 
-replace (
-	github.com/gologout/logout => ..
-	github.com/gologout/logout/backend => ../backend
-	github.com/gologout/logout/internal/browsertest => ../internal/browsertest
-	github.com/gologout/logout/internal/pgtest => ../internal/pgtest
-	github.com/gologout/logout/internal/redistest => ../internal/redistest
-	github.com/gologout/logout/pgstore => ../pgstore
-	github.com/gologout/logout/redisstore => ../redisstore
-	github.com/gologout/logout/sqlitestore => ../sqlitestore
-)
-
 require (
-	github.com/gologout/logout v0.0.0-00010101000000-000000000000
-	github.com/gologout/logout/backend v0.0.0-00010101000000-000000000000
-	github.com/gologout/logout/internal/pgtest v0.0.0-00010101000000-000000000000
-	github.com/gologout/logout/internal/redistest v0.0.0-00010101000000-000000000000
-	github.com/gologout/logout/pgstore v0.0.0-00010101000000-000000000000
-	github.com/gologout/logout/redisstore v0.0.0-00010101000000-000000000000
+	github.com/gologout/logout v0.1.0
+	github.com/gologout/logout/backend v0.1.0
+	github.com/gologout/logout/internal/pgtest v0.1.0
+	github.com/gologout/logout/internal/redistest v0.1.0
+	github.com/gologout/logout/pgstore v0.1.0
+	github.com/gologout/logout/redisstore v0.1.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/redis/go-redis/v9 v9.22.0
 	golang.org/x/crypto v0.59.0
@@ -29,7 +18,7 @@ require (
 	github.com/BurntSushi/toml v1.6.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
-	github.com/gologout/logout/sqlitestore v0.0.0-00010101000000-000000000000 // indirect
+	github.com/gologout/logout/sqlitestore v0.1.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect

@@ -29,29 +29,29 @@ import (
 	"github.com/gologout/logout/backend"
 	"github.com/gologout/logout/cmd/internal/audit"
 	"github.com/gologout/logout/cmd/internal/serve"
+	"github.com/gologout/logout/cmd/internal/version"
 )
 
 func main() {
 	if err := backend.CheckSettingsEnv(os.Environ()); err != nil {
-		fmt.Fprintln(os.Stderr, "backend:", err)
+		serve.Report(os.Stderr, command.Name, err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "backend:", err)
-		if errors.Is(err, errUsage) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(serve.ExitCode(err))
 }
 
 // errUsage marks errors in the command line.
 var errUsage = serve.ErrUsage
 
+// command is this command with its defaults, apart from logout-proxy's.
+var command = serve.Command{Name: "backend", Addr: "127.0.0.1:8080", Data: "./data", AdminUser: "admin"}
+
 const usageHead = `Usage: backend [flags]
        backend export events|settings [flags]   (see backend export --help)
+       backend reset-password [USER]            (see backend reset-password --help)
 
 Runs the Logout reference backend: an admin backend whose users are signed
 out after a configurable idle time, with a countdown next to the avatar.
@@ -59,7 +59,8 @@ out after a configurable idle time, with a countdown next to the avatar.
 The first start creates the administrator (all permissions) and the demo
 user "editor" (no settings permission) and prints their passwords once.
 Set LOGOUT_ADMIN_USER, LOGOUT_ADMIN_PASSWORD and LOGOUT_EDITOR_PASSWORD
-to choose them instead; they are read only when no users exist yet.
+to choose them instead; they are read only when no users exist yet. Lost
+the password? "backend reset-password" prints a new one.
 
 Every flag can also be set by the environment variable in parentheses; a flag
 given on the command line wins. ` + audit.SettingsHelp + `
@@ -80,12 +81,13 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	var o options
 	fs := flag.NewFlagSet("backend", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	o.Flags.Register(fs, getenv, "")
+	o.Flags.Register(fs, getenv, command, "")
 	fs.StringVar(&o.prefix, "prefix", serve.Env(getenv, "LOGOUT_PREFIX", "/backend"), "URL `path` prefix of the backend (LOGOUT_PREFIX)")
 	proxies := serve.ListFlag(fs, getenv, "trusted-proxy", "LOGOUT_TRUSTED_PROXY",
 		"`address or network` of a reverse proxy, such as 10.0.0.0/8, trusted to name the client in X-Forwarded-For or Forwarded "+
 			"for sign-in throttling; repeat it or separate with commas. Without it, clients behind a proxy share its address (LOGOUT_TRUSTED_PROXY)")
 	o.settings.Register(fs, getenv)
+	showVersion := fs.Bool("version", false, "print the version, the commit and the Go version, and exit")
 	usage := func(w io.Writer) {
 		fmt.Fprint(w, usageHead)
 		fs.SetOutput(w)
@@ -98,6 +100,9 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		usage(stdout)
 		return o, true, nil
 	case err != nil:
+	case *showVersion:
+		fmt.Fprintln(stdout, version.Read().String("backend"))
+		return o, true, nil
 	case fs.NArg() > 0:
 		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	default:
@@ -106,17 +111,24 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "backend: %v\nRun 'backend --help' for usage.\n", err)
-		return o, false, fmt.Errorf("%w: %w", errUsage, err)
+		return o, false, serve.Usage("", err)
 	}
 	return o, false, nil
 }
 
 // run runs the backend until ctx is done, then shuts it down gracefully:
 // the HTTP server first, then the Manager's flush of pending activity.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "export" {
-		return audit.Export(ctx, "backend", args[1:], getenv, stdout, stderr)
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
+	// Every error is written once, here, as the person running the
+	// command reads it.
+	defer func() { serve.Report(stderr, command.Name, err) }()
+	if len(args) > 0 {
+		switch args[0] {
+		case "export":
+			return audit.Export(ctx, command, args[1:], getenv, stdout)
+		case "reset-password":
+			return command.ResetPassword(ctx, args[1:], getenv, os.Stdin, stdout)
+		}
 	}
 	o, help, err := parse(args, getenv, stdout, stderr)
 	if err != nil || help {
@@ -126,6 +138,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	serve.RedisLogs(logger)
 	settings, err := o.settings.Load(getenv)
 	if err != nil {
 		return err
@@ -143,6 +156,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer mon.Close()
+	if err := command.ClaimData(o.Data); err != nil {
+		return err
+	}
 	tls := o.Cert != ""
 	app, err := backend.New(ctx, backend.Config{
 		DataDir: o.Data, Prefix: o.prefix, StoreURL: o.Store, Secure: tls || o.Secure, Logger: logger,

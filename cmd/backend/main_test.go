@@ -40,6 +40,16 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+func TestVersion(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run(t.Context(), []string{"--version"}, getenv(nil), &out, &errOut); err != nil {
+		t.Fatalf("run --version: %v", err)
+	}
+	if got := out.String(); !strings.HasPrefix(got, "backend ") || !strings.Contains(got, " built with go1.") || errOut.Len() != 0 {
+		t.Errorf("got %q and %q on stderr, want the version line alone", got, errOut.String())
+	}
+}
+
 func TestBadArguments(t *testing.T) {
 	for _, tt := range []struct {
 		name  string

@@ -35,30 +35,32 @@ import (
 	"github.com/gologout/logout/backend"
 	"github.com/gologout/logout/cmd/internal/audit"
 	"github.com/gologout/logout/cmd/internal/serve"
+	"github.com/gologout/logout/cmd/internal/version"
 	"github.com/gologout/logout/proxy"
 )
 
 func main() {
 	if err := backend.CheckSettingsEnv(os.Environ()); err != nil {
-		fmt.Fprintln(os.Stderr, "logout-proxy:", err)
+		serve.Report(os.Stderr, command.Name, err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
-		fmt.Fprintln(os.Stderr, "logout-proxy:", err)
-		if errors.Is(err, errUsage) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil)
+	stop()
+	os.Exit(serve.ExitCode(err))
 }
 
 // errUsage marks errors in the command line.
 var errUsage = serve.ErrUsage
 
+// command is this command with its defaults, apart from the backend's:
+// its own port and data directory, and an administrator whom no one takes
+// for a panel's "admin".
+var command = serve.Command{Name: "logout-proxy", Addr: "127.0.0.1:8090", Data: "./logout-proxy-data", AdminUser: "proxy-admin"}
+
 const usageHead = `Usage: logout-proxy --upstream URL --profile NAME|FILE [flags]
        logout-proxy export events|settings [flags]   (see logout-proxy export --help)
+       logout-proxy reset-password [USER]            (see logout-proxy reset-password --help)
 
 Runs a reverse proxy in front of an admin panel that signs idle users out:
 on the server, with a countdown next to the panel's user menu, a warning
@@ -67,10 +69,12 @@ Sessions are the panel's own (its session cookie); nothing in the panel
 changes. Profiles: django, wordpress, octobercms, phpmyadmin, or a JSON file (see
 proxy/README.md).
 
-The first start creates the proxy's administrator for its own admin pages
-(settings, active sessions, sign-out log) under --admin-prefix and prints
-the password once. Set LOGOUT_ADMIN_USER and LOGOUT_ADMIN_PASSWORD to
-choose them instead; they are read only when no users exist yet.
+The first start creates the proxy's administrator, "proxy-admin", for its
+own admin pages (settings, active sessions, sign-out log) under
+--admin-prefix and prints the password once. Set LOGOUT_ADMIN_USER and
+LOGOUT_ADMIN_PASSWORD to choose them instead; they are read only when no
+users exist yet. Lost the password? "logout-proxy reset-password" prints
+a new one.
 
 Every flag can also be set by the environment variable in parentheses; a flag
 given on the command line wins. ` + audit.SettingsHelp + `
@@ -97,7 +101,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	var o options
 	fs := flag.NewFlagSet("logout-proxy", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	o.Flags.Register(fs, getenv, "; several proxies share one Redis or PostgreSQL store")
+	o.Flags.Register(fs, getenv, command, "; several proxies share one Redis or PostgreSQL store")
 	fs.StringVar(&o.upstream, "upstream", env("LOGOUT_UPSTREAM", ""), "the panel's `URL`, such as http://127.0.0.1:8000; required (LOGOUT_UPSTREAM)")
 	fs.StringVar(&o.profile, "profile", env("LOGOUT_PROFILE", ""), "the panel: django, wordpress, octobercms, phpmyadmin, or the `name or path` of a JSON profile file; required (LOGOUT_PROFILE)")
 	fs.StringVar(&o.adminPrefix, "admin-prefix", env("LOGOUT_ADMIN_PREFIX", "/logout-proxy"), "URL `path` of the proxy's own admin pages; requests below it never reach the panel (LOGOUT_ADMIN_PREFIX)")
@@ -118,6 +122,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		"needs --laravel-app-key; prefer the environment variable (LOGOUT_PROXY_LARAVEL_PREVIOUS_KEYS)")
 
 	o.settings.Register(fs, getenv)
+	showVersion := fs.Bool("version", false, "print the version, the commit and the Go version, and exit")
 	usage := func(w io.Writer) {
 		fmt.Fprint(w, usageHead)
 		fs.SetOutput(w)
@@ -130,6 +135,9 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		usage(stdout)
 		return o, true, nil
 	case err != nil:
+	case *showVersion:
+		fmt.Fprintln(stdout, version.Read().String("logout-proxy"))
+		return o, true, nil
 	case envErr != nil:
 		err = envErr
 	case fs.NArg() > 0:
@@ -161,8 +169,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "logout-proxy: %v\nRun 'logout-proxy --help' for usage.\n", err)
-		return o, false, fmt.Errorf("%w: %w", errUsage, err)
+		return o, false, serve.Usage("", err)
 	}
 	return o, false, nil
 }
@@ -228,9 +235,17 @@ type hooks struct {
 }
 
 // run runs the proxy until ctx is done, then shuts down gracefully.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, hk *hooks) error {
-	if len(args) > 0 && args[0] == "export" {
-		return audit.Export(ctx, "logout-proxy", args[1:], getenv, stdout, stderr)
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, hk *hooks) (err error) {
+	// Every error is written once, here, as the person running the
+	// command reads it.
+	defer func() { serve.Report(stderr, command.Name, err) }()
+	if len(args) > 0 {
+		switch args[0] {
+		case "export":
+			return audit.Export(ctx, command, args[1:], getenv, stdout)
+		case "reset-password":
+			return command.ResetPassword(ctx, args[1:], getenv, os.Stdin, stdout)
+		}
 	}
 	o, help, err := parse(args, getenv, stdout, stderr)
 	if err != nil || help {
@@ -243,6 +258,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	serve.RedisLogs(logger)
 	settings, err := o.settings.Load(getenv)
 	if err != nil {
 		return err
@@ -258,8 +274,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer mon.Close()
-	if err := os.MkdirAll(o.Data, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
+	if err := command.ClaimData(o.Data); err != nil {
+		return err
 	}
 	store, closeStore, err := serve.OpenStore(ctx, o.Store, o.Data)
 	if err != nil {
@@ -271,10 +287,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	lo.Now = hk.now
 	lo.Observer = mon.Observer()
 	app, err := backend.New(ctx, backend.Config{
-		DataDir: o.Data, Prefix: o.adminPrefix, AssetsPrefix: o.adminPrefix + "/assets/", NoDemoUser: true, PanelUser: o.prof.UserID,
+		DataDir: o.Data, Prefix: o.adminPrefix, AssetsPrefix: o.adminPrefix + "/assets/", NoDemoUser: true, PanelUser: o.prof.UserID, ProxyPages: true,
 		Store: store, Secure: tls || o.Secure, Logger: logger,
 		Settings: settings, SettingsLocked: o.settings.Locked,
-		AdminUser: getenv("LOGOUT_ADMIN_USER"), AdminPassword: getenv("LOGOUT_ADMIN_PASSWORD"),
+		AdminUser: serve.Env(getenv, "LOGOUT_ADMIN_USER", command.AdminUser), AdminPassword: getenv("LOGOUT_ADMIN_PASSWORD"),
 		TrustedProxies: o.trustedProxies, Now: hk.now, Logout: lo,
 	})
 	if err != nil {

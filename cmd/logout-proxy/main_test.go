@@ -33,6 +33,17 @@ import (
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", to read users.db
 )
 
+func TestVersion(t *testing.T) {
+	var out, errOut bytes.Buffer
+	// Neither --upstream nor --profile: --version needs no other flag.
+	if err := run(t.Context(), []string{"--version"}, func(string) string { return "" }, &out, &errOut, nil); err != nil {
+		t.Fatalf("run --version: %v", err)
+	}
+	if got := out.String(); !strings.HasPrefix(got, "logout-proxy ") || !strings.Contains(got, " built with go1.") || errOut.Len() != 0 {
+		t.Errorf("got %q and %q on stderr, want the version line alone", got, errOut.String())
+	}
+}
+
 func TestFlagsRefused(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.json")

@@ -65,14 +65,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs := flag.NewFlagSet("chi-scs", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	addr := fs.String("addr", cmp.Or(getenv("NOTES_ADDR"), "127.0.0.1:8080"), "`host:port` to listen on (NOTES_ADDR)")
+	lifetime := fs.Duration("lifetime", 0, "a short idle `lifetime`, such as 20s, to watch a timeout (default: the settings' 15 minutes)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("flags: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stdout, nil))
 
-	sessions := scs.New()                                                                                             // in memory (memstore)
-	m, err := logout.New(logout.NewMemoryStore(), logout.Options{App: scsSessions{sessions, logger}, Logger: logger}) // Logout
-	if err != nil {                                                                                                   // Logout
+	sessions := scs.New()                                                                                                                                // in memory (memstore)
+	m, err := logout.New(logout.NewMemoryStore(), logout.Options{App: scsSessions{sessions, logger}, Logger: logger, Defaults: demoLifetime(*lifetime)}) // Logout
+	if err != nil {                                                                                                                                      // Logout
 		return fmt.Errorf("session manager: %w", err) // Logout
 	} // Logout
 	go m.Run(ctx) // Logout: ends the sessions that stopped making requests
@@ -253,4 +254,16 @@ func (n *notes) list() []string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return append([]string{}, n.items...) // [] in JSON, not null
+}
+
+// demoLifetime returns the settings of a short idle lifetime d, with the
+// warning at half of it, or nil (the defaults) for 0: so that a timeout
+// can be watched. An app sets its defaults, or lets the settings page do.
+func demoLifetime(d time.Duration) *logout.Settings {
+	if d <= 0 {
+		return nil
+	}
+	set := logout.DefaultSettings()
+	set.Lifetime, set.WarningLead = d, min(set.WarningLead, d/2)
+	return &set
 }

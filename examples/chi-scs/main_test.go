@@ -180,3 +180,13 @@ func TestRun(t *testing.T) {
 		})
 	}
 }
+
+func TestDemoLifetime(t *testing.T) {
+	if demoLifetime(0) != nil {
+		t.Error("no -lifetime: got settings, want the defaults")
+	}
+	set := demoLifetime(10 * time.Second)
+	if _, err := logout.New(logout.NewMemoryStore(), logout.Options{Defaults: set}); err != nil || set.Lifetime != 10*time.Second || set.WarningLead != 5*time.Second {
+		t.Errorf("-lifetime 10s: got %+v, %v; want a valid 10 s lifetime with a 5 s warning", set, err)
+	}
+}

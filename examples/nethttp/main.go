@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs := flag.NewFlagSet("nethttp", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	addr := fs.String("addr", cmp.Or(getenv("NOTES_ADDR"), "127.0.0.1:8080"), "`host:port` to listen on (NOTES_ADDR)")
+	lifetime := fs.Duration("lifetime", 0, "a short idle `lifetime`, such as 20s, to watch a timeout (default: the settings' 15 minutes)")
 	data := fs.String("data", cmp.Or(getenv("NOTES_DATA"), "data"), "`directory` of the session database, created if missing (NOTES_DATA)") // Logout
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("flags: %w", err)
@@ -74,9 +75,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {                                                                                // Logout
 		return fmt.Errorf("session store: %w", err) // Logout
 	} // Logout
-	defer store.Close()                                         // Logout
-	m, err := logout.New(store, logout.Options{Logger: logger}) // Logout
-	if err != nil {                                             // Logout
+	defer store.Close()                                                                            // Logout
+	m, err := logout.New(store, logout.Options{Logger: logger, Defaults: demoLifetime(*lifetime)}) // Logout
+	if err != nil {                                                                                // Logout
 		return fmt.Errorf("session manager: %w", err) // Logout
 	} // Logout
 	go m.Run(ctx) // Logout: ends the sessions that stopped making requests
@@ -219,4 +220,16 @@ func (n *notes) list() []string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return append([]string{}, n.items...) // [] in JSON, not null
+}
+
+// demoLifetime returns the settings of a short idle lifetime d, with the
+// warning at half of it, or nil (the defaults) for 0: so that a timeout
+// can be watched. An app sets its defaults, or lets the settings page do.
+func demoLifetime(d time.Duration) *logout.Settings {
+	if d <= 0 {
+		return nil
+	}
+	set := logout.DefaultSettings()
+	set.Lifetime, set.WarningLead = d, min(set.WarningLead, d/2)
+	return &set
 }

@@ -2,10 +2,8 @@ module github.com/gologout/logout/internal/pgtest
 
 go 1.25.0
 
-replace github.com/gologout/logout => ../..
-
 require (
-	github.com/gologout/logout v0.0.0-00010101000000-000000000000
+	github.com/gologout/logout v0.1.0
 	github.com/jackc/pgx/v5 v5.12.0
 )
 

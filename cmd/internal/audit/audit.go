@@ -57,7 +57,7 @@ func (s Settings) Load(getenv func(string) string) (*backend.SettingsSource, err
 	}
 	if !set {
 		if s.Locked {
-			return nil, fmt.Errorf("%w: --settings-locked needs --settings-file or LOGOUT_SETTINGS_* variables", serve.ErrUsage)
+			return nil, serve.Usage("", errors.New("--settings-locked needs --settings-file or LOGOUT_SETTINGS_* variables"))
 		}
 		return nil, nil
 	}
@@ -80,15 +80,16 @@ and cells holding , ; tab " CR or LF are quoted.
 Flags:
 `
 
-// Export runs "name export events|settings" with the arguments after
+// Export runs "c.Name export events|settings" with the arguments after
 // "export". Errors in the command line wrap [serve.ErrUsage].
-func Export(ctx context.Context, name string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func Export(ctx context.Context, c serve.Command, args []string, getenv func(string) string, stdout io.Writer) error {
 	env := func(k, def string) string {
 		if v := getenv(k); v != "" {
 			return v
 		}
 		return def
 	}
+	name := c.Name
 	fs := flag.NewFlagSet(name+" export", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var format, store, data string
@@ -102,7 +103,7 @@ func Export(ctx context.Context, name string, args []string, getenv func(string)
 	fs.StringVar(&f.User, "user", "", "events only: this `user` (a backend user's name, a session's user ID, or behind logout-proxy the panel user's name)")
 	fs.StringVar(&f.Reason, "reason", "", "events only: this `reason` (idle, absolute, forced, manual, replaced, limit or closed)")
 	fs.StringVar(&store, "store", env("LOGOUT_STORE", "sqlite"), "session `store`, as for the server (LOGOUT_STORE)")
-	fs.StringVar(&data, "data", env("LOGOUT_DATA", "./data"), "data `directory`, as for the server (LOGOUT_DATA)")
+	fs.StringVar(&data, "data", env("LOGOUT_DATA", c.Data), "data `directory`, as for the server (LOGOUT_DATA)")
 	usage := func(w io.Writer) {
 		fmt.Fprintf(w, exportUsage, name)
 		fs.SetOutput(w)
@@ -138,8 +139,7 @@ func Export(ctx context.Context, name string, args []string, getenv func(string)
 		hq, err = f.HistoryQuery(time.Local)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\nRun '%s export --help' for usage.\n", name, err, name)
-		return fmt.Errorf("%w: %w", serve.ErrUsage, err)
+		return serve.Usage(name+" export", err)
 	}
 	st, closeStore, err := serve.OpenStore(ctx, store, data)
 	if err != nil {

@@ -41,12 +41,12 @@ func EnvDuration(getenv func(string) string, name string, def time.Duration) (ti
 	return d, nil
 }
 
-// Register defines the flags on fs. storeNote ends the --store help,
-// for what the command adds about sharing a store.
-func (f *Flags) Register(fs *flag.FlagSet, getenv func(string) string, storeNote string) {
+// Register defines the flags on fs, with c's defaults. storeNote ends
+// the --store help, for what the command adds about sharing a store.
+func (f *Flags) Register(fs *flag.FlagSet, getenv func(string) string, c Command, storeNote string) {
 	env := func(name, def string) string { return Env(getenv, name, def) }
-	fs.StringVar(&f.Addr, "addr", env("LOGOUT_ADDR", "127.0.0.1:8080"), "`host:port` to listen on; port 0 picks a free port (LOGOUT_ADDR)")
-	fs.StringVar(&f.Data, "data", env("LOGOUT_DATA", "./data"), "data `directory` for users.db and, with the SQLite store, sessions.db; created if missing (LOGOUT_DATA)")
+	fs.StringVar(&f.Addr, "addr", env("LOGOUT_ADDR", c.Addr), "`host:port` to listen on; port 0 picks a free port (LOGOUT_ADDR)")
+	fs.StringVar(&f.Data, "data", env("LOGOUT_DATA", c.Data), "data `directory` for users.db and, with the SQLite store, sessions.db; created if missing, and "+c.Name+"'s alone (LOGOUT_DATA)")
 	fs.StringVar(&f.Store, "store", env("LOGOUT_STORE", "sqlite"), "session `store`: sqlite (in the data directory), redis://host:6379/0 or postgres://user:pass@host/db"+storeNote+" (LOGOUT_STORE)")
 	fs.StringVar(&f.Cert, "tls-cert", env("LOGOUT_TLS_CERT", ""), "TLS certificate `file` (PEM); serve HTTPS with --tls-key (LOGOUT_TLS_CERT)")
 	fs.StringVar(&f.Key, "tls-key", env("LOGOUT_TLS_KEY", ""), "TLS private key `file` (PEM) (LOGOUT_TLS_KEY)")
@@ -92,7 +92,7 @@ func (f *Flags) Check() error {
 func (f *Flags) Logger(w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.LogLevel)); err != nil {
-		return nil, fmt.Errorf("%w: --log-level: %w", ErrUsage, err)
+		return nil, Usage("", fmt.Errorf("--log-level: %w", err))
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	if f.LogFormat == "json" {

@@ -110,10 +110,6 @@ func ParsePrefixes(list string) ([]netip.Prefix, error) {
 	return slices.Clip(out), nil
 }
 
-// ErrUsage marks errors in a command line; the commands exit with
-// status 2 on them.
-var ErrUsage = errors.New("usage")
-
 // OpenStore opens the session store that --store names, as
 // [backend.OpenStore] does: "" or "sqlite" for sessions.db in dir,
 // redis://… (rediss://…) or postgres://… (postgresql://…). Close it with
@@ -122,7 +118,7 @@ var ErrUsage = errors.New("usage")
 func OpenStore(ctx context.Context, u, dir string) (logout.Store, func() error, error) {
 	s, closeStore, err := backend.OpenStore(ctx, u, dir)
 	if errors.Is(err, backend.ErrUnknownStore) {
-		return nil, nil, fmt.Errorf("%w: --store %q: want sqlite, redis://… or postgres://…", ErrUsage, u)
+		return nil, nil, Usage("", fmt.Errorf("--store %q: want sqlite, redis://… or postgres://…", u))
 	}
 	return s, closeStore, err
 }
