@@ -620,6 +620,20 @@ func TestWordPressInChromium(t *testing.T) {
 			tab.Wait(10*time.Second, "the dashboard", `document.querySelector('#wp-admin-bar-top-secondary .logout-counter') !== null`)
 			browsertest.AxeWithin(tab.T, tab.Ctx, "#wp-admin-bar-top-secondary")
 		}, `(r => r.width > 0 && r.top >= 0 && r.bottom <= 46 && r.right <= innerWidth)(document.querySelector('#wp-admin-bar-top-secondary .logout-counter').getBoundingClientRect())`},
+		{"the idle end locks the page in place, and signing in again in its frame resumes it", func(tab browsertest.Tab) {
+			tab.Viewport(1280, 900)
+			tab.Do(chromedp.Navigate(s.base + "/wp-admin/"))
+			tab.Wait(10*time.Second, "Quick Draft", `document.querySelector('#quick-press #title') !== null && document.querySelector('.logout-counter') !== null`)
+			tab.Wait(15*time.Second, "WordPress's own requests after the page load", quiet)
+			tab.Do(chromedp.SendKeys(chromedp.CSS(`#quick-press #title`), "half an hour of typing"))
+			s.clock.Advance(61 * time.Second)
+			browsertest.Eval[bool](tab, recheck)
+			tab.Wait(10*time.Second, "the lock with WordPress's sign-in page in its frame",
+				`document.querySelector('.logout-lock').open && (f => f && f.contentDocument && f.contentDocument.querySelector('#user_login'))(document.querySelector('.logout-frame'))`)
+			browsertest.AxeWithin(tab.T, tab.Ctx, ".logout-lock")
+			browsertest.Eval[bool](tab, `(d => { d.querySelector('#user_login').value = `+jsQuote(wp.User)+`;
+				d.querySelector('#user_pass').value = `+jsQuote(wp.Password)+`; d.querySelector('#wp-submit').click(); return true })(document.querySelector('.logout-frame').contentDocument)`)
+		}, `location.pathname === '/wp-admin/' && !document.querySelector('.logout-lock').open && document.querySelector('#quick-press #title').value === 'half an hour of typing'`},
 		{"the idle end lands on the sign-in page with the notice", func(tab browsertest.Tab) {
 			s.clock.Advance(61 * time.Second)
 			navigate(tab, s.base+"/wp-admin/edit.php")
