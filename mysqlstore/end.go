@@ -114,8 +114,11 @@ func (s *Store) endChunk(ctx context.Context, tx *sql.Tx, ids []string, sel logo
 		args = append(args, id)
 	}
 	args = append(args, extra...)
-	rows, err := tx.QueryContext(ctx,
-		s.names.Replace(`SELECT id, user_id FROM {sessions} WHERE id IN (`+in(len(ids))+`)`+where+` FOR UPDATE`), args...)
+	// The primary key is forced: on a small table the optimizer would
+	// rather scan the index on (user_id, created, id), which holds both
+	// columns, and lock the rows in the order of users.
+	rows, err := tx.QueryContext(ctx, s.names.Replace(`SELECT id, user_id FROM {sessions} FORCE INDEX (PRIMARY) WHERE id IN (`+
+		in(len(ids))+`)`+where+` FOR UPDATE`), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +143,10 @@ func (s *Store) endChunk(ctx context.Context, tx *sql.Tx, ids []string, sel logo
 		found[i] = e.SessionID
 		values = append(values, e.SessionID, e.UserID, reason.String(), micros(at))
 	}
-	if _, err := tx.ExecContext(ctx, s.names.Replace(`DELETE FROM {sessions} WHERE id IN (`+in(len(found))+`)`), found...); err != nil {
+	// The multi-table form, the one whose index hints MySQL reads: a
+	// scan of a small table would lock rows that other transactions hold.
+	if _, err := tx.ExecContext(ctx, s.names.Replace(`DELETE s FROM {sessions} AS s FORCE INDEX (PRIMARY) WHERE s.id IN (`+
+		in(len(found))+`)`), found...); err != nil {
 		return nil, err
 	}
 	_, err = tx.ExecContext(ctx, s.names.Replace(`INSERT INTO {events} (session_id, user_id, reason, at) VALUES `+

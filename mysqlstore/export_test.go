@@ -41,3 +41,15 @@ func EventsQuery(s *Store, q logout.EventQuery) (string, []any) { return s.event
 
 // KeepChanges is how many rows of the change log are kept.
 const KeepChanges = keepChanges
+
+// Transient exposes transient.
+var Transient = transient
+
+// Retry exposes retry.
+var Retry = retry
+
+// MaxTries is how many times retry tries.
+const MaxTries = maxTries
+
+// CommitError wraps err as the error of a COMMIT.
+func CommitError(err error) error { return &commitError{err} }

@@ -144,23 +144,27 @@ func newQueries(names *strings.Replacer) queries {
 	q := func(sql string) string { return names.Replace(r.Replace(sql)) }
 	// A keyset page after a cursor: the OR of two ranges of the index on
 	// (created, id), which MySQL and MariaDB read as index ranges (the
-	// row comparison (created, id) > (?, ?) they would not).
+	// row comparison (created, id) > (?, ?) they would not). The index is
+	// forced: for a user with many sessions MariaDB would rather look the
+	// user up (ref) and filter by the cursor, reading every session of the
+	// user before it.
 	const after = `(created > ? OR (created = ? AND id > ?))`
 	return queries{
 		createSession: q(`INSERT INTO {sessions} ({cols}) VALUES (?, ?, ?, ?, ?, ?)`),
 		session:       q(`SELECT {cols} FROM {sessions} WHERE id = ?`),
 		sessionExists: q(`SELECT 1 FROM {sessions} WHERE id = ?`),
 		touch:         q(`UPDATE {sessions} SET last_seen = ?, deadline = ? WHERE id = ? AND last_seen <= ?`),
-		// SetDeadlines locks the rows of a batch, by the primary key, and
-		// reads what the check needs.
-		lockDeadlines:  q(`SELECT id, last_seen, deadline FROM {sessions} WHERE id IN (%s) FOR UPDATE`),
-		listAll:        q(`SELECT {cols} FROM {sessions} ORDER BY created, id LIMIT ?`),
-		listAllAfter:   q(`SELECT {cols} FROM {sessions} WHERE ` + after + ` ORDER BY created, id LIMIT ?`),
-		listUser:       q(`SELECT {cols} FROM {sessions} WHERE user_id = ? ORDER BY created, id LIMIT ?`),
-		listUserAfter:  q(`SELECT {cols} FROM {sessions} WHERE user_id = ? AND ` + after + ` ORDER BY created, id LIMIT ?`),
+		// SetDeadlines locks the rows of a batch, in the order of the
+		// primary key as every locking read does, and reads what the
+		// check needs.
+		lockDeadlines:  q(`SELECT id, last_seen, deadline FROM {sessions} FORCE INDEX (PRIMARY) WHERE id IN (%s) FOR UPDATE`),
+		listAll:        q(`SELECT {cols} FROM {sessions} FORCE INDEX (created_idx) ORDER BY created, id LIMIT ?`),
+		listAllAfter:   q(`SELECT {cols} FROM {sessions} FORCE INDEX (created_idx) WHERE ` + after + ` ORDER BY created, id LIMIT ?`),
+		listUser:       q(`SELECT {cols} FROM {sessions} FORCE INDEX (user_created_idx) WHERE user_id = ? ORDER BY created, id LIMIT ?`),
+		listUserAfter:  q(`SELECT {cols} FROM {sessions} FORCE INDEX (user_created_idx) WHERE user_id = ? AND ` + after + ` ORDER BY created, id LIMIT ?`),
 		countAll:       q(`SELECT COUNT(*) FROM {sessions}`),
 		countUser:      q(`SELECT COUNT(*) FROM {sessions} WHERE user_id = ?`),
-		expired:        q(`SELECT {cols} FROM {sessions} WHERE deadline <= ? ORDER BY deadline, id LIMIT ?`),
+		expired:        q(`SELECT {cols} FROM {sessions} FORCE INDEX (deadline_idx) WHERE deadline <= ? ORDER BY deadline, id LIMIT ?`),
 		event:          q(`SELECT session_id, user_id, reason, at FROM {events} WHERE session_id = ? ORDER BY id DESC LIMIT 1`),
 		deleteEvents:   q(`DELETE FROM {events} WHERE at < ? ORDER BY at, id LIMIT ?`),
 		settings:       q(`SELECT version, doc FROM {settings} WHERE id = 1`),
@@ -347,7 +351,7 @@ func (s *Store) setDeadlines(ctx context.Context, updates []logout.DeadlineUpdat
 			return err
 		}
 		var b strings.Builder
-		b.WriteString(s.names.Replace("UPDATE {sessions} SET deadline = CASE id"))
+		b.WriteString(s.names.Replace("UPDATE {sessions} FORCE INDEX (PRIMARY) SET deadline = CASE id"))
 		args := make([]any, 0, len(set)+len(set)/2)
 		for i := 0; i < len(set); i += 2 {
 			b.WriteString(" WHEN ? THEN ?")
@@ -498,7 +502,12 @@ func (s *Store) Events(ctx context.Context, q logout.EventQuery) ([]logout.Event
 func (s *Store) eventsQuery(q logout.EventQuery) (string, []any) {
 	var b strings.Builder
 	var args []any
-	b.WriteString(s.names.Replace(`SELECT session_id, user_id, reason, at FROM {events} WHERE TRUE`))
+	// The index whose order is the answer's, read backwards.
+	index := "at_idx"
+	if q.UserID != "" {
+		index = "user_at_idx"
+	}
+	b.WriteString(s.names.Replace(`SELECT session_id, user_id, reason, at FROM {events} FORCE INDEX (` + index + `) WHERE TRUE`))
 	if q.UserID != "" {
 		b.WriteString(` AND user_id = ?`)
 		args = append(args, q.UserID)

@@ -190,8 +190,9 @@ func (s *Store) bounded(ctx context.Context, op func(context.Context) error) err
 		}
 	}()
 	err := op(bctx)
-	if context.Cause(bctx) == errPollTimeout {
-		return fmt.Errorf("%w within %v: %w", errPollTimeout, s.timeout, err)
+	if err != nil && context.Cause(bctx) == errPollTimeout {
+		// err is the cancellation: say why.
+		return fmt.Errorf("%w within %v", errPollTimeout, s.timeout)
 	}
 	return err
 }
