@@ -1,6 +1,7 @@
 package mysqlstore
 
 import (
+	"context"
 	"time"
 
 	"github.com/gologout/logout"
@@ -53,3 +54,10 @@ const MaxTries = maxTries
 
 // CommitError wraps err as the error of a COMMIT.
 func CommitError(err error) error { return &commitError{err} }
+
+// Poll reads the change log after last, as one poll of Watch does, and
+// says how many rows it read.
+func Poll(ctx context.Context, s *Store, last int64) (int, error) {
+	rows, err := s.changesAfter(ctx, last)
+	return len(rows), err
+}

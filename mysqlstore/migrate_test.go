@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -280,5 +282,68 @@ SELECT CONCAT('s', n), 'u', 'idle', 1000000 * (n - 1) FROM {numbers} WHERE n <= 
 				t.Fatalf("DeleteEvents = %d, %v, leaving %d (%v); want %d, leaving %d", n, err, len(left), lerr, before, 30-before)
 			}
 		})
+	}
+}
+
+var intWidth = regexp.MustCompile(`INT\(\d+\)`)
+
+// TestREADMESchema checks that README.md shows every table, column and
+// index of new tables, as they are created.
+func TestREADMESchema(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := mysqltest.MySQL(t)
+	prefix := mysqltest.Prefix(t, db)
+	newStore(t, db, prefix)
+	rows, err := db.QueryContext(t.Context(), `SELECT c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, c.IS_NULLABLE FROM information_schema.COLUMNS c
+WHERE c.TABLE_SCHEMA = DATABASE() AND BINARY LEFT(c.TABLE_NAME, CHAR_LENGTH(?)) = ?`, prefix, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for rows.Next() {
+		var table, column, typ, nullable string
+		if err := rows.Scan(&table, &column, &typ, &nullable); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, "CREATE TABLE "+strings.TrimPrefix(table, prefix)+" (")
+		null := " NOT NULL"
+		if nullable == "YES" {
+			null = " NULL"
+		}
+		// MariaDB and MySQL before 8.0.19 show integers with a display
+		// width, BIGINT(20), that the README leaves out.
+		typ = intWidth.ReplaceAllString(strings.ToUpper(typ), "INT")
+		want = append(want, column+" "+typ+null)
+	}
+	rows.Close()
+	rows, err = db.QueryContext(t.Context(), `SELECT INDEX_NAME, GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX SEPARATOR ', ')
+FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND BINARY LEFT(TABLE_NAME, CHAR_LENGTH(?)) = ?
+GROUP BY TABLE_NAME, INDEX_NAME`, prefix, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var index, columns string
+		if err := rows.Scan(&index, &columns); err != nil {
+			t.Fatal(err)
+		}
+		if index == "PRIMARY" {
+			want = append(want, "PRIMARY KEY ("+columns+")")
+		} else {
+			want = append(want, "KEY "+index+" ("+columns+")")
+		}
+	}
+	rows.Close()
+	if len(want) < 30 {
+		t.Fatalf("found only %q in the schema", want)
+	}
+	squeeze := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	for _, w := range want {
+		if !strings.Contains(squeeze(string(readme)), squeeze(w)) {
+			t.Errorf("README.md lacks %q", w)
+		}
 	}
 }
