@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"strings"
 	"time"
 
@@ -153,7 +154,9 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	name := lockName(database.String, s.prefix)
 	var got sql.NullInt64
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?)", name, max(wait.Seconds(), 0)).Scan(&got); err != nil {
+	// Whole seconds: MySQL reads no fraction of GET_LOCK's timeout.
+	secs := int64(math.Ceil(max(wait.Seconds(), 0)))
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?)", name, secs).Scan(&got); err != nil {
 		return fmt.Errorf("mysqlstore: migrate: lock: %w", err)
 	}
 	if got.Int64 != 1 {
