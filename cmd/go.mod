@@ -21,9 +21,11 @@ require (
 	github.com/gologout/logout v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/backend v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/internal/browsertest v0.0.0-00010101000000-000000000000
+	github.com/gologout/logout/internal/mysqltest v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/internal/pgtest v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/internal/redistest v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/metrics v0.0.0-00010101000000-000000000000
+	github.com/gologout/logout/mysqlstore v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/pgstore v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/redisstore v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/sqlitestore v0.0.0-00010101000000-000000000000
@@ -41,7 +43,6 @@ require (
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/go-sql-driver/mysql v1.11.0 // indirect
-	github.com/gologout/logout/mysqlstore v0.0.0-00010101000000-000000000000 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
