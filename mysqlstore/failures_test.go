@@ -24,13 +24,25 @@ import (
 // TestStoreWhateverTheDSN runs the conformance suite on a connection
 // whose settings would change the answers of a store that trusted them:
 // rows found rather than changed, times parsed in another zone, a session
-// time zone other than UTC, interpolated parameters and no strict mode.
+// time zone other than UTC, interpolated parameters, no strict mode, and
+// transactions SERIALIZABLE rather than REPEATABLE READ.
 func TestStoreWhateverTheDSN(t *testing.T) {
 	cfg := mysqltest.Config(t).Clone()
 	cfg.InterpolateParams, cfg.ClientFoundRows, cfg.ParseTime = true, true, true
 	cfg.Loc = time.FixedZone("UTC+5", 5*60*60)
 	cfg.Params = map[string]string{"time_zone": "'+05:00'", "sql_mode": "''"}
+	// MySQL 8 and MariaDB 11.1 call it transaction_isolation, older
+	// MariaDB tx_isolation.
+	isolation := "transaction_isolation"
+	var level string
+	if mysqltest.Open(t, cfg).QueryRowContext(t.Context(), "SELECT @@transaction_isolation").Scan(&level) != nil {
+		isolation = "tx_isolation"
+	}
+	cfg.Params[isolation] = "'SERIALIZABLE'"
 	db, other := mysqltest.Open(t, cfg), mysqltest.Open(t, cfg)
+	if err := db.QueryRowContext(t.Context(), "SELECT @@"+isolation).Scan(&level); err != nil || level != "SERIALIZABLE" {
+		t.Fatalf("isolation level %q, %v; want SERIALIZABLE", level, err)
+	}
 	var prefix string
 	storetest.Run(t, func(t *testing.T) logout.Store {
 		prefix = mysqltest.Prefix(t, db)
