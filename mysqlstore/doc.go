@@ -53,6 +53,9 @@
 // # Versions
 //
 // Tested on MariaDB 10.11. The statements are those that MySQL 8.0 and
-// MariaDB 10.6 and later share: no RETURNING, no CREATE INDEX IF NOT
-// EXISTS, no SKIP LOCKED, no row-constructor comparisons.
+// MariaDB 10.6 and later share (no CREATE INDEX IF NOT EXISTS, no SKIP
+// LOCKED, no row-constructor comparisons), but one: on MariaDB,
+// [Store.EndSessions] deletes with DELETE … RETURNING, one pass over the
+// rows where MySQL needs a locking read and then a DELETE. [New] asks the
+// server which it is; the tests run both ways on MariaDB.
 package mysqlstore

@@ -14,13 +14,13 @@ import (
 // idChunk is how many sessions one statement of EndSessions names.
 const idChunk = 500
 
-// EndSessions implements [logout.Store]. One transaction locks the
-// selected sessions by the primary key (SELECT … FOR UPDATE), deletes
-// them, logs their events and enters their IDs in the change log that
-// watchers read; concurrent calls that select the same session wait for
-// each other's row lock, and the later one finds it gone, so exactly one
-// of them ends it. It refuses an invalid selector or reason before
-// touching anything.
+// EndSessions implements [logout.Store]. One transaction deletes the
+// selected sessions, locking them by the primary key (DELETE … RETURNING
+// on MariaDB, SELECT … FOR UPDATE then DELETE on MySQL), logs their events
+// and enters their IDs in the change log that watchers read; concurrent
+// calls that select the same session wait for each other's row lock, and
+// the later one finds it gone, so exactly one of them ends it. It refuses
+// an invalid selector or reason before touching anything.
 //
 // Every call locks rows in one order, ascending IDs, whatever the
 // selector: a user's sessions, or everyone's, are first read without a
@@ -43,7 +43,7 @@ func (s *Store) EndSessions(ctx context.Context, sel logout.Selector, reason log
 	}
 	var out []logout.Event
 	var logged span
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, len(ids) > 1, func(tx *sql.Tx) error {
 		out = out[:0]
 		for chunk := range slices.Chunk(ids, idChunk) {
 			evs, err := s.endChunk(ctx, tx, chunk, sel, reason, at)
@@ -105,8 +105,16 @@ func filter(sel logout.Selector) (string, []any) {
 	return b.String(), args
 }
 
-// endChunk locks the sessions of ids that sel selects, deletes them and
-// logs their events, in tx.
+// endChunk deletes the sessions of ids that sel selects and logs their
+// events, in tx.
+//
+// On MariaDB it is one DELETE … RETURNING, a single pass over the rows
+// in ascending IDs. MySQL has no RETURNING: a SELECT … FOR UPDATE locks
+// and reads the sessions, then a DELETE removes them. That second pass
+// may scan the table where it is small (the optimizer then prefers a scan
+// to the primary key's ranges, even when told to use the key), and wait
+// for a row that another transaction holds while it holds rows after it:
+// a deadlock, rare and tried again.
 func (s *Store) endChunk(ctx context.Context, tx *sql.Tx, ids []string, sel logout.Selector, reason logout.Reason, at time.Time) ([]logout.Event, error) {
 	where, extra := filter(sel)
 	args := make([]any, 0, len(ids)+len(extra))
@@ -114,11 +122,41 @@ func (s *Store) endChunk(ctx context.Context, tx *sql.Tx, ids []string, sel logo
 		args = append(args, id)
 	}
 	args = append(args, extra...)
-	// The primary key is forced: on a small table the optimizer would
-	// rather scan the index on (user_id, created, id), which holds both
-	// columns, and lock the rows in the order of users.
-	rows, err := tx.QueryContext(ctx, s.names.Replace(`SELECT id, user_id FROM {sessions} FORCE INDEX (PRIMARY) WHERE id IN (`+
-		in(len(ids))+`)`+where+` FOR UPDATE`), args...)
+	var query string
+	if s.returning {
+		query = `DELETE FROM {sessions} WHERE id IN (` + in(len(ids)) + `)` + where + ` RETURNING id, user_id`
+	} else {
+		// The primary key is forced: on a small table the optimizer
+		// would rather scan the index on (user_id, created, id), which
+		// holds both columns, and lock the rows in the order of users.
+		query = `SELECT id, user_id FROM {sessions} FORCE INDEX (PRIMARY) WHERE id IN (` + in(len(ids)) + `)` + where + ` FOR UPDATE`
+	}
+	evs, err := queryEnded(ctx, tx, s.names.Replace(query), reason, at, args)
+	if err != nil || len(evs) == 0 {
+		return nil, err
+	}
+	found := make([]any, len(evs))
+	values := make([]any, 0, 4*len(evs))
+	for i, e := range evs {
+		found[i] = e.SessionID
+		values = append(values, e.SessionID, e.UserID, reason.String(), micros(at))
+	}
+	if !s.returning {
+		// The multi-table form, the one whose index hints MySQL reads.
+		if _, err := tx.ExecContext(ctx, s.names.Replace(`DELETE s FROM {sessions} AS s FORCE INDEX (PRIMARY) WHERE s.id IN (`+
+			in(len(found))+`)`), found...); err != nil {
+			return nil, err
+		}
+	}
+	_, err = tx.ExecContext(ctx, s.names.Replace(`INSERT INTO {events} (session_id, user_id, reason, at) VALUES `+
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", len(evs)), ", ")), values...)
+	return evs, err
+}
+
+// queryEnded runs query, which returns the ID and user ID of sessions,
+// in tx and returns their events.
+func queryEnded(ctx context.Context, tx *sql.Tx, query string, reason logout.Reason, at time.Time, args []any) ([]logout.Event, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -134,22 +172,5 @@ func (s *Store) endChunk(ctx context.Context, tx *sql.Tx, ids []string, sel logo
 	if err := rows.Close(); err != nil {
 		return nil, err
 	}
-	if err := rows.Err(); err != nil || len(evs) == 0 {
-		return nil, err
-	}
-	found := make([]any, len(evs))
-	values := make([]any, 0, 4*len(evs))
-	for i, e := range evs {
-		found[i] = e.SessionID
-		values = append(values, e.SessionID, e.UserID, reason.String(), micros(at))
-	}
-	// The multi-table form, the one whose index hints MySQL reads: a
-	// scan of a small table would lock rows that other transactions hold.
-	if _, err := tx.ExecContext(ctx, s.names.Replace(`DELETE s FROM {sessions} AS s FORCE INDEX (PRIMARY) WHERE s.id IN (`+
-		in(len(found))+`)`), found...); err != nil {
-		return nil, err
-	}
-	_, err = tx.ExecContext(ctx, s.names.Replace(`INSERT INTO {events} (session_id, user_id, reason, at) VALUES `+
-		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", len(evs)), ", ")), values...)
-	return evs, err
+	return evs, rows.Err()
 }

@@ -61,3 +61,9 @@ func Poll(ctx context.Context, s *Store, last int64) (int, error) {
 	rows, err := s.changesAfter(ctx, last)
 	return len(rows), err
 }
+
+// Returning says whether EndSessions uses DELETE … RETURNING (MariaDB),
+// and SetReturning chooses, so that tests run the other way too.
+func Returning(s *Store) bool { return s.returning }
+
+func SetReturning(s *Store, on bool) { s.returning = on }

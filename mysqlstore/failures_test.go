@@ -111,9 +111,13 @@ func TestRetryIsBounded(t *testing.T) {
 // while it waits for a row lock: the transaction, rolled back by the
 // server, is run again on another connection and ends the session once.
 func TestKilledConnectionIsTriedAgain(t *testing.T) {
+	ways(t, testKilledConnection)
+}
+
+func testKilledConnection(t *testing.T, way func(*mysqlstore.Store) *mysqlstore.Store) {
 	db := mysqltest.MySQL(t)
 	prefix := mysqltest.Prefix(t, db)
-	s := newStore(t, mysqltest.MySQL(t), prefix)
+	s := way(newStore(t, mysqltest.MySQL(t), prefix))
 	create(t, s, "k")
 	blocker, err := db.BeginTx(t.Context(), nil)
 	if err != nil {
@@ -141,8 +145,10 @@ func TestKilledConnectionIsTriedAgain(t *testing.T) {
 		timeout := time.After(5 * time.Second)
 		for {
 			var id int64
+			// The locking read, or MariaDB's DELETE … RETURNING.
 			err := db.QueryRowContext(t.Context(), `SELECT ID FROM information_schema.PROCESSLIST
-WHERE INFO LIKE CONCAT('SELECT id, user_id FROM `+"`"+`', ?, 'logout_sessions%FOR UPDATE') AND ID <> ?`, prefix, not).Scan(&id)
+WHERE (INFO LIKE CONCAT('SELECT id, user_id FROM `+"`"+`', ?, 'logout_sessions%FOR UPDATE')
+	OR INFO LIKE CONCAT('DELETE FROM `+"`"+`', ?, 'logout_sessions%RETURNING id, user_id')) AND ID <> ?`, prefix, prefix, not).Scan(&id)
 			if err == nil {
 				return id
 			}
@@ -178,9 +184,13 @@ WHERE INFO LIKE CONCAT('SELECT id, user_id FROM `+"`"+`', ?, 'logout_sessions%FO
 // would: every call succeeds (deadlocks, if any, are tried again), and
 // each session ends once.
 func TestConcurrentWriters(t *testing.T) {
+	ways(t, testConcurrentWriters)
+}
+
+func testConcurrentWriters(t *testing.T, way func(*mysqlstore.Store) *mysqlstore.Store) {
 	db := mysqltest.MySQL(t)
 	prefix := mysqltest.Prefix(t, db)
-	stores := []*mysqlstore.Store{newStore(t, db, prefix), newStore(t, mysqltest.MySQL(t), prefix)}
+	stores := []*mysqlstore.Store{way(newStore(t, db, prefix)), way(newStore(t, mysqltest.MySQL(t), prefix))}
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
 	var created []string

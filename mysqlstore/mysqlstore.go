@@ -85,6 +85,8 @@ type Store struct {
 	q       queries
 	// after waits for Watch: time.After, or a test's clock.
 	after func(time.Duration) <-chan time.Time
+	// returning: the server is MariaDB, which has DELETE … RETURNING.
+	returning bool
 }
 
 var (
@@ -121,6 +123,11 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return nil, fmt.Errorf("mysqlstore: server version: %w", err)
+	}
+	s.returning = strings.Contains(version, "MariaDB")
 	return s, nil
 }
 
@@ -321,7 +328,7 @@ func (s *Store) setDeadlines(ctx context.Context, updates []logout.DeadlineUpdat
 		return 0, nil
 	}
 	matched := 0
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, true, func(tx *sql.Tx) error {
 		matched = 0
 		rows, err := tx.QueryContext(ctx, fmt.Sprintf(s.q.lockDeadlines, in(len(ids))), ids...)
 		if err != nil {
@@ -606,7 +613,7 @@ func (s *Store) SaveSettings(ctx context.Context, st logout.Settings) (logout.Se
 		changed = micros(st.ChangedAt)
 	}
 	var logged span
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, false, func(tx *sql.Tx) error {
 		if old == 0 {
 			if _, err := tx.ExecContext(ctx, s.q.insertSettings, doc); isDuplicate(err) {
 				return errStale

@@ -72,18 +72,28 @@ type commitError struct{ err error }
 func (e *commitError) Error() string { return "commit: " + e.err.Error() }
 func (e *commitError) Unwrap() error { return e.err }
 
-// inTx runs fn in a READ COMMITTED transaction and commits it, and runs
-// it again, in a new transaction, when it failed with a transient error
-// (see retry): fn must start from scratch each time. READ COMMITTED keeps
-// InnoDB from locking the gaps between rows, so that locking reads block
-// only the rows they return. It costs a round trip per transaction
-// (SET TRANSACTION), but without it, at REPEATABLE READ, a DELETE of
-// locked sessions also takes next-key locks on the rows after them, and
-// concurrent ends deadlock several times as often (TestConcurrentWriters
-// counted 2 to 9 a run, against 0 or 1).
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// inTx runs fn in a transaction and commits it, and runs it again, in a
+// new transaction, when it failed with a transient error (see retry): fn
+// must start from scratch each time.
+//
+// A transaction that may lock several sessions (several is true) is READ
+// COMMITTED, which keeps InnoDB from locking the gaps between rows, so
+// that locking reads block only the rows they return: at REPEATABLE READ
+// a DELETE of locked sessions also takes next-key locks on the rows after
+// them, and concurrent ends deadlock several times as often
+// (TestConcurrentWriters counted 2 to 9 a run, against 0 or 1). Setting
+// the level costs a round trip (SET TRANSACTION), so a transaction that
+// locks one row of a table, the sweep's end of one session or a settings
+// save, keeps the connection's level: every read in a transaction is a
+// locking read, which reads the newest committed rows and locks a row
+// found by its whole primary key alone, at any level.
+func (s *Store) inTx(ctx context.Context, several bool, fn func(tx *sql.Tx) error) error {
+	var opts *sql.TxOptions
+	if several {
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
 	return retry(ctx, func() error {
-		tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+		tx, err := s.db.BeginTx(ctx, opts)
 		if err != nil {
 			return err
 		}
