@@ -31,12 +31,23 @@ type mysqlThrottle struct {
 	table string // quoted
 }
 
-// newMySQLThrottle creates the table prefix+mysqlThrottleTable if needed
-// (CREATE TABLE IF NOT EXISTS: instances that start together wait for
-// each other on the table's metadata lock).
+// newMySQLThrottle creates the table prefix+mysqlThrottleTable if it is
+// missing (CREATE TABLE IF NOT EXISTS: instances that start together wait
+// for each other on the table's metadata lock), so that, as with the
+// session store's tables, only the first start needs the CREATE
+// privilege.
 func newMySQLThrottle(ctx context.Context, db *sql.DB, prefix string) (*mysqlThrottle, error) {
 	table := "`" + prefix + mysqlThrottleTable + "`"
-	_, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+table+` (
+	rows, err := db.QueryContext(ctx, `SELECT 1 FROM `+table+` LIMIT 0`)
+	if err == nil {
+		rows.Close()
+		return &mysqlThrottle{db: db, table: table}, nil
+	}
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) || me.Number != 1146 { // ER_NO_SUCH_TABLE
+		return nil, fmt.Errorf("backend: sign-in throttle table: %w", err)
+	}
+	_, err = db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+table+` (
 	k    VARBINARY(255) NOT NULL, -- the counter's key
 	tat  BIGINT NOT NULL,         -- Unix ms when every counted attempt is forgiven
 	last BIGINT NOT NULL,         -- Unix ms of the last counted attempt
