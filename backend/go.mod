@@ -5,8 +5,10 @@ go 1.26.0
 replace (
 	github.com/gologout/logout => ..
 	github.com/gologout/logout/internal/browsertest => ../internal/browsertest
+	github.com/gologout/logout/internal/mysqltest => ../internal/mysqltest
 	github.com/gologout/logout/internal/pgtest => ../internal/pgtest
 	github.com/gologout/logout/internal/redistest => ../internal/redistest
+	github.com/gologout/logout/mysqlstore => ../mysqlstore
 	github.com/gologout/logout/pgstore => ../pgstore
 	github.com/gologout/logout/redisstore => ../redisstore
 	github.com/gologout/logout/sqlitestore => ../sqlitestore
@@ -15,10 +17,13 @@ replace (
 require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/chromedp/chromedp v0.23.0
+	github.com/go-sql-driver/mysql v1.11.0
 	github.com/gologout/logout v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/internal/browsertest v0.0.0-00010101000000-000000000000
+	github.com/gologout/logout/internal/mysqltest v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/internal/pgtest v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/internal/redistest v0.0.0-00010101000000-000000000000
+	github.com/gologout/logout/mysqlstore v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/pgstore v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/redisstore v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/sqlitestore v0.0.0-00010101000000-000000000000
@@ -29,6 +34,7 @@ require (
 )
 
 require (
+	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/chromedp/cdproto v0.159.0 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect

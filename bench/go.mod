@@ -6,8 +6,10 @@ replace (
 	github.com/gologout/logout => ..
 	github.com/gologout/logout/backend => ../backend
 	github.com/gologout/logout/internal/browsertest => ../internal/browsertest
+	github.com/gologout/logout/internal/mysqltest => ../internal/mysqltest
 	github.com/gologout/logout/internal/pgtest => ../internal/pgtest
 	github.com/gologout/logout/internal/redistest => ../internal/redistest
+	github.com/gologout/logout/mysqlstore => ../mysqlstore
 	github.com/gologout/logout/pgstore => ../pgstore
 	github.com/gologout/logout/redisstore => ../redisstore
 	github.com/gologout/logout/sqlitestore => ../sqlitestore
@@ -15,13 +17,17 @@ replace (
 
 require (
 	github.com/alexedwards/scs/goredisstore v0.0.0-20250212122300-421ef1d8611c
+	github.com/alexedwards/scs/mysqlstore v0.0.0-20250417082927-ab20b3feb5e9
 	github.com/alexedwards/scs/pgxstore v0.0.0-20240316134038-7e11d57e8885
 	github.com/alexedwards/scs/sqlite3store v0.0.0-20251002162104-209de6e426de
 	github.com/alexedwards/scs/v2 v2.9.0
+	github.com/go-sql-driver/mysql v1.11.0
 	github.com/gologout/logout v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/backend v0.0.0-00010101000000-000000000000
+	github.com/gologout/logout/internal/mysqltest v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/internal/pgtest v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/internal/redistest v0.0.0-00010101000000-000000000000
+	github.com/gologout/logout/mysqlstore v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/pgstore v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/redisstore v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/sqlitestore v0.0.0-00010101000000-000000000000
@@ -32,6 +38,7 @@ require (
 )
 
 require (
+	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/BurntSushi/toml v1.6.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect

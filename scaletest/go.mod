@@ -6,8 +6,10 @@ replace (
 	github.com/gologout/logout => ..
 	github.com/gologout/logout/backend => ../backend
 	github.com/gologout/logout/internal/browsertest => ../internal/browsertest
+	github.com/gologout/logout/internal/mysqltest => ../internal/mysqltest
 	github.com/gologout/logout/internal/pgtest => ../internal/pgtest
 	github.com/gologout/logout/internal/redistest => ../internal/redistest
+	github.com/gologout/logout/mysqlstore => ../mysqlstore
 	github.com/gologout/logout/pgstore => ../pgstore
 	github.com/gologout/logout/redisstore => ../redisstore
 	github.com/gologout/logout/sqlitestore => ../sqlitestore
@@ -16,8 +18,10 @@ replace (
 require (
 	github.com/gologout/logout v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/backend v0.0.0-00010101000000-000000000000
+	github.com/gologout/logout/internal/mysqltest v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/internal/pgtest v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/internal/redistest v0.0.0-00010101000000-000000000000
+	github.com/gologout/logout/mysqlstore v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/pgstore v0.0.0-00010101000000-000000000000
 	github.com/gologout/logout/redisstore v0.0.0-00010101000000-000000000000
 	github.com/jackc/pgx/v5 v5.12.0
@@ -26,9 +30,11 @@ require (
 )
 
 require (
+	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/BurntSushi/toml v1.6.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
+	github.com/go-sql-driver/mysql v1.11.0 // indirect
 	github.com/gologout/logout/sqlitestore v0.0.0-00010101000000-000000000000 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
