@@ -19,13 +19,16 @@ const mysqlThrottleTable = "logout_backend_signin_throttle"
 // mysqlThrottle is a throttleStore on MySQL or MariaDB, shared by the
 // instances on one database. A reservation is one READ COMMITTED
 // transaction: an INSERT … ON DUPLICATE KEY UPDATE creates the missing
-// counters and locks every counter of the attempt, in key order so that
-// concurrent reservations never deadlock; then it reads them, runs
-// [throttleRule.attempt] on them in Go, as the SQLite store does, and
-// writes the counted ones. Running the rule in Go keeps it in one place,
-// and away from the order in which MySQL and MariaDB (under its
-// SIMULTANEOUS_ASSIGNMENT mode) evaluate the assignments of an UPDATE.
-// After the commit, a few forgiven rows are deleted.
+// counters and locks every counter of the attempt, in key order (the
+// primary key's), so that concurrent reservations take turns on a row
+// and never deadlock; a locking read returns their latest states;
+// [reserveAll] decides in Go, as on SQLite and PostgreSQL; then one
+// UPDATE writes every new state before COMMIT, or a ROLLBACK leaves
+// every row as it was when the attempt is refused. Deciding in Go keeps
+// the rule in one place, and away from the order in which MySQL and
+// MariaDB (under its SIMULTANEOUS_ASSIGNMENT mode) evaluate the
+// assignments of an UPDATE. After the commit of a counted attempt, a few
+// forgiven rows are deleted.
 type mysqlThrottle struct {
 	db    *sql.DB
 	table string // quoted
@@ -66,69 +69,72 @@ func placeholders(n, w int) string {
 	return strings.TrimSuffix(strings.Repeat(group+", ", n), ", ")
 }
 
-func (s *mysqlThrottle) reserve(ctx context.Context, now time.Time, cs []throttleCounter) ([]time.Duration, error) {
+func (s *mysqlThrottle) reserve(ctx context.Context, now time.Time, cs []throttleCounter) (time.Duration, error) {
 	ms := now.UnixMilli()
-	keys := make([]any, len(cs))
-	for i, c := range cs {
+	sorted := slices.SortedFunc(slices.Values(cs), func(a, b throttleCounter) int { return strings.Compare(a.Key, b.Key) })
+	keys := make([]any, len(sorted))
+	news := make([]any, 0, 3*len(sorted))
+	index := make(map[string]int, len(sorted))
+	for i, c := range sorted {
 		keys[i] = c.Key
+		// A new row's state (0, 0) is a new counter's, as [throttleState]'s zero value.
+		news = append(news, c.Key, 0, 0)
+		index[c.Key] = i
 	}
-	slices.SortFunc(keys, func(a, b any) int { return strings.Compare(a.(string), b.(string)) })
-	out := make([]time.Duration, len(cs))
+	var wait int64
 	err := s.retry(ctx, func(tx *sql.Tx) error {
-		// A new counter is the state (0, 0), which the rule reads as new.
-		news := make([]any, 0, 3*len(keys))
-		for _, k := range keys {
-			news = append(news, k, 0, 0)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO `+s.table+` (k, tat, last) VALUES `+placeholders(len(keys), 3)+
+		// InnoDB inserts or locks the rows in the order of VALUES.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+s.table+` (k, tat, last) VALUES `+placeholders(len(sorted), 3)+
 			` ON DUPLICATE KEY UPDATE k = k`, news...); err != nil {
 			return fmt.Errorf("lock: %w", err)
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT k, tat, last FROM `+s.table+` WHERE k IN `+placeholders(1, len(keys)), keys...)
+		rows, err := tx.QueryContext(ctx, `SELECT k, tat, last FROM `+s.table+` WHERE k IN `+placeholders(1, len(keys))+
+			` ORDER BY k FOR UPDATE`, keys...)
 		if err != nil {
 			return fmt.Errorf("read: %w", err)
 		}
-		state := make(map[string]memEntry, len(keys))
+		states, seen := make([]throttleState, len(sorted)), 0
 		for rows.Next() {
 			var k string
-			var e memEntry
-			if err := rows.Scan(&k, &e.tat, &e.last); err != nil {
+			var st throttleState
+			if err := rows.Scan(&k, &st.tat, &st.last); err != nil {
 				rows.Close()
 				return fmt.Errorf("read: %w", err)
 			}
-			state[k] = e
+			states[index[k]] = st
+			seen++
 		}
 		if err := errors.Join(rows.Close(), rows.Err()); err != nil {
 			return fmt.Errorf("read: %w", err)
 		}
-		var tats, lasts, counted []any
-		for i, c := range cs {
-			e := state[c.Key]
-			tat, last, wait := c.Rule.attempt(e.tat, e.last, ms)
-			out[i] = time.Duration(wait) * time.Millisecond
-			if wait == 0 {
-				tats, lasts, counted = append(tats, c.Key, tat), append(lasts, c.Key, last), append(counted, c.Key)
-			}
+		if seen != len(sorted) {
+			return fmt.Errorf("read: %d rows for %d counters", seen, len(sorted))
 		}
-		if len(counted) == 0 {
-			return nil
+		var next []throttleState
+		if next, wait = reserveAll(sorted, states, ms); next == nil {
+			return errRefused // roll back the rows the lock inserted
 		}
-		when := strings.Repeat(" WHEN ? THEN ?", len(counted))
-		args := append(append(append([]any{}, tats...), lasts...), counted...)
-		_, err = tx.ExecContext(ctx, `UPDATE `+s.table+` SET tat = CASE k`+when+` END, last = CASE k`+when+` END
-WHERE k IN `+placeholders(1, len(counted)), args...)
-		if err != nil {
+		tats, lasts := make([]any, 0, 2*len(next)), make([]any, 0, 2*len(next))
+		for i, st := range next {
+			tats, lasts = append(tats, sorted[i].Key, st.tat), append(lasts, sorted[i].Key, st.last)
+		}
+		when := strings.Repeat(" WHEN ? THEN ?", len(next))
+		if _, err := tx.ExecContext(ctx, `UPDATE `+s.table+` SET tat = CASE k`+when+` END, last = CASE k`+when+` END
+WHERE k IN `+placeholders(1, len(keys)), slices.Concat(tats, lasts, keys)...); err != nil {
 			return fmt.Errorf("write: %w", err)
 		}
 		return nil
 	})
+	if errors.Is(err, errRefused) {
+		return time.Duration(wait) * time.Millisecond, nil
+	}
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	if err := s.sweep(ctx, ms); err != nil {
-		return nil, err
-	}
-	return out, nil
+	// The attempt is counted: a failed sweep must not answer as if the
+	// counts could not be kept, and the next reservation sweeps again.
+	_ = s.sweep(ctx, ms)
+	return 0, nil
 }
 
 // sweep deletes up to sweepBatch counters forgiven at ms: it reads their
@@ -159,28 +165,44 @@ func (s *mysqlThrottle) sweep(ctx context.Context, ms int64) error {
 	return nil
 }
 
+// forgive locks the rows of refund and clear in key order first, as a
+// reservation does, so that the two never deadlock, then refunds and
+// deletes them in one transaction.
 func (s *mysqlThrottle) forgive(ctx context.Context, refund, clear []throttleCounter) error {
-	if len(refund) > 0 {
-		var args, keys []any
-		for _, c := range refund {
-			args = append(args, c.Key, c.Rule.Decay.Milliseconds())
-			keys = append(keys, c.Key)
-		}
-		if _, err := s.db.ExecContext(ctx, `UPDATE `+s.table+` SET tat = tat - CASE k`+strings.Repeat(" WHEN ? THEN ?", len(refund))+
-			` END WHERE k IN `+placeholders(1, len(keys)), append(args, keys...)...); err != nil {
-			return fmt.Errorf("mysql: refund: %w", err)
-		}
+	if len(refund)+len(clear) == 0 {
+		return nil
 	}
-	if len(clear) > 0 {
-		keys := make([]any, len(clear))
-		for i, c := range clear {
-			keys[i] = c.Key
-		}
-		if _, err := s.db.ExecContext(ctx, `DELETE FROM `+s.table+` WHERE k IN `+placeholders(1, len(keys)), keys...); err != nil {
-			return fmt.Errorf("mysql: clear: %w", err)
-		}
+	var refunds, refunded, cleared []any
+	for _, c := range refund {
+		refunds = append(refunds, c.Key, c.Rule.Decay.Milliseconds())
+		refunded = append(refunded, c.Key)
 	}
-	return nil
+	for _, c := range clear {
+		cleared = append(cleared, c.Key)
+	}
+	all := slices.Concat(refunded, cleared)
+	return s.retry(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT k FROM `+s.table+` WHERE k IN `+placeholders(1, len(all))+
+			` ORDER BY k FOR UPDATE`, all...)
+		if err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		if len(refund) > 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE `+s.table+` SET tat = tat - CASE k`+strings.Repeat(" WHEN ? THEN ?", len(refund))+
+				` END WHERE k IN `+placeholders(1, len(refunded)), slices.Concat(refunds, refunded)...); err != nil {
+				return fmt.Errorf("refund: %w", err)
+			}
+		}
+		if len(clear) > 0 {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+s.table+` WHERE k IN `+placeholders(1, len(cleared)), cleared...); err != nil {
+				return fmt.Errorf("clear: %w", err)
+			}
+		}
+		return nil
+	})
 }
 
 // retry runs fn in a READ COMMITTED transaction and commits it, and runs
