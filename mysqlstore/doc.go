@@ -52,7 +52,7 @@
 //
 // # Versions
 //
-// Tested on MariaDB 10.11. The statements are those that MySQL 8.0 and
+// Tested on MariaDB 10.11. The statements are those that MySQL 8.0.13 and
 // MariaDB 10.6 and later share (no CREATE INDEX IF NOT EXISTS, no SKIP
 // LOCKED, no row-constructor comparisons), but one: on MariaDB,
 // [Store.EndSessions] deletes with DELETE … RETURNING, one pass over the

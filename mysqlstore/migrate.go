@@ -28,7 +28,9 @@ const tableOptions = ` ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
 // for the quoted name of a table (see [tables]). MySQL commits DDL
 // statement by statement, so a step that fails halfway is run again
 // from its start: every statement of a step must be safe to repeat (IF
-// NOT EXISTS, INSERT IGNORE). Steps are only ever appended; a released
+// NOT EXISTS, INSERT IGNORE), or be an ADD COLUMN, whose repeat fails as
+// a duplicate column, which [Store.upgrade] takes as done (MySQL has no
+// ADD COLUMN IF NOT EXISTS). Steps are only ever appended; a released
 // step never changes.
 var migrations = [][]string{
 	// 1: sessions, the sign-out log, the settings and their history,
@@ -81,6 +83,16 @@ var migrations = [][]string{
 	PRIMARY KEY (id)
 )` + tableOptions,
 		`INSERT IGNORE INTO {change_seq} (id, n) VALUES (1, 0)`,
+	},
+	// 2: the name of the session's user, for the widget; empty for the
+	// sessions already there, and for the sessions that an older version
+	// of the code creates. A TEXT column takes a default only as an
+	// expression in MySQL (8.0.13 and later), which MariaDB reads too.
+	// MariaDB adds the column without rewriting a row; MySQL cannot add
+	// one with an expression default instantly, and rebuilds the table
+	// in place, with reads and writes going on.
+	{
+		"ALTER TABLE {sessions} ADD COLUMN user_name TEXT NOT NULL DEFAULT ('')",
 	},
 }
 
@@ -192,7 +204,7 @@ func (s *Store) upgrade(ctx context.Context, conn *sql.Conn) error {
 	}
 	for v := version; v < len(migrations); v++ {
 		for _, st := range migrations[v] {
-			if _, err := conn.ExecContext(ctx, r.Replace(st)); err != nil {
+			if _, err := conn.ExecContext(ctx, r.Replace(st)); err != nil && !isDuplicateColumn(err) {
 				return fmt.Errorf("to version %d: %w", v+1, err)
 			}
 		}
@@ -225,4 +237,11 @@ func (s *Store) schemaVersion(ctx context.Context, q querier) (int, error) {
 func isNoTable(err error) bool {
 	var me *mysql.MySQLError
 	return errors.As(err, &me) && me.Number == 1146
+}
+
+// isDuplicateColumn reports whether err is MySQL's "duplicate column
+// name": an ADD COLUMN that a start cut short had already run.
+func isDuplicateColumn(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1060
 }

@@ -171,6 +171,75 @@ func TestMigrate(t *testing.T) {
 		}
 	})
 
+	// version1 makes the tables of version 1 under prefix, as a start of
+	// the code before version 2 left them, with one session of alice's.
+	version1 := func(t *testing.T, prefix string) {
+		t.Helper()
+		for _, st := range append(append([]string{
+			"CREATE TABLE `" + prefix + "logout_schema_version` (id TINYINT NOT NULL, version INT NOT NULL, PRIMARY KEY (id))",
+			"INSERT INTO `" + prefix + "logout_schema_version` VALUES (1, 1)",
+		}, mysqlstore.Migration(0, prefix)...),
+			"INSERT INTO `"+prefix+"logout_sessions` (id, user_id, roles, created, last_seen, deadline) VALUES ('a', 'alice', '[\"admin\"]', 0, 0, 900000000)",
+		) {
+			if _, err := db.ExecContext(t.Context(), st); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	t.Run("version 1 tables get the user names, their sessions none", func(t *testing.T) {
+		prefix := mysqltest.Prefix(t, db)
+		version1(t, prefix)
+		s := newStore(t, db, prefix)
+		if v, _ := schemaVersion(t, db, prefix); v != mysqlstore.SchemaVersion {
+			t.Fatalf("version %d after the start, want %d", v, mysqlstore.SchemaVersion)
+		}
+		// The code before version 2, still running beside the new one,
+		// creates sessions without a name.
+		if _, err := db.ExecContext(t.Context(), "INSERT INTO `"+prefix+"logout_sessions` (id, user_id, roles, created, last_seen, deadline) VALUES ('c', 'carol', '[]', 2, 2, 900000002)"); err != nil {
+			t.Fatalf("a session created as version 1 did, after the upgrade: %v", err)
+		}
+		base := time.Unix(0, 0).UTC()
+		b := logout.Session{ID: "b", UserID: "7", UserName: "bob", Created: base.Add(time.Microsecond), Deadline: base.Add(900 * time.Second)}
+		b.LastSeen = b.Created
+		if err := s.CreateSession(t.Context(), b); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Session(t.Context(), "a")
+		if err != nil || got.UserID != "alice" || got.UserName != "" || len(got.Roles) != 1 {
+			t.Fatalf("Session(a) after the upgrade = %+v, %v; want alice's, with no name", got, err)
+		}
+		list, lerr := s.ListSessions(t.Context(), logout.ListOptions{Limit: 10})
+		expired, eerr := s.ExpiredSessions(t.Context(), base.Add(time.Hour), 10)
+		for _, ss := range [][]logout.Session{list, expired} {
+			var names []string
+			for _, x := range ss {
+				names = append(names, x.ID+"="+x.UserName)
+			}
+			if want := []string{"a=", "b=bob", "c="}; !slices.Equal(names, want) || lerr != nil || eerr != nil {
+				t.Fatalf("ListSessions and ExpiredSessions after the upgrade: got %q (%v, %v), want %q", names, lerr, eerr, want)
+			}
+		}
+	})
+
+	t.Run("an added column cut short of its version is finished by the next start", func(t *testing.T) {
+		// The ALTER TABLE committed, the new version was not recorded.
+		prefix := mysqltest.Prefix(t, db)
+		version1(t, prefix)
+		for _, st := range mysqlstore.Migration(1, prefix) {
+			if _, err := db.ExecContext(t.Context(), st); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s := newStore(t, db, prefix)
+		if v, _ := schemaVersion(t, db, prefix); v != mysqlstore.SchemaVersion {
+			t.Fatalf("version %d after the start, want %d", v, mysqlstore.SchemaVersion)
+		}
+		if got, err := s.Session(t.Context(), "a"); err != nil || got.UserName != "" {
+			t.Fatalf("Session(a) = %+v, %v; want alice's, with no name", got, err)
+		}
+	})
+
 	t.Run("tables of a newer version are refused", func(t *testing.T) {
 		prefix := mysqltest.Prefix(t, db)
 		newStore(t, db, prefix)
@@ -237,6 +306,8 @@ func TestIDsAreBinary(t *testing.T) {
 	}
 }
 
+// TestLongIDsAreRefused checks that IDs and names that do not fit their
+// columns are refused, and that those that just fit are kept whole.
 func TestLongIDsAreRefused(t *testing.T) {
 	db := mysqltest.MySQL(t)
 	s := newStore(t, db, mysqltest.Prefix(t, db))
@@ -250,9 +321,17 @@ func TestLongIDsAreRefused(t *testing.T) {
 			t.Errorf("CreateSession of %d and %d bytes = %v, want an error", len(x.ID), len(x.UserID), err)
 		}
 	}
-	x := logout.Session{ID: strings.Repeat("i", 255), UserID: strings.Repeat("u", 255), Created: base, LastSeen: base, Deadline: base}
+	long := logout.Session{ID: "n", UserID: "u", UserName: strings.Repeat("n", 1<<16), Created: base, LastSeen: base, Deadline: base}
+	if err := s.CreateSession(t.Context(), long); err == nil || !strings.Contains(err.Error(), "65535 bytes") {
+		t.Errorf("CreateSession with a name of %d bytes = %v, want an error", len(long.UserName), err)
+	}
+	x := logout.Session{ID: strings.Repeat("i", 255), UserID: strings.Repeat("u", 255), UserName: strings.Repeat("é", 1<<15-1) + "n",
+		Created: base, LastSeen: base, Deadline: base}
 	if err := s.CreateSession(t.Context(), x); err != nil {
 		t.Fatal(err)
+	}
+	if got, err := s.Session(t.Context(), x.ID); err != nil || got.UserName != x.UserName {
+		t.Fatalf("Session of a name of %d bytes: got %d bytes (%v), want all", len(x.UserName), len(got.UserName), err)
 	}
 	if n, err := s.SetDeadlines(t.Context(), []logout.DeadlineUpdate{{ID: strings.Repeat("i", 256), Seen: base, Deadline: base}}); err != nil || n != 0 {
 		t.Fatalf("SetDeadlines of a long ID = %d, %v; want 0", n, err)

@@ -20,6 +20,10 @@ const maxName = 64
 // width of the VARBINARY columns.
 const maxID = 255
 
+// maxUserName is the longest user name the store keeps, in bytes: what a
+// TEXT column holds.
+const maxUserName = 1<<16 - 1
+
 // Options configure a [Store]. The zero Options are useful: every field
 // states its default.
 type Options struct {
@@ -144,7 +148,7 @@ type queries struct {
 	pruneChanges                                   string
 }
 
-const sessionCols = "id, user_id, roles, created, last_seen, deadline"
+const sessionCols = "id, user_id, user_name, roles, created, last_seen, deadline"
 
 func newQueries(names *strings.Replacer) queries {
 	r := strings.NewReplacer("{cols}", sessionCols)
@@ -157,7 +161,7 @@ func newQueries(names *strings.Replacer) queries {
 	// user before it.
 	const after = `(created > ? OR (created = ? AND id > ?))`
 	return queries{
-		createSession: q(`INSERT INTO {sessions} ({cols}) VALUES (?, ?, ?, ?, ?, ?)`),
+		createSession: q(`INSERT INTO {sessions} ({cols}) VALUES (?, ?, ?, ?, ?, ?, ?)`),
 		session:       q(`SELECT {cols} FROM {sessions} WHERE id = ?`),
 		sessionExists: q(`SELECT 1 FROM {sessions} WHERE id = ?`),
 		touch:         q(`UPDATE {sessions} SET last_seen = ?, deadline = ? WHERE id = ? AND last_seen <= ?`),
@@ -201,10 +205,13 @@ func micros(t time.Time) int64 { return t.UnixMicro() }
 func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
 
 // CreateSession implements [logout.Store]. IDs and user IDs longer than
-// 255 bytes are refused.
+// 255 bytes are refused, and so are user names longer than 65,535 bytes.
 func (s *Store) CreateSession(ctx context.Context, x logout.Session) error {
 	if len(x.ID) > maxID || len(x.UserID) > maxID {
 		return fmt.Errorf("mysqlstore: create session: ID or user ID longer than %d bytes", maxID)
+	}
+	if len(x.UserName) > maxUserName {
+		return fmt.Errorf("mysqlstore: create session: user name longer than %d bytes", maxUserName)
 	}
 	roles, err := json.Marshal(x.Roles)
 	if err != nil {
@@ -216,7 +223,7 @@ func (s *Store) CreateSession(ctx context.Context, x logout.Session) error {
 	tries := 0
 	err = retry(ctx, func() error {
 		tries++
-		_, err := s.db.ExecContext(ctx, s.q.createSession, x.ID, x.UserID, roles,
+		_, err := s.db.ExecContext(ctx, s.q.createSession, x.ID, x.UserID, x.UserName, roles,
 			micros(x.Created), micros(x.LastSeen), micros(x.Deadline))
 		if isDuplicate(err) && tries > 1 {
 			// The connection was lost after an earlier try: it may have
@@ -237,7 +244,7 @@ func (s *Store) CreateSession(ctx context.Context, x logout.Session) error {
 }
 
 func sameSession(a, b logout.Session) bool {
-	return a.ID == b.ID && a.UserID == b.UserID && slices.Equal(a.Roles, b.Roles) &&
+	return a.ID == b.ID && a.UserID == b.UserID && a.UserName == b.UserName && slices.Equal(a.Roles, b.Roles) &&
 		a.Created.Equal(b.Created) && a.LastSeen.Equal(b.LastSeen) && a.Deadline.Equal(b.Deadline)
 }
 
@@ -470,7 +477,7 @@ func scanSession(row scanner) (logout.Session, error) {
 	var x logout.Session
 	var roles []byte
 	var created, seen, deadline int64
-	if err := row.Scan(&x.ID, &x.UserID, &roles, &created, &seen, &deadline); err != nil {
+	if err := row.Scan(&x.ID, &x.UserID, &x.UserName, &roles, &created, &seen, &deadline); err != nil {
 		return x, err
 	}
 	if err := json.Unmarshal(roles, &x.Roles); err != nil {
