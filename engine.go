@@ -22,7 +22,9 @@ import (
 // turns a request into a visit and answers with what [Manager.decide]
 // returns. sweep.go runs the engine's background work.
 
-// failure is a failed store read and when it ended.
+// failure is a failed store read and when it ended. A read whose caller
+// gave up (a client gone, Run stopped) is no failure of the store, and
+// is not kept as one.
 type failure struct {
 	at  time.Time
 	err error
@@ -227,15 +229,17 @@ func (m *Manager) currentSettings(ctx context.Context, now time.Time) (*Settings
 	if f := m.settingsFail.Load(); f.answers(now, m.opts.StoreTimeout) {
 		return nil, f.err
 	}
-	ctx, cancel := m.storeCtx(ctx)
+	sctx, cancel := m.storeCtx(ctx)
 	defer cancel()
-	s, err := m.store.Settings(ctx)
+	s, err := m.store.Settings(sctx)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		s = m.defaults()
 	case err != nil:
 		err = fmt.Errorf("%w: settings: %w", ErrUnavailable, err)
-		m.settingsFail.Store(&failure{at: m.now(), err: err})
+		if ctx.Err() == nil { // the store failed, not a caller that gave up
+			m.settingsFail.Store(&failure{at: m.now(), err: err})
+		}
 		return nil, err
 	}
 	m.settingsFail.Store(nil)
@@ -543,7 +547,9 @@ func (m *Manager) sync(ctx context.Context, e *entry, now time.Time, force bool)
 	}
 	if err != nil {
 		err = unavailable("session", err)
-		e.failed.Store(&failure{at: m.now(), err: err})
+		if ctx.Err() == nil { // the store failed, not a caller that gave up
+			e.failed.Store(&failure{at: m.now(), err: err})
+		}
 		return err
 	}
 	e.failed.Store(nil)

@@ -1,6 +1,7 @@
 package logout_test
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"net/http"
@@ -673,5 +674,47 @@ func TestSharedStore(t *testing.T) {
 	a.clock.Advance(500 * time.Millisecond)
 	if got, _ := b.m.Settings(t.Context()); got.ShowCounter {
 		t.Fatal("B still shows the counter")
+	}
+}
+
+// ctxStore answers as a network store does when its caller gives up: with
+// the context's error.
+type ctxStore struct{ logout.Store }
+
+func (s ctxStore) Session(ctx context.Context, id string) (logout.Session, error) {
+	if err := ctx.Err(); err != nil {
+		return logout.Session{}, err
+	}
+	return s.Store.Session(ctx, id)
+}
+
+func (s ctxStore) Settings(ctx context.Context) (logout.Settings, error) {
+	if err := ctx.Err(); err != nil {
+		return logout.Settings{}, err
+	}
+	return s.Store.Settings(ctx)
+}
+
+// TestCancelledReadIsNoOutage: a store read that failed because its
+// caller gave up (a client gone, a Run stopped) is not shared with the
+// requests waiting beside it as if the store had failed.
+func TestCancelledReadIsNoOutage(t *testing.T) {
+	e := newEnvStore(t, ctxStore{logout.NewMemoryStore()}, logout.Options{})
+	c := e.signIn("alice")
+	e.clock.Advance(time.Second) // past the sync interval: must ask the store
+	gone, cancel := context.WithCancel(t.Context())
+	cancel()
+	r := httptest.NewRequest("GET", "/backend", nil).WithContext(gone)
+	r.AddCookie(c)
+	e.h.ServeHTTP(httptest.NewRecorder(), r)
+	if w := e.do(req{path: "/backend", cookie: c}); w.Code != 200 {
+		t.Fatalf("a request in the instant a client gave up: got %d, want 200", w.Code)
+	}
+	e.clock.Advance(time.Second)
+	if err := e.m.Sweep(gone); err == nil {
+		t.Fatal("Sweep with a cancelled context: got no error")
+	}
+	if err := e.m.Flush(t.Context()); err != nil {
+		t.Fatalf("Flush in the instant a cancelled Sweep failed: got %v, want nil", err)
 	}
 }

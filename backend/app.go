@@ -53,7 +53,8 @@ type Config struct {
 	Prefix string
 	// StoreURL chooses the session store when Store is nil: "" or
 	// "sqlite" for sessions.db in DataDir, "redis://…" (or "rediss://…")
-	// for Redis, "postgres://…" (or "postgresql://…") for PostgreSQL.
+	// for Redis, "postgres://…" (or "postgresql://…") for PostgreSQL,
+	// "mysql://…" for MySQL or MariaDB (see [OpenStore]).
 	StoreURL string
 	// Store, when set, is used instead of StoreURL; the caller owns it.
 	// The sign-in counts are then kept in users.db, as with SQLite.
@@ -324,10 +325,12 @@ var ErrUnknownStore = errors.New("backend: unknown store")
 
 // OpenStore opens the session store that a store URL names, as
 // [Config.StoreURL] reads it: "" or "sqlite" for sessions.db in dir,
-// redis://… (rediss://…) or postgres://… (postgresql://…). Redis fails
-// fast on a refused server and lets the Manager's store timeout bound
-// every call. Close it with the function returned. A URL of no known
-// kind is an error wrapping [ErrUnknownStore].
+// redis://… (rediss://…), postgres://… (postgresql://…) or
+// mysql://user:password@host:port/database?prefix=… (MySQL or MariaDB;
+// prefix starts the tables' names). Redis and MySQL fail fast on a
+// refused server and let the Manager's store timeout bound every call.
+// Close it with the function returned. A URL of no known kind is an error
+// wrapping [ErrUnknownStore].
 func OpenStore(ctx context.Context, u, dir string) (logout.Store, func() error, error) {
 	o, err := openStore(ctx, u, dir)
 	if err != nil {
@@ -420,8 +423,13 @@ func openStore(ctx context.Context, u, dir string) (_ *opened, err error) {
 		}
 		o.store, o.counts = s, counts
 		return o, nil
+	case strings.HasPrefix(u, "mysql://"):
+		if err := openMySQL(ctx, u, o); err != nil {
+			return nil, err
+		}
+		return o, nil
 	}
-	return nil, fmt.Errorf("%w %q: want sqlite, redis://… or postgres://…", ErrUnknownStore, u)
+	return nil, fmt.Errorf("%w %q: want sqlite, redis://…, postgres://… or mysql://…", ErrUnknownStore, u)
 }
 
 // Handler returns the App's HTTP handler: the front end, the backend and

@@ -5,10 +5,13 @@ go 1.26.0
 require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/chromedp/chromedp v0.23.0
+	github.com/go-sql-driver/mysql v1.11.0
 	github.com/gologout/logout v0.1.0
 	github.com/gologout/logout/internal/browsertest v0.1.0
+	github.com/gologout/logout/internal/mysqltest v0.1.0
 	github.com/gologout/logout/internal/pgtest v0.1.0
 	github.com/gologout/logout/internal/redistest v0.1.0
+	github.com/gologout/logout/mysqlstore v0.1.0
 	github.com/gologout/logout/pgstore v0.1.0
 	github.com/gologout/logout/redisstore v0.1.0
 	github.com/gologout/logout/sqlitestore v0.1.0
@@ -19,6 +22,7 @@ require (
 )
 
 require (
+	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/chromedp/cdproto v0.159.0 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect

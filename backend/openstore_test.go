@@ -14,7 +14,7 @@ func TestOpenStore(t *testing.T) {
 	}{
 		{"default", "", nil},
 		{"sqlite", "sqlite", nil},
-		{"unknown scheme", "mysql://localhost/db", backend.ErrUnknownStore},
+		{"unknown scheme", "mongodb://localhost/db", backend.ErrUnknownStore},
 		{"bare word", "memory", backend.ErrUnknownStore},
 	}
 	for _, tt := range tests {

@@ -39,7 +39,7 @@ func (a *App) routes() http.Handler {
 	}))
 	mux.HandleFunc("/", notFound)
 
-	mux.Handle(p+"/session/", a.m.Endpoints()) // answers its own 405s
+	mux.Handle(p+"/session/", a.m.Endpoints())            // answers its own 405s
 	handle("GET", p+"/lang", http.HandlerFunc(a.setLang)) // the switch in the pages: inside the prefix, which behind logout-proxy is all the admin pages have
 	handle("GET", p+"/auth/signin", http.HandlerFunc(a.signInPage))
 	handle("POST", p+"/auth/signin", http.HandlerFunc(a.signIn))

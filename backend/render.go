@@ -95,7 +95,7 @@ func (a *App) page(r *http.Request, u *user, title string) *page {
 	p := &page{
 		translator: tr, Title: tr.T(title), Prefix: a.cfg.Prefix, Here: r.URL.RequestURI(), User: u,
 		CSS: a.assetURL(a.assets.url("app.css")), JS: a.assetURL(a.assets.url("app.js")), Backend: a.isBackend(r.URL.Path),
-		Icon: a.assetURL(a.assets.url("favicon.svg")),
+		Icon:  a.assetURL(a.assets.url("favicon.svg")),
 		Brand: "app.name", Footer: "footer.text",
 	}
 	if a.cfg.ProxyPages {

@@ -67,11 +67,11 @@ import (
 //
 // Why not golang.org/x/time/rate: its token bucket refills at a constant
 // rate, so the wait never grows with failures, and it lives in one
-// process while the counts must be shared through SQLite, Redis or
-// PostgreSQL. The arithmetic below is small and exact, in integer
-// milliseconds: the memory, SQLite and PostgreSQL stores run it in Go on
-// the rows they hold locked, and the Redis script repeats it to the
-// millisecond; one table of tests runs on all four stores.
+// process while the counts must be shared through SQLite, Redis,
+// PostgreSQL or MySQL. The arithmetic below is small and exact, in
+// integer milliseconds: the memory, SQLite, PostgreSQL and MySQL stores
+// run it in Go on the rows they hold locked, and the Redis script repeats
+// it to the millisecond; one table of tests runs on all five stores.
 
 // A throttleRule says how one counter slows attempts down. The first Free
 // attempts pass at once; after them each attempt waits throttleBase after

@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/gologout/logout/internal/mysqltest"
 	"github.com/gologout/logout/internal/pgtest"
 	"github.com/gologout/logout/internal/redistest"
 )
@@ -32,9 +33,9 @@ type testThrottle struct {
 }
 
 // throttleStoreKinds opens each throttleStore for the shared table of
-// cases. Redis and PostgreSQL come from internal/redistest and
-// internal/pgtest: they skip without the servers and fail without them
-// under CI=true.
+// cases. Redis, MySQL and PostgreSQL come from internal/redistest,
+// internal/mysqltest and internal/pgtest: they skip without the servers
+// and fail without them under CI=true.
 func throttleStoreKinds() []struct {
 	name string
 	open func(t *testing.T) testThrottle
@@ -78,6 +79,17 @@ func throttleStoreKinds() []struct {
 					t.Fatal(err)
 				}
 				return len(keys)
+			}}
+		}},
+		{"mysql", func(t *testing.T) testThrottle {
+			db := mysqltest.MySQL(t)
+			prefix := mysqltest.Prefix(t, db)
+			s, err := newMySQLThrottle(t.Context(), db, prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return testThrottle{s, func(t *testing.T) int {
+				return count(t, db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM `"+prefix+mysqlThrottleTable+"`"))
 			}}
 		}},
 		{"postgres", func(t *testing.T) testThrottle {
@@ -217,9 +229,9 @@ func throttleCases() []struct {
 	}
 }
 
-// TestThrottleStores runs the same cases on the memory, SQLite, Redis and
-// PostgreSQL stores: the Go arithmetic, the Lua script and the SQL
-// statement must agree to the millisecond.
+// TestThrottleStores runs the same cases on the memory, SQLite, Redis,
+// MySQL and PostgreSQL stores: the Go arithmetic, the Lua script and the
+// SQL statement must agree to the millisecond.
 func TestThrottleStores(t *testing.T) {
 	start := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 	for _, kind := range throttleStoreKinds() {
@@ -281,8 +293,8 @@ func TestThrottleStores(t *testing.T) {
 }
 
 // TestThrottleExpiry checks that counters leave the store once forgiven:
-// memory, SQLite and PostgreSQL drop them on later reservations, Redis
-// expires them by itself when their debt is paid.
+// memory, SQLite, MySQL and PostgreSQL drop them on later reservations,
+// Redis expires them by itself when their debt is paid.
 func TestThrottleExpiry(t *testing.T) {
 	start := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 	rule := throttleRule{Free: 3, Decay: time.Minute}

@@ -4,13 +4,17 @@ go 1.26.0
 
 require (
 	github.com/alexedwards/scs/goredisstore v0.0.0-20250212122300-421ef1d8611c
+	github.com/alexedwards/scs/mysqlstore v0.0.0-20250417082927-ab20b3feb5e9
 	github.com/alexedwards/scs/pgxstore v0.0.0-20240316134038-7e11d57e8885
 	github.com/alexedwards/scs/sqlite3store v0.0.0-20251002162104-209de6e426de
 	github.com/alexedwards/scs/v2 v2.9.0
+	github.com/go-sql-driver/mysql v1.11.0
 	github.com/gologout/logout v0.1.0
 	github.com/gologout/logout/backend v0.1.0
+	github.com/gologout/logout/internal/mysqltest v0.1.0
 	github.com/gologout/logout/internal/pgtest v0.1.0
 	github.com/gologout/logout/internal/redistest v0.1.0
+	github.com/gologout/logout/mysqlstore v0.1.0
 	github.com/gologout/logout/pgstore v0.1.0
 	github.com/gologout/logout/redisstore v0.1.0
 	github.com/gologout/logout/sqlitestore v0.1.0
@@ -21,6 +25,7 @@ require (
 )
 
 require (
+	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/BurntSushi/toml v1.6.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect

@@ -9,9 +9,12 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,14 +26,16 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/mysqltest"
 	"github.com/gologout/logout/internal/pgtest"
 	"github.com/gologout/logout/internal/redistest"
+	"github.com/gologout/logout/mysqlstore"
 	"github.com/gologout/logout/pgstore"
 	"github.com/gologout/logout/redisstore"
 	"github.com/gologout/logout/sqlitestore"
 )
 
-var settingsSessions = flag.Int("settings.sessions", 100_000, "sessions in the store for BenchmarkSettingsChange")
+var settingsSessions = flag.Int("settings.sessions", 100_000, "sessions in the store for BenchmarkSettingsChange and BenchmarkSweepExpired")
 
 // BenchmarkSettingsChange: an administrator changes the idle lifetime, and
 // a sweeper rewrites the stored deadline of every session (all of them
@@ -257,6 +262,58 @@ var settingsKinds = []settingsKind{
 			},
 		}
 	}},
+	{"mysql", mysqlKind},
+}
+
+// mysqlKind opens a MySQL store as backend.OpenStore does (interpolated
+// parameters), under a table prefix of its own, counting the packets its
+// connections send: with interpolated parameters, one per statement.
+func mysqlKind(b *testing.B) opened {
+	cfg := mysqlConfig(b)
+	trips := new(atomic.Int64)
+	cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		return countingConn{c, trips}, err
+	}
+	db := mysqltest.Open(b, cfg)
+	prefix := mysqltest.Prefix(b, db)
+	s, err := mysqlstore.New(context.Background(), db, mysqlstore.Options{Prefix: prefix})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return opened{store: s, trips: trips, bulk: func(b *testing.B, sessions []logout.Session) { mysqlBulk(b, db, prefix, sessions) }}
+}
+
+// countingConn counts the writes on a connection.
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c countingConn) Write(p []byte) (int, error) {
+	c.n.Add(1)
+	return c.Conn.Write(p)
+}
+
+// mysqlBulk inserts sessions 1000 to a statement, then runs ANALYZE
+// TABLE.
+func mysqlBulk(b *testing.B, db *sql.DB, prefix string, sessions []logout.Session) {
+	table := "`" + prefix + "logout_sessions`"
+	for chunk := range slices.Chunk(sessions, 1000) {
+		var args []any
+		for _, s := range chunk {
+			args = append(args, s.ID, s.UserID, s.Created.UnixMicro(), s.LastSeen.UnixMicro(), s.Deadline.UnixMicro())
+		}
+		values := strings.TrimSuffix(strings.Repeat("(?, ?, '[]', ?, ?, ?), ", len(chunk)), ", ")
+		if _, err := db.ExecContext(context.Background(), "INSERT INTO "+table+" (id, user_id, roles, created, last_seen, deadline) VALUES "+values, args...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rows, err := db.QueryContext(context.Background(), "ANALYZE TABLE "+table)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rows.Close()
 }
 
 // postgresBulk copies sessions into the table with COPY, then runs

@@ -2,22 +2,28 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/alexedwards/scs/goredisstore"
+	scsmysql "github.com/alexedwards/scs/mysqlstore"
 	"github.com/alexedwards/scs/pgxstore"
 	"github.com/alexedwards/scs/v2"
 	"github.com/alexedwards/scs/v2/memstore"
+	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/mysqltest"
 	"github.com/gologout/logout/internal/pgtest"
 	"github.com/gologout/logout/internal/redistest"
+	"github.com/gologout/logout/mysqlstore"
 	"github.com/gologout/logout/pgstore"
 	"github.com/gologout/logout/redisstore"
 	"github.com/gologout/logout/sqlitestore"
@@ -39,6 +45,7 @@ var kinds = []kind{
 	{"sqlite", sqliteFile, scsSQLite},
 	{"redis", redisLogout, redisSCS},
 	{"postgres", postgresLogout, postgresSCS},
+	{"mysql", mysqlLogout, mysqlSCS},
 }
 
 func sqliteFile(b *testing.B) logout.Store {
@@ -113,6 +120,49 @@ func postgresSCS(b *testing.B) scs.Store {
 		b.Fatal(err)
 	}
 	return pgxstore.NewWithCleanupInterval(pool, 0)
+}
+
+// mysqlConfig is the MySQL test server's configuration (see
+// mysqltest.Config) with interpolated parameters, as backend.OpenStore
+// opens a mysql:// URL.
+func mysqlConfig(b *testing.B) *mysql.Config {
+	cfg := mysqltest.Config(b).Clone()
+	cfg.InterpolateParams = true
+	return cfg
+}
+
+func mysqlLogout(b *testing.B) logout.Store {
+	db := mysqltest.Open(b, mysqlConfig(b))
+	s, err := mysqlstore.New(context.Background(), db, mysqlstore.Options{Prefix: mysqltest.Prefix(b, db)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// mysqlSCS is scs's mysqlstore, with the table its README gives, in a
+// database of the benchmark's own (the table's name is fixed), dropped
+// at the end; scs needs parseTime.
+func mysqlSCS(b *testing.B) scs.Store {
+	cfg := mysqlConfig(b)
+	admin := mysqltest.Open(b, cfg)
+	name := "bench_scs_" + strings.ToLower(rand.Text()[:10])
+	if _, err := admin.ExecContext(context.Background(), "CREATE DATABASE "+name); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { admin.ExecContext(context.Background(), "DROP DATABASE "+name) })
+	cfg = cfg.Clone()
+	cfg.DBName, cfg.ParseTime = name, true
+	db := mysqltest.Open(b, cfg)
+	for _, st := range []string{
+		`CREATE TABLE sessions (token CHAR(43) PRIMARY KEY, data BLOB NOT NULL, expiry TIMESTAMP(6) NOT NULL)`,
+		`CREATE INDEX sessions_expiry_idx ON sessions (expiry)`,
+	} {
+		if _, err := db.ExecContext(context.Background(), st); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return scsmysql.NewWithCleanupInterval(db, 0)
 }
 
 // counting is a logout.Store that counts the calls that write sessions

@@ -8,9 +8,11 @@ require (
 	github.com/gologout/logout v0.1.0
 	github.com/gologout/logout/backend v0.1.0
 	github.com/gologout/logout/internal/browsertest v0.1.0
+	github.com/gologout/logout/internal/mysqltest v0.1.0
 	github.com/gologout/logout/internal/pgtest v0.1.0
 	github.com/gologout/logout/internal/redistest v0.1.0
 	github.com/gologout/logout/metrics v0.1.0
+	github.com/gologout/logout/mysqlstore v0.1.0
 	github.com/gologout/logout/pgstore v0.1.0
 	github.com/gologout/logout/redisstore v0.1.0
 	github.com/gologout/logout/sqlitestore v0.1.0
@@ -21,11 +23,13 @@ require (
 )
 
 require (
+	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/BurntSushi/toml v1.6.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+	github.com/go-sql-driver/mysql v1.11.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect

@@ -198,7 +198,9 @@ const loadClients = 64
 // proxy and upstream) per request, which other work on the machine
 // disturbs less; upstream-conns/op counts the connections the upstream
 // accepted per request (TIME_WAIT sockets to come).
-func BenchmarkProxyLoad(b *testing.B) { benchLoad(b, false, "direct", "bare", "bare-pooled", "logout-proxy") }
+func BenchmarkProxyLoad(b *testing.B) {
+	benchLoad(b, false, "direct", "bare", "bare-pooled", "logout-proxy")
+}
 
 // BenchmarkProxyClosingUpstream is BenchmarkProxyLoad in front of an
 // upstream that closes every connection after its answer, as PHP's

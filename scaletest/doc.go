@@ -1,8 +1,8 @@
 // Package scaletest checks Logout scaled out: three instances of the
 // reference backend (package backend), each with its own
-// [logout.Manager], share one data directory for users and one Redis or
-// PostgreSQL store for sessions, as three processes behind a load
-// balancer would. It holds only tests:
+// [logout.Manager], share one data directory for users and one Redis,
+// PostgreSQL or MySQL (MariaDB) store for sessions, as three processes
+// behind a load balancer would. It holds only tests:
 //
 //   - TestThreeInstances: a session kept busy on one instance stays
 //     signed in on the others past its first deadline; a forced sign-out
@@ -19,10 +19,11 @@
 //     the proxy is back every instance resumes by itself, every session
 //     intact.
 //
-// The tests read LOGOUT_TEST_REDIS_URL and LOGOUT_TEST_POSTGRES_URL as
-// the store packages' tests do (by default the servers on 127.0.0.1),
-// work under a random key prefix or schema of their own, and skip with a
-// how-to when a server does not answer, or fail when CI=true:
+// The tests read LOGOUT_TEST_REDIS_URL, LOGOUT_TEST_POSTGRES_URL and
+// LOGOUT_TEST_MYSQL_DSN as the store packages' tests do (by default the
+// servers on 127.0.0.1), work under a random key prefix, schema or table
+// prefix of their own, and skip with a how-to when a server does not
+// answer, or fail when CI=true:
 //
 //	go test -race ./scaletest/
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,14 +13,17 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/mysqltest"
 	"github.com/gologout/logout/internal/pgtest"
 	"github.com/gologout/logout/internal/redistest"
+	"github.com/gologout/logout/mysqlstore"
 	"github.com/gologout/logout/pgstore"
 	"github.com/gologout/logout/redisstore"
 )
 
-// A backing is a store server that instances share: Redis or
-// PostgreSQL, under a key prefix or schema of the test's own.
+// A backing is a store server that instances share: Redis, PostgreSQL
+// or MySQL (MariaDB), under a key prefix, schema or table prefix of the
+// test's own.
 type backing struct {
 	// addr is the server's host:port.
 	addr string
@@ -37,7 +41,7 @@ func backings(t *testing.T, f func(t *testing.T, b *backing)) {
 	for _, tt := range []struct {
 		name string
 		open func(*testing.T) *backing
-	}{{"redis", redisBacking}, {"postgres", postgresBacking}} {
+	}{{"redis", redisBacking}, {"postgres", postgresBacking}, {"mysql", mysqlBacking}} {
 		t.Run(tt.name, func(t *testing.T) { f(t, tt.open(t)) })
 	}
 }
@@ -123,4 +127,53 @@ func postgresBacking(t *testing.T) *backing {
 			return n
 		},
 	}
+}
+
+// mysqlBacking connects to the MySQL or MariaDB test server (see
+// mysqltest.MySQL) and picks a table prefix whose tables it drops at the
+// end. Its Watchers poll a table: the server has no listeners to count,
+// so the stores it makes count their own Watches that listen, those that
+// have announced All.
+func mysqlBacking(t *testing.T) *backing {
+	t.Helper()
+	cfg := mysqltest.Config(t)
+	prefix := mysqltest.Prefix(t, mysqltest.Open(t, cfg))
+	var listening atomic.Int64
+	return &backing{
+		addr: cfg.Addr,
+		newStore: func(t *testing.T, addr string) logout.Store {
+			c := cfg.Clone()
+			c.Addr = addr
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			s, err := mysqlstore.New(ctx, mysqltest.Open(t, c), mysqlstore.Options{Prefix: prefix})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return countedWatch{s, &listening}
+		},
+		listeners: func(*testing.T) int { return int(listening.Load()) },
+	}
+}
+
+// countedWatch counts in n the Watches of a Store that listen.
+type countedWatch struct {
+	*mysqlstore.Store
+	n *atomic.Int64
+}
+
+func (c countedWatch) Watch(ctx context.Context, fn func(logout.Change)) error {
+	listening := false
+	defer func() {
+		if listening {
+			c.n.Add(-1)
+		}
+	}()
+	return c.Store.Watch(ctx, func(ch logout.Change) {
+		if ch.All && !listening {
+			listening = true
+			c.n.Add(1)
+		}
+		fn(ch)
+	})
 }

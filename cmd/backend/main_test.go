@@ -29,7 +29,7 @@ func TestHelp(t *testing.T) {
 		t.Fatalf("run --help: %v", err)
 	}
 	for _, s := range []string{"Usage: backend", "-addr", "LOGOUT_ADDR", "127.0.0.1:8080", "-data", "LOGOUT_DATA", "./data",
-		"-prefix", "/backend", "-store", "redis://", "postgres://", "-tls-cert", "-tls-key", "LOGOUT_ADMIN_USER", "LOGOUT_ADMIN_PASSWORD",
+		"-prefix", "/backend", "-store", "redis://", "postgres://", "mysql://", "-tls-cert", "-tls-key", "LOGOUT_ADMIN_USER", "LOGOUT_ADMIN_PASSWORD",
 		"-trusted-proxy", "LOGOUT_TRUSTED_PROXY"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("help lacks %q", s)
@@ -63,7 +63,8 @@ func TestBadArguments(t *testing.T) {
 		{"cert without key", []string{"--tls-cert", "cert.pem"}, true, "go together"},
 		{"log format", []string{"--log-format", "xml"}, true, "want text or json"},
 		{"log level", []string{"--log-level", "loud"}, true, "--log-level"},
-		{"unknown store", []string{"--store", "mysql://db", "--data", "DIR"}, false, `unknown store "mysql://db"`},
+		{"unknown store", []string{"--store", "mongodb://db", "--data", "DIR"}, false, `unknown store "mongodb://db"`},
+		{"MySQL store without a database", []string{"--store", "mysql://db", "--data", "DIR"}, false, "want mysql://user:password@host:port/database"},
 		{"bad prefix", []string{"--prefix", "/a b", "--data", "DIR"}, false, "prefix"},
 		{"bad address", []string{"--addr", "127.0.0.1:99999", "--data", "DIR"}, false, "listen"},
 		{"trusted proxy by name", []string{"--trusted-proxy", "proxy.local"}, true, `--trusted-proxy "proxy.local"`},

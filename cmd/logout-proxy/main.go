@@ -101,7 +101,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	var o options
 	fs := flag.NewFlagSet("logout-proxy", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	o.Flags.Register(fs, getenv, command, "; several proxies share one Redis or PostgreSQL store")
+	o.Flags.Register(fs, getenv, command, "; several proxies share one Redis, PostgreSQL or MySQL store")
 	fs.StringVar(&o.upstream, "upstream", env("LOGOUT_UPSTREAM", ""), "the panel's `URL`, such as http://127.0.0.1:8000; required (LOGOUT_UPSTREAM)")
 	fs.StringVar(&o.profile, "profile", env("LOGOUT_PROFILE", ""), "the panel: django, wordpress, octobercms, phpmyadmin, or the `name or path` of a JSON profile file; required (LOGOUT_PROFILE)")
 	fs.StringVar(&o.adminPrefix, "admin-prefix", env("LOGOUT_ADMIN_PREFIX", "/logout-proxy"), "URL `path` of the proxy's own admin pages; requests below it never reach the panel (LOGOUT_ADMIN_PREFIX)")

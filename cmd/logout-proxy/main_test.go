@@ -24,8 +24,10 @@ import (
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/internal/browsertest"
 	"github.com/gologout/logout/internal/fakeclock"
+	"github.com/gologout/logout/internal/mysqltest"
 	"github.com/gologout/logout/internal/pgtest"
 	"github.com/gologout/logout/internal/redistest"
+	"github.com/gologout/logout/mysqlstore"
 	"github.com/gologout/logout/pgstore"
 	"github.com/gologout/logout/proxy"
 	"github.com/gologout/logout/proxy/djangotest"
@@ -386,7 +388,7 @@ func TestAdminAssets(t *testing.T) {
 	}
 }
 
-// TestSecondInstance: two proxies share a Redis or a PostgreSQL store; a
+// TestSecondInstance: two proxies share a Redis, PostgreSQL or MySQL store; a
 // forced sign-out on one is in force on the other within 1 s.
 func TestSecondInstance(t *testing.T) {
 	tests := []struct {
@@ -413,6 +415,13 @@ func TestSecondInstance(t *testing.T) {
 				}
 				t.Cleanup(p.Close)
 				return pgstore.New(context.Background(), p, pgstore.Options{Schema: schema})
+			}
+		}},
+		{"MySQL", func(t *testing.T) func() (logout.Store, error) {
+			cfg := mysqltest.Config(t)
+			prefix := mysqltest.Prefix(t, mysqltest.Open(t, cfg))
+			return func() (logout.Store, error) {
+				return mysqlstore.New(context.Background(), mysqltest.Open(t, cfg), mysqlstore.Options{Prefix: prefix})
 			}
 		}},
 	}

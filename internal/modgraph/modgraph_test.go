@@ -35,6 +35,7 @@ const logoutPath = "github.com/gologout/logout"
 var foreign = map[string]string{
 	"github.com/chromedp/":          "browser tests",
 	"github.com/jackc/":             "pgstore",
+	"github.com/go-sql-driver/":     "mysqlstore",
 	"github.com/redis/":             "redisstore",
 	"modernc.org/":                  "sqlitestore",
 	"golang.org/x/crypto":           "the reference backend (bcrypt)",
@@ -126,6 +127,12 @@ func TestUserModuleGraph(t *testing.T) {
 			allowed: []string{"github.com/jackc/"},
 		},
 		{
+			name:    "mysqlstore brings the MySQL driver only",
+			modules: []string{"mysqlstore"},
+			imports: []string{logoutPath, logoutPath + "/mysqlstore"},
+			allowed: []string{"github.com/go-sql-driver/"},
+		},
+		{
 			name:    "metrics brings the Prometheus client only",
 			modules: []string{"metrics"},
 			imports: []string{logoutPath, logoutPath + "/metrics"},
@@ -199,7 +206,7 @@ func TestUserModuleGraph(t *testing.T) {
 	}
 }
 
-// TestHelperCopiesMatch checks that the Redis and PostgreSQL test helpers
+// TestHelperCopiesMatch checks that the Redis, PostgreSQL and MySQL test helpers
 // inside the stores' modules are the same files as the helper modules that
 // the backend, scaletest and bench modules use (see package servicetest
 // for why there are two copies).
@@ -208,6 +215,7 @@ func TestHelperCopiesMatch(t *testing.T) {
 	for _, pair := range [][2]string{
 		{"internal/redistest/redistest.go", "redisstore/internal/redistest/redistest.go"},
 		{"internal/pgtest/pgtest.go", "pgstore/internal/pgtest/pgtest.go"},
+		{"internal/mysqltest/mysqltest.go", "mysqlstore/internal/mysqltest/mysqltest.go"},
 	} {
 		a, errA := os.ReadFile(filepath.Join(root, pair[0]))
 		b, errB := os.ReadFile(filepath.Join(root, pair[1]))

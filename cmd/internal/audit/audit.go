@@ -14,8 +14,8 @@ import (
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/backend"
-	"github.com/gologout/logout/proxy"
 	"github.com/gologout/logout/cmd/internal/serve"
+	"github.com/gologout/logout/proxy"
 )
 
 // SettingsHelp is the part of the commands' --help on the settings

@@ -47,7 +47,7 @@ func (f *Flags) Register(fs *flag.FlagSet, getenv func(string) string, c Command
 	env := func(name, def string) string { return Env(getenv, name, def) }
 	fs.StringVar(&f.Addr, "addr", env("LOGOUT_ADDR", c.Addr), "`host:port` to listen on; port 0 picks a free port (LOGOUT_ADDR)")
 	fs.StringVar(&f.Data, "data", env("LOGOUT_DATA", c.Data), "data `directory` for users.db and, with the SQLite store, sessions.db; created if missing, and "+c.Name+"'s alone (LOGOUT_DATA)")
-	fs.StringVar(&f.Store, "store", env("LOGOUT_STORE", "sqlite"), "session `store`: sqlite (in the data directory), redis://host:6379/0 or postgres://user:pass@host/db"+storeNote+" (LOGOUT_STORE)")
+	fs.StringVar(&f.Store, "store", env("LOGOUT_STORE", "sqlite"), "session `store`: sqlite (in the data directory), redis://host:6379/0, postgres://user:pass@host/db or mysql://user:pass@host:3306/db?prefix=wp_"+storeNote+" (LOGOUT_STORE)")
 	fs.StringVar(&f.Cert, "tls-cert", env("LOGOUT_TLS_CERT", ""), "TLS certificate `file` (PEM); serve HTTPS with --tls-key (LOGOUT_TLS_CERT)")
 	fs.StringVar(&f.Key, "tls-key", env("LOGOUT_TLS_KEY", ""), "TLS private key `file` (PEM) (LOGOUT_TLS_KEY)")
 	fs.BoolVar(&f.Secure, "secure", getenv("LOGOUT_SECURE") == "1" || getenv("LOGOUT_SECURE") == "true",

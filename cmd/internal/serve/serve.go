@@ -112,13 +112,14 @@ func ParsePrefixes(list string) ([]netip.Prefix, error) {
 
 // OpenStore opens the session store that --store names, as
 // [backend.OpenStore] does: "" or "sqlite" for sessions.db in dir,
-// redis://… (rediss://…) or postgres://… (postgresql://…). Close it with
+// redis://… (rediss://…), postgres://… (postgresql://…) or
+// mysql://user:pass@host:port/db?prefix=… (MySQL, MariaDB). Close it with
 // the function returned. An unknown store is an error wrapping
 // [ErrUsage].
 func OpenStore(ctx context.Context, u, dir string) (logout.Store, func() error, error) {
 	s, closeStore, err := backend.OpenStore(ctx, u, dir)
 	if errors.Is(err, backend.ErrUnknownStore) {
-		return nil, nil, Usage("", fmt.Errorf("--store %q: want sqlite, redis://… or postgres://…", u))
+		return nil, nil, Usage("", fmt.Errorf("--store %q: want sqlite, redis://…, postgres://… or mysql://…", u))
 	}
 	return s, closeStore, err
 }

@@ -1,0 +1,287 @@
+package mysqlstore_test
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gologout/logout"
+	"github.com/gologout/logout/mysqlstore"
+	"github.com/gologout/logout/mysqlstore/internal/mysqltest"
+)
+
+// numbers is a derived table of the numbers 1 to 100 000, n, in the SQL
+// that MySQL and MariaDB share (MariaDB's seq_1_to_N tables are its own).
+const numbers = `(SELECT 1 + a.d + 10*b.d + 100*c.d + 1000*e.d + 10000*f.d AS n FROM
+	(SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4
+	 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) a,
+	(SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4
+	 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) b,
+	(SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4
+	 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) c,
+	(SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4
+	 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) e,
+	(SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4
+	 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) f) AS g`
+
+// fill runs statements on db, with {p} standing for the table prefix, and
+// analyses the tables named.
+func fill(t *testing.T, db *sql.DB, prefix string, statements []string, tables ...string) {
+	t.Helper()
+	for _, st := range statements {
+		if _, err := db.ExecContext(t.Context(), strings.ReplaceAll(strings.ReplaceAll(st, "{p}", prefix), "{numbers}", numbers)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, table := range tables {
+		rows, err := db.QueryContext(t.Context(), "ANALYZE TABLE `"+prefix+table+"`")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+	}
+}
+
+// A plan is what EXPLAIN FORMAT=JSON says of the tables a statement
+// reads: their access types, indexes and the key parts used, and whether
+// it sorts. MySQL and MariaDB shape the document differently; both put
+// each table in an object under "table".
+type plan struct {
+	tables []map[string]any
+	sorts  bool
+}
+
+func (p *plan) walk(v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if k == "filesort" || k == "using_filesort" && x == true {
+				p.sorts = true
+			}
+			if m, ok := x.(map[string]any); ok && k == "table" {
+				if _, ok := m["table_name"]; ok {
+					p.tables = append(p.tables, m)
+				}
+			}
+			p.walk(x)
+		}
+	case []any:
+		for _, x := range v {
+			p.walk(x)
+		}
+	}
+}
+
+func explain(t *testing.T, conn *sql.Conn, query string, args []any) plan {
+	t.Helper()
+	var doc string
+	if err := conn.QueryRowContext(t.Context(), "EXPLAIN FORMAT=JSON "+query, args...).Scan(&doc); err != nil {
+		t.Fatalf("EXPLAIN %s: %v", query, err)
+	}
+	var v any
+	if err := json.Unmarshal([]byte(doc), &v); err != nil {
+		t.Fatal(err)
+	}
+	var p plan
+	p.walk(v)
+	if len(p.tables) == 0 {
+		t.Fatalf("no table in the plan of %s:\n%s", query, doc)
+	}
+	return p
+}
+
+// touched runs query on conn and returns how many rows it returned and
+// how many index entries and rows the server read for it (for a count,
+// the rows it counted; for a change, the rows changed), from the
+// session's handler counters: what EXPLAIN only estimates. ok is false
+// when the server lacks MariaDB's counters of index condition pushdown,
+// without which the count misses the entries that the storage engine
+// read and skipped.
+func touched(t *testing.T, conn *sql.Conn, query string, args []any) (returned, read int, ok bool) {
+	t.Helper()
+	if _, err := conn.ExecContext(t.Context(), "FLUSH STATUS"); err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case strings.HasPrefix(query, "SELECT COUNT(*)"): // returns the rows it counts
+		if err := conn.QueryRowContext(t.Context(), query, args...).Scan(&returned); err != nil {
+			t.Fatal(err)
+		}
+	case strings.HasPrefix(query, "SELECT"):
+		rows, err := conn.QueryContext(t.Context(), query, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			returned++
+		}
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
+	default:
+		res, err := conn.ExecContext(t.Context(), query, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := res.RowsAffected()
+		returned = int(n)
+	}
+	rows, err := conn.QueryContext(t.Context(), "SHOW SESSION STATUS LIKE 'Handler_%'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	counts := map[string]int{}
+	for rows.Next() {
+		var name string
+		var v int
+		if err := rows.Scan(&name, &v); err != nil {
+			t.Fatal(err)
+		}
+		counts[name] = v
+	}
+	_, ok = counts["Handler_icp_attempts"]
+	read = counts["Handler_read_key"] + counts["Handler_read_next"] + counts["Handler_read_prev"] +
+		counts["Handler_read_first"] + counts["Handler_read_last"] + counts["Handler_read_rnd_next"] +
+		counts["Handler_icp_attempts"] - counts["Handler_icp_match"]
+	return returned, read, ok
+}
+
+// TestQueryPlans checks on 20 000 sessions and 20 000 events that every
+// query the store makes on the request path, in the sweeper and in the
+// watcher reads an index and never sorts (EXPLAIN), and, where the server
+// counts it (MariaDB), that it reads about as many index entries as the
+// rows it returns, not the table: a page of sessions after a cursor, of
+// a user with half the sessions too, the expired sessions, the log's
+// newest events, the change log's new rows.
+func TestQueryPlans(t *testing.T) {
+	db := mysqltest.MySQL(t)
+	prefix := mysqltest.Prefix(t, db)
+	s := newStore(t, db, prefix)
+	// 20000 sessions created over 10 s (many share a microsecond): the
+	// even ones of u0, the others 20 each of u1, u3, ... u999; deadlines
+	// one a second. As many events of the same users, one a second.
+	fill(t, db, prefix, []string{
+		`INSERT INTO {p}logout_sessions (id, user_id, roles, created, last_seen, deadline)
+SELECT CONCAT('s', n), CONCAT('u', IF(n % 2 = 0, 0, n % 1000)), '[]', 1767225600000000 + 1000000 * (n % 10), 1767225600000000, 1767225600000000 + 1000000 * n
+FROM {numbers} WHERE n <= 20000`,
+		`INSERT INTO {p}logout_events (session_id, user_id, reason, at)
+SELECT CONCAT('s', n), CONCAT('u', IF(n % 2 = 0, 0, n % 1000)), 'idle', 1767225600000000 + 1000000 * n
+FROM {numbers} WHERE n <= 20000`,
+	}, "logout_sessions", "logout_events")
+	for range 3 {
+		if _, err := s.SaveSettings(t.Context(), logout.DefaultSettings()); err != nil && !strings.Contains(err.Error(), "not the stored") {
+			t.Fatal(err)
+		}
+	}
+	conn, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	t0 := int64(1767225600000000) // 2026-01-01 00:00:00 UTC
+	sec := func(n int) int64 { return t0 + int64(n)*1000000 }
+	q := mysqlstore.Queries(s)
+	ids := make([]any, 500)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("s%d", 1+i*37)
+	}
+	since, until := time.UnixMicro(sec(3600)), time.UnixMicro(sec(7200))
+	events := func(q logout.EventQuery) (string, []any) { return mysqlstore.EventsQuery(s, q) }
+	for _, tt := range []struct {
+		name    string
+		query   string
+		args    []any
+		index   string
+		parts   []string // key parts the plan must use, when a range
+		bounded bool     // reads about what it returns
+	}{
+		{"a session by ID", q["session"], []any{"s77"}, "PRIMARY", nil, true},
+		{"a touch", q["touch"], []any{sec(1), sec(900), "s77", sec(1)}, "PRIMARY", nil, true},
+		{"the first page of all sessions", q["listAll"], []any{50}, "created_idx", nil, true},
+		{"a later page of all sessions", q["listAllAfter"], []any{sec(5), sec(5), "s5000", 50}, "created_idx", []string{"created", "id"}, true},
+		{"the first page of a user with half the sessions", q["listUser"], []any{"u0", 50}, "user_created_idx", nil, true},
+		{"a later page of a user with half the sessions", q["listUserAfter"], []any{"u0", sec(5), sec(5), "s5000", 50}, "user_created_idx", []string{"user_id", "created", "id"}, true},
+		{"a later page of a user with few sessions", q["listUserAfter"], []any{"u7", sec(5), sec(5), "s5000", 50}, "user_created_idx", []string{"user_id", "created", "id"}, true},
+		{"the count of a user's sessions", q["countUser"], []any{"u7"}, "user_created_idx", nil, true},
+		{"expired sessions", q["expired"], []any{sec(60), 500}, "deadline_idx", []string{"deadline"}, true},
+		{"the event of a session", q["event"], []any{"s77"}, "session_idx", nil, true},
+		{"pruning events", q["deleteEvents"], []any{sec(100), 500}, "at_idx", []string{"at"}, true},
+		{"a batch of deadlines locked by ID", fmt.Sprintf(q["lockDeadlines"], strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")), ids, "PRIMARY", nil, true},
+		{"new rows of the change log", q["changesAfter"], []any{1, 100}, "PRIMARY", nil, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			checkPlan(t, conn, tt.query, tt.args, tt.index, tt.parts, tt.bounded)
+		})
+	}
+	for _, tt := range []struct {
+		name    string
+		q       logout.EventQuery
+		index   string
+		bounded bool
+	}{
+		{"the newest events", logout.EventQuery{Limit: 50}, "at_idx", true},
+		{"events in a time range", logout.EventQuery{Since: since, Until: until, Limit: 50}, "at_idx", true},
+		{"events of a user with few", logout.EventQuery{UserID: "u7", Limit: 50}, "user_at_idx", true},
+		{"events of a user with half the log, in a time range", logout.EventQuery{UserID: "u0", Since: since, Until: until, Limit: 50}, "user_at_idx", true},
+		{"events of a reason (reads the range it skips)", logout.EventQuery{Reason: logout.ReasonForced, Limit: 50}, "at_idx", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			query, args := events(tt.q)
+			checkPlan(t, conn, query, args, tt.index, nil, tt.bounded)
+		})
+	}
+	if got, err := s.ListSessions(t.Context(), logout.ListOptions{UserID: "u0",
+		After: logout.Cursor{Created: time.UnixMicro(sec(4)), ID: "s9994"}, Limit: 3}); err != nil || !slices.Equal(sessionIDs(got), []string{"s10006", "s10016", "s10026"}) {
+		// u0's sessions at 4 s are s4, s14, ... s19994, and s9994 is the
+		// last of them byte by byte; those at 6 s begin s10006, s10016.
+		t.Fatalf("page after (4 s, s9994) = %v, %v; want s10006 s10016 s10026", sessionIDs(got), err)
+	}
+	for user, want := range map[string]int{"u0": 10000, "u7": 20, "u2": 0, "": 20000} {
+		if n, err := s.CountSessions(t.Context(), user); err != nil || n != want {
+			t.Fatalf("CountSessions(%q) = %d, %v; want %d", user, n, err, want)
+		}
+	}
+}
+
+// checkPlan checks that query reads index and no table in full, never
+// sorts, uses parts of the index's key (a range that bounds the read),
+// and, when bounded and the server counts it, reads at most a few
+// entries more than it returns.
+func checkPlan(t *testing.T, conn *sql.Conn, query string, args []any, index string, parts []string, bounded bool) {
+	t.Helper()
+	p := explain(t, conn, query, args)
+	tb := p.tables[0]
+	if len(p.tables) != 1 || tb["key"] != index || tb["access_type"] == "ALL" || p.sorts {
+		doc, _ := json.MarshalIndent(tb, "", "  ")
+		t.Fatalf("plan of %s reads %d tables, the first with %v through %v (want %s), sorts: %v\n%s",
+			query, len(p.tables), tb["access_type"], tb["key"], index, p.sorts, doc)
+	}
+	if parts != nil {
+		var used []string
+		for _, x := range tb["used_key_parts"].([]any) {
+			used = append(used, x.(string))
+		}
+		if !slices.Equal(used, parts) {
+			t.Fatalf("plan of %s uses the key parts %v, want %v: the cursor does not bound the range", query, used, parts)
+		}
+	}
+	returned, read, ok := touched(t, conn, query, args)
+	t.Logf("%s: %v through %s, returned %d rows, read %d entries", query, tb["access_type"], index, returned, read)
+	if bounded && ok && read > returned+5 {
+		t.Errorf("read %d index entries and rows for %d rows: its cost grows with more than it returns", read, returned)
+	}
+}
+
+func sessionIDs(ss []logout.Session) []string {
+	out := make([]string, len(ss))
+	for i, x := range ss {
+		out[i] = x.ID
+	}
+	return out
+}
