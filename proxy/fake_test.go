@@ -320,6 +320,8 @@ func (f *fakeOctober) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/backend/backend/auth/signout":
 		delete(f.signedIn, sid)
 		f.signedOut = append(f.signedOut, sid)
+		f.n++ // a new visitor's session, as Laravel's invalidate gives
+		http.SetCookie(w, &http.Cookie{Name: "october_session", Value: "anon" + strconv.Itoa(f.n), Path: "/"})
 		http.Redirect(w, r, "/backend/backend/auth/signin", http.StatusFound)
 		return
 	}

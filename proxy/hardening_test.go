@@ -707,3 +707,26 @@ func (l lockedBuilder) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
+
+// TestOctoberOwnSignOut: OctoberCMS signs out by giving the browser a new
+// visitor's session; the proxy ends the Logout session then, as manual,
+// instead of listing it until it idles out.
+func TestOctoberOwnSignOut(t *testing.T) {
+	oc := &fakeOctober{signedIn: map[string]bool{}}
+	up := httptest.NewServer(oc)
+	defer up.Close()
+	p, srv := newProxy(t, up.URL, proxy.OctoberCMS(), fakeclock.New(), nil)
+	c := newClient(t, srv.URL)
+	c.do("GET", "/", nil)
+	c.do("POST", "/backend/backend/auth/signin", url.Values{"login": {"admin"}, "password": {"x"}})
+	if n, _ := p.Manager().CountSessions(context.Background(), ""); n != 1 {
+		t.Fatalf("%d sessions after sign-in, want 1", n)
+	}
+	c.do("GET", "/backend/backend/auth/signout", nil)
+	if n, _ := p.Manager().CountSessions(context.Background(), ""); n != 0 {
+		t.Fatalf("%d sessions after October's own sign-out, want none", n)
+	}
+	if evs, _ := p.Manager().Events(context.Background(), 10); len(evs) != 1 || evs[0].Reason != logout.ReasonManual {
+		t.Fatalf("sign-out log %+v, want one manual sign-out", evs)
+	}
+}

@@ -146,7 +146,11 @@ func (p *Proxy) followCookies(resp *http.Response, in *info) error {
 		return p.startSession(resp, in, logout.User{ID: sess.UserID, Name: sess.UserName, Roles: sess.Roles})
 	case set != "" && set != current && live && in.signIn && resp.StatusCode >= 300 && resp.StatusCode < 400:
 		return p.startSession(resp, in, p.signInUser(resp, in))
-	case deleted && (set == "" || set == current) && live:
+	case deleted && (set == "" || set == current) && live,
+		// A panel whose session cookie is every visitor's gives a new
+		// one outside a sign-in when it signs out (Laravel's, and so
+		// OctoberCMS's, invalidate): the signed-in session is gone.
+		set != "" && set != current && live && p.prof.AnonymousSessions && !in.signIn:
 		in.handled = true // the panel signed out itself
 		if err := p.m.SignOut(in.w, in.orig); err != nil {
 			p.log.Warn("proxy: sign out", slog.String("error", err.Error()))
