@@ -1,5 +1,6 @@
 // Package proxy is logout-proxy's engine: a reverse proxy that gives an
-// admin panel it did not write (Django admin, WordPress, OctoberCMS, …)
+// admin panel it did not write (Django admin, WordPress, OctoberCMS,
+// phpMyAdmin, …)
 // Logout's idle sign-out, counter and warning, on the panel's own sessions.
 //
 //	p, err := proxy.New(store, proxy.Options{Upstream: u, Profile: proxy.Django()})
@@ -11,23 +12,32 @@
 //
 // The proxy keeps one Logout session per session cookie of the panel
 // ([Profile.SessionCookies], through [logout.Options.App]): it learns the
-// user's name from the sign-in form it forwards ([Profile.UserField]) and
-// starts the session when the panel answers that POST with a new session
-// cookie. When the session ends (idle, absolute, forced, or signed out on
-// the panel), the proxy never forwards that cookie to the panel's backend
-// again, expires it in the browser, and ends it on the panel too where the
-// profile says how ([Profile.SignOut]), with a nonce learned from the
-// session's backend pages where the panel wants one
-// ([SignOut.NoncePattern], WordPress). Backend requests of an ended
-// session are redirected to the panel's sign-in page, which then shows why
-// ("You have been logged out!"); front-end requests are never redirected.
+// user's name from the sign-in form it forwards ([Profile.UserField]) or
+// the panel's own cookie ([Profile.UserCookiePattern]), records the user
+// as [Profile.UserID] of it (a namespace of the panel's own, apart from the
+// admin pages' users) and starts the session when the panel answers that
+// POST with a new session cookie. A session cookie it did not see start is
+// never forwarded to the backend ([Profile.AnonymousPaths] aside). When the
+// session ends (idle, absolute, forced, or signed out on the panel), the
+// proxy never forwards that cookie to the panel's backend again, under any
+// name the panel's runtime would read as it (PHP's and Python's cookie name
+// rules) and on any path the panel would route to its backend, cuts the
+// session's requests and tunnels still in flight, expires the cookie in the
+// browser, and ends it on the panel too where the profile says how
+// ([Profile.SignOut]), with a nonce learned from the session's backend
+// pages where the panel wants one ([SignOut.NoncePattern]), until the panel
+// confirms it ([SignOut.Confirm]). Backend requests of an ended session
+// are redirected to the panel's sign-in page, which then shows why ("You
+// have been logged out!"); front-end requests are never redirected, and a
+// page already open locks in place, its lock dialog showing the panel's
+// own sign-in page in a frame.
 //
 // # Widget
 //
 // Backend HTML pages of a signed-in session get the counter and the warning
 // dialog of package widget, inserted right after <body> while the page
-// streams through (gzip is decoded on the way; other encodings are not
-// requested for page loads). The counter moves into the element named by
+// streams through (gzip is decoded on the way and compressed again; other
+// encodings are not requested for page loads). The counter moves into the element named by
 // [Profile.CounterSelector], or floats in a corner. The scripts are served
 // from the proxy's own path below the backend prefix, so a
 // Content-Security-Policy with script-src 'self' works; a policy that
