@@ -66,7 +66,11 @@
 // still ends it), its end counts as activity, and while it runs
 // [Manager.Run] writes its activity every touch interval so that other
 // processes see it. [Manager.Busy] marks work that outlives its request.
-// With [Settings.SignOutOnClose], a session whose last push stream
+// Work in flight holds its session at most [Options.BusyLimit] after its
+// newest piece started, so a request that never ends (a tunnel) does not
+// keep a session for ever, and a backend request still in flight when its
+// session ends, by any path, is cut: its context is canceled with
+// [ErrSessionEnded]. A session opens at most 8 push streams. With [Settings.SignOutOnClose], a session whose last push stream
 // closed ends ([ReasonClosed]) when neither a new stream nor a backend
 // request came within [Settings.CloseGrace]. After [Manager.SignIn],
 // [Manager.WriteSignedIn] answers a script's sign-in in place.
