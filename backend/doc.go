@@ -29,6 +29,7 @@
 //	(prefix)                      dashboard: AJAX stats and a long form
 //	/system/settings/user-session User Session settings and policies (PermSettings)
 //	/system/settings/history      settings history, ?format=csv|json (PermSettings)
+//	/account/sessions             the user's own sessions, each but this one ended by a button (every user)
 //	/system/sessions              active sessions and sign-out log (PermSessions)
 //	/system/sessions/log          the whole sign-out log, filtered, ?format=csv|json (PermSessions)
 //	/session/                     the Manager's status, keep-alive and sign-out endpoints

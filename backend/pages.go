@@ -52,6 +52,8 @@ func (a *App) routes() http.Handler {
 	handle("POST", p+settingsPath+"/reset", a.need(PermSettings, a.resetSettings))
 	handle("GET", p+sessionsPath, a.need(PermSessions, a.sessionsPage))
 	handle("POST", p+sessionsPath+"/signout", a.need(PermSessions, a.forceSignOut))
+	handle("GET", p+accountSessionsPath, a.auth(a.ownSessionsPage))
+	handle("POST", p+accountSessionsPath+"/signout", a.auth(a.endOwnSessions))
 	handle("GET", p+logPath, a.need(PermSessions, a.signOutLog))
 	handle("GET", p+historyPath, a.need(PermSettings, a.settingsHistory))
 	mux.Handle(p+"/", a.auth(func(w http.ResponseWriter, r *http.Request, u *user) {

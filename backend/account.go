@@ -1,0 +1,68 @@
+package backend
+
+import (
+	"net/http"
+	"slices"
+
+	"github.com/gologout/logout"
+)
+
+// accountSessionsPath is the page, below the prefix, where every
+// signed-in user sees and ends their own sessions.
+const accountSessionsPath = "/account/sessions"
+
+// ownSessionsPage lists the signed-in user's own sessions, a page at a
+// time, with a button to end each but this one (which has the ordinary
+// sign-out) and one to end all but this one.
+func (a *App) ownSessionsPage(w http.ResponseWriter, r *http.Request, u *user) {
+	p := a.page(r, u, "own.title")
+	p.Active = "own"
+	doneNotice(p, r, "ended", "own.done")
+	me, _ := logout.FromContext(r.Context())
+	v, ok := a.sessionList(w, r, u, p, me.UserID, func(string) string { return u.Name })
+	if !ok {
+		return
+	}
+	v.Path, v.Own = a.cfg.Prefix+accountSessionsPath, true
+	p.Data = v
+	a.render(w, r, http.StatusOK, "account", p)
+}
+
+// endOwnSessions ends one of the user's other sessions ("session", with
+// the id and created of its row) or all of them ("others"). It fails
+// closed: 400 for a bad form or this very session, 404 for a session that
+// is not the user's (or no longer is), and neither ends anything.
+func (a *App) endOwnSessions(w http.ResponseWriter, r *http.Request, u *user) {
+	if !a.readForm(w, r, u, maxFormBytes) || !a.checkCSRF(w, r, u) {
+		return
+	}
+	ctx := r.Context()
+	me, _ := logout.FromContext(ctx)
+	var sel logout.Selector
+	switch r.PostFormValue("scope") {
+	case "session":
+		// The row's cursor finds the session among the user's own with
+		// one short read, however many sessions there are.
+		c, ok := parseCursor(r.PostFormValue("created") + "." + r.PostFormValue("id"))
+		if !ok || c.ID == me.ID {
+			a.fail(w, r, u, http.StatusBadRequest, "error.bad_request")
+			return
+		}
+		list, err := a.m.Sessions(ctx, logout.ListOptions{UserID: me.UserID, After: logout.Cursor{Created: c.Created}, Limit: sessionsPageSize})
+		if err != nil {
+			a.internal(w, r, u, err)
+			return
+		}
+		if !slices.ContainsFunc(list, func(s logout.Session) bool { return s.ID == c.ID }) {
+			a.fail(w, r, u, http.StatusNotFound, "error.not_found")
+			return
+		}
+		sel.IDs = []string{c.ID}
+	case "others":
+		sel.UserID, sel.Except = me.UserID, me.ID
+	default:
+		a.fail(w, r, u, http.StatusBadRequest, "error.bad_request")
+		return
+	}
+	a.endSessions(w, r, u, sel, accountSessionsPath, "ended")
+}
