@@ -130,14 +130,25 @@ func (m *Manager) ResetSettings(ctx context.Context, version int64, by string) (
 // This process refuses them at once; others sharing the store within
 // [Options.SyncInterval] (at once with a [Watcher] store).
 func (m *Manager) ForceSignOut(ctx context.Context, sel Selector) ([]Event, error) {
+	return m.EndSessions(ctx, sel, ReasonForced)
+}
+
+// EndSessions ends the sessions that sel selects for reason, as
+// [Manager.ForceSignOut] does for an administrator: [ReasonManual] for a
+// user who ends their own other sessions ("sign out everywhere else"), so
+// that those devices read that the user signed out.
+func (m *Manager) EndSessions(ctx context.Context, sel Selector, reason Reason) ([]Event, error) {
 	if err := sel.Validate(); err != nil {
 		return nil, err
 	}
+	if !reason.Valid() {
+		return nil, fmt.Errorf("logout: end sessions: invalid reason %d", reason)
+	}
 	sctx, cancel := m.storeCtx(ctx)
 	defer cancel()
-	evs, err := m.store.EndSessions(sctx, sel, ReasonForced, m.now())
+	evs, err := m.store.EndSessions(sctx, sel, reason, m.now())
 	if err != nil {
-		return nil, storeErr("force sign-out", err)
+		return nil, storeErr("end sessions", err)
 	}
 	m.ended(ctx, evs)
 	return evs, nil

@@ -64,5 +64,5 @@ func (a *App) endOwnSessions(w http.ResponseWriter, r *http.Request, u *user) {
 		a.fail(w, r, u, http.StatusBadRequest, "error.bad_request")
 		return
 	}
-	a.endSessions(w, r, u, sel, accountSessionsPath, "ended")
+	a.endSessions(w, r, u, sel, logout.ReasonManual, accountSessionsPath, "ended") // the user signed those out
 }

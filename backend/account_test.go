@@ -133,6 +133,13 @@ func TestOwnSessions(t *testing.T) {
 	if i := slices.IndexFunc(evs, func(ev logout.Event) bool { return ev.SessionID == adminS.ID }); i >= 0 {
 		t.Errorf("the admin's session ended: %+v", evs[i])
 	}
+	// The user signed those out: the other devices read so, not that an
+	// administrator did.
+	for _, ev := range evs {
+		if ev.Reason != logout.ReasonManual {
+			t.Errorf("a session ended on the own sessions page is logged %s, want manual: %+v", ev.Reason, ev)
+		}
+	}
 }
 
 // TestBrowserOwnSessions: the own sessions page passes axe-core and its

@@ -209,20 +209,20 @@ func (a *App) forceSignOut(w http.ResponseWriter, r *http.Request, u *user) {
 		a.fail(w, r, u, http.StatusBadRequest, "error.bad_request")
 		return
 	}
-	a.endSessions(w, r, u, sel, sessionsPath, "forced")
+	a.endSessions(w, r, u, sel, logout.ReasonForced, sessionsPath, "forced")
 }
 
-// endSessions ends the sessions that sel selects, logs it, and sends the
-// browser back to the page at path (below the prefix) with ?done=done and
-// the count.
-func (a *App) endSessions(w http.ResponseWriter, r *http.Request, u *user, sel logout.Selector, path, done string) {
+// endSessions ends the sessions that sel selects for reason, logs it, and
+// sends the browser back to the page at path (below the prefix) with
+// ?done=done and the count.
+func (a *App) endSessions(w http.ResponseWriter, r *http.Request, u *user, sel logout.Selector, reason logout.Reason, path, done string) {
 	me, _ := logout.FromContext(r.Context())
-	evs, err := a.m.ForceSignOut(r.Context(), sel)
+	evs, err := a.m.EndSessions(r.Context(), sel, reason)
 	if err != nil {
 		a.internal(w, r, u, err)
 		return
 	}
-	a.log.LogAttrs(r.Context(), slog.LevelInfo, "backend: forced sign-out", slog.String("by", u.Name),
+	a.log.LogAttrs(r.Context(), slog.LevelInfo, "backend: sessions ended", slog.String("by", u.Name), slog.String("reason", reason.String()),
 		slog.String("page", path), slog.String("scope", r.PostFormValue("scope")), slog.Int("sessions", len(evs)))
 	if slices.ContainsFunc(evs, func(ev logout.Event) bool { return ev.SessionID == me.ID }) {
 		// This answer ended its own session: it must not describe it as
