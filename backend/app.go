@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/proxy"
 	"github.com/gologout/logout/pgstore"
 	"github.com/gologout/logout/redisstore"
 	"github.com/gologout/logout/sqlitestore"
@@ -179,17 +180,10 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = bcrypt.DefaultCost
 	}
-	// Copied, masked, and IPv4-mapped prefixes as IPv4, as clientAddr
-	// compares addresses.
-	proxies := make([]netip.Prefix, len(cfg.TrustedProxies))
-	for i, p := range cfg.TrustedProxies {
-		if !p.IsValid() {
-			return nil, fmt.Errorf("backend: trusted proxy %d: invalid prefix %q", i+1, p)
-		}
-		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
-			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
-		}
-		proxies[i] = p.Masked()
+	// As clientAddr compares addresses, and as logout-proxy does.
+	proxies, err := proxy.TrustedPrefixes(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("backend: %w", err)
 	}
 	cfg.TrustedProxies = proxies
 	a := &App{cfg: cfg, log: cfg.Logger, now: cfg.Now, cop: http.NewCrossOriginProtection()}

@@ -129,6 +129,11 @@ func New(store logout.Store, opts Options) (*Proxy, error) {
 			return nil, fmt.Errorf("proxy: rewrite origin %q: want scheme://host[:port]", o)
 		}
 	}
+	trusted, err := TrustedPrefixes(opts.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	opts.TrustedProxies = trusted
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}

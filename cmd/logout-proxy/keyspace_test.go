@@ -212,3 +212,31 @@ func TestCounterFollowsItsPlace(t *testing.T) {
 	browsertest.Eval[bool](tab, `(document.body.classList.remove('full'), true)`)
 	tab.Wait(5*time.Second, "the counter back in #user-tools", inPlace)
 }
+
+// TestTrustedProxyIPv4Mapped: --trusted-proxy ::ffff:127.0.0.1 trusts the
+// IPv4 client 127.0.0.1 in the proxy as in the admin pages (one rule,
+// proxy.TrustedPrefixes): its X-Forwarded-For is kept.
+func TestTrustedProxyIPv4Mapped(t *testing.T) {
+	var mu sync.Mutex
+	var xff string
+	panel := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		xff = r.Header.Get("X-Forwarded-For")
+		mu.Unlock()
+		w.Write([]byte("panel"))
+	}))
+	defer panel.Close()
+	s := start(t, panel.URL, map[string]string{"LOGOUT_TRUSTED_PROXY": "::ffff:127.0.0.1"})
+	req, _ := http.NewRequest("GET", s.base+"/blog/", nil)
+	req.Header.Set("X-Forwarded-For", "203.0.113.9")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.HasPrefix(xff, "203.0.113.9,") {
+		t.Fatalf("X-Forwarded-For at the panel %q, want the trusted proxy's 203.0.113.9 kept", xff)
+	}
+}
