@@ -17,8 +17,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gologout/logout"
-	"github.com/gologout/logout/proxy"
 	"github.com/gologout/logout/pgstore"
+	"github.com/gologout/logout/proxy"
 	"github.com/gologout/logout/redisstore"
 	"github.com/gologout/logout/sqlitestore"
 )
