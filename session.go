@@ -81,6 +81,14 @@ type sessionKey struct{}
 
 func (sessionKey) String() string { return "logout session" }
 
+// stateKey is the context key of a signed-in request's state
+// (middleware.go). The engine compares its value only for identity, to
+// spare the request that ends its own session when it cuts the others
+// (engine_inflight.go).
+type stateKey struct{}
+
+func (stateKey) String() string { return "logout state" }
+
 // FromContext returns the signed-in session that [Manager.Handler] put in
 // ctx. It reports false for an anonymous request and for a request whose
 // session ended.
@@ -90,4 +98,23 @@ func FromContext(ctx context.Context) (Session, bool) {
 		return Session{}, false
 	}
 	return *s, true
+}
+
+// A Status describes a request's signed-in session for a page's counter.
+type Status struct {
+	// Session is the session, its Deadline under the current settings.
+	Session Session
+	// ServerTime is the time the request was checked.
+	ServerTime time.Time
+	// Lifetime is the session's idle lifetime.
+	Lifetime time.Duration
+	// WarningLead and ShowCounter are from the settings in force.
+	WarningLead time.Duration
+	ShowCounter bool
+}
+
+// statusOf returns the status of s under set, checked at now.
+func statusOf(s Session, set *Settings, now time.Time) Status {
+	return Status{Session: s, ServerTime: now, Lifetime: set.IdleLifetime(s.UserID, s.Roles),
+		WarningLead: set.WarningLead, ShowCounter: set.ShowCounter}
 }

@@ -43,12 +43,12 @@ func (m *Manager) SignIn(w http.ResponseWriter, r *http.Request, u User) (Sessio
 	if err != nil {
 		return Session{}, fmt.Errorf("logout: sign in: %w", err)
 	}
-	s, err := m.begin(r.Context(), c.id, u, prev, userAgent(r), m.opts.ClientAddr(r))
+	s, h, err := m.eng.begin(r.Context(), c.id, u, prev, userAgent(r), m.opts.ClientAddr(r))
 	if err != nil {
 		return Session{}, err
 	}
 	m.creds.hand(w, r, key)
-	m.remember(r, s, key)
+	remember(r, s, h, key)
 	if h := w.Header(); h[HeaderDeadline] != nil {
 		// The answer describes the new session, not the one it ended.
 		h.Set(HeaderDeadline, strconv.FormatInt(s.Deadline.UnixMilli(), 10))
@@ -68,7 +68,7 @@ func (m *Manager) SignOut(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return nil
 	}
-	_, err := m.endIDs(r.Context(), c.id, ReasonManual, m.now())
+	_, err := m.eng.endIDs(r.Context(), c.id, ReasonManual, m.eng.now())
 	if err == nil {
 		// The answer must not describe the ended session as alive.
 		w.Header().Del(HeaderDeadline)
