@@ -33,13 +33,13 @@ type inflight [inflightParts]struct {
 	_    [40]byte             // one cache line each: requests of other parts do not share it
 }
 
-// A flight is one piece of work in flight on a session: a backend
-// request, or a [Manager.Busy] task.
+// A flight is a backend request in flight: what cancels it, and the
+// session its context answers for sessionKey, which tells the request
+// apart from others of the session (a pointer into its own state, not
+// shared with any other request).
 type flight struct {
-	e      *entry
-	part   int                     // e's part of the set
-	owner  any                     // the request's state, which its context answers for stateKey; nil for Busy
-	cancel context.CancelCauseFunc // cuts the request when its session ends; nil for Busy
+	owner  *Session
+	cancel context.CancelCauseFunc
 }
 
 // ErrSessionEnded is the cause of the context of a backend request that
@@ -63,14 +63,14 @@ func (eng *engine) inflightPart(e *entry) int {
 const busyLong = 1 << 30
 
 // enter counts one more piece of work in flight for the session of h,
-// which started at nowµ, and returns it, for leave. cancel, if not nil,
-// cancels the request when its session ends; owner is the request's
-// state (the value of its context for stateKey), so that the request
-// that ends its own session is not cut.
-func (eng *engine) enter(h handle, nowµ int64, owner any, cancel context.CancelCauseFunc) *flight {
+// which started at nowµ. It returns the session's part of the set and,
+// when cancel is not nil, the flight that cancel cuts when the session
+// ends, for leave. owner is the value of the request's context for
+// sessionKey, so that the request that ends its own session is not cut.
+func (eng *engine) enter(h handle, nowµ int64, owner *Session, cancel context.CancelCauseFunc) (f *flight, part int) {
 	e := h.e
-	f := &flight{e: e, part: eng.inflightPart(e), owner: owner, cancel: cancel}
-	p := &eng.inflight[f.part]
+	part = eng.inflightPart(e)
+	p := &eng.inflight[part]
 	p.mu.Lock()
 	maxStore(&e.started, nowµ)
 	if e.busy.Add(1)&^busyLong == 1 {
@@ -80,20 +80,21 @@ func (eng *engine) enter(h handle, nowµ int64, owner any, cancel context.Cancel
 		p.m[e] = struct{}{}
 	}
 	if cancel != nil {
+		f = &flight{owner: owner, cancel: cancel}
 		if p.cuts == nil {
 			p.cuts = make(map[*entry][]*flight)
 		}
 		p.cuts[e] = append(p.cuts[e], f)
 	}
 	p.mu.Unlock()
-	return f
+	return f, part
 }
 
 // cut cancels the requests of e in flight, as its session has ended,
 // but the request of ctx, which ended it (a sign-out, a sign-in that
 // replaces the session) and answers on.
 func (eng *engine) cut(ctx context.Context, e *entry) {
-	me := ctx.Value(stateKey{})
+	me, _ := ctx.Value(sessionKey{}).(*Session)
 	p := &eng.inflight[eng.inflightPart(e)]
 	p.mu.Lock()
 	cuts := slices.Clone(p.cuts[e])
@@ -131,15 +132,16 @@ func (eng *engine) markLong(e *entry) bool {
 	return true
 }
 
-// leave ends the work in flight f. When it was the last of its
-// session's, and a beat saw it in flight (or exact is set, for
-// [Manager.Busy]), its end is activity. A store failure is not the
-// caller's: the activity stays in e.seen for the next write.
-func (eng *engine) leave(ctx context.Context, f *flight, exact bool) {
-	e := f.e
-	p := &eng.inflight[f.part]
+// leave ends one piece of work in flight for the session of h, which
+// enter counted in part, with f. When it was the last, and a beat saw it
+// in flight (or exact is set, for [Manager.Busy]), its end is activity.
+// A store failure is not the caller's: the activity stays in e.seen for
+// the next write.
+func (eng *engine) leave(ctx context.Context, h handle, part int, f *flight, exact bool) {
+	e := h.e
+	p := &eng.inflight[part]
 	p.mu.Lock()
-	if f.cancel != nil {
+	if f != nil {
 		list := p.cuts[e]
 		for i, c := range list {
 			if c == f {
@@ -225,6 +227,6 @@ func (eng *engine) holdBusy(e *entry, set *Settings, nowµ int64) {
 // hold marks long work of the session of h as activity until the
 // returned func is called; see [Manager.Busy].
 func (eng *engine) hold(ctx context.Context, h handle) (done func()) {
-	f := eng.enter(h, eng.now().UnixMicro(), nil, nil)
-	return sync.OnceFunc(func() { eng.leave(ctx, f, true) })
+	_, part := eng.enter(h, eng.now().UnixMicro(), nil, nil)
+	return sync.OnceFunc(func() { eng.leave(ctx, h, part, nil, true) })
 }

@@ -56,6 +56,10 @@ func (c *reqState) Value(key any) any {
 	return c.Context.Value(key)
 }
 
+type stateKey struct{}
+
+func (stateKey) String() string { return "logout state" }
+
 func stateOf(r *http.Request) *reqState {
 	rs, _ := r.Context().Value(stateKey{}).(*reqState)
 	return rs
@@ -109,8 +113,8 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 				// ends with its session: a tunnel or a request that
 				// never ends is cut when the session ends.
 				ctx, cancel := context.WithCancelCause(rs)
-				f := m.eng.enter(rs.h, rs.now.UnixMicro(), rs, cancel)
-				defer m.eng.leave(rs, f, false)
+				f, part := m.eng.enter(rs.h, rs.now.UnixMicro(), &rs.sess, cancel)
+				defer m.eng.leave(rs, rs.h, part, f, false)
 				defer cancel(nil)
 				next.ServeHTTP(w, r.WithContext(ctx))
 				return

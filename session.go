@@ -81,14 +81,6 @@ type sessionKey struct{}
 
 func (sessionKey) String() string { return "logout session" }
 
-// stateKey is the context key of a signed-in request's state
-// (middleware.go). The engine compares its value only for identity, to
-// spare the request that ends its own session when it cuts the others
-// (engine_inflight.go).
-type stateKey struct{}
-
-func (stateKey) String() string { return "logout state" }
-
 // FromContext returns the signed-in session that [Manager.Handler] put in
 // ctx. It reports false for an anonymous request and for a request whose
 // session ended.
