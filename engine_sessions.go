@@ -129,7 +129,8 @@ func (eng *engine) endSessions(ctx context.Context, sel Selector, reason Reason)
 
 // sessions returns a page of the stored sessions that opts selects (its
 // Limit set), each with the newest activity known here and its deadline
-// under the current settings.
+// under the current settings, but for the time that opts.Order sorts by,
+// which stays as stored; see [Manager.Sessions].
 func (eng *engine) sessions(ctx context.Context, opts ListOptions) ([]Session, error) {
 	now := eng.now()
 	set, err := eng.currentSettings(ctx, now)
@@ -142,15 +143,22 @@ func (eng *engine) sessions(ctx context.Context, opts ListOptions) ([]Session, e
 	if err != nil {
 		return nil, storeErr("list sessions", err)
 	}
-	// The cursor of the next page is that of the stored times: keep
-	// them in the returned sessions' order, and report fresher ones.
+	// The next page starts at CursorOf the last session: the time the
+	// order sorts by stays as stored.
 	for i, s := range list {
+		stored := s
 		if e := eng.cachedID(s.ID); e != nil {
 			if seen := time.UnixMicro(e.seen.Load()).UTC(); seen.After(s.LastSeen) {
 				s.LastSeen = seen
 			}
 		}
 		s.Deadline, _ = set.Deadline(s)
+		switch opts.Order {
+		case ActiveFirst:
+			s.LastSeen = stored.LastSeen
+		case EndingFirst:
+			s.Deadline = stored.Deadline
+		}
 		list[i] = s
 	}
 	return list, nil

@@ -125,11 +125,14 @@ const defaultListLimit = 100
 // opts selects, in opts.Order, starting after opts.After, at most
 // opts.Limit of them (100 when 0; a negative Limit or an unknown Order is
 // an error). Each comes with its newest activity and its deadline under
-// the current settings; sessions past their deadline that no sweep has
-// ended yet are included. The order is that of the times as stored,
-// which lag this process's activity by at most [Options.TouchInterval].
-// Read the next page with After set to [CursorOf] the last session; a
-// page shorter than the limit is the last.
+// the current settings, except the time that opts.Order sorts by, which
+// is the stored one, so that the pages follow each other: in ActiveFirst
+// order LastSeen may lag this process's activity by up to
+// [Options.TouchInterval], and in EndingFirst order Deadline may be that
+// of the settings before a change until the next sweep. Sessions past
+// their deadline that no sweep has ended yet are included. Read the next
+// page with After set to [CursorOf] the last session; a page shorter than
+// the limit is the last.
 func (m *Manager) Sessions(ctx context.Context, opts ListOptions) ([]Session, error) {
 	if opts.Limit < 0 {
 		return nil, fmt.Errorf("logout: list sessions: negative limit %d", opts.Limit)
