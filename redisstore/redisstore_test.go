@@ -675,6 +675,41 @@ func TestLargeSelections(t *testing.T) {
 	}
 }
 
+// TestLargeTagSelection ends a tag's sessions over several scans of its
+// set and scripts.
+func TestLargeTagSelection(t *testing.T) {
+	c := redistest.Redis(t)
+	s := newStore(t, c, redisstore.Options{Prefix: redistest.RedisPrefix(t, c)})
+	ctx := t.Context()
+	now := time.Now().Truncate(time.Microsecond)
+	const n = 700
+	for i := range n {
+		sess := logout.Session{ID: fmt.Sprintf("s%03d", i), UserID: fmt.Sprintf("u%d", i%5), Created: now, LastSeen: now,
+			Deadline: now.Add(time.Hour), Address: "198.51.100.7", Tags: []string{"big", fmt.Sprintf("own:%d", i)}}
+		if i%2 == 1 {
+			sess.Tags = sess.Tags[1:]
+		}
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, err := s.EndSessions(ctx, logout.Selector{Tag: "big", Except: "s000"}, logout.ReasonForced, now)
+	if err != nil || len(evs) != n/2-1 {
+		t.Fatalf("EndSessions(Tag big) ended %d, %v; want %d", len(evs), err, n/2-1)
+	}
+	for _, tt := range []struct {
+		opts logout.ListOptions
+		want int
+	}{
+		{logout.ListOptions{Address: "198.51.100.7"}, n/2 + 1},
+		{logout.ListOptions{UserID: "u1", Address: "198.51.100.7"}, n / 10},
+	} {
+		if got, err := s.CountSessions(ctx, tt.opts); err != nil || got != tt.want {
+			t.Fatalf("CountSessions(%+v) = %d, %v; want %d", tt.opts, got, err, tt.want)
+		}
+	}
+}
+
 // TestUpgradeOfOlderData: events and settings written before the event
 // queries are found by user and in the history after the first prune.
 func TestUpgradeOfOlderData(t *testing.T) {
