@@ -46,6 +46,8 @@ func TestSignInKeepsDevice(t *testing.T) {
 		{name: "an empty tag", tags: []string{"a", ""}, wantErr: "tag 1 has 0 bytes"},
 		{name: "a long tag", tags: []string{strings.Repeat("d", 129)}, wantErr: "tag 0 has 129 bytes"},
 		{name: "a tag twice", tags: []string{"a", "a"}, wantErr: `tag "a" given twice`},
+		{name: "a tag with a NUL", tags: []string{"a\x00b"}, wantErr: "tag 0 is not printable UTF-8"},
+		{name: "a tag of invalid UTF-8", tags: []string{"ok", "\xff"}, wantErr: "tag 1 is not printable UTF-8"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, logout.Options{ClientAddr: tt.addr})

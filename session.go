@@ -73,7 +73,8 @@ type User struct {
 	// later by label ([Selector.Tag]) without keeping the session's ID:
 	// single sign-on tags a session with the identity provider's session
 	// and subject, and ends it when the provider says they signed out.
-	// At most 4 distinct tags of 1 to 128 bytes each. Optional.
+	// At most 4 distinct tags of 1 to 128 bytes each, of printable UTF-8
+	// (no control characters). Optional.
 	Tags []string
 }
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -106,6 +107,9 @@ func checkTags(tags []string) error {
 	for i, t := range tags {
 		if t == "" || len(t) > maxTagLen {
 			return fmt.Errorf("logout: sign in: tag %d has %d bytes, want 1 to %d", i, len(t), maxTagLen)
+		}
+		if !utf8.ValidString(t) || strings.ContainsFunc(t, unicode.IsControl) {
+			return fmt.Errorf("logout: sign in: tag %d is not printable UTF-8", i)
 		}
 		if slices.Contains(tags[:i], t) {
 			return fmt.Errorf("logout: sign in: tag %q given twice", t)
