@@ -44,7 +44,7 @@ func (m *Manager) SignIn(w http.ResponseWriter, r *http.Request, u User) (Sessio
 	if err != nil {
 		return Session{}, fmt.Errorf("logout: sign in: %w", err)
 	}
-	s, h, err := m.eng.begin(r.Context(), c.id, u, prev, userAgent(r), m.opts.ClientAddr(r))
+	s, h, err := m.eng.begin(r.Context(), c.id, u, prev, userAgent(r), clientAddr(m.opts.ClientAddr(r)))
 	if err != nil {
 		return Session{}, err
 	}
@@ -123,3 +123,15 @@ const (
 	maxTags   = 4
 	maxTagLen = 128
 )
+
+// clientAddr returns the address that [Options.ClientAddr] gave as a
+// session keeps it: valid UTF-8 of at most 64 bytes (an IPv6 address
+// with a zone fits).
+func clientAddr(a string) string {
+	a = strings.ToValidUTF8(a, "\uFFFD")
+	for len(a) > 64 {
+		_, n := utf8.DecodeLastRuneInString(a)
+		a = a[:len(a)-n]
+	}
+	return a
+}
