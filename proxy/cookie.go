@@ -95,33 +95,6 @@ func matchAny(ps []Pattern, name string) bool {
 	return false
 }
 
-// cookieKey returns what keys a session by the session cookie name with
-// value: the value as PHP decodes it (percent-escapes decoded, so that
-// "a|b" and "a%7Cb", one session to PHP, are one to the proxy too), or, with Options.LaravelKey, the session ID it
-// decrypts to ("" when it does not, an anonymous visitor).
-func (p *Proxy) cookieKey(name, value string) string {
-	if p.opts.LaravelKey == nil {
-		return percentDecode(value)
-	}
-	id, ok := p.opts.LaravelKey.DecryptCookie(name, value)
-	if !ok {
-		return ""
-	}
-	return id
-}
-
-// requestKey returns the key (see cookieKey) of the first non-empty
-// cookie of r matching the profile's SessionCookies, in the order the
-// browser sent them (the most specific path first), or "".
-func (p *Proxy) requestKey(r *http.Request) string {
-	for _, c := range r.Cookies() {
-		if matchAny(p.prof.SessionCookies, c.Name) && c.Value != "" {
-			return p.cookieKey(c.Name, c.Value)
-		}
-	}
-	return ""
-}
-
 // stripCookies removes from h's Cookie headers every cookie that a
 // panel's runtime may read under a name matching one of ps (see
 // runtimeNames), keeping the others byte for byte. It reports whether it

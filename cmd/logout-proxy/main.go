@@ -297,10 +297,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer app.Close()
+	if o.laravelKey != nil {
+		o.prof.DecodeKey = o.laravelKey.DecodeKey // sessions keyed by the ID inside the sealed cookie
+	}
 	px, err := proxy.New(store, proxy.Options{
 		Upstream: o.upstreamURL, Profile: o.prof, TrustedProxies: o.trustedProxies,
 		RewriteOrigins: o.rewriteOrigins, Logger: logger, Logout: lo,
-		StripCookies: ownCookies(), LaravelKey: o.laravelKey,
+		StripCookies: ownCookies(),
 	})
 	if err != nil {
 		return err
