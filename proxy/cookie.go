@@ -110,6 +110,13 @@ func stripCookies(h http.Header, ps []Pattern) bool {
 // name (without the spaces before it, which every runtime skips) and
 // value drop reports, keeping the others byte for byte and in order. It
 // reports whether it removed any.
+//
+// It is the proxy's one reader of a raw Cookie header, which it reads as
+// PHP and Python do (runtimeNames; FuzzCookieNames holds it to their
+// emulators), because net/http's Request.Cookies skips the parts it finds
+// invalid that those runtimes read. Everything else in the proxy reads
+// the cookies as net/http parses them (request.cookies), once dropAliases
+// has removed every credential that the two readings would not agree on.
 func filterCookies(h http.Header, drop func(name, value string) bool) bool {
 	lines := h["Cookie"]
 	if len(lines) == 0 {

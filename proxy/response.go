@@ -86,7 +86,9 @@ func allowSameOriginFrame(h http.Header) {
 
 // stripOwnSetCookies removes the Set-Cookie lines of Options.StripCookies
 // (the admin pages' cookies) from the panel's answer: the panel never sets
-// them, as it never sees them.
+// them, as it never sees them. A line's name is read as a browser reads
+// it (RFC 6265 5.2: the text before the first "=", trimmed), not by
+// http.ParseSetCookie, which refuses names that browsers take.
 func (p *Proxy) stripOwnSetCookies(h http.Header) {
 	lines := h["Set-Cookie"]
 	if len(lines) == 0 || len(p.opts.StripCookies) == 0 {
