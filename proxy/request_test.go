@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gologout/logout"
 	"github.com/gologout/logout/internal/fakeclock"
 	"github.com/gologout/logout/proxy"
 )
@@ -95,5 +97,24 @@ func TestDecodeKeyOncePerRequest(t *testing.T) {
 			t.Errorf("%s: the request's cookie decoded %d times and %d in all, want %d and %d (%d set by the panel)",
 				st.name, ofRequest, total, want, want+set, set)
 		}
+	}
+}
+
+// TestDecodeKeyAndLaravelKey: the deprecated Options.LaravelKey sets the
+// profile's DecodeKey, and New refuses the two together rather than pick
+// one.
+func TestDecodeKeyAndLaravelKey(t *testing.T) {
+	lk, err := proxy.ParseLaravelKey("base64:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof := proxy.OctoberCMS()
+	prof.DecodeKey = lk.DecodeKey
+	_, err = proxy.New(logout.NewMemoryStore(), proxy.Options{Upstream: mustParse(t, "http://127.0.0.1:1"), Profile: prof, LaravelKey: lk})
+	if err == nil {
+		t.Fatal("New took both LaravelKey and Profile.DecodeKey, want an error")
+	}
+	if _, err := lk.DecodeKey("october_session", "not-sealed"); err == nil || strings.Contains(err.Error(), "not-sealed") {
+		t.Errorf("DecodeKey of an unsealed value: got error %v, want one that does not quote the value", err)
 	}
 }
