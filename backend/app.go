@@ -459,5 +459,22 @@ func (a *App) Manager() *logout.Manager { return a.m }
 // was empty, with their passwords, to show once; nil on later starts.
 func (a *App) Created() []Credential { return append([]Credential(nil), a.created...) }
 
+// CookieNames returns the names of every cookie the admin pages set: the
+// session's ([logout.Options.CookieName] of Config.Logout), the sign-in
+// form's and the device's, each in both forms that
+// [logout.SecureCookieName] gives, without and with TLS. logout-proxy never
+// forwards them to the panel, nor lets the panel set them.
+func (a *App) CookieNames() []string {
+	session := a.cfg.Logout.CookieName
+	if session == "" {
+		session = logout.DefaultCookieName
+	}
+	var out []string
+	for _, n := range []string{session, preCookie, deviceCookie} {
+		out = append(out, logout.SecureCookieName(n, false), logout.SecureCookieName(n, true))
+	}
+	return out
+}
+
 // SignInPath returns the path of the sign-in page.
 func (a *App) SignInPath() string { return a.cfg.Prefix + "/auth/signin" }

@@ -297,10 +297,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer app.Close()
+	if o.laravelKey != nil {
+		o.prof.DecodeKey = o.laravelKey.DecodeKey // sessions keyed by the ID inside the sealed cookie
+	}
 	px, err := proxy.New(store, proxy.Options{
 		Upstream: o.upstreamURL, Profile: o.prof, TrustedProxies: o.trustedProxies,
 		RewriteOrigins: o.rewriteOrigins, Logger: logger, Logout: lo,
-		StripCookies: ownCookies(), LaravelKey: o.laravelKey,
+		StripCookies: ownCookies(app.CookieNames()),
 	})
 	if err != nil {
 		return err
@@ -349,15 +352,14 @@ func router(adminPrefix string, admin, px http.Handler) http.Handler {
 	})
 }
 
-// ownCookies are the admin pages' cookies, never forwarded to the panel.
-func ownCookies() []proxy.Pattern {
+// ownCookies are the admin pages' cookies (names, as
+// [backend.App.CookieNames] gives them), never forwarded to the panel.
+func ownCookies(names []string) []proxy.Pattern {
 	var out []proxy.Pattern
-	for _, n := range []string{"logout_session", "logout_pre", "logout_device"} {
-		for _, name := range []string{n, "__Host-" + n} {
-			p, err := proxy.ParsePattern(name)
-			if err == nil {
-				out = append(out, p)
-			}
+	for _, name := range names {
+		p, err := proxy.ParsePattern(name)
+		if err == nil {
+			out = append(out, p)
 		}
 	}
 	return out
