@@ -62,7 +62,7 @@ func TestSessionLimit(t *testing.T) {
 			if w := e.do(req{path: "/backend/page", cookie: other}); w.Code != 200 {
 				t.Fatalf("bob's session: %d, want 200", w.Code)
 			}
-			if n, err := e.m.CountSessions(t.Context(), "alice"); err != nil || n != tt.signIns-tt.ended {
+			if n, err := e.m.CountSessions(t.Context(), logout.ListOptions{UserID: "alice"}); err != nil || n != tt.signIns-tt.ended {
 				t.Fatalf("alice holds %d sessions, %v; want %d", n, err, tt.signIns-tt.ended)
 			}
 		})
@@ -105,7 +105,7 @@ func TestSessionLimitLowered(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.sweep()
-	if n, err := e.m.CountSessions(t.Context(), "alice"); err != nil || n != 2 {
+	if n, err := e.m.CountSessions(t.Context(), logout.ListOptions{UserID: "alice"}); err != nil || n != 2 {
 		t.Fatalf("after the sweep alice holds %d sessions, %v; want 2", n, err)
 	}
 	for i, c := range cs {

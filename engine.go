@@ -379,7 +379,7 @@ func (m *Manager) decideStore(ctx context.Context, v visit) (*entry, *Settings, 
 
 // begin starts the session id for u, after ending the sessions prev
 // (those the sign-in request carried), and caches it.
-func (m *Manager) begin(ctx context.Context, id string, u User, prev []string) (Session, error) {
+func (m *Manager) begin(ctx context.Context, id string, u User, prev []string, userAgent, addr string) (Session, error) {
 	now := m.now()
 	for _, id := range prev {
 		// Best effort: a store failure shows in CreateSession below.
@@ -389,7 +389,10 @@ func (m *Manager) begin(ctx context.Context, id string, u User, prev []string) (
 	if err != nil {
 		return Session{}, fmt.Errorf("logout: sign in: %w", err)
 	}
-	s := Session{ID: id, UserID: u.ID, UserName: u.Name, Roles: append([]string(nil), u.Roles...), Created: now, LastSeen: now}
+	s := Session{
+		ID: id, UserID: u.ID, UserName: u.Name, Roles: slices.Clone(u.Roles), Created: now, LastSeen: now,
+		UserAgent: userAgent, Address: addr, Tags: slices.Clone(u.Tags),
+	}
 	s.Deadline, _ = set.Deadline(s)
 	sctx, cancel := m.storeCtx(ctx)
 	defer cancel()
@@ -420,7 +423,7 @@ func (m *Manager) begin(ctx context.Context, id string, u User, prev []string) (
 func (m *Manager) trimSessions(ctx context.Context, userID string, limit int, except string, now time.Time) error {
 	sctx, cancel := m.storeCtx(ctx)
 	defer cancel()
-	n, err := m.store.CountSessions(sctx, userID)
+	n, err := m.store.CountSessions(sctx, ListOptions{UserID: userID})
 	if err != nil || n <= limit {
 		return err
 	}

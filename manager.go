@@ -158,17 +158,21 @@ func (m *Manager) EndSessions(ctx context.Context, sel Selector, reason Reason) 
 // [ListOptions.Limit] is 0.
 const defaultListLimit = 100
 
-// Sessions returns one page of the sessions in the store: those of
-// opts.UserID, or of all users when it is "", ordered by Created, then
-// ID, starting after opts.After, at most opts.Limit of them (100 when
-// 0; a negative Limit is an error). Each comes with its newest activity
-// and its deadline under the current settings; sessions past their
-// deadline that no sweep has ended yet are included. Read the next page
-// with After set to [CursorOf] the last session; a page shorter than the
-// limit is the last.
+// Sessions returns one page of the sessions in the store: those that
+// opts selects, in opts.Order, starting after opts.After, at most
+// opts.Limit of them (100 when 0; a negative Limit or an unknown Order is
+// an error). Each comes with its newest activity and its deadline under
+// the current settings; sessions past their deadline that no sweep has
+// ended yet are included. The order is that of the times as stored,
+// which lag this process's activity by at most [Options.TouchInterval].
+// Read the next page with After set to [CursorOf] the last session; a
+// page shorter than the limit is the last.
 func (m *Manager) Sessions(ctx context.Context, opts ListOptions) ([]Session, error) {
 	if opts.Limit < 0 {
 		return nil, fmt.Errorf("logout: list sessions: negative limit %d", opts.Limit)
+	}
+	if !opts.Order.Valid() {
+		return nil, fmt.Errorf("logout: list sessions: unknown order %d", opts.Order)
 	}
 	if opts.Limit == 0 {
 		opts.Limit = defaultListLimit
@@ -184,6 +188,8 @@ func (m *Manager) Sessions(ctx context.Context, opts ListOptions) ([]Session, er
 	if err != nil {
 		return nil, storeErr("list sessions", err)
 	}
+	// The cursor of the next page is that of the stored times: keep
+	// them in the returned sessions' order, and report fresher ones.
 	for i, s := range list {
 		if e := m.cachedID(s.ID); e != nil {
 			if seen := time.UnixMicro(e.seen.Load()).UTC(); seen.After(s.LastSeen) {
@@ -196,13 +202,13 @@ func (m *Manager) Sessions(ctx context.Context, opts ListOptions) ([]Session, er
 	return list, nil
 }
 
-// CountSessions returns how many sessions userID has in the store, or
-// how many there are in all when userID is "", without reading them.
+// CountSessions returns how many sessions in the store opts selects by
+// its UserID and Address (all when both are ""), without reading them.
 // Sessions past their deadline that no sweep has ended yet are counted.
-func (m *Manager) CountSessions(ctx context.Context, userID string) (int, error) {
+func (m *Manager) CountSessions(ctx context.Context, opts ListOptions) (int, error) {
 	sctx, cancel := m.storeCtx(ctx)
 	defer cancel()
-	n, err := m.store.CountSessions(sctx, userID)
+	n, err := m.store.CountSessions(sctx, opts)
 	if err != nil {
 		return 0, storeErr("count sessions", err)
 	}

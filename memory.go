@@ -39,9 +39,9 @@ func (m *MemoryStore) CreateSession(_ context.Context, s Session) error {
 	if _, ok := m.sessions[s.ID]; ok {
 		return fmt.Errorf("logout: create session: %w", ErrConflict)
 	}
-	s.Roles = slices.Clone(s.Roles)
+	s.Roles, s.Tags = slices.Clone(s.Roles), slices.Clone(s.Tags)
 	m.sessions[s.ID] = s
-	c := CursorOf(s)
+	c := Cursor{Created: s.Created, ID: s.ID}
 	m.order = insertCursor(m.order, c)
 	m.byUser[s.UserID] = insertCursor(m.byUser[s.UserID], c)
 	return nil
@@ -112,17 +112,30 @@ func (m *MemoryStore) SetDeadlines(_ context.Context, updates []DeadlineUpdate) 
 	return n, nil
 }
 
-// CountSessions implements [SessionStore].
-func (m *MemoryStore) CountSessions(_ context.Context, userID string) (int, error) {
+// CountSessions implements [SessionStore]. A count by address reads
+// every session (of the user, when opts names one).
+func (m *MemoryStore) CountSessions(_ context.Context, opts ListOptions) (int, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if userID == "" {
-		return len(m.sessions), nil
+	idx := m.order
+	if opts.UserID != "" {
+		idx = m.byUser[opts.UserID]
 	}
-	return len(m.byUser[userID]), nil
+	if opts.Address == "" {
+		return len(idx), nil
+	}
+	n := 0
+	for _, c := range idx {
+		if m.sessions[c.ID].Address == opts.Address {
+			n++
+		}
+	}
+	return n, nil
 }
 
-// ListSessions implements [SessionStore].
+// ListSessions implements [SessionStore]. Orders other than OldestFirst,
+// and a filter by address, read and sort every session (of the user, when
+// opts names one): the memory store is for tests and small programs.
 func (m *MemoryStore) ListSessions(_ context.Context, opts ListOptions) ([]Session, error) {
 	if opts.Limit <= 0 {
 		return nil, nil
@@ -132,6 +145,18 @@ func (m *MemoryStore) ListSessions(_ context.Context, opts ListOptions) ([]Sessi
 	idx := m.order
 	if opts.UserID != "" {
 		idx = m.byUser[opts.UserID]
+	}
+	if opts.Order != OldestFirst || opts.Address != "" {
+		after := opts.After.Session()
+		var out []Session
+		for _, c := range idx {
+			s := m.sessions[c.ID]
+			if (opts.Address == "" || s.Address == opts.Address) && (opts.After.IsZero() || opts.Order.Compare(s, after) > 0) {
+				out = append(out, s)
+			}
+		}
+		slices.SortFunc(out, opts.Order.Compare)
+		return out[:min(opts.Limit, len(out))], nil
 	}
 	start := 0
 	if !opts.After.IsZero() {
@@ -227,7 +252,7 @@ func (m *MemoryStore) EndSessions(_ context.Context, sel Selector, reason Reason
 func (m *MemoryStore) unindex(ended []Session) {
 	if len(ended) <= 16 {
 		for _, s := range ended {
-			c := CursorOf(s)
+			c := Cursor{Created: s.Created, ID: s.ID}
 			m.order = deleteCursor(m.order, c)
 			m.setUser(s.UserID, deleteCursor(m.byUser[s.UserID], c))
 		}

@@ -93,7 +93,7 @@ func TestSweepRefreshesEveryDeadlineInPages(t *testing.T) {
 	if seen != n {
 		t.Fatalf("checked %d sessions, want %d", seen, n)
 	}
-	if got, err := m.CountSessions(t.Context(), "u1"); err != nil || got != n/3 {
+	if got, err := m.CountSessions(t.Context(), logout.ListOptions{UserID: "u1"}); err != nil || got != n/3 {
 		t.Fatalf("CountSessions(u1) = %d, %v; want %d", got, err, n/3)
 	}
 }
@@ -113,7 +113,7 @@ func ExampleManager_Sessions() {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
-	n, err := m.CountSessions(ctx, "alice")
+	n, err := m.CountSessions(ctx, logout.ListOptions{UserID: "alice"})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -108,8 +108,8 @@ func (s *observedStore) SetDeadlines(ctx context.Context, updates []DeadlineUpda
 	return timed(s, "set_deadlines", func() (int, error) { return s.Store.SetDeadlines(ctx, updates) })
 }
 
-func (s *observedStore) CountSessions(ctx context.Context, userID string) (int, error) {
-	return timed(s, "count_sessions", func() (int, error) { return s.Store.CountSessions(ctx, userID) })
+func (s *observedStore) CountSessions(ctx context.Context, opts ListOptions) (int, error) {
+	return timed(s, "count_sessions", func() (int, error) { return s.Store.CountSessions(ctx, opts) })
 }
 
 func (s *observedStore) ListSessions(ctx context.Context, opts ListOptions) ([]Session, error) {

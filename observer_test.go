@@ -250,7 +250,7 @@ func TestObserverStoreCalls(t *testing.T) {
 		_, _ = s.Session(ctx, "a")
 		_ = s.TouchSession(ctx, "a", now, now)
 		_, _ = s.SetDeadlines(ctx, nil)
-		_, _ = s.CountSessions(ctx, "")
+		_, _ = s.CountSessions(ctx, logout.ListOptions{})
 		_, _ = s.ListSessions(ctx, logout.ListOptions{Limit: 1})
 		_, _ = s.ExpiredSessions(ctx, now, 1)
 		_, _ = s.EndSessions(ctx, logout.Selector{All: true}, logout.ReasonForced, now)

@@ -118,6 +118,11 @@ type Options struct {
 	// comment while [Manager.Run] runs, so that proxies keep it open.
 	// Default 25 s ([DefaultPushPing]).
 	PushPing time.Duration
+	// ClientAddr returns the client's address for a new session to keep
+	// ([Session.Address]): behind a reverse proxy, the address it
+	// forwarded from a proxy you trust; shortened, or "", to keep less or
+	// none. Default: the host of r.RemoteAddr.
+	ClientAddr func(r *http.Request) string
 }
 
 // AppSessions connects a [Manager] to an application's own session
@@ -173,6 +178,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.SweepInterval == 0 {
 		o.SweepInterval = 30 * time.Second
+	}
+	if o.ClientAddr == nil {
+		o.ClientAddr = remoteHost
 	}
 	if o.PushPing == 0 {
 		o.PushPing = DefaultPushPing

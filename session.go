@@ -28,7 +28,21 @@ type Session struct {
 	// it was last written. Stores index it for [SessionStore.ExpiredSessions];
 	// the [Manager] recomputes it from the current settings.
 	Deadline time.Time
+	// UserAgent is the browser's User-Agent header at sign-in, cut to
+	// [MaxUserAgent] bytes of valid UTF-8, so that a person can tell their
+	// sessions apart. It is never a key, and never in a log or a metric.
+	UserAgent string
+	// Address is the client's address at sign-in as [Options.ClientAddr]
+	// gave it (which may shorten it, or give "" to keep none). Like
+	// UserAgent it only describes the session.
+	Address string
+	// Tags are the labels of this sign-in ([User.Tags]), by which
+	// [Selector.Tag] finds the session later.
+	Tags []string
 }
+
+// MaxUserAgent is the most bytes of the User-Agent header a session keeps.
+const MaxUserAgent = 256
 
 // An Event records one sign-out, for the sign-out log.
 type Event struct {
@@ -55,6 +69,12 @@ type User struct {
 	// Roles are the user's roles; they choose the idle lifetime (see
 	// [Settings.IdleLifetime]).
 	Roles []string
+	// Tags label this sign-in, so that an integration can end its session
+	// later by label ([Selector.Tag]) without keeping the session's ID:
+	// single sign-on tags a session with the identity provider's session
+	// and subject, and ends it when the provider says they signed out.
+	// At most 4 distinct tags of 1 to 128 bytes each. Optional.
+	Tags []string
 }
 
 type sessionKey struct{}

@@ -3,9 +3,12 @@ package logout
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 )
 
 // SignIn starts a new session for u and returns it. In the Manager's own
@@ -23,6 +26,9 @@ func (m *Manager) SignIn(w http.ResponseWriter, r *http.Request, u User) (Sessio
 	if u.ID == "" {
 		return Session{}, errors.New("logout: sign in: empty user ID")
 	}
+	if err := checkTags(u.Tags); err != nil {
+		return Session{}, err
+	}
 	// Never reuse an identifier across a sign-in: end the sessions the
 	// request carried: the one the middleware found (an application has
 	// renewed its session ID by now) and the one the request presents.
@@ -37,7 +43,7 @@ func (m *Manager) SignIn(w http.ResponseWriter, r *http.Request, u User) (Sessio
 	if err != nil {
 		return Session{}, fmt.Errorf("logout: sign in: %w", err)
 	}
-	s, err := m.begin(r.Context(), c.id, u, prev)
+	s, err := m.begin(r.Context(), c.id, u, prev, userAgent(r), m.opts.ClientAddr(r))
 	if err != nil {
 		return Session{}, err
 	}
@@ -69,3 +75,47 @@ func (m *Manager) SignOut(w http.ResponseWriter, r *http.Request) error {
 	}
 	return err
 }
+
+// userAgent returns r's User-Agent as a session keeps it: valid UTF-8, at
+// most MaxUserAgent bytes.
+func userAgent(r *http.Request) string {
+	ua := strings.ToValidUTF8(r.UserAgent(), "\uFFFD")
+	if len(ua) <= MaxUserAgent {
+		return ua
+	}
+	ua = ua[:MaxUserAgent]
+	for !utf8.ValidString(ua) { // cut inside a character
+		ua = ua[:len(ua)-1]
+	}
+	return ua
+}
+
+// remoteHost is the default [Options.ClientAddr]: the host of r.RemoteAddr.
+func remoteHost(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+// checkTags refuses tags that [User.Tags] does not allow.
+func checkTags(tags []string) error {
+	if len(tags) > maxTags {
+		return fmt.Errorf("logout: sign in: %d tags, at most %d allowed", len(tags), maxTags)
+	}
+	for i, t := range tags {
+		if t == "" || len(t) > maxTagLen {
+			return fmt.Errorf("logout: sign in: tag %d has %d bytes, want 1 to %d", i, len(t), maxTagLen)
+		}
+		if slices.Contains(tags[:i], t) {
+			return fmt.Errorf("logout: sign in: tag %q given twice", t)
+		}
+	}
+	return nil
+}
+
+// The limits of [User.Tags].
+const (
+	maxTags   = 4
+	maxTagLen = 128
+)

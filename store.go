@@ -3,6 +3,8 @@ package logout
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -69,24 +71,29 @@ type SessionStore interface {
 	// may have been applied; the count returned with it is of those
 	// known to be. An empty updates is a no-op returning 0.
 	SetDeadlines(ctx context.Context, updates []DeadlineUpdate) (int, error)
-	// CountSessions returns how many sessions userID has, or how many
-	// there are in all when userID is "". Its cost must not grow with the
-	// number of sessions beyond a count over an index (a set's size, or
-	// SQL's count(*) on an indexed column); never read the sessions
-	// themselves to count them.
-	CountSessions(ctx context.Context, userID string) (int, error)
-	// ListSessions returns one page of sessions: those of opts.UserID, or
-	// of every user when it is "", ordered by Created, then ID (byte by
-	// byte, as Go compares strings), starting strictly after opts.After
-	// (at the first session when After is zero), at most opts.Limit of
-	// them. It returns fewer than opts.Limit only when no more sessions
-	// follow, and none when opts.Limit is 0 or less. Its cost must grow
-	// with opts.Limit, not with all sessions (an index on Created and ID,
-	// and one on user, Created and ID).
+	// CountSessions returns how many sessions opts selects by its
+	// UserID and Address (every session when both are ""), ignoring its
+	// Order, After and Limit. Its cost must not grow with the number of
+	// sessions beyond a count over an index (a set's size, or SQL's
+	// count(*) on an indexed column); never read the sessions themselves
+	// to count them.
+	CountSessions(ctx context.Context, opts ListOptions) (int, error)
+	// ListSessions returns one page of sessions: those that opts.UserID
+	// and opts.Address select (every session when both are ""), in
+	// opts.Order (see [SessionOrder]; ties by ID, byte by byte as Go
+	// compares strings, in the same direction), starting strictly after
+	// opts.After (at the first session when After is zero), at most
+	// opts.Limit of them. It returns fewer than opts.Limit only when no
+	// more sessions follow, and none when opts.Limit is 0 or less. Its
+	// cost must grow with opts.Limit, not with all sessions (an index on
+	// each order's time and ID, and one on user, Created and ID; a user's
+	// or an address's sessions, being few, may be sorted after reading).
 	//
 	// Pages are not a snapshot: a session created or ended between two
-	// calls may or may not appear, but a session that lives through the
-	// whole walk appears exactly once.
+	// calls may or may not appear, and one whose LastSeen or Deadline
+	// changes during a walk in [ActiveFirst] or [EndingFirst] order moves
+	// in it; any other session that lives through the whole walk appears
+	// exactly once.
 	ListSessions(ctx context.Context, opts ListOptions) ([]Session, error)
 	// ExpiredSessions returns at most limit sessions whose stored
 	// Deadline is at or before t, earliest Deadline first. Its cost must
@@ -218,15 +225,20 @@ func (q HistoryQuery) Match(s Settings) bool {
 }
 
 // ListOptions choose a page of sessions for [SessionStore.ListSessions] and
-// [Manager.Sessions]. Sessions are ordered by Created, then ID; to read
-// the next page, set After to [CursorOf] the last session of this one,
-// and stop after a page shorter than Limit. The zero ListOptions asks
-// [Manager.Sessions] for the first 100 sessions of all users.
+// [Manager.Sessions]. To read the next page, set After to [CursorOf] the
+// last session of this one, and stop after a page shorter than Limit.
+// The zero ListOptions asks [Manager.Sessions] for the first 100 sessions
+// of all users, oldest sign-in first.
 type ListOptions struct {
 	// UserID, when not "", keeps only this user's sessions.
 	UserID string
-	// After is where the page starts: strictly after this position. The
-	// zero Cursor starts at the first session.
+	// Address, when not "", keeps only the sessions whose
+	// [Session.Address] is exactly this.
+	Address string
+	// Order is the order of the sessions; the zero Order is OldestFirst.
+	Order SessionOrder
+	// After is where the page starts: strictly after this position in
+	// Order. The zero Cursor starts at the first session.
 	After Cursor
 	// Limit is the most sessions on the page. [Manager.Sessions] reads 0
 	// as 100 and refuses a negative Limit; a Store returns none for 0 or
@@ -234,27 +246,86 @@ type ListOptions struct {
 	Limit int
 }
 
-// A Cursor is a position in the order of sessions, by Created, then ID:
-// that of the session with this Created and ID, whether or not it still
-// exists. The zero Cursor is the position before the first session.
+// A SessionOrder is an order of sessions in [ListOptions]: by one of their
+// times, then by ID in the same direction.
+type SessionOrder uint8
+
+// The orders of sessions. Stores keep none of these numbers.
+const (
+	// OldestFirst orders by Created, the earliest sign-in first.
+	OldestFirst SessionOrder = iota
+	// NewestFirst orders by Created, the latest sign-in first.
+	NewestFirst
+	// ActiveFirst orders by LastSeen as stored, the latest activity first.
+	ActiveFirst
+	// EndingFirst orders by Deadline as stored, the earliest first.
+	EndingFirst
+)
+
+// Valid reports whether o is one of the defined orders.
+func (o SessionOrder) Valid() bool { return o <= EndingFirst }
+
+// Key returns the time of s that o orders by, and whether o puts later
+// times first.
+func (o SessionOrder) Key(s Session) (t time.Time, descending bool) {
+	switch o {
+	case NewestFirst:
+		return s.Created, true
+	case ActiveFirst:
+		return s.LastSeen, true
+	case EndingFirst:
+		return s.Deadline, false
+	}
+	return s.Created, false
+}
+
+// Compare orders a before b as o does: -1, 0 or +1.
+func (o SessionOrder) Compare(a, b Session) int {
+	ta, desc := o.Key(a)
+	tb, _ := o.Key(b)
+	c := ta.Compare(tb)
+	if c == 0 {
+		c = strings.Compare(a.ID, b.ID)
+	}
+	if desc {
+		return -c
+	}
+	return c
+}
+
+// A Cursor is a position in an order of sessions: that of a session with
+// these times and this ID, whether or not it still exists. Each order
+// reads its own time and the ID (see [SessionOrder]); [CursorOf] fills
+// them all. The zero Cursor is the position before the first session.
 type Cursor struct {
-	// Created is the session's sign-in time, to the microsecond.
-	Created time.Time
-	// ID is the session's ID; among sessions created in the same
-	// microsecond, IDs order byte by byte.
+	// Created, LastSeen and Deadline are the session's times, to the
+	// microsecond.
+	Created, LastSeen, Deadline time.Time
+	// ID is the session's ID; among sessions of the same time, IDs order
+	// byte by byte.
 	ID string
 }
 
 // CursorOf returns the position of s, for [ListOptions.After]: the next
 // page starts after s.
-func CursorOf(s Session) Cursor { return Cursor{Created: s.Created, ID: s.ID} }
+func CursorOf(s Session) Cursor {
+	return Cursor{Created: s.Created, LastSeen: s.LastSeen, Deadline: s.Deadline, ID: s.ID}
+}
 
 // IsZero reports whether c is the zero Cursor, which starts at the first
 // session.
-func (c Cursor) IsZero() bool { return c.Created.IsZero() && c.ID == "" }
+func (c Cursor) IsZero() bool {
+	return c.Created.IsZero() && c.LastSeen.IsZero() && c.Deadline.IsZero() && c.ID == ""
+}
+
+// Session returns the session that stands at c, with only the fields that
+// orders read set: compare it with [SessionOrder.Compare].
+func (c Cursor) Session() Session {
+	return Session{ID: c.ID, Created: c.Created, LastSeen: c.LastSeen, Deadline: c.Deadline}
+}
 
 // A Selector chooses the sessions that [SessionStore.EndSessions] ends: exactly
-// one of IDs, UserID and All is set.
+// one of IDs, UserID, All and Tag is set.
 type Selector struct {
 	// IDs selects these sessions.
 	IDs []string
@@ -262,6 +333,8 @@ type Selector struct {
 	UserID string
 	// All selects every session.
 	All bool
+	// Tag selects every session carrying this tag ([Session.Tags]).
+	Tag string
 	// Except keeps this session out of the selection ("sign out everyone
 	// else"). Optional.
 	Except string
@@ -271,8 +344,8 @@ type Selector struct {
 	SeenBy time.Time
 }
 
-// Validate reports whether exactly one of IDs, UserID and All is set,
-// with no empty ID among IDs.
+// Validate reports whether exactly one of IDs, UserID, All and Tag is
+// set, with no empty ID among IDs.
 func (sel Selector) Validate() error {
 	n := 0
 	if len(sel.IDs) > 0 {
@@ -289,8 +362,11 @@ func (sel Selector) Validate() error {
 	if sel.All {
 		n++
 	}
+	if sel.Tag != "" {
+		n++
+	}
 	if n != 1 {
-		return errors.New("logout: selector must set exactly one of IDs, UserID and All")
+		return errors.New("logout: selector must set exactly one of IDs, UserID, All and Tag")
 	}
 	return nil
 }
@@ -308,6 +384,8 @@ func (sel Selector) Match(s Session) bool {
 		return true
 	case sel.UserID != "":
 		return s.UserID == sel.UserID
+	case sel.Tag != "":
+		return slices.Contains(s.Tags, sel.Tag)
 	default:
 		for _, id := range sel.IDs {
 			if id == s.ID {

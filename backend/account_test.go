@@ -43,7 +43,7 @@ func TestOwnSessions(t *testing.T) {
 	editor1, editor2, adminS := all[0], all[1], all[2]
 	unchanged := func(t *testing.T, want int) {
 		t.Helper()
-		if n, err := m.CountSessions(t.Context(), ""); err != nil || n != want {
+		if n, err := m.CountSessions(t.Context(), logout.ListOptions{}); err != nil || n != want {
 			t.Fatalf("sessions: got %d (err %v), want %d", n, err, want)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gologout/logout"
 	"github.com/gologout/logout/backend"
 )
 
@@ -49,7 +50,7 @@ func TestSignIn(t *testing.T) {
 	if second := sessionCookie(c, e); second == first || second == "" {
 		t.Errorf("session cookie not renewed at sign-in: %q then %q", first, second)
 	}
-	n, err := e.app.Manager().CountSessions(t.Context(), "")
+	n, err := e.app.Manager().CountSessions(t.Context(), logout.ListOptions{})
 	if err != nil || n != 1 {
 		t.Errorf("sessions after signing in twice: got %d (%v), want 1", n, err)
 	}

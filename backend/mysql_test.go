@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gologout/logout"
 	"github.com/gologout/logout/internal/mysqltest"
 )
 
@@ -68,7 +69,7 @@ func TestOpenMySQL(t *testing.T) {
 			t.Fatalf("%s: %v", start, err)
 		}
 		defer o.close()
-		if n, err := o.store.CountSessions(t.Context(), ""); err != nil || n != 0 {
+		if n, err := o.store.CountSessions(t.Context(), logout.ListOptions{}); err != nil || n != 0 {
 			t.Fatalf("%s: CountSessions = %d, %v; want 0", start, n, err)
 		}
 		if _, err := o.counts.reserve(t.Context(), time.Now(), testCounters([]string{"a"})); err != nil {

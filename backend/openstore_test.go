@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/gologout/logout"
 	"github.com/gologout/logout/backend"
 )
 
@@ -29,7 +30,7 @@ func TestOpenStore(t *testing.T) {
 			if err != nil {
 				t.Fatalf("OpenStore(%q): %v", tt.url, err)
 			}
-			if _, err := s.CountSessions(t.Context(), ""); err != nil {
+			if _, err := s.CountSessions(t.Context(), logout.ListOptions{}); err != nil {
 				t.Errorf("store does not answer: %v", err)
 			}
 			if err := closeStore(); err != nil {

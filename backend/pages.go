@@ -210,7 +210,7 @@ func (a *App) dashboard(w http.ResponseWriter, r *http.Request, u *user) {
 // statList computes the dashboard's stats.
 func (a *App) statList(r *http.Request, u *user, tr translator) ([]stat, error) {
 	s, _ := logout.FromContext(r.Context())
-	mine, err := a.m.CountSessions(r.Context(), s.UserID)
+	mine, err := a.m.CountSessions(r.Context(), logout.ListOptions{UserID: s.UserID})
 	if err != nil {
 		return nil, err
 	}

@@ -402,7 +402,7 @@ func TestAssets(t *testing.T) {
 // after the middleware read it.
 type countFails struct{ logout.Store }
 
-func (countFails) CountSessions(context.Context, string) (int, error) {
+func (countFails) CountSessions(context.Context, logout.ListOptions) (int, error) {
 	return 0, errors.New("connection reset")
 }
 

@@ -120,7 +120,7 @@ func (a *App) sessionsPage(w http.ResponseWriter, r *http.Request, u *user) {
 	}
 	slices.SortFunc(ids, func(x, y string) int { return strings.Compare(displayUser(x, names), displayUser(y, names)) })
 	for _, id := range ids {
-		n, err := a.m.CountSessions(ctx, id)
+		n, err := a.m.CountSessions(ctx, logout.ListOptions{UserID: id})
 		if err != nil {
 			a.internal(w, r, u, err)
 			return
@@ -164,7 +164,7 @@ func (a *App) sessionList(w http.ResponseWriter, r *http.Request, u *user, p *pa
 		a.internal(w, r, u, err)
 		return sessionsView{}, false
 	}
-	total, err := a.m.CountSessions(ctx, userID)
+	total, err := a.m.CountSessions(ctx, logout.ListOptions{UserID: userID})
 	if err != nil {
 		a.internal(w, r, u, err)
 		return sessionsView{}, false

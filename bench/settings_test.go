@@ -420,9 +420,9 @@ func (t *tally) SetDeadlines(ctx context.Context, ups []logout.DeadlineUpdate) (
 	return t.Store.SetDeadlines(ctx, ups)
 }
 
-func (t *tally) CountSessions(ctx context.Context, userID string) (int, error) {
+func (t *tally) CountSessions(ctx context.Context, opts logout.ListOptions) (int, error) {
 	t.calls.Add(1)
-	return t.Store.CountSessions(ctx, userID)
+	return t.Store.CountSessions(ctx, opts)
 }
 
 func (t *tally) ListSessions(ctx context.Context, opts logout.ListOptions) ([]logout.Session, error) {

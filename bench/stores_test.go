@@ -207,9 +207,9 @@ func (c *counting) ListSessions(ctx context.Context, opts logout.ListOptions) ([
 	return c.Store.ListSessions(ctx, opts)
 }
 
-func (c *counting) CountSessions(ctx context.Context, userID string) (int, error) {
+func (c *counting) CountSessions(ctx context.Context, opts logout.ListOptions) (int, error) {
 	c.reads.Add(1)
-	return c.Store.CountSessions(ctx, userID)
+	return c.Store.CountSessions(ctx, opts)
 }
 
 func (c *counting) Settings(ctx context.Context) (logout.Settings, error) {

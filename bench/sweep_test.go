@@ -45,7 +45,7 @@ func BenchmarkSweepExpired(b *testing.B) {
 					if err := m.Sweep(b.Context()); err != nil {
 						b.Fatal(err)
 					}
-					if left, err = o.store.CountSessions(b.Context(), ""); err != nil {
+					if left, err = o.store.CountSessions(b.Context(), logout.ListOptions{}); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -265,7 +265,7 @@ func (c *Collector) count() (int, bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.CountTimeout)
 	defer cancel()
-	n, err := c.manager.CountSessions(ctx, "")
+	n, err := c.manager.CountSessions(ctx, logout.ListOptions{})
 	c.counted, c.active, c.countOK = now, n, err == nil
 	if err != nil {
 		c.log.LogAttrs(ctx, slog.LevelWarn, "metrics: count active sessions", slog.String("error", err.Error()))

@@ -46,8 +46,8 @@ func (s *failingStore) Settings(ctx context.Context) (logout.Settings, error) {
 	return call(s, func() (logout.Settings, error) { return s.Store.Settings(ctx) })
 }
 
-func (s *failingStore) CountSessions(ctx context.Context, userID string) (int, error) {
-	return call(s, func() (int, error) { return s.Store.CountSessions(ctx, userID) })
+func (s *failingStore) CountSessions(ctx context.Context, opts logout.ListOptions) (int, error) {
+	return call(s, func() (int, error) { return s.Store.CountSessions(ctx, opts) })
 }
 
 func (s *failingStore) Session(ctx context.Context, id string) (logout.Session, error) {

@@ -142,7 +142,7 @@ func TestMigrate(t *testing.T) {
 		create(t, newStore(t, db, prefix), "a", "b")
 		end(t, newStore(t, db, prefix), logout.Selector{IDs: []string{"b"}})
 		s := newStore(t, db, prefix)
-		if n, err := s.CountSessions(t.Context(), "u"); n != 1 || err != nil {
+		if n, err := s.CountSessions(t.Context(), logout.ListOptions{UserID: "u"}); n != 1 || err != nil {
 			t.Fatalf("after restarts CountSessions = %d, %v; want 1", n, err)
 		}
 		if e, err := s.Event(t.Context(), "b"); err != nil || e.Reason != logout.ReasonForced {

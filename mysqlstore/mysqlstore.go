@@ -384,7 +384,8 @@ func (s *Store) setDeadlines(ctx context.Context, updates []logout.DeadlineUpdat
 // CountSessions implements [logout.Store] with COUNT(*): over the index
 // on (user_id, created, id) for a user, over the smallest index of the
 // table (InnoDB keeps no row count) for all.
-func (s *Store) CountSessions(ctx context.Context, userID string) (int, error) {
+func (s *Store) CountSessions(ctx context.Context, opts logout.ListOptions) (int, error) {
+	userID := opts.UserID // TODO(devices): count by address
 	var n int
 	err := retry(ctx, func() error {
 		if userID == "" {

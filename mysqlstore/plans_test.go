@@ -243,7 +243,7 @@ FROM {numbers} WHERE n <= 20000`,
 		t.Fatalf("page after (4 s, s9994) = %v, %v; want s10006 s10016 s10026", sessionIDs(got), err)
 	}
 	for user, want := range map[string]int{"u0": 10000, "u7": 20, "u2": 0, "": 20000} {
-		if n, err := s.CountSessions(t.Context(), user); err != nil || n != want {
+		if n, err := s.CountSessions(t.Context(), logout.ListOptions{UserID: user}); err != nil || n != want {
 			t.Fatalf("CountSessions(%q) = %d, %v; want %d", user, n, err, want)
 		}
 	}

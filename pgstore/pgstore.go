@@ -283,7 +283,8 @@ func (s *Store) SetDeadlines(ctx context.Context, updates []logout.DeadlineUpdat
 
 // CountSessions implements [logout.Store] with count(*), over the index
 // on (user_id, created, id) for a user.
-func (s *Store) CountSessions(ctx context.Context, userID string) (int, error) {
+func (s *Store) CountSessions(ctx context.Context, opts logout.ListOptions) (int, error) {
+	userID := opts.UserID // TODO(devices): count by address
 	var row pgx.Row
 	if userID == "" {
 		row = s.pool.QueryRow(ctx, s.q.countAll)

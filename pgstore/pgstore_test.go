@@ -315,7 +315,7 @@ FROM generate_series(1, 20000) AS g, (VALUES (timestamptz '2026-01-01 00:00:00Z'
 		t.Fatalf("page after (4 s, s9994) = %v, want s10006 s10016 s10026", got)
 	}
 	for user, want := range map[string]int{"u0": 10000, "u7": 20, "u2": 0, "": 20000} {
-		if n, err := s.CountSessions(t.Context(), user); err != nil || n != want {
+		if n, err := s.CountSessions(t.Context(), logout.ListOptions{UserID: user}); err != nil || n != want {
 			t.Fatalf("CountSessions(%q) = %d, %v; want %d", user, n, err, want)
 		}
 	}
@@ -358,7 +358,7 @@ INSERT INTO `+quoted+`.sessions (id, user_id, created, last_seen, deadline) VALU
 	if len(page) != 2 || page[0].ID != "b" || page[1].ID != "c" || page[0].UserName != "" {
 		t.Fatalf("first page after the upgrade: %v, want b and c, with no user name", page)
 	}
-	if n, err := s.CountSessions(t.Context(), "alice"); err != nil || n != 3 {
+	if n, err := s.CountSessions(t.Context(), logout.ListOptions{UserID: "alice"}); err != nil || n != 3 {
 		t.Fatalf("CountSessions(alice) after the upgrade = %d, %v; want 3", n, err)
 	}
 }

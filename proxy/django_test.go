@@ -220,7 +220,7 @@ func TestDjango(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("sign out: status %d", resp.StatusCode)
 		}
-		n, err := p.Manager().CountSessions(context.Background(), "")
+		n, err := p.Manager().CountSessions(context.Background(), logout.ListOptions{})
 		if err != nil || n != 0 {
 			t.Fatalf("sessions after signing out on Django: %d, %v; want 0", n, err)
 		}

@@ -462,7 +462,7 @@ func TestPanelOwnSignOut(t *testing.T) {
 		t.Fatal("no Log Out link on the dashboard")
 	}
 	c.do("GET", "/wp-login.php?action=logout&_wpnonce="+m[1], nil)
-	if n, _ := p.Manager().CountSessions(context.Background(), ""); n != 0 {
+	if n, _ := p.Manager().CountSessions(context.Background(), logout.ListOptions{}); n != 0 {
 		t.Fatalf("%d sessions after the panel's own sign-out, want none", n)
 	}
 	evs, _ := p.Manager().Events(context.Background(), 10)
@@ -487,7 +487,7 @@ func TestPhpMyAdminOwnSignOut(t *testing.T) {
 		t.Fatalf("phpMyAdmin through the proxy: %q", body)
 	}
 	c.do("POST", "/index.php?route=/logout", url.Values{"token": {m[1]}})
-	if n, _ := p.Manager().CountSessions(context.Background(), ""); n != 0 {
+	if n, _ := p.Manager().CountSessions(context.Background(), logout.ListOptions{}); n != 0 {
 		t.Fatalf("%d sessions after phpMyAdmin's own sign-out, want none", n)
 	}
 	evs, _ := p.Manager().Events(context.Background(), 10)
@@ -719,11 +719,11 @@ func TestOctoberOwnSignOut(t *testing.T) {
 	c := newClient(t, srv.URL)
 	c.do("GET", "/", nil)
 	c.do("POST", "/backend/backend/auth/signin", url.Values{"login": {"admin"}, "password": {"x"}})
-	if n, _ := p.Manager().CountSessions(context.Background(), ""); n != 1 {
+	if n, _ := p.Manager().CountSessions(context.Background(), logout.ListOptions{}); n != 1 {
 		t.Fatalf("%d sessions after sign-in, want 1", n)
 	}
 	c.do("GET", "/backend/backend/auth/signout", nil)
-	if n, _ := p.Manager().CountSessions(context.Background(), ""); n != 0 {
+	if n, _ := p.Manager().CountSessions(context.Background(), logout.ListOptions{}); n != 0 {
 		t.Fatalf("%d sessions after October's own sign-out, want none", n)
 	}
 	if evs, _ := p.Manager().Events(context.Background(), 10); len(evs) != 1 || evs[0].Reason != logout.ReasonManual {

@@ -234,7 +234,8 @@ func (s *Store) SetDeadlines(ctx context.Context, updates []logout.DeadlineUpdat
 // index or of the user's: O(1). Until a page, a sweep or an end meets
 // them, entries of sessions that Redis expired by itself (see
 // [Options.Margin]) are counted.
-func (s *Store) CountSessions(ctx context.Context, userID string) (int, error) {
+func (s *Store) CountSessions(ctx context.Context, opts logout.ListOptions) (int, error) {
+	userID := opts.UserID // TODO(devices): count by address
 	key := s.created
 	if userID != "" {
 		key = s.userKey(userID)

@@ -169,7 +169,7 @@ func TestSessionForgottenByRedisLeavesNoTrace(t *testing.T) {
 	}
 	// The sweep above could not know a's user: u:alice still holds a,
 	// until a page of alice's sessions meets it.
-	if n, err := s.CountSessions(ctx, "alice"); err != nil || n != 2 {
+	if n, err := s.CountSessions(ctx, logout.ListOptions{UserID: "alice"}); err != nil || n != 2 {
 		t.Fatalf("CountSessions(alice) = %d, %v; want 2 before a page meets a", n, err)
 	}
 	list, err := s.ListSessions(ctx, logout.ListOptions{UserID: "alice", Limit: 10})
@@ -182,7 +182,7 @@ func TestSessionForgottenByRedisLeavesNoTrace(t *testing.T) {
 	if err := c.ZScore(ctx, prefix+"u:alice", "a").Err(); !errors.Is(err, redis.Nil) {
 		t.Fatalf("u:alice still holds a (err %v)", err)
 	}
-	if n, err := s.CountSessions(ctx, "alice"); err != nil || n != 1 {
+	if n, err := s.CountSessions(ctx, logout.ListOptions{UserID: "alice"}); err != nil || n != 1 {
 		t.Fatalf("CountSessions(alice) = %d, %v; want 1", n, err)
 	}
 	if err := s.TouchSession(ctx, "a", now.Add(time.Second), now.Add(time.Hour)); !errors.Is(err, logout.ErrNotFound) {
@@ -283,7 +283,7 @@ func TestPagesSkipSessionsRedisForgot(t *testing.T) {
 			if _, err := s.ListSessions(ctx, logout.ListOptions{UserID: "alice", Limit: 10}); err != nil {
 				t.Fatal(err)
 			}
-			if n, err := s.CountSessions(ctx, "alice"); err != nil || n != 5 {
+			if n, err := s.CountSessions(ctx, logout.ListOptions{UserID: "alice"}); err != nil || n != 5 {
 				t.Fatalf("CountSessions(alice) = %d, %v; want 5", n, err)
 			}
 		})
@@ -583,7 +583,7 @@ func TestDoneContextFailsEveryMethod(t *testing.T) {
 			_, err := s.SetDeadlines(ctx, []logout.DeadlineUpdate{{ID: "a", Seen: now, Deadline: now}})
 			return err
 		}},
-		{"CountSessions", func() error { _, err := s.CountSessions(ctx, ""); return err }},
+		{"CountSessions", func() error { _, err := s.CountSessions(ctx, logout.ListOptions{}); return err }},
 		{"ListSessions", func() error { _, err := s.ListSessions(ctx, logout.ListOptions{Limit: 10}); return err }},
 		{"ExpiredSessions", func() error { _, err := s.ExpiredSessions(ctx, now, 10); return err }},
 		{"EndSessions", func() error {

@@ -343,7 +343,8 @@ func (s *Store) SetDeadlines(ctx context.Context, updates []logout.DeadlineUpdat
 
 // CountSessions implements [logout.Store]. It counts the entries of an
 // index (sessions_user for a user) without reading the sessions.
-func (s *Store) CountSessions(ctx context.Context, userID string) (int, error) {
+func (s *Store) CountSessions(ctx context.Context, opts logout.ListOptions) (int, error) {
+	userID := opts.UserID // TODO(devices): count by address
 	var row *sql.Row
 	if userID == "" {
 		row = s.r.QueryRowContext(ctx, countAllQuery)

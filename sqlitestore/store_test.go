@@ -175,7 +175,7 @@ INSERT INTO schema_version (version) VALUES (1);` + sqlitestore.Migration(0)); e
 		if len(page) != 2 || page[0].ID != "b" || page[1].ID != "c" {
 			t.Fatalf("first page after the upgrade: %v, want b and c", page)
 		}
-		if n, err := s.CountSessions(t.Context(), "alice"); err != nil || n != 3 {
+		if n, err := s.CountSessions(t.Context(), logout.ListOptions{UserID: "alice"}); err != nil || n != 3 {
 			t.Fatalf("CountSessions(alice) after the upgrade = %d, %v; want 3", n, err)
 		}
 	})
@@ -431,7 +431,7 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Error(err)
 	}
 	// Every session created is either still there or ended exactly once.
-	left, err := stores[0].CountSessions(ctx, "")
+	left, err := stores[0].CountSessions(ctx, logout.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

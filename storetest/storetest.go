@@ -54,6 +54,11 @@ func Run(t *testing.T, newStore, newPeer func(t *testing.T) logout.Store) {
 			c.run(t, s)
 		})
 	}
+	for _, c := range deviceCases {
+		t.Run(c.name, func(t *testing.T) {
+			c.run(t, newStore(t))
+		})
+	}
 	for _, c := range auditCases {
 		t.Run(c.name, func(t *testing.T) {
 			c.run(t, newStore(t))
@@ -112,12 +117,14 @@ func mustCreate(t *testing.T, s logout.Store, sessions ...logout.Session) {
 
 func equalSession(a, b logout.Session) bool {
 	return a.ID == b.ID && a.UserID == b.UserID && a.UserName == b.UserName && slices.Equal(a.Roles, b.Roles) &&
-		a.Created.Equal(b.Created) && a.LastSeen.Equal(b.LastSeen) && a.Deadline.Equal(b.Deadline)
+		a.Created.Equal(b.Created) && a.LastSeen.Equal(b.LastSeen) && a.Deadline.Equal(b.Deadline) &&
+		a.UserAgent == b.UserAgent && a.Address == b.Address && slices.Equal(a.Tags, b.Tags)
 }
 
 func fmtSession(s logout.Session) string {
-	return fmt.Sprintf("{%s %s %q %v created=%s seen=%s deadline=%s}", s.ID, s.UserID, s.UserName, s.Roles,
-		s.Created.Format(time.RFC3339Nano), s.LastSeen.Format(time.RFC3339Nano), s.Deadline.Format(time.RFC3339Nano))
+	return fmt.Sprintf("{%s %s %q %v created=%s seen=%s deadline=%s ua=%q addr=%q tags=%q}", s.ID, s.UserID, s.UserName, s.Roles,
+		s.Created.Format(time.RFC3339Nano), s.LastSeen.Format(time.RFC3339Nano), s.Deadline.Format(time.RFC3339Nano),
+		s.UserAgent, s.Address, s.Tags)
 }
 
 // wantSessions fails the test unless got holds the sessions of want, in
@@ -188,7 +195,7 @@ func setDeadlines(t *testing.T, s logout.Store, updates ...logout.DeadlineUpdate
 
 func wantCount(t *testing.T, s logout.Store, user string, want int) {
 	t.Helper()
-	if got, err := s.CountSessions(ctx(t), user); err != nil || got != want {
+	if got, err := s.CountSessions(ctx(t), logout.ListOptions{UserID: user}); err != nil || got != want {
 		t.Fatalf("CountSessions(%q) = %d, %v; want %d", user, got, err, want)
 	}
 }

@@ -27,7 +27,7 @@ func TestBrowserSignOutOnClose(t *testing.T) {
 	srv.push.Store(true)
 	ctx := context.Background()
 	sessions := func() int {
-		n, err := srv.m.CountSessions(ctx, "ada")
+		n, err := srv.m.CountSessions(ctx, logout.ListOptions{UserID: "ada"})
 		if err != nil {
 			t.Fatal(err)
 		}
