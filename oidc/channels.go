@@ -113,7 +113,8 @@ func (rp *RP) end(ctx context.Context, channel, iss, sid, sub string) error {
 // ends the sessions of that provider session on every instance, with
 // [logout.ReasonProvider], as [RP.BackChannel] does, and answers 200
 // with Cache-Control: no-store and a blank page that only the provider's
-// origin may frame. Anything else (no or another iss, no sid, a request
+// origin may frame ([Options.FrontChannelWithoutIssuer] lets iss be
+// missing). Anything else (no or another iss, no sid, a request
 // that a browser says is not for a frame) gets 400 and changes nothing.
 //
 // The request carries no signature: whoever knows an (iss, sid) pair can
@@ -138,6 +139,9 @@ func (rp *RP) FrontChannel() http.Handler {
 		}
 		q := r.URL.Query()
 		iss, sid := q["iss"], q["sid"]
+		if len(iss) == 0 && rp.opts.FrontChannelWithoutIssuer {
+			iss = []string{rp.opts.Issuer}
+		}
 		var err error
 		switch {
 		case len(iss) != 1 || iss[0] != rp.opts.Issuer:

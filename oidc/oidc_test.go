@@ -192,6 +192,29 @@ func TestReplayOutlivesNothing(t *testing.T) {
 	}
 }
 
+func TestFrontChannelWithoutIssuer(t *testing.T) {
+	for _, allow := range []bool{false, true} {
+		e := newEnv(t, func(o *oidc.Options) { o.FrontChannelWithoutIssuer = allow })
+		if _, err := e.signIn(newBrowser(), "ada", "sid-1", e.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{"iss=https%3A%2F%2Fevil.example&sid=sid-1", "sid=sid-1"} {
+			w := httptest.NewRecorder()
+			e.rp.FrontChannel().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "https://panel.example/fc?"+q, nil))
+			want := http.StatusBadRequest
+			if allow && q == "sid=sid-1" {
+				want = http.StatusOK
+			}
+			if w.Code != want {
+				t.Errorf("allowed %v, %s: got %d, want %d", allow, q, w.Code, want)
+			}
+		}
+		if got, want := e.count(), map[bool]int{false: 1, true: 0}[allow]; got != want {
+			t.Errorf("allowed %v: sessions %d, want %d", allow, got, want)
+		}
+	}
+}
+
 func TestFrontChannel(t *testing.T) {
 	e := newEnv(t, nil)
 	for _, sid := range []string{"sid-1", "sid-2"} {

@@ -89,6 +89,11 @@ type Options struct {
 	// future iat, and how far in the past exp, may be. Default
 	// [DefaultLeeway].
 	Leeway time.Duration
+	// FrontChannelWithoutIssuer makes [RP.FrontChannel] accept a request
+	// with a sid and no iss, as Microsoft Entra ID sends them; the sid is
+	// then taken to be Issuer's. An iss that is there must still be
+	// Issuer. Default false: iss is required, as the specification says.
+	FrontChannelWithoutIssuer bool
 	// Replay remembers the logout tokens already used (their jti). Default:
 	// [NewMemoryReplayCache], which one process holds; see [ReplayCache]
 	// for many processes.

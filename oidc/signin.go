@@ -45,6 +45,7 @@ const (
 type hint struct {
 	IDToken string `json:"t"` // the provider's ID token, for id_token_hint
 	Session string `json:"s"` // the Logout session it signed in
+	User    string `json:"u"` // that session's user ID
 }
 
 // postLogout is what the state of RP-initiated logout seals.
@@ -124,14 +125,14 @@ func (rp *RP) SignIn(w http.ResponseWriter, r *http.Request, u logout.User, rawI
 	}
 	// The cookie names the session, so that the next sign-in knows
 	// whether it ended, and holds the ID token for RP-initiated logout.
-	h := hint{Session: s.ID}
+	h := hint{Session: s.ID, User: s.UserID}
 	if !rp.opts.KeepProviderSession {
 		h.IDToken = rawIDToken
 	}
 	v, err := seal(rp.seal, "hint", h, rp.now().Add(hintLifetime))
 	if err == nil && len(v) > maxCookie {
 		rp.log.WarnContext(ctx, "oidc: the ID token is too long for a cookie: the provider session will not be ended", "bytes", len(rawIDToken))
-		v, err = seal(rp.seal, "hint", hint{Session: s.ID}, rp.now().Add(hintLifetime))
+		v, err = seal(rp.seal, "hint", hint{Session: s.ID, User: s.UserID}, rp.now().Add(hintLifetime))
 	}
 	if err != nil {
 		rp.log.ErrorContext(ctx, "oidc: seal the session cookie", "err", err)
@@ -174,7 +175,7 @@ func (rp *RP) AuthCodeOptions(w http.ResponseWriter, r *http.Request) []oauth2.A
 	owed := rp.cookie(r, rp.reauthName(r)) != ""
 	if !owed {
 		if h, ok := rp.hint(r); ok {
-			_, alive := rp.status(r, h.Session)
+			_, alive := rp.status(r, h)
 			owed = !alive
 		}
 		if !owed {
@@ -200,19 +201,22 @@ func (rp *RP) AuthCodeOptions(w http.ResponseWriter, r *http.Request) []oauth2.A
 // fresh authentication as well.
 //
 // It does nothing (false) with [Options.KeepProviderSession], without the
-// cookie that [RP.SignIn] set, and while that session is alive. The ID
+// cookie that [RP.SignIn] set, while that session is alive, and in a frame
+// (Sec-Fetch-Dest: iframe, such as the widget's lock dialog with
+// SignInFrame), which providers refuse to be shown in: a sign-in button
+// there should target the whole tab (target="_top"). The ID
 // token travels in the URL to the provider, as the specification has it
 // (browsers would not send a SameSite=Lax provider cookie with a
 // cross-site POST); the redirect carries Referrer-Policy: no-referrer.
 func (rp *RP) EndProviderSession(w http.ResponseWriter, r *http.Request) bool {
-	if rp.opts.KeepProviderSession {
+	if rp.opts.KeepProviderSession || r.Header.Get("Sec-Fetch-Dest") == "iframe" {
 		return false
 	}
 	h, ok := rp.hint(r)
 	if !ok || h.IDToken == "" {
 		return false
 	}
-	reason, alive := rp.status(r, h.Session)
+	reason, alive := rp.status(r, h)
 	if alive {
 		return false
 	}
@@ -265,18 +269,28 @@ func (rp *RP) PostLogout() http.Handler {
 	})
 }
 
-// status reports whether the request's Logout session is sessionID and
-// alive; if not, why it ended, as far as it can tell.
-func (rp *RP) status(r *http.Request, sessionID string) (logout.Reason, bool) {
+// status reports whether the request's Logout session is h's and alive;
+// if not, why it ended, as far as it can tell: from the session itself,
+// from the sign-out log (the browser may have dropped the session's
+// cookie already), or from the sign-in URL's reason.
+func (rp *RP) status(r *http.Request, h hint) (logout.Reason, bool) {
 	pr := r.Clone(r.Context())
 	pr.Header.Set(logout.HeaderPassive, "1") // looking is not activity
 	s, err := rp.m.Check(pr)
-	if err == nil && s.ID == sessionID {
+	if err == nil && s.ID == h.Session {
 		return 0, true
 	}
 	var ended *logout.EndedError
 	if errors.As(err, &ended) {
 		return ended.Reason, false
+	}
+	if h.User != "" {
+		evs, err := rp.m.QueryEvents(r.Context(), logout.EventQuery{UserID: h.User, Limit: 100})
+		for _, e := range evs {
+			if err == nil && e.SessionID == h.Session {
+				return e.Reason, false
+			}
+		}
 	}
 	reason, _ := logout.ParseReason(r.URL.Query().Get("reason"))
 	return reason, false

@@ -39,6 +39,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -359,6 +360,27 @@ func (s *Server) EndSession(t testing.TB, sid string) {
 	if err := s.admin(http.MethodDelete, "/admin/oauth2/auth/sessions/login", url.Values{"sid": {sid}}, nil, nil); err != nil {
 		t.Fatalf("end provider session: %v", err)
 	}
+}
+
+// SessionIDs returns the provider session IDs (sid) in which subject
+// consented to a client, newest first as Hydra lists them.
+func (s *Server) SessionIDs(t testing.TB, subject string) []string {
+	t.Helper()
+	var out []struct {
+		Request struct {
+			SID string `json:"login_session_id"`
+		} `json:"consent_request"`
+	}
+	if err := s.admin(http.MethodGet, "/admin/oauth2/auth/sessions/consent", url.Values{"subject": {subject}}, nil, &out); err != nil {
+		t.Fatalf("list sessions: %v", err)
+	}
+	var sids []string
+	for _, c := range out {
+		if c.Request.SID != "" && !slices.Contains(sids, c.Request.SID) {
+			sids = append(sids, c.Request.SID)
+		}
+	}
+	return sids
 }
 
 // Prompts returns how many times the login form asked user for a
