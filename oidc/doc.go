@@ -77,5 +77,10 @@
 //     default the memory of one process, in which case a replay sent to
 //     another instance within [Options.MaxTokenAge] can only end again
 //     sessions that the token already ended.
+//   - [Options.MaxAuthAge] bounds the time since the person last
+//     authenticated at the provider (OWASP ASVS 5.0, V7.6.1).
+//   - The back-channel endpoint is unauthenticated and fetches the
+//     provider's keys again for a token that names an unknown key: where
+//     possible, let only the provider reach it.
 //   - Every time is judged by [Options.Now], the Manager's clock.
 package oidc

@@ -366,6 +366,34 @@ func TestAfterAnEndTheNextSignInAsksAgain(t *testing.T) {
 	}
 }
 
+func TestMaxAuthAge(t *testing.T) {
+	e := newEnv(t, func(o *oidc.Options) { o.MaxAuthAge = time.Hour })
+	b := newBrowser()
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Auth-Params", authParams(e.rp.AuthCodeOptions(w, r)).Encode())
+	})
+	if got := b.do(app, httptest.NewRequest(http.MethodGet, "https://panel.example/login", nil)).Header().Get("X-Auth-Params"); got != "max_age=3600" {
+		t.Errorf("auth params: got %q, want max_age=3600", got)
+	}
+	now := e.clock.Now()
+	tests := []struct {
+		name     string
+		authTime time.Time
+		ok       bool
+	}{
+		{"authenticated a minute ago", now.Add(-time.Minute), true},
+		{"authenticated two hours ago", now.Add(-2 * time.Hour), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := e.signIn(newBrowser(), "ada", "sid-1", tt.authTime)
+			if tt.ok != (err == nil) || (err != nil && !errors.Is(err, oidc.ErrReauthenticate)) {
+				t.Errorf("got %v, want ok %v", err, tt.ok)
+			}
+		})
+	}
+}
+
 func TestSignInRefusesBadIDTokens(t *testing.T) {
 	e := newEnv(t, nil)
 	_, other := keys(t)

@@ -65,6 +65,15 @@ type Options struct {
 	// as well. Either way [RP.SignIn] refuses an ID token whose auth_time
 	// is not after the user's last ended session.
 	KeepProviderSession bool
+	// MaxAuthAge, when more than 0, is the longest time since the
+	// person last authenticated at the provider (the ID token's
+	// auth_time) that a sign-in accepts: every authorization request
+	// carries max_age, and [RP.SignIn] refuses an older authentication
+	// with [ErrReauthenticate], so that a provider session, however long,
+	// signs no one in here without a password this long after it was
+	// given (OWASP ASVS 5.0, V7.6.1). Default 0: no bound besides the
+	// check against ended sessions.
+	MaxAuthAge time.Duration
 	// CookieKey seals the cookies that carry the ID token (for the
 	// id_token_hint of RP-initiated logout) and the post-logout state, with
 	// AES-256-GCM under a key derived from it. At least 32 bytes. Every
@@ -158,8 +167,8 @@ func New(ctx context.Context, m *logout.Manager, opts Options) (*RP, error) {
 	if opts.CookieKey != nil && len(opts.CookieKey) < 32 {
 		return nil, errors.New("oidc: CookieKey must have at least 32 bytes")
 	}
-	if opts.MaxTokenAge < 0 || opts.Leeway < 0 {
-		return nil, errors.New("oidc: MaxTokenAge and Leeway must not be negative")
+	if opts.MaxTokenAge < 0 || opts.Leeway < 0 || opts.MaxAuthAge < 0 {
+		return nil, errors.New("oidc: MaxTokenAge, Leeway and MaxAuthAge must not be negative")
 	}
 	if opts.MaxTokenAge == 0 {
 		opts.MaxTokenAge = DefaultMaxTokenAge

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gologout/logout"
@@ -71,7 +72,8 @@ type idClaims struct {
 // reason but [logout.ReasonReplaced], found in the sign-out log that every
 // instance shares), or is missing while the user has one: the provider
 // then signed the user in from a session that the end should have closed.
-// It refuses with [ErrNotReauthenticated] when that happens although
+// With [Options.MaxAuthAge], it refuses as well an auth_time older than
+// that, or none. It refuses with [ErrNotReauthenticated] when that happens although
 // [RP.AuthCodeOptions] asked for a fresh authentication. auth_time has
 // whole seconds: an authentication in the same second as the end counts
 // as after it.
@@ -102,7 +104,11 @@ func (rp *RP) SignIn(w http.ResponseWriter, r *http.Request, u logout.User, rawI
 		authTime = time.Unix(int64(*c.AuthTime), 0)
 	}
 	asked := rp.cookie(r, rp.reauthName(r)) != ""
-	if err := rp.fresh(ctx, u.ID, authTime); err != nil {
+	err = rp.fresh(ctx, u.ID, authTime)
+	if err == nil && rp.opts.MaxAuthAge > 0 && (authTime.IsZero() || rp.now().Sub(authTime) > rp.opts.MaxAuthAge+rp.opts.Leeway) {
+		err = ErrReauthenticate
+	}
+	if err != nil {
 		if errors.Is(err, ErrReauthenticate) {
 			rp.setCookie(w, r, rp.reauthName(r), "1", reauthLifetime)
 			if asked {
@@ -168,7 +174,8 @@ func (rp *RP) fresh(ctx context.Context, userID string, authTime time.Time) erro
 // sends the browser to: prompt=login and max_age=0, which make the
 // provider ask the person again, when this browser's last session ended
 // or [RP.SignIn] refused an old authentication; none otherwise, so that
-// single sign-on stays silent for a first sign-in. When it asks, it sets a
+// single sign-on stays silent for a first sign-in (but for max_age set to
+// [Options.MaxAuthAge], when set). When it asks, it sets a
 // short-lived marker cookie, by which [RP.SignIn] tells a provider that
 // ignored the request ([ErrNotReauthenticated]).
 func (rp *RP) AuthCodeOptions(w http.ResponseWriter, r *http.Request) []oauth2.AuthCodeOption {
@@ -179,6 +186,9 @@ func (rp *RP) AuthCodeOptions(w http.ResponseWriter, r *http.Request) []oauth2.A
 			owed = !alive
 		}
 		if !owed {
+			if rp.opts.MaxAuthAge > 0 {
+				return []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("max_age", strconv.FormatInt(int64(rp.opts.MaxAuthAge/time.Second), 10))}
+			}
 			return nil
 		}
 		rp.setCookie(w, r, rp.reauthName(r), "1", reauthLifetime)
