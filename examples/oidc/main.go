@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs.StringVar(&c.BaseURL, "base-url", "", "the app's public base `URL` (default http:// and -addr)")
 	fs.BoolVar(&c.KeepProviderSession, "keep-provider-session", false, "ask for a fresh authentication instead of ending the provider session") // Logout
 	fs.DurationVar(&c.Lifetime, "lifetime", 0, "a short idle `lifetime`, such as 20s, to watch a timeout")
-	data := fs.String("data", "data", "`directory` of the session database") // Logout
+	data := fs.String("data", "data/oidc", "`directory` of the session database") // Logout
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("flags: %w", err)
 	}
