@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/backend"
 	"github.com/gologout/logout/internal/fakeclock"
 )
 
@@ -32,7 +33,7 @@ func TestForceSignOut(t *testing.T) {
 
 	page := admin.get(sessionsURL)
 	wantStatus(t, page, 200)
-	wantContains(t, page.body, "this device", "editor: 2 sessions", "admin: 2 sessions", "Sign out everyone else")
+	wantContains(t, page.body, "This is you", "editor: 2 sessions", "admin: 2 sessions", "Sign out everyone else")
 	if n := strings.Count(page.body, `name="scope" value="session"`); n != 4 {
 		t.Errorf("sign-out buttons: got %d, want 4", n)
 	}
@@ -176,7 +177,7 @@ func TestTwoInstances(t *testing.T) {
 // lists one page at a time, with counts, and the dashboard counts rather
 // than lists.
 func TestSessionsPaged(t *testing.T) {
-	e := start(t, "", nil)
+	e := startWith(t, false, func(cfg *backend.Config) { cfg.Store = logout.NewMemoryStore() }) // orders by last activity
 	admin := e.client()
 	admin.mustSignIn("admin", adminPassword)
 	m := e.app.Manager()
