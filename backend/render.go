@@ -117,7 +117,9 @@ func (a *App) page(r *http.Request, u *user, title string) *page {
 				SignInTitle: tr.T("widget.sign_in_title"), UserName: tr.T("signin.username"), Password: tr.T("signin.password"),
 				SignIn: tr.T("signin.submit"), OtherUser: tr.T("widget.other_user"),
 				Preview: tr.T("widget.preview"), EndPreview: tr.T("widget.end_preview"),
+				Sessions: tr.T("nav.own_sessions"),
 			}
+			cfg.SessionsURL = a.cfg.Prefix + accountSessionsPath
 			cfg.UserName = u.Name // as now: also for a session signed in before names were kept
 			p.Widget = &cfg
 		}

@@ -560,6 +560,9 @@ func (a *App) confirmEnd(own bool) func(http.ResponseWriter, *http.Request, *use
 			a.fail(w, r, u, http.StatusBadRequest, "error.bad_request")
 			return
 		}
+		if v.Count == 0 {
+			v.Message, v.Row = p.T("confirm.none"), nil
+		}
 		w.Header().Set("Cache-Control", "no-store")
 		p.Data = v
 		a.render(w, r, http.StatusOK, "confirm", p)
