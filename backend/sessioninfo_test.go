@@ -62,3 +62,36 @@ func TestParseBrowser(t *testing.T) {
 	}
 	t.Logf("parsed in %v, the parser built at the first", time.Since(start))
 }
+
+func TestFilterAddress(t *testing.T) {
+	for _, tc := range []struct {
+		typed string
+		mode  AddressMode
+		want  string
+		ok    bool
+	}{
+		{"192.0.2.77", AddressTruncated, "192.0.2.0", true},
+		{" 192.0.2.77 ", AddressFull, "192.0.2.77", true},
+		{"[2001:db8:1:2::1]", AddressTruncated, "2001:db8:1::", true},
+		{"192.0.2.77:443", AddressFull, "192.0.2.77", true},
+		{"example.com", AddressTruncated, "", false},
+		{"192.0.2", AddressTruncated, "", false},
+		{"", AddressFull, "", false},
+	} {
+		got, ok := filterAddress(tc.typed, tc.mode)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("filterAddress(%q, %s) = %q, %v; want %q, %v", tc.typed, tc.mode, got, ok, tc.want, tc.ok)
+		}
+	}
+	for _, s := range []string{"", "full", "truncated", "none"} {
+		if _, err := ParseAddressMode(s); err != nil {
+			t.Errorf("ParseAddressMode(%q): %v", s, err)
+		}
+	}
+	if m, _ := ParseAddressMode(""); m != AddressTruncated {
+		t.Errorf(`ParseAddressMode(""): got %q, want truncated`, m)
+	}
+	if _, err := ParseAddressMode("Full"); err == nil {
+		t.Error(`ParseAddressMode("Full"): no error`)
+	}
+}
