@@ -71,6 +71,14 @@ type Config struct {
 	// client behind a proxy shares the proxy's address: set it behind a
 	// TLS-terminating proxy.
 	TrustedProxies []netip.Prefix
+	// SessionAddress is how much of the client's address (by the rule
+	// of TrustedProxies) a new session keeps for the sessions pages:
+	// AddressFull, AddressTruncated (the network: IPv4 /24, IPv6 /48) or
+	// AddressNone. Default AddressTruncated: an address is personal data,
+	// and its network is enough to tell one's devices apart. Like the
+	// User-Agent, it goes when the session ends. Ignored when
+	// Logout.ClientAddr is set.
+	SessionAddress AddressMode
 	// AdminUser and AdminPassword name the administrator created at the
 	// first start. Defaults "admin" and a random password.
 	AdminUser, AdminPassword string
@@ -114,7 +122,8 @@ type Config struct {
 	SettingsLocked bool
 	// Logout holds further options of the [logout.Manager], such as
 	// SweepInterval or SyncInterval. Its BackendPrefix, Logger, Now and
-	// Secure are replaced by the fields above.
+	// Secure are replaced by the fields above; its ClientAddr, when nil, is
+	// that of TrustedProxies and SessionAddress ([SessionAddr]).
 	Logout logout.Options
 }
 
@@ -186,6 +195,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, fmt.Errorf("backend: %w", err)
 	}
 	cfg.TrustedProxies = proxies
+	if cfg.SessionAddress, err = ParseAddressMode(string(cfg.SessionAddress)); err != nil {
+		return nil, fmt.Errorf("backend: %w", err)
+	}
 	a := &App{cfg: cfg, log: cfg.Logger, now: cfg.Now, cop: http.NewCrossOriginProtection()}
 	defer func() {
 		if err != nil {
@@ -242,6 +254,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	opts := cfg.Logout
 	opts.BackendPrefix, opts.Logger, opts.Now, opts.Secure = cfg.Prefix, cfg.Logger, cfg.Now, cfg.Secure
+	if opts.ClientAddr == nil {
+		opts.ClientAddr, _ = SessionAddr(proxies, cfg.SessionAddress) // both checked above
+	}
 	if opts.Message == nil {
 		// The lock dialog and scripts read the reason in the page's language.
 		opts.Message = func(r *http.Request, reason logout.Reason) string {
@@ -435,6 +450,7 @@ func (a *App) Handler() http.Handler { return a.handler }
 // it beside the HTTP server, and cancel ctx only after the server has shut
 // down, so that no activity is lost.
 func (a *App) Run(ctx context.Context) error {
+	go uaParser() // built now rather than at the first sessions page
 	if err := a.m.Run(ctx); err != nil {
 		return fmt.Errorf("backend: run: %w", err)
 	}

@@ -16,6 +16,7 @@ require (
 	github.com/gologout/logout/redisstore v0.1.0
 	github.com/gologout/logout/sqlitestore v0.1.0
 	github.com/jackc/pgx/v5 v5.12.0
+	github.com/medama-io/go-useragent v1.2.5
 	github.com/redis/go-redis/v9 v9.22.0
 	golang.org/x/crypto v0.59.0
 	modernc.org/sqlite v1.59.0
@@ -23,6 +24,7 @@ require (
 
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect
+	github.com/boyter/go-string v1.0.5 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/chromedp/cdproto v0.159.0 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect

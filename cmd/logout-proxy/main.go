@@ -291,7 +291,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Store: store, Secure: tls || o.Secure, Logger: logger,
 		Settings: settings, SettingsLocked: o.settings.Locked,
 		AdminUser: serve.Env(getenv, "LOGOUT_ADMIN_USER", command.AdminUser), AdminPassword: getenv("LOGOUT_ADMIN_PASSWORD"),
-		TrustedProxies: o.trustedProxies, Now: hk.now, Logout: lo,
+		TrustedProxies: o.trustedProxies, SessionAddress: o.SessionAddress, Now: hk.now, Logout: lo,
 	})
 	if err != nil {
 		return err
@@ -299,6 +299,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer app.Close()
 	if o.laravelKey != nil {
 		o.prof.DecodeKey = o.laravelKey.DecodeKey // sessions keyed by the ID inside the sealed cookie
+	}
+	// The panel's sessions keep their address as the admin pages' do.
+	if lo.ClientAddr, err = backend.SessionAddr(o.trustedProxies, o.SessionAddress); err != nil {
+		return err
 	}
 	px, err := proxy.New(store, proxy.Options{
 		Upstream: o.upstreamURL, Profile: o.prof, TrustedProxies: o.trustedProxies,
