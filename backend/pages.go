@@ -66,7 +66,14 @@ func (a *App) routes() http.Handler {
 	for _, path := range []string{"/assets/app", "/assets/logout", p + "/session"} {
 		mux.HandleFunc(path, notFound)
 	}
-	return a.headers(a.accessLog(a.m.Handler(mux)))
+	pages, api := a.m.Handler(mux), a.apiRoutes() // the API reads no session cookie (api.go)
+	return a.headers(a.accessLog(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.isAPI(r.URL.Path) {
+			api.ServeHTTP(w, r)
+			return
+		}
+		pages.ServeHTTP(w, r)
+	})))
 }
 
 // methodNotAllowed answers 405 with Allow listing the methods, HEAD
