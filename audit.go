@@ -41,7 +41,7 @@ func (m *Manager) QueryEvents(ctx context.Context, q EventQuery) ([]Event, error
 		return nil, fmt.Errorf("logout: query events: invalid reason %d", uint8(q.Reason))
 	}
 	q.Since, q.Until = q.Since.Truncate(time.Microsecond), q.Until.Truncate(time.Microsecond)
-	sctx, cancel := m.storeCtx(ctx)
+	sctx, cancel := context.WithTimeout(ctx, m.opts.StoreTimeout)
 	defer cancel()
 	evs, err := m.store.Events(sctx, q)
 	if err != nil {
@@ -183,7 +183,7 @@ func (m *Manager) SettingsHistory(ctx context.Context, q HistoryQuery) ([]Settin
 		return nil, err
 	}
 	q.Since, q.Until = q.Since.Truncate(time.Microsecond), q.Until.Truncate(time.Microsecond)
-	sctx, cancel := m.storeCtx(ctx)
+	sctx, cancel := context.WithTimeout(ctx, m.opts.StoreTimeout)
 	defer cancel()
 	vs, err := m.store.SettingsHistory(sctx, q)
 	if err != nil {
@@ -208,7 +208,7 @@ func (m *Manager) SettingsHistory(ctx context.Context, q HistoryQuery) ([]Settin
 		}
 		switch {
 		case v.Version == 1:
-			c.Old = m.defaults()
+			c.Old = m.eng.defaults()
 		case len(before) > 0 && before[0].Version == v.Version-1:
 			c.Old = before[0]
 		}

@@ -71,7 +71,7 @@ func (d Denial) Write(w http.ResponseWriter) {
 // the built-in answer.
 func (m *Manager) deny(w http.ResponseWriter, r *http.Request, d Denial) {
 	if d.ServerTime.IsZero() {
-		d.ServerTime = m.now()
+		d.ServerTime = m.eng.now()
 	}
 	if m.opts.Deny != nil {
 		m.opts.Deny(w, r, d)

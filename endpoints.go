@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"time"
 )
 
 // ErrCSRF is returned by [Manager.CheckCSRF] for a request that comes from
@@ -35,22 +34,9 @@ type statusJSON struct {
 
 func (m *Manager) writeJSON(w http.ResponseWriter, code int, v statusJSON) {
 	if v.ServerTime == 0 {
-		v.ServerTime = m.now().UnixMilli()
+		v.ServerTime = m.eng.now().UnixMilli()
 	}
 	writeJSON(w, code, v)
-}
-
-// A Status describes a request's signed-in session for a page's counter.
-type Status struct {
-	// Session is the session, its Deadline under the current settings.
-	Session Session
-	// ServerTime is the time the request was checked.
-	ServerTime time.Time
-	// Lifetime is the session's idle lifetime.
-	Lifetime time.Duration
-	// WarningLead and ShowCounter are from the settings in force.
-	WarningLead time.Duration
-	ShowCounter bool
 }
 
 // Status returns the status of r's session, or false when r went through
@@ -60,10 +46,7 @@ func (m *Manager) Status(r *http.Request) (Status, bool) {
 	if rs == nil {
 		return Status{}, false
 	}
-	return Status{
-		Session: rs.sess, ServerTime: rs.now, Lifetime: rs.set.IdleLifetime(rs.sess.UserID, rs.sess.Roles),
-		WarningLead: rs.set.WarningLead, ShowCounter: rs.set.ShowCounter,
-	}, true
+	return rs.h.status(rs.sess, rs.now), true
 }
 
 // CSRFToken returns the CSRF token of r's session, to put in forms as
@@ -171,7 +154,7 @@ func (m *Manager) Endpoints() http.Handler {
 	mux.HandleFunc("GET "+p.Events, m.serveEvents)
 	mux.HandleFunc("POST "+p.KeepAlive, func(w http.ResponseWriter, r *http.Request) {
 		if err := m.CheckCSRF(r); err != nil {
-			m.forbidden(w, r, err, true)
+			m.deny(w, r, forbiddenDenial(err, true))
 			return
 		}
 		m.serveStatus(w, r)
@@ -183,7 +166,7 @@ func (m *Manager) Endpoints() http.Handler {
 			return
 		}
 		if err := m.CheckCSRF(r); err != nil {
-			m.forbidden(w, r, err, IsScript(r))
+			m.deny(w, r, forbiddenDenial(err, IsScript(r)))
 			return
 		}
 		if err := m.SignOut(w, r); err != nil {
@@ -221,7 +204,7 @@ func (m *Manager) serveStatus(w http.ResponseWriter, r *http.Request) {
 		m.Unauthorized(w, r, 0)
 		return
 	}
-	v := signedInJSON(st.Session, stateOf(r).set, st.ServerTime)
+	v := signedInJSON(st)
 	v.User, v.CSRFToken = st.Session.UserID, m.CSRFToken(r)
 	m.writeJSON(w, http.StatusOK, v)
 }

@@ -11,10 +11,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gologout/logout"
-	"github.com/gologout/logout/internal/servicetest"
 )
 
 func TestIsScript(t *testing.T) {
@@ -161,35 +161,41 @@ func TestSignOutClearsSiteData(t *testing.T) {
 // anonymously without asking it (a hanging store would make each wait a
 // store timeout); a background probe finds out when it answers again.
 func TestFrontendSkipsAFailingStore(t *testing.T) {
-	e := newEnv(t, logout.Options{})
-	c := e.signIn("alice")
-	e.store.down.Store(true)
-	e.clock.Advance(time.Second)
-	if w := e.do(req{path: "/", cookie: c}); w.Body.String() != "anonymous" {
-		t.Fatalf("first front-end request in the outage: %q", w.Body)
-	}
-	before := e.store.reads.Load()
-	for range 50 {
-		e.clock.Advance(10 * time.Millisecond) // 500 ms in all: one sync interval, one probe at most
-		if w := e.do(req{path: "/", cookie: c}); w.Code != 200 || w.Body.String() != "anonymous" || len(w.Result().Cookies()) != 0 {
-			t.Fatalf("front end during outage: %d %q %v", w.Code, w.Body, w.Result().Cookies())
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t, logout.NewMemoryStore(), logout.Options{})
+		c := e.signIn("alice")
+		e.store.down.Store(true)
+		time.Sleep(time.Second)
+		if w := e.do(req{path: "/", cookie: c}); w.Body.String() != "anonymous" {
+			t.Fatalf("first front-end request in the outage: %q", w.Body)
 		}
-	}
-	servicetest.Within(t, 5*time.Second, "the probe to finish", func() bool { return e.store.reads.Load()-before >= 1 })
-	if n := e.store.reads.Load() - before; n > 1 {
-		t.Fatalf("%d store reads for 50 front-end requests within one sync interval of a known outage, want at most 1 (the probe)", n)
-	}
-	if w := e.do(req{path: "/backend", cookie: c}); w.Code != 503 {
-		t.Fatalf("backend during outage: %d, want 503", w.Code)
-	}
-	e.store.down.Store(false)
-	servicetest.Within(t, 5*time.Second, "a probe to see the store answer", func() bool {
-		e.clock.Advance(time.Second)
-		return e.do(req{path: "/", cookie: c}).Body.String() == "user=alice"
+		before := e.store.reads.Load()
+		for range 50 {
+			time.Sleep(10 * time.Millisecond) // 500 ms in all: one sync interval, one probe at most
+			if w := e.do(req{path: "/", cookie: c}); w.Code != 200 || w.Body.String() != "anonymous" || len(w.Result().Cookies()) != 0 {
+				t.Fatalf("front end during outage: %d %q %v", w.Code, w.Body, w.Result().Cookies())
+			}
+		}
+		synctest.Wait() // the probe has finished
+		if n := e.store.reads.Load() - before; n != 1 {
+			t.Fatalf("%d store reads for 50 front-end requests within one sync interval of a known outage, want 1 (the probe)", n)
+		}
+		if w := e.do(req{path: "/backend", cookie: c}); w.Code != 503 {
+			t.Fatalf("backend during outage: %d, want 503", w.Code)
+		}
+		e.store.down.Store(false)
+		time.Sleep(time.Second) // a sync interval after the last probe: the next request starts one
+		if w := e.do(req{path: "/", cookie: c}); w.Body.String() != "anonymous" {
+			t.Fatalf("front end before the probe answered: %q, want anonymous", w.Body)
+		}
+		synctest.Wait() // the probe has seen the store answer
+		if w := e.do(req{path: "/", cookie: c}); w.Body.String() != "user=alice" {
+			t.Fatalf("front end after a probe saw the store answer: %q, want user=alice", w.Body)
+		}
+		if len(e.events()) != 0 {
+			t.Fatalf("outage ended sessions: %+v", e.events())
+		}
 	})
-	if len(e.events()) != 0 {
-		t.Fatalf("outage ended sessions: %+v", e.events())
-	}
 }
 
 // slowTouches blocks TouchSession while block is set, as a store under

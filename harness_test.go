@@ -90,6 +90,16 @@ func newEnv(t *testing.T, opts logout.Options) *env {
 	return newEnvStore(t, logout.NewMemoryStore(), opts)
 }
 
+// newBubbleEnv is newEnvStore for a test in a synctest bubble: the
+// Manager keeps the default clock, time.Now, which in the bubble is the
+// bubble's, as are the tickers of Manager.Run. Move it with time.Sleep;
+// e.clock is not used.
+func newBubbleEnv(t *testing.T, store logout.Store, opts logout.Options) *env {
+	t.Helper()
+	opts.Now = time.Now
+	return newEnvStore(t, store, opts)
+}
+
 func newEnvStore(t *testing.T, store logout.Store, opts logout.Options) *env {
 	t.Helper()
 	e := &env{t: t, clock: fakeclock.New(), store: &faultyStore{Store: store}, logs: new(bytes.Buffer)}

@@ -4,12 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"net/http"
-	"sync"
-	"sync/atomic"
-	"time"
 )
 
 // A Manager enforces idle and absolute timeouts on backend sessions. It
@@ -20,24 +16,18 @@ import (
 //
 // A Manager is safe for concurrent use. Create one with [New].
 type Manager struct {
-	store   Store
-	opts    Options
-	log     *slog.Logger
-	seed    maphash.Seed
-	shards  [shardCount]shard
+	eng   *engine // the sessions: cache, settings, health, work in flight, push subscribers, beat and sweep
+	store Store   // for the queries of the log and the history, which the engine's state does not change
+	opts  Options
+	log   *slog.Logger
+
+	// The HTTP layer's.
+	scope   scope // which requests are the backend's, which are passive
 	noStore []string
-	passive map[string]bool
 	cop     *http.CrossOriginProtection
 	paths   Paths
 	creds   credentials // the Manager's cookie or the application's sessions
-
-	settings     atomic.Pointer[cachedSettings]
-	settingsMu   sync.Mutex
-	settingsFail atomic.Pointer[failure]
-	sweptVersion atomic.Int64
-	health       health
-	push         hub      // push streams and sign-out on close (push.go, closing.go)
-	inflight     inflight // sessions with work in flight (inflight.go)
+	servers servers     // whose shutdown closes the push streams
 }
 
 // New returns a Manager that keeps its state in store. It fails on
@@ -57,22 +47,13 @@ func New(store Store, opts Options) (*Manager, error) {
 		store:   store,
 		opts:    opts,
 		log:     opts.Logger,
-		seed:    maphash.MakeSeed(),
 		noStore: []string{"no-store"},
-		passive: make(map[string]bool),
 		cop:     http.NewCrossOriginProtection(),
-	}
-	for i := range m.shards {
-		m.shards[i].m = make(map[string]*entry)
-	}
-	for _, p := range opts.PassivePaths {
-		m.passive[p] = true
+		creds:   newCredentials(opts),
 	}
 	m.paths = m.Paths()
-	m.creds = newCredentials(opts)
-	m.passive[m.paths.Status] = true
-	m.passive[m.paths.Events] = true
-	m.sweptVersion.Store(-1)
+	m.scope = newScope(opts, m.paths)
+	m.eng = newEngine(store, opts, m.creds)
 	return m, nil
 }
 
@@ -80,7 +61,7 @@ func New(store Store, opts Options) (*Manager, error) {
 // [Options.Defaults] when none were saved. They are cached for at most
 // [Options.SyncInterval].
 func (m *Manager) Settings(ctx context.Context) (Settings, error) {
-	s, err := m.currentSettings(ctx, m.now())
+	s, err := m.eng.currentSettings(ctx, m.eng.now())
 	if err != nil {
 		return Settings{}, err
 	}
@@ -103,24 +84,13 @@ func (m *Manager) UpdateSettings(ctx context.Context, s Settings, by string) (Se
 	if err := s.Validate(); err != nil {
 		return Settings{}, err
 	}
-	s.ChangedBy, s.ChangedAt = by, m.now()
-	sctx, cancel := m.storeCtx(ctx)
-	defer cancel()
-	saved, err := m.store.SaveSettings(sctx, s)
-	if err != nil {
-		return Settings{}, storeErr("update settings", err)
-	}
-	m.settings.Store(&cachedSettings{s: saved, synced: m.now()})
-	m.push.wakeAll(false)
-	m.log.LogAttrs(ctx, slog.LevelInfo, "logout: settings saved", slog.Int64("version", saved.Version), slog.String("by", by),
-		slog.Int64("lifetime_s", secs(saved.Lifetime)), slog.Int64("absolute_s", secs(saved.AbsoluteLifetime)))
-	return saved, nil
+	return m.eng.saveSettings(ctx, s, by)
 }
 
 // ResetSettings saves the defaults ([Options.Defaults]) over the settings
 // of the given version, as [Manager.UpdateSettings] does.
 func (m *Manager) ResetSettings(ctx context.Context, version int64, by string) (Settings, error) {
-	s := m.defaults()
+	s := m.eng.defaults()
 	s.Version = version
 	return m.UpdateSettings(ctx, s, by)
 }
@@ -144,14 +114,7 @@ func (m *Manager) EndSessions(ctx context.Context, sel Selector, reason Reason) 
 	if !reason.Valid() {
 		return nil, fmt.Errorf("logout: end sessions: invalid reason %d", reason)
 	}
-	sctx, cancel := m.storeCtx(ctx)
-	defer cancel()
-	evs, err := m.store.EndSessions(sctx, sel, reason, m.now())
-	if err != nil {
-		return nil, storeErr("end sessions", err)
-	}
-	m.ended(ctx, evs)
-	return evs, nil
+	return m.eng.endSessions(ctx, sel, reason)
 }
 
 // defaultListLimit is the page size of [Manager.Sessions] when
@@ -162,11 +125,14 @@ const defaultListLimit = 100
 // opts selects, in opts.Order, starting after opts.After, at most
 // opts.Limit of them (100 when 0; a negative Limit or an unknown Order is
 // an error). Each comes with its newest activity and its deadline under
-// the current settings; sessions past their deadline that no sweep has
-// ended yet are included. The order is that of the times as stored,
-// which lag this process's activity by at most [Options.TouchInterval].
-// Read the next page with After set to [CursorOf] the last session; a
-// page shorter than the limit is the last.
+// the current settings, except the time that opts.Order sorts by, which
+// is the stored one, so that the pages follow each other: in ActiveFirst
+// order LastSeen may lag this process's activity by up to
+// [Options.TouchInterval], and in EndingFirst order Deadline may be that
+// of the settings before a change until the next sweep. Sessions past
+// their deadline that no sweep has ended yet are included. Read the next
+// page with After set to [CursorOf] the last session; a page shorter than
+// the limit is the last.
 func (m *Manager) Sessions(ctx context.Context, opts ListOptions) ([]Session, error) {
 	if opts.Limit < 0 {
 		return nil, fmt.Errorf("logout: list sessions: negative limit %d", opts.Limit)
@@ -177,36 +143,14 @@ func (m *Manager) Sessions(ctx context.Context, opts ListOptions) ([]Session, er
 	if opts.Limit == 0 {
 		opts.Limit = defaultListLimit
 	}
-	now := m.now()
-	set, err := m.currentSettings(ctx, now)
-	if err != nil {
-		return nil, err
-	}
-	sctx, cancel := m.storeCtx(ctx)
-	defer cancel()
-	list, err := m.store.ListSessions(sctx, opts)
-	if err != nil {
-		return nil, storeErr("list sessions", err)
-	}
-	// The cursor of the next page is that of the stored times: keep
-	// them in the returned sessions' order, and report fresher ones.
-	for i, s := range list {
-		if e := m.cachedID(s.ID); e != nil {
-			if seen := time.UnixMicro(e.seen.Load()).UTC(); seen.After(s.LastSeen) {
-				s.LastSeen = seen
-			}
-		}
-		s.Deadline, _ = set.Deadline(s)
-		list[i] = s
-	}
-	return list, nil
+	return m.eng.sessions(ctx, opts)
 }
 
 // CountSessions returns how many sessions in the store opts selects by
 // its UserID and Address (all when both are ""), without reading them.
 // Sessions past their deadline that no sweep has ended yet are counted.
 func (m *Manager) CountSessions(ctx context.Context, opts ListOptions) (int, error) {
-	sctx, cancel := m.storeCtx(ctx)
+	sctx, cancel := context.WithTimeout(ctx, m.opts.StoreTimeout)
 	defer cancel()
 	n, err := m.store.CountSessions(sctx, opts)
 	if err != nil {
@@ -221,7 +165,7 @@ func (m *Manager) Events(ctx context.Context, limit int) ([]Event, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	sctx, cancel := m.storeCtx(ctx)
+	sctx, cancel := context.WithTimeout(ctx, m.opts.StoreTimeout)
 	defer cancel()
 	evs, err := m.store.Events(sctx, EventQuery{Limit: limit})
 	if err != nil {
@@ -252,7 +196,7 @@ func (m *Manager) Ended(ctx context.Context, credential string) (Event, error) {
 	if id == "" {
 		return Event{}, fmt.Errorf("logout: ended: %w", ErrNotFound)
 	}
-	sctx, cancel := m.storeCtx(ctx)
+	sctx, cancel := context.WithTimeout(ctx, m.opts.StoreTimeout)
 	defer cancel()
 	e, err := m.store.Event(sctx, id)
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -260,3 +204,29 @@ func (m *Manager) Ended(ctx context.Context, credential string) (Event, error) {
 	}
 	return e, err
 }
+
+// Run ends expired sessions every [Options.SweepInterval], prunes the
+// sign-out log, listens to a [Watcher] store, beats at most every second
+// for the push streams, requests in flight and sign-out on close, and on
+// return (when ctx is done) closes the push streams and writes all
+// pending activity with [Manager.Flush], returning Flush's error (nil
+// when everything was written). Cancel ctx only after the HTTP server has
+// shut down, so that the last requests' activity is flushed too (the
+// server's shutdown closes the push streams itself). Requests are checked whether or not Run runs; it
+// keeps the store and the log exact for sessions that make no more
+// requests.
+func (m *Manager) Run(ctx context.Context) error { return m.eng.run(ctx) }
+
+// Sweep ends the sessions whose deadline has passed under the current
+// settings, refreshes stored deadlines after a settings change, writes
+// pending activity of sessions idle in this process and forgets them, and
+// prunes the sign-out log and the settings history older than
+// [Settings.Retention] (or [Options.EventRetention] when that is 0; the
+// entry of the settings in force stays). [Manager.Run] calls it; tests
+// may call it directly. It reports to [Options.Observer].
+func (m *Manager) Sweep(ctx context.Context) error { return m.eng.sweepObserved(ctx) }
+
+// Flush writes the activity that this process has seen but not yet
+// written to the store, for a clean shutdown: without it a restart may
+// end sessions up to one touch interval early.
+func (m *Manager) Flush(ctx context.Context) error { return m.eng.flush(ctx) }

@@ -31,16 +31,15 @@ const (
 )
 
 // reqState is the signed-in request's context, in one allocation: the
-// session for [FromContext] and what [Manager.Status], [Manager.CSRFToken]
-// and [Manager.SignIn] read. A handler can only be given it through the
+// session for [FromContext], the engine's handle of it, and what
+// [Manager.Status], [Manager.CSRFToken] and [Manager.SignIn] read. A handler can only be given it through the
 // request's context, so a request copy (r.WithContext) is the other
 // allocation a signed-in request costs; the header string is the third.
 type reqState struct {
 	context.Context
 	sess Session
 	key  string // the credential presented, for the CSRF token
-	e    *entry
-	set  *Settings
+	h    handle // the engine's, for its methods
 	now  time.Time
 	hdr  [2]string
 }
@@ -89,8 +88,8 @@ func stateOf(r *http.Request) *reqState {
 // [Manager.Require] on the backend routes that need a signed-in user.
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		backend := m.isBackend(r)
-		passive := m.isPassive(r)
+		backend := m.scope.backend(r)
+		passive := m.scope.passive(r)
 		rs, err := m.check(r, backend, passive)
 		if err != nil {
 			m.refuse(w, r, backend, err, next)
@@ -108,15 +107,14 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			rs.hdr[0], rs.hdr[1] = both[:n], both[n:]
 			h[HeaderDeadline] = rs.hdr[0:1:1]
 			h[HeaderServerTime] = rs.hdr[1:2:2]
-			m.push.cancelClose(rs.sess.ID) // a tab is open after all
+			m.eng.cancelClose(rs.sess.ID) // a tab is open after all
 			if !passive {
-				// Real work is not idleness (inflight.go), and ends
-				// with its session: a tunnel or a request that never
-				// ends is cut when the session ends.
+				// Real work is not idleness (engine_inflight.go), and
+				// ends with its session: a tunnel or a request that
+				// never ends is cut when the session ends.
 				ctx, cancel := context.WithCancelCause(rs)
-				f := &flight{rs, cancel}
-				part := m.enter(rs.e, rs.now.UnixMicro(), f)
-				defer m.leave(rs, rs.e, part, false, f)
+				f, part := m.eng.enter(rs.h, rs.now.UnixMicro(), &rs.sess, cancel)
+				defer m.eng.leave(rs, rs.h, part, f, false)
 				defer cancel(nil)
 				next.ServeHTTP(w, r.WithContext(ctx))
 				return
@@ -132,26 +130,65 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 // that has ended (ending it now if its deadline has passed), or an error
 // wrapping [ErrUnavailable] when the store fails.
 func (m *Manager) Check(r *http.Request) (Session, error) {
-	rs, err := m.check(r, m.isBackend(r), m.isPassive(r))
+	rs, err := m.check(r, m.scope.backend(r), m.scope.passive(r))
 	if err != nil {
 		return Session{}, err
 	}
 	return rs.sess, nil
 }
 
-func (m *Manager) isBackend(r *http.Request) bool {
-	p, pre := r.URL.Path, m.opts.BackendPrefix
+// scope tells which requests are the backend's and which are passive.
+type scope struct {
+	prefix    string                   // Options.BackendPrefix
+	isBackend func(*http.Request) bool // Options.Backend, or nil
+	passives  map[string]bool          // Options.PassivePaths and the passive endpoints
+}
+
+func newScope(opts Options, p Paths) scope {
+	sc := scope{prefix: opts.BackendPrefix, isBackend: opts.Backend, passives: make(map[string]bool)}
+	for _, path := range opts.PassivePaths {
+		sc.passives[path] = true
+	}
+	sc.passives[p.Status] = true
+	sc.passives[p.Events] = true
+	return sc
+}
+
+// backend reports whether r is below the backend prefix, or
+// [Options.Backend] says it is the backend's.
+func (sc scope) backend(r *http.Request) bool {
+	p, pre := r.URL.Path, sc.prefix
 	if strings.HasPrefix(p, pre) && (len(p) == len(pre) || p[len(pre)] == '/') {
 		return true
 	}
-	return m.opts.Backend != nil && m.opts.Backend(r)
+	return sc.isBackend != nil && sc.isBackend(r)
 }
 
-func (m *Manager) isPassive(r *http.Request) bool {
+// passive reports whether r does not count as activity: [HeaderPassive]
+// or a passive path.
+func (sc scope) passive(r *http.Request) bool {
 	if v := r.Header[HeaderPassive]; len(v) > 0 && v[0] == "1" {
 		return true
 	}
-	return m.passive[r.URL.Path]
+	return sc.passives[r.URL.Path]
+}
+
+// Busy marks long work of r's session as activity until done is called,
+// for work that outlives the request that started it (an export that
+// runs on after the response): until then, the session does not end by
+// idleness (its absolute limit still ends it), and the call of done
+// counts as activity. Calls of done after the first do nothing. For a
+// request without a signed-in session (one that did not go through
+// [Manager.Handler]), done does nothing.
+//
+// A backend request is already busy while [Manager.Handler] serves it;
+// Busy is for what goes on after it returns.
+func (m *Manager) Busy(r *http.Request) (done func()) {
+	rs := stateOf(r)
+	if rs == nil || !rs.h.valid() {
+		return func() {}
+	}
+	return m.eng.hold(context.WithoutCancel(r.Context()), rs.h)
 }
 
 // IsScript reports whether r was sent by a script (fetch, XMLHttpRequest)
@@ -203,12 +240,11 @@ func (m *Manager) check(r *http.Request, backend, passive bool) (*reqState, erro
 		return nil, ErrNoSession
 	}
 	ctx := r.Context()
-	e, set, now, err := m.decide(ctx, visit{key: key, backend: backend, passive: passive})
+	h, now, err := m.eng.decide(ctx, visit{key: key, backend: backend, passive: passive})
 	if err != nil {
 		return nil, err
 	}
-	s, _ := e.session(set)
-	return &reqState{Context: ctx, sess: s, key: key, e: e, set: set, now: now}, nil
+	return &reqState{Context: ctx, sess: h.session(), key: key, h: h, now: now}, nil
 }
 
 // refuse answers a request whose check failed.
@@ -230,7 +266,7 @@ func (m *Manager) refuse(w http.ResponseWriter, r *http.Request, backend bool, e
 	default:
 		m.log.LogAttrs(r.Context(), slog.LevelError, "logout: session check failed", slog.String("error", err.Error()))
 		if backend {
-			m.respondUnavailable(w, r, err)
+			m.deny(w, r, unavailableDenial(r, err))
 			return
 		}
 	}
@@ -333,15 +369,15 @@ func scriptReturn(r *http.Request) string {
 // unavailableRetry is the Retry-After of a 503 answer, in seconds.
 const unavailableRetry = "5"
 
-// respondUnavailable answers a backend request while the store fails:
-// 503 with Retry-After, as JSON for scripts.
-func (m *Manager) respondUnavailable(w http.ResponseWriter, r *http.Request, err error) {
-	m.deny(w, r, Denial{Status: http.StatusServiceUnavailable, Err: err, Script: IsScript(r),
-		Message: "The sign-in service is temporarily unavailable. Your session is kept; please try again in a moment."})
+// unavailableDenial is the answer to a backend request while the store
+// fails: 503 with Retry-After, as JSON for scripts.
+func unavailableDenial(r *http.Request, err error) Denial {
+	return Denial{Status: http.StatusServiceUnavailable, Err: err, Script: IsScript(r),
+		Message: "The sign-in service is temporarily unavailable. Your session is kept; please try again in a moment."}
 }
 
-// forbidden answers a session endpoint's failed CSRF check.
-func (m *Manager) forbidden(w http.ResponseWriter, r *http.Request, err error, script bool) {
-	m.deny(w, r, Denial{Status: http.StatusForbidden, Err: err, Script: script,
-		Message: "The request was refused: it did not come from this site's page or its security token is missing or out of date. Reload the page and try again."})
+// forbiddenDenial is the answer to a session endpoint's failed CSRF check.
+func forbiddenDenial(err error, script bool) Denial {
+	return Denial{Status: http.StatusForbidden, Err: err, Script: script,
+		Message: "The request was refused: it did not come from this site's page or its security token is missing or out of date. Reload the page and try again."}
 }

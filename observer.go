@@ -2,7 +2,6 @@ package logout
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -152,23 +151,6 @@ func (s *observedStore) DeleteSettingsHistory(ctx context.Context, before time.T
 	return timed(s, "delete_settings_history", func() (int, error) { return s.Store.DeleteSettingsHistory(ctx, before) })
 }
 
-// reportEnded tells the Observer, if any, of sessions that ended: one
-// call per run of events with the same reason.
-func (m *Manager) reportEnded(evs []Event) {
-	obs := m.opts.Observer
-	if obs == nil {
-		return
-	}
-	for i := 0; i < len(evs); {
-		j := i + 1
-		for j < len(evs) && evs[j].Reason == evs[i].Reason {
-			j++
-		}
-		obs.SessionsEnded(evs[i].Reason, j-i)
-		i = j
-	}
-}
-
 // Ready reports whether the store answers: it reads the settings from the
 // store (not from the cache), within ctx's deadline and at most
 // [Options.StoreTimeout], and returns nil when the store answers (having
@@ -177,12 +159,4 @@ func (m *Manager) reportEnded(evs []Event) {
 // need the store fail too. A success tells the Manager that the store
 // answers again, as a request's would; a failure is not recorded, since
 // the caller's deadline may be shorter than the store's timeout.
-func (m *Manager) Ready(ctx context.Context) error {
-	sctx, cancel := m.storeCtx(ctx)
-	defer cancel()
-	if _, err := m.store.Settings(sctx); err != nil && !errors.Is(err, ErrNotFound) {
-		return storeErr("ready", err)
-	}
-	m.storeAnswered()
-	return nil
-}
+func (m *Manager) Ready(ctx context.Context) error { return m.eng.ready(ctx) }

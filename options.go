@@ -94,7 +94,11 @@ type Options struct {
 	Observer Observer
 	// Logger receives sign-out and error records. Default slog.Default().
 	Logger *slog.Logger
-	// Now is the clock. Default time.Now.
+	// Now is the clock of deadlines, activity and logs. Default time.Now.
+	// The beat and the sweep of [Manager.Run] wait on the time package's
+	// timers, so they keep to Now only while Now is time.Now: to fake
+	// time in a test, run it in a [testing/synctest] bubble with the
+	// default Now, where timers and time.Now share the bubble's clock.
 	Now func() time.Time
 	// Rand is the source of session tokens. Default crypto/rand.Reader.
 	Rand io.Reader

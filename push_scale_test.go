@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 
 	"sync"
@@ -28,7 +29,8 @@ func TestPushThousandSubscribers(t *testing.T) {
 	}
 	const n = 1000
 	e := newEnv(t, logout.Options{})
-	srv := serve(t, e)
+	srv := httptest.NewServer(e.h) // real connections: the test measures their cost
+	t.Cleanup(srv.Close)
 	cookies := make([]*http.Cookie, n)
 	for i := range cookies {
 		cookies[i] = e.signIn(fmt.Sprintf("user%d", i))

@@ -4,20 +4,22 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gologout/logout"
-	"github.com/gologout/logout/internal/servicetest"
 )
 
 // stream is one push connection as a browser's EventSource sees it.
 type stream struct {
 	t      testing.TB
-	srv    *httptest.Server
+	ep     endpoint
 	cookie *http.Cookie
 	resp   *http.Response
 	r      *bufio.Reader
@@ -30,9 +32,9 @@ type sse struct {
 }
 
 // connect opens the push stream of the session in cookie c on srv.
-func connect(t testing.TB, srv *httptest.Server, c *http.Cookie) *stream {
+func connect(t testing.TB, ep endpoint, c *http.Cookie) *stream {
 	t.Helper()
-	r, err := http.NewRequestWithContext(t.Context(), "GET", srv.URL+"/backend/session/events", nil)
+	r, err := http.NewRequestWithContext(t.Context(), "GET", ep.url+"/backend/session/events", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,12 +42,12 @@ func connect(t testing.TB, srv *httptest.Server, c *http.Cookie) *stream {
 	if c != nil {
 		r.AddCookie(c)
 	}
-	resp, err := srv.Client().Do(r)
+	resp, err := ep.client.Do(r)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { resp.Body.Close() })
-	return &stream{t: t, srv: srv, cookie: c, resp: resp, r: bufio.NewReader(resp.Body)}
+	return &stream{t: t, ep: ep, cookie: c, resp: resp, r: bufio.NewReader(resp.Body)}
 }
 
 // next reads the next event or comment; io errors fail the test.
@@ -113,11 +115,81 @@ func subscribed(t *testing.T, opts logout.Options) (*env, *http.Cookie, *stream)
 // close closes the stream as a browser closing its tab does.
 func (s *stream) close() { s.resp.Body.Close() }
 
-func serve(t *testing.T, e *env) *httptest.Server {
+// endpoint is a server of an env's handler and its client.
+type endpoint struct {
+	url    string
+	client *http.Client
+}
+
+// serve serves e over loopback TCP.
+func serve(t *testing.T, e *env) endpoint {
 	srv := httptest.NewServer(e.h)
 	t.Cleanup(srv.Close)
-	return srv
+	return endpoint{srv.URL, srv.Client()}
 }
+
+// subscribedBubble is subscribed for a test in a synctest bubble: the
+// Manager's clock is the bubble's (Options.Now is time.Now), and the
+// stream runs over in-memory connections (servePipe).
+func subscribedBubble(t *testing.T, opts logout.Options) (*env, *http.Cookie, *stream) {
+	t.Helper()
+	e := newBubbleEnv(t, logout.NewMemoryStore(), opts)
+	c := e.signIn("alice")
+	s := connect(t, servePipe(t, e), c)
+	s.want("status")
+	return e, c, s
+}
+
+// servePipe serves e over in-memory connections (net.Pipe), for a test in
+// a synctest bubble: a goroutine blocked on one is durably blocked, so
+// the bubble's clock moves on while a stream waits, as it cannot while
+// one waits on a socket. Call it inside the bubble.
+func servePipe(t *testing.T, e *env) endpoint {
+	ln := &pipeListener{conns: make(chan net.Conn), closed: make(chan struct{})}
+	srv := &http.Server{Handler: e.h}
+	go srv.Serve(ln)
+	tr := &http.Transport{DialContext: ln.dial}
+	t.Cleanup(func() {
+		tr.CloseIdleConnections()
+		srv.Close()
+	})
+	return endpoint{"http://pipe", &http.Client{Transport: tr}}
+}
+
+// pipeListener hands the server the far ends of the pipes that dial makes.
+type pipeListener struct {
+	conns     chan net.Conn
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func (l *pipeListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	client, server := net.Pipe()
+	select {
+	case l.conns <- server:
+		return client, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.closeOnce.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return &net.UnixAddr{Name: "pipe", Net: "pipe"} }
 
 func TestPushHeadersAndStatus(t *testing.T) {
 	e := newEnv(t, logout.Options{})
@@ -217,19 +289,23 @@ func TestPushSettings(t *testing.T) {
 	}
 }
 
-// TestPushPassive: an open stream never keeps its session alive.
+// TestPushPassive: an open stream never keeps its session alive: woken
+// by every beat of Run, it ends at the session's idle deadline.
 func TestPushPassive(t *testing.T) {
-	e, _, s := subscribed(t, logout.Options{PushPing: time.Millisecond})
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	go e.m.Run(ctx)
-	e.clock.Advance(logout.DefaultLifetime - time.Second)
-	s.want(":") // the stream was woken and looked at its session
-	e.clock.Advance(time.Second)
-	got := s.want("ended")
-	if got["reason"] != "idle" {
-		t.Fatalf("got %v, want ended as idle", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		e, _, s := subscribedBubble(t, logout.Options{PushPing: time.Second})
+		deadline := time.Now().Add(logout.DefaultLifetime)
+		go e.m.Run(t.Context())
+		time.Sleep(logout.DefaultLifetime - time.Second)
+		s.want(":") // the stream was woken and looked at its session
+		got := s.want("ended")
+		if got["reason"] != "idle" {
+			t.Fatalf("got %v, want ended as idle", got)
+		}
+		if now := time.Now(); !now.Equal(deadline) {
+			t.Fatalf("ended at %v, want the deadline %v", now, deadline)
+		}
+	})
 }
 
 func TestPushShutdown(t *testing.T) {
@@ -247,37 +323,46 @@ func TestPushShutdown(t *testing.T) {
 // TestPushOtherProcessNoWatcher: without a Watcher store, a sign-out made
 // by another process reaches the stream within the sync interval.
 func TestPushOtherProcessNoWatcher(t *testing.T) {
-	store := logout.NewMemoryStore()
-	opts := logout.Options{SyncInterval: 10 * time.Millisecond}
-	a := newEnvStore(t, store, opts)
-	opts.Now = a.clock.Now
-	b := newEnvStore(t, store, opts)
-	c := a.signIn("alice")
-	s := connect(t, serve(t, b), c)
-	s.want("status")
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	go b.m.Run(ctx)
-	if _, err := a.m.ForceSignOut(t.Context(), logout.Selector{UserID: "alice"}); err != nil {
-		t.Fatal(err)
-	}
-	a.clock.Advance(opts.SyncInterval) // B's copy is now stale: its next beat rereads it
-	if got := s.want("ended"); got["reason"] != "forced" {
-		t.Fatalf("got %v, want ended as forced", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		store := logout.NewMemoryStore()
+		opts := logout.Options{SyncInterval: time.Second}
+		a := newBubbleEnv(t, store, opts)
+		b := newBubbleEnv(t, store, opts)
+		c := a.signIn("alice")
+		s := connect(t, servePipe(t, b), c)
+		s.want("status")
+		go b.m.Run(t.Context())
+		start := time.Now()
+		if _, err := a.m.ForceSignOut(t.Context(), logout.Selector{UserID: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		// B's copy is stale one sync interval after the stream read it:
+		// its next beat rereads it.
+		if got := s.want("ended"); got["reason"] != "forced" {
+			t.Fatalf("got %v, want ended as forced", got)
+		}
+		if took := time.Since(start); took > opts.SyncInterval {
+			t.Fatalf("the sign-out reached the stream after %v, want within the sync interval %v", took, opts.SyncInterval)
+		}
+	})
 }
 
 func TestPushSubscribersObserved(t *testing.T) {
-	rec := newRecorder()
-	_, c, s := subscribed(t, logout.Options{Observer: rec})
-	second := connect(t, s.srv, c)
-	second.want("status")
-	if got := rec.counts()["push"]; got != 2 {
-		t.Fatalf("two streams open: observer counts %d subscribers", got)
-	}
-	s.close()
-	second.close()
-	servicetest.Within(t, 5*time.Second, "closed streams counted down", func() bool { return rec.counts()["push"] == 0 })
+	synctest.Test(t, func(t *testing.T) {
+		rec := newRecorder()
+		_, c, s := subscribedBubble(t, logout.Options{Observer: rec})
+		second := connect(t, s.ep, c)
+		second.want("status")
+		if got := rec.counts()["push"]; got != 2 {
+			t.Fatalf("two streams open: observer counts %d subscribers", got)
+		}
+		s.close()
+		second.close()
+		synctest.Wait() // the server has seen both close
+		if got := rec.counts()["push"]; got != 0 {
+			t.Fatalf("both streams closed: observer counts %d subscribers", got)
+		}
+	})
 }
 
 // TestMessageOption: Options.Message words the notice of the push
@@ -303,35 +388,30 @@ func TestMessageOption(t *testing.T) {
 // next is refused with 429 and changes nothing, and one closing makes
 // room again. Another session is not affected.
 func TestPushStreamsBounded(t *testing.T) {
-	e := newEnv(t, logout.Options{})
-	srv := serve(t, e)
-	c := e.signIn("alice")
-	var open []*stream
-	for range 8 {
-		s := connect(t, srv, c)
-		if s.resp.StatusCode != http.StatusOK {
-			t.Fatalf("stream %d: status %d, want 200", len(open)+1, s.resp.StatusCode)
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t, logout.NewMemoryStore(), logout.Options{})
+		ep := servePipe(t, e)
+		c := e.signIn("alice")
+		var open []*stream
+		for range 8 {
+			s := connect(t, ep, c)
+			if s.resp.StatusCode != http.StatusOK {
+				t.Fatalf("stream %d: status %d, want 200", len(open)+1, s.resp.StatusCode)
+			}
+			s.want("status")
+			open = append(open, s)
 		}
-		s.want("status")
-		open = append(open, s)
-	}
-	extra := connect(t, srv, c)
-	if extra.resp.StatusCode != http.StatusTooManyRequests || extra.resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("the 9th stream: status %d, Retry-After %q; want 429 with Retry-After", extra.resp.StatusCode, extra.resp.Header.Get("Retry-After"))
-	}
-	if other := connect(t, srv, e.signIn("bob")); other.resp.StatusCode != http.StatusOK {
-		t.Fatalf("another session's stream: status %d, want 200", other.resp.StatusCode)
-	}
-	open[0].close()
-	for i := 0; ; i++ { // the server notices the closed stream when it next writes or reads
-		s := connect(t, srv, c)
-		if s.resp.StatusCode == http.StatusOK {
-			break
+		extra := connect(t, ep, c)
+		if extra.resp.StatusCode != http.StatusTooManyRequests || extra.resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("the 9th stream: status %d, Retry-After %q; want 429 with Retry-After", extra.resp.StatusCode, extra.resp.Header.Get("Retry-After"))
 		}
-		s.close()
-		if i == 200 {
-			t.Fatal("no room for a stream after one closed")
+		if other := connect(t, ep, e.signIn("bob")); other.resp.StatusCode != http.StatusOK {
+			t.Fatalf("another session's stream: status %d, want 200", other.resp.StatusCode)
 		}
-		time.Sleep(5 * time.Millisecond) // polling for the close to be seen, not crossing a timeout
-	}
+		open[0].close()
+		synctest.Wait() // the server has seen the stream close
+		if s := connect(t, ep, c); s.resp.StatusCode != http.StatusOK {
+			t.Fatalf("after one stream closed: status %d, want 200", s.resp.StatusCode)
+		}
+	})
 }

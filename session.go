@@ -73,7 +73,8 @@ type User struct {
 	// later by label ([Selector.Tag]) without keeping the session's ID:
 	// single sign-on tags a session with the identity provider's session
 	// and subject, and ends it when the provider says they signed out.
-	// At most 4 distinct tags of 1 to 128 bytes each. Optional.
+	// At most 4 distinct tags of 1 to 128 bytes each, of printable UTF-8
+	// (no control characters). Optional.
 	Tags []string
 }
 
@@ -90,4 +91,23 @@ func FromContext(ctx context.Context) (Session, bool) {
 		return Session{}, false
 	}
 	return *s, true
+}
+
+// A Status describes a request's signed-in session for a page's counter.
+type Status struct {
+	// Session is the session, its Deadline under the current settings.
+	Session Session
+	// ServerTime is the time the request was checked.
+	ServerTime time.Time
+	// Lifetime is the session's idle lifetime.
+	Lifetime time.Duration
+	// WarningLead and ShowCounter are from the settings in force.
+	WarningLead time.Duration
+	ShowCounter bool
+}
+
+// statusOf returns the status of s under set, checked at now.
+func statusOf(s Session, set *Settings, now time.Time) Status {
+	return Status{Session: s, ServerTime: now, Lifetime: set.IdleLifetime(s.UserID, s.Roles),
+		WarningLead: set.WarningLead, ShowCounter: set.ShowCounter}
 }

@@ -28,13 +28,11 @@ func withSignInSlot(r *http.Request) *http.Request {
 	return r.WithContext(context.WithValue(r.Context(), signInKey{}, new(signInSlot)))
 }
 
-// remember leaves the credential key of the new session s on r.
-func (m *Manager) remember(r *http.Request, s Session, key string) {
+// remember leaves the new session s, its handle h and its credential key
+// on r.
+func remember(r *http.Request, s Session, h handle, key string) {
 	if rs := stateOf(r); rs != nil {
-		rs.sess, rs.key, rs.now = s, key, s.Created
-		if e := m.cachedID(s.ID); e != nil {
-			rs.e = e
-		}
+		rs.sess, rs.key, rs.h, rs.now = s, key, h, s.Created
 		return
 	}
 	if slot, ok := r.Context().Value(signInKey{}).(*signInSlot); ok {
@@ -44,15 +42,15 @@ func (m *Manager) remember(r *http.Request, s Session, key string) {
 
 // issuedKey returns the credential of session id that SignIn started on
 // r, or "".
-func (m *Manager) issuedKey(r *http.Request, id string) string {
+func issuedKey(creds credentials, r *http.Request, id string) string {
 	if rs := stateOf(r); rs != nil && rs.sess.ID == id {
 		return rs.key
 	}
 	if slot, ok := r.Context().Value(signInKey{}).(*signInSlot); ok && slot.id == id {
 		return slot.key
 	}
-	if c, ok := m.creds.resolve(m.creds.presented(r)); ok && c.id == id { // the application's renewed ID
-		return m.creds.presented(r)
+	if c, ok := creds.resolve(creds.presented(r)); ok && c.id == id { // the application's renewed ID
+		return creds.presented(r)
 	}
 	return ""
 }
@@ -79,14 +77,14 @@ type signedInAnswer struct {
 // well). Otherwise "csrf_token" is empty. When the settings cannot be
 // read it answers 503 as a store outage.
 func (m *Manager) WriteSignedIn(w http.ResponseWriter, r *http.Request, s Session, startURL string) {
-	now := m.now()
-	set, err := m.currentSettings(r.Context(), now)
+	now := m.eng.now()
+	set, err := m.Settings(r.Context())
 	if err != nil {
-		m.respondUnavailable(w, r, err)
+		m.deny(w, r, unavailableDenial(r, err))
 		return
 	}
-	v := signedInAnswer{statusJSON: signedInJSON(s, set, now), User: s.UserID}
-	if c, ok := m.creds.resolve(m.issuedKey(r, s.ID)); ok {
+	v := signedInAnswer{statusJSON: signedInJSON(statusOf(s, &set, now)), User: s.UserID}
+	if c, ok := m.creds.resolve(issuedKey(m.creds, r, s.ID)); ok {
 		v.CSRFToken = csrfToken(c.secret)
 	}
 	v.StartURL = m.opts.BackendPrefix

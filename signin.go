@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -43,12 +44,12 @@ func (m *Manager) SignIn(w http.ResponseWriter, r *http.Request, u User) (Sessio
 	if err != nil {
 		return Session{}, fmt.Errorf("logout: sign in: %w", err)
 	}
-	s, err := m.begin(r.Context(), c.id, u, prev, userAgent(r), m.opts.ClientAddr(r))
+	s, h, err := m.eng.begin(r.Context(), c.id, u, prev, userAgent(r), clientAddr(m.opts.ClientAddr(r)))
 	if err != nil {
 		return Session{}, err
 	}
 	m.creds.hand(w, r, key)
-	m.remember(r, s, key)
+	remember(r, s, h, key)
 	if h := w.Header(); h[HeaderDeadline] != nil {
 		// The answer describes the new session, not the one it ended.
 		h.Set(HeaderDeadline, strconv.FormatInt(s.Deadline.UnixMilli(), 10))
@@ -68,7 +69,7 @@ func (m *Manager) SignOut(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return nil
 	}
-	_, err := m.endIDs(r.Context(), c.id, ReasonManual, m.now())
+	_, err := m.eng.endIDs(r.Context(), c.id, ReasonManual, m.eng.now())
 	if err == nil {
 		// The answer must not describe the ended session as alive.
 		w.Header().Del(HeaderDeadline)
@@ -107,6 +108,9 @@ func checkTags(tags []string) error {
 		if t == "" || len(t) > maxTagLen {
 			return fmt.Errorf("logout: sign in: tag %d has %d bytes, want 1 to %d", i, len(t), maxTagLen)
 		}
+		if !utf8.ValidString(t) || strings.ContainsFunc(t, unicode.IsControl) {
+			return fmt.Errorf("logout: sign in: tag %d is not printable UTF-8", i)
+		}
 		if slices.Contains(tags[:i], t) {
 			return fmt.Errorf("logout: sign in: tag %q given twice", t)
 		}
@@ -119,3 +123,15 @@ const (
 	maxTags   = 4
 	maxTagLen = 128
 )
+
+// clientAddr returns the address that [Options.ClientAddr] gave as a
+// session keeps it: valid UTF-8 of at most 64 bytes (an IPv6 address
+// with a zone fits).
+func clientAddr(a string) string {
+	a = strings.ToValidUTF8(a, "\uFFFD")
+	for len(a) > 64 {
+		_, n := utf8.DecodeLastRuneInString(a)
+		a = a[:len(a)-n]
+	}
+	return a
+}

@@ -25,7 +25,8 @@ import (
 //     reads its own clock to decide anything) already truncated to the
 //     microsecond, and must come back equal to them (time.Time.Equal).
 //   - The Manager passes only valid Reasons (or 0 in an [EventQuery]:
-//     any reason) and positive limits.
+//     any reason), positive limits, and tags that [User.Tags] allows
+//     (printable UTF-8); user agents and addresses are valid UTF-8.
 //   - A missing record is reported as [ErrNotFound] (wrapped or not);
 //     every other error means the store failed, and should read
 //     "mystore: op: cause".

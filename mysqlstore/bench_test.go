@@ -3,6 +3,7 @@ package mysqlstore_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,5 +70,51 @@ func BenchmarkCalls(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkListActiveFirst lists 100,000 sessions in pages of 50 in
+// ActiveFirst order: the first page, and a page after a cursor 90% of
+// the way through. A page reads its own entries of seen_idx, so both cost
+// about the same.
+func BenchmarkListActiveFirst(b *testing.B) {
+	db := mysqltest.MySQL(b)
+	prefix := mysqltest.Prefix(b, db)
+	s := newStore(b, db, prefix)
+	ctx := context.Background()
+	// Activity one second apart, with ties: sessions n and n+1 share it.
+	if _, err := db.ExecContext(ctx, strings.ReplaceAll(`INSERT INTO `+"`"+prefix+`logout_sessions`+"`"+`
+	(id, user_id, roles, created, last_seen, deadline, user_agent, address)
+SELECT LPAD(HEX(n), 64, '0'), CONCAT('u', n % 1000), '["editor"]', 1767225600000000, 1767225600000000 + (n DIV 2) * 1000000,
+	1767226500000000 + (n DIV 2) * 1000000, 'Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0', CONCAT('192.0.2.', n % 250)
+FROM {numbers} WHERE n <= 100000`, "{numbers}", numbers)); err != nil {
+		b.Fatal(err)
+	}
+	const page = 50
+	opts := logout.ListOptions{Order: logout.ActiveFirst, Limit: 1000}
+	var at90 logout.Cursor
+	for seen := 0; seen < 90000; {
+		got, err := s.ListSessions(ctx, opts)
+		if err != nil || len(got) == 0 {
+			b.Fatal(err)
+		}
+		seen += len(got)
+		opts.After = logout.CursorOf(got[len(got)-1])
+		at90 = opts.After
+	}
+	for _, bb := range []struct {
+		name  string
+		after logout.Cursor
+	}{{"first page", logout.Cursor{}}, {"page at 90%", at90}} {
+		b.Run(bb.name, func(b *testing.B) {
+			b.ReportAllocs()
+			opts := logout.ListOptions{Order: logout.ActiveFirst, After: bb.after, Limit: page}
+			for b.Loop() {
+				got, err := s.ListSessions(ctx, opts)
+				if err != nil || len(got) != page {
+					b.Fatalf("page of %d, %v", len(got), err)
+				}
+			}
+		})
 	}
 }

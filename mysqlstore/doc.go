@@ -24,9 +24,12 @@
 // and the prefix, and the later ones find the work done. A database at a
 // newer version than this code knows is refused with [ErrNewerSchema].
 // The first start needs the CREATE privilege; later starts only read
-// logout_schema_version. Tables are InnoDB, in utf8mb4; session and user
-// IDs are binary strings, compared byte by byte as in Go, of at most 255
-// bytes. README.md shows the tables.
+// logout_schema_version (3 in this version of the package). Tables are
+// InnoDB, in utf8mb4; session and user IDs, addresses and tags are binary
+// strings, compared byte by byte as in Go, of at most 255 bytes. A
+// session's tags are kept as a JSON array beside it, read with it, and
+// one row each in logout_session_tags, whose primary key (tag,
+// session_id) finds the sessions of a tag. README.md shows the tables.
 //
 // # Changes
 //

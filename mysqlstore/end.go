@@ -67,16 +67,23 @@ func (s *Store) EndSessions(ctx context.Context, sel logout.Selector, reason log
 }
 
 // selected returns the IDs that sel may select, sorted byte by byte: its
-// IDs, or the IDs of the sessions of its user or of everyone, read
-// without a lock. The transaction then locks and checks them.
+// IDs, or the IDs of the sessions of its tag (from the primary key of
+// session_tags), of its user or of everyone, read without a lock. The
+// transaction then locks and checks them. (A session's tags never
+// change, so the sessions of a tag read here are those of the tag when
+// they are locked, or gone.)
 func (s *Store) selected(ctx context.Context, sel logout.Selector) ([]string, error) {
 	if len(sel.IDs) > 0 {
 		ids := slices.DeleteFunc(slices.Clone(sel.IDs), func(id string) bool { return len(id) > maxID })
 		slices.Sort(ids)
 		return slices.Compact(ids), nil
 	}
-	where, args := filter(sel)
-	query := s.names.Replace(`SELECT id FROM {sessions} WHERE TRUE` + where)
+	query, args := s.q.tagged, []any{sel.Tag}
+	if sel.Tag == "" {
+		var where string
+		where, args = filter(sel)
+		query = s.names.Replace(`SELECT id FROM {sessions} WHERE TRUE` + where)
+	}
 	ids, err := queryAll(ctx, s.db, func(row scanner) (id string, err error) {
 		err = row.Scan(&id)
 		return id, err
@@ -105,8 +112,8 @@ func filter(sel logout.Selector) (string, []any) {
 	return b.String(), args
 }
 
-// endChunk deletes the sessions of ids that sel selects and logs their
-// events, in tx.
+// endChunk deletes the sessions of ids that sel selects, and the tags of
+// those that have any, and logs their events, in tx.
 //
 // On MariaDB it is one DELETE … RETURNING, a single pass over the rows
 // in ascending IDs. MySQL has no RETURNING: a SELECT … FOR UPDATE locks
@@ -124,14 +131,14 @@ func (s *Store) endChunk(ctx context.Context, tx *sql.Tx, ids []string, sel logo
 	args = append(args, extra...)
 	var query string
 	if s.returning {
-		query = `DELETE FROM {sessions} WHERE id IN (` + in(len(ids)) + `)` + where + ` RETURNING id, user_id`
+		query = `DELETE FROM {sessions} WHERE id IN (` + in(len(ids)) + `)` + where + ` RETURNING id, user_id, tags`
 	} else {
 		// The primary key is forced: on a small table the optimizer
 		// would rather scan the index on (user_id, created, id), which
 		// holds both columns, and lock the rows in the order of users.
-		query = `SELECT id, user_id FROM {sessions} FORCE INDEX (PRIMARY) WHERE id IN (` + in(len(ids)) + `)` + where + ` FOR UPDATE`
+		query = `SELECT id, user_id, tags FROM {sessions} FORCE INDEX (PRIMARY) WHERE id IN (` + in(len(ids)) + `)` + where + ` FOR UPDATE`
 	}
-	evs, err := queryEnded(ctx, tx, s.names.Replace(query), reason, at, args)
+	evs, tagged, err := queryEnded(ctx, tx, s.names.Replace(query), reason, at, args)
 	if err != nil || len(evs) == 0 {
 		return nil, err
 	}
@@ -148,29 +155,38 @@ func (s *Store) endChunk(ctx context.Context, tx *sql.Tx, ids []string, sel logo
 			return nil, err
 		}
 	}
+	if len(tagged) > 0 {
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(s.q.untag, in(len(tagged))), tagged...); err != nil {
+			return nil, err
+		}
+	}
 	_, err = tx.ExecContext(ctx, s.names.Replace(`INSERT INTO {events} (session_id, user_id, reason, at) VALUES `+
 		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", len(evs)), ", ")), values...)
 	return evs, err
 }
 
-// queryEnded runs query, which returns the ID and user ID of sessions,
-// in tx and returns their events.
-func queryEnded(ctx context.Context, tx *sql.Tx, query string, reason logout.Reason, at time.Time, args []any) ([]logout.Event, error) {
+// queryEnded runs query, which returns the ID, user ID and tags of
+// sessions, in tx and returns their events and the IDs of those with
+// tags.
+func queryEnded(ctx context.Context, tx *sql.Tx, query string, reason logout.Reason, at time.Time, args []any) (evs []logout.Event, tagged []any, err error) {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var evs []logout.Event
 	for rows.Next() {
 		e := logout.Event{Reason: reason, At: at}
-		if err := rows.Scan(&e.SessionID, &e.UserID); err != nil {
+		var tags []byte
+		if err := rows.Scan(&e.SessionID, &e.UserID, &tags); err != nil {
 			rows.Close()
-			return nil, err
+			return nil, nil, err
 		}
 		evs = append(evs, e)
+		if len(tags) > 0 && string(tags) != "[]" {
+			tagged = append(tagged, e.SessionID)
+		}
 	}
 	if err := rows.Close(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return evs, rows.Err()
+	return evs, tagged, rows.Err()
 }

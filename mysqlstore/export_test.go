@@ -31,11 +31,14 @@ func Queries(s *Store) map[string]string {
 	q := s.q
 	return map[string]string{
 		"session": q.session, "touch": q.touch, "expired": q.expired,
-		"listAll": q.listAll, "listAllAfter": q.listAllAfter, "listUser": q.listUser, "listUserAfter": q.listUserAfter,
-		"countAll": q.countAll, "countUser": q.countUser, "event": q.event, "deleteEvents": q.deleteEvents,
+		"countAll": q.countAll, "countUser": q.countUser, "countAddress": q.countAddress, "countUserAddress": q.countUserAddress,
+		"tagged": q.tagged, "untag": q.untag, "event": q.event, "deleteEvents": q.deleteEvents,
 		"changesAfter": q.changesAfter, "lockDeadlines": q.lockDeadlines,
 	}
 }
+
+// ListQuery returns the statement and arguments behind ListSessions.
+func ListQuery(s *Store, opts logout.ListOptions) (string, []any) { return s.listQuery(opts) }
 
 // EventsQuery returns the statement and arguments behind Events.
 func EventsQuery(s *Store, q logout.EventQuery) (string, []any) { return s.eventsQuery(q) }

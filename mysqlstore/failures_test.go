@@ -147,8 +147,8 @@ func testKilledConnection(t *testing.T, way func(*mysqlstore.Store) *mysqlstore.
 			var id int64
 			// The locking read, or MariaDB's DELETE … RETURNING.
 			err := db.QueryRowContext(t.Context(), `SELECT ID FROM information_schema.PROCESSLIST
-WHERE (INFO LIKE CONCAT('SELECT id, user_id FROM `+"`"+`', ?, 'logout_sessions%FOR UPDATE')
-	OR INFO LIKE CONCAT('DELETE FROM `+"`"+`', ?, 'logout_sessions%RETURNING id, user_id')) AND ID <> ?`, prefix, prefix, not).Scan(&id)
+WHERE (INFO LIKE CONCAT('SELECT id, user_id, tags FROM `+"`"+`', ?, 'logout_sessions%FOR UPDATE')
+	OR INFO LIKE CONCAT('DELETE FROM `+"`"+`', ?, 'logout_sessions%RETURNING id, user_id, tags')) AND ID <> ?`, prefix, prefix, not).Scan(&id)
 			if err == nil {
 				return id
 			}

@@ -94,12 +94,31 @@ var migrations = [][]string{
 	{
 		"ALTER TABLE {sessions} ADD COLUMN user_name TEXT NOT NULL DEFAULT ('')",
 	},
+	// 3: the session's device, address and tags, empty for the sessions
+	// already there; an index for the ActiveFirst order of ListSessions
+	// and one on the address, in one ALTER TABLE, which applies whole or
+	// not at all (a repeat fails as a duplicate column, taken as done);
+	// the tags again in session_tags, where an end by tag looks them up.
+	{
+		"ALTER TABLE {sessions} ADD COLUMN user_agent TEXT NOT NULL DEFAULT (''), " +
+			"ADD COLUMN address VARBINARY(255) NOT NULL DEFAULT '', " +
+			"ADD COLUMN tags TEXT NOT NULL DEFAULT ('[]'), " +
+			"ADD KEY seen_idx (last_seen, id), " +
+			"ADD KEY address_idx (address, user_id)",
+		`CREATE TABLE IF NOT EXISTS {session_tags} (
+	tag        VARBINARY(255) NOT NULL,
+	session_id VARBINARY(255) NOT NULL,
+	PRIMARY KEY (tag, session_id),
+	KEY session_idx (session_id)
+)` + tableOptions,
+	},
 }
 
 // tables are the names of the store's tables without the prefix, by
 // the placeholder that stands for them in statements.
 var tables = map[string]string{
 	"{sessions}":         "logout_sessions",
+	"{session_tags}":     "logout_session_tags",
 	"{events}":           "logout_events",
 	"{settings}":         "logout_settings",
 	"{settings_history}": "logout_settings_history",

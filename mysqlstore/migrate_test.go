@@ -93,6 +93,7 @@ var allTables = []string{
 	"logout_changes InnoDB utf8mb4_bin",
 	"logout_events InnoDB utf8mb4_bin",
 	"logout_schema_version InnoDB utf8mb4_bin",
+	"logout_session_tags InnoDB utf8mb4_bin",
 	"logout_sessions InnoDB utf8mb4_bin",
 	"logout_settings InnoDB utf8mb4_bin",
 	"logout_settings_history InnoDB utf8mb4_bin",
@@ -237,6 +238,49 @@ func TestMigrate(t *testing.T) {
 		}
 		if got, err := s.Session(t.Context(), "a"); err != nil || got.UserName != "" {
 			t.Fatalf("Session(a) = %+v, %v; want alice's, with no name", got, err)
+		}
+	})
+
+	t.Run("version 2 tables get devices, addresses and tags, their sessions none", func(t *testing.T) {
+		prefix := mysqltest.Prefix(t, db)
+		version1(t, prefix)
+		for _, st := range append(mysqlstore.Migration(1, prefix), "UPDATE `"+prefix+"logout_schema_version` SET version = 2") {
+			if _, err := db.ExecContext(t.Context(), st); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s := newStore(t, db, prefix)
+		if v, _ := schemaVersion(t, db, prefix); v != mysqlstore.SchemaVersion || v != 3 {
+			t.Fatalf("version %d after the start, want %d (3)", v, mysqlstore.SchemaVersion)
+		}
+		got, err := s.Session(t.Context(), "a")
+		if err != nil || got.UserID != "alice" || got.UserAgent != "" || got.Address != "" || got.Tags != nil || len(got.Roles) != 1 {
+			t.Fatalf("Session(a) after the upgrade = %+v, %v; want alice's, with no device, address or tags", got, err)
+		}
+		// The code of version 2, still running beside the new one,
+		// creates sessions without them.
+		if _, err := db.ExecContext(t.Context(), "INSERT INTO `"+prefix+"logout_sessions` (id, user_id, user_name, roles, created, last_seen, deadline) VALUES ('c', 'carol', '', '[]', 2, 2, 900000002)"); err != nil {
+			t.Fatalf("a session created as version 2 did, after the upgrade: %v", err)
+		}
+		base := time.Unix(0, 0).UTC()
+		b := logout.Session{ID: "b", UserID: "bob", Created: base.Add(time.Microsecond), LastSeen: base.Add(5 * time.Microsecond),
+			Deadline: base.Add(900 * time.Second), UserAgent: "curl/8", Address: "192.0.2.1", Tags: []string{"sso"}}
+		if err := s.CreateSession(t.Context(), b); err != nil {
+			t.Fatal(err)
+		}
+		list, err := s.ListSessions(t.Context(), logout.ListOptions{Order: logout.ActiveFirst, Limit: 10})
+		if ids := sessionIDs(list); err != nil || !slices.Equal(ids, []string{"b", "c", "a"}) || list[0].Address != "192.0.2.1" || list[1].Tags != nil {
+			t.Fatalf("ActiveFirst after the upgrade = %+v, %v; want b, c, a", list, err)
+		}
+		if n, err := s.CountSessions(t.Context(), logout.ListOptions{Address: "192.0.2.1"}); err != nil || n != 1 {
+			t.Fatalf("CountSessions(address) = %d, %v; want 1", n, err)
+		}
+		if evs, err := s.EndSessions(t.Context(), logout.Selector{Tag: "sso"}, logout.ReasonForced, base); err != nil || len(evs) != 1 || evs[0].SessionID != "b" {
+			t.Fatalf("EndSessions(Tag sso) = %+v, %v; want the end of b", evs, err)
+		}
+		var left int
+		if err := db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM `"+prefix+"logout_session_tags`").Scan(&left); err != nil || left != 0 {
+			t.Fatalf("%d tag rows left after the end, %v; want none", left, err)
 		}
 	})
 

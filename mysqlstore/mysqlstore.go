@@ -20,9 +20,13 @@ const maxName = 64
 // width of the VARBINARY columns.
 const maxID = 255
 
-// maxUserName is the longest user name the store keeps, in bytes: what a
-// TEXT column holds.
+// maxUserName is the longest user name, or User-Agent, the store keeps,
+// in bytes: what a TEXT column holds.
 const maxUserName = 1<<16 - 1
+
+// maxAddress is the longest address, and tag, the store keeps, in bytes:
+// the width of their VARBINARY columns.
+const maxAddress = 255
 
 // Options configure a [Store]. The zero Options are useful: every field
 // states its default.
@@ -137,52 +141,47 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Store, error) {
 
 // queries holds the fixed statements, with the table names in place.
 type queries struct {
-	createSession, session, sessionExists, touch   string
-	lockDeadlines                                  string
-	listAll, listAllAfter, listUser, listUserAfter string
-	countAll, countUser, expired                   string
-	event, deleteEvents                            string
-	settings, insertSettings, updateSettings       string
-	insertHistory, maxHistory, deleteHistory       string
-	nextChange, lastChange, changesAfter           string
-	pruneChanges                                   string
+	createSession, session, sessionExists, touch string
+	lockDeadlines, insertTags, tagged, untag     string
+	countAll, countUser, expired                 string
+	countAddress, countUserAddress               string
+	event, deleteEvents                          string
+	settings, insertSettings, updateSettings     string
+	insertHistory, maxHistory, deleteHistory     string
+	nextChange, lastChange, changesAfter         string
+	pruneChanges                                 string
 }
 
-const sessionCols = "id, user_id, user_name, roles, created, last_seen, deadline"
+const sessionCols = "id, user_id, user_name, roles, created, last_seen, deadline, user_agent, address, tags"
 
 func newQueries(names *strings.Replacer) queries {
 	r := strings.NewReplacer("{cols}", sessionCols)
 	q := func(sql string) string { return names.Replace(r.Replace(sql)) }
-	// A keyset page after a cursor: the OR of two ranges of the index on
-	// (created, id), which MySQL and MariaDB read as index ranges (the
-	// row comparison (created, id) > (?, ?) they would not). The index is
-	// forced: for a user with many sessions MariaDB would rather look the
-	// user up (ref) and filter by the cursor, reading every session of the
-	// user before it.
-	const after = `(created > ? OR (created = ? AND id > ?))`
 	return queries{
-		createSession: q(`INSERT INTO {sessions} ({cols}) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		createSession: q(`INSERT INTO {sessions} ({cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		insertTags:    q(`INSERT IGNORE INTO {session_tags} (tag, session_id) VALUES %s`),
+		tagged:        q(`SELECT session_id FROM {session_tags} WHERE tag = ?`),
+		untag:         q(`DELETE FROM {session_tags} WHERE session_id IN (%s)`),
 		session:       q(`SELECT {cols} FROM {sessions} WHERE id = ?`),
 		sessionExists: q(`SELECT 1 FROM {sessions} WHERE id = ?`),
 		touch:         q(`UPDATE {sessions} SET last_seen = ?, deadline = ? WHERE id = ? AND last_seen <= ?`),
 		// SetDeadlines locks the rows of a batch, in the order of the
 		// primary key as every locking read does, and reads what the
 		// check needs.
-		lockDeadlines:  q(`SELECT id, last_seen, deadline FROM {sessions} FORCE INDEX (PRIMARY) WHERE id IN (%s) FOR UPDATE`),
-		listAll:        q(`SELECT {cols} FROM {sessions} FORCE INDEX (created_idx) ORDER BY created, id LIMIT ?`),
-		listAllAfter:   q(`SELECT {cols} FROM {sessions} FORCE INDEX (created_idx) WHERE ` + after + ` ORDER BY created, id LIMIT ?`),
-		listUser:       q(`SELECT {cols} FROM {sessions} FORCE INDEX (user_created_idx) WHERE user_id = ? ORDER BY created, id LIMIT ?`),
-		listUserAfter:  q(`SELECT {cols} FROM {sessions} FORCE INDEX (user_created_idx) WHERE user_id = ? AND ` + after + ` ORDER BY created, id LIMIT ?`),
-		countAll:       q(`SELECT COUNT(*) FROM {sessions}`),
-		countUser:      q(`SELECT COUNT(*) FROM {sessions} WHERE user_id = ?`),
-		expired:        q(`SELECT {cols} FROM {sessions} FORCE INDEX (deadline_idx) WHERE deadline <= ? ORDER BY deadline, id LIMIT ?`),
-		event:          q(`SELECT session_id, user_id, reason, at FROM {events} WHERE session_id = ? ORDER BY id DESC LIMIT 1`),
-		deleteEvents:   q(`DELETE FROM {events} WHERE at < ? ORDER BY at, id LIMIT ?`),
-		settings:       q(`SELECT version, doc FROM {settings} WHERE id = 1`),
-		insertSettings: q(`INSERT INTO {settings} (id, version, doc) VALUES (1, 1, ?)`),
-		updateSettings: q(`UPDATE {settings} SET version = version + 1, doc = ? WHERE id = 1 AND version = ?`),
-		insertHistory:  q(`INSERT INTO {settings_history} (version, changed_at, doc) VALUES (?, ?, ?)`),
-		maxHistory:     q(`SELECT COALESCE(MAX(version), 0) FROM {settings_history}`),
+		lockDeadlines: q(`SELECT id, last_seen, deadline FROM {sessions} FORCE INDEX (PRIMARY) WHERE id IN (%s) FOR UPDATE`),
+		countAll:      q(`SELECT COUNT(*) FROM {sessions}`),
+		countUser:     q(`SELECT COUNT(*) FROM {sessions} WHERE user_id = ?`),
+		// address_idx (address, user_id) serves both, index only.
+		countAddress:     q(`SELECT COUNT(*) FROM {sessions} FORCE INDEX (address_idx) WHERE address = ?`),
+		countUserAddress: q(`SELECT COUNT(*) FROM {sessions} FORCE INDEX (address_idx) WHERE address = ? AND user_id = ?`),
+		expired:          q(`SELECT {cols} FROM {sessions} FORCE INDEX (deadline_idx) WHERE deadline <= ? ORDER BY deadline, id LIMIT ?`),
+		event:            q(`SELECT session_id, user_id, reason, at FROM {events} WHERE session_id = ? ORDER BY id DESC LIMIT 1`),
+		deleteEvents:     q(`DELETE FROM {events} WHERE at < ? ORDER BY at, id LIMIT ?`),
+		settings:         q(`SELECT version, doc FROM {settings} WHERE id = 1`),
+		insertSettings:   q(`INSERT INTO {settings} (id, version, doc) VALUES (1, 1, ?)`),
+		updateSettings:   q(`UPDATE {settings} SET version = version + 1, doc = ? WHERE id = 1 AND version = ?`),
+		insertHistory:    q(`INSERT INTO {settings_history} (version, changed_at, doc) VALUES (?, ?, ?)`),
+		maxHistory:       q(`SELECT COALESCE(MAX(version), 0) FROM {settings_history}`),
 		// NULL, an unknown time, is before every time.
 		deleteHistory: q(`DELETE FROM {settings_history} WHERE (changed_at IS NULL OR changed_at < ?) AND version < ?`),
 		// The change log's numbers come from one row, updated in the
@@ -205,35 +204,45 @@ func micros(t time.Time) int64 { return t.UnixMicro() }
 func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
 
 // CreateSession implements [logout.Store]. IDs and user IDs longer than
-// 255 bytes are refused, and so are user names longer than 65,535 bytes.
+// 255 bytes are refused, and so are user names and User-Agents longer
+// than 65,535 bytes, and addresses and tags longer than 255. A session
+// with tags is one transaction that enters it in the sessions and its
+// tags in session_tags; one without is one statement.
 func (s *Store) CreateSession(ctx context.Context, x logout.Session) error {
 	if len(x.ID) > maxID || len(x.UserID) > maxID {
 		return fmt.Errorf("mysqlstore: create session: ID or user ID longer than %d bytes", maxID)
 	}
-	if len(x.UserName) > maxUserName {
-		return fmt.Errorf("mysqlstore: create session: user name longer than %d bytes", maxUserName)
+	if len(x.UserName) > maxUserName || len(x.UserAgent) > maxUserName {
+		return fmt.Errorf("mysqlstore: create session: user name or User-Agent longer than %d bytes", maxUserName)
 	}
-	roles, err := json.Marshal(x.Roles)
+	if len(x.Address) > maxAddress || slices.ContainsFunc(x.Tags, func(t string) bool { return len(t) > maxAddress }) {
+		return fmt.Errorf("mysqlstore: create session: address or tag longer than %d bytes", maxAddress)
+	}
+	roles, err := marshalList(x.Roles)
 	if err != nil {
 		return fmt.Errorf("mysqlstore: create session: %w", err)
 	}
-	if x.Roles == nil {
-		roles = []byte("[]")
+	tags, err := marshalList(x.Tags)
+	if err != nil {
+		return fmt.Errorf("mysqlstore: create session: %w", err)
 	}
-	tries := 0
-	err = retry(ctx, func() error {
-		tries++
-		_, err := s.db.ExecContext(ctx, s.q.createSession, x.ID, x.UserID, x.UserName, roles,
-			micros(x.Created), micros(x.LastSeen), micros(x.Deadline))
-		if isDuplicate(err) && tries > 1 {
-			// The connection was lost after an earlier try: it may have
-			// stored the session. That is a success, not a conflict.
-			if got, gerr := s.Session(ctx, x.ID); gerr == nil && sameSession(got, x) {
-				return nil
-			}
+	args := []any{x.ID, x.UserID, x.UserName, roles, micros(x.Created), micros(x.LastSeen), micros(x.Deadline), x.UserAgent, x.Address, tags}
+	if len(x.Tags) > 0 {
+		tagArgs := make([]any, 0, 2*len(x.Tags))
+		for _, t := range x.Tags {
+			tagArgs = append(tagArgs, t, x.ID)
 		}
-		return err
-	})
+		insertTags := fmt.Sprintf(s.q.insertTags, strings.TrimSuffix(strings.Repeat("(?, ?), ", len(x.Tags)), ", "))
+		err = s.inTx(ctx, false, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, s.q.createSession, args...); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, insertTags, tagArgs...)
+			return err
+		})
+	} else {
+		err = s.createOne(ctx, x, args)
+	}
 	if isDuplicate(err) {
 		return fmt.Errorf("mysqlstore: create session: %w", logout.ErrConflict)
 	}
@@ -243,9 +252,36 @@ func (s *Store) CreateSession(ctx context.Context, x logout.Session) error {
 	return nil
 }
 
+// marshalList returns a list of strings, the roles or tags of a session,
+// as a JSON array.
+func marshalList(list []string) ([]byte, error) {
+	if list == nil {
+		return []byte("[]"), nil
+	}
+	return json.Marshal(list)
+}
+
+// createOne creates a session without tags in one statement.
+func (s *Store) createOne(ctx context.Context, x logout.Session, args []any) error {
+	tries := 0
+	return retry(ctx, func() error {
+		tries++
+		_, err := s.db.ExecContext(ctx, s.q.createSession, args...)
+		if isDuplicate(err) && tries > 1 {
+			// The connection was lost after an earlier try: it may have
+			// stored the session. That is a success, not a conflict.
+			if got, gerr := s.Session(ctx, x.ID); gerr == nil && sameSession(got, x) {
+				return nil
+			}
+		}
+		return err
+	})
+}
+
 func sameSession(a, b logout.Session) bool {
 	return a.ID == b.ID && a.UserID == b.UserID && a.UserName == b.UserName && slices.Equal(a.Roles, b.Roles) &&
-		a.Created.Equal(b.Created) && a.LastSeen.Equal(b.LastSeen) && a.Deadline.Equal(b.Deadline)
+		a.Created.Equal(b.Created) && a.LastSeen.Equal(b.LastSeen) && a.Deadline.Equal(b.Deadline) &&
+		a.UserAgent == b.UserAgent && a.Address == b.Address && slices.Equal(a.Tags, b.Tags)
 }
 
 // Session implements [logout.Store].
@@ -382,16 +418,22 @@ func (s *Store) setDeadlines(ctx context.Context, updates []logout.DeadlineUpdat
 }
 
 // CountSessions implements [logout.Store] with COUNT(*): over the index
-// on (user_id, created, id) for a user, over the smallest index of the
-// table (InnoDB keeps no row count) for all.
+// on (user_id, created, id) for a user, on (address, user_id) for an
+// address with or without a user, over the smallest index of the table
+// (InnoDB keeps no row count) for all.
 func (s *Store) CountSessions(ctx context.Context, opts logout.ListOptions) (int, error) {
-	userID := opts.UserID // TODO(devices): count by address
+	query, args := s.q.countAll, []any(nil)
+	switch {
+	case opts.Address != "" && opts.UserID != "":
+		query, args = s.q.countUserAddress, []any{opts.Address, opts.UserID}
+	case opts.Address != "":
+		query, args = s.q.countAddress, []any{opts.Address}
+	case opts.UserID != "":
+		query, args = s.q.countUser, []any{opts.UserID}
+	}
 	var n int
 	err := retry(ctx, func() error {
-		if userID == "" {
-			return s.db.QueryRowContext(ctx, s.q.countAll).Scan(&n)
-		}
-		return s.db.QueryRowContext(ctx, s.q.countUser, userID).Scan(&n)
+		return s.db.QueryRowContext(ctx, query, args...).Scan(&n)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("mysqlstore: count sessions: %w", err)
@@ -399,29 +441,69 @@ func (s *Store) CountSessions(ctx context.Context, opts logout.ListOptions) (int
 	return n, nil
 }
 
-// ListSessions implements [logout.Store]. It reads the index on
-// (created, id), or on (user_id, created, id) for a user, from the
-// cursor on, so its cost grows with the page. IDs compare byte by byte,
-// as in Go (the columns are binary strings). A limit of 0 or less
-// returns none.
+// orderIndexes are the column that each order of ListSessions reads, and
+// the index on it and id.
+var orderIndexes = [...]struct{ col, index string }{
+	logout.OldestFirst: {"created", "created_idx"},
+	logout.NewestFirst: {"created", "created_idx"},
+	logout.ActiveFirst: {"last_seen", "seen_idx"},
+	logout.EndingFirst: {"deadline", "deadline_idx"},
+}
+
+// listQuery returns the statement and arguments of ListSessions for
+// opts. Of all sessions, it walks the index of the order's column and id,
+// forwards or backwards, from the cursor on: the OR of two ranges of the
+// index, which MySQL and MariaDB read as index ranges (the row comparison
+// (col, id) > (?, ?) they would not). A user's sessions are read from
+// the index on (user_id, created, id), an address's from the one on
+// (address, user_id); being few, they are sorted for the orders that the
+// index does not give. The index is forced: for a user with many sessions
+// MariaDB would rather look the user up (ref) and filter by the cursor,
+// reading every session of the user before it.
+func (s *Store) listQuery(opts logout.ListOptions) (string, []any) {
+	o := orderIndexes[opts.Order]
+	index := o.index
+	switch {
+	case opts.Address != "":
+		index = "address_idx"
+	case opts.UserID != "":
+		index = "user_created_idx"
+	}
+	t, desc := opts.Order.Key(opts.After.Session())
+	var b strings.Builder
+	var args []any
+	b.WriteString(s.names.Replace(`SELECT ` + sessionCols + ` FROM {sessions} FORCE INDEX (` + index + `) WHERE TRUE`))
+	if opts.UserID != "" {
+		b.WriteString(` AND user_id = ?`)
+		args = append(args, opts.UserID)
+	}
+	if opts.Address != "" {
+		b.WriteString(` AND address = ?`)
+		args = append(args, opts.Address)
+	}
+	cmp, dir := ">", ""
+	if desc {
+		cmp, dir = "<", " DESC"
+	}
+	if !opts.After.IsZero() {
+		b.WriteString(` AND (` + o.col + ` ` + cmp + ` ? OR (` + o.col + ` = ? AND id ` + cmp + ` ?))`)
+		args = append(args, micros(t), micros(t), opts.After.ID)
+	}
+	b.WriteString(` ORDER BY ` + o.col + dir + `, id` + dir + ` LIMIT ?`)
+	return b.String(), append(args, opts.Limit)
+}
+
+// ListSessions implements [logout.Store] (see listQuery): its cost grows
+// with the page. IDs compare byte by byte, as in Go (the columns are
+// binary strings). A limit of 0 or less returns none.
 func (s *Store) ListSessions(ctx context.Context, opts logout.ListOptions) ([]logout.Session, error) {
+	if !opts.Order.Valid() {
+		return nil, fmt.Errorf("mysqlstore: list sessions: unknown order %d", opts.Order)
+	}
 	if opts.Limit <= 0 {
 		return nil, nil
 	}
-	var query string
-	var args []any
-	switch after := opts.After; {
-	case opts.UserID == "" && after.IsZero():
-		query, args = s.q.listAll, []any{opts.Limit}
-	case opts.UserID == "":
-		c := micros(after.Created)
-		query, args = s.q.listAllAfter, []any{c, c, after.ID, opts.Limit}
-	case after.IsZero():
-		query, args = s.q.listUser, []any{opts.UserID, opts.Limit}
-	default:
-		c := micros(after.Created)
-		query, args = s.q.listUserAfter, []any{opts.UserID, c, c, after.ID, opts.Limit}
-	}
+	query, args := s.listQuery(opts)
 	out, err := s.sessions(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("mysqlstore: list sessions: %w", err)
@@ -476,16 +558,22 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanSession(row scanner) (logout.Session, error) {
 	var x logout.Session
-	var roles []byte
+	var roles, tags []byte
 	var created, seen, deadline int64
-	if err := row.Scan(&x.ID, &x.UserID, &x.UserName, &roles, &created, &seen, &deadline); err != nil {
+	if err := row.Scan(&x.ID, &x.UserID, &x.UserName, &roles, &created, &seen, &deadline, &x.UserAgent, &x.Address, &tags); err != nil {
 		return x, err
 	}
 	if err := json.Unmarshal(roles, &x.Roles); err != nil {
 		return x, fmt.Errorf("roles of session: %w", err)
 	}
+	if err := json.Unmarshal(tags, &x.Tags); err != nil {
+		return x, fmt.Errorf("tags of session: %w", err)
+	}
 	if len(x.Roles) == 0 {
 		x.Roles = nil
+	}
+	if len(x.Tags) == 0 {
+		x.Tags = nil
 	}
 	x.Created, x.LastSeen, x.Deadline = fromMicros(created), fromMicros(seen), fromMicros(deadline)
 	return x, nil

@@ -163,16 +163,20 @@ func TestQueryPlans(t *testing.T) {
 	prefix := mysqltest.Prefix(t, db)
 	s := newStore(t, db, prefix)
 	// 20000 sessions created over 10 s (many share a microsecond): the
-	// even ones of u0, the others 20 each of u1, u3, ... u999; deadlines
-	// one a second. As many events of the same users, one a second.
+	// even ones of u0, the others 20 each of u1, u3, ... u999; activity
+	// over 100 s, deadlines one a second; 80 each at 250 addresses, the
+	// sessions of s1 to s9 tagged. As many events of the same users, one
+	// a second.
 	fill(t, db, prefix, []string{
-		`INSERT INTO {p}logout_sessions (id, user_id, roles, created, last_seen, deadline)
-SELECT CONCAT('s', n), CONCAT('u', IF(n % 2 = 0, 0, n % 1000)), '[]', 1767225600000000 + 1000000 * (n % 10), 1767225600000000, 1767225600000000 + 1000000 * n
+		`INSERT INTO {p}logout_sessions (id, user_id, roles, created, last_seen, deadline, address, tags)
+SELECT CONCAT('s', n), CONCAT('u', IF(n % 2 = 0, 0, n % 1000)), '[]', 1767225600000000 + 1000000 * (n % 10),
+	1767225600000000 + 1000000 * (n % 100), 1767225600000000 + 1000000 * n, CONCAT('192.0.2.', n % 250), IF(n < 10, '["t"]', '[]')
 FROM {numbers} WHERE n <= 20000`,
+		`INSERT INTO {p}logout_session_tags (tag, session_id) SELECT 't', CONCAT('s', n) FROM {numbers} WHERE n < 10`,
 		`INSERT INTO {p}logout_events (session_id, user_id, reason, at)
 SELECT CONCAT('s', n), CONCAT('u', IF(n % 2 = 0, 0, n % 1000)), 'idle', 1767225600000000 + 1000000 * n
 FROM {numbers} WHERE n <= 20000`,
-	}, "logout_sessions", "logout_events")
+	}, "logout_sessions", "logout_events", "logout_session_tags")
 	for range 3 {
 		if _, err := s.SaveSettings(t.Context(), logout.DefaultSettings()); err != nil && !strings.Contains(err.Error(), "not the stored") {
 			t.Fatal(err)
@@ -193,30 +197,77 @@ FROM {numbers} WHERE n <= 20000`,
 	}
 	since, until := time.UnixMicro(sec(3600)), time.UnixMicro(sec(7200))
 	events := func(q logout.EventQuery) (string, []any) { return mysqlstore.EventsQuery(s, q) }
-	for _, tt := range []struct {
+	type plan struct {
 		name    string
 		query   string
 		args    []any
 		index   string
 		parts   []string // key parts the plan must use, when a range
 		bounded bool     // reads about what it returns
+	}
+	var lists []plan
+	list := func(opts logout.ListOptions) (string, []any) { return mysqlstore.ListQuery(s, opts) }
+	after := logout.Cursor{Created: time.UnixMicro(sec(5)), LastSeen: time.UnixMicro(sec(50)), Deadline: time.UnixMicro(sec(5000)), ID: "s5000"}
+	for _, o := range []struct {
+		order logout.SessionOrder
+		col   string
+		index string
 	}{
+		{logout.OldestFirst, "created", "created_idx"},
+		{logout.NewestFirst, "created", "created_idx"},
+		{logout.ActiveFirst, "last_seen", "seen_idx"},
+		{logout.EndingFirst, "deadline", "deadline_idx"},
+	} {
+		first, firstArgs := list(logout.ListOptions{Order: o.order, Limit: 50})
+		later, laterArgs := list(logout.ListOptions{Order: o.order, After: after, Limit: 50})
+		lists = append(lists,
+			plan{fmt.Sprintf("the first page of all sessions in order %d", o.order), first, firstArgs, o.index, nil, true},
+			plan{fmt.Sprintf("a later page of all sessions in order %d", o.order), later, laterArgs, o.index, []string{o.col, "id"}, true})
+		if o.col == "created" {
+			half, halfArgs := list(logout.ListOptions{UserID: "u0", Order: o.order, Limit: 50})
+			halfLater, halfLaterArgs := list(logout.ListOptions{UserID: "u0", Order: o.order, After: after, Limit: 50})
+			few, fewArgs := list(logout.ListOptions{UserID: "u7", Order: o.order, After: after, Limit: 50})
+			lists = append(lists,
+				plan{fmt.Sprintf("the first page of a user with half the sessions in order %d", o.order), half, halfArgs, "user_created_idx", nil, true},
+				plan{fmt.Sprintf("a later page of a user with half the sessions in order %d", o.order), halfLater, halfLaterArgs, "user_created_idx", []string{"user_id", "created", "id"}, true},
+				plan{fmt.Sprintf("a later page of a user with few sessions in order %d", o.order), few, fewArgs, "user_created_idx", []string{"user_id", "created", "id"}, true})
+		}
+	}
+	for _, tt := range append(lists, []plan{
 		{"a session by ID", q["session"], []any{"s77"}, "PRIMARY", nil, true},
 		{"a touch", q["touch"], []any{sec(1), sec(900), "s77", sec(1)}, "PRIMARY", nil, true},
-		{"the first page of all sessions", q["listAll"], []any{50}, "created_idx", nil, true},
-		{"a later page of all sessions", q["listAllAfter"], []any{sec(5), sec(5), "s5000", 50}, "created_idx", []string{"created", "id"}, true},
-		{"the first page of a user with half the sessions", q["listUser"], []any{"u0", 50}, "user_created_idx", nil, true},
-		{"a later page of a user with half the sessions", q["listUserAfter"], []any{"u0", sec(5), sec(5), "s5000", 50}, "user_created_idx", []string{"user_id", "created", "id"}, true},
-		{"a later page of a user with few sessions", q["listUserAfter"], []any{"u7", sec(5), sec(5), "s5000", 50}, "user_created_idx", []string{"user_id", "created", "id"}, true},
 		{"the count of a user's sessions", q["countUser"], []any{"u7"}, "user_created_idx", nil, true},
+		{"the count of an address's sessions", q["countAddress"], []any{"192.0.2.7"}, "address_idx", nil, true},
+		{"the count of a user's sessions at an address", q["countUserAddress"], []any{"192.0.2.7", "u7"}, "address_idx", nil, true},
+		{"the sessions of a tag", q["tagged"], []any{"t"}, "PRIMARY", nil, true},
+		{"deleting the tags of ended sessions", fmt.Sprintf(q["untag"], "?, ?"), []any{"s1", "s2"}, "session_idx", nil, true},
 		{"expired sessions", q["expired"], []any{sec(60), 500}, "deadline_idx", []string{"deadline"}, true},
 		{"the event of a session", q["event"], []any{"s77"}, "session_idx", nil, true},
 		{"pruning events", q["deleteEvents"], []any{sec(100), 500}, "at_idx", []string{"at"}, true},
 		{"a batch of deadlines locked by ID", fmt.Sprintf(q["lockDeadlines"], strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")), ids, "PRIMARY", nil, true},
 		{"new rows of the change log", q["changesAfter"], []any{1, 100}, "PRIMARY", nil, true},
-	} {
+	}...) {
 		t.Run(tt.name, func(t *testing.T) {
 			checkPlan(t, conn, tt.query, tt.args, tt.index, tt.parts, tt.bounded)
+		})
+	}
+	// The sessions of a user or an address in an order that their index
+	// does not give are read whole and sorted: they are few.
+	for _, tt := range []struct {
+		name string
+		opts logout.ListOptions
+	}{
+		{"a user's sessions by activity", logout.ListOptions{UserID: "u7", Order: logout.ActiveFirst, After: after, Limit: 50}},
+		{"an address's sessions by creation", logout.ListOptions{Address: "192.0.2.7", After: after, Limit: 50}},
+		{"a user's sessions at an address by deadline", logout.ListOptions{UserID: "u7", Address: "192.0.2.7", Order: logout.EndingFirst, Limit: 50}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			query, args := list(tt.opts)
+			p := explain(t, conn, query, args)
+			want := map[bool]string{false: "user_created_idx", true: "address_idx"}[tt.opts.Address != ""]
+			if tb := p.tables[0]; tb["key"] != want || tb["access_type"] != "ref" {
+				t.Fatalf("plan of %s reads %v through %v, want ref through %s", query, tb["access_type"], tb["key"], want)
+			}
 		})
 	}
 	for _, tt := range []struct {
@@ -245,6 +296,19 @@ FROM {numbers} WHERE n <= 20000`,
 	for user, want := range map[string]int{"u0": 10000, "u7": 20, "u2": 0, "": 20000} {
 		if n, err := s.CountSessions(t.Context(), logout.ListOptions{UserID: user}); err != nil || n != want {
 			t.Fatalf("CountSessions(%q) = %d, %v; want %d", user, n, err, want)
+		}
+	}
+	// 192.0.2.7 holds s7, s257, s507, ...: all odd, all 20 of u7 among them, none of u0.
+	for _, tt := range []struct {
+		opts logout.ListOptions
+		want int
+	}{
+		{logout.ListOptions{Address: "192.0.2.7"}, 80},
+		{logout.ListOptions{Address: "192.0.2.7", UserID: "u7"}, 20},
+		{logout.ListOptions{Address: "192.0.2.7", UserID: "u0"}, 0},
+	} {
+		if n, err := s.CountSessions(t.Context(), tt.opts); err != nil || n != tt.want {
+			t.Fatalf("CountSessions(%+v) = %d, %v; want %d", tt.opts, n, err, tt.want)
 		}
 	}
 }

@@ -1,6 +1,10 @@
 package pgstore
 
-import "github.com/gologout/logout"
+import (
+	"time"
+
+	"github.com/gologout/logout"
+)
 
 // Test hooks, visible only to this package's tests.
 
@@ -19,14 +23,15 @@ func ExpiredQuery(s *Store) string { return s.q.expired }
 // SetDeadlinesQuery returns the statement behind SetDeadlines.
 func SetDeadlinesQuery(s *Store) string { return s.q.setDeadlines }
 
-// ListQueries returns the statements behind ListSessions and
-// CountSessions, by name.
-func ListQueries(s *Store) map[string]string {
-	return map[string]string{
-		"listAll": s.q.listAll, "listAllAfter": s.q.listAllAfter,
-		"listUser": s.q.listUser, "listUserAfter": s.q.listUserAfter,
-		"countAll": s.q.countAll, "countUser": s.q.countUser,
-	}
+// ListQuery returns the statement and arguments behind ListSessions.
+func ListQuery(s *Store, opts logout.ListOptions) (string, []any) { return s.listQuery(opts) }
+
+// CountQuery returns the statement and arguments behind CountSessions.
+func CountQuery(s *Store, opts logout.ListOptions) (string, []any) { return s.countQuery(opts) }
+
+// EndQuery returns the statement and arguments behind EndSessions.
+func EndQuery(s *Store, sel logout.Selector) (string, []any) {
+	return s.endQuery(sel, logout.ReasonForced, time.Time{})
 }
 
 // EventsQuery returns the statement and arguments behind Events.

@@ -69,6 +69,20 @@ INSERT INTO {s}.settings_history (version, changed_at, doc) SELECT version, NULL
 	// sessions already there. A column with a constant default rewrites
 	// no row.
 	`ALTER TABLE {s}.sessions ADD COLUMN IF NOT EXISTS user_name text NOT NULL DEFAULT '';`,
+	// 5: what tells a session apart (its User-Agent, address and tags),
+	// empty for the sessions already there (constant defaults rewrite no
+	// row); pages in each order of logout.SessionOrder as an index walk:
+	// by activity on (last_seen, id), read backwards, by deadline on the
+	// deadline index, newest first on the creation index read backwards;
+	// pages and counts of one address on (address, created, id); the
+	// sessions of a tag through a GIN index on tags (tags @> ARRAY[tag]).
+	// IF NOT EXISTS as in step 2.
+	`ALTER TABLE {s}.sessions ADD COLUMN IF NOT EXISTS user_agent text NOT NULL DEFAULT '',
+	ADD COLUMN IF NOT EXISTS address text NOT NULL DEFAULT '',
+	ADD COLUMN IF NOT EXISTS tags text[] NOT NULL DEFAULT '{}';
+CREATE INDEX IF NOT EXISTS sessions_last_seen_idx ON {s}.sessions (last_seen, id);
+CREATE INDEX IF NOT EXISTS sessions_address_created_idx ON {s}.sessions (address, created, id);
+CREATE INDEX IF NOT EXISTS sessions_tags_idx ON {s}.sessions USING gin (tags);`,
 }
 
 // lockKey is the pg_advisory_xact_lock key that serializes migrations of

@@ -128,22 +128,20 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 // queries holds the statements, with the quoted schema in place.
 type queries struct {
 	createSession, session, touch, expired           string
-	setDeadlines                                     string
-	listAll, listAllAfter, listUser, listUserAfter   string
-	countAll, countUser                              string
+	setDeadlines, list, count                        string
 	endPrefix, endSuffix                             string
 	event, events, deleteEvents                      string
 	settings, insertSettings, updateSettings, notify string
 	history, deleteHistory                           string
 }
 
-const sessionCols = "id, user_id, user_name, roles, created, last_seen, deadline"
+const sessionCols = "id, user_id, user_name, roles, created, last_seen, deadline, user_agent, address, tags"
 
 func newQueries(schema string) queries {
 	r := strings.NewReplacer("{s}", schema, "{cols}", sessionCols)
 	q := func(sql string) string { return r.Replace(sql) }
 	return queries{
-		createSession: q(`INSERT INTO {s}.sessions ({cols}) VALUES ($1, $2, $3, $4, $5, $6, $7)`),
+		createSession: q(`INSERT INTO {s}.sessions ({cols}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`),
 		session:       q(`SELECT {cols} FROM {s}.sessions WHERE id = $1`),
 		// One round trip: touch if not older, else tell whether the
 		// session exists at all.
@@ -159,15 +157,10 @@ SELECT EXISTS (SELECT FROM u) OR EXISTS (SELECT FROM {s}.sessions WHERE id = $1)
 		setDeadlines: q(`UPDATE {s}.sessions AS s SET deadline = u.deadline
 FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS u(id, seen, deadline)
 WHERE s.id = u.id AND s.last_seen = u.seen`),
-		// Keyset pages, served by the index on (created, id) or on
-		// (user_id, created, id): the row comparison is an index range,
-		// so a page reads only its own rows.
-		listAll:       q(`SELECT {cols} FROM {s}.sessions ORDER BY created, id LIMIT $1`),
-		listAllAfter:  q(`SELECT {cols} FROM {s}.sessions WHERE (created, id) > ($1, $2) ORDER BY created, id LIMIT $3`),
-		listUser:      q(`SELECT {cols} FROM {s}.sessions WHERE user_id = $1 ORDER BY created, id LIMIT $2`),
-		listUserAfter: q(`SELECT {cols} FROM {s}.sessions WHERE user_id = $1 AND (created, id) > ($2, $3) ORDER BY created, id LIMIT $4`),
-		countAll:      q(`SELECT count(*) FROM {s}.sessions`),
-		countUser:     q(`SELECT count(*) FROM {s}.sessions WHERE user_id = $1`),
+		// ListSessions and CountSessions add their WHERE clause (and
+		// ListSessions its order and limit): see listQuery.
+		list:  q(`SELECT {cols} FROM {s}.sessions WHERE true`),
+		count: q(`SELECT count(*) FROM {s}.sessions WHERE true`),
 		// Served by the index on (deadline, id): it reads only the rows
 		// it returns.
 		expired: q(`SELECT {cols} FROM {s}.sessions WHERE deadline <= $1 ORDER BY deadline, id LIMIT $2`),
@@ -217,11 +210,8 @@ WHERE coalesce(changed_at, '-infinity') < $1 AND version < (SELECT max(version) 
 
 // CreateSession implements [logout.Store].
 func (s *Store) CreateSession(ctx context.Context, x logout.Session) error {
-	roles := x.Roles
-	if roles == nil {
-		roles = []string{} // NOT NULL column; nil would be sent as NULL
-	}
-	_, err := s.pool.Exec(ctx, s.q.createSession, x.ID, x.UserID, x.UserName, roles, x.Created, x.LastSeen, x.Deadline)
+	_, err := s.pool.Exec(ctx, s.q.createSession, x.ID, x.UserID, x.UserName, notNil(x.Roles), x.Created, x.LastSeen, x.Deadline,
+		x.UserAgent, x.Address, notNil(x.Tags))
 	if isUniqueViolation(err) {
 		return fmt.Errorf("pgstore: create session: %w", logout.ErrConflict)
 	}
@@ -229,6 +219,15 @@ func (s *Store) CreateSession(ctx context.Context, x logout.Session) error {
 		return fmt.Errorf("pgstore: create session: %w", err)
 	}
 	return nil
+}
+
+// notNil returns a, or an empty slice for nil: a NOT NULL array column
+// would receive nil as NULL.
+func notNil(a []string) []string {
+	if a == nil {
+		return []string{}
+	}
+	return a
 }
 
 // Session implements [logout.Store].
@@ -281,48 +280,106 @@ func (s *Store) SetDeadlines(ctx context.Context, updates []logout.DeadlineUpdat
 	return int(tag.RowsAffected()), nil
 }
 
-// CountSessions implements [logout.Store] with count(*), over the index
-// on (user_id, created, id) for a user.
+// CountSessions implements [logout.Store] with count(*) over an index:
+// the one on (user_id, created, id) for a user, on (address, created, id)
+// for an address (index-only scans once vacuumed); for both, PostgreSQL
+// reads the rows of one of them and checks the other.
 func (s *Store) CountSessions(ctx context.Context, opts logout.ListOptions) (int, error) {
-	userID := opts.UserID // TODO(devices): count by address
-	var row pgx.Row
-	if userID == "" {
-		row = s.pool.QueryRow(ctx, s.q.countAll)
-	} else {
-		row = s.pool.QueryRow(ctx, s.q.countUser, userID)
-	}
+	query, args := s.countQuery(opts)
 	var n int
-	if err := row.Scan(&n); err != nil {
+	if err := s.pool.QueryRow(ctx, query, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("pgstore: count sessions: %w", err)
 	}
 	return n, nil
 }
 
-// ListSessions implements [logout.Store]. It reads the index on
-// (created, id), or on (user_id, created, id) for a user, from the
-// cursor on, so its cost grows with the page. IDs compare byte by byte,
-// as in Go, whatever the database's collation. A limit of 0 or less
-// returns none.
+// ListSessions implements [logout.Store] with keyset pages: the order's
+// columns and the row comparison (col, id) > (cursor) (< for a
+// descending order) make each page a range of an index read in its order,
+// from the cursor on, so its cost grows with the page: (created, id) for
+// OldestFirst and, read backwards, NewestFirst; (last_seen, id) backwards
+// for ActiveFirst; (deadline, id) for EndingFirst; (user_id, created, id)
+// and (address, created, id) for a user's or an address's sessions by
+// creation. A user's or an address's sessions in the other orders, and a
+// user's at an address, are read and sorted, being few (see listQuery). IDs compare byte by byte, as in Go,
+// whatever the database's collation. A limit of 0 or less returns none.
 func (s *Store) ListSessions(ctx context.Context, opts logout.ListOptions) ([]logout.Session, error) {
 	if opts.Limit <= 0 {
 		return nil, nil
 	}
-	var rows pgx.Rows
-	switch after := opts.After; {
-	case opts.UserID == "" && after.IsZero():
-		rows, _ = s.pool.Query(ctx, s.q.listAll, opts.Limit)
-	case opts.UserID == "":
-		rows, _ = s.pool.Query(ctx, s.q.listAllAfter, after.Created, after.ID, opts.Limit)
-	case after.IsZero():
-		rows, _ = s.pool.Query(ctx, s.q.listUser, opts.UserID, opts.Limit)
-	default:
-		rows, _ = s.pool.Query(ctx, s.q.listUserAfter, opts.UserID, after.Created, after.ID, opts.Limit)
-	}
+	query, args := s.listQuery(opts)
+	rows, _ := s.pool.Query(ctx, query, args...)
 	out, err := pgx.CollectRows(rows, scanSession)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: list sessions: %w", err)
 	}
 	return out, nil
+}
+
+// filter adds the conditions on user and address of opts.
+func (c *clauses) filter(opts logout.ListOptions) {
+	if opts.UserID != "" {
+		c.add(` AND user_id = $%d`, opts.UserID)
+	}
+	if opts.Address != "" {
+		c.add(` AND address = $%d`, opts.Address)
+	}
+}
+
+// countQuery returns the statement and arguments of CountSessions.
+func (s *Store) countQuery(opts logout.ListOptions) (string, []any) {
+	c := &clauses{}
+	c.b.WriteString(s.q.count)
+	c.filter(opts)
+	return c.b.String(), c.args
+}
+
+// orderColumn returns the column that o sorts by, and whether it sorts
+// descending. An undefined order sorts as OldestFirst.
+func orderColumn(o logout.SessionOrder) (col string, desc bool) {
+	switch o {
+	case logout.NewestFirst:
+		return "created", true
+	case logout.ActiveFirst:
+		return "last_seen", true
+	case logout.EndingFirst:
+		return "deadline", false
+	}
+	return "created", false
+}
+
+// listQuery returns the statement and arguments of ListSessions: one of
+// a few dozen texts (by order, filters and cursor), so that pgx prepares
+// each once.
+//
+// The sessions of a user or an address in an order by activity or
+// deadline, or of a user at an address, are first read whole through the
+// user's or the address's index (a MATERIALIZED CTE), then sorted: a
+// plan that walked the order's index and filtered its rows, as a generic
+// plan may choose, would read every session for a user with few.
+func (s *Store) listQuery(opts logout.ListOptions) (string, []any) {
+	c := &clauses{}
+	col, desc := orderColumn(opts.Order)
+	if (opts.UserID != "" || opts.Address != "") && (col != "created" || (opts.UserID != "" && opts.Address != "")) {
+		c.b.WriteString("WITH m AS MATERIALIZED (" + s.q.list)
+		c.filter(opts)
+		c.b.WriteString(") SELECT * FROM m WHERE true")
+	} else {
+		c.b.WriteString(s.q.list)
+		c.filter(opts)
+	}
+	cmp, dir := ">", ""
+	if desc {
+		cmp, dir = "<", " DESC"
+	}
+	if !opts.After.IsZero() {
+		t, _ := opts.Order.Key(opts.After.Session())
+		c.args = append(c.args, t, opts.After.ID)
+		fmt.Fprintf(&c.b, ` AND (%s, id) %s ($%d, $%d)`, col, cmp, len(c.args)-1, len(c.args))
+	}
+	fmt.Fprintf(&c.b, ` ORDER BY %s%s, id%s`, col, dir, dir)
+	c.add(` LIMIT $%d`, opts.Limit)
+	return c.b.String(), c.args
 }
 
 // ExpiredSessions implements [logout.Store]. It reads the index on
@@ -342,9 +399,13 @@ func (s *Store) ExpiredSessions(ctx context.Context, t time.Time, limit int) ([]
 
 func scanSession(row pgx.CollectableRow) (logout.Session, error) {
 	var x logout.Session
-	err := row.Scan(&x.ID, &x.UserID, &x.UserName, &x.Roles, &x.Created, &x.LastSeen, &x.Deadline)
+	err := row.Scan(&x.ID, &x.UserID, &x.UserName, &x.Roles, &x.Created, &x.LastSeen, &x.Deadline,
+		&x.UserAgent, &x.Address, &x.Tags)
 	if len(x.Roles) == 0 {
 		x.Roles = nil
+	}
+	if len(x.Tags) == 0 {
+		x.Tags = nil
 	}
 	x.Created, x.LastSeen, x.Deadline = x.Created.UTC(), x.LastSeen.UTC(), x.Deadline.UTC()
 	return x, err
@@ -399,6 +460,9 @@ func (s *Store) endQuery(sel logout.Selector, reason logout.Reason, at time.Time
 		b.WriteString("id = ANY(" + arg(sel.IDs) + ")")
 	case sel.UserID != "":
 		b.WriteString("user_id = " + arg(sel.UserID))
+	case sel.Tag != "":
+		// The GIN index on tags finds them.
+		b.WriteString("tags @> ARRAY[" + arg(sel.Tag) + "::text]")
 	default: // sel.All
 		b.WriteString("true")
 	}

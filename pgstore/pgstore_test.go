@@ -188,7 +188,7 @@ FROM generate_series(1, 20000) AS g, (VALUES (timestamptz '2026-01-01 00:00:00Z'
 }
 
 // TestSetDeadlinesUsesPrimaryKey checks that a batch of 500 deadlines
-// among 100 000 sessions finds each session by the primary key (no scan
+// among 100 000 sessions finds each session by its ID (no scan
 // of the table), for the values given and for a generic plan, and that it
 // leaves alone the sessions whose last_seen differs. (On a table of a few
 // thousand sessions PostgreSQL rightly prefers one scan of it.)
@@ -235,7 +235,11 @@ FROM generate_series(1, 100000) AS g, (VALUES (timestamptz '2026-01-01 00:00:00Z
 				t.Fatal(err)
 			}
 			plan := strings.Join(lines, "\n")
-			if !strings.Contains(plan, "Index Scan using sessions_pkey") || strings.Contains(plan, "Seq Scan") {
+			// The index on (last_seen, id) finds a row by the same key
+			// as well, with the condition on last_seen besides.
+			byKey := strings.Contains(plan, "Index Scan using sessions_pkey") ||
+				strings.Contains(plan, "Index Scan using sessions_last_seen_idx") && strings.Contains(plan, "(last_seen = u.seen) AND (id = (u.id)::text)")
+			if !byKey || strings.Contains(plan, "Seq Scan") {
 				t.Fatalf("SetDeadlines does not find sessions by the primary key:\n%s", plan)
 			}
 		})
@@ -255,51 +259,80 @@ FROM generate_series(1, 100000) AS g, (VALUES (timestamptz '2026-01-01 00:00:00Z
 	}
 }
 
-// TestListSessionsUsesIndex checks that a page of sessions, after a
-// cursor or not, of everyone or of one user, is an index range read in
-// index order (no sort, no scan of the table), and that a count reads an
-// index, for the values given and for a generic plan.
+// TestListSessionsUsesIndex checks that a page of sessions in each order,
+// after a cursor or not, of everyone, of one user or of one address, is an
+// index range read in index order (no sort, no scan of the table; a
+// user's or an address's sessions in an order by activity or deadline may
+// be sorted, being few), that a count reads an index, and that ending
+// the sessions of a tag finds them through the tags index, for the values
+// given and for a generic plan.
 func TestListSessionsUsesIndex(t *testing.T) {
 	pool := pgtest.Postgres(t)
 	schema := pgtest.PostgresSchema(t, pool)
 	s := newStore(t, pool, schema)
 	table := pgx.Identifier{schema}.Sanitize() + ".sessions"
 	// 20000 sessions created in 10 s (many share a microsecond): the
-	// even ones of u0, the others 20 each of u1, u3, ... u999.
-	conn := planConn(t, pool, `INSERT INTO `+table+` (id, user_id, created, last_seen, deadline)
-SELECT 's' || g, 'u' || CASE WHEN g % 2 = 0 THEN 0 ELSE g % 1000 END, t + (g % 10) * interval '1 second', t, t
+	// even ones of u0, the others 20 each of u1, u3, ... u999; 40 at each
+	// of 500 addresses; one in a thousand tagged.
+	conn := planConn(t, pool, `INSERT INTO `+table+` (id, user_id, created, last_seen, deadline, address, tags)
+SELECT 's' || g, 'u' || CASE WHEN g % 2 = 0 THEN 0 ELSE g % 1000 END, t + (g % 10) * interval '1 second',
+	t + (g % 97) * interval '1 second', t + (g % 89) * interval '1 second', '10.0.' || (g % 500),
+	CASE WHEN g % 1000 = 0 THEN ARRAY['sso:' || g] ELSE '{}' END
 FROM generate_series(1, 20000) AS g, (VALUES (timestamptz '2026-01-01 00:00:00Z')) AS v(t)`, "VACUUM ANALYZE "+table)
-	q := pgstore.ListQueries(s)
+	at := time.Date(2026, 1, 1, 0, 0, 5, 0, time.UTC)
+	after := logout.Cursor{Created: at, LastSeen: at, Deadline: at, ID: "s5000"}
+	list := func(o logout.SessionOrder, user, addr string, after logout.Cursor) func() (string, []any) {
+		return func() (string, []any) {
+			return pgstore.ListQuery(s, logout.ListOptions{UserID: user, Address: addr, Order: o, After: after, Limit: 50})
+		}
+	}
+	count := func(user, addr string) func() (string, []any) {
+		return func() (string, []any) { return pgstore.CountQuery(s, logout.ListOptions{UserID: user, Address: addr}) }
+	}
 	for _, tt := range []struct {
-		name, query, args, index string
+		name    string
+		query   func() (string, []any)
+		indexes []string // the plan reads one of these
+		sorted  bool     // it may sort (the few rows it read)
 	}{
-		{"first page of all", q["listAll"], "(50)", "sessions_created_idx"},
-		{"later page of all", q["listAllAfter"], "('2026-01-01 00:00:05Z', 's5000', 50)", "sessions_created_idx"},
-		{"first page of a user", q["listUser"], "('u0', 50)", "sessions_user_created_idx"},
-		{"later page of a user", q["listUserAfter"], "('u0', '2026-01-01 00:00:05Z', 's5000', 50)", "sessions_user_created_idx"},
-		{"count of a user", q["countUser"], "('u7')", "sessions_user_created_idx"},
+		{"oldest of all", list(logout.OldestFirst, "", "", logout.Cursor{}), []string{"sessions_created_idx"}, false},
+		{"oldest of all later", list(logout.OldestFirst, "", "", after), []string{"sessions_created_idx"}, false},
+		{"newest of all", list(logout.NewestFirst, "", "", logout.Cursor{}), []string{"sessions_created_idx"}, false},
+		{"newest of all later", list(logout.NewestFirst, "", "", after), []string{"sessions_created_idx"}, false},
+		{"active of all", list(logout.ActiveFirst, "", "", logout.Cursor{}), []string{"sessions_last_seen_idx"}, false},
+		{"active of all later", list(logout.ActiveFirst, "", "", after), []string{"sessions_last_seen_idx"}, false},
+		{"ending of all", list(logout.EndingFirst, "", "", logout.Cursor{}), []string{"sessions_deadline_idx"}, false},
+		{"ending of all later", list(logout.EndingFirst, "", "", after), []string{"sessions_deadline_idx"}, false},
+		{"oldest of a user", list(logout.OldestFirst, "u0", "", logout.Cursor{}), []string{"sessions_user_created_idx"}, false},
+		{"oldest of a user later", list(logout.OldestFirst, "u0", "", after), []string{"sessions_user_created_idx"}, false},
+		{"newest of a user later", list(logout.NewestFirst, "u0", "", after), []string{"sessions_user_created_idx"}, false},
+		{"active of a user later", list(logout.ActiveFirst, "u7", "", after), []string{"sessions_user_created_idx"}, true},
+		{"oldest of an address later", list(logout.OldestFirst, "", "10.0.7", after), []string{"sessions_address_created_idx"}, true},
+		{"newest of an address later", list(logout.NewestFirst, "", "10.0.7", after), []string{"sessions_address_created_idx"}, true},
+		{"ending of an address later", list(logout.EndingFirst, "", "10.0.7", after), []string{"sessions_address_created_idx"}, true},
+		{"a user at an address", list(logout.ActiveFirst, "u7", "10.0.7", after),
+			[]string{"sessions_user_created_idx", "sessions_address_created_idx"}, true},
+		{"count of a user", count("u7", ""), []string{"sessions_user_created_idx"}, false},
+		{"count of an address", count("", "10.0.7"), []string{"sessions_address_created_idx"}, false},
+		{"count of a user at an address", count("u7", "10.0.7"), []string{"sessions_user_created_idx", "sessions_address_created_idx"}, false},
+		{"end by tag", func() (string, []any) { return pgstore.EndQuery(s, logout.Selector{Tag: "sso:7000"}) },
+			[]string{"sessions_tags_idx"}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			name := strings.ReplaceAll(tt.name, " ", "_")
-			if _, err := conn.Exec(t.Context(), "PREPARE "+name+" AS "+tt.query); err != nil {
-				t.Fatal(err)
-			}
-			for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
-				if _, err := conn.Exec(t.Context(), "SET plan_cache_mode = "+mode); err != nil {
-					t.Fatal(err)
+			query, args := tt.query()
+			for mode, plan := range explain(t, conn, query, args) {
+				if !readsIndex(plan, tt.indexes) || strings.Contains(plan, "Seq Scan") || (!tt.sorted && strings.Contains(plan, "Sort")) {
+					t.Fatalf("%s: plan does not read %v as it should:\n%s", mode, tt.indexes, plan)
 				}
-				rows, _ := conn.Query(t.Context(), "EXPLAIN EXECUTE "+name+tt.args)
-				lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-				if err != nil {
-					t.Fatal(err)
-				}
-				plan := strings.Join(lines, "\n")
-				if !strings.Contains(plan, "using "+tt.index) || strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "Sort") {
-					t.Fatalf("%s: plan does not read %s in order:\n%s", mode, tt.index, plan)
-				}
-				// The cursor must bound the index range, not filter rows.
-				if strings.Contains(tt.query, "(created, id) >") && !strings.Contains(plan, "ROW(created, id) > ROW(") {
-					t.Fatalf("%s: the cursor is not an index condition:\n%s", mode, plan)
+				// The cursor must bound the index range, not filter rows
+				// (but for the few rows read whole and sorted).
+				if i := strings.Index(query, ", id) "); i >= 0 && !strings.Contains(query, "MATERIALIZED") {
+					cond := "ROW(" + query[strings.LastIndex(query[:i], "(")+1:i] + ", id) " + query[i+6:i+7] + " ROW("
+					if !slices.ContainsFunc(strings.Split(plan, "\n"), func(l string) bool {
+						return strings.Contains(l, "Index Cond: ") && strings.Contains(l, cond)
+					}) {
+						t.Fatalf("%s: the cursor is not an index condition (%s):\n%s", mode, cond, plan)
+					}
 				}
 			}
 		})
@@ -314,11 +347,60 @@ FROM generate_series(1, 20000) AS g, (VALUES (timestamptz '2026-01-01 00:00:00Z'
 	if got := sessionIDs(page); !slices.Equal(got, []string{"s10006", "s10016", "s10026"}) {
 		t.Fatalf("page after (4 s, s9994) = %v, want s10006 s10016 s10026", got)
 	}
-	for user, want := range map[string]int{"u0": 10000, "u7": 20, "u2": 0, "": 20000} {
-		if n, err := s.CountSessions(t.Context(), logout.ListOptions{UserID: user}); err != nil || n != want {
-			t.Fatalf("CountSessions(%q) = %d, %v; want %d", user, n, err, want)
+	for _, tt := range []struct {
+		user, addr string
+		want       int
+	}{{"u0", "", 10000}, {"u7", "", 20}, {"u2", "", 0}, {"", "", 20000}, {"", "10.0.7", 40}, {"u7", "10.0.7", 20}, {"u0", "10.0.7", 0}} {
+		if n, err := s.CountSessions(t.Context(), logout.ListOptions{UserID: tt.user, Address: tt.addr}); err != nil || n != tt.want {
+			t.Fatalf("CountSessions(%q, %q) = %d, %v; want %d", tt.user, tt.addr, n, err, tt.want)
 		}
 	}
+}
+
+// explain prepares query on conn and returns its plans for the given
+// arguments: a custom plan and a generic one, by plan_cache_mode.
+func explain(t *testing.T, conn *pgx.Conn, query string, args []any) map[string]string {
+	t.Helper()
+	name := "q" + strings.ReplaceAll(rand.Text()[:10], "-", "")
+	if _, err := conn.Exec(t.Context(), "PREPARE "+name+" AS "+query); err != nil {
+		t.Fatal(err)
+	}
+	// EXECUTE takes literals: the arguments as SQL text.
+	lits := make([]string, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case time.Time:
+			lits[i] = "'" + v.Format(time.RFC3339Nano) + "'"
+		case string:
+			lits[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
+		default:
+			lits[i] = fmt.Sprint(v)
+		}
+	}
+	execute := "EXPLAIN EXECUTE " + name
+	if len(lits) > 0 {
+		execute += "(" + strings.Join(lits, ", ") + ")"
+	}
+	plans := make(map[string]string)
+	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+		if _, err := conn.Exec(t.Context(), "SET plan_cache_mode = "+mode); err != nil {
+			t.Fatal(err)
+		}
+		rows, _ := conn.Query(t.Context(), execute)
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		plans[mode] = strings.Join(lines, "\n")
+	}
+	return plans
+}
+
+// readsIndex reports whether plan reads one of indexes.
+func readsIndex(plan string, indexes []string) bool {
+	return slices.ContainsFunc(indexes, func(ix string) bool {
+		return strings.Contains(plan, "using "+ix) || strings.Contains(plan, "on "+ix)
+	})
 }
 
 // TestMigrateFromVersion1 upgrades a schema made by the first version and
@@ -348,7 +430,8 @@ INSERT INTO `+quoted+`.sessions (id, user_id, created, last_seen, deadline) VALU
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"sessions_created_idx", "sessions_deadline_idx", "sessions_pkey", "sessions_user_created_idx"}; !slices.Equal(indexes, want) {
+	if want := []string{"sessions_address_created_idx", "sessions_created_idx", "sessions_deadline_idx", "sessions_last_seen_idx",
+		"sessions_pkey", "sessions_tags_idx", "sessions_user_created_idx"}; !slices.Equal(indexes, want) {
 		t.Fatalf("indexes %v, want %v", indexes, want)
 	}
 	page, err := s.ListSessions(t.Context(), logout.ListOptions{UserID: "alice", Limit: 2})
@@ -358,8 +441,20 @@ INSERT INTO `+quoted+`.sessions (id, user_id, created, last_seen, deadline) VALU
 	if len(page) != 2 || page[0].ID != "b" || page[1].ID != "c" || page[0].UserName != "" {
 		t.Fatalf("first page after the upgrade: %v, want b and c, with no user name", page)
 	}
+	for _, x := range page {
+		if x.UserAgent != "" || x.Address != "" || x.Tags != nil {
+			t.Fatalf("session %s after the upgrade has device %q, address %q, tags %q; want none", x.ID, x.UserAgent, x.Address, x.Tags)
+		}
+	}
 	if n, err := s.CountSessions(t.Context(), logout.ListOptions{UserID: "alice"}); err != nil || n != 3 {
 		t.Fatalf("CountSessions(alice) after the upgrade = %d, %v; want 3", n, err)
+	}
+	page, err = s.ListSessions(t.Context(), logout.ListOptions{Order: logout.ActiveFirst, Limit: 10})
+	if err != nil || !slices.Equal(sessionIDs(page), []string{"a", "c", "b"}) {
+		t.Fatalf("active first after the upgrade = %v, %v; want a c b", sessionIDs(page), err)
+	}
+	if evs, err := s.EndSessions(t.Context(), logout.Selector{Tag: "x"}, logout.ReasonForced, time.Now()); err != nil || len(evs) != 0 {
+		t.Fatalf("EndSessions(Tag x) after the upgrade = %v, %v; want none", evs, err)
 	}
 }
 
@@ -570,41 +665,8 @@ FROM generate_series(1, 20000) AS g`, "VACUUM ANALYZE "+table)
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			query, args := pgstore.EventsQuery(s, tt.q)
-			name := strings.Map(func(r rune) rune {
-				if r >= 'a' && r <= 'z' {
-					return r
-				}
-				return '_'
-			}, tt.name)
-			if _, err := conn.Exec(t.Context(), "PREPARE "+name+" AS "+query); err != nil {
-				t.Fatal(err)
-			}
-			// EXECUTE takes literals: the arguments as SQL text.
-			lits := make([]string, len(args))
-			for i, a := range args {
-				switch v := a.(type) {
-				case time.Time:
-					lits[i] = "'" + v.Format(time.RFC3339Nano) + "'"
-				case string:
-					lits[i] = "'" + v + "'"
-				default:
-					lits[i] = fmt.Sprint(v)
-				}
-			}
-			for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
-				if _, err := conn.Exec(t.Context(), "SET plan_cache_mode = "+mode); err != nil {
-					t.Fatal(err)
-				}
-				rows, _ := conn.Query(t.Context(), "EXPLAIN EXECUTE "+name+"("+strings.Join(lits, ", ")+")")
-				lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-				if err != nil {
-					t.Fatal(err)
-				}
-				plan := strings.Join(lines, "\n")
-				reads := slices.ContainsFunc(tt.indexes, func(ix string) bool {
-					return strings.Contains(plan, "using "+ix) || strings.Contains(plan, "on "+ix)
-				})
-				if !reads || strings.Contains(plan, "Seq Scan") || (!tt.sorted && strings.Contains(plan, "Sort")) {
+			for mode, plan := range explain(t, conn, query, args) {
+				if !readsIndex(plan, tt.indexes) || strings.Contains(plan, "Seq Scan") || (!tt.sorted && strings.Contains(plan, "Sort")) {
 					t.Fatalf("%s: plan does not read %v as it should:\n%s", mode, tt.indexes, plan)
 				}
 			}
@@ -628,4 +690,87 @@ func planConn(t *testing.T, pool *pgxpool.Pool, statements ...string) *pgx.Conn 
 	}
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
+}
+
+// BenchmarkListActiveFirst reads pages of 50 among 100 000 sessions in
+// ActiveFirst order: the first page, the page at half and the page at 90 %
+// of the walk (each op one page, so ns/op is ns/page, and blocks/page is
+// the buffer pages its plan reads), and a whole walk, page after page
+// (ns/page reported). A page walks (last_seen, id) backwards from its
+// cursor, so its cost does not grow with its position.
+func BenchmarkListActiveFirst(b *testing.B) {
+	const n, pageSize = 100000, 50
+	pool := pgtest.Postgres(b)
+	schema := pgtest.PostgresSchema(b, pool)
+	s := newStore(b, pool, schema)
+	table := pgx.Identifier{schema}.Sanitize() + ".sessions"
+	// Activity over a day, 20 sessions per second, so that ties occur.
+	for _, st := range []string{`INSERT INTO ` + table + ` (id, user_id, roles, created, last_seen, deadline, user_agent, address)
+SELECT encode(sha256(g::text::bytea), 'hex'), 'u' || g % 5000, '{editor}', t + (g / 40) * interval '1 second',
+	t + (g / 20) * interval '1 second', t + (g / 20) * interval '1 second' + interval '15 minutes',
+	'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36', '192.0.2.' || g % 250
+FROM generate_series(1, ` + strconv.Itoa(n) + `) AS g, (VALUES (timestamptz '2026-01-01 00:00:00Z')) AS v(t)`,
+		"VACUUM ANALYZE " + table} {
+		if _, err := pool.Exec(b.Context(), st); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// The cursors of every page, from one walk.
+	var cursors []logout.Cursor // cursors[i] starts page i
+	opts := logout.ListOptions{Order: logout.ActiveFirst, Limit: pageSize}
+	for {
+		cursors = append(cursors, opts.After)
+		page, err := s.ListSessions(b.Context(), opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(page) < pageSize {
+			break
+		}
+		opts.After = logout.CursorOf(page[len(page)-1])
+	}
+	if len(cursors) != n/pageSize+1 {
+		b.Fatalf("the walk has %d pages, want %d", len(cursors), n/pageSize+1)
+	}
+	for _, at := range []int{0, 50, 90} {
+		b.Run(fmt.Sprintf("page_at_%d%%", at), func(b *testing.B) {
+			opts := logout.ListOptions{Order: logout.ActiveFirst, After: cursors[len(cursors)*at/100], Limit: pageSize}
+			// The pages of the buffer cache the page reads: unlike the
+			// time, this does not vary with the machine's load.
+			query, args := pgstore.ListQuery(s, opts)
+			var plan []struct {
+				Plan struct {
+					Hit  float64 `json:"Shared Hit Blocks"`
+					Read float64 `json:"Shared Read Blocks"`
+				}
+			}
+			if err := pool.QueryRow(b.Context(), "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "+query, args...).Scan(&plan); err != nil || len(plan) != 1 {
+				b.Fatalf("EXPLAIN: %v", err)
+			}
+			for b.Loop() {
+				if page, err := s.ListSessions(b.Context(), opts); err != nil || len(page) != pageSize {
+					b.Fatalf("ListSessions = %d sessions, %v", len(page), err)
+				}
+			}
+			b.ReportMetric(plan[0].Plan.Hit+plan[0].Plan.Read, "blocks/page")
+		})
+	}
+	b.Run("walk", func(b *testing.B) {
+		pages := 0
+		for b.Loop() {
+			opts := logout.ListOptions{Order: logout.ActiveFirst, Limit: pageSize}
+			for {
+				page, err := s.ListSessions(b.Context(), opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				pages++
+				if len(page) < pageSize {
+					break
+				}
+				opts.After = logout.CursorOf(page[len(page)-1])
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(pages), "ns/page")
+	})
 }

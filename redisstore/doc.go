@@ -19,16 +19,24 @@
 //
 // Every key starts with [Options.Prefix]:
 //
-//	s:<id>      hash: user, roles (JSON), created, last_seen, deadline (Unix µs), name
+//	s:<id>      hash: user, roles (JSON), created, last_seen, deadline (Unix µs), name,
+//	            ua, addr, tags (JSON)
 //	u:<user>    sorted set of the user's session IDs, scored by created µs
+//	a:<addr>    sorted set of the session IDs at the address, scored by created µs
+//	t:<tag>     set of the IDs of the sessions carrying the tag
 //	created     sorted set of every session ID, scored by created µs
+//	seen        sorted set of every session ID, scored by last_seen µs
 //	deadlines   sorted set of every session ID, scored by deadline µs
 //	events      sorted set of the sign-out log (JSON), scored by time µs
 //	e:<id>      string: the session's newest event (JSON), kept 30 days
 //	seq         counter that numbers the events
 //	settings    hash: version, json
+//	schema      string: the layout's version (3)
 //
-// README.md shows the layout in full.
+// README.md shows the layout in full. Data of an older layout is upgraded
+// by the first [Store.DeleteEvents] (the Manager's first sweep): for
+// layout 2 it fills seen from the sessions' last_seen; their user agent,
+// address and tags read as empty.
 //
 // # Atomicity
 //
@@ -43,11 +51,16 @@
 //
 // # Pages and counts
 //
-// [Store.CountSessions] is ZCARD of created or of the user's zset.
-// [Store.ListSessions] reads a page from the same zsets: Redis orders
-// members of equal score byte by byte, so IDs scored by their creation
-// time come in the store contract's order, Created then ID, and a script
-// finds the cursor by rank in O(log N). README.md explains how.
+// [Store.CountSessions] is ZCARD of created, of the user's or of the
+// address's zset (ZINTERCARD of both for a user at an address).
+// [Store.ListSessions] walks the zset of its order: created from either
+// end (OldestFirst, NewestFirst), seen from the top (ActiveFirst),
+// deadlines (EndingFirst), or the user's or the address's (their sessions
+// by creation). Redis orders members of equal score byte by byte, so a
+// zset scored by a time is in the contract's order, the time then the ID,
+// and a script finds the cursor by rank in O(log N). The sessions of a user
+// or an address in the other orders are read whole and sorted, being few.
+// [Store.EndSessions] by tag scans the tag's set. README.md explains how.
 //
 // # Expiry
 //

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 
@@ -59,13 +60,15 @@ type Store struct {
 	margin  time.Duration
 	channel string
 
-	deadlines, created, events, seq, settings, history, schema string // keys
+	deadlines, created, seen, events, seq, settings, history, schema string // keys
 }
 
 // dataVersion is the version of the data's layout that this package
 // writes: 2 added the user's events zsets and the settings history,
-// which upgradeScript builds for data written before.
-const dataVersion = 2
+// which upgradeScript builds for data written before; 3 added the
+// session's user agent, address and tags, the address and tag indexes
+// and the seen zset, which backfillSeenScript builds for data of layout 2.
+const dataVersion = 3
 
 var (
 	_ logout.Store   = (*Store)(nil)
@@ -100,7 +103,7 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	p := opts.Prefix
 	return &Store{
 		client: client, prefix: p, margin: opts.Margin, channel: opts.Channel,
-		deadlines: p + "deadlines", created: p + "created", events: p + "events", seq: p + "seq", settings: p + "settings",
+		deadlines: p + "deadlines", created: p + "created", seen: p + "seen", events: p + "events", seq: p + "seq", settings: p + "settings",
 		history: p + "history", schema: p + "schema",
 	}, nil
 }
@@ -118,15 +121,18 @@ func hasHashTag(key string) bool {
 
 func (s *Store) sessionKey(id string) string   { return s.prefix + "s:" + id }
 func (s *Store) userKey(user string) string    { return s.prefix + "u:" + user }
+func (s *Store) addrKey(addr string) string    { return s.prefix + "a:" + addr }
+func (s *Store) tagKey(tag string) string      { return s.prefix + "t:" + tag }
 func (s *Store) eventKey(id string) string     { return s.prefix + "e:" + id }
 func (s *Store) userEventsKey(u string) string { return s.prefix + "eu:" + u }
 
 func micros(t time.Time) string { return strconv.FormatInt(t.UnixMicro(), 10) }
 
 // sessionFields are the hash fields that parseSession reads, in order.
-// The last, name, is missing from the hashes of sessions that a version
-// before it created.
-var sessionFields = []string{"user", "roles", "created", "last_seen", "deadline", "name"}
+// Those from name on are missing from the hashes of sessions that a
+// version before them created (name before layout 2; ua, addr and tags
+// before layout 3), and read as empty.
+var sessionFields = []string{"user", "roles", "created", "last_seen", "deadline", "name", "ua", "addr", "tags"}
 
 // parseSession builds a session from the values of sessionFields. It
 // reports false if the hash is missing.
@@ -134,8 +140,10 @@ func parseSession(id string, v []any) (logout.Session, bool, error) {
 	if len(v) != len(sessionFields) || v[0] == nil {
 		return logout.Session{}, false, nil
 	}
-	if v[5] == nil {
-		v[5] = "" // no name
+	for i := 5; i < len(v); i++ {
+		if v[i] == nil {
+			v[i] = "" // an older layout's session
+		}
 	}
 	str := make([]string, len(v))
 	for i, x := range v {
@@ -145,9 +153,17 @@ func parseSession(id string, v []any) (logout.Session, bool, error) {
 		}
 		str[i] = s
 	}
-	sess := logout.Session{ID: id, UserID: str[0], UserName: str[5]}
+	sess := logout.Session{ID: id, UserID: str[0], UserName: str[5], UserAgent: str[6], Address: str[7]}
 	if err := json.Unmarshal([]byte(str[1]), &sess.Roles); err != nil {
 		return logout.Session{}, false, fmt.Errorf("session %q: roles: %w", id, err)
+	}
+	if str[8] != "" {
+		if err := json.Unmarshal([]byte(str[8]), &sess.Tags); err != nil {
+			return logout.Session{}, false, fmt.Errorf("session %q: tags: %w", id, err)
+		}
+		if len(sess.Tags) == 0 {
+			sess.Tags = nil
+		}
 	}
 	for i, t := range []*time.Time{&sess.Created, &sess.LastSeen, &sess.Deadline} {
 		n, err := strconv.ParseInt(str[2+i], 10, 64)
@@ -159,15 +175,27 @@ func parseSession(id string, v []any) (logout.Session, bool, error) {
 	return sess, true, nil
 }
 
-// CreateSession implements [logout.Store].
+// CreateSession implements [logout.Store]. Tags must be valid UTF-8: the
+// hash keeps them as JSON, which the scripts decode.
 func (s *Store) CreateSession(ctx context.Context, sess logout.Session) error {
 	roles, err := json.Marshal(sess.Roles)
 	if err != nil {
 		return fmt.Errorf("redisstore: create session: %w", err)
 	}
-	n, err := createScript.Run(ctx, s.client, []string{s.sessionKey(sess.ID), s.deadlines, s.created},
+	for _, t := range sess.Tags {
+		if !utf8.ValidString(t) {
+			return fmt.Errorf("redisstore: create session: tag %q is not valid UTF-8", t)
+		}
+	}
+	tags := []byte("[]")
+	if len(sess.Tags) > 0 {
+		if tags, err = json.Marshal(sess.Tags); err != nil {
+			return fmt.Errorf("redisstore: create session: %w", err)
+		}
+	}
+	n, err := createScript.Run(ctx, s.client, []string{s.sessionKey(sess.ID), s.deadlines, s.created, s.seen},
 		s.prefix, sess.ID, sess.UserID, roles, micros(sess.Created), micros(sess.LastSeen),
-		micros(sess.Deadline), s.margin.Milliseconds(), sess.UserName).Int()
+		micros(sess.Deadline), s.margin.Milliseconds(), sess.UserName, sess.UserAgent, sess.Address, tags).Int()
 	switch {
 	case err != nil:
 		return fmt.Errorf("redisstore: create session: %w", err)
@@ -196,7 +224,7 @@ func (s *Store) Session(ctx context.Context, id string) (logout.Session, error) 
 // TouchSession implements [logout.Store]. It sets the session's key to
 // expire Margin after deadline (or after now, if that is later).
 func (s *Store) TouchSession(ctx context.Context, id string, seen, deadline time.Time) error {
-	n, err := touchScript.Run(ctx, s.client, []string{s.sessionKey(id), s.deadlines},
+	n, err := touchScript.Run(ctx, s.client, []string{s.sessionKey(id), s.deadlines, s.seen},
 		s.prefix, id, micros(seen), micros(deadline), s.margin.Milliseconds()).Int()
 	switch {
 	case err != nil:
@@ -231,85 +259,206 @@ func (s *Store) SetDeadlines(ctx context.Context, updates []logout.DeadlineUpdat
 }
 
 // CountSessions implements [logout.Store] with ZCARD of the created
-// index or of the user's: O(1). Until a page, a sweep or an end meets
-// them, entries of sessions that Redis expired by itself (see
-// [Options.Margin]) are counted.
+// index, the user's or the address's: O(1); for a user at an address,
+// ZINTERCARD of the user's and the address's, O(the user's sessions).
+// Until a page, a sweep or an end meets them, entries of sessions that
+// Redis expired by itself (see [Options.Margin]) are counted.
 func (s *Store) CountSessions(ctx context.Context, opts logout.ListOptions) (int, error) {
-	userID := opts.UserID // TODO(devices): count by address
-	key := s.created
-	if userID != "" {
-		key = s.userKey(userID)
+	var cmd *redis.IntCmd
+	switch {
+	case opts.UserID != "" && opts.Address != "":
+		cmd = s.client.ZInterCard(ctx, 0, s.userKey(opts.UserID), s.addrKey(opts.Address))
+	case opts.UserID != "":
+		cmd = s.client.ZCard(ctx, s.userKey(opts.UserID))
+	case opts.Address != "":
+		cmd = s.client.ZCard(ctx, s.addrKey(opts.Address))
+	default:
+		cmd = s.client.ZCard(ctx, s.created)
 	}
-	n, err := s.client.ZCard(ctx, key).Result()
+	n, err := cmd.Result()
 	if err != nil {
 		return 0, fmt.Errorf("redisstore: count sessions: %w", err)
 	}
 	return int(n), nil
 }
 
-// ListSessions implements [logout.Store]. It reads the created index, or
-// the user's, from the cursor on, at most [batch] sessions per script, so
-// its cost grows with the page; entries of sessions that Redis expired by
-// itself are dropped on the way and not returned. Created must lie within
-// 2^53 µs of 1970 (the years 1685 to 2255), where a zset score is exact.
-func (s *Store) ListSessions(ctx context.Context, opts logout.ListOptions) ([]logout.Session, error) {
-	key := s.created
-	if opts.UserID != "" {
-		key = s.userKey(opts.UserID)
+// walkIndex returns the index zset whose order is opts.Order among the
+// sessions opts selects, and whether to walk it from its highest member
+// down; ok is false when there is none, for a user's or an address's
+// sessions in an order by activity or deadline, or a user's at an
+// address.
+func (s *Store) walkIndex(opts logout.ListOptions) (key string, desc, ok bool) {
+	filtered := opts.UserID != "" || opts.Address != ""
+	switch opts.Order {
+	case logout.ActiveFirst:
+		return s.seen, true, !filtered
+	case logout.EndingFirst:
+		return s.deadlines, false, !filtered
 	}
-	after, afterID := "", ""
+	desc = opts.Order == logout.NewestFirst
+	switch {
+	case opts.UserID != "" && opts.Address != "":
+		return "", false, false
+	case opts.UserID != "":
+		return s.userKey(opts.UserID), desc, true
+	case opts.Address != "":
+		return s.addrKey(opts.Address), desc, true
+	}
+	return s.created, desc, true
+}
+
+// ListSessions implements [logout.Store]. It walks the index zset of the
+// order (created, from either end, for OldestFirst and NewestFirst; seen
+// from its highest member for ActiveFirst; deadlines for EndingFirst; the
+// user's or the address's for their sessions by creation) from the cursor
+// on, at most [batch] sessions per script, so its cost grows with the
+// page; entries of sessions that Redis expired by itself are dropped on
+// the way and not returned. The sessions of a user or an address in the
+// other orders, and a user's at an address, are read whole from the
+// user's or the address's zset and sorted, being few. Times must lie
+// within 2^53 µs of 1970 (the years 1685 to 2255), where a zset score is
+// exact.
+func (s *Store) ListSessions(ctx context.Context, opts logout.ListOptions) ([]logout.Session, error) {
+	if opts.Limit <= 0 {
+		return nil, nil
+	}
+	key, desc, ok := s.walkIndex(opts)
+	if !ok {
+		out, err := s.listSorted(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: list sessions: %w", err)
+		}
+		return out, nil
+	}
+	var after cursor
 	if !opts.After.IsZero() {
-		after, afterID = micros(opts.After.Created), opts.After.ID
+		after = cursorOf(opts.Order, opts.After.Session())
 	}
 	var out []logout.Session
 	for len(out) < opts.Limit {
 		want := min(opts.Limit-len(out), batch)
-		res, err := pageScript.Run(ctx, s.client, []string{key, s.deadlines, s.created},
-			s.prefix, after, afterID, want).Slice()
+		page, scanned, err := s.page(ctx, key, after, want, desc)
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: list sessions: %w", err)
 		}
-		scanned, _ := res[0].(int64)
-		for _, r := range res[1:] {
-			row, _ := r.([]any)
-			if len(row) != 1+len(sessionFields) {
-				return nil, fmt.Errorf("redisstore: list sessions: bad script reply %v", r)
-			}
-			id, _ := row[0].(string)
-			sess, ok, err := parseSession(id, row[1:])
-			if err != nil {
-				return nil, fmt.Errorf("redisstore: list sessions: %w", err)
-			}
-			if ok {
-				out = append(out, sess)
-			}
-		}
-		if int(scanned) < want {
+		out = append(out, page...)
+		if scanned < want {
 			break // the end of the index
 		}
 		// Go on after the last session returned. The script dropped the
 		// expired entries it met, so a window of only those still moves
 		// the walk on.
 		if n := len(out); n > 0 {
-			after, afterID = micros(out[n-1].Created), out[n-1].ID
+			after = cursorOf(opts.Order, out[n-1])
+		}
+	}
+	return out, nil
+}
+
+// listSorted returns the page of ListSessions for the sessions of a user,
+// or of an address, in any order: it reads them all, from the user's
+// zset or else the address's, and sorts them.
+func (s *Store) listSorted(ctx context.Context, opts logout.ListOptions) ([]logout.Session, error) {
+	key := s.addrKey(opts.Address)
+	if opts.UserID != "" {
+		key = s.userKey(opts.UserID)
+	}
+	var (
+		all   []logout.Session
+		after cursor
+	)
+	for {
+		page, scanned, err := s.page(ctx, key, after, batch, false)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if scanned < batch {
+			break
+		}
+		if n := len(all); n > 0 {
+			after = cursorOf(logout.OldestFirst, all[n-1])
+		}
+	}
+	start := opts.After.Session()
+	all = slices.DeleteFunc(all, func(x logout.Session) bool {
+		return (opts.Address != "" && x.Address != opts.Address) ||
+			(!opts.After.IsZero() && opts.Order.Compare(x, start) <= 0)
+	})
+	slices.SortFunc(all, opts.Order.Compare)
+	return all[:min(len(all), opts.Limit)], nil
+}
+
+// A cursor is a position in an index zset: a score and a member, or none
+// (the zero cursor) for the first member.
+type cursor struct{ score, id string }
+
+// cursorOf returns the position of x in the index of order o.
+func cursorOf(o logout.SessionOrder, x logout.Session) cursor {
+	t, _ := o.Key(x)
+	return cursor{micros(t), x.ID}
+}
+
+// page runs pageScript on the index zset key: up to want sessions after
+// the cursor, and how many members it read (expired ones included).
+func (s *Store) page(ctx context.Context, key string, after cursor, want int, desc bool) ([]logout.Session, int, error) {
+	dir := "0"
+	if desc {
+		dir = "1"
+	}
+	res, err := pageScript.Run(ctx, s.client, []string{key, s.deadlines, s.created, s.seen},
+		s.prefix, after.score, after.id, want, dir).Slice()
+	if err != nil {
+		return nil, 0, err
+	}
+	out, err := parseRows(res[1:])
+	scanned, _ := res[0].(int64)
+	return out, int(scanned), err
+}
+
+// parseRows parses the session rows of a script's reply.
+func parseRows(rows []any) ([]logout.Session, error) {
+	var out []logout.Session
+	for _, r := range rows {
+		row, _ := r.([]any)
+		if len(row) != 1+len(sessionFields) {
+			return nil, fmt.Errorf("bad script reply %v", r)
+		}
+		id, _ := row[0].(string)
+		sess, ok, err := parseSession(id, row[1:])
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, sess)
 		}
 	}
 	return out, nil
 }
 
 // scan calls fn with pages of at most batch session IDs from an index
-// zset (deadlines, or a user's), as ZSCAN returns them: every session that
-// exists for the whole scan comes at least once.
-func (s *Store) scan(ctx context.Context, index string, fn func(ids []string) error) error {
+// zset (deadlines, or a user's), as ZSCAN returns them, or from a set (a
+// tag's) as SSCAN does: every session that exists for the whole scan comes
+// at least once.
+func (s *Store) scan(ctx context.Context, index string, set bool, fn func(ids []string) error) error {
 	var cursor uint64
 	for {
-		kv, next, err := s.client.ZScan(ctx, index, cursor, "", batch).Result()
-		if err != nil {
-			return err
-		}
-		ids := make([]string, 0, len(kv)/2)
-		for i := 0; i < len(kv); i += 2 {
-			ids = append(ids, kv[i])
+		var ids []string
+		var next uint64
+		if set {
+			var err error
+			if ids, next, err = s.client.SScan(ctx, index, cursor, "", batch).Result(); err != nil {
+				return err
+			}
+		} else {
+			kv, n, err := s.client.ZScan(ctx, index, cursor, "", batch).Result()
+			if err != nil {
+				return err
+			}
+			for i := 0; i < len(kv); i += 2 {
+				ids = append(ids, kv[i])
+			}
+			next = n
 		}
 		for page := range slices.Chunk(ids, batch) {
 			if err := fn(page); err != nil {
@@ -338,27 +487,22 @@ func (s *Store) ExpiredSessions(ctx context.Context, t time.Time, limit int) ([]
 	seen := make(map[string]bool)
 	for offset := 0; len(out) < limit; {
 		want := min(limit-len(out), batch)
-		res, err := expiredScript.Run(ctx, s.client, []string{s.deadlines, s.created},
+		res, err := expiredScript.Run(ctx, s.client, []string{s.deadlines, s.created, s.seen},
 			s.prefix, micros(t), offset, want).Slice()
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: expired sessions: %w", err)
 		}
 		scanned, _ := res[0].(int64)
-		for _, r := range res[1:] {
-			row, _ := r.([]any)
-			if len(row) != 1+len(sessionFields) {
-				return nil, fmt.Errorf("redisstore: expired sessions: bad script reply %v", r)
-			}
-			id, _ := row[0].(string)
-			sess, ok, err := parseSession(id, row[1:])
-			if err != nil {
-				return nil, fmt.Errorf("redisstore: expired sessions: %w", err)
-			}
-			offset++
+		page, err := parseRows(res[1:])
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: expired sessions: %w", err)
+		}
+		offset += len(page)
+		for _, x := range page {
 			// A session touched between two batches may come twice.
-			if ok && !seen[id] {
-				seen[id] = true
-				out = append(out, sess)
+			if !seen[x.ID] {
+				seen[x.ID] = true
+				out = append(out, x)
 			}
 		}
 		if int(scanned) < want {
@@ -371,8 +515,8 @@ func (s *Store) ExpiredSessions(ctx context.Context, t time.Time, limit int) ([]
 // EndSessions implements [logout.Store]. It ends the selected sessions in
 // batches of scripts; each session is deleted, dropped from the indexes
 // and logged in one atomic step. Ending a user's or all sessions scans
-// the user's index or the deadlines index: sessions created meanwhile may
-// or may not be ended. If it fails midway, it returns the events of the
+// the user's index or the deadlines index, by tag the tag's set: sessions
+// created meanwhile may or may not be ended. If it fails midway, it returns the events of the
 // sessions it did end along with the error. reason must be valid.
 func (s *Store) EndSessions(ctx context.Context, sel logout.Selector, reason logout.Reason, at time.Time) ([]logout.Event, error) {
 	if err := sel.Validate(); err != nil {
@@ -388,8 +532,8 @@ func (s *Store) EndSessions(ctx context.Context, sel logout.Selector, reason log
 	var out []logout.Event
 	end := func(ids []string) error {
 		args := append([]any{s.prefix, s.channel, reason.String(), micros(at), seenBy, sel.Except,
-			sel.UserID, eventKeyTTL.Milliseconds()}, toAny(ids)...)
-		res, err := endScript.Run(ctx, s.client, []string{s.deadlines, s.events, s.seq, s.created}, args...).StringSlice()
+			sel.UserID, eventKeyTTL.Milliseconds(), sel.Tag}, toAny(ids)...)
+		res, err := endScript.Run(ctx, s.client, []string{s.deadlines, s.events, s.seq, s.created, s.seen}, args...).StringSlice()
 		if err != nil {
 			return err
 		}
@@ -407,9 +551,11 @@ func (s *Store) EndSessions(ctx context.Context, sel logout.Selector, reason log
 			}
 		}
 	case sel.UserID != "":
-		err = s.scan(ctx, s.userKey(sel.UserID), end)
+		err = s.scan(ctx, s.userKey(sel.UserID), false, end)
+	case sel.Tag != "":
+		err = s.scan(ctx, s.tagKey(sel.Tag), true, end)
 	default:
-		err = s.scan(ctx, s.deadlines, end)
+		err = s.scan(ctx, s.deadlines, false, end)
 	}
 	if err != nil {
 		// The sessions in out did end: report them with the error.
@@ -551,22 +697,35 @@ func (s *Store) DeleteEvents(ctx context.Context, before time.Time) (int, error)
 	}
 }
 
-// upgrade runs upgradeScript until the data is at dataVersion; once it
-// is, it costs one GET.
+// upgrade brings the data to dataVersion: upgradeScript to layout 2,
+// then backfillSeenScript to layout 3, each a batch at a time. Once the
+// data is at dataVersion it costs one GET.
 func (s *Store) upgrade(ctx context.Context) error {
 	v, err := s.client.Get(ctx, s.schema).Int()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return err
 	}
-	for start := 0; v < dataVersion; start += batch {
+	for start := 0; v < 2; start += batch {
 		n, err := upgradeScript.Run(ctx, s.client, []string{s.events, s.schema, s.settings, s.history},
-			s.prefix, start, batch, dataVersion).Int()
+			s.prefix, start, batch, 2).Int()
 		if err != nil {
-			return fmt.Errorf("upgrade: %w", err)
+			return fmt.Errorf("upgrade to layout 2: %w", err)
 		}
 		if n < batch {
-			return nil
+			break
 		}
+	}
+	for after := (cursor{}); v < 3; {
+		res, err := backfillSeenScript.Run(ctx, s.client, []string{s.created, s.seen, s.schema},
+			s.prefix, after.score, after.id, batch, 3).Slice()
+		if err != nil {
+			return fmt.Errorf("upgrade to layout 3: %w", err)
+		}
+		if n, _ := res[0].(int64); n < batch {
+			break
+		}
+		after.score, _ = res[1].(string)
+		after.id, _ = res[2].(string)
 	}
 	return nil
 }

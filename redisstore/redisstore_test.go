@@ -92,7 +92,8 @@ func TestSessionKeyExpiresAtDeadlinePlusMargin(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			prefix := redistest.RedisPrefix(t, c)
 			s := newStore(t, c, redisstore.Options{Prefix: prefix, Margin: tt.margin})
-			sess := logout.Session{ID: "a", UserID: "alice", Created: now, LastSeen: now, Deadline: now.Add(15 * time.Minute)}
+			sess := logout.Session{ID: "a", UserID: "alice", Created: now, LastSeen: now, Deadline: now.Add(15 * time.Minute),
+				Address: "192.0.2.1", Tags: []string{"sso:1", "x"}}
 			if err := s.CreateSession(t.Context(), sess); err != nil {
 				t.Fatal(err)
 			}
@@ -102,8 +103,10 @@ func TestSessionKeyExpiresAtDeadlinePlusMargin(t *testing.T) {
 				if got := expireTime(t, c, prefix+"s:a"); !got.Equal(want) {
 					t.Fatalf("session key expires at %v, want %v", got, want)
 				}
-				if got := expireTime(t, c, prefix+"u:alice"); got.Before(want) {
-					t.Fatalf("user index expires at %v, before its session (%v)", got, want)
+				for _, key := range []string{"u:alice", "a:192.0.2.1", "t:sso:1", "t:x"} {
+					if got := expireTime(t, c, prefix+key); got.Before(want) {
+						t.Fatalf("index %s expires at %v, before its session (%v)", key, got, want)
+					}
 				}
 			}
 			check(sess.Deadline)
@@ -269,7 +272,7 @@ func TestPagesSkipSessionsRedisForgot(t *testing.T) {
 			if got, want := fmt.Sprint(pages), "[[s0 s1 s2] [s8 s9]]"; got != want {
 				t.Fatalf("pages %s, want %s", got, want)
 			}
-			for _, key := range []string{"created", "deadlines", "u:alice"} {
+			for _, key := range []string{"created", "deadlines", "seen", "u:alice"} {
 				want := int64(5) // the live sessions
 				if key == "u:alice" && user == "" {
 					// A page of everyone's cannot know the user of a
@@ -672,6 +675,41 @@ func TestLargeSelections(t *testing.T) {
 	}
 }
 
+// TestLargeTagSelection ends a tag's sessions over several scans of its
+// set and scripts.
+func TestLargeTagSelection(t *testing.T) {
+	c := redistest.Redis(t)
+	s := newStore(t, c, redisstore.Options{Prefix: redistest.RedisPrefix(t, c)})
+	ctx := t.Context()
+	now := time.Now().Truncate(time.Microsecond)
+	const n = 700
+	for i := range n {
+		sess := logout.Session{ID: fmt.Sprintf("s%03d", i), UserID: fmt.Sprintf("u%d", i%5), Created: now, LastSeen: now,
+			Deadline: now.Add(time.Hour), Address: "198.51.100.7", Tags: []string{"big", fmt.Sprintf("own:%d", i)}}
+		if i%2 == 1 {
+			sess.Tags = sess.Tags[1:]
+		}
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, err := s.EndSessions(ctx, logout.Selector{Tag: "big", Except: "s000"}, logout.ReasonForced, now)
+	if err != nil || len(evs) != n/2-1 {
+		t.Fatalf("EndSessions(Tag big) ended %d, %v; want %d", len(evs), err, n/2-1)
+	}
+	for _, tt := range []struct {
+		opts logout.ListOptions
+		want int
+	}{
+		{logout.ListOptions{Address: "198.51.100.7"}, n/2 + 1},
+		{logout.ListOptions{UserID: "u1", Address: "198.51.100.7"}, n / 10},
+	} {
+		if got, err := s.CountSessions(ctx, tt.opts); err != nil || got != tt.want {
+			t.Fatalf("CountSessions(%+v) = %d, %v; want %d", tt.opts, got, err, tt.want)
+		}
+	}
+}
+
 // TestUpgradeOfOlderData: events and settings written before the event
 // queries are found by user and in the history after the first prune.
 func TestUpgradeOfOlderData(t *testing.T) {
@@ -699,5 +737,134 @@ func TestUpgradeOfOlderData(t *testing.T) {
 	hs, err := s.SettingsHistory(ctx, logout.HistoryQuery{Limit: 10})
 	if err != nil || len(hs) != 1 || hs[0].Version != 3 || hs[0].Lifetime != 600*time.Second {
 		t.Fatalf("history after the upgrade = %+v, %v; want version 3", hs, err)
+	}
+}
+
+// TestEndLeavesNoIndexEntry: ending a session, by any selector, removes
+// it from every index, its address's and its tags' included, and an
+// index left empty is gone; an end by tag also drops the entries of
+// sessions that Redis forgot.
+func TestEndLeavesNoIndexEntry(t *testing.T) {
+	c := redistest.Redis(t)
+	ctx := t.Context()
+	now := time.Now().Truncate(time.Microsecond)
+	for _, sel := range []logout.Selector{{IDs: []string{"a"}}, {UserID: "alice"}, {All: true}, {Tag: "x"}} {
+		t.Run(fmt.Sprintf("%+v", sel), func(t *testing.T) {
+			prefix := redistest.RedisPrefix(t, c)
+			s := newStore(t, c, redisstore.Options{Prefix: prefix})
+			sess := logout.Session{ID: "a", UserID: "alice", Created: now, LastSeen: now, Deadline: now.Add(time.Hour),
+				UserAgent: "Firefox", Address: "192.0.2.1", Tags: []string{"x", "y"}}
+			if err := s.CreateSession(ctx, sess); err != nil {
+				t.Fatal(err)
+			}
+			if evs, err := s.EndSessions(ctx, sel, logout.ReasonForced, now); err != nil || len(evs) != 1 {
+				t.Fatalf("EndSessions = %v, %v; want a's event", evs, err)
+			}
+			keys, err := c.Keys(ctx, prefix+"*").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(keys)
+			want := []string{prefix + "e:a", prefix + "eu:alice", prefix + "events", prefix + "seq"}
+			if !slices.Equal(keys, want) {
+				t.Fatalf("keys after the end %q, want %q", keys, want)
+			}
+		})
+	}
+	// An end by tag drops the tag set's entries of sessions that Redis
+	// forgot, and finds the others.
+	prefix := redistest.RedisPrefix(t, c)
+	s := newStore(t, c, redisstore.Options{Prefix: prefix})
+	for _, id := range []string{"a", "b"} {
+		if err := s.CreateSession(ctx, logout.Session{ID: id, UserID: "u", Created: now, LastSeen: now, Deadline: now, Tags: []string{"x"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Del(ctx, prefix+"s:a").Err(); err != nil { // what Redis does at deadline plus margin
+		t.Fatal(err)
+	}
+	evs, err := s.EndSessions(ctx, logout.Selector{Tag: "x"}, logout.ReasonForced, now)
+	if err != nil || len(evs) != 1 || evs[0].SessionID != "b" {
+		t.Fatalf("EndSessions(Tag x) = %+v, %v; want b's event", evs, err)
+	}
+	if n, err := c.Exists(ctx, prefix+"t:x").Result(); err != nil || n != 0 {
+		t.Fatalf("t:x still exists (%d, %v)", n, err)
+	}
+}
+
+// TestUpgradeOfLayout2: sessions written by layout 2 (no user agent,
+// address or tags; no seen index) read with those empty, and come in an
+// ActiveFirst walk once the first prune has upgraded the data.
+func TestUpgradeOfLayout2(t *testing.T) {
+	c := redistest.Redis(t)
+	prefix := redistest.RedisPrefix(t, c)
+	s := newStore(t, c, redisstore.Options{Prefix: prefix})
+	ctx := t.Context()
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var want []string // ActiveFirst
+	const n = 600     // more than a batch of the upgrade
+	for i := range n {
+		id := fmt.Sprintf("s%03d", i)
+		// Pairs share a second of activity, threes a microsecond of
+		// creation, one of which the upgrade's batches split.
+		sess := logout.Session{ID: id, UserID: fmt.Sprintf("u%d", i%7), Created: base.Add(time.Duration(i/3) * time.Microsecond),
+			LastSeen: base.Add(time.Duration(i/2) * time.Second), Deadline: base.Add(time.Hour)}
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, id)
+	}
+	slices.Reverse(want)
+	// What layout 2 wrote: no new fields in the hashes, no seen index.
+	for i := range n {
+		if err := c.HDel(ctx, fmt.Sprintf("%ss:s%03d", prefix, i), "ua", "addr", "tags").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Del(ctx, prefix+"seen").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(ctx, prefix+"schema", 2, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// A touch before the upgrade puts its session in the index.
+	if err := s.TouchSession(ctx, "s000", base.Add(time.Hour), base.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	want = append([]string{"s000"}, want[:n-1]...)
+	active := func() []string {
+		t.Helper()
+		var ids []string
+		opts := logout.ListOptions{Order: logout.ActiveFirst, Limit: 100}
+		for {
+			page, err := s.ListSessions(ctx, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, sessionIDs(page)...)
+			if len(page) < opts.Limit {
+				return ids
+			}
+			opts.After = logout.CursorOf(page[len(page)-1])
+		}
+	}
+	if got := active(); !slices.Equal(got, []string{"s000"}) {
+		t.Fatalf("ActiveFirst before the upgrade = %v, want only the touched s000", got)
+	}
+	if _, err := s.DeleteEvents(ctx, base); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Get(ctx, prefix+"schema").Int(); err != nil || v != 3 {
+		t.Fatalf("layout after the upgrade = %d, %v; want 3", v, err)
+	}
+	if got := active(); !slices.Equal(got, want) {
+		t.Fatalf("ActiveFirst after the upgrade = %d sessions %v...; want %d, %v...", len(got), got[:min(5, len(got))], len(want), want[:5])
+	}
+	x, err := s.Session(ctx, "s001")
+	if err != nil || x.UserAgent != "" || x.Address != "" || x.Tags != nil || x.UserID != "u1" {
+		t.Fatalf("Session(s001) after the upgrade = %+v, %v; want no device, address or tags", x, err)
+	}
+	if evs, err := s.EndSessions(ctx, logout.Selector{UserID: "u1"}, logout.ReasonForced, base); err != nil || len(evs) != (n+5)/7 {
+		t.Fatalf("EndSessions(u1) after the upgrade ended %d, %v; want %d", len(evs), err, (n+5)/7)
 	}
 }

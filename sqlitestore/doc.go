@@ -23,10 +23,22 @@
 // for each other's write lock up to [Options.BusyTimeout]. The file runs in
 // WAL mode, so readers never wait for writers.
 //
+// # Changes
+//
+// A Store is a [logout.Watcher]: [Store.EndSessions] and
+// [Store.SaveSettings] append what they changed to a change log in their
+// own transaction, and [Store.Watch] reads it when SQLite says that another
+// connection wrote to the file (PRAGMA data_version, asked every
+// [Options.PollInterval]), so that a Manager hears within a fraction of a
+// second what another process on the same file changed.
+//
 // # Schema
 //
-// The file holds the tables sessions, events and settings, and
-// schema_version, whose one row is the schema version. [New] applies the
+// The file holds the tables sessions (with each session's user agent,
+// address and tags), session_tags (the sessions of each tag), events,
+// settings, settings_history, changes (the change log that [Store.Watch]
+// reads) and schema_version, whose one row is the schema version (5 in
+// this version of the package). [New] applies the
 // missing migration steps in one transaction, and refuses a file of a
 // newer version with [ErrSchemaTooNew]. Times are INTEGER Unix
 // microseconds and come back in UTC. Give the store a file of its own:

@@ -4,20 +4,27 @@ import "github.com/gologout/logout"
 
 // The queries whose plans store_test.go checks with EXPLAIN QUERY PLAN.
 const (
-	SessionQuery       = sessionQuery
-	TouchQuery         = touchQuery
-	SetDeadlineQuery   = setDeadlineQuery
-	ListAllQuery       = listAllQuery
-	ListAllAfterQuery  = listAllAfterQuery
-	ListUserQuery      = listUserQuery
-	ListUserAfterQuery = listUserAfterQuery
-	CountAllQuery      = countAllQuery
-	CountUserQuery     = countUserQuery
-	ExpiredQuery       = expiredQuery
-	EventQuery         = eventQuery
-	DeleteEventsQuery  = deleteEventsQuery
-	MaxIDs             = maxIDs
+	SessionQuery          = sessionQuery
+	TouchQuery            = touchQuery
+	SetDeadlineQuery      = setDeadlineQuery
+	CountAllQuery         = countAllQuery
+	CountUserQuery        = countUserQuery
+	CountAddressQuery     = countAddressQuery
+	CountUserAddressQuery = countUserAddressQuery
+	ChangesAfterQuery     = changesAfterQuery
+	LastChangeQuery       = lastChangeQuery
+	PruneChangesQuery     = pruneChangesQuery
+	KeepChanges           = keepChanges
+	UntagQuery            = untagQuery
+	ExpiredQuery          = expiredQuery
+	EventQuery            = eventQuery
+	DeleteEventsQuery     = deleteEventsQuery
+	MaxIDs                = maxIDs
 )
+
+// ListQuery returns the SELECT of ListSessions for opts, with its
+// arguments.
+func ListQuery(opts logout.ListOptions) (string, []any) { return listQuery(opts) }
 
 // EventsQuery returns the SELECT of Events for q, with its arguments.
 func EventsQuery(q logout.EventQuery) (string, []any) { return eventsQuery(q) }

@@ -73,6 +73,31 @@ INSERT INTO settings_history (version, changed_at, data) SELECT version, 0, data
 	`
 ALTER TABLE sessions ADD COLUMN user_name TEXT NOT NULL DEFAULT '';
 `,
+	// Version 5. The session's device, address and tags, empty for the
+	// sessions of earlier versions (a column added with a default
+	// rewrites no row); the tags again in session_tags, where an end by
+	// tag looks them up; an index for each order of ListSessions that had
+	// none, and one on the address; the change log that Watch reads.
+	`
+ALTER TABLE sessions ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN address    TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN tags       TEXT NOT NULL DEFAULT '[]'; -- JSON array of strings
+CREATE INDEX sessions_seen ON sessions (last_seen, id);
+CREATE INDEX sessions_address ON sessions (address, user_id);
+
+CREATE TABLE session_tags (
+	tag        TEXT NOT NULL,
+	session_id TEXT NOT NULL,
+	PRIMARY KEY (tag, session_id)
+) WITHOUT ROWID;
+CREATE INDEX session_tags_session ON session_tags (session_id);
+
+CREATE TABLE changes (
+	seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+	kind       TEXT NOT NULL, -- ended, settings or all
+	session_id TEXT           -- the session ended, for kind ended
+);
+`,
 }
 
 // migrate brings the schema of db up to SchemaVersion in one immediate

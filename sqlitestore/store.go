@@ -30,9 +30,17 @@ type Options struct {
 	// in one process queue in Go rather than fail on SQLite's lock.
 	// Default (0): runtime.GOMAXPROCS(0), at least 2.
 	MaxOpenConns int
+	// PollInterval is how often [Store.Watch] asks SQLite whether another
+	// connection, of this process or another, wrote to the file, and so
+	// about the most that a change takes to be announced. Default (0):
+	// 200 ms.
+	PollInterval time.Duration
 }
 
-const defaultBusyTimeout = 5 * time.Second
+const (
+	defaultBusyTimeout  = 5 * time.Second
+	defaultPollInterval = 200 * time.Millisecond
+)
 
 // A Store is a [logout.Store] kept in an SQLite database file. It is safe
 // for concurrent use, and several processes may share one file on a local
@@ -47,9 +55,17 @@ type Store struct {
 
 	// Prepared statements for the request path.
 	getSession, touchSession, createSession, setDeadline *sql.Stmt
+
+	// readDSN opens a read-only connection, for Watch; poll is how often
+	// Watch looks for changes.
+	readDSN string
+	poll    time.Duration
 }
 
-var _ logout.Store = (*Store)(nil)
+var (
+	_ logout.Store   = (*Store)(nil)
+	_ logout.Watcher = (*Store)(nil)
+)
 
 // New opens the SQLite database at path, creating the file if it is
 // missing (its directory must exist), and brings its schema up to
@@ -93,14 +109,19 @@ func New(ctx context.Context, path string, opts Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}
-	r, err := sql.Open("sqlite", name+"?"+common+"&_pragma=query_only(1)")
+	readDSN := name + "?" + common + "&_pragma=query_only(1)"
+	r, err := sql.Open("sqlite", readDSN)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(conns)
 	r.SetMaxIdleConns(conns)
-	s := &Store{r: r, w: w}
+	poll := opts.PollInterval
+	if poll <= 0 {
+		poll = defaultPollInterval
+	}
+	s := &Store{r: r, w: w, readDSN: readDSN, poll: poll}
 	if err := s.prepare(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
@@ -122,21 +143,18 @@ func fileURI(path string) (string, error) {
 	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p), nil
 }
 
-const sessionColumns = `id, user_id, user_name, roles, created, last_seen, deadline`
+const sessionColumns = `id, user_id, user_name, roles, created, last_seen, deadline, user_agent, address, tags`
 
 // The queries of the request path and the sweeper, each served by an
 // index (see the EXPLAIN QUERY PLAN test).
 const (
 	sessionQuery = `SELECT ` + sessionColumns + ` FROM sessions WHERE id = ?`
-	// The pages of ListSessions: of everyone or of one user, from the
-	// start or after a cursor. (created, id) > (?, ?) is a row-value
-	// comparison that SQLite serves as a range on the index.
-	listAllQuery       = `SELECT ` + sessionColumns + ` FROM sessions ORDER BY created, id LIMIT ?`
-	listAllAfterQuery  = `SELECT ` + sessionColumns + ` FROM sessions WHERE (created, id) > (?, ?) ORDER BY created, id LIMIT ?`
-	listUserQuery      = `SELECT ` + sessionColumns + ` FROM sessions WHERE user_id = ? ORDER BY created, id LIMIT ?`
-	listUserAfterQuery = `SELECT ` + sessionColumns + ` FROM sessions WHERE user_id = ? AND (created, id) > (?, ?) ORDER BY created, id LIMIT ?`
-	countAllQuery      = `SELECT count(*) FROM sessions`
-	countUserQuery     = `SELECT count(*) FROM sessions WHERE user_id = ?`
+	// The counts of CountSessions: of everyone, of a user (sessions_user),
+	// of an address, of a user at an address (sessions_address).
+	countAllQuery         = `SELECT count(*) FROM sessions`
+	countUserQuery        = `SELECT count(*) FROM sessions WHERE user_id = ?`
+	countAddressQuery     = `SELECT count(*) FROM sessions WHERE address = ?`
+	countUserAddressQuery = `SELECT count(*) FROM sessions WHERE address = ? AND user_id = ?`
 
 	eventQuery        = `SELECT session_id, user_id, reason, at FROM events WHERE session_id = ? ORDER BY id DESC LIMIT 1`
 	expiredQuery      = `SELECT ` + sessionColumns + ` FROM sessions WHERE deadline <= ? ORDER BY deadline, id LIMIT ?`
@@ -155,7 +173,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	}
 	s.getSession = prep(s.r, sessionQuery)
 	s.touchSession = prep(s.w, touchQuery)
-	s.createSession = prep(s.w, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+	s.createSession = prep(s.w, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
 	s.setDeadline = prep(s.w, setDeadlineQuery)
 	return err
 }
@@ -191,23 +209,25 @@ func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
-func encodeRoles(roles []string) (string, error) {
-	if len(roles) == 0 {
+// encodeList returns a list of strings, the roles or tags of a session,
+// as a JSON array.
+func encodeList(list []string) (string, error) {
+	if len(list) == 0 {
 		return "[]", nil
 	}
-	b, err := json.Marshal(roles)
+	b, err := json.Marshal(list)
 	return string(b), err
 }
 
-func decodeRoles(s string) ([]string, error) {
+func decodeList(s string) ([]string, error) {
 	if s == "[]" || s == "" {
 		return nil, nil
 	}
-	var roles []string
-	if err := json.Unmarshal([]byte(s), &roles); err != nil {
-		return nil, fmt.Errorf("decode roles: %w", err)
+	var list []string
+	if err := json.Unmarshal([]byte(s), &list); err != nil {
+		return nil, err
 	}
-	return roles, nil
+	return list, nil
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -215,15 +235,18 @@ type scanner interface{ Scan(dest ...any) error }
 func scanSession(row scanner) (logout.Session, error) {
 	var (
 		x                       logout.Session
-		roles                   string
+		roles, tags             string
 		created, seen, deadline int64
 	)
-	if err := row.Scan(&x.ID, &x.UserID, &x.UserName, &roles, &created, &seen, &deadline); err != nil {
+	if err := row.Scan(&x.ID, &x.UserID, &x.UserName, &roles, &created, &seen, &deadline, &x.UserAgent, &x.Address, &tags); err != nil {
 		return logout.Session{}, err
 	}
 	var err error
-	if x.Roles, err = decodeRoles(roles); err != nil {
-		return logout.Session{}, fmt.Errorf("session %q: %w", x.ID, err)
+	if x.Roles, err = decodeList(roles); err != nil {
+		return logout.Session{}, fmt.Errorf("session %q: decode roles: %w", x.ID, err)
+	}
+	if x.Tags, err = decodeList(tags); err != nil {
+		return logout.Session{}, fmt.Errorf("session %q: decode tags: %w", x.ID, err)
 	}
 	x.Created, x.LastSeen, x.Deadline = fromMicros(created), fromMicros(seen), fromMicros(deadline)
 	return x, nil
@@ -250,26 +273,60 @@ func querySessions(ctx context.Context, db *sql.DB, query string, args ...any) (
 	return out, rows.Err()
 }
 
+// insertTagsQuery enters the tags of a session, a JSON array, in
+// session_tags.
+const insertTagsQuery = `INSERT OR IGNORE INTO session_tags (tag, session_id) SELECT value, ? FROM json_each(?)`
+
 // CreateSession implements [logout.Store]. A taken ID is
-// [logout.ErrConflict].
-func (s *Store) CreateSession(ctx context.Context, x logout.Session) error {
-	roles, err := encodeRoles(x.Roles)
+// [logout.ErrConflict]. A session with tags is one transaction that
+// enters it in sessions and its tags in session_tags; one without is one
+// statement.
+func (s *Store) CreateSession(ctx context.Context, x logout.Session) (err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("sqlitestore: create session: %w", err)
+		}
+	}()
+	roles, err := encodeList(x.Roles)
 	if err != nil {
-		return fmt.Errorf("sqlitestore: create session: %w", err)
+		return err
 	}
-	res, err := s.createSession.ExecContext(ctx, x.ID, x.UserID, x.UserName, roles,
-		micros(x.Created), micros(x.LastSeen), micros(x.Deadline))
+	tags, err := encodeList(x.Tags)
 	if err != nil {
-		return fmt.Errorf("sqlitestore: create session: %w", err)
+		return err
+	}
+	insert := s.createSession
+	var tx *sql.Tx
+	if len(x.Tags) > 0 {
+		if tx, err = s.w.BeginTx(ctx, nil); err != nil {
+			return err
+		}
+		defer func() {
+			if err != nil {
+				tx.Rollback()
+			}
+		}()
+		insert = tx.StmtContext(ctx, insert)
+	}
+	res, err := insert.ExecContext(ctx, x.ID, x.UserID, x.UserName, roles,
+		micros(x.Created), micros(x.LastSeen), micros(x.Deadline), x.UserAgent, x.Address, tags)
+	if err != nil {
+		return err
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("sqlitestore: create session: %w", err)
+		return err
 	}
 	if n == 0 {
-		return fmt.Errorf("sqlitestore: create session: ID taken: %w", logout.ErrConflict)
+		return fmt.Errorf("ID taken: %w", logout.ErrConflict)
 	}
-	return nil
+	if tx == nil {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, insertTagsQuery, x.ID, tags); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Session implements [logout.Store].
@@ -342,14 +399,19 @@ func (s *Store) SetDeadlines(ctx context.Context, updates []logout.DeadlineUpdat
 }
 
 // CountSessions implements [logout.Store]. It counts the entries of an
-// index (sessions_user for a user) without reading the sessions.
+// index (sessions_user for a user, sessions_address for an address)
+// without reading the sessions.
 func (s *Store) CountSessions(ctx context.Context, opts logout.ListOptions) (int, error) {
-	userID := opts.UserID // TODO(devices): count by address
 	var row *sql.Row
-	if userID == "" {
+	switch {
+	case opts.UserID == "" && opts.Address == "":
 		row = s.r.QueryRowContext(ctx, countAllQuery)
-	} else {
-		row = s.r.QueryRowContext(ctx, countUserQuery, userID)
+	case opts.Address == "":
+		row = s.r.QueryRowContext(ctx, countUserQuery, opts.UserID)
+	case opts.UserID == "":
+		row = s.r.QueryRowContext(ctx, countAddressQuery, opts.Address)
+	default:
+		row = s.r.QueryRowContext(ctx, countUserAddressQuery, opts.Address, opts.UserID)
 	}
 	var n int
 	if err := row.Scan(&n); err != nil {
@@ -358,34 +420,60 @@ func (s *Store) CountSessions(ctx context.Context, opts logout.ListOptions) (int
 	return n, nil
 }
 
-// ListSessions implements [logout.Store]. It reads the index on
-// (created, id), or on (user_id, created, id) for a user, from the
-// cursor on, so its cost grows with the page. IDs compare byte by byte.
-func (s *Store) ListSessions(ctx context.Context, opts logout.ListOptions) ([]logout.Session, error) {
-	if opts.Limit <= 0 { // SQLite reads a negative LIMIT as none
-		return nil, nil
-	}
+// orderColumns are the column that each order of ListSessions reads.
+var orderColumns = [...]string{
+	logout.OldestFirst: "created",
+	logout.NewestFirst: "created",
+	logout.ActiveFirst: "last_seen",
+	logout.EndingFirst: "deadline",
+}
+
+// listQuery returns the SELECT of ListSessions for opts, with its
+// arguments. Of all sessions, it walks the index of the order's column
+// and id (sessions_created, sessions_seen, sessions_deadline), forwards
+// or backwards, from the cursor on: (col, id) > (?, ?) is a row value
+// that SQLite serves as a range of the index, so the cost grows with the
+// page. A user's sessions come from sessions_user, an address's from
+// sessions_address: being few, they are sorted when the index is not in
+// the order.
+func listQuery(opts logout.ListOptions) (string, []any) {
+	col := orderColumns[opts.Order]
+	t, desc := opts.Order.Key(opts.After.Session())
 	var (
-		query string
+		where []string
 		args  []any
 	)
 	if opts.UserID != "" {
-		args = append(args, opts.UserID)
+		where, args = append(where, `user_id = ?`), append(args, opts.UserID)
+	}
+	if opts.Address != "" {
+		where, args = append(where, `address = ?`), append(args, opts.Address)
+	}
+	cmp, dir := ">", ""
+	if desc {
+		cmp, dir = "<", " DESC"
 	}
 	if !opts.After.IsZero() {
-		args = append(args, micros(opts.After.Created), opts.After.ID)
+		where, args = append(where, `(`+col+`, id) `+cmp+` (?, ?)`), append(args, micros(t), opts.After.ID)
 	}
-	switch {
-	case opts.UserID == "" && opts.After.IsZero():
-		query = listAllQuery
-	case opts.UserID == "":
-		query = listAllAfterQuery
-	case opts.After.IsZero():
-		query = listUserQuery
-	default:
-		query = listUserAfterQuery
+	query := `SELECT ` + sessionColumns + ` FROM sessions`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	out, err := querySessions(ctx, s.r, query, append(args, opts.Limit)...)
+	return query + ` ORDER BY ` + col + dir + `, id` + dir + ` LIMIT ?`, append(args, opts.Limit)
+}
+
+// ListSessions implements [logout.Store] (see listQuery). IDs compare
+// byte by byte, as Go compares strings.
+func (s *Store) ListSessions(ctx context.Context, opts logout.ListOptions) ([]logout.Session, error) {
+	if !opts.Order.Valid() {
+		return nil, fmt.Errorf("sqlitestore: list sessions: unknown order %d", opts.Order)
+	}
+	if opts.Limit <= 0 { // SQLite reads a negative LIMIT as none
+		return nil, nil
+	}
+	query, args := listQuery(opts)
+	out, err := querySessions(ctx, s.r, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: list sessions: %w", err)
 	}
@@ -412,6 +500,10 @@ type endBatch struct {
 	deleteSQL string // takes args
 	args      []any
 }
+
+// untagQuery deletes the tags of the sessions ended, whose IDs it takes
+// as a JSON array: a lookup in session_tags_session per ID.
+const untagQuery = `DELETE FROM session_tags WHERE session_id IN (SELECT value FROM json_each(?))`
 
 // maxIDs is the most session IDs bound in one statement, well below
 // SQLite's limit on parameters.
@@ -444,6 +536,8 @@ SELECT id, user_id, ?, ? FROM sessions WHERE ` + cond + ` RETURNING session_id, 
 		return []endBatch{batch(`1`)}
 	case sel.UserID != "":
 		return []endBatch{batch(`user_id = ?`, sel.UserID)}
+	case sel.Tag != "":
+		return []endBatch{batch(`id IN (SELECT session_id FROM session_tags WHERE tag = ?)`, sel.Tag)}
 	}
 	var out []endBatch
 	for ids := range slices.Chunk(sel.IDs, maxIDs) {
@@ -457,7 +551,9 @@ SELECT id, user_id, ?, ? FROM sessions WHERE ` + cond + ` RETURNING session_id, 
 }
 
 // EndSessions implements [logout.Store]. It logs and deletes the selected
-// sessions in one transaction. It refuses an invalid sel or reason.
+// sessions and their tags, and enters their IDs in the change log that
+// [Store.Watch] reads, in one transaction. It refuses an invalid sel or
+// reason.
 func (s *Store) EndSessions(ctx context.Context, sel logout.Selector, reason logout.Reason, at time.Time) (_ []logout.Event, err error) {
 	if err := sel.Validate(); err != nil {
 		return nil, fmt.Errorf("sqlitestore: end sessions: %w", err)
@@ -482,6 +578,11 @@ func (s *Store) EndSessions(ctx context.Context, sel logout.Selector, reason log
 	var out []logout.Event
 	for _, b := range endBatches(sel) {
 		if out, err = endBatchTx(ctx, tx, b, reason, at, out); err != nil {
+			return nil, err
+		}
+	}
+	if len(out) > 0 {
+		if err := logChanges(ctx, tx, kindEnded, out); err != nil {
 			return nil, err
 		}
 	}
@@ -511,7 +612,8 @@ func endBatchTx(ctx context.Context, tx *sql.Tx, b endBatch, reason logout.Reaso
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return nil, err
 	}
-	if n = len(out) - n; n == 0 {
+	ended := out[n:]
+	if len(ended) == 0 {
 		return out, nil
 	}
 	res, err := tx.ExecContext(ctx, b.deleteSQL, b.args...)
@@ -520,8 +622,19 @@ func endBatchTx(ctx context.Context, tx *sql.Tx, b endBatch, reason logout.Reaso
 	}
 	if d, err := res.RowsAffected(); err != nil {
 		return nil, err
-	} else if d != int64(n) {
-		return nil, fmt.Errorf("logged %d sessions but deleted %d", n, d)
+	} else if d != int64(len(ended)) {
+		return nil, fmt.Errorf("logged %d sessions but deleted %d", len(ended), d)
+	}
+	ids := make([]string, len(ended))
+	for i, e := range ended {
+		ids[i] = e.SessionID
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, untagQuery, string(list)); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -650,8 +763,8 @@ func (s *Store) Settings(ctx context.Context) (logout.Settings, error) {
 }
 
 // SaveSettings implements [logout.Store]: one transaction saves the
-// settings and appends them to settings_history. A stale st.Version is
-// [logout.ErrConflict].
+// settings, appends them to settings_history and announces the save in
+// the change log. A stale st.Version is [logout.ErrConflict].
 func (s *Store) SaveSettings(ctx context.Context, st logout.Settings) (_ logout.Settings, err error) {
 	defer func() {
 		if err != nil {
@@ -693,6 +806,9 @@ func (s *Store) SaveSettings(ctx context.Context, st logout.Settings) (_ logout.
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO settings_history (version, changed_at, data) VALUES (?, ?, ?)`,
 		st.Version, micros(st.ChangedAt), string(data)); err != nil {
+		return logout.Settings{}, err
+	}
+	if err := logChanges(ctx, tx, kindSettings, nil); err != nil {
 		return logout.Settings{}, err
 	}
 	if err := tx.Commit(); err != nil {

@@ -229,6 +229,49 @@ INSERT INTO sessions (id, user_id, roles, created, last_seen, deadline) VALUES (
 			t.Fatalf("a new session after the upgrade = %+v, %v; want it named bob", got, err)
 		}
 	})
+	t.Run("a version 4 file gets devices, addresses and tags, its sessions none", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "logout.db")
+		db := rawDB(t, path)
+		if _, err := db.Exec(`CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version (version) VALUES (4);` + sqlitestore.Migration(0) + sqlitestore.Migration(1) + sqlitestore.Migration(2) + sqlitestore.Migration(3) + `
+INSERT INTO sessions (id, user_id, user_name, roles, created, last_seen, deadline) VALUES
+	('a', 'alice', 'Alice', '["admin"]', 10, 30, 900000030),
+	('b', 'bob', '', '[]', 20, 20, 900000020);
+INSERT INTO settings (id, version, data) VALUES (1, 1, '{"version":1,"lifetime":600,"show_counter":true,"warning_lead":60}');`); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		s := open(t, path)
+		if got, want := version(t, path), sqlitestore.SchemaVersion; got != want || want != 5 {
+			t.Fatalf("schema version %d after the upgrade, want %d (5)", got, want)
+		}
+		got, err := s.Session(t.Context(), "a")
+		if err != nil || got.UserName != "Alice" || got.UserAgent != "" || got.Address != "" || got.Tags != nil || len(got.Roles) != 1 {
+			t.Fatalf("Session(a) after the upgrade = %+v, %v; want alice's, with no device, address or tags", got, err)
+		}
+		page, err := s.ListSessions(t.Context(), logout.ListOptions{Order: logout.ActiveFirst, Limit: 10})
+		if err != nil || len(page) != 2 || page[0].ID != "a" || page[1].ID != "b" {
+			t.Fatalf("ActiveFirst after the upgrade = %+v, %v; want a then b", page, err)
+		}
+		if n, err := s.CountSessions(t.Context(), logout.ListOptions{Address: "192.0.2.1"}); err != nil || n != 0 {
+			t.Fatalf("CountSessions(address) after the upgrade = %d, %v; want 0", n, err)
+		}
+		c := logout.Session{ID: "c", UserID: "carol", Created: at(0), LastSeen: at(0), Deadline: at(900),
+			UserAgent: "curl/8", Address: "192.0.2.1", Tags: []string{"sso"}}
+		if err := s.CreateSession(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.CountSessions(t.Context(), logout.ListOptions{Address: "192.0.2.1"}); err != nil || n != 1 {
+			t.Fatalf("CountSessions(address) = %d, %v; want 1", n, err)
+		}
+		if evs, err := s.EndSessions(t.Context(), logout.Selector{Tag: "sso"}, logout.ReasonForced, at(1)); err != nil || len(evs) != 1 || evs[0].SessionID != "c" {
+			t.Fatalf("EndSessions(Tag sso) = %+v, %v; want the end of c", evs, err)
+		}
+		set, err := s.Settings(t.Context())
+		if err != nil || set.Version != 1 {
+			t.Fatalf("Settings after the upgrade = %+v, %v", set, err)
+		}
+	})
 	t.Run("a newer file is refused and left alone", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "logout.db")
 		s := open(t, path)
@@ -312,30 +355,68 @@ func TestQueryPlans(t *testing.T) {
 	endIDs, idArgs, deleteIDs, deleteArgs := sqlitestore.EndQueries(logout.Selector{IDs: []string{"a", "b"}, SeenBy: at(0)})
 	userEvents, userEventArgs := sqlitestore.EventsQuery(logout.EventQuery{UserID: "alice", Since: at(0), Until: at(10), Limit: 10})
 	rangeEvents, rangeEventArgs := sqlitestore.EventsQuery(logout.EventQuery{Since: at(0), Until: at(10), Reason: logout.ReasonIdle, Limit: 10})
-	for _, tt := range []struct {
+	endTag, tagArgs, _, _ := sqlitestore.EndQueries(logout.Selector{Tag: "oidc:sid:1", Except: "a"})
+	after := logout.Cursor{Created: at(0), LastSeen: at(1), Deadline: at(2), ID: "a"}
+	type plan struct {
 		name  string
 		query string
 		args  []any
 		want  string // in the plan
+		sorts bool   // may sort: the rows of a user or an address, being few
+	}
+	var lists []plan
+	for _, o := range []struct {
+		order logout.SessionOrder
+		index string
 	}{
-		{"expired sessions use the deadline index", sqlitestore.ExpiredQuery, []any{int64(0), 10}, "INDEX sessions_deadline (deadline<?)"},
-		{"session by ID uses the primary key", sqlitestore.SessionQuery, []any{"a"}, "(id=?)"},
-		{"touch uses the primary key", sqlitestore.TouchQuery, []any{"a", int64(0), int64(0)}, "(id=?)"},
-		{"setting a deadline uses the primary key", sqlitestore.SetDeadlineQuery, []any{"a", int64(0), int64(0)}, "(id=?)"},
-		{"a page of all sessions uses the creation index", sqlitestore.ListAllQuery, []any{10}, "INDEX sessions_created"},
-		{"a later page of all sessions seeks in the creation index", sqlitestore.ListAllAfterQuery, []any{int64(0), "a", 10}, "INDEX sessions_created ((created,id)>(?,?))"},
-		{"a page of a user's sessions uses the user index", sqlitestore.ListUserQuery, []any{"alice", 10}, "INDEX sessions_user (user_id=?)"},
-		{"a later page of a user's sessions seeks in the user index", sqlitestore.ListUserAfterQuery, []any{"alice", int64(0), "a", 10}, "INDEX sessions_user (user_id=? AND (created,id)>(?,?))"},
-		{"counting all sessions reads an index only", sqlitestore.CountAllQuery, nil, "COVERING INDEX"},
-		{"counting a user's sessions reads the user index only", sqlitestore.CountUserQuery, []any{"alice"}, "COVERING INDEX sessions_user (user_id=?)"},
-		{"a session's event uses the session index", sqlitestore.EventQuery, []any{"a"}, "INDEX events_session (session_id=?)"},
-		{"pruning events uses the time index", sqlitestore.DeleteEventsQuery, []any{int64(0)}, "INDEX events_at (at<?)"},
-		{"a user's events use the user's event index", userEvents, userEventArgs, "INDEX events_user (user_id=? AND at>? AND at<?)"},
-		{"events in a range use the time index", rangeEvents, rangeEventArgs, "INDEX events_at (at>? AND at<?)"},
-		{"ending a user's sessions uses the user index", endUser, userArgs, "INDEX sessions_user (user_id=?)"},
-		{"ending sessions by ID uses the primary key", endIDs, idArgs, "(id=?)"},
-		{"deleting sessions by ID uses the primary key", deleteIDs, deleteArgs, "(id=?)"},
+		{logout.OldestFirst, "sessions_created"},
+		{logout.NewestFirst, "sessions_created"},
+		{logout.ActiveFirst, "sessions_seen"},
+		{logout.EndingFirst, "sessions_deadline"},
 	} {
+		first, firstArgs := sqlitestore.ListQuery(logout.ListOptions{Order: o.order, Limit: 10})
+		later, laterArgs := sqlitestore.ListQuery(logout.ListOptions{Order: o.order, After: after, Limit: 10})
+		user, userArgs := sqlitestore.ListQuery(logout.ListOptions{UserID: "alice", Order: o.order, After: after, Limit: 10})
+		addr, addrArgs := sqlitestore.ListQuery(logout.ListOptions{Address: "192.0.2.1", Order: o.order, After: after, Limit: 10})
+		col := map[string]string{"sessions_created": "created", "sessions_seen": "last_seen", "sessions_deadline": "deadline"}[o.index]
+		cmp := map[bool]string{false: ">", true: "<"}[o.order == logout.NewestFirst || o.order == logout.ActiveFirst]
+		byCreation := o.order == logout.OldestFirst || o.order == logout.NewestFirst
+		userWant := "INDEX sessions_user (user_id=?)"
+		if byCreation {
+			userWant = "INDEX sessions_user (user_id=? AND (created,id)" + cmp + "(?,?))"
+		}
+		lists = append(lists,
+			plan{fmt.Sprintf("the first page in order %d walks %s", o.order, o.index), first, firstArgs, "INDEX " + o.index, false},
+			plan{fmt.Sprintf("a later page in order %d seeks in %s", o.order, o.index), later, laterArgs,
+				"INDEX " + o.index + " ((" + col + ",id)" + cmp + "(?,?))", false},
+			plan{fmt.Sprintf("a later page of a user in order %d uses the user index", o.order), user, userArgs, userWant, !byCreation},
+			plan{fmt.Sprintf("a later page of an address in order %d uses the address index", o.order), addr, addrArgs,
+				"INDEX sessions_address (address=?)", true},
+		)
+	}
+	for _, tt := range append(lists, []plan{
+		{"expired sessions use the deadline index", sqlitestore.ExpiredQuery, []any{int64(0), 10}, "INDEX sessions_deadline (deadline<?)", false},
+		{"session by ID uses the primary key", sqlitestore.SessionQuery, []any{"a"}, "(id=?)", false},
+		{"touch uses the primary key", sqlitestore.TouchQuery, []any{"a", int64(0), int64(0)}, "(id=?)", false},
+		{"setting a deadline uses the primary key", sqlitestore.SetDeadlineQuery, []any{"a", int64(0), int64(0)}, "(id=?)", false},
+		{"counting all sessions reads an index only", sqlitestore.CountAllQuery, nil, "COVERING INDEX", false},
+		{"counting a user's sessions reads the user index only", sqlitestore.CountUserQuery, []any{"alice"}, "COVERING INDEX sessions_user (user_id=?)", false},
+		{"counting an address's sessions reads the address index only", sqlitestore.CountAddressQuery, []any{"192.0.2.1"}, "COVERING INDEX sessions_address (address=?)", false},
+		{"counting a user's sessions at an address reads the address index only", sqlitestore.CountUserAddressQuery, []any{"192.0.2.1", "alice"},
+			"COVERING INDEX sessions_address (address=? AND user_id=?)", false},
+		{"ending sessions by tag looks the tag up", endTag, tagArgs, "PRIMARY KEY (tag=?)", false},
+		{"deleting the tags of the sessions ended", sqlitestore.UntagQuery, []any{`["a","b"]`}, "INDEX session_tags_session (session_id=?)", false},
+		{"new rows of the change log", sqlitestore.ChangesAfterQuery, []any{int64(1), 100}, "(rowid>?)", false},
+		{"the last change", sqlitestore.LastChangeQuery, nil, "SEARCH changes", false},
+		{"pruning the change log", sqlitestore.PruneChangesQuery, []any{int64(1)}, "(rowid<?)", false},
+		{"a session's event uses the session index", sqlitestore.EventQuery, []any{"a"}, "INDEX events_session (session_id=?)", false},
+		{"pruning events uses the time index", sqlitestore.DeleteEventsQuery, []any{int64(0)}, "INDEX events_at (at<?)", false},
+		{"a user's events use the user's event index", userEvents, userEventArgs, "INDEX events_user (user_id=? AND at>? AND at<?)", false},
+		{"events in a range use the time index", rangeEvents, rangeEventArgs, "INDEX events_at (at>? AND at<?)", false},
+		{"ending a user's sessions uses the user index", endUser, userArgs, "INDEX sessions_user (user_id=?)", false},
+		{"ending sessions by ID uses the primary key", endIDs, idArgs, "(id=?)", false},
+		{"deleting sessions by ID uses the primary key", deleteIDs, deleteArgs, "(id=?)", false},
+	}...) {
 		t.Run(tt.name, func(t *testing.T) {
 			rows, err := db.Query("EXPLAIN QUERY PLAN "+tt.query, tt.args...)
 			if err != nil {
@@ -360,9 +441,10 @@ func TestQueryPlans(t *testing.T) {
 				t.Errorf("plan of %s\n%s\nwant %q in it", tt.query, got, tt.want)
 			}
 			// A SCAN in index order is fine: it reads the rows it
-			// returns, up to the LIMIT (or, for a count, the index).
+			// returns, up to the LIMIT (or, for a count, the index); so
+			// is one of json_each, the list of IDs the statement takes.
 			for _, line := range plan {
-				if strings.HasPrefix(line, "SCAN ") && !strings.Contains(line, " USING ") || strings.Contains(line, "TEMP B-TREE") {
+				if strings.HasPrefix(line, "SCAN ") && !strings.Contains(line, " USING ") && !strings.HasPrefix(line, "SCAN json_each ") || strings.Contains(line, "TEMP B-TREE") && !tt.sorts {
 					t.Errorf("plan of %s\n%s\nhas %q", tt.query, got, line)
 				}
 			}
@@ -552,7 +634,7 @@ WHERE m.name NOT LIKE 'sqlite_%' ORDER BY m.name`)
 		t.Fatal(err)
 	}
 	rows.Close()
-	for _, table := range []string{"sessions", "events", "settings", "schema_version"} {
+	for _, table := range []string{"sessions", "events", "settings", "schema_version", "session_tags", "changes"} {
 		cols, err := db.Query(`SELECT name FROM pragma_table_info(?)`, table)
 		if err != nil {
 			t.Fatal(err)
@@ -612,4 +694,74 @@ func TestEndManyIDs(t *testing.T) {
 	if len(logged) != n-1 {
 		t.Fatalf("logged %d events, want %d", len(logged), n-1)
 	}
+}
+
+// BenchmarkListActiveFirst walks 100,000 sessions in pages of 50 in
+// ActiveFirst order: the first page, and a page after a cursor 90% of the
+// way through. A page reads its own rows of the index sessions_seen, so
+// both cost about the same.
+func BenchmarkListActiveFirst(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "logout.db")
+	s := open(b, path)
+	const n, page = 100000, 50
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Activity one second apart, with ties: sessions i and i+1 share it.
+	if _, err := db.Exec(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+INSERT INTO sessions (id, user_id, roles, created, last_seen, deadline, user_agent, address)
+SELECT printf('%064x', i), 'u' || (i % 1000), '["editor"]', ?, ? + (i / 2) * 1000000, ? + (i / 2) * 1000000 + 900000000,
+	'Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0', '192.0.2.' || (i % 250) FROM n`,
+		n-1, at(0).UnixMicro(), at(0).UnixMicro(), at(0).UnixMicro()); err != nil {
+		b.Fatal(err)
+	}
+	db.Close()
+	ctx := b.Context()
+	// The cursor 90% of the way: walk there once.
+	opts := logout.ListOptions{Order: logout.ActiveFirst, Limit: 1000}
+	var at90 logout.Cursor
+	for seen := 0; seen < n*9/10; {
+		got, err := s.ListSessions(ctx, opts)
+		if err != nil || len(got) == 0 {
+			b.Fatal(err)
+		}
+		seen += len(got)
+		opts.After = logout.CursorOf(got[len(got)-1])
+		at90 = opts.After
+	}
+	for _, bb := range []struct {
+		name  string
+		after logout.Cursor
+	}{{"first page", logout.Cursor{}}, {"page at 90%", at90}} {
+		b.Run(bb.name, func(b *testing.B) {
+			b.ReportAllocs()
+			opts := logout.ListOptions{Order: logout.ActiveFirst, After: bb.after, Limit: page}
+			for b.Loop() {
+				got, err := s.ListSessions(ctx, opts)
+				if err != nil || len(got) != page {
+					b.Fatalf("page of %d, %v", len(got), err)
+				}
+			}
+		})
+	}
+	b.Run("walk of all, per page", func(b *testing.B) {
+		b.ReportAllocs()
+		pages := 0
+		for b.Loop() {
+			opts := logout.ListOptions{Order: logout.ActiveFirst, Limit: page}
+			for {
+				got, err := s.ListSessions(ctx, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				pages++
+				if len(got) < page {
+					break
+				}
+				opts.After = logout.CursorOf(got[len(got)-1])
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(pages), "ns/page")
+	})
 }

@@ -17,11 +17,11 @@ import (
 type Labels struct {
 	// Lang is the language of the labels, a BCP 47 tag such as "cs" or
 	// "pl-PL": the page's <html lang>. It chooses the plural rules for
-	// the day word, by [PluralCategory] in the first render and by the
-	// browser's Intl.PluralRules in the script, which agree for the
-	// languages that PluralCategory knows. Empty means English in the
-	// first render and the page's <html lang> in the script; set it so
-	// that the two agree.
+	// the day word, by [PluralCategory]: one table for the first render
+	// and the script, which is told the language whose rules the table
+	// applied (Intl.PluralRules agrees with it for those, a test checks
+	// it). A language the table does not know, and the empty tag, count
+	// by the English rules in both.
 	Lang string
 	// TimeLeft is the counter's accessible name: "Time left".
 	TimeLeft string
@@ -164,7 +164,7 @@ const elementHTML = `<span class="logout-counter" role="timer" aria-live="off" a
 	` data-deadline="{{.Deadline}}" data-server-time="{{.ServerTime}}" data-lifetime="{{.Lifetime}}" data-warning-lead="{{.Lead}}"` +
 	` data-status-url="{{.C.StatusURL}}" data-keep-alive-url="{{.C.KeepAliveURL}}" data-sign-out-url="{{.C.SignOutURL}}" data-sign-in-url="{{.C.SignInURL}}"` +
 	`{{with .C.EventsURL}} data-events="{{.}}"{{end}}{{if .C.SignInFrame}} data-sign-in-frame{{end}} data-csrf-token="{{.C.CSRFToken}}" data-user="{{.C.User}}" data-user-name="{{.C.UserName}}"` +
-	` data-preview="{{.L.Preview}}"{{with .L.Lang}} data-lang="{{.}}"{{end}} data-day="{{.L.Day}}" data-days="{{.L.Days}}" data-days-few="{{.L.DaysFew}}" data-warning="{{.L.Warning}}"` +
+	` data-preview="{{.L.Preview}}" data-lang="{{.Plural}}" data-day="{{.L.Day}}" data-days="{{.L.Days}}" data-days-few="{{.L.DaysFew}}" data-warning="{{.L.Warning}}"` +
 	` data-retrying="{{.L.Retrying}}" data-expired="{{.L.Expired}}"{{if not .C.ShowCounter}} hidden{{end}}>{{.Text}}</span>` +
 	`<dialog class="logout-dialog" role="alertdialog" aria-labelledby="logout-title" aria-describedby="logout-msg">` +
 	`<h2 id="logout-title">{{.L.WarningTitle}}</h2>` +
@@ -244,9 +244,11 @@ func (c Config) renderElement(deadline, server, csrf, user, userName, text strin
 		Deadline, ServerTime string
 		Lifetime, Lead       int64
 		Text                 string
+		Plural               string // the language of PluralCategory's rules
 	}{
 		C:          c,
 		L:          c.Labels.withDefaults(),
+		Plural:     pluralLang(c.Labels.Lang),
 		Deadline:   deadline,
 		ServerTime: server,
 		Lifetime:   int64(c.Lifetime / time.Second),
@@ -374,16 +376,18 @@ func FormatLeft(left, lifetime time.Duration, l Labels) string {
 // PluralCategory returns the CLDR cardinal plural category of the integer
 // n in the language lang, a BCP 47 tag of which only the language counts
 // ("cs-CZ" is Czech): "one", "few", "many" or "other", as the browser's
-// Intl.PluralRules selects for an integer. It knows the languages that
-// Logout ships: English (one, other), Polish (one, few, many) and Czech
-// (one, few, other); any other language, and the empty tag, get the
-// English rules. A negative n counts as its absolute value.
+// Intl.PluralRules selects for an integer. It is the one plural table of
+// the project: the backend's catalogues and the widget (first render and
+// script) all count by it. It knows the languages that Logout ships:
+// English (one, other), Polish (one, few, many) and Czech (one, few,
+// other); any other language, and the empty tag, get the English rules,
+// in the script too. A negative n counts as its absolute value.
 func PluralCategory(lang string, n int64) string {
 	i := uint64(n)
 	if n < 0 {
 		i = -i
 	}
-	base, _, _ := strings.Cut(strings.ToLower(lang), "-")
+	base := pluralLang(lang)
 	switch {
 	case i == 1:
 		return "one"
@@ -395,4 +399,15 @@ func PluralCategory(lang string, n int64) string {
 		return "few"
 	}
 	return "other"
+}
+
+// pluralLang returns the language whose rules [PluralCategory] applies to
+// lang: "pl", "cs", or "en" for every other tag.
+func pluralLang(lang string) string {
+	base, _, _ := strings.Cut(strings.ToLower(lang), "-")
+	switch base {
+	case "pl", "cs":
+		return base
+	}
+	return "en"
 }

@@ -136,10 +136,17 @@ func TestPluralCategory(t *testing.T) {
 	}
 }
 
+// TestElementLang: the element tells the script the language whose
+// rules PluralCategory applied, so that the two never disagree.
 func TestElementLang(t *testing.T) {
-	c := baseConfig()
-	c.Labels.Lang = "cs"
-	if got := string(c.Element()); !strings.Contains(got, ` data-lang="cs"`) {
-		t.Errorf("Element: got %s, want data-lang=\"cs\" for the script's plural rules", got)
+	for _, tt := range []struct{ lang, want string }{
+		{"cs", "cs"}, {"cs-CZ", "cs"}, {"PL", "pl"}, {"en-GB", "en"},
+		{"fr", "en"}, {"", "en"}, {"cs_CZ", "en"},
+	} {
+		c := baseConfig()
+		c.Labels.Lang = tt.lang
+		if got := string(c.Element()); !strings.Contains(got, ` data-lang="`+tt.want+`"`) {
+			t.Errorf("Labels.Lang %q: got %s, want data-lang=%q for the script's plural rules", tt.lang, got, tt.want)
+		}
 	}
 }

@@ -63,7 +63,7 @@
   let wake;
   let resumed = new Promise((r) => (wake = r));
 
-  const lang = c.lang || html.lang;
+  const lang = c.lang; // the plural rules' language, as Go's PluralCategory chose it
 
   const text = (n, s) => {
     if (n.textContent !== s) n.textContent = s;

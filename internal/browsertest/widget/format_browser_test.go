@@ -106,26 +106,41 @@ func TestBrowserFormat(t *testing.T) {
 		}
 	})
 
-	t.Run("first render and script agree on Labels.Lang", func(t *testing.T) {
-		now := time.Now()
-		cfg := &widget.Config{
-			AssetsPrefix: "/assets/logout/", Deadline: now.Add(3*24*time.Hour + 30*time.Second), ServerTime: now,
-			Lifetime: 7 * 24 * time.Hour, ShowCounter: true,
-			Labels: widget.Labels{Lang: "cs", Day: "den", Days: "dní", DaysFew: "dny"},
-		}
-		first := widget.FormatLeft(cfg.Deadline.Sub(now), cfg.Lifetime, cfg.Labels)
-		if first != "3 dny 00:00:30" {
-			t.Errorf("first render: got %q, want %q", first, "3 dny 00:00:30")
-		}
-		// The page is English; the labels' Lang rules, not <html lang>.
-		tb := browsertest.NewTab(t, b, browsertest.TabOptions{Isolated: true})
-		tb.Do(chromedp.Navigate(formatPage(t, "en", cfg).URL))
-		const counter = `document.querySelector('.logout-counter').textContent`
-		tb.Wait(5*time.Second, "the script to rewrite "+first, counter+` !== `+jsString(first))
-		if got := tb.Text(".logout-counter"); !regexp.MustCompile(`^3 dny 00:00:[0-2]\d$`).MatchString(got) {
-			t.Errorf("counter after the script ran: got %q, want 3 dny 00:00:2x as first rendered", got)
-		}
-	})
+	// The first render and the script agree on the day word: by the
+	// labels' Lang, not <html lang>; a language the plural table does not
+	// know (French counts 0 as "one" in Intl.PluralRules, English does
+	// not) counts by English rules in both.
+	for _, tt := range []struct {
+		name, page string
+		left       time.Duration
+		labels     widget.Labels
+		first      string
+	}{
+		{"Labels.Lang on an English page", "en", 3*24*time.Hour + 30*time.Second,
+			widget.Labels{Lang: "cs", Day: "den", Days: "dní", DaysFew: "dny"}, "3 dny 00:00:30"},
+		{"a language the table does not know counts as English", "fr", 23*time.Hour + 30*time.Second,
+			widget.Labels{Lang: "fr", Day: "jour", Days: "jours"}, "0 jours 23:00:30"},
+	} {
+		t.Run("first render and script agree: "+tt.name, func(t *testing.T) {
+			now := time.Now()
+			cfg := &widget.Config{
+				AssetsPrefix: "/assets/logout/", Deadline: now.Add(tt.left), ServerTime: now,
+				Lifetime: 7 * 24 * time.Hour, ShowCounter: true, Labels: tt.labels,
+			}
+			first := widget.FormatLeft(cfg.Deadline.Sub(now), cfg.Lifetime, cfg.Labels)
+			if first != tt.first {
+				t.Errorf("first render: got %q, want %q", first, tt.first)
+			}
+			tb := browsertest.NewTab(t, b, browsertest.TabOptions{Isolated: true})
+			tb.Do(chromedp.Navigate(formatPage(t, tt.page, cfg).URL))
+			const counter = `document.querySelector('.logout-counter').textContent`
+			tb.Wait(5*time.Second, "the script to rewrite "+first, counter+` !== `+jsString(first))
+			want := regexp.MustCompile("^" + regexp.QuoteMeta(strings.TrimSuffix(tt.first, "30")) + `[0-2]\d$`)
+			if got := tb.Text(".logout-counter"); !want.MatchString(got) {
+				t.Errorf("counter after the script ran: got %q, want %s as first rendered", got, want)
+			}
+		})
+	}
 }
 
 // jsString quotes s as a JavaScript string literal.

@@ -16,12 +16,12 @@ import (
 
 // closed notes that the last push stream of session id closed, when
 // sign-out on close is on.
-func (m *Manager) closed(id string) {
-	c := m.settings.Load()
+func (eng *engine) closed(id string) {
+	c := eng.settings.Load()
 	if c == nil || !c.s.SignOutOnClose {
 		return
 	}
-	h := &m.push
+	h := &eng.hub
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.subs[id]) > 0 {
@@ -33,11 +33,13 @@ func (m *Manager) closed(id string) {
 	if _, ok := h.closing[id]; !ok {
 		h.nClosing.Add(1)
 	}
-	h.closing[id] = m.now()
+	h.closing[id] = eng.now()
 }
 
 // cancelClose cancels the pending sign-out on close of session id, for
 // a backend request of it.
+func (eng *engine) cancelClose(id string) { eng.hub.cancelClose(id) }
+
 func (h *hub) cancelClose(id string) {
 	if h.nClosing.Load() == 0 {
 		return
@@ -55,12 +57,12 @@ func (h *hub) cancelCloseLocked(id string) {
 }
 
 // closeDue ends the sessions whose close grace is over at now.
-func (m *Manager) closeDue(ctx context.Context, now time.Time) error {
-	h := &m.push
+func (eng *engine) closeDue(ctx context.Context, now time.Time) error {
+	h := &eng.hub
 	if h.nClosing.Load() == 0 {
 		return nil
 	}
-	set, err := m.currentSettings(ctx, now)
+	set, err := eng.currentSettings(ctx, now)
 	if err != nil {
 		return err
 	}
@@ -83,21 +85,21 @@ func (m *Manager) closeDue(ctx context.Context, now time.Time) error {
 	}
 	var errs []error
 	for _, d := range list {
-		if e := m.cachedID(d.id); e != nil && e.busy.Load() > 0 {
+		if e := eng.cachedID(d.id); e != nil && e.busy.Load() > 0 {
 			continue // work in flight: not closed
 		}
-		sctx, cancel := m.storeCtx(ctx)
-		evs, err := m.store.EndSessions(sctx, Selector{IDs: []string{d.id}, SeenBy: d.at}, ReasonClosed, now)
+		sctx, cancel := eng.storeCtx(ctx)
+		evs, err := eng.store.EndSessions(sctx, Selector{IDs: []string{d.id}, SeenBy: d.at}, ReasonClosed, now)
 		cancel()
 		if err != nil {
 			errs = append(errs, storeErr("sign out on close", err))
 			continue
 		}
 		if len(evs) == 0 {
-			m.log.LogAttrs(ctx, slog.LevelDebug, "logout: kept on close: activity after the close, or already ended",
+			eng.log.LogAttrs(ctx, slog.LevelDebug, "logout: kept on close: activity after the close, or already ended",
 				slog.String("sid", shortID(d.id)))
 		}
-		m.ended(ctx, evs)
+		eng.ended(ctx, evs)
 	}
 	return errors.Join(errs...)
 }

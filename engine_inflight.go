@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
-	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -15,7 +14,7 @@ import (
 // it), and the moment it finishes counts as activity. The engine sees
 // this through entry.busy: a deadline judged while it is positive is
 // judged from now (decideStore, endExpired). For other processes sharing
-// the store, [Manager.tend] and [Manager.Sweep] write the activity of
+// the store, [engine.beat] and [Manager.Sweep] write the activity of
 // busy sessions every touch interval (writeBusy), so that their sweepers
 // see it too. The end of a request counts as activity when a beat of
 // [Manager.Run] (at least one a second) or a sweep saw it in flight a
@@ -34,9 +33,12 @@ type inflight [inflightParts]struct {
 	_    [40]byte             // one cache line each: requests of other parts do not share it
 }
 
-// A flight is a backend request in flight: its state and what cancels it.
+// A flight is a backend request in flight: what cancels it, and the
+// session its context answers for sessionKey, which tells the request
+// apart from others of the session (a pointer into its own state, not
+// shared with any other request).
 type flight struct {
-	rs     *reqState
+	owner  *Session
 	cancel context.CancelCauseFunc
 }
 
@@ -48,8 +50,8 @@ var ErrSessionEnded = errors.New("logout: the session ended")
 const inflightParts = 16
 
 // part returns the entry's part of the set.
-func (m *Manager) inflightPart(e *entry) int {
-	return int(maphash.String(m.seed, e.id) % inflightParts)
+func (eng *engine) inflightPart(e *entry) int {
+	return int(maphash.String(eng.seed, e.id) % inflightParts)
 }
 
 // busyLong is a flag in entry.busy, above the count: a beat or sweep
@@ -60,12 +62,15 @@ func (m *Manager) inflightPart(e *entry) int {
 // its response told stays true.
 const busyLong = 1 << 30
 
-// enter counts one more piece of work in flight for e, which started at
-// nowµ, and returns e's part of the set, for leave. cut, if not nil, is
-// the request to cancel when e's session ends.
-func (m *Manager) enter(e *entry, nowµ int64, cut *flight) (part int) {
-	part = m.inflightPart(e)
-	p := &m.inflight[part]
+// enter counts one more piece of work in flight for the session of h,
+// which started at nowµ. It returns the session's part of the set and,
+// when cancel is not nil, the flight that cancel cuts when the session
+// ends, for leave. owner is the value of the request's context for
+// sessionKey, so that the request that ends its own session is not cut.
+func (eng *engine) enter(h handle, nowµ int64, owner *Session, cancel context.CancelCauseFunc) (f *flight, part int) {
+	e := h.e
+	part = eng.inflightPart(e)
+	p := &eng.inflight[part]
 	p.mu.Lock()
 	maxStore(&e.started, nowµ)
 	if e.busy.Add(1)&^busyLong == 1 {
@@ -74,27 +79,28 @@ func (m *Manager) enter(e *entry, nowµ int64, cut *flight) (part int) {
 		}
 		p.m[e] = struct{}{}
 	}
-	if cut != nil {
+	if cancel != nil {
+		f = &flight{owner: owner, cancel: cancel}
 		if p.cuts == nil {
 			p.cuts = make(map[*entry][]*flight)
 		}
-		p.cuts[e] = append(p.cuts[e], cut)
+		p.cuts[e] = append(p.cuts[e], f)
 	}
 	p.mu.Unlock()
-	return part
+	return f, part
 }
 
 // cut cancels the requests of e in flight, as its session has ended,
 // but the request of ctx, which ended it (a sign-out, a sign-in that
 // replaces the session) and answers on.
-func (m *Manager) cut(ctx context.Context, e *entry) {
-	me, _ := ctx.Value(stateKey{}).(*reqState)
-	p := &m.inflight[m.inflightPart(e)]
+func (eng *engine) cut(ctx context.Context, e *entry) {
+	me, _ := ctx.Value(sessionKey{}).(*Session)
+	p := &eng.inflight[eng.inflightPart(e)]
 	p.mu.Lock()
 	cuts := slices.Clone(p.cuts[e])
 	p.mu.Unlock()
 	for _, f := range cuts {
-		if f.rs != me {
+		if f.owner != me {
 			f.cancel(ErrSessionEnded)
 		}
 	}
@@ -115,8 +121,8 @@ func (f *inflight) snapshot() []*entry {
 }
 
 // markLong flags e as long work, if it is still in flight.
-func (m *Manager) markLong(e *entry) bool {
-	p := &m.inflight[m.inflightPart(e)]
+func (eng *engine) markLong(e *entry) bool {
+	p := &eng.inflight[eng.inflightPart(e)]
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if e.busy.Load()&^busyLong == 0 {
@@ -126,17 +132,19 @@ func (m *Manager) markLong(e *entry) bool {
 	return true
 }
 
-// leave ends one piece of work in flight for e. When it was the last,
-// and a beat saw it in flight (or exact is set, for [Manager.Busy]), its
-// end is activity. A store failure is not the caller's: the activity
-// stays in e.seen for the next write.
-func (m *Manager) leave(ctx context.Context, e *entry, part int, exact bool, cut *flight) {
-	p := &m.inflight[part]
+// leave ends one piece of work in flight for the session of h, which
+// enter counted in part, with f. When it was the last, and a beat saw it
+// in flight (or exact is set, for [Manager.Busy]), its end is activity.
+// A store failure is not the caller's: the activity stays in e.seen for
+// the next write.
+func (eng *engine) leave(ctx context.Context, h handle, part int, f *flight, exact bool) {
+	e := h.e
+	p := &eng.inflight[part]
 	p.mu.Lock()
-	if cut != nil {
+	if f != nil {
 		list := p.cuts[e]
 		for i, c := range list {
-			if c == cut {
+			if c == f {
 				list = append(list[:i], list[i+1:]...)
 				break
 			}
@@ -157,33 +165,12 @@ func (m *Manager) leave(ctx context.Context, e *entry, part int, exact bool, cut
 	if !last || (n&busyLong == 0 && !exact) || e.ended.Load() != nil {
 		return
 	}
-	nowµ := m.now().UnixMicro()
+	nowµ := eng.now().UnixMicro()
 	maxStore(&e.seen, nowµ)
 	maxStore(&e.used, nowµ)
-	if c := m.settings.Load(); c != nil && nowµ-e.written.Load() >= m.touchInterval(&c.s, e).Microseconds() {
-		_ = m.write(context.WithoutCancel(ctx), e, &c.s)
+	if c := eng.settings.Load(); c != nil && nowµ-e.written.Load() >= eng.touchInterval(&c.s, e).Microseconds() {
+		_ = eng.write(context.WithoutCancel(ctx), e, &c.s)
 	}
-}
-
-// Busy marks long work of r's session as activity until done is called,
-// for work that outlives the request that started it (an export that
-// runs on after the response): until then, the session does not end by
-// idleness (its absolute limit still ends it), and the call of done
-// counts as activity. Calls of done after the first do nothing. For a
-// request without a signed-in session (one that did not go through
-// [Manager.Handler]), done does nothing.
-//
-// A backend request is already busy while [Manager.Handler] serves it;
-// Busy is for what goes on after it returns.
-func (m *Manager) Busy(r *http.Request) (done func()) {
-	rs := stateOf(r)
-	if rs == nil || rs.e == nil {
-		return func() {}
-	}
-	e := rs.e
-	part := m.enter(e, m.now().UnixMicro(), nil)
-	ctx := context.WithoutCancel(r.Context())
-	return sync.OnceFunc(func() { m.leave(ctx, e, part, true, nil) })
 }
 
 // busyLimit is how long work in flight holds e's session after the
@@ -191,38 +178,38 @@ func (m *Manager) Busy(r *http.Request) (done func()) {
 // the session's idle lifetimes (an hour-long upload under the default
 // 15 minutes), so that a tunnel left open ends its session at most five
 // lifetimes after it opened.
-func (m *Manager) busyLimit(set *Settings, e *entry) time.Duration {
-	if m.opts.BusyLimit > 0 {
-		return m.opts.BusyLimit
+func (eng *engine) busyLimit(set *Settings, e *entry) time.Duration {
+	if eng.opts.BusyLimit > 0 {
+		return eng.opts.BusyLimit
 	}
 	return 4 * set.IdleLifetime(e.userID, e.roles.roles)
 }
 
 // writeBusy records now as the activity of every session with work in
 // flight, and writes it to the store every touch interval.
-func (m *Manager) writeBusy(ctx context.Context, now time.Time) error {
-	list := m.inflight.snapshot()
+func (eng *engine) writeBusy(ctx context.Context, now time.Time) error {
+	list := eng.inflight.snapshot()
 	if len(list) == 0 {
 		return nil
 	}
-	set, err := m.currentSettings(ctx, now)
+	set, err := eng.currentSettings(ctx, now)
 	if err != nil {
 		return err
 	}
 	nowµ := now.UnixMicro()
 	var errs []error
 	for _, e := range list {
-		ti := m.touchInterval(set, e).Microseconds()
+		ti := eng.touchInterval(set, e).Microseconds()
 		// Work that began less than a touch interval ago is covered by
 		// its start: the deadline its response told stays the deadline.
-		if e.ended.Load() != nil || nowµ-e.seen.Load() < ti || !m.markLong(e) {
+		if e.ended.Load() != nil || nowµ-e.seen.Load() < ti || !eng.markLong(e) {
 			continue
 		}
-		at := min(nowµ, e.started.Load()+m.busyLimit(set, e).Microseconds())
+		at := min(nowµ, e.started.Load()+eng.busyLimit(set, e).Microseconds())
 		maxStore(&e.seen, at)
 		maxStore(&e.used, at)
 		if nowµ-e.written.Load() >= ti {
-			errs = append(errs, m.write(ctx, e, set))
+			errs = append(errs, eng.write(ctx, e, set))
 		}
 	}
 	return errors.Join(errs...)
@@ -231,8 +218,15 @@ func (m *Manager) writeBusy(ctx context.Context, now time.Time) error {
 // holdBusy counts work in flight on e as activity up to now, but not
 // past limitµ after the start of its newest piece: a request that never
 // ends (a tunnel) holds its session one limit, not for ever.
-func (m *Manager) holdBusy(e *entry, set *Settings, nowµ int64) {
+func (eng *engine) holdBusy(e *entry, set *Settings, nowµ int64) {
 	if e.busy.Load() > 0 {
-		maxStore(&e.seen, min(nowµ, e.started.Load()+m.busyLimit(set, e).Microseconds()))
+		maxStore(&e.seen, min(nowµ, e.started.Load()+eng.busyLimit(set, e).Microseconds()))
 	}
+}
+
+// hold marks long work of the session of h as activity until the
+// returned func is called; see [Manager.Busy].
+func (eng *engine) hold(ctx context.Context, h handle) (done func()) {
+	_, part := eng.enter(h, eng.now().UnixMicro(), nil, nil)
+	return sync.OnceFunc(func() { eng.leave(ctx, h, part, nil, true) })
 }
