@@ -35,9 +35,21 @@ type apiEnv struct {
 
 func startAPI(t *testing.T, edit func(*backend.Config)) *apiEnv {
 	t.Helper()
-	store := logout.NewMemoryStore()
+	return startAPIOn(t, true, edit)
+}
+
+// startAPIOn is startAPI on the memory store, or else on the data
+// directory's SQLite store.
+func startAPIOn(t *testing.T, memory bool, edit func(*backend.Config)) *apiEnv {
+	t.Helper()
+	var store *logout.MemoryStore
+	if memory {
+		store = logout.NewMemoryStore()
+	}
 	e := startWith(t, false, func(cfg *backend.Config) {
-		cfg.Store = store
+		if store != nil {
+			cfg.Store = store
+		}
 		if edit != nil {
 			edit(cfg)
 		}
@@ -143,7 +155,16 @@ func (e *apiEnv) settings() logout.Settings {
 }
 
 func TestAPI(t *testing.T) {
-	e := startAPI(t, nil)
+	for _, memory := range []bool{true, false} {
+		name := "SQLite"
+		if memory {
+			name = "memory"
+		}
+		t.Run(name, func(t *testing.T) { testAPI(t, startAPIOn(t, memory, nil)) })
+	}
+}
+
+func testAPI(t *testing.T, e *apiEnv) {
 	admin := logout.User{ID: "1", Name: "admin", Roles: []string{"admin"}}
 	editor := logout.User{ID: "2", Name: "editor", Roles: []string{"editor"}}
 	a1 := e.signIn(admin, "Firefox", "192.0.2.1")

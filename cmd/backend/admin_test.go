@@ -160,12 +160,17 @@ func testSessionsCommand(t *testing.T, store string) {
 	editor.Jar, _ = cookiejar.New(nil)
 	signIn(t, editor, base, "editor", "editor-password-1")
 
-	out, code := runCmd(t, dir, store, "sessions", "list", "--json")
+	out, code := runCmd(t, dir, store, "sessions", "list", "--json", "--order", "newest")
 	var list struct {
-		Sessions []struct{ ID, User, UserAgent string } `json:"sessions"`
-		Total    int                                    `json:"total"`
+		Sessions []struct {
+			ID        string `json:"id"`
+			User      string `json:"user"`
+			UserAgent string `json:"user_agent"`
+		} `json:"sessions"`
+		Total int `json:"total"`
 	}
-	if err := json.Unmarshal([]byte(out), &list); err != nil || code != 0 || list.Total != 2 || len(list.Sessions) != 2 || list.Sessions[0].User != "root" {
+	if err := json.Unmarshal([]byte(out), &list); err != nil || code != 0 || list.Total != 2 || len(list.Sessions) != 2 || list.Sessions[0].User != "editor" ||
+		!strings.HasPrefix(list.Sessions[1].UserAgent, "Go-http-client") {
 		t.Fatalf("list: %d %v\n%s", code, err, out)
 	}
 	if out, code := runCmd(t, dir, store, "sessions", "list", "--user", "root"); code != 0 || !strings.Contains(out, "root") || strings.Contains(out, "editor") || !strings.Contains(out, "1 sessions") {
