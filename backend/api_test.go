@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -592,4 +593,59 @@ func (c *openAPICheck) covered(t *testing.T) {
 			t.Errorf("the description's %s was never exercised", op)
 		}
 	}
+}
+
+// TestTokensPage: an administrator makes a token on the page, which shows
+// it once; the token works on the API, the signed-in browser's cookie
+// does not; revoking it on the page refuses it.
+func TestTokensPage(t *testing.T) {
+	e := startAPI(t, nil)
+	admin := e.client()
+	admin.mustSignIn("admin", adminPassword)
+	r := admin.get("/backend/system/api-tokens")
+	wantStatus(t, r, 200)
+	wantContains(t, r.body, "reader", "writer", "/backend/api/v1")
+	// Not without the CSRF token; not with a bad scope.
+	wantStatus(t, admin.post("/backend/system/api-tokens", url.Values{"name": {"ci"}, "scope": {"read"}, "expires": {"30"}}), 403)
+	csrfToken := csrf(t, r.body)
+	wantStatus(t, admin.post("/backend/system/api-tokens", url.Values{"csrf_token": {csrfToken}, "name": {"ci"}, "scope": {"root"}, "expires": {"30"}}), 400)
+	r = admin.post("/backend/system/api-tokens", url.Values{"csrf_token": {csrfToken}, "name": {"ci"}, "scope": {"write"}, "expires": {"30"}})
+	wantStatus(t, r, 200)
+	secret := regexp.MustCompile(`lgo_[A-Za-z0-9_-]{43}`).FindString(r.body)
+	if secret == "" || r.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("no token shown, or cached:\n%s", r.body)
+	}
+	if again := admin.get("/backend/system/api-tokens"); strings.Contains(again.body, secret) {
+		t.Error("the token is shown again")
+	}
+	wantStatus(t, admin.post("/backend/system/api-tokens", url.Values{"csrf_token": {csrfToken}, "name": {"CI"}, "scope": {"read"}, "expires": {"0"}}), 422)
+	wantStatus(t, e.call("POST", "/sessions/end", secret, `{"user":"nobody"}`), 200)
+
+	// The session cookie opens no API.
+	if r := admin.get("/backend/api/v1/sessions"); r.StatusCode != 401 || len(r.Header.Values("Set-Cookie")) > 0 {
+		t.Errorf("the API with the session cookie: %d %q", r.StatusCode, r.Header.Values("Set-Cookie"))
+	}
+	// An editor has neither permission.
+	editor := e.client()
+	editor.mustSignIn("editor", editorPassword)
+	wantStatus(t, editor.get("/backend/system/api-tokens"), 403)
+
+	var id string
+	list, err := e.app.Tokens(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range list {
+		if tok.Name == "ci" {
+			id = tok.ID
+			if tok.Scope != backend.ScopeWrite || !tok.Expires.Equal(e.clock.Now().Add(30*24*time.Hour).Truncate(time.Second)) || tok.LastUsed.IsZero() {
+				t.Errorf("token: %+v", tok)
+			}
+		}
+	}
+	r = admin.post("/backend/system/api-tokens/revoke", url.Values{"csrf_token": {csrfToken}, "id": {id}})
+	wantStatus(t, r, 303)
+	wantContains(t, admin.follow(r).body, "Token revoked.")
+	wantStatus(t, e.call("GET", "/sessions", secret, ""), 401)
+	wantStatus(t, admin.post("/backend/system/api-tokens/revoke", url.Values{"csrf_token": {csrfToken}, "id": {id}}), 404)
 }

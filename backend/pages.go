@@ -56,6 +56,9 @@ func (a *App) routes() http.Handler {
 	handle("POST", p+accountSessionsPath+"/signout", a.auth(a.endOwnSessions))
 	handle("GET", p+logPath, a.need(PermSessions, a.signOutLog))
 	handle("GET", p+historyPath, a.need(PermSettings, a.settingsHistory))
+	handle("GET", p+tokensPath, a.canTokens(a.tokensPage))
+	handle("POST", p+tokensPath, a.canTokens(a.createTokenForm))
+	handle("POST", p+tokensPath+"/revoke", a.canTokens(a.revokeTokenForm))
 	mux.Handle(p+"/", a.auth(func(w http.ResponseWriter, r *http.Request, u *user) {
 		a.fail(w, r, u, http.StatusNotFound, "error.not_found")
 	}))
