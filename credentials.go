@@ -48,10 +48,22 @@ type cookieCredentials struct {
 
 // cookieName adds the __Host- prefix under TLS.
 func (c cookieCredentials) cookieName(r *http.Request) string {
-	if r.TLS != nil || c.secure {
-		return "__Host-" + c.name
+	return SecureCookieName(c.name, r.TLS != nil || c.secure)
+}
+
+// SecureCookieName returns the name of a cookie of name that Logout sets
+// (the session's, [Options.CookieName], and the admin pages' of package
+// backend): with the "__Host-" prefix when secure (a request over TLS, or
+// [Options.Secure]), so that browsers take it only from this host, on path
+// "/", Secure. It is the one home of that rule: whoever must know every
+// name of such a cookie (logout-proxy never forwards them to the panel)
+// asks for both, SecureCookieName(name, false) and SecureCookieName(name,
+// true).
+func SecureCookieName(name string, secure bool) string {
+	if secure {
+		return "__Host-" + name
 	}
-	return c.name
+	return name
 }
 
 func (c cookieCredentials) cookie(r *http.Request, value string) *http.Cookie {

@@ -32,8 +32,9 @@ type Options struct {
 	// keepalive and signout. Default BackendPrefix + "/session".
 	EndpointsPath string
 	// CookieName names the session cookie in the Manager's own cookie
-	// mode. Default "logout_session"; under TLS (or with Secure) the
-	// cookie is named with the "__Host-" prefix. Unused with App.
+	// mode. Default [DefaultCookieName]; under TLS (or with Secure) the
+	// cookie is named with the "__Host-" prefix ([SecureCookieName]).
+	// Unused with App.
 	CookieName string
 	// Secure marks the cookie Secure with the "__Host-" prefix even for
 	// plain-HTTP requests, for servers behind a TLS-terminating proxy.
@@ -129,6 +130,9 @@ type Options struct {
 	ClientAddr func(r *http.Request) string
 }
 
+// DefaultCookieName is [Options.CookieName]'s default.
+const DefaultCookieName = "logout_session"
+
 // AppSessions connects a [Manager] to an application's own session
 // system: the Manager then keeps its idle and absolute deadlines per
 // application session and issues no cookie of its own.
@@ -166,7 +170,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, errors.New("logout: SignInPath must be a same-origin path")
 	}
 	if o.CookieName == "" {
-		o.CookieName = "logout_session"
+		o.CookieName = DefaultCookieName
 	}
 	if strings.HasPrefix(o.CookieName, "__") {
 		return o, errors.New("logout: CookieName must not carry a __ prefix: the Manager adds __Host- under TLS")

@@ -25,12 +25,16 @@ const (
 	// ReasonClosed: every tab of the backend stayed closed for the grace
 	// period, with sign-out on close turned on.
 	ReasonClosed
+	// ReasonProvider: the user's session at their identity provider
+	// ended (OpenID Connect back-channel or front-channel logout; see
+	// package github.com/gologout/logout/oidc), and with it this one.
+	ReasonProvider
 )
 
-var reasonNames = [...]string{"", "idle", "absolute", "forced", "manual", "replaced", "limit", "closed"}
+var reasonNames = [...]string{"", "idle", "absolute", "forced", "manual", "replaced", "limit", "closed", "provider"}
 
 // String returns the reason's name: "idle", "absolute", "forced",
-// "manual", "replaced", "limit" or "closed".
+// "manual", "replaced", "limit", "closed" or "provider".
 func (r Reason) String() string {
 	if r.Valid() {
 		return reasonNames[r]
@@ -39,7 +43,7 @@ func (r Reason) String() string {
 }
 
 // Valid reports whether r is one of the defined reasons.
-func (r Reason) Valid() bool { return r >= ReasonIdle && r <= ReasonClosed }
+func (r Reason) Valid() bool { return r >= ReasonIdle && r <= ReasonProvider }
 
 // Message returns the English sign-out notice for r, as shown on the
 // sign-in page after an automatic or forced sign-out.
@@ -57,6 +61,8 @@ func (r Reason) Message() string {
 		return "You have been logged out: you signed in on more devices than allowed, and this was the oldest session."
 	case ReasonClosed:
 		return "You have been logged out because every window of the backend was closed."
+	case ReasonProvider:
+		return "You have been logged out: you signed out at your identity provider."
 	default:
 		return "You have been logged out!"
 	}
@@ -64,7 +70,7 @@ func (r Reason) Message() string {
 
 // ParseReason returns the Reason named s, as written by [Reason.String].
 func ParseReason(s string) (Reason, error) {
-	for i := ReasonIdle; i <= ReasonClosed; i++ {
+	for i := ReasonIdle; i <= ReasonProvider; i++ {
 		if reasonNames[i] == s {
 			return i, nil
 		}

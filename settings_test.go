@@ -229,7 +229,7 @@ func TestIdleLifetimeAndDeadline(t *testing.T) {
 }
 
 func TestReason(t *testing.T) {
-	for r := logout.ReasonIdle; r <= logout.ReasonClosed; r++ {
+	for r := logout.ReasonIdle; r <= logout.ReasonProvider; r++ {
 		got, err := logout.ParseReason(r.String())
 		if err != nil || got != r {
 			t.Fatalf("ParseReason(%q) = %v, %v", r.String(), got, err)

@@ -2,7 +2,6 @@ package backend
 
 import (
 	"net/http"
-	"slices"
 
 	"github.com/gologout/logout"
 )
@@ -19,10 +18,17 @@ func (a *App) ownSessionsPage(w http.ResponseWriter, r *http.Request, u *user) {
 	p.Active = "own"
 	doneNotice(p, r, "ended", "own.done")
 	me, _ := logout.FromContext(r.Context())
-	v, ok := a.sessionList(w, r, u, p, me.UserID, func(string) string { return u.Name })
+	list, ok := readListRequest(r.URL.Query())
+	if !ok || list.User != "" {
+		a.fail(w, r, u, http.StatusBadRequest, "error.bad_request")
+		return
+	}
+	list.userID = me.UserID
+	v, ok := a.sessionList(w, r, u, p, list, func(string) string { return u.Name })
 	if !ok {
 		return
 	}
+	v.Others = max(v.Total-1, 0)
 	v.Path, v.Own = a.cfg.Prefix+accountSessionsPath, true
 	p.Data = v
 	a.render(w, r, http.StatusOK, "account", p)
@@ -41,23 +47,20 @@ func (a *App) endOwnSessions(w http.ResponseWriter, r *http.Request, u *user) {
 	var sel logout.Selector
 	switch r.PostFormValue("scope") {
 	case "session":
-		// The row's cursor finds the session among the user's own with
-		// one short read, however many sessions there are.
-		c, ok := parseCursor(r.PostFormValue("created") + "." + r.PostFormValue("id"))
-		if !ok || c.ID == me.ID {
-			a.fail(w, r, u, http.StatusBadRequest, "error.bad_request")
-			return
-		}
-		list, err := a.m.Sessions(ctx, logout.ListOptions{UserID: me.UserID, After: logout.Cursor{Created: c.Created}, Limit: sessionsPageSize})
-		if err != nil {
+		id := r.PostFormValue("id")
+		_, found, ok, err := a.findSession(ctx, me.UserID, r.PostFormValue("created"), id)
+		switch {
+		case err != nil:
 			a.internal(w, r, u, err)
 			return
-		}
-		if !slices.ContainsFunc(list, func(s logout.Session) bool { return s.ID == c.ID }) {
+		case !ok || id == me.ID:
+			a.fail(w, r, u, http.StatusBadRequest, "error.bad_request")
+			return
+		case !found:
 			a.fail(w, r, u, http.StatusNotFound, "error.not_found")
 			return
 		}
-		sel.IDs = []string{c.ID}
+		sel.IDs = []string{id}
 	case "others":
 		sel.UserID, sel.Except = me.UserID, me.ID
 	default:

@@ -71,6 +71,14 @@ type Config struct {
 	// client behind a proxy shares the proxy's address: set it behind a
 	// TLS-terminating proxy.
 	TrustedProxies []netip.Prefix
+	// SessionAddress is how much of the client's address (by the rule
+	// of TrustedProxies) a new session keeps for the sessions pages:
+	// AddressFull, AddressTruncated (the network: IPv4 /24, IPv6 /48) or
+	// AddressNone. Default AddressTruncated: an address is personal data,
+	// and its network is enough to tell one's devices apart. Like the
+	// User-Agent, it goes when the session ends. Ignored when
+	// Logout.ClientAddr is set.
+	SessionAddress AddressMode
 	// AdminUser and AdminPassword name the administrator created at the
 	// first start. Defaults "admin" and a random password.
 	AdminUser, AdminPassword string
@@ -114,7 +122,8 @@ type Config struct {
 	SettingsLocked bool
 	// Logout holds further options of the [logout.Manager], such as
 	// SweepInterval or SyncInterval. Its BackendPrefix, Logger, Now and
-	// Secure are replaced by the fields above.
+	// Secure are replaced by the fields above; its ClientAddr, when nil, is
+	// that of TrustedProxies and SessionAddress ([SessionAddr]).
 	Logout logout.Options
 }
 
@@ -186,6 +195,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, fmt.Errorf("backend: %w", err)
 	}
 	cfg.TrustedProxies = proxies
+	if cfg.SessionAddress, err = ParseAddressMode(string(cfg.SessionAddress)); err != nil {
+		return nil, fmt.Errorf("backend: %w", err)
+	}
 	a := &App{cfg: cfg, log: cfg.Logger, now: cfg.Now, cop: http.NewCrossOriginProtection()}
 	defer func() {
 		if err != nil {
@@ -242,6 +254,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	opts := cfg.Logout
 	opts.BackendPrefix, opts.Logger, opts.Now, opts.Secure = cfg.Prefix, cfg.Logger, cfg.Now, cfg.Secure
+	if opts.ClientAddr == nil {
+		opts.ClientAddr, _ = SessionAddr(proxies, cfg.SessionAddress) // both checked above
+	}
 	if opts.Message == nil {
 		// The lock dialog and scripts read the reason in the page's language.
 		opts.Message = func(r *http.Request, reason logout.Reason) string {
@@ -435,6 +450,7 @@ func (a *App) Handler() http.Handler { return a.handler }
 // it beside the HTTP server, and cancel ctx only after the server has shut
 // down, so that no activity is lost.
 func (a *App) Run(ctx context.Context) error {
+	go uaParser() // built now rather than at the first sessions page
 	if err := a.m.Run(ctx); err != nil {
 		return fmt.Errorf("backend: run: %w", err)
 	}
@@ -458,6 +474,23 @@ func (a *App) Manager() *logout.Manager { return a.m }
 // Created returns the users that [New] created because the user database
 // was empty, with their passwords, to show once; nil on later starts.
 func (a *App) Created() []Credential { return append([]Credential(nil), a.created...) }
+
+// CookieNames returns the names of every cookie the admin pages set: the
+// session's ([logout.Options.CookieName] of Config.Logout), the sign-in
+// form's and the device's, each in both forms that
+// [logout.SecureCookieName] gives, without and with TLS. logout-proxy never
+// forwards them to the panel, nor lets the panel set them.
+func (a *App) CookieNames() []string {
+	session := a.cfg.Logout.CookieName
+	if session == "" {
+		session = logout.DefaultCookieName
+	}
+	var out []string
+	for _, n := range []string{session, preCookie, deviceCookie} {
+		out = append(out, logout.SecureCookieName(n, false), logout.SecureCookieName(n, true))
+	}
+	return out
+}
 
 // SignInPath returns the path of the sign-in page.
 func (a *App) SignInPath() string { return a.cfg.Prefix + "/auth/signin" }

@@ -27,10 +27,7 @@ var errSignInCSRF = errors.New("backend: sign-in form: missing or wrong CSRF tok
 func (a *App) secure(r *http.Request) bool { return r.TLS != nil || a.cfg.Secure }
 
 func (a *App) preCookieName(r *http.Request) string {
-	if a.secure(r) {
-		return "__Host-" + preCookie
-	}
-	return preCookie
+	return logout.SecureCookieName(preCookie, a.secure(r))
 }
 
 // signInToken returns the sign-in form's CSRF token: an HMAC of the

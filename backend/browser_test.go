@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"log/slog"
 	"math"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -55,8 +56,9 @@ func startSite(t *testing.T) *site {
 	return startSiteWith(t, nil)
 }
 
-// startSiteWith is startSite with the config changed by edit, when not nil.
-func startSiteWith(t *testing.T, edit func(*backend.Config)) *site {
+// startSiteWith is startSite with the config changed by edit, when not
+// nil, and the App's handler behind wrap's, if given.
+func startSiteWith(t *testing.T, edit func(*backend.Config), wrap ...func(http.Handler) http.Handler) *site {
 	t.Helper()
 	cfg := backend.Config{
 		DataDir: t.TempDir(), BcryptCost: bcrypt.MinCost,
@@ -73,7 +75,11 @@ func startSiteWith(t *testing.T, edit func(*backend.Config)) *site {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx) }()
-	s := &site{Server: httptest.NewServer(app.Handler()), app: app}
+	h := app.Handler()
+	for _, w := range wrap {
+		h = w(h)
+	}
+	s := &site{Server: httptest.NewServer(h), app: app}
 	t.Cleanup(func() {
 		s.Close()
 		cancel()
@@ -700,8 +706,7 @@ func TestBrowser(t *testing.T) {
 			// new session replaces.
 			browsertest.Eval[chromedp.Void](tb.Tab, `document.querySelector('tr.this-device button').focus()`)
 			fresh := relock(tb, 2400)
-			short := fresh.ID[:8]
-			tb.Wait(5*time.Second, "this device's row of the new session", `document.querySelector('tr.this-device code').textContent === `+strconv.Quote(short))
+			tb.Wait(5*time.Second, "this device's row of the new session", `document.querySelector('tr.this-device input[name=id]').value === `+strconv.Quote(fresh.ID))
 			if got := browsertest.Eval[string](tb.Tab, `document.querySelector('tr.this-device input[name=id]').value`); got != fresh.ID {
 				t.Errorf("this device's Sign out button ends %q, want the new session %q", got, fresh.ID)
 			}
@@ -781,31 +786,29 @@ func TestBrowser(t *testing.T) {
 	})
 }
 
+// shot takes a screenshot of the tab at 1280×800, device scale 1, and
+// with LOGOUT_SCREENSHOTS=1 writes it to docs/name.
+func shot(t *testing.T, tb tab, name string) {
+	t.Helper()
+	path := ""
+	if os.Getenv("LOGOUT_SCREENSHOTS") == "1" {
+		path = filepath.Join(browsertest.ModuleRoot(t), "docs", name)
+	}
+	b := browsertest.Screenshot(t, tb.Ctx, path)
+	cfg, err := png.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if cfg.Width != int(desktop.width) || cfg.Height != int(desktop.height) {
+		t.Errorf("%s: got %dx%d, want %dx%d", name, cfg.Width, cfg.Height, desktop.width, desktop.height)
+	}
+}
+
 // TestScreenshots takes the README's screenshots at 1280×800, device
 // scale 1. It writes them to docs/ only with LOGOUT_SCREENSHOTS=1:
 //
 //	LOGOUT_SCREENSHOTS=1 go test -run Screenshot ./backend/
 func TestScreenshots(t *testing.T) {
-	dir := ""
-	if os.Getenv("LOGOUT_SCREENSHOTS") == "1" {
-		dir = filepath.Join(browsertest.ModuleRoot(t), "docs")
-	}
-	shot := func(t *testing.T, tb tab, name string) {
-		t.Helper()
-		path := ""
-		if dir != "" {
-			path = filepath.Join(dir, name)
-		}
-		b := browsertest.Screenshot(t, tb.Ctx, path)
-		cfg, err := png.DecodeConfig(bytes.NewReader(b))
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if cfg.Width != int(desktop.width) || cfg.Height != int(desktop.height) {
-			t.Errorf("%s: got %dx%d, want %dx%d", name, cfg.Width, cfg.Height, desktop.width, desktop.height)
-		}
-	}
-
 	b := browsertest.NewBrowser(t)
 	s := startSite(t)
 	tb := s.newTab(t, b, desktop, true)

@@ -29,8 +29,10 @@
 //	(prefix)                      dashboard: AJAX stats and a long form
 //	/system/settings/user-session User Session settings and policies (PermSettings)
 //	/system/settings/history      settings history, ?format=csv|json (PermSettings)
-//	/account/sessions             the user's own sessions, each but this one ended by a button (every user)
-//	/system/sessions              active sessions and sign-out log (PermSessions)
+//	/account/sessions             the user's own sessions with their browsers and addresses; each but this one ended by a button,
+//	                              all but this one after /account/sessions/confirm (every user)
+//	/system/sessions              active sessions, sorted (?sort=), filtered by user (?user=) and, by POST, address; the
+//	                              sign-out log; ending sessions asks first on /system/sessions/confirm (PermSessions)
 //	/system/sessions/log          the whole sign-out log, filtered, ?format=csv|json (PermSessions)
 //	/session/                     the Manager's status, keep-alive and sign-out endpoints
 //	/api/v1/                      the admin API: JSON, bearer tokens (see below)

@@ -106,3 +106,32 @@ func pickLang(r *http.Request) string {
 	}
 	return best
 }
+
+// Num writes the whole number n as the language groups its digits:
+// 1,234 in English, 1 234 in Czech, and in Polish from 10 000 only.
+func (t translator) Num(n int) string {
+	s := strconv.Itoa(n)
+	sep, from := ",", 4
+	switch t.Lang {
+	case "cs":
+		sep = "\u00a0"
+	case "pl":
+		sep, from = "\u00a0", 5
+	}
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	if len(s) >= from {
+		var b strings.Builder
+		for i, c := range s {
+			if i > 0 && (len(s)-i)%3 == 0 {
+				b.WriteString(sep)
+			}
+			b.WriteRune(c)
+		}
+		s = b.String()
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
+}

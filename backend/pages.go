@@ -51,8 +51,11 @@ func (a *App) routes() http.Handler {
 	handle("POST", p+settingsPath, a.need(PermSettings, a.saveSettings))
 	handle("POST", p+settingsPath+"/reset", a.need(PermSettings, a.resetSettings))
 	handle("GET", p+sessionsPath, a.need(PermSessions, a.sessionsPage))
+	handle("POST", p+sessionsPath, a.need(PermSessions, a.sessionsPage)) // the address filter
+	handle("POST", p+sessionsPath+"/confirm", a.need(PermSessions, a.confirmEnd(false)))
 	handle("POST", p+sessionsPath+"/signout", a.need(PermSessions, a.forceSignOut))
 	handle("GET", p+accountSessionsPath, a.auth(a.ownSessionsPage))
+	handle("POST", p+accountSessionsPath+"/confirm", a.auth(a.confirmEnd(true)))
 	handle("POST", p+accountSessionsPath+"/signout", a.auth(a.endOwnSessions))
 	handle("GET", p+logPath, a.need(PermSessions, a.signOutLog))
 	handle("GET", p+historyPath, a.need(PermSettings, a.settingsHistory))

@@ -141,7 +141,7 @@ func TestWrongMethod(t *testing.T) {
 		{"POST stats", admin, "POST", "/backend/api/stats", 405, "GET, HEAD"},
 		{"GET draft", admin, "GET", "/backend/draft", 405, "POST"},
 		{"GET settings reset", admin, "GET", settingsURL + "/reset", 405, "POST"},
-		{"POST sessions page", admin, "POST", sessionsURL, 405, "GET, HEAD"},
+		{"PUT sessions page", admin, "PUT", sessionsURL, 405, "GET, HEAD, POST"},
 		{"GET forced sign-out", admin, "GET", sessionsURL + "/signout", 405, "POST"},
 		{"PUT sign-in", anon, "PUT", "/backend/auth/signin", 405, "GET, HEAD, POST"},
 		{"GET session sign-out endpoint", admin, "GET", "/backend/session/signout", 405, "POST"},

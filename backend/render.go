@@ -47,7 +47,7 @@ type pages struct {
 
 func loadPages() (*pages, error) {
 	p := &pages{t: make(map[string]*template.Template)}
-	for _, name := range []string{"front", "signin", "dashboard", "settings", "sessions", "account", "audit", "tokens", "error"} {
+	for _, name := range []string{"front", "signin", "dashboard", "settings", "sessions", "account", "confirm", "audit", "tokens", "error"} {
 		t, err := template.New(name).ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("backend: template %s: %w", name, err)
@@ -117,7 +117,9 @@ func (a *App) page(r *http.Request, u *user, title string) *page {
 				SignInTitle: tr.T("widget.sign_in_title"), UserName: tr.T("signin.username"), Password: tr.T("signin.password"),
 				SignIn: tr.T("signin.submit"), OtherUser: tr.T("widget.other_user"),
 				Preview: tr.T("widget.preview"), EndPreview: tr.T("widget.end_preview"),
+				Sessions: tr.T("nav.own_sessions"),
 			}
+			cfg.SessionsURL = a.cfg.Prefix + accountSessionsPath
 			cfg.UserName = u.Name // as now: also for a session signed in before names were kept
 			p.Widget = &cfg
 		}

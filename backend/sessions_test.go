@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/backend"
 	"github.com/gologout/logout/internal/fakeclock"
 )
 
@@ -32,7 +33,7 @@ func TestForceSignOut(t *testing.T) {
 
 	page := admin.get(sessionsURL)
 	wantStatus(t, page, 200)
-	wantContains(t, page.body, "this device", "editor: 2 sessions", "admin: 2 sessions", "Sign out everyone else")
+	wantContains(t, page.body, "This is you", "editor: 2 sessions", "admin: 2 sessions", "Sign out everyone else")
 	if n := strings.Count(page.body, `name="scope" value="session"`); n != 4 {
 		t.Errorf("sign-out buttons: got %d, want 4", n)
 	}
@@ -176,7 +177,7 @@ func TestTwoInstances(t *testing.T) {
 // lists one page at a time, with counts, and the dashboard counts rather
 // than lists.
 func TestSessionsPaged(t *testing.T) {
-	e := start(t, "", nil)
+	e := startWith(t, false, func(cfg *backend.Config) { cfg.Store = logout.NewMemoryStore() }) // orders by last activity
 	admin := e.client()
 	admin.mustSignIn("admin", adminPassword)
 	m := e.app.Manager()
@@ -192,32 +193,55 @@ func TestSessionsPaged(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	next := regexp.MustCompile(`href="/backend/system/sessions\?after=([^"]+)" rel="next"`)
-	path, seen := sessionsURL, map[string]bool{}
-	for i, want := range []int{50, 50, 21} {
-		page := admin.get(path)
-		wantStatus(t, page, 200)
-		wantContains(t, page.body, "121 sessions in all.", "admin: 121 sessions")
-		ids := regexp.MustCompile(`name="id" value="([0-9a-f]{64})"`).FindAllStringSubmatch(page.body, -1)
-		if len(ids) != want {
-			t.Fatalf("page %d lists %d sessions, want %d", i+1, len(ids), want)
-		}
-		for _, id := range ids {
-			if seen[id[1]] {
-				t.Fatalf("page %d lists %s again", i+1, id[1])
+	next := regexp.MustCompile(`href="/backend/system/sessions\?(after=[^"]+)" rel="next"`)
+	for _, tc := range []struct {
+		sort  string
+		order logout.SessionOrder
+	}{{"", logout.ActiveFirst}, {"newest", logout.NewestFirst}, {"oldest", logout.OldestFirst}, {"ending", logout.EndingFirst}} {
+		t.Run("sort "+tc.sort, func(t *testing.T) {
+			all, err := m.Sessions(t.Context(), logout.ListOptions{Order: tc.order, Limit: 1000})
+			if err != nil || len(all) != extra+1 {
+				t.Fatalf("sessions: %d, %v", len(all), err)
 			}
-			seen[id[1]] = true
-		}
-		if len(page.body) > 128<<10 {
-			t.Fatalf("page %d is %d bytes", i+1, len(page.body))
-		}
-		n := next.FindStringSubmatch(page.body)
-		if (n == nil) != (i == 2) {
-			t.Fatalf("page %d: next link %v", i+1, n)
-		}
-		if n != nil {
-			path = sessionsURL + "?after=" + n[1]
-		}
+			query := ""
+			if tc.sort != "" {
+				query = "sort=" + tc.sort
+			}
+			path, got := sessionsURL+"?"+query, []string{}
+			for i, want := range []struct {
+				rows  int
+				label string
+			}{{50, "1–50 of 121"}, {50, "51–100 of 121"}, {21, "101–121 of 121"}} {
+				page := admin.get(path)
+				wantStatus(t, page, 200)
+				wantContains(t, page.body, "121 sessions in all.", "admin: 121 sessions", "<p>"+want.label+"</p>")
+				ids := regexp.MustCompile(`name="id" value="([0-9a-f]{64})"`).FindAllStringSubmatch(page.body, -1)
+				if len(ids) != want.rows {
+					t.Fatalf("page %d lists %d sessions, want %d", i+1, len(ids), want.rows)
+				}
+				for _, id := range ids {
+					got = append(got, id[1])
+				}
+				if len(page.body) > 128<<10 {
+					t.Fatalf("page %d is %d bytes", i+1, len(page.body))
+				}
+				n := next.FindStringSubmatch(page.body)
+				if (n == nil) != (i == 2) {
+					t.Fatalf("page %d: next link %v", i+1, n)
+				}
+				if n != nil {
+					path = sessionsURL + "?" + strings.ReplaceAll(n[1], "&amp;", "&")
+					if (tc.sort != "") != strings.Contains(path, "sort="+tc.sort) {
+						t.Fatalf("next link %s lost the order", path)
+					}
+				}
+			}
+			for i, s := range all {
+				if got[i] != s.ID {
+					t.Fatalf("session %d: got %s, want %s, in the order %s", i, got[i], s.ID, tc.sort)
+				}
+			}
+		})
 	}
 	for _, bad := range []string{"x", "12", "-1.ab", ".ab", "12."} {
 		wantStatus(t, admin.get(sessionsURL+"?after="+url.QueryEscape(bad)), http.StatusBadRequest)

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gologout/logout"
 )
 
 // The device cookie, after OWASP's "Slow down online guessing attacks
@@ -36,10 +38,7 @@ type device struct {
 }
 
 func (a *App) deviceCookieName(r *http.Request) string {
-	if a.secure(r) {
-		return "__Host-" + deviceCookie
-	}
-	return deviceCookie
+	return logout.SecureCookieName(deviceCookie, a.secure(r))
 }
 
 // deviceMAC signs a device cookie's payload.

@@ -95,33 +95,6 @@ func matchAny(ps []Pattern, name string) bool {
 	return false
 }
 
-// cookieKey returns what keys a session by the session cookie name with
-// value: the value as PHP decodes it (percent-escapes decoded, so that
-// "a|b" and "a%7Cb", one session to PHP, are one to the proxy too), or, with Options.LaravelKey, the session ID it
-// decrypts to ("" when it does not, an anonymous visitor).
-func (p *Proxy) cookieKey(name, value string) string {
-	if p.opts.LaravelKey == nil {
-		return percentDecode(value)
-	}
-	id, ok := p.opts.LaravelKey.DecryptCookie(name, value)
-	if !ok {
-		return ""
-	}
-	return id
-}
-
-// requestKey returns the key (see cookieKey) of the first non-empty
-// cookie of r matching the profile's SessionCookies, in the order the
-// browser sent them (the most specific path first), or "".
-func (p *Proxy) requestKey(r *http.Request) string {
-	for _, c := range r.Cookies() {
-		if matchAny(p.prof.SessionCookies, c.Name) && c.Value != "" {
-			return p.cookieKey(c.Name, c.Value)
-		}
-	}
-	return ""
-}
-
 // stripCookies removes from h's Cookie headers every cookie that a
 // panel's runtime may read under a name matching one of ps (see
 // runtimeNames), keeping the others byte for byte. It reports whether it
@@ -137,6 +110,13 @@ func stripCookies(h http.Header, ps []Pattern) bool {
 // name (without the spaces before it, which every runtime skips) and
 // value drop reports, keeping the others byte for byte and in order. It
 // reports whether it removed any.
+//
+// It is the proxy's one reader of a raw Cookie header, which it reads as
+// PHP and Python do (runtimeNames; FuzzCookieNames holds it to their
+// emulators), because net/http's Request.Cookies skips the parts it finds
+// invalid that those runtimes read. Everything else in the proxy reads
+// the cookies as net/http parses them (request.cookies), once dropAliases
+// has removed every credential that the two readings would not agree on.
 func filterCookies(h http.Header, drop func(name, value string) bool) bool {
 	lines := h["Cookie"]
 	if len(lines) == 0 {

@@ -11,7 +11,10 @@
 // # Sessions
 //
 // The proxy keeps one Logout session per session cookie of the panel
-// ([Profile.SessionCookies], through [logout.Options.App]): it learns the
+// ([Profile.SessionCookies], through [logout.Options.App]), keyed by the
+// cookie's value or, for a panel that seals its cookie anew on every
+// response, by what [Profile.DecodeKey] reads from it (Laravel's:
+// [LaravelKey.DecodeKey]), once per request: it learns the
 // user's name from the sign-in form it forwards ([Profile.UserField]) or
 // the panel's own cookie ([Profile.UserCookiePattern]), records the user
 // as [Profile.UserID] of it (a namespace of the panel's own, apart from the

@@ -151,6 +151,20 @@ func (k *LaravelKey) DecryptCookie(name, value string) (string, bool) {
 	return "", false
 }
 
+// errNotSealed is DecodeKey's error: it never quotes the value.
+var errNotSealed = errors.New("proxy: not a Laravel cookie sealed with the APP_KEY or a previous key")
+
+// DecodeKey is [LaravelKey.DecryptCookie] as a [Profile.DecodeKey]: the
+// session ID, or an error for a cookie that is not sealed with k's keys
+// as Laravel seals a session cookie.
+func (k *LaravelKey) DecodeKey(name, value string) (string, error) {
+	id, ok := k.DecryptCookie(name, value)
+	if !ok {
+		return "", errNotSealed
+	}
+	return id, nil
+}
+
 // openCBC checks the MAC of an AES-CBC payload with key and decrypts it.
 func openCBC(key, iv, ct []byte, pl laravelPayload) ([]byte, bool) {
 	if pl.MAC == "" || len(iv) != aes.BlockSize || len(ct)%aes.BlockSize != 0 {

@@ -107,6 +107,19 @@ type Profile struct {
 	// upstream's, as panels that check or print their host expect. The
 	// proxy sets X-Forwarded-Host and X-Forwarded-Proto either way.
 	PreserveHost bool `json:"preserve_host,omitempty"`
+	// DecodeKey, when set, reads the key of the panel's session from a
+	// session cookie (SessionCookies) of name with value as the browser
+	// sends it or the panel sets it, for a panel that seals its cookie
+	// anew on every response while the session inside stays: sessions
+	// are keyed by what it returns. [LaravelKey.DecodeKey] opens
+	// Laravel's (OctoberCMS's). An error, or "", makes the cookie an
+	// anonymous visitor's; the error is not logged, so it may name the
+	// value. The proxy calls it once per request for the session cookie
+	// the request carries and once per session cookie the panel's answer
+	// sets, from many goroutines at once. It cannot be set in JSON. Nil:
+	// the key is the value as PHP decodes it (percent-escapes decoded, so
+	// that "a|b" and "a%7Cb", one session to PHP, are one to the proxy).
+	DecodeKey func(name, value string) (key string, err error) `json:"-"`
 }
 
 // SignOut is how a panel signs a session out.
@@ -207,6 +220,9 @@ func WordPress() Profile {
 // every visitor an october_session cookie and renews it at sign-in; the
 // same session holds the front end's visitor (a cart), so FrontEnd is
 // "keep" and the sign-in is ended on the panel by its sign-out URL.
+// Laravel encrypts the cookie unless it is listed among October's
+// unencrypted cookies: set DecodeKey to the [LaravelKey.DecodeKey] of
+// October's APP_KEY.
 func OctoberCMS() Profile {
 	return Profile{
 		Name: "octobercms", Prefix: "/backend", SignInPath: "/backend/backend/auth/signin", UserField: "login",

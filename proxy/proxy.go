@@ -69,11 +69,11 @@ type Options struct {
 	// Default 5 s.
 	SignOutTimeout time.Duration
 	// LaravelKey, when set, is the APP_KEY of a Laravel panel (OctoberCMS)
-	// that encrypts its session cookie: the proxy decrypts the cookie and
-	// keys its sessions by the session ID inside, which stays the same
-	// while Laravel re-encrypts the cookie on every response. A session
-	// cookie that does not decrypt with it is an anonymous visitor's.
-	// Nil: sessions are keyed by the cookie's value.
+	// that encrypts its session cookie: New sets the profile's DecodeKey
+	// to its [LaravelKey.DecodeKey], which New refuses to replace.
+	//
+	// Deprecated: set [Profile.DecodeKey] to key.DecodeKey, which serves
+	// any panel with a sealed session cookie.
 	LaravelKey *LaravelKey
 }
 
@@ -142,6 +142,12 @@ func New(store logout.Store, opts Options) (*Proxy, error) {
 	}
 	if opts.SignOutTimeout <= 0 {
 		opts.SignOutTimeout = 5 * time.Second
+	}
+	if opts.LaravelKey != nil {
+		if opts.Profile.DecodeKey != nil {
+			return nil, errors.New("proxy: LaravelKey and Profile.DecodeKey: set one (DecodeKey: key.DecodeKey)")
+		}
+		opts.Profile.DecodeKey = opts.LaravelKey.DecodeKey
 	}
 	p := &Proxy{opts: opts, prof: opts.Profile.normalized(), log: opts.Logger, nonces: newNonceCache()}
 	p.cred = slices.Concat(p.prof.SessionCookies, p.prof.ExtraCookies)
@@ -231,30 +237,6 @@ func (p *Proxy) Run(ctx context.Context) error {
 // and the session endpoints: the profile's prefix + "/_logout/".
 func (p *Proxy) AssetsPath() string { return p.base }
 
-// info is what the proxy learns about one request on its way.
-type info struct {
-	orig         *http.Request // the request as the Manager passed it on
-	w            http.ResponseWriter
-	backend      bool
-	pageLoad     bool   // a GET page load: may get the widget
-	gzipOK       bool   // the client accepts gzip
-	signIn       bool   // a POST to the sign-in page
-	user         string // from the sign-in form
-	renewed      string // the session cookie the upstream just set
-	dropped      bool   // the Manager called EndSession
-	handled      bool   // the ended credential was expired and ended upstream
-	confirmed    bool   // the panel confirmed the ended session's sign-out
-	clientOrigin string
-	peerTrusted  bool
-}
-
-type infoKey struct{}
-
-func infoOf(ctx context.Context) *info {
-	in, _ := ctx.Value(infoKey{}).(*info)
-	return in
-}
-
 // ServeHTTP serves the proxy's own files and forwards everything else
 // through the Manager's middleware.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -268,27 +250,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.widget.ServeHTTP(w, r)
 		return
 	}
-	in := &info{backend: p.isBackend(r), peerTrusted: p.trusted(r)}
-	in.clientOrigin = p.clientOrigin(r, in.peerTrusted)
-	stripCookies(r.Header, p.opts.StripCookies)
-	dropAliases(r.Header, p.credentialPatterns())
-	if r.Method == http.MethodGet && !logout.IsScript(r) && (in.backend || path == p.prof.SignInPath) {
-		in.pageLoad = true
-		in.gzipOK = acceptsGzip(r.Header)
-	}
-	r.Header.Del(logout.HeaderPassive)
-	if p.passive(r) {
-		r.Header.Set(logout.HeaderPassive, "1")
-	}
-	if r.Method == http.MethodPost && path == p.prof.SignInPath {
-		in.signIn = true
-		if p.prof.UserField != "" {
-			if f := peekForm(r); f != nil {
-				in.user = f.Get(p.prof.UserField)
-			}
-		}
-	}
-	p.handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), infoKey{}, in)))
+	p.handler.ServeHTTP(w, withRequest(r, p.newRequest(r)))
 }
 
 // routePath rewrites r's path to the one the panel will route, so that
@@ -400,19 +362,18 @@ func peekForm(r *http.Request) url.Values {
 // forward handles a request the Manager let through: it decides which
 // credentials go upstream, then proxies it.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
-	in := infoOf(r.Context())
-	in.orig, in.w = r, w
+	req := requestOf(r)
+	req.r, req.w = r, w
 	if _, live := logout.FromContext(r.Context()); !live {
-		key := p.requestKey(r)
 		switch {
-		case in.dropped && key != "":
-			reason, ended, err := p.ended(r.Context(), key)
-			if err != nil && in.backend {
+		case req.dropped && req.key != "":
+			reason, ended, err := p.ended(r.Context(), req.key)
+			if err != nil && req.backend {
 				ended = true // fail closed on the backend
 			}
 			if ended {
-				p.endCredential(w, r, in)
-				if in.backend && p.pageAtSignIn(r) {
+				p.endCredential(w, r, req)
+				if req.backend && p.pageAtSignIn(r) {
 					// The Manager lets the sign-in path through, so that
 					// signing in again works with a dead cookie; a page
 					// of the panel served there is denied as any other.
@@ -421,14 +382,14 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
 				}
 				// "keep" forwards the cookie of an ended session only once
 				// the panel has confirmed its sign-in ended.
-				if in.backend || p.prof.FrontEnd == "strip" || !in.confirmed {
-					p.stripCredentials(r.Header)
+				if req.backend || p.prof.FrontEnd == "strip" || !req.confirmed {
+					req.stripped = p.stripCredentials(r.Header)
 				}
 			} else {
-				p.stripUnstarted(r, in) // a session this proxy never started
+				req.stripped = p.stripUnstarted(r, req) // a session this proxy never started
 			}
 		default:
-			p.stripUnstarted(r, in) // say, an auth cookie without its session cookie
+			req.stripped = p.stripUnstarted(r, req) // say, an auth cookie without its session cookie
 		}
 	}
 	if r.Method == http.MethodGet && r.URL.Path == p.prof.SignInPath && p.prof.ReturnParam != "" {
@@ -446,17 +407,18 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
 // anonymous visitor; on AnonymousPaths the session cookie stays, as an
 // anonymous visitor's sign-in form keeps its token there, but the
 // sign-in's own credentials (ExtraCookies: phpMyAdmin's pmaAuth-1, whose
-// every page is at its sign-in path) do not.
-func (p *Proxy) stripUnstarted(r *http.Request, in *info) {
+// every page is at its sign-in path) do not. It reports whether it
+// removed any.
+func (p *Proxy) stripUnstarted(r *http.Request, req *request) bool {
 	switch {
-	case !in.backend:
+	case !req.backend:
+		return false
 	case !p.anonymousPath(r.URL.Path):
-		p.stripCredentials(r.Header)
-	default:
-		filterCookies(r.Header, func(name, _ string) bool {
-			return readAs(p.prof.ExtraCookies, name) && !readAs(p.prof.SessionCookies, name) && !matchAny(p.prof.KeepCookies, name)
-		})
+		return p.stripCredentials(r.Header)
 	}
+	return filterCookies(r.Header, func(name, _ string) bool {
+		return readAs(p.prof.ExtraCookies, name) && !readAs(p.prof.SessionCookies, name) && !matchAny(p.prof.KeepCookies, name)
+	})
 }
 
 // ended reports whether the session of the upstream session cookie key
@@ -488,50 +450,33 @@ func (p *Proxy) pageAtSignIn(r *http.Request) bool {
 	return false
 }
 
-// credential patterns: the session cookie and its companions.
-func (p *Proxy) credentialPatterns() []Pattern { return p.cred }
-
 // stripCredentials removes the panel's credentials from a request's
-// Cookie header, keeping KeepCookies.
-func (p *Proxy) stripCredentials(h http.Header) {
-	cred := p.credentialPatterns()
-	filterCookies(h, func(name, _ string) bool {
-		return readAs(cred, name) && !matchAny(p.prof.KeepCookies, name)
+// Cookie header, keeping KeepCookies. It reports whether it removed any.
+func (p *Proxy) stripCredentials(h http.Header) bool {
+	return filterCookies(h, func(name, _ string) bool {
+		return readAs(p.cred, name) && !matchAny(p.prof.KeepCookies, name)
 	})
-}
-
-func cookiesOf(h http.Header) []string {
-	var out []string
-	for _, line := range h["Cookie"] {
-		for part := range strings.SplitSeq(line, ";") {
-			name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
-			if name != "" {
-				out = append(out, name)
-			}
-		}
-	}
-	return out
 }
 
 // endCredential expires an ended session's cookies in the browser and
 // ends the session on the panel, once per request.
-func (p *Proxy) endCredential(w http.ResponseWriter, r *http.Request, in *info) {
-	if in == nil || in.handled {
+func (p *Proxy) endCredential(w http.ResponseWriter, r *http.Request, req *request) {
+	if req == nil || req.handled {
 		return
 	}
-	in.handled = true
-	for _, name := range cookiesOf(r.Header) {
-		if !matchAny(p.credentialPatterns(), name) || matchAny(p.prof.KeepCookies, name) {
+	req.handled = true
+	for _, c := range req.cookies {
+		if !matchAny(p.cred, c.Name) || matchAny(p.prof.KeepCookies, c.Name) {
 			continue
 		}
-		if p.prof.FrontEnd == "keep" && matchAny(p.prof.SessionCookies, name) {
+		if p.prof.FrontEnd == "keep" && matchAny(p.prof.SessionCookies, c.Name) {
 			continue // it also holds the visitor's front-end session
 		}
 		for _, path := range p.prof.CookiePaths {
-			http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: path, MaxAge: -1, HttpOnly: true})
+			http.SetCookie(w, &http.Cookie{Name: c.Name, Value: "", Path: path, MaxAge: -1, HttpOnly: true})
 		}
 	}
-	in.confirmed = p.signOutUpstream(r)
+	req.confirmed = p.signOutUpstream(r, req)
 }
 
 // maxSignOutTries bounds how often the proxy asks the panel to end one
@@ -551,13 +496,12 @@ type signOutState struct {
 // says, and reports whether the panel confirmed it (a status below 400):
 // now or at an earlier try. A failed try is logged and made again the
 // next time the cookie comes back, at most maxSignOutTries times.
-func (p *Proxy) signOutUpstream(r *http.Request) bool {
+func (p *Proxy) signOutUpstream(r *http.Request, req *request) bool {
 	so := p.prof.SignOut
-	key := p.requestKey(r)
-	if so == nil || key == "" {
+	if so == nil || req.key == "" {
 		return false
 	}
-	id := p.m.SessionID(key)
+	id := p.m.SessionID(req.key)
 	v, loaded := p.signedOut.LoadOrStore(id, &signOutState{})
 	if !loaded && p.nSigned.Add(1) > 10000 { // bound the memory: forget the old ones
 		p.signedOut.Clear()
@@ -588,7 +532,7 @@ func (p *Proxy) signOutUpstream(r *http.Request) bool {
 		form = strings.ReplaceAll(form, nonceSlot, url.QueryEscape(nonce))
 	}
 	st.tries++
-	status, err := p.signOutRequest(r, so, path, form)
+	status, err := p.signOutRequest(r, req, so, path, form)
 	if err == nil && status < 400 {
 		st.confirmed = true
 		p.log.Info("proxy: signed out on the panel", slog.String("session", id[:8]), slog.Int("status", status), slog.Int("try", st.tries))
@@ -614,38 +558,38 @@ func (p *Proxy) signOutUpstream(r *http.Request) bool {
 // path, with the URL-encoded form for a POST, and returns the panel's
 // status; an answer without the profile's proof (SignOut.Confirm) is an
 // error.
-func (p *Proxy) signOutRequest(r *http.Request, so *SignOut, path, form string) (int, error) {
+func (p *Proxy) signOutRequest(r *http.Request, req *request, so *SignOut, path, form string) (int, error) {
 	u := *p.opts.Upstream
 	u.Path, u.RawQuery, _ = strings.Cut(path, "?")
 	var body io.Reader
 	if so.Method == http.MethodPost {
 		vals, _ := url.ParseQuery(form) // validated with the profile
 		if so.CSRFCookie != "" {
-			if c, err := r.Cookie(so.CSRFCookie); err == nil {
-				vals.Set(so.CSRFField, c.Value)
+			if i := slices.IndexFunc(req.cookies, func(c *http.Cookie) bool { return c.Name == so.CSRFCookie }); i >= 0 {
+				vals.Set(so.CSRFField, req.cookies[i].Value)
 			}
 		}
 		body = strings.NewReader(vals.Encode())
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), p.opts.SignOutTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, so.Method, u.String(), body)
+	out, err := http.NewRequestWithContext(ctx, so.Method, u.String(), body)
 	if err != nil {
 		return 0, err
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		out.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	for _, line := range r.Header["Cookie"] {
-		req.Header.Add("Cookie", line)
+		out.Header.Add("Cookie", line)
 	}
 	if p.prof.PreserveHost {
-		req.Host = r.Host
+		out.Host = r.Host
 	}
 	// Django checks the Referer of HTTPS POSTs against the host.
-	req.Header.Set("Referer", infoOrEmpty(r).clientOrigin+p.prof.SignInPath)
-	req.Header.Set("X-Forwarded-Host", r.Host)
-	resp, err := p.opts.Transport.RoundTrip(req)
+	out.Header.Set("Referer", req.clientOrigin+p.prof.SignInPath)
+	out.Header.Set("X-Forwarded-Host", r.Host)
+	resp, err := p.opts.Transport.RoundTrip(out)
 	if err != nil {
 		return 0, err
 	}
@@ -684,19 +628,12 @@ func (p *Proxy) now() time.Time {
 	return time.Now()
 }
 
-func infoOrEmpty(r *http.Request) *info {
-	if i := infoOf(r.Context()); i != nil {
-		return i
-	}
-	return &info{}
-}
-
 // deny answers the requests the Manager refuses: an ended session's
 // cookies are expired and ended on the panel first.
 func (p *Proxy) deny(w http.ResponseWriter, r *http.Request, d logout.Denial) {
 	var ended *logout.EndedError
 	if errors.As(d.Err, &ended) {
-		p.endCredential(w, r, infoOf(r.Context()))
+		p.endCredential(w, r, requestOf(r))
 	}
 	d.Write(w)
 }
@@ -707,55 +644,60 @@ type appSessions struct{ p *Proxy }
 // SessionID implements logout.AppSessions: the key of the session cookie
 // the upstream just set, or else of the one the request carries.
 func (a appSessions) SessionID(r *http.Request) string {
-	if in := infoOf(r.Context()); in != nil && in.renewed != "" {
-		return in.renewed
+	req := requestOf(r)
+	if req == nil { // not through ServeHTTP: read the cookie here
+		k, _ := a.p.sessionKey(r.Cookies(), nil)
+		return k
 	}
-	return a.p.requestKey(r)
+	if req.renewed != "" {
+		return req.renewed
+	}
+	return req.key
 }
 
 // EndSession implements logout.AppSessions. The Manager calls it for an
 // ended session and for an unknown one alike; the proxy tells them apart
 // later (deny, forward), except on the sign-out endpoint.
 func (a appSessions) EndSession(w http.ResponseWriter, r *http.Request) {
-	in := infoOf(r.Context())
-	if in == nil {
+	req := requestOf(r)
+	if req == nil {
 		return
 	}
-	in.dropped = true
+	req.dropped = true
 	if strings.HasPrefix(r.URL.Path, a.p.endpoints+"/") && r.Method == http.MethodPost {
-		a.p.endCredential(w, r, in) // the widget's "Sign out now"
+		a.p.endCredential(w, r, req) // the widget's "Sign out now"
 	}
 }
 
 // rewrite builds the upstream request.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
-	in := infoOf(pr.In.Context())
+	req := requestOf(pr.In)
 	pr.SetURL(p.opts.Upstream)
 	if p.prof.PreserveHost {
 		pr.Out.Host = pr.In.Host
 	}
-	if in != nil && in.peerTrusted {
+	if req != nil && req.peerTrusted {
 		if v := pr.In.Header["X-Forwarded-For"]; len(v) > 0 {
 			pr.Out.Header["X-Forwarded-For"] = slices.Clone(v)
 		}
 	}
 	pr.SetXForwarded()
-	if in == nil || !in.peerTrusted {
+	if req == nil || !req.peerTrusted {
 		for _, h := range clientAddrHeaders {
 			pr.Out.Header.Del(h)
 		}
 	}
-	if in != nil && in.peerTrusted {
+	if req != nil && req.peerTrusted {
 		for _, h := range []string{"X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded"} {
 			if v := pr.In.Header.Get(h); v != "" {
 				pr.Out.Header.Set(h, v)
 			}
 		}
 	}
-	if in != nil && in.pageLoad {
+	if req != nil && req.pageLoad {
 		// Page loads may get the widget: ask only for what the proxy
 		// can decode.
-		if in.gzipOK {
+		if req.gzipOK {
 			pr.Out.Header.Set("Accept-Encoding", "gzip")
 		} else {
 			pr.Out.Header.Set("Accept-Encoding", "identity")

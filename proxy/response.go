@@ -23,42 +23,42 @@ import (
 // cookies, rewrites redirects to the upstream's own address, and injects
 // the widget (or the sign-out notice) into HTML pages.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
-	in := infoOf(resp.Request.Context())
-	if in == nil || in.orig == nil {
+	req := requestOf(resp.Request)
+	if req == nil || req.r == nil {
 		return nil
 	}
 	if ctx := resp.Request.Context(); p.log.Enabled(ctx, slog.LevelDebug) {
 		// The path only: a query may hold a nonce or a token.
-		p.log.LogAttrs(ctx, slog.LevelDebug, "proxy: forwarded", slog.String("method", in.orig.Method),
-			slog.String("path", in.orig.URL.Path), slog.Int("status", resp.StatusCode), slog.Bool("backend", in.backend))
+		p.log.LogAttrs(ctx, slog.LevelDebug, "proxy: forwarded", slog.String("method", req.r.Method),
+			slog.String("path", req.r.URL.Path), slog.Int("status", resp.StatusCode), slog.Bool("backend", req.backend))
 	}
-	p.rewriteLocation(resp, in)
+	p.rewriteLocation(resp, req)
 	p.stripOwnSetCookies(resp.Header)
-	if in.orig.URL.Path == p.prof.SignInPath && in.orig.Header.Get("Sec-Fetch-Dest") == "iframe" && in.orig.Header.Get("Sec-Fetch-Site") == "same-origin" {
+	if req.r.URL.Path == p.prof.SignInPath && req.r.Header.Get("Sec-Fetch-Dest") == "iframe" && req.r.Header.Get("Sec-Fetch-Site") == "same-origin" {
 		allowSameOriginFrame(resp.Header) // the lock dialog's frame
 	}
-	if _, set := in.w.Header()["Cache-Control"]; set && in.backend {
+	if _, set := req.w.Header()["Cache-Control"]; set && req.backend {
 		// The Manager's no-store on a backend page is the answer's one
 		// Cache-Control: the panel's would be a second line.
 		resp.Header.Del("Cache-Control")
 	}
-	if err := p.followCookies(resp, in); err != nil {
+	if err := p.followCookies(resp, req); err != nil {
 		return err
 	}
-	sess, live := logout.FromContext(in.orig.Context())
+	sess, live := logout.FromContext(req.r.Context())
 	switch {
-	case !in.pageLoad || resp.StatusCode != http.StatusOK || !isHTML(resp.Header):
-	case live && in.renewed == "" && in.backend:
-		cfg, ok := widget.New(p.m, in.orig)
+	case !req.pageLoad || resp.StatusCode != http.StatusOK || !isHTML(resp.Header):
+	case live && req.renewed == "" && req.backend:
+		cfg, ok := widget.New(p.m, req.r)
 		if !ok {
 			return nil
 		}
 		cfg.AssetsPrefix = p.base + "widget/"
 		cfg.Labels = p.opts.Labels
-		cfg.SignInFrame = true // the lock dialog shows the panel's own sign-in page
+		cfg.SignInFrame = true // the lock dialog shows the panel's own sign-req page
 		return p.inject(resp, sess.ID, func(nonce string) []byte { return p.widgetSnippet(cfg, nonce) })
-	case in.orig.URL.Path == p.prof.SignInPath:
-		reason, err := logout.ParseReason(in.orig.URL.Query().Get("reason"))
+	case req.r.URL.Path == p.prof.SignInPath:
+		reason, err := logout.ParseReason(req.r.URL.Query().Get("reason"))
 		if err != nil {
 			return nil
 		}
@@ -86,7 +86,9 @@ func allowSameOriginFrame(h http.Header) {
 
 // stripOwnSetCookies removes the Set-Cookie lines of Options.StripCookies
 // (the admin pages' cookies) from the panel's answer: the panel never sets
-// them, as it never sees them.
+// them, as it never sees them. A line's name is read as a browser reads
+// it (RFC 6265 5.2: the text before the first "=", trimmed), not by
+// http.ParseSetCookie, which refuses names that browsers take.
 func (p *Proxy) stripOwnSetCookies(h http.Header) {
 	lines := h["Set-Cookie"]
 	if len(lines) == 0 || len(p.opts.StripCookies) == 0 {
@@ -108,14 +110,18 @@ func (p *Proxy) stripOwnSetCookies(h http.Header) {
 
 // followCookies starts a session when the upstream answers a sign-in
 // with a new session cookie, and ends it when the upstream deletes it.
-func (p *Proxy) followCookies(resp *http.Response, in *info) error {
+func (p *Proxy) followCookies(resp *http.Response, req *request) error {
 	if len(resp.Header["Set-Cookie"]) == 0 {
 		return nil
 	}
-	var set string
+	cookies := resp.Cookies()
+	// set is the key of the last live session cookie the panel sets, and
+	// renewed that of the last one it does not delete by MaxAge or value
+	// (one that has expired still counts): each decoded once.
+	var set, renewed string
 	deleted := false
 	now := time.Now()
-	for _, c := range resp.Cookies() {
+	for _, c := range cookies {
 		gone := c.Value == "" || c.MaxAge < 0 || (!c.Expires.IsZero() && c.Expires.Before(now))
 		if !matchAny(p.prof.SessionCookies, c.Name) {
 			// A panel whose session cookie is every visitor's
@@ -128,31 +134,36 @@ func (p *Proxy) followCookies(resp *http.Response, in *info) error {
 		}
 		if gone {
 			deleted = true
+		}
+		if c.Value == "" || c.MaxAge < 0 {
 			continue
 		}
-		if k := p.cookieKey(c.Name, c.Value); k != "" {
-			set = k
+		if k := p.decodeKey(c.Name, c.Value); k != "" {
+			renewed = k
+			if !gone {
+				set = k
+			}
 		}
 	}
-	sess, live := logout.FromContext(in.orig.Context())
-	current := p.requestKey(in.orig)
+	sess, live := logout.FromContext(req.r.Context())
+	current := p.forwardedKey(req)
 	switch {
-	case set != "" && set != current && !live && in.signIn && resp.StatusCode < 400 &&
+	case set != "" && set != current && !live && req.signIn && resp.StatusCode < 400 &&
 		(resp.StatusCode >= 300 || !p.prof.AnonymousSessions):
-		return p.startSession(resp, in, p.signInUser(resp, in))
+		return p.startSession(req, renewed, p.signInUser(cookies, req))
 	case set != "" && set != current && live && !p.prof.AnonymousSessions:
 		// The panel renewed the session's ID (Django's cycle_key on a
 		// password change): carry the session over to the new ID.
-		return p.startSession(resp, in, logout.User{ID: sess.UserID, Name: sess.UserName, Roles: sess.Roles})
-	case set != "" && set != current && live && in.signIn && resp.StatusCode >= 300 && resp.StatusCode < 400:
-		return p.startSession(resp, in, p.signInUser(resp, in))
+		return p.startSession(req, renewed, logout.User{ID: sess.UserID, Name: sess.UserName, Roles: sess.Roles})
+	case set != "" && set != current && live && req.signIn && resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return p.startSession(req, renewed, p.signInUser(cookies, req))
 	case deleted && (set == "" || set == current) && live,
 		// A panel whose session cookie is every visitor's gives a new
 		// one outside a sign-in when it signs out (Laravel's, and so
 		// OctoberCMS's, invalidate): the signed-in session is gone.
-		set != "" && set != current && live && p.prof.AnonymousSessions && !in.signIn:
-		in.handled = true // the panel signed out itself
-		if err := p.m.SignOut(in.w, in.orig); err != nil {
+		set != "" && set != current && live && p.prof.AnonymousSessions && !req.signIn:
+		req.handled = true // the panel signed out itself
+		if err := p.m.SignOut(req.w, req.r); err != nil {
 			p.log.Warn("proxy: sign out", slog.String("error", err.Error()))
 		}
 	}
@@ -160,12 +171,13 @@ func (p *Proxy) followCookies(resp *http.Response, in *info) error {
 }
 
 // signInUser returns the user who just signed in: the name in the
-// session cookie the panel set (Profile.UserCookiePattern), or else the
-// name typed in the form, and the user ID of that name (Profile.UserID).
-func (p *Proxy) signInUser(resp *http.Response, in *info) logout.User {
-	name := in.user
+// session cookie the panel set (Profile.UserCookiePattern; cookies are
+// the answer's), or else the name typed in the form, and the user ID of
+// that name (Profile.UserID).
+func (p *Proxy) signInUser(cookies []*http.Cookie, req *request) logout.User {
+	name := req.user
 	if p.userRe != nil {
-		for _, c := range resp.Cookies() {
+		for _, c := range cookies {
 			if !matchAny(p.prof.SessionCookies, c.Name) {
 				continue
 			}
@@ -178,38 +190,26 @@ func (p *Proxy) signInUser(resp *http.Response, in *info) logout.User {
 	return logout.User{ID: p.prof.UserID(name), Name: strings.TrimSpace(name)}
 }
 
-// startSession starts the session of the panel's user u: its ID is the
+// startSession starts the session of the panel's user u, keyed by
+// renewed, the session cookie the panel just set: its ID is the
 // Profile's UserID of the panel's name, and its name, which the widget
 // shows, that name.
-func (p *Proxy) startSession(resp *http.Response, in *info, u logout.User) error {
-	in.renewed = p.setCookieKey(resp)
-	s, err := p.m.SignIn(in.w, in.orig, u)
+func (p *Proxy) startSession(req *request, renewed string, u logout.User) error {
+	req.renewed = renewed
+	s, err := p.m.SignIn(req.w, req.r, u)
 	if err != nil {
 		// Fail closed: the browser never gets a cookie the proxy does
 		// not know.
 		return &signInError{err}
 	}
-	p.log.LogAttrs(in.orig.Context(), slog.LevelInfo, "proxy: signed in",
+	p.log.LogAttrs(req.r.Context(), slog.LevelInfo, "proxy: signed in",
 		slog.String("user", u.ID), slog.String("session", s.ID[:8]))
 	return nil
 }
 
-// setCookieKey returns the key of the last session cookie resp sets, or "".
-func (p *Proxy) setCookieKey(resp *http.Response) string {
-	v := ""
-	for _, c := range resp.Cookies() {
-		if matchAny(p.prof.SessionCookies, c.Name) && c.Value != "" && c.MaxAge >= 0 {
-			if k := p.cookieKey(c.Name, c.Value); k != "" {
-				v = k
-			}
-		}
-	}
-	return v
-}
-
 // rewriteLocation points redirects to the upstream's own address at the
 // proxy's.
-func (p *Proxy) rewriteLocation(resp *http.Response, in *info) {
+func (p *Proxy) rewriteLocation(resp *http.Response, req *request) {
 	loc := resp.Header.Get("Location")
 	if loc == "" {
 		return
@@ -221,7 +221,7 @@ func (p *Proxy) rewriteLocation(resp *http.Response, in *info) {
 	o := strings.ToLower(u.Scheme + "://" + u.Host)
 	for _, known := range p.origins {
 		if o == strings.ToLower(known) {
-			c, err := url.Parse(in.clientOrigin)
+			c, err := url.Parse(req.clientOrigin)
 			if err != nil {
 				return
 			}

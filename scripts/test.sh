@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project, after installing what the tests need:
-# Debian's Chromium (browser tests), Debian's python3-django (the proxy's
+# Debian's Chromium (browser tests), gcc (to build Ory Hydra, the OpenID
+# provider of the single sign-on tests), Debian's python3-django (the proxy's
 # end-to-end tests against a real Django admin), Debian's wordpress and
 # phpmyadmin with php-cli and php-mysql (the proxy's tests against the real
 # panels, on the local MariaDB) and the npm packages axe-core and
@@ -12,6 +13,9 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 /usr/bin/python3 -c 'import django' >/dev/null 2>&1 || missing+=(python3-django)
+# A C compiler: internal/hydratest builds Ory Hydra (the OpenID provider of
+# the single sign-on tests) with its in-memory SQLite, which needs cgo.
+command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing Debian's ${missing[*]} for the browser and proxy tests"

@@ -64,6 +64,8 @@ type Labels struct {
 	Preview string
 	// EndPreview is the button that ends a preview: "End preview".
 	EndPreview string
+	// Sessions is the link to [Config.SessionsURL]: "Your sessions".
+	Sessions string
 }
 
 // withDefaults returns l with every empty field set to its English default.
@@ -89,6 +91,7 @@ func (l Labels) withDefaults() Labels {
 	def(&l.OtherUser, "Sign in as someone else")
 	def(&l.Preview, "Preview: your session has not ended.")
 	def(&l.EndPreview, "End preview")
+	def(&l.Sessions, "Your sessions")
 	return l
 }
 
@@ -150,6 +153,11 @@ type Config struct {
 	// it, so it is the name the user signs in with. [New] takes it from
 	// the session ([logout.User.Name] at sign-in). Empty means User.
 	UserName string
+	// SessionsURL, when set, is the page where users see and end their
+	// own sessions (the reference backend's /backend/account/sessions):
+	// the element links to it beside the counter, in the page's account
+	// menu, labelled Labels.Sessions. Empty means no link.
+	SessionsURL string
 	// Labels are the translatable strings; empty ones are English.
 	Labels Labels
 }
@@ -166,6 +174,7 @@ const elementHTML = `<span class="logout-counter" role="timer" aria-live="off" a
 	`{{with .C.EventsURL}} data-events="{{.}}"{{end}}{{if .C.SignInFrame}} data-sign-in-frame{{end}} data-csrf-token="{{.C.CSRFToken}}" data-user="{{.C.User}}" data-user-name="{{.C.UserName}}"` +
 	` data-preview="{{.L.Preview}}" data-lang="{{.Plural}}" data-day="{{.L.Day}}" data-days="{{.L.Days}}" data-days-few="{{.L.DaysFew}}" data-warning="{{.L.Warning}}"` +
 	` data-retrying="{{.L.Retrying}}" data-expired="{{.L.Expired}}"{{if not .C.ShowCounter}} hidden{{end}}>{{.Text}}</span>` +
+	`{{with .C.SessionsURL}}<a class="logout-sessions" href="{{.}}">{{$.L.Sessions}}</a>{{end}}` +
 	`<dialog class="logout-dialog" role="alertdialog" aria-labelledby="logout-title" aria-describedby="logout-msg">` +
 	`<h2 id="logout-title">{{.L.WarningTitle}}</h2>` +
 	`<p class="logout-msg" id="logout-msg"></p>` +
@@ -191,7 +200,8 @@ const scriptHTML = `<link rel="stylesheet" href="{{.CSS.URL}}" integrity="{{.CSS
 	`<script src="{{.JS.URL}}" integrity="{{.JS.Integrity}}" defer></script>`
 
 // Element renders the counter, to place next to the avatar, and the
-// warning dialog. Render it only for a signed-in session. The counter is a role="timer" span with aria-live="off"
+// warning dialog, and the link to Config.SessionsURL when set. Render it
+// only for a signed-in session. The counter is a role="timer" span with aria-live="off"
 // and the configuration in data- attributes; its text is the time left at
 // rendering, so the page shows it before the script runs. Every value is
 // escaped by html/template, and URLs with unsafe schemes are replaced.
@@ -273,11 +283,11 @@ var htmlEscaper = strings.NewReplacer(
 // elementKey is what the static parts of an element depend on: all of
 // Config but the per-request values.
 type elementKey struct {
-	statusURL, keepAliveURL, signOutURL, signInURL, eventsURL string
-	frame                                                     bool
-	lifetime, lead                                            time.Duration
-	show                                                      bool
-	labels                                                    Labels
+	statusURL, keepAliveURL, signOutURL, signInURL, eventsURL, sessionsURL string
+	frame                                                                  bool
+	lifetime, lead                                                         time.Duration
+	show                                                                   bool
+	labels                                                                 Labels
 }
 
 // elementCacheMax bounds the cache of element parts; past it, elements
@@ -298,7 +308,7 @@ const elementSentinel = "\x01logout\x01"
 // the counter's text, or nil when they cannot be split (a label or URL
 // holds the sentinel).
 func elementParts(c Config) []string {
-	k := elementKey{c.StatusURL, c.KeepAliveURL, c.SignOutURL, c.SignInURL, c.EventsURL, c.SignInFrame, c.Lifetime, c.WarningLead, c.ShowCounter, c.Labels}
+	k := elementKey{c.StatusURL, c.KeepAliveURL, c.SignOutURL, c.SignInURL, c.EventsURL, c.SessionsURL, c.SignInFrame, c.Lifetime, c.WarningLead, c.ShowCounter, c.Labels}
 	if v, ok := elementCache.Load(k); ok {
 		return v.([]string)
 	}

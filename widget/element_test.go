@@ -2,6 +2,7 @@ package widget
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -30,6 +31,10 @@ func TestElementParts(t *testing.T) {
 		{"sentinel in the token", func(c *Config) { c.CSRFToken = elementSentinel }},
 		{"user and name to escape", func(c *Config) { c.User, c.UserName = `7"><x`, "Zoë & <Ann>" }},
 		{"events", func(c *Config) { c.EventsURL = "/backend/session/events" }},
+		{"sessions link", func(c *Config) {
+			c.SessionsURL, c.Labels.Sessions = "/backend/account/sessions?a=1&b=2", "Vaše <relace>"
+		}},
+		{"unsafe sessions link", func(c *Config) { c.SessionsURL = "javascript:alert(1)" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,5 +49,26 @@ func TestElementParts(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSessionsLink: the element links to the user's sessions page only
+// when the server names it, with the label or its English default.
+func TestSessionsLink(t *testing.T) {
+	c := Config{Deadline: time.Now().Add(time.Minute), Lifetime: 15 * time.Minute, ShowCounter: true}
+	if got := string(c.Element()); strings.Contains(got, "logout-sessions") {
+		t.Errorf("a link without SessionsURL:\n%s", got)
+	}
+	c.SessionsURL = "/backend/account/sessions"
+	if got, want := string(c.Element()), `</span><a class="logout-sessions" href="/backend/account/sessions">Your sessions</a><dialog`; !strings.Contains(got, want) {
+		t.Errorf("element lacks %s:\n%s", want, got)
+	}
+	c.Labels.Sessions = "Twoje sesje"
+	if got, want := string(c.Element()), `>Twoje sesje</a>`; !strings.Contains(got, want) {
+		t.Errorf("element lacks %s:\n%s", want, got)
+	}
+	c.SessionsURL = "javascript:alert(1)"
+	if got := string(c.Element()); strings.Contains(got, "javascript:") {
+		t.Errorf("unsafe URL kept:\n%s", got)
 	}
 }

@@ -172,7 +172,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Settings: settings, SettingsLocked: o.settings.Locked,
 		AdminUser: getenv("LOGOUT_ADMIN_USER"), AdminPassword: getenv("LOGOUT_ADMIN_PASSWORD"),
 		EditorPassword: getenv("LOGOUT_EDITOR_PASSWORD"),
-		TrustedProxies: o.trustedProxies, Logout: logout.Options{Observer: mon.Observer()},
+		TrustedProxies: o.trustedProxies, SessionAddress: o.SessionAddress, Logout: logout.Options{Observer: mon.Observer()},
 	})
 	if err != nil {
 		return err

@@ -63,6 +63,7 @@ func TestBadArguments(t *testing.T) {
 		{"cert without key", []string{"--tls-cert", "cert.pem"}, true, "go together"},
 		{"log format", []string{"--log-format", "xml"}, true, "want text or json"},
 		{"log level", []string{"--log-level", "loud"}, true, "--log-level"},
+		{"session address", []string{"--session-address", "masked"}, true, "--session-address \"masked\": want full, truncated or none"},
 		{"unknown store", []string{"--store", "mongodb://db", "--data", "DIR"}, false, `unknown store "mongodb://db"`},
 		{"MySQL store without a database", []string{"--store", "mysql://db", "--data", "DIR"}, false, "want mysql://user:password@host:port/database"},
 		{"bad prefix", []string{"--prefix", "/a b", "--data", "DIR"}, false, "prefix"},

@@ -298,16 +298,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Store: store, Secure: tls || o.Secure, Logger: logger,
 		Settings: settings, SettingsLocked: o.settings.Locked,
 		AdminUser: serve.Env(getenv, "LOGOUT_ADMIN_USER", command.AdminUser), AdminPassword: getenv("LOGOUT_ADMIN_PASSWORD"),
-		TrustedProxies: o.trustedProxies, Now: hk.now, Logout: lo,
+		TrustedProxies: o.trustedProxies, SessionAddress: o.SessionAddress, Now: hk.now, Logout: lo,
 	})
 	if err != nil {
 		return err
 	}
 	defer app.Close()
+	if o.laravelKey != nil {
+		o.prof.DecodeKey = o.laravelKey.DecodeKey // sessions keyed by the ID inside the sealed cookie
+	}
+	// The panel's sessions keep their address as the admin pages' do.
+	if lo.ClientAddr, err = backend.SessionAddr(o.trustedProxies, o.SessionAddress); err != nil {
+		return err
+	}
 	px, err := proxy.New(store, proxy.Options{
 		Upstream: o.upstreamURL, Profile: o.prof, TrustedProxies: o.trustedProxies,
 		RewriteOrigins: o.rewriteOrigins, Logger: logger, Logout: lo,
-		StripCookies: ownCookies(), LaravelKey: o.laravelKey,
+		StripCookies: ownCookies(app.CookieNames()),
 	})
 	if err != nil {
 		return err
@@ -356,15 +363,14 @@ func router(adminPrefix string, admin, px http.Handler) http.Handler {
 	})
 }
 
-// ownCookies are the admin pages' cookies, never forwarded to the panel.
-func ownCookies() []proxy.Pattern {
+// ownCookies are the admin pages' cookies (names, as
+// [backend.App.CookieNames] gives them), never forwarded to the panel.
+func ownCookies(names []string) []proxy.Pattern {
 	var out []proxy.Pattern
-	for _, n := range []string{"logout_session", "logout_pre", "logout_device"} {
-		for _, name := range []string{n, "__Host-" + n} {
-			p, err := proxy.ParsePattern(name)
-			if err == nil {
-				out = append(out, p)
-			}
+	for _, name := range names {
+		p, err := proxy.ParsePattern(name)
+		if err == nil {
+			out = append(out, p)
 		}
 	}
 	return out

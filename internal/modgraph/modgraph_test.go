@@ -44,6 +44,8 @@ var foreign = map[string]string{
 	"github.com/mattn/go-sqlite3":   "bench",
 	"github.com/go-json-experiment": "chromedp",
 	"github.com/prometheus/":        "metrics",
+	"github.com/coreos/go-oidc/":    "oidc",
+	"github.com/go-jose/":           "oidc",
 }
 
 // repoRoot returns the repository's root, where the logout module is.
@@ -131,6 +133,12 @@ func TestUserModuleGraph(t *testing.T) {
 			modules: []string{"mysqlstore"},
 			imports: []string{logoutPath, logoutPath + "/mysqlstore"},
 			allowed: []string{"github.com/go-sql-driver/"},
+		},
+		{
+			name:    "oidc brings go-oidc, go-jose and oauth2 only",
+			modules: []string{"oidc"},
+			imports: []string{logoutPath, logoutPath + "/oidc"},
+			allowed: []string{"github.com/coreos/go-oidc/", "github.com/go-jose/", "golang.org/x/oauth2"},
 		},
 		{
 			name:    "metrics brings the Prometheus client only",

@@ -86,15 +86,13 @@ func splitSum(b []byte) (mine, others []string) {
 	return mine, others
 }
 
-// joinSum returns go.sum content of lines, sorted as the go command
-// sorts them (by module path, then version).
+// joinSum returns go.sum content of lines, sorted by module path as the
+// go command sorts them; the lines of one module keep their order, which
+// is the go command's (by semantic version: v1.3.0 before v1.11.1), so
+// that what check -fix writes is what the check then wants.
 func joinSum(lines []string) []byte {
-	slices.SortFunc(lines, func(a, b string) int {
-		fa, fb := strings.Fields(a), strings.Fields(b)
-		if c := strings.Compare(fa[0], fb[0]); c != 0 {
-			return c
-		}
-		return strings.Compare(a, b)
+	slices.SortStableFunc(lines, func(a, b string) int {
+		return strings.Compare(strings.Fields(a)[0], strings.Fields(b)[0])
 	})
 	lines = slices.Compact(lines)
 	if len(lines) == 0 {

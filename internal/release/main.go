@@ -139,9 +139,10 @@ func stage(ctx context.Context, w io.Writer, root, version string) (s *staged, e
 	if s.tmp, err = os.MkdirTemp("", "logout-release-"); err != nil {
 		return nil, err
 	}
+	tmp := s.tmp // s is nil when an error is returned
 	defer func() {
 		if err != nil {
-			os.RemoveAll(s.tmp)
+			os.RemoveAll(tmp)
 		}
 	}()
 	s.tree = filepath.Join(s.tmp, "src")

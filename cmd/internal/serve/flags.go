@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/gologout/logout/backend"
 )
 
 // Flags are the flags that both commands take: where to listen, the data
@@ -15,6 +17,9 @@ import (
 type Flags struct {
 	Addr, Data, Store, Cert, Key, LogFormat, LogLevel, MetricsAddr string
 	Secure                                                         bool
+	// SessionAddress is how much of the client's address a session
+	// keeps: backend.Config.SessionAddress.
+	SessionAddress backend.AddressMode
 }
 
 // Env returns the value of the environment variable name, or def when
@@ -55,6 +60,9 @@ func (f *Flags) Register(fs *flag.FlagSet, getenv func(string) string, c Command
 	fs.StringVar(&f.LogFormat, "log-format", env("LOGOUT_LOG_FORMAT", "text"), "log `format` on standard error: text or json (LOGOUT_LOG_FORMAT)")
 	fs.StringVar(&f.LogLevel, "log-level", env("LOGOUT_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error (LOGOUT_LOG_LEVEL)")
 	MonitorFlag(fs, &f.MetricsAddr, getenv)
+	fs.StringVar((*string)(&f.SessionAddress), "session-address", env("LOGOUT_SESSION_ADDRESS", string(backend.AddressTruncated)),
+		"how much of the client's `address` each session keeps to show on the sessions pages: full, truncated (IPv4 /24, IPv6 /48: 192.0.2.0) or none; "+
+			"it goes with the session (LOGOUT_SESSION_ADDRESS)")
 }
 
 // ListFlag defines a flag that may be repeated and holds a
@@ -82,6 +90,9 @@ func (f *Flags) Check() error {
 		return errors.New("--tls-cert and --tls-key go together")
 	case f.LogFormat != "text" && f.LogFormat != "json":
 		return fmt.Errorf("--log-format %q: want text or json", f.LogFormat)
+	}
+	if _, err := backend.ParseAddressMode(string(f.SessionAddress)); err != nil {
+		return fmt.Errorf("--session-address %q: want full, truncated or none", f.SessionAddress)
 	}
 	return nil
 }

@@ -24,6 +24,7 @@ func TestLogoutLines(t *testing.T) {
 	}{
 		{"net/http in cookie mode", "nethttp", 38},
 		{"chi with scs sessions", "chi-scs", 36},
+		{"single sign-on through an OpenID provider", "oidc", 58},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
