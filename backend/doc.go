@@ -35,6 +35,8 @@
 //	                              sign-out log; ending sessions asks first on /system/sessions/confirm (PermSessions)
 //	/system/sessions/log          the whole sign-out log, filtered, ?format=csv|json (PermSessions)
 //	/session/                     the Manager's status, keep-alive and sign-out endpoints
+//	/api/v1/                      the admin API: JSON, bearer tokens (see below)
+//	/api/openapi.json             its OpenAPI 3.1 description (public)
 //
 // and, outside it, the public front page "/", the language switch "/lang" (also below the prefix, where the pages' switch goes)
 // and the assets under "/assets/".
@@ -46,6 +48,23 @@
 // [Config.SettingsLocked] makes the settings page read-only.
 // [ExportEvents] and [ExportSettings] write the audit exports that the
 // pages and the commands' "export" subcommand serve.
+//
+// # Admin API
+//
+// Below the prefix, /api/v1 answers JSON to clients with a bearer token
+// of an administrator's making ([CreateToken], [App.CreateToken], or the
+// commands' "tokens create"): read tokens list sessions (GET /sessions,
+// with filters, orders, cursor pages and the total), read the settings
+// (GET /settings), their history (GET /settings/history) and the
+// sign-out log (GET /events); write tokens also end sessions (POST
+// /sessions/end, through [logout.Manager.EndSessions]) and save the
+// settings (PUT /settings, checked as the settings page checks them). The
+// API takes and sets no cookie. users.db keeps only each token's SHA-256;
+// guesses are throttled per client address with the sign-in throttle.
+// openapi.json, embedded and served at /api/openapi.json, describes it.
+//
+//	curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/backend/api/v1/sessions?order=active
+//	curl -H "Authorization: Bearer $TOKEN" -d '{"user":"editor"}' http://127.0.0.1:8080/backend/api/v1/sessions/end
 //
 // # Languages
 //

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"time"
 
 	"github.com/gologout/logout/backend"
 )
@@ -68,4 +69,46 @@ func ExampleNew() {
 	// /backend: 303 to /backend/auth/signin?return=%2Fbackend
 	// /backend/auth/signin: 200 Sign in – Backend
 	// <nil> <nil>
+}
+
+// An administrator makes an API token (as "backend tokens create" does
+// on the data directory); a script then reads the sessions with it.
+func ExampleCreateToken() {
+	dir, err := os.MkdirTemp("", "backend-example")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	tok, secret, err := backend.CreateToken(context.Background(), dir, "reports", backend.ScopeRead, 30*24*time.Hour)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(tok.Name, tok.Scope, len(secret)) // show the secret once; users.db keeps its hash
+
+	app, err := backend.New(context.Background(), backend.Config{DataDir: dir, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer app.Close()
+	srv := httptest.NewServer(app.Handler())
+	defer srv.Close()
+	for _, token := range []string{secret, "lgo_wrong"} {
+		req, _ := http.NewRequest("GET", srv.URL+"/backend/api/v1/sessions?order=active", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		fmt.Printf("%d %s", res.StatusCode, body)
+	}
+	// Output:
+	// reports read 47
+	// 200 {"sessions":[],"total":0}
+	// 401 {"error":"a valid bearer token is required"}
 }

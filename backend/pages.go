@@ -59,6 +59,9 @@ func (a *App) routes() http.Handler {
 	handle("POST", p+accountSessionsPath+"/signout", a.auth(a.endOwnSessions))
 	handle("GET", p+logPath, a.need(PermSessions, a.signOutLog))
 	handle("GET", p+historyPath, a.need(PermSettings, a.settingsHistory))
+	handle("GET", p+tokensPath, a.canTokens(a.tokensPage))
+	handle("POST", p+tokensPath, a.canTokens(a.createTokenForm))
+	handle("POST", p+tokensPath+"/revoke", a.canTokens(a.revokeTokenForm))
 	mux.Handle(p+"/", a.auth(func(w http.ResponseWriter, r *http.Request, u *user) {
 		a.fail(w, r, u, http.StatusNotFound, "error.not_found")
 	}))
@@ -69,7 +72,14 @@ func (a *App) routes() http.Handler {
 	for _, path := range []string{"/assets/app", "/assets/logout", p + "/session"} {
 		mux.HandleFunc(path, notFound)
 	}
-	return a.headers(a.accessLog(a.m.Handler(mux)))
+	pages, api := a.m.Handler(mux), a.apiRoutes() // the API reads no session cookie (api.go)
+	return a.headers(a.accessLog(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.isAPI(r.URL.Path) {
+			api.ServeHTTP(w, r)
+			return
+		}
+		pages.ServeHTTP(w, r)
+	})))
 }
 
 // methodNotAllowed answers 405 with Allow listing the methods, HEAD

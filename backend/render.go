@@ -47,7 +47,7 @@ type pages struct {
 
 func loadPages() (*pages, error) {
 	p := &pages{t: make(map[string]*template.Template)}
-	for _, name := range []string{"front", "signin", "dashboard", "settings", "sessions", "account", "confirm", "audit", "error"} {
+	for _, name := range []string{"front", "signin", "dashboard", "settings", "sessions", "account", "confirm", "audit", "tokens", "error"} {
 		t, err := template.New(name).ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("backend: template %s: %w", name, err)

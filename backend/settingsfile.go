@@ -48,20 +48,21 @@ type SettingsSource struct {
 }
 
 // settingsFile is the settings file: every key optional, durations in
-// whole seconds, the retention in days.
+// whole seconds, the retention in days. The API's settings have the same
+// keys (apiSettings).
 type settingsFile struct {
-	Lifetime         *int64           `toml:"lifetime"`
-	AbsoluteLifetime *int64           `toml:"absolute_lifetime"`
-	WarningLead      *int64           `toml:"warning_lead"`
-	ShowCounter      *bool            `toml:"show_counter"`
-	FrontendActivity *bool            `toml:"frontend_activity"`
-	MaxSessions      *int64           `toml:"max_sessions"`
-	Policy           *string          `toml:"policy"`
-	RetentionDays    *int64           `toml:"retention_days"`
-	SignOutOnClose   *bool            `toml:"sign_out_on_close"`
-	CloseGrace       *int64           `toml:"close_grace"`
-	RoleLifetimes    map[string]int64 `toml:"role_lifetimes"`
-	UserLifetimes    map[string]int64 `toml:"user_lifetimes"`
+	Lifetime         *int64           `toml:"lifetime" json:"lifetime"`
+	AbsoluteLifetime *int64           `toml:"absolute_lifetime" json:"absolute_lifetime"`
+	WarningLead      *int64           `toml:"warning_lead" json:"warning_lead"`
+	ShowCounter      *bool            `toml:"show_counter" json:"show_counter"`
+	FrontendActivity *bool            `toml:"frontend_activity" json:"frontend_activity"`
+	MaxSessions      *int64           `toml:"max_sessions" json:"max_sessions"`
+	Policy           *string          `toml:"policy" json:"policy"`
+	RetentionDays    *int64           `toml:"retention_days" json:"retention_days"`
+	SignOutOnClose   *bool            `toml:"sign_out_on_close" json:"sign_out_on_close"`
+	CloseGrace       *int64           `toml:"close_grace" json:"close_grace"`
+	RoleLifetimes    map[string]int64 `toml:"role_lifetimes" json:"role_lifetimes"`
+	UserLifetimes    map[string]int64 `toml:"user_lifetimes" json:"user_lifetimes"`
 }
 
 // maxSettingsFile is the largest settings file that [LoadSettings] reads,
@@ -183,30 +184,39 @@ func readSettingsFile(b []byte, path string, form url.Values, origins map[string
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	set := func(field string, v *int64) {
+	f.fill(form, func(field string) { origins[field] = path })
+	return nil
+}
+
+// fill sets the form fields of the keys that f holds, as
+// [logout.ParseSettings] reads them, and calls set with each field's name
+// ([logout.FieldRolePrefix] or [logout.FieldUserPrefix] for the role or
+// user lifetimes, which replace those of form).
+func (f settingsFile) fill(form url.Values, set func(field string)) {
+	num := func(field string, v *int64) {
 		if v != nil {
 			form.Set(field, strconv.FormatInt(*v, 10))
-			origins[field] = path
+			set(field)
 		}
 	}
 	flag := func(field string, v *bool) {
 		if v != nil {
 			form.Set(field, strconv.FormatBool(*v))
-			origins[field] = path
+			set(field)
 		}
 	}
-	set(logout.FieldLifetime, f.Lifetime)
-	set(logout.FieldAbsoluteLifetime, f.AbsoluteLifetime)
-	set(logout.FieldWarningLead, f.WarningLead)
+	num(logout.FieldLifetime, f.Lifetime)
+	num(logout.FieldAbsoluteLifetime, f.AbsoluteLifetime)
+	num(logout.FieldWarningLead, f.WarningLead)
 	flag(logout.FieldShowCounter, f.ShowCounter)
 	flag(logout.FieldFrontendActivity, f.FrontendActivity)
-	set(logout.FieldMaxSessions, f.MaxSessions)
-	set(logout.FieldRetention, f.RetentionDays)
+	num(logout.FieldMaxSessions, f.MaxSessions)
+	num(logout.FieldRetention, f.RetentionDays)
 	flag(logout.FieldSignOutOnClose, f.SignOutOnClose)
-	set(logout.FieldCloseGrace, f.CloseGrace)
+	num(logout.FieldCloseGrace, f.CloseGrace)
 	if f.Policy != nil {
 		form.Set(logout.FieldPolicy, *f.Policy)
-		origins[logout.FieldPolicy] = path
+		set(logout.FieldPolicy)
 	}
 	for _, m := range []struct {
 		prefix string
@@ -216,12 +226,11 @@ func readSettingsFile(b []byte, path string, form url.Values, origins map[string
 			continue
 		}
 		clearPrefix(form, m.prefix)
-		origins[m.prefix] = path
+		set(m.prefix)
 		for _, k := range slices.Sorted(maps.Keys(m.v)) {
 			form.Set(m.prefix+k, strconv.FormatInt(m.v[k], 10))
 		}
 	}
-	return nil
 }
 
 // typeError reads a TOML decoding error, such as a string where a

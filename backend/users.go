@@ -99,7 +99,7 @@ func openUsers(ctx context.Context, path string, cost int) (*userDB, error) {
 		return nil, fmt.Errorf("backend: users database: %w", err)
 	}
 	db.SetMaxOpenConns(1) // one writer; the table is small
-	if _, err := db.ExecContext(ctx, usersSchema); err != nil {
+	if _, err := db.ExecContext(ctx, usersSchema+tokensSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("backend: users database %s: %w", path, err)
 	}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/backend"
+	"github.com/gologout/logout/cmd/internal/admin"
 	"github.com/gologout/logout/cmd/internal/audit"
 	"github.com/gologout/logout/cmd/internal/serve"
 	"github.com/gologout/logout/cmd/internal/version"
@@ -52,6 +53,8 @@ var command = serve.Command{Name: "backend", Addr: "127.0.0.1:8080", Data: "./da
 const usageHead = `Usage: backend [flags]
        backend export events|settings [flags]   (see backend export --help)
        backend reset-password [USER]            (see backend reset-password --help)
+       backend sessions list|end [flags]        (see backend sessions --help)
+       backend tokens create|list|revoke        (see backend tokens --help)
 
 Runs the Logout reference backend: an admin backend whose users are signed
 out after a configurable idle time, with a countdown next to the avatar.
@@ -128,6 +131,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return audit.Export(ctx, command, args[1:], getenv, stdout)
 		case "reset-password":
 			return command.ResetPassword(ctx, args[1:], getenv, os.Stdin, stdout)
+		case "sessions":
+			return admin.Sessions(ctx, command, args[1:], getenv, admin.StdIO(stdout))
+		case "tokens":
+			return admin.Tokens(ctx, command, args[1:], getenv, stdout)
 		}
 	}
 	o, help, err := parse(args, getenv, stdout, stderr)

@@ -33,6 +33,7 @@ import (
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/backend"
+	"github.com/gologout/logout/cmd/internal/admin"
 	"github.com/gologout/logout/cmd/internal/audit"
 	"github.com/gologout/logout/cmd/internal/serve"
 	"github.com/gologout/logout/cmd/internal/version"
@@ -61,6 +62,8 @@ var command = serve.Command{Name: "logout-proxy", Addr: "127.0.0.1:8090", Data: 
 const usageHead = `Usage: logout-proxy --upstream URL --profile NAME|FILE [flags]
        logout-proxy export events|settings [flags]   (see logout-proxy export --help)
        logout-proxy reset-password [USER]            (see logout-proxy reset-password --help)
+       logout-proxy sessions list|end [flags]        (see logout-proxy sessions --help)
+       logout-proxy tokens create|list|revoke        (see logout-proxy tokens --help)
 
 Runs a reverse proxy in front of an admin panel that signs idle users out:
 on the server, with a countdown next to the panel's user menu, a warning
@@ -245,6 +248,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return audit.Export(ctx, command, args[1:], getenv, stdout)
 		case "reset-password":
 			return command.ResetPassword(ctx, args[1:], getenv, os.Stdin, stdout)
+		case "sessions":
+			return admin.Sessions(ctx, command, args[1:], getenv, admin.StdIO(stdout))
+		case "tokens":
+			return admin.Tokens(ctx, command, args[1:], getenv, stdout)
 		}
 	}
 	o, help, err := parse(args, getenv, stdout, stderr)

@@ -45,7 +45,9 @@ func tidyDiff(root, tree string, mods []mod, current string, fix bool) ([]string
 			} else {
 				mine, others := splitSum(have)
 				_, wantOthers := splitSum(want)
-				same = slices.Equal(others, wantOthers)
+				// In the order that -fix writes: go mod tidy orders
+				// versions as versions (v1.3.0 before v1.11.1).
+				same = slices.Equal(joinSum(slices.Clone(others)), joinSum(slices.Clone(wantOthers)))
 				fixed = joinSum(append(wantOthers, mine...))
 			}
 			if same {
