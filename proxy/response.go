@@ -150,13 +150,18 @@ func (p *Proxy) followCookies(resp *http.Response, req *request) error {
 	switch {
 	case set != "" && set != current && !live && req.signIn && resp.StatusCode < 400 &&
 		(resp.StatusCode >= 300 || !p.prof.AnonymousSessions):
-		return p.startSession(req, renewed, p.signInUser(cookies, req))
+		return p.startSession(req, renewed, p.signInUser(cookies, req), false)
+	case set != "" && set != current && !live && !req.signIn && req.ssoUser != nil && resp.StatusCode < 400 &&
+		(resp.StatusCode >= 300 || !p.prof.AnonymousSessions):
+		// The panel's single sign-on signed in the identity that the
+		// proxy's own verified.
+		return p.startSession(req, renewed, *req.ssoUser, true)
 	case set != "" && set != current && live && !p.prof.AnonymousSessions:
 		// The panel renewed the session's ID (Django's cycle_key on a
 		// password change): carry the session over to the new ID.
-		return p.startSession(req, renewed, logout.User{ID: sess.UserID, Name: sess.UserName, Roles: sess.Roles})
+		return p.startSession(req, renewed, logout.User{ID: sess.UserID, Name: sess.UserName, Roles: sess.Roles, Tags: sess.Tags}, false)
 	case set != "" && set != current && live && req.signIn && resp.StatusCode >= 300 && resp.StatusCode < 400:
-		return p.startSession(req, renewed, p.signInUser(cookies, req))
+		return p.startSession(req, renewed, p.signInUser(cookies, req), false)
 	case deleted && (set == "" || set == current) && live,
 		// A panel whose session cookie is every visitor's gives a new
 		// one outside a sign-in when it signs out (Laravel's, and so
@@ -193,8 +198,9 @@ func (p *Proxy) signInUser(cookies []*http.Cookie, req *request) logout.User {
 // startSession starts the session of the panel's user u, keyed by
 // renewed, the session cookie the panel just set: its ID is the
 // Profile's UserID of the panel's name, and its name, which the widget
-// shows, that name.
-func (p *Proxy) startSession(req *request, renewed string, u logout.User) error {
+// shows, that name. sso: u is the request's pending identity
+// (Options.SSO), which the session then uses up.
+func (p *Proxy) startSession(req *request, renewed string, u logout.User, sso bool) error {
 	req.renewed = renewed
 	s, err := p.m.SignIn(req.w, req.r, u)
 	if err != nil {
@@ -202,8 +208,11 @@ func (p *Proxy) startSession(req *request, renewed string, u logout.User) error 
 		// not know.
 		return &signInError{err}
 	}
+	if sso {
+		p.sso.Started(req.w, req.r, s)
+	}
 	p.log.LogAttrs(req.r.Context(), slog.LevelInfo, "proxy: signed in",
-		slog.String("user", u.ID), slog.String("session", s.ID[:8]))
+		slog.String("user", u.ID), slog.String("session", s.ID[:8]), slog.Bool("sso", sso))
 	return nil
 }
 
