@@ -271,10 +271,11 @@ func (s *ProxySSO) Started(w http.ResponseWriter, r *http.Request, sess logout.S
 }
 
 // CookieNames returns the patterns of the names of the cookies that the
-// ProxySSO sets: [Options.CookieName] followed by anything, with and
-// without the "__Host-" prefix.
+// ProxySSO sets: [Options.CookieName] alone and followed by "_" and
+// anything, with and without the "__Host-" prefix.
 func (s *ProxySSO) CookieNames() []string {
-	return []string{s.rp.opts.CookieName + "*", "__Host-" + s.rp.opts.CookieName + "*"}
+	n := s.rp.opts.CookieName
+	return []string{n, n + "_*", "__Host-" + n, "__Host-" + n + "_*"}
 }
 
 // EndProviderSession is [RP.EndProviderSession], for the panel's sign-in

@@ -91,9 +91,9 @@ type Options struct {
 //
 //   - A backend request without a live session and without a pending
 //     identity (Identity) is sent to the SSO's sign-in, SSOPath +
-//     "login?return=…" (a GET or HEAD; any other method gets 401), except
-//     at the sign-in page, whose password form works as before, and on
-//     Profile.AnonymousPaths.
+//     "login?return=…" (a GET or HEAD; any other method is refused as
+//     Manager.Unauthorized refuses it), except at the sign-in page, whose
+//     password form works as before, and on Profile.AnonymousPaths.
 //   - A GET of the sign-in page first asks EndProviderSession, which ends
 //     the provider session of an ended session (OpenID Connect
 //     RP-Initiated Logout) and then comes back to the sign-in page with
@@ -674,6 +674,7 @@ func (p *Proxy) signOutRequest(r *http.Request, req *request, so *SignOut, path,
 	for _, line := range r.Header["Cookie"] {
 		out.Header.Add("Cookie", line)
 	}
+	p.stripSSOCookies(out.Header)
 	if p.prof.PreserveHost {
 		out.Host = r.Host
 	}
@@ -764,9 +765,7 @@ func (a appSessions) EndSession(w http.ResponseWriter, r *http.Request) {
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	req := requestOf(pr.In)
 	pr.SetURL(p.opts.Upstream)
-	if len(p.ssoCookie) > 0 { // the ID token is the proxy's, not the panel's
-		filterCookies(pr.Out.Header, func(name, _ string) bool { return readAs(p.ssoCookie, name) })
-	}
+	p.stripSSOCookies(pr.Out.Header)
 	if p.prof.PreserveHost {
 		pr.Out.Host = pr.In.Host
 	}
@@ -796,6 +795,14 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		} else {
 			pr.Out.Header.Set("Accept-Encoding", "identity")
 		}
+	}
+}
+
+// stripSSOCookies removes the cookies of Options.SSO from a request to
+// the panel: the ID token in them is the proxy's, not the panel's.
+func (p *Proxy) stripSSOCookies(h http.Header) {
+	if len(p.ssoCookie) > 0 {
+		filterCookies(h, func(name, _ string) bool { return readAs(p.ssoCookie, name) })
 	}
 }
 

@@ -101,7 +101,14 @@ func newSSOPanel(t *testing.T, h *hydratest.Server, base string) *ssoPanel {
 		http.SetCookie(w, &http.Cookie{Name: "sessionid", Path: "/", MaxAge: -1})
 		http.Redirect(w, r, "/admin/login/", http.StatusFound)
 	})
-	s.Server = httptest.NewServer(mux)
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, c := range r.Cookies() {
+			if strings.Contains(c.Name, "logout_oidc") {
+				t.Errorf("the panel got the proxy's cookie %s at %s", c.Name, r.URL.Path)
+			}
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	t.Cleanup(s.Close)
 	return s
 }
