@@ -1,6 +1,7 @@
 package oidc_test
 
 import (
+	"crypto/rsa"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -57,6 +58,32 @@ func newFakeProvider(t *testing.T) *fakeProvider {
 
 const ssoURL = "https://panel.example/admin/_logout/sso/"
 
+// newProxySSO returns a fake provider, its key, and a ProxySSO for it,
+// with its Manager and clock; mod changes the options.
+func newProxySSO(t *testing.T, mod func(*oidc.ProxyOptions)) (*fakeProvider, *rsa.PrivateKey, *fakeclock.Clock, *logout.Manager, *oidc.ProxySSO) {
+	t.Helper()
+	p := newFakeProvider(t)
+	k, _ := keys(t)
+	clock := fakeclock.New()
+	quiet := slog.New(slog.DiscardHandler)
+	m, err := logout.New(logout.NewMemoryStore(), logout.Options{Now: clock.Now, Logger: quiet, BackendPrefix: "/admin", SignInPath: "/admin/login/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := oidc.ProxyOptions{
+		Options:      oidc.Options{Issuer: p.URL, ClientID: "proxy", KeySet: staticKeys(k), Now: clock.Now, Logger: quiet},
+		ClientSecret: "proxy-secret", URL: ssoURL, UserID: func(name string) string { return "panel:" + name },
+	}
+	if mod != nil {
+		mod(&o)
+	}
+	s, err := oidc.NewProxySSO(t.Context(), m, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, k, clock, m, s
+}
+
 func TestProxySSOCallback(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -80,23 +107,10 @@ func TestProxySSOCallback(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := newFakeProvider(t)
-			k, _ := keys(t)
-			clock := fakeclock.New()
-			quiet := slog.New(slog.DiscardHandler)
-			m, err := logout.New(logout.NewMemoryStore(), logout.Options{Now: clock.Now, Logger: quiet, BackendPrefix: "/admin", SignInPath: "/admin/login/"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := oidc.NewProxySSO(t.Context(), m, oidc.ProxyOptions{
-				Options: oidc.Options{Issuer: p.URL, ClientID: "proxy", KeySet: staticKeys(k), CookieKey: []byte(strings.Repeat("k", 32)),
-					Now: clock.Now, Logger: quiet},
-				ClientSecret: "proxy-secret", URL: ssoURL, Scopes: []string{"profile"},
-				UserID: func(name string) string { return "panel:" + name },
+			p, k, clock, m, s := newProxySSO(t, func(o *oidc.ProxyOptions) {
+				o.CookieKey = []byte(strings.Repeat("k", 32))
+				o.Scopes = []string{"profile"}
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
 			authTime := clock.Now().Add(-time.Minute)
 			if tt.ended {
 				u := logout.User{ID: "panel:ada", Name: "ada"}
@@ -173,21 +187,8 @@ func TestProxySSOCallback(t *testing.T) {
 // token, and the post-logout endpoint returns to the sign-in page with the
 // reason.
 func TestProxySSOStarted(t *testing.T) {
-	p := newFakeProvider(t)
-	k, _ := keys(t)
-	clock := fakeclock.New()
-	quiet := slog.New(slog.DiscardHandler)
-	m, err := logout.New(logout.NewMemoryStore(), logout.Options{Now: clock.Now, Logger: quiet, BackendPrefix: "/admin", SignInPath: "/admin/login/"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := oidc.NewProxySSO(t.Context(), m, oidc.ProxyOptions{
-		Options:      oidc.Options{Issuer: p.URL, ClientID: "proxy", KeySet: staticKeys(k), Now: clock.Now, Logger: quiet},
-		ClientSecret: "proxy-secret", URL: ssoURL, UserID: func(name string) string { return "panel:" + name },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, k, clock, m, s := newProxySSO(t, nil)
+	var err error
 	b := newBrowser()
 	w := b.do(s, httptest.NewRequest(http.MethodGet, ssoURL+"login", nil))
 	auth, _ := url.Parse(w.Header().Get("Location"))
