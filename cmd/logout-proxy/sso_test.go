@@ -17,10 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/browsertest"
 	"github.com/gologout/logout/internal/hydratest"
 )
 
@@ -211,6 +213,49 @@ func (b *ssoBrowser) first(path string) *http.Response {
 	return resp
 }
 
+// startSSO runs the command with --oidc-issuer h.Issuer on the real
+// clock in front of a new ssoPanel, both new clients of h; it returns the
+// proxy's base URL, the command and the proxy's client secret.
+func startSSO(t *testing.T, h *hydratest.Server, keep bool, lifetime time.Duration) (string, *started, string) {
+	t.Helper()
+	base := fmt.Sprintf("http://127.0.0.1:%d", hydratest.FreePort(t))
+	sso := base + "/admin/_logout/sso/"
+	client := h.NewClient(t, hydratest.Client{RedirectURIs: []string{sso + "callback"},
+		PostLogoutRedirectURIs: []string{sso + "logged-out"}, BackChannelLogoutURI: sso + "backchannel"})
+	panel := newSSOPanel(t, h, base)
+	args := []string{"--addr", strings.TrimPrefix(base, "http://"), "--oidc-issuer", h.Issuer, "--oidc-client-id", client.ID}
+	if keep {
+		args = append(args, "--oidc-keep-provider-session")
+	}
+	env := map[string]string{"LOGOUT_OIDC_CLIENT_SECRET": client.Secret, "LOGOUT_OIDC_COOKIE_KEY": strings.Repeat("5a", 32)}
+	return base, startClock(t, nil, lifetime, panel.URL, env, args...), client.Secret
+}
+
+// TestSingleSignOnInChromium: in Chromium, a browser that signed in
+// through the proxy and the panel's plugin has its open page locked
+// within a second when the provider ends its session (back-channel
+// logout, then the push stream).
+func TestSingleSignOnInChromium(t *testing.T) {
+	const user, password = "ada", "ada-password"
+	h := hydratest.Start(t, hydratest.Options{Users: map[string]string{user: password}})
+	br := browsertest.NewBrowser(t)
+	base, _, _ := startSSO(t, h, false, time.Hour)
+	tab := browsertest.NewTab(t, br, browsertest.TabOptions{Isolated: true})
+	tab.Do(chromedp.Navigate(base+"/admin/"),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), user),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.Click(chromedp.ID("submit")))
+	tab.Wait(10*time.Second, "the panel's sign-in page", `location.pathname === '/admin/login/' && document.readyState === 'complete'`)
+	tab.Do(chromedp.Click(chromedp.CSS(`a[href="/admin/sso/start"]`)))
+	tab.Wait(10*time.Second, "the dashboard with the counter", `document.querySelector('#dashboard') !== null && document.querySelector('.logout-counter') !== null`)
+
+	start := time.Now()
+	h.EndSession(t, h.SessionIDs(t, user)[0])
+	tab.Wait(time.Second-time.Since(start), "the tab locked", `document.querySelector('.logout-lock') !== null && document.querySelector('.logout-lock').open`)
+	t.Logf("the tab locked %v after the provider ended the session", time.Since(start).Round(time.Millisecond))
+}
+
 // TestSingleSignOnThroughCommand runs logout-proxy with --oidc-issuer in
 // front of a panel whose own single sign-on plugin signs in at the same
 // Ory Hydra: the proxy signs the browser in first; an idle session's end
@@ -233,17 +278,7 @@ func TestSingleSignOnThroughCommand(t *testing.T) {
 		{name: "back-channel logout", keep: false, end: logout.ReasonProvider},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			base := fmt.Sprintf("http://127.0.0.1:%d", hydratest.FreePort(t))
-			sso := base + "/admin/_logout/sso/"
-			client := h.NewClient(t, hydratest.Client{RedirectURIs: []string{sso + "callback"},
-				PostLogoutRedirectURIs: []string{sso + "logged-out"}, BackChannelLogoutURI: sso + "backchannel"})
-			panel := newSSOPanel(t, h, base)
-			args := []string{"--addr", strings.TrimPrefix(base, "http://"), "--oidc-issuer", h.Issuer, "--oidc-client-id", client.ID}
-			if tc.keep {
-				args = append(args, "--oidc-keep-provider-session")
-			}
-			env := map[string]string{"LOGOUT_OIDC_CLIENT_SECRET": client.Secret, "LOGOUT_OIDC_COOKIE_KEY": strings.Repeat("5a", 32)}
-			s := startClock(t, nil, lifetime, panel.URL, env, args...)
+			base, s, secret := startSSO(t, h, tc.keep, lifetime)
 			prompts := h.Prompts(user)
 			b := newSSOBrowser(t, h, base)
 
@@ -253,7 +288,7 @@ func TestSingleSignOnThroughCommand(t *testing.T) {
 			if n := h.Prompts(user) - prompts; n != 1 {
 				t.Fatalf("the provider asked for the password %d times, want 1", n)
 			}
-			if strings.Contains(s.out.String(), client.Secret) {
+			if strings.Contains(s.out.String(), secret) {
 				t.Error("the output holds the client secret")
 			}
 
