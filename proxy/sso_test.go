@@ -68,7 +68,7 @@ func (u *ssoUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u.cookies = append(u.cookies, r.Header.Get("Cookie"))
 	u.mu.Unlock()
 	switch {
-	case r.URL.Path == "/admin/sso/callback" || (r.URL.Path == "/admin/login/" && r.Method == http.MethodPost):
+	case r.URL.Path == "/admin/sso/callback" || r.URL.Path == "/admin/renew/" || (r.URL.Path == "/admin/login/" && r.Method == http.MethodPost):
 		http.SetCookie(w, &http.Cookie{Name: "sessionid", Value: "s-" + r.URL.Path, Path: "/"})
 		http.Redirect(w, r, "/admin/", http.StatusFound)
 	default:
@@ -167,4 +167,59 @@ func TestSSOGate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSSORenewedKeepsTags: when the panel renews the session's ID, the
+// session carried over keeps the identity's tags, by which the
+// provider's logout finds it.
+func TestSSORenewedKeepsTags(t *testing.T) {
+	usrv := httptest.NewServer(&ssoUpstream{})
+	t.Cleanup(usrv.Close)
+	sso := &fakeSSO{}
+	p, srv := newProxy(t, usrv.URL, proxy.Django(), fakeclock.New(), func(o *proxy.Options) {
+		o.SSO = func(*logout.Manager, string) (proxy.SSO, error) { return sso, nil }
+	})
+	get := func(path, cookie string) *http.Response { return navigate(t, srv.URL+path, cookie) }
+	var key string
+	for _, c := range get("/admin/sso/callback", "fake_sso=pending").Cookies() {
+		if c.Name == "sessionid" {
+			key = c.Value
+		}
+	}
+	if key == "" || len(sso.started) != 1 {
+		t.Fatalf("no session started (cookie %q, bound %v)", key, sso.started)
+	}
+	if resp := get("/admin/renew/", "fake_sso=bound; sessionid="+key); resp.StatusCode != http.StatusFound {
+		t.Fatalf("renew: %d", resp.StatusCode)
+	}
+	sessions, err := p.Manager().Sessions(t.Context(), logout.ListOptions{UserID: "panel:ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sessions) == 0 {
+		t.Fatal("no session after the renewal")
+	}
+	for _, s := range sessions {
+		if len(s.Tags) != 1 || s.Tags[0] != "oidc:sub:ada" {
+			t.Errorf("session %.8s has tags %q, want the identity's", s.ID, s.Tags)
+		}
+	}
+	if len(sso.started) != 1 {
+		t.Errorf("bound %d times, want once", len(sso.started))
+	}
+}
+
+// navigate loads u as a page with the Cookie header cookie, without
+// following a redirect, and returns the answer with its body closed.
+func navigate(t *testing.T, u, cookie string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req.Header.Set("Cookie", cookie)
+	req.Header.Set("Sec-Fetch-Mode", "navigate")
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
 }
