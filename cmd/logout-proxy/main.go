@@ -84,12 +84,12 @@ LOGOUT_OIDC_CLIENT_SECRET (a client of the proxy's own). The proxy then
 signs browsers in at the provider before the panel does, ends the provider
 session when a session ends (or, with --oidc-keep-provider-session, asks
 for the password at the next sign-in), and ends the panel's sessions when
-the provider signs the user out. Register at the provider, with URL the
---public-url and PREFIX the panel's (/admin for django):
-  redirect URI              URL PREFIX/_logout/sso/callback
-  post-logout redirect URI  URL PREFIX/_logout/sso/logged-out
-  back-channel logout URI   URL PREFIX/_logout/sso/backchannel
-  (front-channel logout URI URL PREFIX/_logout/sso/frontchannel, if no back-channel)
+the provider signs the user out. Register at the provider, with <URL> the
+--public-url and <PREFIX> the panel's (/admin for django):
+  redirect URI              <URL><PREFIX>/_logout/sso/callback
+  post-logout redirect URI  <URL><PREFIX>/_logout/sso/logged-out
+  back-channel logout URI   <URL><PREFIX>/_logout/sso/backchannel
+  (front-channel logout URI <URL><PREFIX>/_logout/sso/frontchannel, if no back-channel)
 Set LOGOUT_OIDC_COOKIE_KEY (64 hex digits, the same on every instance),
 which seals the ID token in the browser's cookie.
 
