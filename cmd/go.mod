@@ -5,20 +5,24 @@ go 1.26.0
 require (
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
+	github.com/coreos/go-oidc/v3 v3.21.0
 	github.com/gologout/logout v0.1.0
 	github.com/gologout/logout/backend v0.1.0
 	github.com/gologout/logout/internal/browsertest v0.1.0
+	github.com/gologout/logout/internal/hydratest v0.1.0
 	github.com/gologout/logout/internal/mysqltest v0.1.0
 	github.com/gologout/logout/internal/pgtest v0.1.0
 	github.com/gologout/logout/internal/redistest v0.1.0
 	github.com/gologout/logout/metrics v0.1.0
 	github.com/gologout/logout/mysqlstore v0.1.0
+	github.com/gologout/logout/oidc v0.1.0
 	github.com/gologout/logout/pgstore v0.1.0
 	github.com/gologout/logout/redisstore v0.1.0
 	github.com/gologout/logout/sqlitestore v0.1.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/prometheus/client_golang v1.24.1
 	github.com/redis/go-redis/v9 v9.22.0
+	golang.org/x/oauth2 v0.36.0
 	golang.org/x/term v0.48.0
 	modernc.org/sqlite v1.59.0
 )
@@ -30,6 +34,7 @@ require (
 	github.com/boyter/go-string v1.0.5 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
+	github.com/go-jose/go-jose/v4 v4.1.9 // indirect
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/go-sql-driver/mysql v1.11.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect

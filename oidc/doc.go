@@ -63,6 +63,14 @@
 // [SubjectTag]): hashes of the issuer with the provider's session ID or
 // subject, so the store holds no provider identifier as it is.
 //
+// # In front of a panel
+//
+// [ProxySSO] does the same for logout-proxy, in front of a panel that
+// signs in through the provider with a plugin of its own: it signs the
+// browser in at the provider as a client of its own before the panel
+// does, and the proxy starts the panel's session for the identity it
+// verified ([ProxySSO.Identity], [ProxySSO.Started]).
+//
 // # Security
 //
 //   - Only public-key signatures are accepted ("none" and HMAC never),

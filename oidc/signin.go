@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"github.com/gologout/logout"
 	"golang.org/x/oauth2"
 )
@@ -45,8 +46,12 @@ const (
 // hint is what the ID token cookie seals.
 type hint struct {
 	IDToken string `json:"t"` // the provider's ID token, for id_token_hint
-	Session string `json:"s"` // the Logout session it signed in
+	Session string `json:"s"` // the Logout session it signed in; "" for a proxy's pending identity
 	User    string `json:"u"` // that session's user ID
+	// Name and Tags are a pending identity's ([ProxySSO]): the user's
+	// name and the session's tags.
+	Name string   `json:"n,omitempty"`
+	Tags []string `json:"g,omitempty"`
 }
 
 // postLogout is what the state of RP-initiated logout seals.
@@ -90,38 +95,15 @@ type idClaims struct {
 // logged. The cookie is the browser's only copy of the ID token: nothing
 // of it is stored server-side, and it is removed when used.
 func (rp *RP) SignIn(w http.ResponseWriter, r *http.Request, u logout.User, rawIDToken string) (logout.Session, error) {
-	ctx := r.Context()
-	tok, err := rp.verifier.Verify(ctx, rawIDToken)
+	tok, c, err := rp.verifyIDToken(r.Context(), rawIDToken)
 	if err != nil {
 		return logout.Session{}, fmt.Errorf("oidc: sign in: ID token: %w", err)
 	}
-	var c idClaims
-	if err := tok.Claims(&c); err != nil {
-		return logout.Session{}, fmt.Errorf("oidc: sign in: ID token: %w", err)
-	}
-	var authTime time.Time
-	if c.AuthTime != nil {
-		authTime = time.Unix(int64(*c.AuthTime), 0)
-	}
-	asked := rp.cookie(r, rp.reauthName(r)) != ""
-	err = rp.fresh(ctx, u.ID, authTime)
-	if err == nil && rp.opts.MaxAuthAge > 0 && (authTime.IsZero() || rp.now().Sub(authTime) > rp.opts.MaxAuthAge+rp.opts.Leeway) {
-		err = ErrReauthenticate
-	}
+	asked, err := rp.admit(w, r, u.ID, c)
 	if err != nil {
-		if errors.Is(err, ErrReauthenticate) {
-			rp.setCookie(w, r, rp.reauthName(r), "1", reauthLifetime)
-			if asked {
-				err = ErrNotReauthenticated
-			}
-			rp.log.WarnContext(ctx, "oidc: sign-in refused", "user", u.ID, "err", err)
-		}
 		return logout.Session{}, err
 	}
-	u.Tags = append(slices.Clip(u.Tags), SubjectTag(tok.Issuer, tok.Subject))
-	if c.SessionID != "" {
-		u.Tags = append(u.Tags, SessionTag(tok.Issuer, c.SessionID))
-	}
+	u.Tags = append(slices.Clip(u.Tags), tags(tok, c)...)
 	s, err := rp.m.SignIn(w, r, u)
 	if err != nil {
 		return logout.Session{}, err
@@ -131,22 +113,84 @@ func (rp *RP) SignIn(w http.ResponseWriter, r *http.Request, u logout.User, rawI
 	}
 	// The cookie names the session, so that the next sign-in knows
 	// whether it ended, and holds the ID token for RP-initiated logout.
-	h := hint{Session: s.ID, User: s.UserID}
+	rp.keepHint(w, r, hint{Session: s.ID, User: s.UserID}, rawIDToken, hintLifetime)
+	return s, nil
+}
+
+// verifyIDToken verifies rawIDToken (signature with the provider's keys,
+// iss, aud, exp by [Options.Now]) and reads its claims.
+func (rp *RP) verifyIDToken(ctx context.Context, rawIDToken string) (*gooidc.IDToken, idClaims, error) {
+	tok, err := rp.verifier.Verify(ctx, rawIDToken)
+	if err != nil {
+		return nil, idClaims{}, err
+	}
+	var c idClaims
+	if err := tok.Claims(&c); err != nil {
+		return nil, idClaims{}, err
+	}
+	return tok, c, nil
+}
+
+// admit decides whether the authentication of c may sign userID in: not
+// when its auth_time is not after userID's last ended session, nor older
+// than [Options.MaxAuthAge] ([ErrReauthenticate], which sets the marker
+// that makes [RP.AuthCodeOptions] ask for a fresh authentication, or
+// [ErrNotReauthenticated] when it had asked already). It reports whether
+// it had asked, so that the caller removes the marker after the sign-in.
+func (rp *RP) admit(w http.ResponseWriter, r *http.Request, userID string, c idClaims) (bool, error) {
+	ctx := r.Context()
+	var authTime time.Time
+	if c.AuthTime != nil {
+		authTime = time.Unix(int64(*c.AuthTime), 0)
+	}
+	asked := rp.cookie(r, rp.reauthName(r)) != ""
+	err := rp.fresh(ctx, userID, authTime)
+	if err == nil && rp.opts.MaxAuthAge > 0 && (authTime.IsZero() || rp.now().Sub(authTime) > rp.opts.MaxAuthAge+rp.opts.Leeway) {
+		err = ErrReauthenticate
+	}
+	if err != nil {
+		if errors.Is(err, ErrReauthenticate) {
+			rp.setCookie(w, r, rp.reauthName(r), "1", reauthLifetime)
+			if asked {
+				err = ErrNotReauthenticated
+			}
+			rp.log.WarnContext(ctx, "oidc: sign-in refused", "user", userID, "err", err)
+		}
+		return false, err
+	}
+	return asked, nil
+}
+
+// tags returns the [SubjectTag] and, when the token has a sid, the
+// [SessionTag] of tok.
+func tags(tok *gooidc.IDToken, c idClaims) []string {
+	t := []string{SubjectTag(tok.Issuer, tok.Subject)}
+	if c.SessionID != "" {
+		t = append(t, SessionTag(tok.Issuer, c.SessionID))
+	}
+	return t
+}
+
+// keepHint seals h, with rawIDToken unless [Options.KeepProviderSession]
+// is set, into the ID token cookie for lifetime. A token too long for a
+// cookie is left out (logged): the provider session is then not ended.
+func (rp *RP) keepHint(w http.ResponseWriter, r *http.Request, h hint, rawIDToken string, lifetime time.Duration) {
+	ctx := r.Context()
 	if !rp.opts.KeepProviderSession {
 		h.IDToken = rawIDToken
 	}
-	v, err := seal(rp.seal, "hint", h, rp.now().Add(hintLifetime))
+	v, err := seal(rp.seal, "hint", h, rp.now().Add(lifetime))
 	if err == nil && len(v) > maxCookie {
 		rp.log.WarnContext(ctx, "oidc: the ID token is too long for a cookie: the provider session will not be ended", "bytes", len(rawIDToken))
-		v, err = seal(rp.seal, "hint", hint{Session: s.ID, User: s.UserID}, rp.now().Add(hintLifetime))
+		h.IDToken = ""
+		v, err = seal(rp.seal, "hint", h, rp.now().Add(lifetime))
 	}
 	if err != nil {
 		rp.log.ErrorContext(ctx, "oidc: seal the session cookie", "err", err)
 		rp.setCookie(w, r, rp.hintName(r), "", -1)
-	} else {
-		rp.setCookie(w, r, rp.hintName(r), v, hintLifetime)
+		return
 	}
-	return s, nil
+	rp.setCookie(w, r, rp.hintName(r), v, lifetime)
 }
 
 // fresh returns ErrReauthenticate when userID has a session that ended

@@ -47,6 +47,16 @@
 // allows no same-origin script gets nothing injected unless it carries a
 // nonce, which the proxy's script tags then reuse.
 //
+// # Single sign-on
+//
+// With [Options.SSO] (logout-proxy's --oidc-issuer, package
+// github.com/gologout/logout/oidc's ProxySSO), the proxy signs a browser
+// in at the panel's OpenID provider itself before the panel's own SSO
+// plugin does, and starts the panel's session for the identity it
+// verified, tagged so that the provider's back-channel logout ends it;
+// an ended session's next sign-in ends the provider session first, or
+// asks for a fresh authentication. See [SSO].
+//
 // # Forwarding
 //
 // Requests are forwarded by [net/http/httputil.ReverseProxy]: WebSockets,

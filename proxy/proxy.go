@@ -75,6 +75,50 @@ type Options struct {
 	// Deprecated: set [Profile.DecodeKey] to key.DecodeKey, which serves
 	// any panel with a sealed session cookie.
 	LaravelKey *LaravelKey
+	// SSO, when set, puts a single sign-on in front of a panel that signs
+	// in through an OpenID provider: New calls it with the Proxy's
+	// Manager and [Proxy.SSOPath], below which the SSO's endpoints are
+	// served, and fails when it fails. See [SSO]; package
+	// github.com/gologout/logout/oidc's ProxySSO is one. Default none.
+	SSO func(m *logout.Manager, path string) (SSO, error)
+}
+
+// An SSO is a single sign-on in front of the panel (Options.SSO): the
+// proxy signs a browser in at the provider itself, before the panel's own
+// single sign-on plugin signs it in silently from the provider session,
+// and starts the panel's session for the identity it verified, with its
+// tags, by which the provider's logout ends it. When SSO is set:
+//
+//   - A backend request without a live session and without a pending
+//     identity (Identity) is sent to the SSO's sign-in, SSOPath +
+//     "login?return=…" (a GET or HEAD; any other method is refused as
+//     Manager.Unauthorized refuses it), except at the sign-in page, whose
+//     password form works as before, and on Profile.AnonymousPaths.
+//   - A GET of the sign-in page first asks EndProviderSession, which ends
+//     the provider session of an ended session (OpenID Connect
+//     RP-Initiated Logout) and then comes back to the sign-in page with
+//     the reason.
+//   - When the panel answers a request that carries a pending identity,
+//     and is not a POST of the sign-in form, with a new session cookie,
+//     the session starts for Identity's user and Started binds the
+//     identity to it.
+type SSO interface {
+	// ServeHTTP serves the SSO's endpoints below Proxy.SSOPath, outside
+	// the Manager's middleware: the sign-in, the redirect URI, the
+	// provider's logout channels.
+	http.Handler
+	// Identity returns the user (ID, name, tags) whom r's browser signed
+	// in as at the provider and who has not started a session yet.
+	Identity(r *http.Request) (logout.User, bool)
+	// Started binds r's pending identity to the session s it started.
+	Started(w http.ResponseWriter, r *http.Request, s logout.Session)
+	// EndProviderSession answers the sign-in page's GET when r's last
+	// session ended and its provider session is to be ended, and
+	// reports whether it did.
+	EndProviderSession(w http.ResponseWriter, r *http.Request) bool
+	// CookieNames are the SSO's cookies, as patterns (ParsePattern): the
+	// proxy never forwards them to the panel.
+	CookieNames() []string
 }
 
 // A Proxy is a reverse proxy to one admin panel that signs idle sessions
@@ -99,6 +143,9 @@ type Proxy struct {
 	warnedCSP atomic.Bool
 	bufs      sync.Pool
 	handler   http.Handler
+	sso       SSO       // Options.SSO's, or nil
+	ssoPath   string    // base + "sso/"
+	ssoCookie []Pattern // sso's CookieNames
 	// snippetHead and snippetTail surround the counter in the injected
 	// snippet.
 	snippetHead, snippetTail string
@@ -158,6 +205,7 @@ func New(store logout.Store, opts Options) (*Proxy, error) {
 		p.nonceRe, _ = compileNonce(so.NoncePattern) // validated above
 	}
 	p.base = p.prof.Prefix + "/_logout/"
+	p.ssoPath = p.base + "sso/"
 	p.endpoints = p.prof.Prefix + "/_logout/session"
 	p.origins = append([]string{originOf(opts.Upstream)}, opts.RewriteOrigins...)
 	p.bufs.New = func() any { return new([chunkSize]byte) }
@@ -186,6 +234,18 @@ func New(store logout.Store, opts Options) (*Proxy, error) {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
 	p.m = m
+	if opts.SSO != nil {
+		if p.sso, err = opts.SSO(m, p.ssoPath); err != nil {
+			return nil, fmt.Errorf("proxy: single sign-on: %w", err)
+		}
+		for _, name := range p.sso.CookieNames() {
+			pat, err := ParsePattern(name)
+			if err != nil {
+				return nil, fmt.Errorf("proxy: single sign-on: %w", err)
+			}
+			p.ssoCookie = append(p.ssoCookie, pat)
+		}
+	}
 	sub, _ := fs.Sub(assetFS, "assets")
 	p.assets = http.StripPrefix(p.base+"proxy/", http.FileServerFS(sub))
 	p.widget = http.StripPrefix(p.base+"widget", widget.Handler())
@@ -237,6 +297,10 @@ func (p *Proxy) Run(ctx context.Context) error {
 // and the session endpoints: the profile's prefix + "/_logout/".
 func (p *Proxy) AssetsPath() string { return p.base }
 
+// SSOPath returns the path below which the proxy serves the endpoints of
+// Options.SSO: the profile's prefix + "/_logout/sso/".
+func (p *Proxy) SSOPath() string { return p.ssoPath }
+
 // ServeHTTP serves the proxy's own files and forwards everything else
 // through the Manager's middleware.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -248,6 +312,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case strings.HasPrefix(path, p.base+"widget/"):
 		p.widget.ServeHTTP(w, r)
+		return
+	case p.sso != nil && strings.HasPrefix(path, p.ssoPath):
+		p.sso.ServeHTTP(w, r)
 		return
 	}
 	p.handler.ServeHTTP(w, withRequest(r, p.newRequest(r)))
@@ -391,6 +458,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
 		default:
 			req.stripped = p.stripUnstarted(r, req) // say, an auth cookie without its session cookie
 		}
+		if p.sso != nil && req.backend && p.ssoGate(w, r, req) {
+			return
+		}
 	}
 	if r.Method == http.MethodGet && r.URL.Path == p.prof.SignInPath && p.prof.ReturnParam != "" {
 		q := r.URL.Query()
@@ -400,6 +470,27 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.rp.ServeHTTP(w, r)
+}
+
+// ssoGate sends a backend request without a live session to the single
+// sign-on (see SSO), and reports whether it answered it.
+func (p *Proxy) ssoGate(w http.ResponseWriter, r *http.Request, req *request) bool {
+	switch {
+	case r.URL.Path == p.prof.SignInPath:
+		return r.Method == http.MethodGet && !p.pageAtSignIn(r) && p.sso.EndProviderSession(w, r)
+	case req.ssoUser != nil || p.anonymousPath(r.URL.Path):
+		return false
+	case r.Method != http.MethodGet && r.Method != http.MethodHead:
+		p.m.Unauthorized(w, r, 0)
+		return true
+	}
+	ret := r.URL.Path
+	if r.URL.RawQuery != "" {
+		ret += "?" + r.URL.RawQuery
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, p.ssoPath+"login?return="+url.QueryEscape(ret), http.StatusSeeOther)
+	return true
 }
 
 // stripUnstarted removes from a backend request without a session that
@@ -583,6 +674,7 @@ func (p *Proxy) signOutRequest(r *http.Request, req *request, so *SignOut, path,
 	for _, line := range r.Header["Cookie"] {
 		out.Header.Add("Cookie", line)
 	}
+	p.stripSSOCookies(out.Header)
 	if p.prof.PreserveHost {
 		out.Host = r.Host
 	}
@@ -673,6 +765,7 @@ func (a appSessions) EndSession(w http.ResponseWriter, r *http.Request) {
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	req := requestOf(pr.In)
 	pr.SetURL(p.opts.Upstream)
+	p.stripSSOCookies(pr.Out.Header)
 	if p.prof.PreserveHost {
 		pr.Out.Host = pr.In.Host
 	}
@@ -702,6 +795,14 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		} else {
 			pr.Out.Header.Set("Accept-Encoding", "identity")
 		}
+	}
+}
+
+// stripSSOCookies removes the cookies of Options.SSO from a request to
+// the panel: the ID token in them is the proxy's, not the panel's.
+func (p *Proxy) stripSSOCookies(h http.Header) {
+	if len(p.ssoCookie) > 0 {
+		filterCookies(h, func(name, _ string) bool { return readAs(p.ssoCookie, name) })
 	}
 }
 

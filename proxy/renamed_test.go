@@ -1,7 +1,6 @@
 package proxy_test
 
 import (
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -44,14 +43,7 @@ func TestRenamedCookiesOfEndedSession(t *testing.T) {
 	liveIn, liveAuth := signIn("subscriber")
 
 	send := func(path, cookie string) map[string]string {
-		req, _ := http.NewRequest("GET", srv.URL+path, nil)
-		req.Header.Set("Cookie", cookie)
-		req.Header.Set("Sec-Fetch-Mode", "navigate")
-		resp, err := http.DefaultTransport.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		navigate(t, srv.URL+path, cookie)
 		wp.mu.Lock()
 		defer wp.mu.Unlock()
 		return proxy.PHPCookies(strings.Join(wp.lastReq["Cookie"], "; "))

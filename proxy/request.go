@@ -26,6 +26,10 @@ type request struct {
 	user         string // the name typed in the sign-in form (Profile.UserField)
 	peerTrusted  bool   // the client is one of Options.TrustedProxies
 	clientOrigin string // the origin the browser sees
+	// ssoUser is the identity that the browser signed in as at the
+	// provider (Options.SSO) and that has started no session yet, on a
+	// backend request; nil for none.
+	ssoUser *logout.User
 	// cookies are the request's cookies as net/http reads them, after
 	// dropAliases: the panel's credentials among them are read alike by
 	// the proxy and the panel.
@@ -67,6 +71,11 @@ func (p *Proxy) newRequest(r *http.Request) *request {
 	dropAliases(r.Header, p.cred)
 	req.cookies = r.Cookies()
 	req.key, req.keyCookie = p.sessionKey(req.cookies, nil)
+	if p.sso != nil && req.backend {
+		if u, ok := p.sso.Identity(r); ok {
+			req.ssoUser = &u
+		}
+	}
 	if r.Method == http.MethodGet && !logout.IsScript(r) && (req.backend || path == p.prof.SignInPath) {
 		req.pageLoad = true
 		req.gzipOK = acceptsGzip(r.Header)

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -150,13 +151,24 @@ func (p *Proxy) followCookies(resp *http.Response, req *request) error {
 	switch {
 	case set != "" && set != current && !live && req.signIn && resp.StatusCode < 400 &&
 		(resp.StatusCode >= 300 || !p.prof.AnonymousSessions):
-		return p.startSession(req, renewed, p.signInUser(cookies, req))
+		return p.startSession(req, renewed, p.signInUser(cookies, req), false)
+	case set != "" && set != current && !live && !req.signIn && req.ssoUser != nil && resp.StatusCode < 400 &&
+		(resp.StatusCode >= 300 || !p.prof.AnonymousSessions):
+		// The panel's single sign-on signed in the identity that the
+		// proxy's own verified.
+		return p.startSession(req, renewed, *req.ssoUser, true)
 	case set != "" && set != current && live && !p.prof.AnonymousSessions:
 		// The panel renewed the session's ID (Django's cycle_key on a
 		// password change): carry the session over to the new ID.
-		return p.startSession(req, renewed, logout.User{ID: sess.UserID, Name: sess.UserName, Roles: sess.Roles})
+		// The tags, by which a provider's logout finds it (Options.SSO),
+		// come along; the session in the context does not hold them.
+		tags, err := p.sessionTags(req.r.Context(), sess)
+		if err != nil {
+			return &signInError{err}
+		}
+		return p.startSession(req, renewed, logout.User{ID: sess.UserID, Name: sess.UserName, Roles: sess.Roles, Tags: tags}, false)
 	case set != "" && set != current && live && req.signIn && resp.StatusCode >= 300 && resp.StatusCode < 400:
-		return p.startSession(req, renewed, p.signInUser(cookies, req))
+		return p.startSession(req, renewed, p.signInUser(cookies, req), false)
 	case deleted && (set == "" || set == current) && live,
 		// A panel whose session cookie is every visitor's gives a new
 		// one outside a sign-in when it signs out (Laravel's, and so
@@ -168,6 +180,30 @@ func (p *Proxy) followCookies(resp *http.Response, req *request) error {
 		}
 	}
 	return nil
+}
+
+// sessionTags returns the tags of the live session s from the store,
+// when a single sign-on gives sessions tags (Options.SSO).
+func (p *Proxy) sessionTags(ctx context.Context, s logout.Session) ([]string, error) {
+	if p.sso == nil {
+		return nil, nil
+	}
+	opts := logout.ListOptions{UserID: s.UserID, Limit: 100}
+	for {
+		page, err := p.m.Sessions(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: the renewed session's tags: %w", err)
+		}
+		for _, x := range page {
+			if x.ID == s.ID {
+				return x.Tags, nil
+			}
+		}
+		if len(page) < opts.Limit {
+			return nil, nil
+		}
+		opts.After = logout.CursorOf(page[len(page)-1])
+	}
 }
 
 // signInUser returns the user who just signed in: the name in the
@@ -193,8 +229,9 @@ func (p *Proxy) signInUser(cookies []*http.Cookie, req *request) logout.User {
 // startSession starts the session of the panel's user u, keyed by
 // renewed, the session cookie the panel just set: its ID is the
 // Profile's UserID of the panel's name, and its name, which the widget
-// shows, that name.
-func (p *Proxy) startSession(req *request, renewed string, u logout.User) error {
+// shows, that name. sso: u is the request's pending identity
+// (Options.SSO), which the session then uses up.
+func (p *Proxy) startSession(req *request, renewed string, u logout.User, sso bool) error {
 	req.renewed = renewed
 	s, err := p.m.SignIn(req.w, req.r, u)
 	if err != nil {
@@ -202,8 +239,11 @@ func (p *Proxy) startSession(req *request, renewed string, u logout.User) error 
 		// not know.
 		return &signInError{err}
 	}
+	if sso {
+		p.sso.Started(req.w, req.r, s)
+	}
 	p.log.LogAttrs(req.r.Context(), slog.LevelInfo, "proxy: signed in",
-		slog.String("user", u.ID), slog.String("session", s.ID[:8]))
+		slog.String("user", u.ID), slog.String("session", s.ID[:8]), slog.Bool("sso", sso))
 	return nil
 }
 

@@ -14,6 +14,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,6 +38,7 @@ import (
 	"github.com/gologout/logout/cmd/internal/audit"
 	"github.com/gologout/logout/cmd/internal/serve"
 	"github.com/gologout/logout/cmd/internal/version"
+	"github.com/gologout/logout/oidc"
 	"github.com/gologout/logout/proxy"
 )
 
@@ -79,6 +81,21 @@ LOGOUT_ADMIN_PASSWORD to choose them instead; they are read only when no
 users exist yet. Lost the password? "logout-proxy reset-password" prints
 a new one.
 
+Single sign-on: for a panel that signs in through an OpenID provider (its
+SSO plugin), set --oidc-issuer, --oidc-client-id and
+LOGOUT_OIDC_CLIENT_SECRET (a client of the proxy's own). The proxy then
+signs browsers in at the provider before the panel does, ends the provider
+session when a session ends (or, with --oidc-keep-provider-session, asks
+for the password at the next sign-in), and ends the panel's sessions when
+the provider signs the user out. Register at the provider, with <URL> the
+--public-url and <PREFIX> the panel's (/admin for django):
+  redirect URI              <URL><PREFIX>/_logout/sso/callback
+  post-logout redirect URI  <URL><PREFIX>/_logout/sso/logged-out
+  back-channel logout URI   <URL><PREFIX>/_logout/sso/backchannel
+  (front-channel logout URI <URL><PREFIX>/_logout/sso/frontchannel, if no back-channel)
+Set LOGOUT_OIDC_COOKIE_KEY (64 hex digits, the same on every instance),
+which seals the ID token in the browser's cookie.
+
 Every flag can also be set by the environment variable in parentheses; a flag
 given on the command line wins. ` + audit.SettingsHelp + `
 
@@ -96,6 +113,16 @@ type options struct {
 	upstreamURL                    *url.URL
 	laravelKey                     *proxy.LaravelKey
 	prof                           proxy.Profile
+	publicURL                      string
+	oidc                           oidcOptions
+}
+
+// oidcOptions are the single sign-on's flags and secrets.
+type oidcOptions struct {
+	issuer, clientID, clientSecret string
+	scopes                         []string
+	cookieKey                      []byte
+	keepProviderSession            bool
 }
 
 // parse reads the flags, with defaults from the environment.
@@ -123,6 +150,17 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	var previousKeys string
 	fs.StringVar(&previousKeys, "laravel-previous-keys", "", "the Laravel panel's APP_PREVIOUS_KEYS (Laravel 11 key rotation), `comma-separated`: cookies sealed with them are decrypted too; "+
 		"needs --laravel-app-key; prefer the environment variable (LOGOUT_PROXY_LARAVEL_PREVIOUS_KEYS)")
+
+	fs.StringVar(&o.publicURL, "public-url", env("LOGOUT_PUBLIC_URL", ""), "the `URL` at which browsers reach the proxy, such as https://panel.example, for the single sign-on's redirect URIs; "+
+		"default http(s):// and --addr (LOGOUT_PUBLIC_URL)")
+	fs.StringVar(&o.oidc.issuer, "oidc-issuer", env("LOGOUT_OIDC_ISSUER", ""), "the OpenID provider's issuer `URL`, exactly as its tokens write it: single sign-on in front of the panel; "+
+		"needs --oidc-client-id and LOGOUT_OIDC_CLIENT_SECRET (LOGOUT_OIDC_ISSUER)")
+	fs.StringVar(&o.oidc.clientID, "oidc-client-id", env("LOGOUT_OIDC_CLIENT_ID", ""), "the proxy's client `ID` at the OpenID provider; its secret is read from LOGOUT_OIDC_CLIENT_SECRET only (LOGOUT_OIDC_CLIENT_ID)")
+	scopes := serve.ListFlag(fs, getenv, "oidc-scope", "LOGOUT_OIDC_SCOPE", "further `scope` to ask the OpenID provider for besides openid, such as profile or email: "+
+		"the sessions' user is the ID token's preferred_username, else its email, else its subject; repeat or separate with commas (LOGOUT_OIDC_SCOPE)")
+	fs.BoolVar(&o.oidc.keepProviderSession, "oidc-keep-provider-session", getenv("LOGOUT_OIDC_KEEP_PROVIDER_SESSION") == "1" || getenv("LOGOUT_OIDC_KEEP_PROVIDER_SESSION") == "true",
+		"when a session ends, leave the provider session alone (other applications share it) and ask for the password at the next sign-in (prompt=login) "+
+			"instead of ending it (LOGOUT_OIDC_KEEP_PROVIDER_SESSION)")
 
 	o.settings.Register(fs, getenv)
 	showVersion := fs.Bool("version", false, "print the version, the commit and the Go version, and exit")
@@ -171,6 +209,9 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 			err = errors.New("--laravel-previous-keys needs --laravel-app-key (or LOGOUT_PROXY_LARAVEL_APP_KEY)")
 		}
 	}
+	if err == nil {
+		err = o.checkOIDC(getenv, *scopes)
+	}
 	if err != nil {
 		return o, false, serve.Usage("", err)
 	}
@@ -204,6 +245,73 @@ func (o *options) check(proxies, origins string) error {
 		}
 	}
 	return nil
+}
+
+// checkOIDC validates the single sign-on's flags and reads its secrets
+// from the environment. Errors name the variables, never their values.
+func (o *options) checkOIDC(getenv func(string) string, scopes string) error {
+	c := &o.oidc
+	for item := range strings.SplitSeq(scopes, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			c.scopes = append(c.scopes, item)
+		}
+	}
+	c.clientSecret = getenv("LOGOUT_OIDC_CLIENT_SECRET")
+	key := getenv("LOGOUT_OIDC_COOKIE_KEY")
+	if o.publicURL != "" {
+		u, err := url.Parse(o.publicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
+			return fmt.Errorf("--public-url %q: want http(s)://host[:port], without a path", o.publicURL)
+		}
+		o.publicURL = strings.TrimRight(o.publicURL, "/")
+	}
+	if c.issuer == "" {
+		if c.clientID != "" || c.keepProviderSession || len(c.scopes) > 0 {
+			return errors.New("--oidc-client-id, --oidc-scope and --oidc-keep-provider-session need --oidc-issuer")
+		}
+		return nil
+	}
+	switch {
+	case c.clientID == "":
+		return errors.New("--oidc-issuer needs --oidc-client-id")
+	case c.clientSecret == "":
+		return errors.New("--oidc-issuer needs the client's secret in LOGOUT_OIDC_CLIENT_SECRET")
+	}
+	if key != "" {
+		b, err := hex.DecodeString(key)
+		if err != nil || len(b) < 32 {
+			return errors.New("LOGOUT_OIDC_COOKIE_KEY: want at least 64 hex digits (32 bytes), such as the output of openssl rand -hex 32")
+		}
+		c.cookieKey = b
+	}
+	return nil
+}
+
+// sso returns the proxy's Options.SSO for the flags, or nil without
+// --oidc-issuer.
+func (o *options) sso(ctx context.Context, base string, secure bool, now func() time.Time, logger *slog.Logger) func(*logout.Manager, string) (proxy.SSO, error) {
+	c := o.oidc
+	if c.issuer == "" {
+		return nil
+	}
+	if c.cookieKey == nil {
+		logger.Warn("logout-proxy: LOGOUT_OIDC_COOKIE_KEY is not set: a random key per process seals the single sign-on's cookies, " +
+			"so after a restart, or on another instance, an ended session's provider session is not ended (the next sign-in still asks for the password)")
+	}
+	if o.publicURL != "" {
+		base = o.publicURL
+	}
+	return func(m *logout.Manager, path string) (proxy.SSO, error) {
+		s, err := oidc.NewProxySSO(ctx, m, oidc.ProxyOptions{
+			Options: oidc.Options{Issuer: c.issuer, ClientID: c.clientID, KeepProviderSession: c.keepProviderSession,
+				CookieKey: c.cookieKey, Secure: secure, Now: now, Logger: logger},
+			ClientSecret: c.clientSecret, URL: base + path, UserID: o.prof.UserID, Scopes: c.scopes,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
 }
 
 // loadProfile returns a built-in profile by name, or reads a JSON file.
@@ -311,16 +419,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if lo.ClientAddr, err = backend.SessionAddr(o.trustedProxies, o.SessionAddress); err != nil {
 		return err
 	}
+	base := serve.BaseURL(ln.Addr(), tls)
 	px, err := proxy.New(store, proxy.Options{
 		Upstream: o.upstreamURL, Profile: o.prof, TrustedProxies: o.trustedProxies,
 		RewriteOrigins: o.rewriteOrigins, Logger: logger, Logout: lo,
 		StripCookies: ownCookies(app.CookieNames()),
+		SSO:          o.sso(ctx, base, tls || o.Secure, hk.now, logger),
 	})
 	if err != nil {
 		return err
 	}
 
-	base := serve.BaseURL(ln.Addr(), tls)
 	fmt.Fprintf(stdout, "logout-proxy: %s (%s) on %s\n", o.upstreamURL, o.prof.Name, base)
 	fmt.Fprintf(stdout, "admin pages: %s%s\n", base, o.adminPrefix)
 	for _, c := range app.Created() {

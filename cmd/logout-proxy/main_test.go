@@ -74,6 +74,11 @@ func TestFlagsRefused(t *testing.T) {
 		{"laravel previous key", []string{"--upstream", "http://h", "--profile", "octobercms", "--laravel-app-key", "base64:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
 			"--laravel-previous-keys", "base64:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=,base64:c2VjcmV0LXNob3J0"}, "APP_PREVIOUS_KEYS, key 2"},
 		{"laravel previous keys alone", []string{"--upstream", "http://h", "--profile", "octobercms", "--laravel-previous-keys", "base64:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="}, "needs --laravel-app-key"},
+		{"oidc client alone", []string{"--upstream", "http://h", "--profile", "django", "--oidc-client-id", "c"}, "need --oidc-issuer"},
+		{"oidc keep alone", []string{"--upstream", "http://h", "--profile", "django", "--oidc-keep-provider-session"}, "need --oidc-issuer"},
+		{"oidc no client", []string{"--upstream", "http://h", "--profile", "django", "--oidc-issuer", "https://idp"}, "needs --oidc-client-id"},
+		{"oidc no secret", []string{"--upstream", "http://h", "--profile", "django", "--oidc-issuer", "https://idp", "--oidc-client-id", "c"}, "LOGOUT_OIDC_CLIENT_SECRET"},
+		{"public url path", []string{"--upstream", "http://h", "--profile", "django", "--public-url", "https://h/x"}, "without a path"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,12 +94,31 @@ func TestFlagsRefused(t *testing.T) {
 		if err := run(context.Background(), []string{"--help"}, func(string) string { return "" }, &out, io.Discard, nil); err != nil {
 			t.Fatal(err)
 		}
-		for _, f := range []string{"-upstream", "-profile", "-addr", "-data", "-admin-prefix", "-store", "-trusted-proxy", "-rewrite-origin", "LOGOUT_UPSTREAM", "-laravel-app-key", "LOGOUT_PROXY_LARAVEL_APP_KEY", "-laravel-previous-keys", "LOGOUT_PROXY_LARAVEL_PREVIOUS_KEYS", "-client-timeout", "LOGOUT_CLIENT_TIMEOUT"} {
+		for _, f := range []string{"-upstream", "-profile", "-addr", "-data", "-admin-prefix", "-store", "-trusted-proxy", "-rewrite-origin", "LOGOUT_UPSTREAM", "-laravel-app-key", "LOGOUT_PROXY_LARAVEL_APP_KEY", "-laravel-previous-keys", "LOGOUT_PROXY_LARAVEL_PREVIOUS_KEYS", "-client-timeout", "LOGOUT_CLIENT_TIMEOUT",
+			"-oidc-issuer", "-oidc-client-id", "-oidc-scope", "-oidc-keep-provider-session", "-public-url", "LOGOUT_OIDC_CLIENT_SECRET", "LOGOUT_OIDC_COOKIE_KEY", "_logout/sso/backchannel"} {
 			if !strings.Contains(out.String(), f) {
 				t.Errorf("--help does not mention %s", f)
 			}
 		}
 	})
+}
+
+// TestFlagOIDCCookieKey: a bad LOGOUT_OIDC_COOKIE_KEY is refused without
+// being shown, and neither it nor the client secret is in --help.
+func TestFlagOIDCCookieKey(t *testing.T) {
+	const secret = "s3cret-client-value"
+	for _, key := range []string{"not-hex-at-all-0123456789", strings.Repeat("ab", 31)} {
+		env := map[string]string{"LOGOUT_OIDC_CLIENT_SECRET": secret, "LOGOUT_OIDC_COOKIE_KEY": key}
+		var stderr, stdout bytes.Buffer
+		err := run(context.Background(), []string{"--upstream", "http://h", "--profile", "django", "--oidc-issuer", "https://idp", "--oidc-client-id", "c"},
+			func(k string) string { return env[k] }, &stdout, &stderr, nil)
+		if !errors.Is(err, errUsage) || !strings.Contains(stderr.String(), "LOGOUT_OIDC_COOKIE_KEY: want at least 64 hex digits") {
+			t.Fatalf("key %q: got %v, stderr %q", key, err, stderr.String())
+		}
+		if out := stderr.String() + stdout.String(); strings.Contains(out, key) || strings.Contains(out, secret) {
+			t.Errorf("the output shows a secret: %q", out)
+		}
+	}
 }
 
 // TestFlagLaravelKey: the APP_KEY is read from the flag or the
@@ -162,18 +186,27 @@ type started struct {
 func start(t *testing.T, upstream string, env map[string]string, args ...string) *started {
 	t.Helper()
 	clock := fakeclock.New()
-	s := &started{data: t.TempDir(), out: new(bytes.Buffer), clock: clock}
+	s := startClock(t, clock.Now, 60*time.Second, upstream, env, args...)
+	s.clock = clock
+	return s
+}
+
+// startClock is start on the clock now (nil: the real one), with an idle
+// lifetime.
+func startClock(t *testing.T, now func() time.Time, lifetime time.Duration, upstream string, env map[string]string, args ...string) *started {
+	t.Helper()
+	s := &started{data: t.TempDir(), out: new(bytes.Buffer)}
 	ready := make(chan string, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var mu sync.Mutex
 	set := logout.DefaultSettings()
-	set.Lifetime, set.WarningLead = 60*time.Second, 10*time.Second
+	set.Lifetime, set.WarningLead = lifetime, (lifetime / 6).Truncate(time.Second)
 	go func() {
 		flags := append([]string{"--addr", "127.0.0.1:0", "--upstream", upstream, "--profile", "django", "--data", s.data, "--log-level", "warn"}, args...)
 		done <- run(ctx, flags,
 			func(k string) string { return env[k] }, lockedWriter{&mu, s.out}, io.Discard,
-			&hooks{now: clock.Now, listening: func(b string) { ready <- b }, logout: logout.Options{Defaults: &set}})
+			&hooks{now: now, listening: func(b string) { ready <- b }, logout: logout.Options{Defaults: &set}})
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -193,8 +193,9 @@ type Server struct {
 	logins  map[string]int
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t testing.TB) int {
+// FreePort returns a loopback port that was free a moment ago, for a
+// server that must know its address before it starts (a redirect URI).
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -228,7 +229,7 @@ func Start(t testing.TB, opts Options) *Server {
 
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		pub, adm := freePort(t), freePort(t)
+		pub, adm := FreePort(t), FreePort(t)
 		s.Issuer = fmt.Sprintf("http://127.0.0.1:%d/", pub)
 		s.Admin = fmt.Sprintf("http://127.0.0.1:%d", adm)
 		ctx, cancel := context.WithCancel(context.Background())

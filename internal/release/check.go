@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"golang.org/x/mod/semver"
 )
 
 // tidyDiff compares the go.mod and go.sum that buildProxy left in tree
@@ -86,19 +89,41 @@ func splitSum(b []byte) (mine, others []string) {
 	return mine, others
 }
 
-// joinSum returns go.sum content of lines, sorted by module path as the
-// go command sorts them; the lines of one module keep their order, which
-// is the go command's (by semantic version: v1.3.0 before v1.11.1), so
-// that what check -fix writes is what the check then wants.
+// joinSum returns go.sum content of lines, sorted as the go command
+// sorts them (module.Sort: by module path, then by semantic version, so
+// that v1.3.0 comes before v1.11.1, a version's go.mod line after its
+// own).
 func joinSum(lines []string) []byte {
-	slices.SortStableFunc(lines, func(a, b string) int {
-		return strings.Compare(strings.Fields(a)[0], strings.Fields(b)[0])
+	slices.SortFunc(lines, func(a, b string) int {
+		fa, fb := strings.Fields(a), strings.Fields(b)
+		if len(fa) < 2 || len(fb) < 2 {
+			return strings.Compare(a, b)
+		}
+		c := cmp.Compare(fa[0], fb[0])
+		if c == 0 {
+			c = compareSumVersions(fa[1], fb[1])
+		}
+		if c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
 	})
 	lines = slices.Compact(lines)
 	if len(lines) == 0 {
 		return nil
 	}
 	return []byte(strings.Join(lines, "\n") + "\n")
+}
+
+// compareSumVersions compares two go.sum versions as module.Sort does:
+// the semantic versions, then the suffix after a slash ("/go.mod").
+func compareSumVersions(a, b string) int {
+	va, fa, _ := strings.Cut(a, "/")
+	vb, fb, _ := strings.Cut(b, "/")
+	if va != vb {
+		return semver.Compare(va, vb)
+	}
+	return cmp.Compare(fa, fb)
 }
 
 // A pkg is a package of one of the repository's modules.

@@ -157,6 +157,13 @@ func TestSum(t *testing.T) {
 	if got := string(joinSum(append(others, mine...))); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
+	// Versions sort as the go command sorts them: v1.3.0 before v1.11.1,
+	// a version's go.mod line after its own.
+	in = "github.com/s/t v1.11.1/go.mod h1:d=\ngithub.com/s/t v1.11.1 h1:c=\ngithub.com/s/t v1.3.0/go.mod h1:b=\ngithub.com/s/t v1.7.0/go.mod h1:a=\n"
+	want = "github.com/s/t v1.3.0/go.mod h1:b=\ngithub.com/s/t v1.7.0/go.mod h1:a=\ngithub.com/s/t v1.11.1 h1:c=\ngithub.com/s/t v1.11.1/go.mod h1:d=\n"
+	if got := string(joinSum(strings.Split(strings.TrimSpace(in), "\n"))); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
 }
 
 func TestCheckReleaseVersion(t *testing.T) {
