@@ -113,8 +113,8 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 				// ends with its session: a tunnel or a request that
 				// never ends is cut when the session ends.
 				ctx, cancel := context.WithCancelCause(rs)
-				f, part := m.eng.enter(rs.h, rs.now.UnixMicro(), &rs.sess, cancel)
-				defer m.eng.leave(rs, rs.h, part, f, false)
+				part := m.eng.enter(rs.h, rs.now.UnixMicro(), &rs.sess, cancel)
+				defer m.eng.leave(rs, rs.h, part, &rs.sess, false)
 				defer cancel(nil)
 				next.ServeHTTP(w, r.WithContext(ctx))
 				return
