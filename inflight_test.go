@@ -228,4 +228,22 @@ func TestInFlightBounded(t *testing.T) {
 		}
 		wantCut(t, cause)
 	})
+	// The request that signs its own session out answers on; another
+	// request of the session, in flight beside it, is cut.
+	t.Run("own sign-out", func(t *testing.T) {
+		e := newEnv(t, logout.Options{})
+		c := e.signIn("alice")
+		cause := tunnel(e, c)
+		var after error
+		e.startSlow(c, nil, func(w http.ResponseWriter, r *http.Request) {
+			if err := e.m.SignOut(w, r); err != nil {
+				t.Error(err)
+			}
+			after = r.Context().Err()
+		}).finish()
+		if after != nil {
+			t.Fatalf("the request that signed out was cut: %v", after)
+		}
+		wantCut(t, cause)
+	})
 }
