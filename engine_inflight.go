@@ -24,10 +24,12 @@ import (
 // inflight is the set of entries with requests or [Manager.Busy] tasks
 // in flight. Every backend request enters and leaves it, so it is split
 // in parts by a hash of the session ID, like the cache, and concurrent
-// requests of different sessions rarely share a lock.
+// requests of different sessions rarely share a lock. A request is one
+// map assignment and one delete: the entries of the requests are found
+// through cuts, and held has only those of Busy tasks.
 type inflight [inflightParts]struct {
 	mu   sync.Mutex
-	m    map[*entry]struct{}
+	held map[*entry]int      // the entries with Busy tasks in flight, and how many
 	cuts map[*Session]flight // the requests in flight, by owner, to cut them when their session ends
 	_    [40]byte            // one cache line each: requests of other parts do not share it
 }
@@ -76,17 +78,17 @@ func (eng *engine) enter(h handle, nowµ int64, owner *Session, cancel context.C
 	p := &eng.inflight[part]
 	p.mu.Lock()
 	maxStore(&e.started, nowµ)
-	if e.busy.Add(1)&^busyLong == 1 {
-		if p.m == nil {
-			p.m = make(map[*entry]struct{})
-		}
-		p.m[e] = struct{}{}
-	}
+	e.busy.Add(1)
 	if cancel != nil {
 		if p.cuts == nil {
 			p.cuts = make(map[*Session]flight)
 		}
 		p.cuts[owner] = flight{e: e, cancel: cancel}
+	} else {
+		if p.held == nil {
+			p.held = make(map[*entry]int)
+		}
+		p.held[e]++
 	}
 	p.mu.Unlock()
 	return part
@@ -111,14 +113,24 @@ func (eng *engine) cut(ctx context.Context, e *entry) {
 	}
 }
 
-// snapshot returns the entries in flight.
+// snapshot returns the entries in flight, each once.
 func (f *inflight) snapshot() []*entry {
 	var list []*entry
+	seen := make(map[*entry]bool)
+	add := func(e *entry) {
+		if !seen[e] {
+			seen[e] = true
+			list = append(list, e)
+		}
+	}
 	for i := range f {
 		p := &f[i]
 		p.mu.Lock()
-		for e := range p.m {
-			list = append(list, e)
+		for e := range p.held {
+			add(e)
+		}
+		for _, fl := range p.cuts {
+			add(fl.e)
 		}
 		p.mu.Unlock()
 	}
@@ -148,11 +160,12 @@ func (eng *engine) leave(ctx context.Context, h handle, part int, owner *Session
 	p.mu.Lock()
 	if owner != nil {
 		delete(p.cuts, owner)
+	} else if p.held[e]--; p.held[e] == 0 {
+		delete(p.held, e)
 	}
 	n := e.busy.Add(-1)
 	last := n&^busyLong == 0
 	if last {
-		delete(p.m, e)
 		e.busy.And(^int32(busyLong))
 	}
 	p.mu.Unlock()
