@@ -3,8 +3,8 @@ package logout
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/base64"
+	"encoding/binary"
 	"net/http"
 	"net/url"
 	"strings"
