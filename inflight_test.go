@@ -132,6 +132,21 @@ func TestInFlightPassive(t *testing.T) {
 	e.wantSignedIn(c, false, "idle", "a lifetime after sign-in, with only a passive request in flight")
 }
 
+// sweepHour sweeps A and then B every lifetime for an hour, and fails
+// if B ends a session meanwhile: A's sweep writes the activity of the
+// work that it has in flight.
+func sweepHour(a, b *env, work string) {
+	a.t.Helper()
+	for range 4 {
+		a.clock.Advance(logout.DefaultLifetime)
+		a.sweep()
+		b.sweep()
+	}
+	if evs := b.events(); len(evs) != 0 {
+		a.t.Fatalf("B ended %v during %s on A", evs, work)
+	}
+}
+
 // TestInFlightSharedStore: another instance's sweeper does not end a
 // session busy on this one.
 func TestInFlightSharedStore(t *testing.T) {
@@ -141,14 +156,7 @@ func TestInFlightSharedStore(t *testing.T) {
 	c := a.signIn("alice")
 	b.wantSignedIn(c, true, "", "on B after sign-in on A")
 	up := a.startSlow(c, nil, nil)
-	for range 4 { // an hour of upload; A's beat writes the activity
-		a.clock.Advance(logout.DefaultLifetime)
-		a.sweep()
-		b.sweep()
-	}
-	if evs := b.events(); len(evs) != 0 {
-		t.Fatalf("B ended %v during the upload on A", evs)
-	}
+	sweepHour(a, b, "the upload")
 	up.finish()
 	b.wantSignedIn(c, true, "", "on B after the upload on A")
 	a.clock.Advance(logout.DefaultLifetime)
@@ -156,6 +164,27 @@ func TestInFlightSharedStore(t *testing.T) {
 	if evs := b.events(); len(evs) != 1 || evs[0].Reason != logout.ReasonIdle {
 		t.Fatalf("B ended %v, want the session idle a lifetime after the upload", evs)
 	}
+}
+
+// TestBusySharedStore: another instance's sweeper does not end a session
+// whose work, marked with Busy, runs on this one after its request.
+func TestBusySharedStore(t *testing.T) {
+	store := logout.NewMemoryStore()
+	a := newEnvStore(t, store, logout.Options{})
+	b := newEnvStore(t, store, logout.Options{Now: a.clock.Now})
+	c := a.signIn("alice")
+	var done func()
+	a.startSlow(c, nil, func(w http.ResponseWriter, r *http.Request) { done = a.m.Busy(r) }).finish()
+	// A's sweep writes the export's activity to the store a touch
+	// interval on, long before the session would expire there.
+	a.clock.Advance(time.Minute)
+	a.sweep()
+	if list, err := store.ListSessions(t.Context(), logout.ListOptions{UserID: "alice", Limit: 2}); err != nil || len(list) != 1 || !list[0].LastSeen.Equal(a.clock.Now()) {
+		t.Fatalf("the store has %v (%v), want the session last seen at %v", list, err, a.clock.Now())
+	}
+	sweepHour(a, b, "the export")
+	done()
+	b.wantSignedIn(c, true, "", "on B after the export on A")
 }
 
 // TestBusy: work marked with Busy outlives its request and counts as
@@ -225,6 +254,24 @@ func TestInFlightBounded(t *testing.T) {
 		cause := tunnel(e, c)
 		if _, err := e.m.ForceSignOut(context.Background(), logout.Selector{UserID: "alice"}); err != nil {
 			t.Fatal(err)
+		}
+		wantCut(t, cause)
+	})
+	// The request that signs its own session out answers on; another
+	// request of the session, in flight beside it, is cut.
+	t.Run("own sign-out", func(t *testing.T) {
+		e := newEnv(t, logout.Options{})
+		c := e.signIn("alice")
+		cause := tunnel(e, c)
+		var after error
+		e.startSlow(c, nil, func(w http.ResponseWriter, r *http.Request) {
+			if err := e.m.SignOut(w, r); err != nil {
+				t.Error(err)
+			}
+			after = r.Context().Err()
+		}).finish()
+		if after != nil {
+			t.Fatalf("the request that signed out was cut: %v", after)
 		}
 		wantCut(t, cause)
 	})

@@ -2,7 +2,9 @@ package logout
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"net/http"
 	"strings"
 	"testing"
@@ -54,5 +56,16 @@ func TestDecodeTokenAllocs(t *testing.T) {
 	var tok [tokenLen]byte
 	if n := testing.AllocsPerRun(100, func() { decodeToken(cookieValue(h, "logout_session"), &tok) }); n != 0 {
 		t.Fatalf("%v allocations, want 0", n)
+	}
+}
+
+// TestSumID: a session ID is the hex SHA-256 of its secret, as
+// hex.EncodeToString writes it.
+func TestSumID(t *testing.T) {
+	for _, secret := range []string{"", "a", strings.Repeat("\xff\x00\x7f", 40)} {
+		sum := sha256.Sum256([]byte(secret))
+		if got, want := hashID([]byte(secret)), hex.EncodeToString(sum[:]); got != want {
+			t.Errorf("hashID(%q) = %s, want %s", secret, got, want)
+		}
 	}
 }
