@@ -143,6 +143,7 @@ type App struct {
 	log       *slog.Logger
 	now       func() time.Time
 	m         *logout.Manager
+	paths     logout.Paths // the Manager's: the sign-in page and the endpoints
 	users     *userDB
 	closers   []func() error
 	handler   http.Handler
@@ -266,6 +267,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.m, err = logout.New(store, opts); err != nil {
 		return nil, fmt.Errorf("backend: %w", err)
 	}
+	a.paths = a.m.Paths()
 	if cfg.Settings != nil {
 		if err := a.applySettings(ctx, store, cfg.Settings); err != nil {
 			return nil, err
@@ -492,5 +494,7 @@ func (a *App) CookieNames() []string {
 	return out
 }
 
-// SignInPath returns the path of the sign-in page.
-func (a *App) SignInPath() string { return a.cfg.Prefix + "/auth/signin" }
+// SignInPath returns the path of the sign-in page: the Manager's
+// ([logout.Paths.SignIn]), Prefix + "/auth/signin" unless Config.Logout
+// sets another.
+func (a *App) SignInPath() string { return a.paths.SignIn }

@@ -62,6 +62,8 @@ type page struct {
 	translator            // T, N and Lang
 	Title      string     // the page's h1 and title
 	Prefix     string     // the backend prefix
+	SignIn     string     // the sign-in page's path
+	SignOut    string     // the sign-out endpoint's path
 	Here       string     // the request URI, for the language switch
 	Langs      []langLink // the language switch
 	Backend    bool       // a backend page (the sign-in page too)
@@ -94,6 +96,7 @@ func (a *App) page(r *http.Request, u *user, title string) *page {
 	tr := a.cat.lang(pickLang(r))
 	p := &page{
 		translator: tr, Title: tr.T(title), Prefix: a.cfg.Prefix, Here: r.URL.RequestURI(), User: u,
+		SignIn: a.paths.SignIn, SignOut: a.paths.SignOut,
 		CSS: a.assetURL(a.assets.url("app.css")), JS: a.assetURL(a.assets.url("app.js")), Backend: a.isBackend(r.URL.Path),
 		Icon:  a.assetURL(a.assets.url("favicon.svg")),
 		Brand: "app.name", Footer: "footer.text",
@@ -297,8 +300,10 @@ func (a *App) headers(next http.Handler) http.Handler {
 	})
 }
 
+// isBackend reports whether p is a backend page's path: below Prefix, or
+// the sign-in page wherever Config.Logout puts it.
 func (a *App) isBackend(p string) bool {
-	return p == a.cfg.Prefix || strings.HasPrefix(p, a.cfg.Prefix+"/")
+	return p == a.cfg.Prefix || strings.HasPrefix(p, a.cfg.Prefix+"/") || p == a.paths.SignIn
 }
 
 // accessLog logs every request with its status and duration.
