@@ -123,7 +123,8 @@ type Config struct {
 	// Logout holds further options of the [logout.Manager], such as
 	// SweepInterval or SyncInterval. Its BackendPrefix, Logger, Now and
 	// Secure are replaced by the fields above; its ClientAddr, when nil, is
-	// that of TrustedProxies and SessionAddress ([SessionAddr]).
+	// that of TrustedProxies and SessionAddress ([SessionAddr]); its Deny,
+	// when nil, answers a store outage's 503 in the page's language.
 	Logout logout.Options
 }
 
@@ -263,6 +264,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		opts.Message = func(r *http.Request, reason logout.Reason) string {
 			return a.cat.lang(pickLang(r)).T("reason." + reason.String())
 		}
+	}
+	if opts.Deny == nil {
+		opts.Deny = a.deny
 	}
 	if a.m, err = logout.New(store, opts); err != nil {
 		return nil, fmt.Errorf("backend: %w", err)

@@ -197,15 +197,32 @@ func (a *App) internal(w http.ResponseWriter, r *http.Request, u *user, err erro
 	a.log.LogAttrs(r.Context(), slog.LevelError, "backend: request failed",
 		slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 	if errors.Is(err, logout.ErrUnavailable) {
-		w.Header().Set("Retry-After", "5")
-		if logout.IsScript(r) {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"unavailable": true, "message": a.cat.lang(pickLang(r)).T("error.unavailable")})
-			return
-		}
-		a.fail(w, r, u, http.StatusServiceUnavailable, "error.unavailable")
+		a.m.Unavailable(w, r, err) // the Manager's 503, in the page's language (deny)
 		return
 	}
 	a.fail(w, r, u, http.StatusInternalServerError, "error.internal")
+}
+
+// deny is the Manager's Options.Deny: a store outage's 503 (its
+// Retry-After set by the Manager) reads as the page's language has it, as
+// JSON of the Manager's shape for scripts and as the error page for page
+// loads, and as the API's errors read on the API; every other refusal is
+// the Manager's built-in answer.
+func (a *App) deny(w http.ResponseWriter, r *http.Request, d logout.Denial) {
+	if d.Status != http.StatusServiceUnavailable {
+		d.Write(w)
+		return
+	}
+	if a.isAPI(r.URL.Path) {
+		apiError(w, d.Status, "the session store is unavailable; try again")
+		return
+	}
+	d.Message = a.cat.lang(pickLang(r)).T("error.unavailable")
+	if d.Script {
+		d.Write(w)
+		return
+	}
+	a.fail(w, r, a.viewer(r), d.Status, "error.unavailable")
 }
 
 // writeJSON answers a script with v as JSON, never cached.

@@ -766,25 +766,20 @@ func acceptsGzip(h http.Header) bool {
 }
 
 // errorHandler answers when the upstream cannot be reached or answers
-// badly: 502, or nothing when the client has gone.
+// badly: 502, or nothing when the client has gone; a session that could
+// not be started gets the Manager's 503 ([logout.Manager.Unavailable]).
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		return
 	}
-	status := http.StatusBadGateway
-	var se *signInError
-	if errors.As(err, &se) {
-		status = http.StatusServiceUnavailable
-		w.Header().Set("Retry-After", "5")
-	}
 	p.log.LogAttrs(r.Context(), slog.LevelWarn, "proxy: upstream", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(status)
-	if status == http.StatusServiceUnavailable {
-		io.WriteString(w, "The sign-in service is temporarily unavailable; please sign in again in a moment.\n")
+	if se := (*signInError)(nil); errors.As(err, &se) {
+		p.m.Unavailable(w, r, err) // the Manager's 503, as for a store outage anywhere
 		return
 	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusBadGateway)
 	io.WriteString(w, "The admin panel did not answer; please try again in a moment.\n")
 }
 
