@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/logid"
 	"github.com/gologout/logout/widget"
 )
 
@@ -523,7 +524,7 @@ func (p *Proxy) signOutUpstream(r *http.Request, req *request) bool {
 		if !ok {
 			if st.tries == 0 {
 				p.log.Info("proxy: no sign-out nonce seen for the session; it is ended at the proxy only",
-					slog.String("session", id[:8]))
+					logid.Attr(id))
 			}
 			st.tries = maxSignOutTries
 			return false
@@ -535,13 +536,13 @@ func (p *Proxy) signOutUpstream(r *http.Request, req *request) bool {
 	status, err := p.signOutRequest(r, req, so, path, form)
 	if err == nil && status < 400 {
 		st.confirmed = true
-		p.log.Info("proxy: signed out on the panel", slog.String("session", id[:8]), slog.Int("status", status), slog.Int("try", st.tries))
+		p.log.Info("proxy: signed out on the panel", logid.Attr(id), slog.Int("status", status), slog.Int("try", st.tries))
 		return true
 	}
 	if nonce != "" {
 		p.nonces.put(id, nonce, p.now()) // for the next try
 	}
-	level, attrs := slog.LevelWarn, []slog.Attr{slog.String("session", id[:8]), slog.Int("try", st.tries), slog.Int("of", maxSignOutTries)}
+	level, attrs := slog.LevelWarn, []slog.Attr{logid.Attr(id), slog.Int("try", st.tries), slog.Int("of", maxSignOutTries)}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	} else {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/logid"
 	"github.com/gologout/logout/widget"
 )
 
@@ -203,7 +204,7 @@ func (p *Proxy) startSession(req *request, renewed string, u logout.User) error 
 		return &signInError{err}
 	}
 	p.log.LogAttrs(req.r.Context(), slog.LevelInfo, "proxy: signed in",
-		slog.String("user", u.ID), slog.String("session", s.ID[:8]))
+		slog.String("user", u.ID), logid.Attr(s.ID))
 	return nil
 }
 
