@@ -282,8 +282,24 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		timeout = 2 * time.Second
 	}
 	a.limit = newThrottle(counts, timeout)
-	a.handler = a.mountAssets(a.routes())
+	routes, err := a.safeRoutes()
+	if err != nil {
+		return nil, err
+	}
+	a.handler = a.mountAssets(routes)
 	return a, nil
+}
+
+// safeRoutes is routes, with the ServeMux's panic on a pattern registered
+// twice (a sign-in page or endpoints that Config.Logout puts on a page's
+// path) turned into an error.
+func (a *App) safeRoutes() (h http.Handler, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("backend: Logout.SignInPath %q or EndpointsPath %q takes a page's path: %v", a.paths.SignIn, a.paths.Endpoints, v)
+		}
+	}()
+	return a.routes(), nil
 }
 
 // defaultAssets is where the routes serve the assets.

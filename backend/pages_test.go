@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/backend"
@@ -487,6 +490,28 @@ func TestManagerPaths(t *testing.T) {
 			page = c.follow(r)
 			wantStatus(t, page, http.StatusOK)
 			wantContains(t, page.body, `action="`+tc.signIn+`"`)
+		})
+	}
+}
+
+// TestManagerPathsClash: a sign-in page or endpoints on a page's path
+// fail New rather than panic.
+func TestManagerPathsClash(t *testing.T) {
+	for _, tc := range []struct{ name, signIn, endpoints string }{
+		{"endpoints on the prefix", "", "/backend"},
+		{"sign-in on the settings page", "/backend/system/settings/user-session", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := backend.Config{DataDir: t.TempDir(), BcryptCost: bcrypt.MinCost, Logger: slog.New(slog.DiscardHandler)}
+			cfg.Logout.SignInPath, cfg.Logout.EndpointsPath = tc.signIn, tc.endpoints
+			app, err := backend.New(t.Context(), cfg)
+			if err == nil {
+				app.Close()
+				t.Fatal("New: got no error, want one")
+			}
+			if !strings.Contains(err.Error(), "takes a page's path") {
+				t.Errorf("New: got %v, want the clash", err)
+			}
 		})
 	}
 }
