@@ -3,6 +3,7 @@ package logout
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 )
@@ -68,16 +69,46 @@ func (d Denial) Write(w http.ResponseWriter) {
 }
 
 // deny answers a refused request: with [Options.Deny] if set, else with
-// the built-in answer.
+// the built-in answer. A 503 carries its Retry-After either way.
 func (m *Manager) deny(w http.ResponseWriter, r *http.Request, d Denial) {
 	if d.ServerTime.IsZero() {
 		d.ServerTime = m.eng.now()
+	}
+	if d.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", unavailableRetry)
 	}
 	if m.opts.Deny != nil {
 		m.opts.Deny(w, r, d)
 		return
 	}
 	d.Write(w)
+}
+
+// unavailableRetry is the Retry-After of a 503 answer, in seconds.
+const unavailableRetry = "5"
+
+// unavailableDenial is the answer to a request that the store's failure
+// stopped: 503 with Retry-After, as JSON for scripts. It is the one
+// wording of a store outage: the middleware, [Manager.WriteSignedIn] and,
+// through [Manager.Unavailable], the backend and logout-proxy use it.
+func unavailableDenial(r *http.Request, err error) Denial {
+	if !errors.Is(err, ErrUnavailable) {
+		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return Denial{Status: http.StatusServiceUnavailable, Err: err, Script: IsScript(r),
+		Message: "The session service is temporarily unavailable. Your session is kept; please try again in a moment."}
+}
+
+// Unavailable answers a request that failed because the session store is
+// failing (err, which it wraps in [ErrUnavailable] unless it does
+// already) as the middleware answers a backend request then: 503 with
+// "Retry-After: 5", a JSON body for scripts ([IsScript]) and a plain-text
+// message for pages. With [Options.Deny] set, that function answers
+// instead, with the Retry-After header already set. Handlers whose own
+// store calls fail use it, so that every 503 of a store outage reads the
+// same.
+func (m *Manager) Unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	m.deny(w, r, unavailableDenial(r, err))
 }
 
 // writeJSON writes v with the status code, not to be cached.

@@ -100,6 +100,9 @@ type Paths struct {
 	Backend string
 	// SignIn is the sign-in page ([Options.SignInPath]).
 	SignIn string
+	// Endpoints is where [Manager.Endpoints] serves
+	// ([Options.EndpointsPath]): mount it on Endpoints + "/".
+	Endpoints string
 	// Status, KeepAlive and SignOut are the session endpoints that
 	// [Manager.Endpoints] serves below [Options.EndpointsPath].
 	Status, KeepAlive, SignOut string
@@ -111,7 +114,7 @@ type Paths struct {
 // Paths returns the paths the Manager serves and redirects to.
 func (m *Manager) Paths() Paths {
 	p := m.opts.EndpointsPath
-	return Paths{Backend: m.opts.BackendPrefix, SignIn: m.opts.SignInPath,
+	return Paths{Backend: m.opts.BackendPrefix, SignIn: m.opts.SignInPath, Endpoints: p,
 		Status: p + "/status", KeepAlive: p + "/keepalive", SignOut: p + "/signout", Events: p + "/events"}
 }
 

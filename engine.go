@@ -121,15 +121,6 @@ func storeErr(op string, err error) error {
 	return fmt.Errorf("logout: %s: %w: %w", op, ErrUnavailable, err)
 }
 
-// shortID is how a session appears in logs: the first 12 hex digits of
-// its ID, itself a SHA-256 of the secret token.
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
-}
-
 // errUnknownSession: a cookie that names no session, or a tampered one.
 var errUnknownSession = fmt.Errorf("%w: unknown or malformed session token", ErrNoSession)
 

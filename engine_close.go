@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/gologout/logout/internal/logid"
 )
 
 // Sign-out on close ([Settings.SignOutOnClose]): when the last push
@@ -97,7 +99,7 @@ func (eng *engine) closeDue(ctx context.Context, now time.Time) error {
 		}
 		if len(evs) == 0 {
 			eng.log.LogAttrs(ctx, slog.LevelDebug, "logout: kept on close: activity after the close, or already ended",
-				slog.String("sid", shortID(d.id)))
+				logid.Attr(d.id))
 		}
 		eng.ended(ctx, evs)
 	}

@@ -90,16 +90,6 @@ func (h *hub) unsubscribe(s *subscriber) (last bool) {
 	return false
 }
 
-// has reports whether session id has an open stream.
-func (h *hub) has(id string) bool {
-	if h.n.Load() == 0 {
-		return false
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.subs[id]) > 0
-}
-
 // end tells the streams of ev's session that it ended.
 func (h *hub) end(ev Event) {
 	if h.n.Load() == 0 {

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"slices"
 	"time"
+
+	"github.com/gologout/logout/internal/logid"
 )
 
 // endIDs ends one session by its ID, for sign-in and sign-out.
@@ -27,7 +29,7 @@ func (eng *engine) ended(ctx context.Context, evs []Event) {
 		ev := evs[i]
 		eng.markEnded(ctx, ev)
 		eng.hub.end(ev)
-		eng.log.LogAttrs(ctx, slog.LevelInfo, "logout: signed out", slog.String("sid", shortID(ev.SessionID)),
+		eng.log.LogAttrs(ctx, slog.LevelInfo, "logout: signed out", logid.Attr(ev.SessionID),
 			slog.String("user", ev.UserID), slog.String("reason", ev.Reason.String()), slog.Time("at", ev.At))
 		if eng.opts.OnSignOut != nil {
 			eng.opts.OnSignOut(ctx, ev)
@@ -70,7 +72,7 @@ func (eng *engine) begin(ctx context.Context, id string, u User, prev []string, 
 	if obs := eng.opts.Observer; obs != nil {
 		obs.SessionStarted()
 	}
-	eng.log.LogAttrs(ctx, slog.LevelInfo, "logout: signed in", slog.String("sid", shortID(s.ID)), slog.String("user", u.ID))
+	eng.log.LogAttrs(ctx, slog.LevelInfo, "logout: signed in", logid.Attr(s.ID), slog.String("user", u.ID))
 	if set.MaxSessions > 0 {
 		if err := eng.trimSessions(ctx, s.UserID, set.MaxSessions, s.ID, now); err != nil {
 			// The sign-in stands; the user's next sign-in trims again.

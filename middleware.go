@@ -368,16 +368,6 @@ func scriptReturn(r *http.Request) string {
 	return ""
 }
 
-// unavailableRetry is the Retry-After of a 503 answer, in seconds.
-const unavailableRetry = "5"
-
-// unavailableDenial is the answer to a backend request while the store
-// fails: 503 with Retry-After, as JSON for scripts.
-func unavailableDenial(r *http.Request, err error) Denial {
-	return Denial{Status: http.StatusServiceUnavailable, Err: err, Script: IsScript(r),
-		Message: "The sign-in service is temporarily unavailable. Your session is kept; please try again in a moment."}
-}
-
 // forbiddenDenial is the answer to a session endpoint's failed CSRF check.
 func forbiddenDenial(err error, script bool) Denial {
 	return Denial{Status: http.StatusForbidden, Err: err, Script: script,

@@ -64,8 +64,9 @@ type Options struct {
 	// own language and style: the sign-in redirect or 401 of a request
 	// without a live session, the 403 of a failed CSRF check on the
 	// session endpoints, and the 503 of a store outage. The [Denial] says
-	// what the built-in answer would be; [Denial.Write] writes it. Deny
-	// must write a response. Default nil: the built-in answers.
+	// what the built-in answer would be; [Denial.Write] writes it. A
+	// 503's "Retry-After" header is set before Deny is called. Deny must
+	// write a response. Default nil: the built-in answers.
 	Deny func(w http.ResponseWriter, r *http.Request, d Denial)
 	// Message words the sign-out notice for r's reader, in the JSON
 	// that scripts, the push stream and so the widget's lock dialog get

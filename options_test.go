@@ -95,7 +95,7 @@ func TestPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := logout.Paths{Backend: "/admin", SignIn: "/admin/auth/signin",
+	want := logout.Paths{Backend: "/admin", SignIn: "/admin/auth/signin", Endpoints: "/admin/session",
 		Status: "/admin/session/status", KeepAlive: "/admin/session/keepalive", SignOut: "/admin/session/signout",
 		Events: "/admin/session/events"}
 	if got := m.Paths(); got != want {

@@ -107,8 +107,7 @@ func apiError(w http.ResponseWriter, code int, msg string, fields ...apiFieldErr
 func (a *App) apiInternal(w http.ResponseWriter, r *http.Request, err error) {
 	a.log.LogAttrs(r.Context(), slog.LevelError, "backend: API request failed", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 	if errors.Is(err, logout.ErrUnavailable) {
-		w.Header().Set("Retry-After", "5")
-		apiError(w, http.StatusServiceUnavailable, "the session store is unavailable; try again")
+		a.m.Unavailable(w, r, err) // the Manager's 503, in the API's words (deny)
 		return
 	}
 	apiError(w, http.StatusInternalServerError, "internal error")

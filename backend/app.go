@@ -123,7 +123,8 @@ type Config struct {
 	// Logout holds further options of the [logout.Manager], such as
 	// SweepInterval or SyncInterval. Its BackendPrefix, Logger, Now and
 	// Secure are replaced by the fields above; its ClientAddr, when nil, is
-	// that of TrustedProxies and SessionAddress ([SessionAddr]).
+	// that of TrustedProxies and SessionAddress ([SessionAddr]); its Deny,
+	// when nil, answers a store outage's 503 in the page's language.
 	Logout logout.Options
 }
 
@@ -143,6 +144,7 @@ type App struct {
 	log       *slog.Logger
 	now       func() time.Time
 	m         *logout.Manager
+	paths     logout.Paths // the Manager's: the sign-in page and the endpoints
 	users     *userDB
 	closers   []func() error
 	handler   http.Handler
@@ -263,9 +265,13 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 			return a.cat.lang(pickLang(r)).T("reason." + reason.String())
 		}
 	}
+	if opts.Deny == nil {
+		opts.Deny = a.deny
+	}
 	if a.m, err = logout.New(store, opts); err != nil {
 		return nil, fmt.Errorf("backend: %w", err)
 	}
+	a.paths = a.m.Paths()
 	if cfg.Settings != nil {
 		if err := a.applySettings(ctx, store, cfg.Settings); err != nil {
 			return nil, err
@@ -276,8 +282,24 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		timeout = 2 * time.Second
 	}
 	a.limit = newThrottle(counts, timeout)
-	a.handler = a.mountAssets(a.routes())
+	routes, err := a.safeRoutes()
+	if err != nil {
+		return nil, err
+	}
+	a.handler = a.mountAssets(routes)
 	return a, nil
+}
+
+// safeRoutes is routes, with the ServeMux's panic on a pattern registered
+// twice (a sign-in page or endpoints that Config.Logout puts on a page's
+// path) turned into an error.
+func (a *App) safeRoutes() (h http.Handler, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("backend: Logout.SignInPath %q or EndpointsPath %q takes a page's path: %v", a.paths.SignIn, a.paths.Endpoints, v)
+		}
+	}()
+	return a.routes(), nil
 }
 
 // defaultAssets is where the routes serve the assets.
@@ -492,5 +514,7 @@ func (a *App) CookieNames() []string {
 	return out
 }
 
-// SignInPath returns the path of the sign-in page.
-func (a *App) SignInPath() string { return a.cfg.Prefix + "/auth/signin" }
+// SignInPath returns the path of the sign-in page: the Manager's
+// ([logout.Paths.SignIn]), Prefix + "/auth/signin" unless Config.Logout
+// sets another.
+func (a *App) SignInPath() string { return a.paths.SignIn }

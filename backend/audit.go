@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/logid"
 )
 
 // Paths below the prefix of the audit pages.
@@ -174,7 +175,7 @@ func (a *App) signOutLog(w http.ResponseWriter, r *http.Request, u *user) {
 	view.More = len(evs) > auditLimit
 	for _, e := range evs[:min(len(evs), auditLimit)] {
 		view.Rows = append(view.Rows, eventRow{At: formatTime(e.At), User: displayUser(e.UserID, names),
-			Reason: p.T("event." + e.Reason.String()), Short: shortID(e.SessionID)})
+			Reason: p.T("event." + e.Reason.String()), Short: logid.Short(e.SessionID)})
 	}
 	view.NothingFound = len(evs) == 0
 	view.Reasons = reasonOptions(p.translator, view.Filter.Reason)

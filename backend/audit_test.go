@@ -121,7 +121,7 @@ func TestExportEvents(t *testing.T) {
 				if strings.ContainsRune("=+-@", rune(user[0])) { // a formula: quoted
 					user = "'" + user
 				}
-				if row[0] != ev.At.UTC().Format(time.RFC3339Nano) || row[1] != user || row[3] != ev.Reason.String() || row[4] != ev.SessionID[:8] {
+				if row[0] != ev.At.UTC().Format(time.RFC3339Nano) || row[1] != user || row[3] != ev.Reason.String() || row[4] != ev.SessionID[:12] {
 					t.Fatalf("row %d: got %q, want %v", i+1, row, ev)
 				}
 			}

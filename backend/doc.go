@@ -25,7 +25,7 @@
 //
 // Below [Config.Prefix] (default "/backend"):
 //
-//	/auth/signin                  sign-in form
+//	/auth/signin                  sign-in form (Config.Logout's SignInPath moves it)
 //	(prefix)                      dashboard: AJAX stats and a long form
 //	/system/settings/user-session User Session settings and policies (PermSettings)
 //	/system/settings/history      settings history, ?format=csv|json (PermSettings)
@@ -34,7 +34,7 @@
 //	/system/sessions              active sessions, sorted (?sort=), filtered by user (?user=) and, by POST, address; the
 //	                              sign-out log; ending sessions asks first on /system/sessions/confirm (PermSessions)
 //	/system/sessions/log          the whole sign-out log, filtered, ?format=csv|json (PermSessions)
-//	/session/                     the Manager's status, keep-alive and sign-out endpoints
+//	/session/                     the Manager's status, keep-alive and sign-out endpoints (Config.Logout's EndpointsPath moves them)
 //	/api/v1/                      the admin API: JSON, bearer tokens (see below)
 //	/api/openapi.json             its OpenAPI 3.1 description (public)
 //

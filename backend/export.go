@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/logid"
 )
 
 // The export formats of [ExportEvents] and [ExportSettings].
@@ -291,8 +292,8 @@ func ExportEvents(ctx context.Context, m *logout.Manager, w io.Writer, format st
 		}
 		for _, e := range evs[min(skip, len(evs)):] {
 			at := e.At.UTC().Format(time.RFC3339Nano)
-			if err := rw.row([]string{at, e.UserID, names[e.UserID], e.Reason.String(), shortID(e.SessionID)},
-				exportedEvent{At: at, UserID: e.UserID, User: names[e.UserID], Reason: e.Reason.String(), Session: shortID(e.SessionID)}); err != nil {
+			if err := rw.row([]string{at, e.UserID, names[e.UserID], e.Reason.String(), logid.Short(e.SessionID)},
+				exportedEvent{At: at, UserID: e.UserID, User: names[e.UserID], Reason: e.Reason.String(), Session: logid.Short(e.SessionID)}); err != nil {
 				return fmt.Errorf("backend: export events: %w", err)
 			}
 		}

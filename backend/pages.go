@@ -39,10 +39,11 @@ func (a *App) routes() http.Handler {
 	}))
 	mux.HandleFunc("/", notFound)
 
-	mux.Handle(p+"/session/", a.m.Endpoints())            // answers its own 405s
+	paths := a.paths                                      // the sign-in page and the endpoints, as Config.Logout sets them
+	mux.Handle(paths.Endpoints+"/", a.m.Endpoints())      // answers its own 405s
 	handle("GET", p+"/lang", http.HandlerFunc(a.setLang)) // the switch in the pages: inside the prefix, which behind logout-proxy is all the admin pages have
-	handle("GET", p+"/auth/signin", http.HandlerFunc(a.signInPage))
-	handle("POST", p+"/auth/signin", http.HandlerFunc(a.signIn))
+	handle("GET", paths.SignIn, http.HandlerFunc(a.signInPage))
+	handle("POST", paths.SignIn, http.HandlerFunc(a.signIn))
 	handle("GET", p, a.auth(a.dashboard))
 	handle("GET", p+"/{$}", a.auth(a.dashboard))
 	handle("GET", p+"/api/stats", a.auth(a.stats))
@@ -69,7 +70,7 @@ func (a *App) routes() http.Handler {
 	for path, methods := range allow {
 		mux.Handle(path, a.methodNotAllowed(methods))
 	}
-	for _, path := range []string{"/assets/app", "/assets/logout", p + "/session"} {
+	for _, path := range []string{"/assets/app", "/assets/logout", paths.Endpoints} {
 		mux.HandleFunc(path, notFound)
 	}
 	pages, api := a.m.Handler(mux), a.apiRoutes() // the API reads no session cookie (api.go)

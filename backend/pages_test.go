@@ -5,12 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/backend"
@@ -430,6 +434,83 @@ func TestUnavailableScript(t *testing.T) {
 			wantStatus(t, r, http.StatusServiceUnavailable)
 			if got := strings.HasPrefix(r.Header.Get("Content-Type"), "application/json"); got != tt.json {
 				t.Fatalf("Content-Type %q, want JSON: %v", r.Header.Get("Content-Type"), tt.json)
+			}
+		})
+	}
+}
+
+// TestManagerPaths runs the App with the sign-in page and the session
+// endpoints where Config.Logout puts them: the routes, the pages' forms
+// and the Manager's redirects all follow.
+func TestManagerPaths(t *testing.T) {
+	for _, tc := range []struct{ name, signIn, endpoints string }{
+		{"inside the prefix", "/backend/login", "/backend/_logout"},
+		{"sign-in outside the prefix", "/login", "/backend/_logout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := startWith(t, false, func(cfg *backend.Config) {
+				cfg.Logout.SignInPath, cfg.Logout.EndpointsPath = tc.signIn, tc.endpoints
+			})
+			if got := e.app.SignInPath(); got != tc.signIn {
+				t.Fatalf("SignInPath: got %q, want %q", got, tc.signIn)
+			}
+			c := e.client()
+			wantStatus(t, c.get("/backend/auth/signin"), http.StatusSeeOther) // no page there now: a backend page that needs a session
+			page := c.get(tc.signIn)
+			wantStatus(t, page, http.StatusOK)
+			wantContains(t, page.body, `action="`+tc.signIn+`"`)
+			if got := page.Header.Get("Cache-Control"); got != "no-store" {
+				t.Errorf("sign-in page Cache-Control: got %q, want no-store", got)
+			}
+			r := c.post(tc.signIn, url.Values{"csrf_token": {csrf(t, page.body)}, "username": {"admin"}, "password": {adminPassword}})
+			if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/backend" {
+				t.Fatalf("sign in: got %d to %q, want 303 to /backend\n%s", r.StatusCode, r.Header.Get("Location"), r.body)
+			}
+			dash := c.get("/backend")
+			wantStatus(t, dash, http.StatusOK)
+			wantContains(t, dash.body, `action="`+tc.endpoints+`/signout"`)
+			token := csrf(t, dash.body)
+
+			// The widget's endpoints answer where the Manager serves them.
+			c.header.Set("Accept", "application/json")
+			wantStatus(t, c.get(tc.endpoints+"/status"), http.StatusOK)
+			c.header.Set("X-Csrf-Token", token)
+			wantStatus(t, c.post(tc.endpoints+"/keepalive", nil), http.StatusOK)
+			c.header.Del("X-Csrf-Token")
+			wantStatus(t, c.get("/backend/session/status"), http.StatusNotFound) // nothing at the default path
+			c.header.Del("Accept")
+
+			// An idle end goes to the configured sign-in page.
+			e.clock.Advance(16 * time.Minute)
+			r = c.get("/backend/system/sessions")
+			wantStatus(t, r, http.StatusSeeOther)
+			if got, want := r.Header.Get("Location"), tc.signIn+"?reason=idle"; !strings.HasPrefix(got, want) {
+				t.Fatalf("Location: got %q, want %s…", got, want)
+			}
+			page = c.follow(r)
+			wantStatus(t, page, http.StatusOK)
+			wantContains(t, page.body, `action="`+tc.signIn+`"`)
+		})
+	}
+}
+
+// TestManagerPathsClash: a sign-in page or endpoints on a page's path
+// fail New rather than panic.
+func TestManagerPathsClash(t *testing.T) {
+	for _, tc := range []struct{ name, signIn, endpoints string }{
+		{"endpoints on the prefix", "", "/backend"},
+		{"sign-in on the settings page", "/backend/system/settings/user-session", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := backend.Config{DataDir: t.TempDir(), BcryptCost: bcrypt.MinCost, Logger: slog.New(slog.DiscardHandler)}
+			cfg.Logout.SignInPath, cfg.Logout.EndpointsPath = tc.signIn, tc.endpoints
+			app, err := backend.New(t.Context(), cfg)
+			if err == nil {
+				app.Close()
+				t.Fatal("New: got no error, want one")
+			}
+			if !strings.Contains(err.Error(), "takes a page's path") {
+				t.Errorf("New: got %v, want the clash", err)
 			}
 		})
 	}

@@ -62,6 +62,8 @@ type page struct {
 	translator            // T, N and Lang
 	Title      string     // the page's h1 and title
 	Prefix     string     // the backend prefix
+	SignIn     string     // the sign-in page's path
+	SignOut    string     // the sign-out endpoint's path
 	Here       string     // the request URI, for the language switch
 	Langs      []langLink // the language switch
 	Backend    bool       // a backend page (the sign-in page too)
@@ -94,6 +96,7 @@ func (a *App) page(r *http.Request, u *user, title string) *page {
 	tr := a.cat.lang(pickLang(r))
 	p := &page{
 		translator: tr, Title: tr.T(title), Prefix: a.cfg.Prefix, Here: r.URL.RequestURI(), User: u,
+		SignIn: a.paths.SignIn, SignOut: a.paths.SignOut,
 		CSS: a.assetURL(a.assets.url("app.css")), JS: a.assetURL(a.assets.url("app.js")), Backend: a.isBackend(r.URL.Path),
 		Icon:  a.assetURL(a.assets.url("favicon.svg")),
 		Brand: "app.name", Footer: "footer.text",
@@ -194,15 +197,32 @@ func (a *App) internal(w http.ResponseWriter, r *http.Request, u *user, err erro
 	a.log.LogAttrs(r.Context(), slog.LevelError, "backend: request failed",
 		slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 	if errors.Is(err, logout.ErrUnavailable) {
-		w.Header().Set("Retry-After", "5")
-		if logout.IsScript(r) {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"unavailable": true, "message": a.cat.lang(pickLang(r)).T("error.unavailable")})
-			return
-		}
-		a.fail(w, r, u, http.StatusServiceUnavailable, "error.unavailable")
+		a.m.Unavailable(w, r, err) // the Manager's 503, in the page's language (deny)
 		return
 	}
 	a.fail(w, r, u, http.StatusInternalServerError, "error.internal")
+}
+
+// deny is the Manager's Options.Deny: a store outage's 503 (its
+// Retry-After set by the Manager) reads as the page's language has it, as
+// JSON of the Manager's shape for scripts and as the error page for page
+// loads, and as the API's errors read on the API; every other refusal is
+// the Manager's built-in answer.
+func (a *App) deny(w http.ResponseWriter, r *http.Request, d logout.Denial) {
+	if d.Status != http.StatusServiceUnavailable {
+		d.Write(w)
+		return
+	}
+	if a.isAPI(r.URL.Path) {
+		apiError(w, d.Status, "the session store is unavailable; try again")
+		return
+	}
+	d.Message = a.cat.lang(pickLang(r)).T("error.unavailable")
+	if d.Script {
+		d.Write(w)
+		return
+	}
+	a.fail(w, r, a.viewer(r), d.Status, "error.unavailable")
 }
 
 // writeJSON answers a script with v as JSON, never cached.
@@ -297,8 +317,10 @@ func (a *App) headers(next http.Handler) http.Handler {
 	})
 }
 
+// isBackend reports whether p is a backend page's path: below Prefix, or
+// the sign-in page wherever Config.Logout puts it.
 func (a *App) isBackend(p string) bool {
-	return p == a.cfg.Prefix || strings.HasPrefix(p, a.cfg.Prefix+"/")
+	return p == a.cfg.Prefix || strings.HasPrefix(p, a.cfg.Prefix+"/") || p == a.paths.SignIn
 }
 
 // accessLog logs every request with its status and duration.

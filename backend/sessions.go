@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/logid"
 	"github.com/gologout/logout/proxy"
 )
 
@@ -272,10 +273,6 @@ type eventRow struct {
 	At, User, Reason, Short string
 }
 
-// shortID is how the page names a session: the start of its ID, itself
-// a hash of the secret token.
-func shortID(id string) string { return id[:min(len(id), 8)] }
-
 // sessionsPage lists the sessions, filtered, sorted and a page at a
 // time, and the sign-out log. A GET takes the order, the user and the
 // page in its query; a POST is the address filter, with a CSRF token,
@@ -354,7 +351,7 @@ func (a *App) sessionsPage(w http.ResponseWriter, r *http.Request, u *user) {
 	v.Others = max(v.Others-1, 0)
 	for _, e := range events {
 		v.Events = append(v.Events, eventRow{
-			At: formatTime(e.At), User: name(e.UserID), Reason: p.T("event." + e.Reason.String()), Short: shortID(e.SessionID),
+			At: formatTime(e.At), User: name(e.UserID), Reason: p.T("event." + e.Reason.String()), Short: logid.Short(e.SessionID),
 		})
 	}
 	p.Data = v
@@ -431,7 +428,7 @@ func (a *App) sessionList(w http.ResponseWriter, r *http.Request, u *user, p *pa
 func (a *App) sessionRow(tr translator, s logout.Session, name func(string) string, set logout.Settings, me string) sessionRow {
 	b := parseBrowser(s.UserAgent)
 	row := sessionRow{
-		ID: s.ID, Short: shortID(s.ID), UserID: s.UserID, User: name(s.UserID),
+		ID: s.ID, Short: logid.Short(s.ID), UserID: s.UserID, User: name(s.UserID),
 		Created: formatTime(s.Created), Since: strconv.FormatInt(s.Created.UnixMicro(), 10), LastSeen: formatTime(s.LastSeen),
 		Left: formatLeft(tr, a.until(s.Deadline), set.IdleLifetime(s.UserID, s.Roles)), This: s.ID == me,
 		Device: deviceName(tr, b), Address: s.Address,

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/djangotest"
 	"github.com/gologout/logout/internal/fakeclock"
 	"github.com/gologout/logout/proxy"
-	"github.com/gologout/logout/proxy/djangotest"
 )
 
 // client is a browser-like HTTP client that does not follow redirects.

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/logid"
 	"github.com/gologout/logout/widget"
 )
 
@@ -614,7 +615,7 @@ func (p *Proxy) signOutUpstream(r *http.Request, req *request) bool {
 		if !ok {
 			if st.tries == 0 {
 				p.log.Info("proxy: no sign-out nonce seen for the session; it is ended at the proxy only",
-					slog.String("session", id[:8]))
+					logid.Attr(id))
 			}
 			st.tries = maxSignOutTries
 			return false
@@ -626,13 +627,13 @@ func (p *Proxy) signOutUpstream(r *http.Request, req *request) bool {
 	status, err := p.signOutRequest(r, req, so, path, form)
 	if err == nil && status < 400 {
 		st.confirmed = true
-		p.log.Info("proxy: signed out on the panel", slog.String("session", id[:8]), slog.Int("status", status), slog.Int("try", st.tries))
+		p.log.Info("proxy: signed out on the panel", logid.Attr(id), slog.Int("status", status), slog.Int("try", st.tries))
 		return true
 	}
 	if nonce != "" {
 		p.nonces.put(id, nonce, p.now()) // for the next try
 	}
-	level, attrs := slog.LevelWarn, []slog.Attr{slog.String("session", id[:8]), slog.Int("try", st.tries), slog.Int("of", maxSignOutTries)}
+	level, attrs := slog.LevelWarn, []slog.Attr{logid.Attr(id), slog.Int("try", st.tries), slog.Int("of", maxSignOutTries)}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	} else {
@@ -867,25 +868,20 @@ func acceptsGzip(h http.Header) bool {
 }
 
 // errorHandler answers when the upstream cannot be reached or answers
-// badly: 502, or nothing when the client has gone.
+// badly: 502, or nothing when the client has gone; a session that could
+// not be started gets the Manager's 503 ([logout.Manager.Unavailable]).
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		return
 	}
-	status := http.StatusBadGateway
-	var se *signInError
-	if errors.As(err, &se) {
-		status = http.StatusServiceUnavailable
-		w.Header().Set("Retry-After", "5")
-	}
 	p.log.LogAttrs(r.Context(), slog.LevelWarn, "proxy: upstream", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(status)
-	if status == http.StatusServiceUnavailable {
-		io.WriteString(w, "The sign-in service is temporarily unavailable; please sign in again in a moment.\n")
+	if se := (*signInError)(nil); errors.As(err, &se) {
+		p.m.Unavailable(w, r, err) // the Manager's 503, as for a store outage anywhere
 		return
 	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusBadGateway)
 	io.WriteString(w, "The admin panel did not answer; please try again in a moment.\n")
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/logid"
 	"github.com/gologout/logout/widget"
 )
 
@@ -243,7 +244,7 @@ func (p *Proxy) startSession(req *request, renewed string, u logout.User, sso bo
 		p.sso.Started(req.w, req.r, s)
 	}
 	p.log.LogAttrs(req.r.Context(), slog.LevelInfo, "proxy: signed in",
-		slog.String("user", u.ID), slog.String("session", s.ID[:8]), slog.Bool("sso", sso))
+		slog.String("user", u.ID), logid.Attr(s.ID), slog.Bool("sso", sso))
 	return nil
 }
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gologout/logout/proxy/djangotest"
+	"github.com/gologout/logout/internal/djangotest"
 )
 
 // TestAdminAPIThroughCommand: the proxy serves the admin API below its

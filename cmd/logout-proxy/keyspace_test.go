@@ -14,8 +14,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/gologout/logout/internal/browsertest"
+	"github.com/gologout/logout/internal/djangotest"
 	"github.com/gologout/logout/proxy"
-	"github.com/gologout/logout/proxy/djangotest"
 )
 
 // fakePanel is a Django-like panel: a sign-in POST to /admin/login/ sets

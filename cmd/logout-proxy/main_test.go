@@ -23,6 +23,7 @@ import (
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/internal/browsertest"
+	"github.com/gologout/logout/internal/djangotest"
 	"github.com/gologout/logout/internal/fakeclock"
 	"github.com/gologout/logout/internal/mysqltest"
 	"github.com/gologout/logout/internal/pgtest"
@@ -30,7 +31,6 @@ import (
 	"github.com/gologout/logout/mysqlstore"
 	"github.com/gologout/logout/pgstore"
 	"github.com/gologout/logout/proxy"
-	"github.com/gologout/logout/proxy/djangotest"
 	"github.com/gologout/logout/redisstore"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", to read users.db
 )
