@@ -98,7 +98,7 @@ func TestExport(t *testing.T) {
 			t.Fatalf("run: %v\n%s", err, errOut.String())
 		}
 		var got []map[string]string
-		if err := json.Unmarshal(out.Bytes(), &got); err != nil || len(got) != 1 || got[0]["reason"] != "idle" || got[0]["session"] != "dddddddd" {
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil || len(got) != 1 || got[0]["reason"] != "idle" || got[0]["session"] != "dddddddddddd" {
 			t.Errorf("JSON: got %v (%v)\n%s", got, err, out.String())
 		}
 	})
