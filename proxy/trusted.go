@@ -2,7 +2,11 @@ package proxy
 
 import (
 	"fmt"
+	"net"
+	"net/http"
 	"net/netip"
+	"net/url"
+	"strings"
 )
 
 // TrustedPrefixes returns the reverse proxies ps as the proxy and the
@@ -24,3 +28,51 @@ func TrustedPrefixes(ps []netip.Prefix) ([]netip.Prefix, error) {
 	}
 	return out, nil
 }
+
+// clientAddrHeaders are the headers other than X-Forwarded-For and
+// Forwarded by which proxies and CDNs tell a client's address: from a
+// client that is no trusted proxy they are a lie, and are not forwarded.
+var clientAddrHeaders = []string{"X-Real-Ip", "True-Client-Ip", "Cf-Connecting-Ip", "X-Client-Ip",
+	"X-Cluster-Client-Ip", "Fastly-Client-Ip", "X-Original-Forwarded-For", "Client-Ip", "X-Forwarded"}
+
+// trusted reports whether r comes from one of Options.TrustedProxies.
+func (p *Proxy) trusted(r *http.Request) bool {
+	if len(p.opts.TrustedProxies) == 0 {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, pre := range p.opts.TrustedProxies {
+		if pre.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientOrigin is the origin the browser sees: scheme and host, taken
+// from X-Forwarded-Proto and -Host only from a trusted proxy.
+func (p *Proxy) clientOrigin(r *http.Request, trusted bool) string {
+	scheme, host := "http", r.Host
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if trusted {
+		if v := r.Header.Get("X-Forwarded-Proto"); v == "http" || v == "https" {
+			scheme = v
+		}
+		if v := r.Header.Get("X-Forwarded-Host"); v != "" && !strings.ContainsAny(v, "/ ,") {
+			host = v
+		}
+	}
+	return scheme + "://" + host
+}
+
+func originOf(u *url.URL) string { return strings.ToLower(u.Scheme + "://" + u.Host) }
