@@ -3,9 +3,6 @@ package logout
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
-	"strconv"
 	"time"
 )
 
@@ -68,108 +65,6 @@ type SettingsChange struct {
 // OldKnown reports whether c.Old holds the settings before the change,
 // false when they were pruned from the history.
 func (c SettingsChange) OldKnown() bool { return c.Old.Lifetime != 0 }
-
-// A FieldChange is one field that a [SettingsChange] changed, in words.
-type FieldChange struct {
-	// Field is the field's form name, such as [FieldLifetime] or
-	// [FieldRolePrefix]+"editor".
-	Field string
-	// Old and New are the values before and after, as a settings page
-	// shows them: "900 s", "on", "off", "none", "30 days".
-	Old, New string
-}
-
-// String returns "field: old → new".
-func (f FieldChange) String() string { return f.Field + ": " + f.Old + " → " + f.New }
-
-// Fields returns the fields whose values differ between c.Old and c.New,
-// in the order of the settings page, role and user lifetimes sorted by
-// name. When the old settings are unknown ([SettingsChange.OldKnown]), each
-// field of New is listed with Old "unknown".
-func (c SettingsChange) Fields() []FieldChange {
-	old := c.Old.describe()
-	if !c.OldKnown() {
-		old = nil
-	}
-	var out []FieldChange
-	for _, f := range c.New.describe() {
-		o, ok := fieldValue(old, f.Field)
-		switch {
-		case !c.OldKnown():
-			o = "unknown"
-		case !ok:
-			o = "none"
-		}
-		if o != f.Old {
-			out = append(out, FieldChange{Field: f.Field, Old: o, New: f.Old})
-		}
-	}
-	if c.OldKnown() {
-		for _, f := range old { // lifetimes that the change removed
-			if _, ok := fieldValue(c.New.describe(), f.Field); !ok {
-				out = append(out, FieldChange{Field: f.Field, Old: f.Old, New: "none"})
-			}
-		}
-	}
-	return out
-}
-
-func fieldValue(fs []FieldChange, field string) (string, bool) {
-	for _, f := range fs {
-		if f.Field == field {
-			return f.Old, true
-		}
-	}
-	return "", false
-}
-
-// describe lists every value of s in words, each in a FieldChange's Old.
-func (s Settings) describe() []FieldChange {
-	sec := func(d time.Duration) string { return strconv.FormatInt(secs(d), 10) + " s" }
-	off := func(d time.Duration) string {
-		if d == 0 {
-			return "off"
-		}
-		return sec(d)
-	}
-	flag := func(b bool) string {
-		if b {
-			return "on"
-		}
-		return "off"
-	}
-	policy := s.Policy
-	if policy == "" {
-		policy = PolicyCustom
-	}
-	limit := "none"
-	if s.MaxSessions > 0 {
-		limit = strconv.Itoa(s.MaxSessions)
-	}
-	retention := "default"
-	if s.Retention > 0 {
-		retention = strconv.FormatInt(int64(s.Retention/RetentionUnit), 10) + " days"
-	}
-	out := []FieldChange{
-		{Field: FieldPolicy, Old: policy},
-		{Field: FieldLifetime, Old: sec(s.Lifetime)},
-		{Field: FieldAbsoluteLifetime, Old: off(s.AbsoluteLifetime)},
-		{Field: FieldWarningLead, Old: off(s.WarningLead)},
-		{Field: FieldShowCounter, Old: flag(s.ShowCounter)},
-		{Field: FieldFrontendActivity, Old: flag(s.FrontendActivity)},
-		{Field: FieldMaxSessions, Old: limit},
-		{Field: FieldRetention, Old: retention},
-		{Field: FieldSignOutOnClose, Old: flag(s.SignOutOnClose)},
-		{Field: FieldCloseGrace, Old: sec(s.closeGrace())},
-	}
-	for _, r := range slices.Sorted(maps.Keys(s.RoleLifetimes)) {
-		out = append(out, FieldChange{Field: FieldRolePrefix + r, Old: sec(s.RoleLifetimes[r])})
-	}
-	for _, u := range slices.Sorted(maps.Keys(s.UserLifetimes)) {
-		out = append(out, FieldChange{Field: FieldUserPrefix + u, Old: sec(s.UserLifetimes[u])})
-	}
-	return out
-}
 
 // SettingsHistory returns the saves of the settings that q selects,
 // newest first, at most q.Limit of them (100 when 0; a negative Limit is

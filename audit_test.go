@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/settingsform"
 )
 
 func TestSessionLimit(t *testing.T) {
@@ -231,7 +232,7 @@ func TestSettingsHistory(t *testing.T) {
 				t.Fatalf("change by %q at %s (old known %v), want %q at %s", c.By, c.At, c.OldKnown(), tt.by, tt.at)
 			}
 			var got []string
-			for _, f := range c.Fields() {
+			for _, f := range settingsform.Diff(c) {
 				got = append(got, f.String())
 			}
 			if !slices.Equal(got, tt.fields) {

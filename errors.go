@@ -34,65 +34,54 @@ func (e *EndedError) Error() string {
 	return fmt.Sprintf("logout: session ended (%s) at %s", e.Reason, e.At.UTC().Format(time.RFC3339))
 }
 
-// A FieldError is one invalid settings field: [Settings.Validate] and
-// [ParseSettings] return them joined with errors.Join.
+// A FieldError is one invalid settings field: [Settings.Validate] (and so
+// [Manager.UpdateSettings]) returns them joined with errors.Join. Package
+// [github.com/gologout/logout/settingsform] names the fields and codes
+// and reads the errors by field with its FieldErrors.
 type FieldError struct {
-	// Field is the form field name, one of the Field constants.
+	// Field is the settings form's name of the field, such as
+	// "lifetime" or "role_lifetime.editor" (settingsform.FieldLifetime,
+	// settingsform.FieldRolePrefix+"editor").
 	Field string
-	// Code says what is wrong, for translation: one of the Code constants.
+	// Code says what is wrong, for translation: one of the codes that
+	// package settingsform names, such as "max" (settingsform.CodeMax).
 	Code string
 	// Limit is the bound that Code refers to, or 0: seconds for a
-	// lifetime, a count for [FieldMaxSessions], days for [FieldRetention].
+	// lifetime, a count for the session limit, days for the retention.
 	Limit int64
 	// Reason says what is wrong in English words fit for the form.
 	Reason string
 }
 
-// The codes of a [FieldError].
-const (
-	CodeRequired = "required" // empty
-	CodeSyntax   = "syntax"   // not a plain decimal integer
-	CodeFlag     = "flag"     // a checkbox value other than on or off
-	CodeNegative = "negative" // below zero
-	CodeMin      = "min"      // below Limit seconds
-	CodeMax      = "max"      // above Limit seconds
-	CodeWhole    = "whole"    // not a whole number of seconds
-	CodeAbsolute = "absolute" // absolute lifetime below the idle lifetime (Limit)
-	CodeWarning  = "warning"  // warning lead not below the idle lifetime (Limit)
-	CodeRole     = "role"     // role lifetime not above the warning lead (Limit)
-	CodeRoleName = "role_name"
-	CodeUserName = "user_name" // a user ID that cannot be a field name
-	CodePolicy   = "policy"    // not a known preset name
-	CodePreset   = "preset"    // a value above what the named preset allows (Limit)
-)
-
 // Error names the field and the reason.
 func (e *FieldError) Error() string { return "logout: " + e.Field + ": " + e.Reason }
 
-// FieldErrors returns the [FieldError]s inside err by field name (the
-// first for each field), for showing each next to its form field. It
-// returns nil when err holds none.
-func FieldErrors(err error) map[string]*FieldError {
-	var out map[string]*FieldError
-	var walk func(error)
-	walk = func(err error) {
-		switch e := err.(type) {
-		case nil:
-		case *FieldError:
-			if out == nil {
-				out = make(map[string]*FieldError)
-			}
-			if _, ok := out[e.Field]; !ok {
-				out[e.Field] = e
-			}
-		case interface{ Unwrap() []error }:
-			for _, x := range e.Unwrap() {
-				walk(x)
-			}
-		case interface{ Unwrap() error }:
-			walk(e.Unwrap())
-		}
-	}
-	walk(err)
-	return out
-}
+// The field names and codes that [Settings.Validate] puts in a
+// [FieldError]: the settings form's vocabulary, which package settingsform
+// exports under the same values (its tests hold the two lists equal).
+const (
+	fieldLifetime         = "lifetime"
+	fieldShowCounter      = "show_counter"
+	fieldAbsoluteLifetime = "absolute_lifetime"
+	fieldWarningLead      = "warning_lead"
+	fieldFrontendActivity = "frontend_activity"
+	fieldMaxSessions      = "max_sessions"
+	fieldPolicy           = "policy"
+	fieldRetention        = "retention_days"
+	fieldSignOutOnClose   = "sign_out_on_close"
+	fieldCloseGrace       = "close_grace"
+	fieldRolePrefix       = "role_lifetime."
+	fieldUserPrefix       = "user_lifetime."
+
+	codeNegative = "negative"
+	codeMin      = "min"
+	codeMax      = "max"
+	codeWhole    = "whole"
+	codeAbsolute = "absolute"
+	codeWarning  = "warning"
+	codeRole     = "role"
+	codeRoleName = "role_name"
+	codeUserName = "user_name"
+	codePolicy   = "policy"
+	codePreset   = "preset"
+)

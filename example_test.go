@@ -102,16 +102,6 @@ func ExampleOptions_app() {
 	// 200 signed in: false app_session=; Path=/; Max-Age=0
 }
 
-func ExampleParseSettings() {
-	_, err := logout.ParseSettings(map[string][]string{"lifetime": {"1e3"}, "warning_lead": {"60"}, "absolute_lifetime": {"0"}})
-	fmt.Println(logout.FieldErrors(err)["lifetime"].Reason)
-	s, _ := logout.ParseSettings(map[string][]string{"lifetime": {"600"}, "warning_lead": {"30"}, "absolute_lifetime": {"0"}, "show_counter": {"on"}})
-	fmt.Println(s.Lifetime, s.WarningLead, s.ShowCounter)
-	// Output:
-	// must be a whole number of seconds written with digits 0-9, not "1e3"
-	// 10m0s 30s true
-}
-
 func ExampleSafeReturnPath() {
 	for _, p := range []string{"/backend/pages?id=7", "//evil.example", "/%5Cevil.example", "https://evil.example"} {
 		_, ok := logout.SafeReturnPath(p)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/settingsform"
 )
 
 func TestMiddlewareTimeouts(t *testing.T) {
@@ -294,7 +295,7 @@ func TestSettingsApplyAtOnce(t *testing.T) {
 	invalid := s
 	invalid.Version = 1
 	invalid.Lifetime = 0
-	if _, err := e.m.UpdateSettings(t.Context(), invalid, "test"); err == nil || logout.FieldErrors(err)["lifetime"] == nil {
+	if _, err := e.m.UpdateSettings(t.Context(), invalid, "test"); err == nil || settingsform.FieldErrors(err)["lifetime"] == nil {
 		t.Fatalf("invalid update: %v", err)
 	}
 	if got, _ := e.m.Settings(t.Context()); got.Lifetime != 10*time.Second || got.Version != 1 {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/settingsform"
 )
 
 // TestOptionsDefaults: the settings declared in code are in force until
@@ -41,7 +42,7 @@ func TestOptionsDefaults(t *testing.T) {
 	bad := logout.DefaultSettings()
 	bad.WarningLead = bad.Lifetime
 	if _, err := logout.New(logout.NewMemoryStore(), logout.Options{Defaults: &bad}); err == nil ||
-		logout.FieldErrors(err)[logout.FieldWarningLead] == nil || !strings.Contains(err.Error(), "Defaults") {
+		settingsform.FieldErrors(err)[settingsform.FieldWarningLead] == nil || !strings.Contains(err.Error(), "Defaults") {
 		t.Fatalf("invalid Defaults: %v, want a warning_lead field error naming Options.Defaults", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/settingsform"
 )
 
 // The compliance presets: the limits each allows. Apply fills a
@@ -43,7 +44,7 @@ func ExampleManager_SettingsHistory() {
 	changes, _ := m.SettingsHistory(ctx, logout.HistoryQuery{})
 	for _, c := range changes {
 		fmt.Println(c.At.Format(time.DateTime), c.By)
-		for _, f := range c.Fields() {
+		for _, f := range settingsform.Diff(c) {
 			fmt.Println(" ", f)
 		}
 	}

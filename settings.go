@@ -231,7 +231,8 @@ func mapsEqual(a, b map[string]time.Duration) bool {
 }
 
 // Validate checks every field and returns nil or one [*FieldError] per
-// invalid field, joined with errors.Join. Read them with [FieldErrors].
+// invalid field, joined with errors.Join; package settingsform reads them
+// by field (settingsform.FieldErrors).
 func (s Settings) Validate() error {
 	var errs []error
 	bad := func(field, code string, limit int64, format string, args ...any) {
@@ -241,33 +242,33 @@ func (s Settings) Validate() error {
 	lifetimeOK := true
 	switch {
 	case s.Lifetime < time.Second:
-		bad(FieldLifetime, CodeMin, 1, "must be at least 1 second")
+		bad(fieldLifetime, codeMin, 1, "must be at least 1 second")
 		lifetimeOK = false
 	case s.Lifetime > MaxLifetime:
-		bad(FieldLifetime, CodeMax, year, "must be at most %d seconds (one year)", year)
+		bad(fieldLifetime, codeMax, year, "must be at most %d seconds (one year)", year)
 		lifetimeOK = false
 	case s.Lifetime%time.Second != 0:
-		bad(FieldLifetime, CodeWhole, 0, "must be a whole number of seconds")
+		bad(fieldLifetime, codeWhole, 0, "must be a whole number of seconds")
 		lifetimeOK = false
 	}
 	switch {
 	case s.AbsoluteLifetime < 0:
-		bad(FieldAbsoluteLifetime, CodeNegative, 0, "must not be negative")
+		bad(fieldAbsoluteLifetime, codeNegative, 0, "must not be negative")
 	case s.AbsoluteLifetime == 0:
 	case s.AbsoluteLifetime > MaxLifetime:
-		bad(FieldAbsoluteLifetime, CodeMax, year, "must be at most %d seconds (one year)", year)
+		bad(fieldAbsoluteLifetime, codeMax, year, "must be at most %d seconds (one year)", year)
 	case s.AbsoluteLifetime%time.Second != 0:
-		bad(FieldAbsoluteLifetime, CodeWhole, 0, "must be a whole number of seconds")
+		bad(fieldAbsoluteLifetime, codeWhole, 0, "must be a whole number of seconds")
 	case lifetimeOK && s.AbsoluteLifetime < s.Lifetime:
-		bad(FieldAbsoluteLifetime, CodeAbsolute, secs(s.Lifetime), "must be 0 (off) or at least the session lifetime (%d seconds)", secs(s.Lifetime))
+		bad(fieldAbsoluteLifetime, codeAbsolute, secs(s.Lifetime), "must be 0 (off) or at least the session lifetime (%d seconds)", secs(s.Lifetime))
 	}
 	switch {
 	case s.WarningLead < 0:
-		bad(FieldWarningLead, CodeNegative, 0, "must not be negative")
+		bad(fieldWarningLead, codeNegative, 0, "must not be negative")
 	case s.WarningLead%time.Second != 0:
-		bad(FieldWarningLead, CodeWhole, 0, "must be a whole number of seconds")
+		bad(fieldWarningLead, codeWhole, 0, "must be a whole number of seconds")
 	case lifetimeOK && s.WarningLead >= s.Lifetime:
-		bad(FieldWarningLead, CodeWarning, secs(s.Lifetime), "must be less than the session lifetime (%d seconds)", secs(s.Lifetime))
+		bad(fieldWarningLead, codeWarning, secs(s.Lifetime), "must be less than the session lifetime (%d seconds)", secs(s.Lifetime))
 	}
 	rules := func(m map[string]time.Duration, prefix string, valid func(string) bool, code, invalid string) {
 		for _, k := range slices.Sorted(maps.Keys(m)) {
@@ -276,50 +277,50 @@ func (s Settings) Validate() error {
 			case !valid(k):
 				bad(field, code, 0, "%s", invalid)
 			case v < time.Second:
-				bad(field, CodeMin, 1, "must be at least 1 second")
+				bad(field, codeMin, 1, "must be at least 1 second")
 			case v > MaxLifetime:
-				bad(field, CodeMax, year, "must be at most %d seconds (one year)", year)
+				bad(field, codeMax, year, "must be at most %d seconds (one year)", year)
 			case v%time.Second != 0:
-				bad(field, CodeWhole, 0, "must be a whole number of seconds")
+				bad(field, codeWhole, 0, "must be a whole number of seconds")
 			case s.WarningLead > 0 && v <= s.WarningLead:
-				bad(field, CodeRole, secs(s.WarningLead), "must be more than the warning lead (%d seconds)", secs(s.WarningLead))
+				bad(field, codeRole, secs(s.WarningLead), "must be more than the warning lead (%d seconds)", secs(s.WarningLead))
 			}
 		}
 	}
-	rules(s.RoleLifetimes, FieldRolePrefix, validRole, CodeRoleName, "role name must be 1 to 64 letters, digits, '-' or '_'")
-	rules(s.UserLifetimes, FieldUserPrefix, validUserID, CodeUserName, "user ID must be 1 to 128 printable characters without spaces")
+	rules(s.RoleLifetimes, fieldRolePrefix, validRole, codeRoleName, "role name must be 1 to 64 letters, digits, '-' or '_'")
+	rules(s.UserLifetimes, fieldUserPrefix, validUserID, codeUserName, "user ID must be 1 to 128 printable characters without spaces")
 	switch {
 	case s.MaxSessions < 0:
-		bad(FieldMaxSessions, CodeNegative, 0, "must not be negative")
+		bad(fieldMaxSessions, codeNegative, 0, "must not be negative")
 	case s.MaxSessions > MaxSessionLimit:
-		bad(FieldMaxSessions, CodeMax, MaxSessionLimit, "must be at most %d sessions", MaxSessionLimit)
+		bad(fieldMaxSessions, codeMax, MaxSessionLimit, "must be at most %d sessions", MaxSessionLimit)
 	}
 	days := int64(MaxRetention / RetentionUnit)
 	switch {
 	case s.Retention < 0:
-		bad(FieldRetention, CodeNegative, 0, "must not be negative")
+		bad(fieldRetention, codeNegative, 0, "must not be negative")
 	case s.Retention > MaxRetention:
-		bad(FieldRetention, CodeMax, days, "must be at most %d days", days)
+		bad(fieldRetention, codeMax, days, "must be at most %d days", days)
 	case s.Retention%RetentionUnit != 0:
-		bad(FieldRetention, CodeWhole, 0, "must be a whole number of days")
+		bad(fieldRetention, codeWhole, 0, "must be a whole number of days")
 	}
 	switch {
 	case s.CloseGrace < 0:
-		bad(FieldCloseGrace, CodeNegative, 0, "must not be negative")
+		bad(fieldCloseGrace, codeNegative, 0, "must not be negative")
 	case s.CloseGrace > MaxCloseGrace:
-		bad(FieldCloseGrace, CodeMax, secs(MaxCloseGrace), "must be at most %d seconds (one hour)", secs(MaxCloseGrace))
+		bad(fieldCloseGrace, codeMax, secs(MaxCloseGrace), "must be at most %d seconds (one hour)", secs(MaxCloseGrace))
 	case s.CloseGrace%time.Second != 0:
-		bad(FieldCloseGrace, CodeWhole, 0, "must be a whole number of seconds")
+		bad(fieldCloseGrace, codeWhole, 0, "must be a whole number of seconds")
 	}
 	if s.Policy != "" && s.Policy != PolicyCustom {
 		p, ok := PresetNamed(s.Policy)
 		switch {
 		case !ok:
-			bad(FieldPolicy, CodePolicy, 0, "must be one of custom, %s, %s or %s", PolicyPCIDSS, PolicyNISTAAL2, PolicyNISTAAL3)
+			bad(fieldPolicy, codePolicy, 0, "must be one of custom, %s, %s or %s", PolicyPCIDSS, PolicyNISTAAL2, PolicyNISTAAL3)
 		case lifetimeOK && s.Lifetime > p.Lifetime:
-			bad(FieldLifetime, CodePreset, secs(p.Lifetime), "must be at most %d seconds under %s", secs(p.Lifetime), p.Title)
+			bad(fieldLifetime, codePreset, secs(p.Lifetime), "must be at most %d seconds under %s", secs(p.Lifetime), p.Title)
 		case p.AbsoluteLifetime > 0 && (s.AbsoluteLifetime == 0 || s.AbsoluteLifetime > p.AbsoluteLifetime):
-			bad(FieldAbsoluteLifetime, CodePreset, secs(p.AbsoluteLifetime), "must be set and at most %d seconds under %s", secs(p.AbsoluteLifetime), p.Title)
+			bad(fieldAbsoluteLifetime, codePreset, secs(p.AbsoluteLifetime), "must be set and at most %d seconds under %s", secs(p.AbsoluteLifetime), p.Title)
 		}
 	}
 	return errors.Join(errs...)
