@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/settingsform"
 )
 
 // The admin API: JSON below Prefix + apiPath, authenticated by bearer
@@ -242,27 +243,27 @@ func settingsJSON(s logout.Settings, names map[string]string, locked bool) apiSe
 }
 
 // values returns in as the settings form's values, for
-// [logout.ParseSettings]: the same checks as the settings page. A key
+// [settingsform.Parse]: the same checks as the settings page. A key
 // left out is absent from the form (so a required one is refused); a
 // role the page does not offer, or a user given twice, is an error.
 func (in apiSettingsJSON) values(names map[string]string, panel func(string) string) (url.Values, []apiFieldError) {
 	v := url.Values{}
 	in.fill(v, func(string) {})
-	clearPrefix(v, logout.FieldRolePrefix)
-	clearPrefix(v, logout.FieldUserPrefix)
+	clearPrefix(v, settingsform.FieldRolePrefix)
+	clearPrefix(v, settingsform.FieldUserPrefix)
 	var bad []apiFieldError
 	for _, role := range slices.Sorted(maps.Keys(in.RoleLifetimes)) {
 		if !slices.Contains(knownRoles(), role) {
-			bad = append(bad, apiFieldError{Field: "role_lifetimes." + role, Code: logout.CodeRoleName,
+			bad = append(bad, apiFieldError{Field: "role_lifetimes." + role, Code: settingsform.CodeRoleName,
 				Reason: "unknown role; known: " + strings.Join(knownRoles(), ", ")})
 			continue
 		}
-		v.Set(logout.FieldRolePrefix+role, strconv.FormatInt(in.RoleLifetimes[role], 10))
+		v.Set(settingsform.FieldRolePrefix+role, strconv.FormatInt(in.RoleLifetimes[role], 10))
 	}
 	seen := map[string]string{}
 	for _, typed := range slices.Sorted(maps.Keys(in.UserLifetimes)) {
 		if strings.TrimSpace(typed) == "" {
-			bad = append(bad, apiFieldError{Field: "user_lifetimes", Code: logout.CodeRequired, Reason: "a user name is empty"})
+			bad = append(bad, apiFieldError{Field: "user_lifetimes", Code: settingsform.CodeRequired, Reason: "a user name is empty"})
 			continue
 		}
 		id := resolveUser(strings.TrimSpace(typed), names, panel)
@@ -271,7 +272,7 @@ func (in apiSettingsJSON) values(names map[string]string, panel func(string) str
 			continue
 		}
 		seen[id] = typed
-		v.Set(logout.FieldUserPrefix+id, strconv.FormatInt(in.UserLifetimes[typed], 10))
+		v.Set(settingsform.FieldUserPrefix+id, strconv.FormatInt(in.UserLifetimes[typed], 10))
 	}
 	return v, bad
 }
@@ -308,7 +309,7 @@ func (a *App) apiSaveSettings(w http.ResponseWriter, r *http.Request, tok Token)
 		return
 	}
 	if in.Version == nil || *in.Version < 0 {
-		apiError(w, http.StatusBadRequest, "version is required: that of the settings read", apiFieldError{Field: "version", Code: logout.CodeRequired, Reason: "is required"})
+		apiError(w, http.StatusBadRequest, "version is required: that of the settings read", apiFieldError{Field: "version", Code: settingsform.CodeRequired, Reason: "is required"})
 		return
 	}
 	ctx := r.Context()
@@ -323,7 +324,7 @@ func (a *App) apiSaveSettings(w http.ResponseWriter, r *http.Request, tok Token)
 		return
 	}
 	form, bad := in.values(names, a.cfg.PanelUser)
-	s, err := logout.ParseSettings(form)
+	s, err := settingsform.Parse(form)
 	var after logout.Settings
 	if err == nil && bad == nil {
 		s.Version = *in.Version
@@ -336,7 +337,7 @@ func (a *App) apiSaveSettings(w http.ResponseWriter, r *http.Request, tok Token)
 			return
 		}
 	}
-	if errs := logout.FieldErrors(err); errs != nil || bad != nil {
+	if errs := settingsform.FieldErrors(err); errs != nil || bad != nil {
 		for _, k := range slices.Sorted(maps.Keys(errs)) {
 			bad = append(bad, apiFieldError{Field: k, Code: errs[k].Code, Reason: errs[k].Reason})
 		}
@@ -413,7 +414,7 @@ func (a *App) apiHistory(w http.ResponseWriter, r *http.Request, _ Token) {
 	}{Changes: make([]exportedChange, 0, len(cs))}
 	for _, c := range cs {
 		ch := exportedChange{At: c.At.UTC().Format(time.RFC3339Nano), By: c.By, Version: c.New.Version, Changes: []exportedField{}}
-		for _, f := range c.Fields() {
+		for _, f := range settingsform.Diff(c) {
 			ch.Changes = append(ch.Changes, exportedField(f))
 		}
 		out.Changes = append(out.Changes, ch)

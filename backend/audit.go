@@ -8,6 +8,7 @@ import (
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/internal/logid"
+	"github.com/gologout/logout/settingsform"
 )
 
 // Paths below the prefix of the audit pages.
@@ -44,7 +45,7 @@ type reasonOption struct {
 type changeRow struct {
 	At, By  string
 	Version int64
-	Fields  []logout.FieldChange
+	Fields  []settingsform.Change
 }
 
 // An eventTable is the data of the "events" template: rows of the
@@ -220,7 +221,7 @@ func (a *App) settingsHistory(w http.ResponseWriter, r *http.Request, u *user) {
 	p.Active = "history"
 	view.More = len(cs) > auditLimit
 	for _, c := range cs[:min(len(cs), auditLimit)] {
-		view.Changes = append(view.Changes, changeRow{At: formatTime(c.At), By: c.By, Version: c.New.Version, Fields: c.Fields()})
+		view.Changes = append(view.Changes, changeRow{At: formatTime(c.At), By: c.By, Version: c.New.Version, Fields: settingsform.Diff(c)})
 	}
 	view.NothingFound = len(cs) == 0
 	a.showAudit(w, r, p, view)

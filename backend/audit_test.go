@@ -12,6 +12,7 @@ import (
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/backend"
+	"github.com/gologout/logout/settingsform"
 )
 
 // seedLog ends sessions in store at the given times and returns the
@@ -192,15 +193,15 @@ func TestExportEvents(t *testing.T) {
 // each field from what to what, on the page and in both exports.
 func TestExportSettings(t *testing.T) {
 	e, c, form := adminForm(t)
-	form.Set(logout.FieldLifetime, "600")
-	form.Set(logout.FieldRolePrefix+"editor", "=1+1")
+	form.Set(settingsform.FieldLifetime, "600")
+	form.Set(settingsform.FieldRolePrefix+"editor", "=1+1")
 	wantStatus(t, c.post(settingsURL, form), http.StatusUnprocessableEntity)
-	form.Set(logout.FieldRolePrefix+"editor", "300")
+	form.Set(settingsform.FieldRolePrefix+"editor", "300")
 	wantStatus(t, c.post(settingsURL, form), http.StatusSeeOther)
 	e.clock.Advance(24 * time.Hour) // the session ends: sign in again
 	c.mustSignIn("admin", adminPassword)
 	form = settingsForm(c.token(), "1")
-	form.Set(logout.FieldMaxSessions, "2")
+	form.Set(settingsform.FieldMaxSessions, "2")
 	wantStatus(t, c.post(settingsURL, form), http.StatusSeeOther)
 
 	page := c.get("/backend/system/settings/history")

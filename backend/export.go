@@ -17,6 +17,7 @@ import (
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/internal/logid"
+	"github.com/gologout/logout/settingsform"
 )
 
 // The export formats of [ExportEvents] and [ExportSettings].
@@ -365,7 +366,7 @@ func ExportSettings(ctx context.Context, m *logout.Manager, w io.Writer, format 
 // writeChange writes one save: a CSV row per field, or one JSON object.
 func writeChange(rw *rowWriter, c logout.SettingsChange) error {
 	at, version := c.At.UTC().Format(time.RFC3339Nano), strconv.FormatInt(c.New.Version, 10)
-	fields := c.Fields()
+	fields := settingsform.Diff(c)
 	if rw.csv == nil {
 		obj := exportedChange{At: at, By: c.By, Version: c.New.Version, Changes: []exportedField{}}
 		for _, f := range fields {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/settingsform"
 )
 
 // TestCatalogues checks that every key exists in every catalogue, with a
@@ -93,9 +94,9 @@ func TestKeysUsed(t *testing.T) {
 		"max_sessions", "sign_out_on_close", "close_grace", "retention"} {
 		keys = append(keys, "settings."+f+".label", "settings."+f+".help")
 	}
-	for _, code := range []string{logout.CodeRequired, logout.CodeSyntax, logout.CodeFlag, logout.CodeNegative,
-		logout.CodeMin, logout.CodeMax, logout.CodeWhole, logout.CodeAbsolute, logout.CodeWarning, logout.CodeRole,
-		logout.CodeRoleName, logout.CodeUserName, logout.CodePolicy, logout.CodePreset,
+	for _, code := range []string{settingsform.CodeRequired, settingsform.CodeSyntax, settingsform.CodeFlag, settingsform.CodeNegative,
+		settingsform.CodeMin, settingsform.CodeMax, settingsform.CodeWhole, settingsform.CodeAbsolute, settingsform.CodeWarning, settingsform.CodeRole,
+		settingsform.CodeRoleName, settingsform.CodeUserName, settingsform.CodePolicy, settingsform.CodePreset,
 		"max.sessions", "syntax.sessions", "max.days", "syntax.days", "whole.days", "max.grace", "preset.absolute"} {
 		keys = append(keys, "settings.err."+code)
 	}
@@ -115,45 +116,45 @@ func TestKeysUsed(t *testing.T) {
 	}
 }
 
-// TestFieldMessages checks that every reason logout.ParseSettings gives
+// TestFieldMessages checks that every reason settingsform.Parse gives
 // is translated, not shown in English.
 func TestFieldMessages(t *testing.T) {
 	c, err := loadCatalogs()
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := logout.DefaultSettings().Values()
+	base := settingsform.Values(logout.DefaultSettings())
 	for _, tt := range []struct{ field, value string }{
-		{logout.FieldLifetime, ""},
-		{logout.FieldLifetime, "x"},
-		{logout.FieldLifetime, "0"},
-		{logout.FieldLifetime, "-1"},
-		{logout.FieldLifetime, "31536001"},
-		{logout.FieldLifetime, "1234567890123"},
-		{logout.FieldAbsoluteLifetime, "5"},
-		{logout.FieldAbsoluteLifetime, "31536001"},
-		{logout.FieldWarningLead, "900"},
-		{logout.FieldWarningLead, "-1"},
-		{logout.FieldRolePrefix + "editor", "10"},
-		{logout.FieldRolePrefix + "bad role", "100"},
-		{logout.FieldShowCounter, "maybe"},
-		{logout.FieldMaxSessions, "x"},
-		{logout.FieldMaxSessions, "1001"},
-		{logout.FieldMaxSessions, "-1"},
-		{logout.FieldRetention, "y"},
-		{logout.FieldRetention, "99999"},
-		{logout.FieldCloseGrace, "4000"},
-		{logout.FieldPolicy, "hipaa"},
-		{logout.FieldPolicy, logout.PolicyNISTAAL3}, // the lifetime is fine, no maximum length
-		{logout.FieldUserPrefix + "a b", "600"},
+		{settingsform.FieldLifetime, ""},
+		{settingsform.FieldLifetime, "x"},
+		{settingsform.FieldLifetime, "0"},
+		{settingsform.FieldLifetime, "-1"},
+		{settingsform.FieldLifetime, "31536001"},
+		{settingsform.FieldLifetime, "1234567890123"},
+		{settingsform.FieldAbsoluteLifetime, "5"},
+		{settingsform.FieldAbsoluteLifetime, "31536001"},
+		{settingsform.FieldWarningLead, "900"},
+		{settingsform.FieldWarningLead, "-1"},
+		{settingsform.FieldRolePrefix + "editor", "10"},
+		{settingsform.FieldRolePrefix + "bad role", "100"},
+		{settingsform.FieldShowCounter, "maybe"},
+		{settingsform.FieldMaxSessions, "x"},
+		{settingsform.FieldMaxSessions, "1001"},
+		{settingsform.FieldMaxSessions, "-1"},
+		{settingsform.FieldRetention, "y"},
+		{settingsform.FieldRetention, "99999"},
+		{settingsform.FieldCloseGrace, "4000"},
+		{settingsform.FieldPolicy, "hipaa"},
+		{settingsform.FieldPolicy, logout.PolicyNISTAAL3}, // the lifetime is fine, no maximum length
+		{settingsform.FieldUserPrefix + "a b", "600"},
 	} {
 		form := url.Values{}
 		for k, v := range base {
 			form[k] = v
 		}
 		form.Set(tt.field, tt.value)
-		_, err := logout.ParseSettings(form)
-		errs := logout.FieldErrors(err)
+		_, err := settingsform.Parse(form)
+		errs := settingsform.FieldErrors(err)
 		if len(errs) == 0 {
 			t.Errorf("%s=%q: no field error", tt.field, tt.value)
 			continue

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/settingsform"
 )
 
 // TestSettingsPolicies posts the policy, limit, retention, sign-out on
@@ -157,8 +158,8 @@ func TestSettingsRowsUnpaired(t *testing.T) {
 func TestSettingsPageRules(t *testing.T) {
 	_, c, form := adminForm(t)
 	form.Set("policy", "pci-dss")
-	form.Set(logout.FieldRolePrefix+"editor", "3600")
-	form.Set(logout.FieldRolePrefix+"admin", "300")
+	form.Set(settingsform.FieldRolePrefix+"editor", "3600")
+	form.Set(settingsform.FieldRolePrefix+"admin", "300")
 	form["override_user"] = []string{"admin", "panel-7"}
 	form["override_lifetime"] = []string{"7200", "600"}
 	wantStatus(t, c.post(settingsURL, form), http.StatusSeeOther)

@@ -14,6 +14,7 @@ import (
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/backend"
 	"github.com/gologout/logout/internal/fakeclock"
+	"github.com/gologout/logout/settingsform"
 )
 
 const sessionsURL = "/backend/system/sessions"
@@ -118,7 +119,7 @@ func TestRestart(t *testing.T) {
 	c := e.client()
 	c.mustSignIn("admin", adminPassword)
 	form := settingsForm(c.token(), "0")
-	form.Set(logout.FieldLifetime, "1234")
+	form.Set(settingsform.FieldLifetime, "1234")
 	wantStatus(t, c.post(settingsURL, form), http.StatusSeeOther)
 	clk.Advance(time.Minute)
 	wantStatus(t, c.get("/backend"), 200)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/proxy"
+	"github.com/gologout/logout/settingsform"
 )
 
 // Paths below the prefix of the System pages.
@@ -97,9 +98,9 @@ type settingsInput struct {
 // inputOf returns the form of s: its values and one row per user
 // override, by user name where the user is known, in that order.
 func inputOf(s logout.Settings, names map[string]string) settingsInput {
-	in := settingsInput{values: s.Values()}
+	in := settingsInput{values: settingsform.Values(s)}
 	for k := range in.values {
-		if strings.HasPrefix(k, logout.FieldUserPrefix) {
+		if strings.HasPrefix(k, settingsform.FieldUserPrefix) {
 			delete(in.values, k)
 		}
 	}
@@ -163,7 +164,7 @@ func (a *App) settingsForm(tr translator, in settingsInput, version int64, errs 
 		}
 		if checkbox {
 			switch strings.ToLower(strings.TrimSpace(f.Value)) {
-			case "on", "1", "true": // as logout.ParseSettings reads a checkbox
+			case "on", "1", "true": // as settingsform.Parse reads a checkbox
 				f.Checked = true
 			}
 		}
@@ -173,8 +174,8 @@ func (a *App) settingsForm(tr translator, in settingsInput, version int64, errs 
 		}
 		return f
 	}
-	view.Policy = field(logout.FieldPolicy, "policy", false)
-	policy := v.Get(logout.FieldPolicy)
+	view.Policy = field(settingsform.FieldPolicy, "policy", false)
+	policy := v.Get(settingsform.FieldPolicy)
 	view.Presets = append(view.Presets, presetOption{Name: logout.PolicyCustom, Title: tr.T("settings.policy.custom"),
 		Selected: policy == "" || policy == logout.PolicyCustom})
 	for _, p := range logout.Presets() {
@@ -182,14 +183,14 @@ func (a *App) settingsForm(tr translator, in settingsInput, version int64, errs 
 			Lifetime: seconds(p.Lifetime), Absolute: seconds(p.AbsoluteLifetime), Selected: policy == p.Name})
 	}
 	view.Fields = []settingsField{
-		field(logout.FieldLifetime, "lifetime", false),
-		field(logout.FieldAbsoluteLifetime, "absolute", false),
-		field(logout.FieldWarningLead, "warning", false),
-		field(logout.FieldShowCounter, "show_counter", true),
-		field(logout.FieldFrontendActivity, "frontend", true),
+		field(settingsform.FieldLifetime, "lifetime", false),
+		field(settingsform.FieldAbsoluteLifetime, "absolute", false),
+		field(settingsform.FieldWarningLead, "warning", false),
+		field(settingsform.FieldShowCounter, "show_counter", true),
+		field(settingsform.FieldFrontendActivity, "frontend", true),
 	}
 	for _, role := range knownRoles() {
-		view.Roles = append(view.Roles, field(logout.FieldRolePrefix+role, "role", false, tr.T("role."+role)))
+		view.Roles = append(view.Roles, field(settingsform.FieldRolePrefix+role, "role", false, tr.T("role."+role)))
 	}
 	rows := slices.Clone(in.overrides)
 	for range blankOverrides {
@@ -198,8 +199,8 @@ func (a *App) settingsForm(tr translator, in settingsInput, version int64, errs 
 	for i := range rows {
 		row := &rows[i]
 		row.Index = i + 1
-		if fe, ok := errs[logout.FieldUserPrefix+row.id]; ok && row.id != "" {
-			if fe.Code == logout.CodeUserName {
+		if fe, ok := errs[settingsform.FieldUserPrefix+row.id]; ok && row.id != "" {
+			if fe.Code == settingsform.CodeUserName {
 				row.UserError = fieldMessage(tr, fe)
 			} else {
 				row.LifetimeError = fieldMessage(tr, fe)
@@ -216,11 +217,11 @@ func (a *App) settingsForm(tr translator, in settingsInput, version int64, errs 
 	}
 	view.Overrides = rows
 	view.Limits = []settingsField{
-		field(logout.FieldMaxSessions, "max_sessions", false),
-		field(logout.FieldSignOutOnClose, "sign_out_on_close", true),
-		field(logout.FieldCloseGrace, "close_grace", false),
+		field(settingsform.FieldMaxSessions, "max_sessions", false),
+		field(settingsform.FieldSignOutOnClose, "sign_out_on_close", true),
+		field(settingsform.FieldCloseGrace, "close_grace", false),
 	}
-	view.Audit = []settingsField{field(logout.FieldRetention, "retention", false)}
+	view.Audit = []settingsField{field(settingsform.FieldRetention, "retention", false)}
 	view.Exemptions = exemptions(tr, cur, names)
 	return view
 }
@@ -257,9 +258,9 @@ func exemptions(tr translator, s logout.Settings, names map[string]string) []exe
 
 // scalarFields are the settings form's fields that hold one value.
 func scalarFields() []string {
-	return []string{logout.FieldLifetime, logout.FieldShowCounter, logout.FieldAbsoluteLifetime,
-		logout.FieldWarningLead, logout.FieldFrontendActivity, logout.FieldPolicy, logout.FieldMaxSessions,
-		logout.FieldSignOutOnClose, logout.FieldCloseGrace, logout.FieldRetention}
+	return []string{settingsform.FieldLifetime, settingsform.FieldShowCounter, settingsform.FieldAbsoluteLifetime,
+		settingsform.FieldWarningLead, settingsform.FieldFrontendActivity, settingsform.FieldPolicy, settingsform.FieldMaxSessions,
+		settingsform.FieldSignOutOnClose, settingsform.FieldCloseGrace, settingsform.FieldRetention}
 }
 
 // readInput reads a posted settings form: the known fields, and the
@@ -275,8 +276,8 @@ func readInput(form url.Values, names map[string]string, panel func(string) stri
 		}
 	}
 	for _, role := range knownRoles() {
-		if x, ok := form[logout.FieldRolePrefix+role]; ok {
-			in.values[logout.FieldRolePrefix+role] = x
+		if x, ok := form[settingsform.FieldRolePrefix+role]; ok {
+			in.values[settingsform.FieldRolePrefix+role] = x
 		}
 	}
 	users, lifetimes := form[fieldOverrideUser], form[fieldOverrideLifetime]
@@ -300,7 +301,7 @@ func readInput(form url.Values, names map[string]string, panel func(string) stri
 		case row.Lifetime == "":
 			row.LifetimeError = "settings.err.required"
 		default:
-			in.values.Set(logout.FieldUserPrefix+row.id, row.Lifetime)
+			in.values.Set(settingsform.FieldUserPrefix+row.id, row.Lifetime)
 		}
 		if row.id != "" {
 			seen[row.id] = true
@@ -334,18 +335,18 @@ func (in settingsInput) rowErrors(tr translator) bool {
 // too, they are kept, and checked against the preset's limits. It
 // reports whether it applied a preset.
 func applyPreset(v url.Values, saved logout.Settings) bool {
-	p, ok := logout.PresetNamed(strings.TrimSpace(v.Get(logout.FieldPolicy)))
+	p, ok := logout.PresetNamed(strings.TrimSpace(v.Get(settingsform.FieldPolicy)))
 	if !ok || p.Name == saved.Policy {
 		return false
 	}
-	sv := saved.Values()
-	if strings.TrimSpace(v.Get(logout.FieldLifetime)) != sv.Get(logout.FieldLifetime) ||
-		strings.TrimSpace(v.Get(logout.FieldAbsoluteLifetime)) != sv.Get(logout.FieldAbsoluteLifetime) {
+	sv := settingsform.Values(saved)
+	if strings.TrimSpace(v.Get(settingsform.FieldLifetime)) != sv.Get(settingsform.FieldLifetime) ||
+		strings.TrimSpace(v.Get(settingsform.FieldAbsoluteLifetime)) != sv.Get(settingsform.FieldAbsoluteLifetime) {
 		return false
 	}
 	s := p.Apply(saved)
-	v.Set(logout.FieldLifetime, strconv.FormatInt(seconds(s.Lifetime), 10))
-	v.Set(logout.FieldAbsoluteLifetime, strconv.FormatInt(seconds(s.AbsoluteLifetime), 10))
+	v.Set(settingsform.FieldLifetime, strconv.FormatInt(seconds(s.Lifetime), 10))
+	v.Set(settingsform.FieldAbsoluteLifetime, strconv.FormatInt(seconds(s.AbsoluteLifetime), 10))
 	return true
 }
 
@@ -427,10 +428,10 @@ func (a *App) saveSettings(w http.ResponseWriter, r *http.Request, u *user) {
 		return
 	}
 	applied := before.Version == version && applyPreset(in.values, before)
-	// ParseSettings refuses a missing or blank number field ("required").
-	s, err := logout.ParseSettings(in.values)
+	// settingsform.Parse refuses a missing or blank number field ("required").
+	s, err := settingsform.Parse(in.values)
 	if in.rowErrors(tr) {
-		errs := logout.FieldErrors(err)
+		errs := settingsform.FieldErrors(err)
 		a.showSettings(w, r, u, http.StatusUnprocessableEntity, a.settingsForm(tr, in, version, errs, before, names),
 			notice{Kind: "error", Text: tr.T("settings.invalid")})
 		return
@@ -454,13 +455,13 @@ func (a *App) saveSettings(w http.ResponseWriter, r *http.Request, u *user) {
 // logChange logs a change of the settings: who made it, the version it
 // was compared with and the new one, and for each field that changed a
 // group with its old and new value in words
-// ([logout.SettingsChange.Fields]). The
+// ([settingsform.Diff]). The
 // settings before are the cached ones, so after another instance's save
 // they may be older than the version edited: from_version then differs
 // from version-1.
 func (a *App) logChange(ctx context.Context, by, msg string, before, after logout.Settings) {
 	var changed []any
-	for _, c := range (logout.SettingsChange{Old: before, New: after}).Fields() {
+	for _, c := range settingsform.Diff(logout.SettingsChange{Old: before, New: after}) {
 		changed = append(changed, slog.Group(c.Field, slog.String("old", c.Old), slog.String("new", c.New)))
 	}
 	a.log.LogAttrs(ctx, slog.LevelInfo, msg, slog.String("by", by),
@@ -476,7 +477,7 @@ func (a *App) settingsFailed(w http.ResponseWriter, r *http.Request, u *user, tr
 	if err == nil {
 		return false
 	}
-	if errs := logout.FieldErrors(err); errs != nil {
+	if errs := settingsform.FieldErrors(err); errs != nil {
 		a.showSettings(w, r, u, http.StatusUnprocessableEntity, a.settingsForm(tr, in, version, errs, cur, names),
 			notice{Kind: "error", Text: tr.T("settings.invalid")})
 		return true
@@ -529,17 +530,17 @@ func (a *App) resetSettings(w http.ResponseWriter, r *http.Request, u *user) {
 func fieldMessage(tr translator, fe *logout.FieldError) string {
 	key := "settings.err." + fe.Code
 	switch {
-	case fe.Field == logout.FieldMaxSessions && (fe.Code == logout.CodeMax || fe.Code == logout.CodeSyntax):
+	case fe.Field == settingsform.FieldMaxSessions && (fe.Code == settingsform.CodeMax || fe.Code == settingsform.CodeSyntax):
 		key += ".sessions"
-	case fe.Field == logout.FieldRetention && (fe.Code == logout.CodeMax || fe.Code == logout.CodeSyntax || fe.Code == logout.CodeWhole):
+	case fe.Field == settingsform.FieldRetention && (fe.Code == settingsform.CodeMax || fe.Code == settingsform.CodeSyntax || fe.Code == settingsform.CodeWhole):
 		key += ".days"
-	case fe.Field == logout.FieldCloseGrace && fe.Code == logout.CodeMax:
+	case fe.Field == settingsform.FieldCloseGrace && fe.Code == settingsform.CodeMax:
 		key += ".grace"
-	case fe.Field == logout.FieldAbsoluteLifetime && fe.Code == logout.CodePreset:
+	case fe.Field == settingsform.FieldAbsoluteLifetime && fe.Code == settingsform.CodePreset:
 		key += ".absolute"
 	}
 	switch fe.Code {
-	case logout.CodeMax, logout.CodeAbsolute, logout.CodeWarning, logout.CodeRole, logout.CodePreset:
+	case settingsform.CodeMax, settingsform.CodeAbsolute, settingsform.CodeWarning, settingsform.CodeRole, settingsform.CodePreset:
 		return tr.T(key, strconv.FormatInt(fe.Limit, 10))
 	}
 	return tr.T(key)

@@ -19,6 +19,7 @@ import (
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/backend"
 	"github.com/gologout/logout/internal/fakeclock"
+	"github.com/gologout/logout/settingsform"
 )
 
 const settingsURL = "/backend/system/settings/user-session"
@@ -26,9 +27,9 @@ const settingsURL = "/backend/system/settings/user-session"
 // settingsForm returns the default settings as the form posts them:
 // every field, the role lifetimes empty.
 func settingsForm(tok string, version string) url.Values {
-	v := logout.DefaultSettings().Values()
+	v := settingsform.Values(logout.DefaultSettings())
 	for _, role := range []string{"admin", "editor"} {
-		v.Set(logout.FieldRolePrefix+role, "")
+		v.Set(settingsform.FieldRolePrefix+role, "")
 	}
 	v.Set("csrf_token", tok)
 	v.Set("version", version)
@@ -44,21 +45,21 @@ func TestSettingsInvalid(t *testing.T) {
 	for _, tt := range []struct {
 		name, field, value, want string
 	}{
-		{"not a number", logout.FieldLifetime, "abc", digits},
-		{"zero", logout.FieldLifetime, "0", "Must be at least 1 second."},
-		{"negative", logout.FieldLifetime, "-5", "Must not be negative."},
-		{"exponent", logout.FieldLifetime, "1e3", digits},
-		{"decimal", logout.FieldLifetime, "9.5", digits},
-		{"huge", logout.FieldLifetime, "99999999999999999999", "Must be at most 31536000 seconds (one year)."},
-		{"over a year", logout.FieldLifetime, "31536001", "Must be at most 31536000 seconds (one year)."},
-		{"empty", logout.FieldLifetime, "", "Enter a value."},
-		{"other digits", logout.FieldLifetime, "١٢", digits},
-		{"markup", logout.FieldLifetime, `"><b>x`, digits},
-		{"warning not below lifetime", logout.FieldWarningLead, "900", "Must be less than the session lifetime (900 seconds)."},
-		{"absolute below lifetime", logout.FieldAbsoluteLifetime, "10", "Must be 0 (off) or at least the session lifetime (900 seconds)."},
-		{"role not above warning", logout.FieldRolePrefix + "editor", "30", "Must be more than the warning before sign-out (60 seconds)."},
-		{"role not a number", logout.FieldRolePrefix + "admin", "ten", digits},
-		{"checkbox", logout.FieldShowCounter, "maybe", "Must be on or off."},
+		{"not a number", settingsform.FieldLifetime, "abc", digits},
+		{"zero", settingsform.FieldLifetime, "0", "Must be at least 1 second."},
+		{"negative", settingsform.FieldLifetime, "-5", "Must not be negative."},
+		{"exponent", settingsform.FieldLifetime, "1e3", digits},
+		{"decimal", settingsform.FieldLifetime, "9.5", digits},
+		{"huge", settingsform.FieldLifetime, "99999999999999999999", "Must be at most 31536000 seconds (one year)."},
+		{"over a year", settingsform.FieldLifetime, "31536001", "Must be at most 31536000 seconds (one year)."},
+		{"empty", settingsform.FieldLifetime, "", "Enter a value."},
+		{"other digits", settingsform.FieldLifetime, "١٢", digits},
+		{"markup", settingsform.FieldLifetime, `"><b>x`, digits},
+		{"warning not below lifetime", settingsform.FieldWarningLead, "900", "Must be less than the session lifetime (900 seconds)."},
+		{"absolute below lifetime", settingsform.FieldAbsoluteLifetime, "10", "Must be 0 (off) or at least the session lifetime (900 seconds)."},
+		{"role not above warning", settingsform.FieldRolePrefix + "editor", "30", "Must be more than the warning before sign-out (60 seconds)."},
+		{"role not a number", settingsform.FieldRolePrefix + "admin", "ten", digits},
+		{"checkbox", settingsform.FieldShowCounter, "maybe", "Must be on or off."},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			form := settingsForm(tok, "0")
@@ -75,7 +76,7 @@ func TestSettingsInvalid(t *testing.T) {
 				`aria-describedby="`+id+`-help `+id+`-error" aria-invalid="true"`,
 				"The settings were not saved",
 			)
-			if tt.field != logout.FieldShowCounter {
+			if tt.field != settingsform.FieldShowCounter {
 				wantContains(t, r.body, `name="`+tt.field+`" type="text" inputmode="numeric" autocomplete="off" class="input-number" value="`+html.EscapeString(tt.value)+`"`)
 			}
 			s, err := e.app.Manager().Settings(t.Context())
@@ -88,7 +89,7 @@ func TestSettingsInvalid(t *testing.T) {
 		c.header.Set("Accept-Language", "pl")
 		defer c.header.Del("Accept-Language")
 		form := settingsForm(tok, "0")
-		form.Set(logout.FieldLifetime, "0")
+		form.Set(settingsform.FieldLifetime, "0")
 		r := c.post(settingsURL, form)
 		wantStatus(t, r, http.StatusUnprocessableEntity)
 		checkPage(t, r, "pl")
@@ -107,20 +108,20 @@ func TestSettingsRequired(t *testing.T) {
 		name, field string
 		blank       bool // sent empty rather than left out
 	}{
-		{"no lifetime", logout.FieldLifetime, false},
-		{"no maximum length", logout.FieldAbsoluteLifetime, false},
-		{"empty maximum length", logout.FieldAbsoluteLifetime, true},
-		{"no warning", logout.FieldWarningLead, false},
-		{"blank warning", logout.FieldWarningLead, true},
+		{"no lifetime", settingsform.FieldLifetime, false},
+		{"no maximum length", settingsform.FieldAbsoluteLifetime, false},
+		{"empty maximum length", settingsform.FieldAbsoluteLifetime, true},
+		{"no warning", settingsform.FieldWarningLead, false},
+		{"blank warning", settingsform.FieldWarningLead, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			form := settingsForm(tok, "0")
-			typed := map[string]string{logout.FieldLifetime: "600", logout.FieldAbsoluteLifetime: "7200", logout.FieldWarningLead: "30"}
+			typed := map[string]string{settingsform.FieldLifetime: "600", settingsform.FieldAbsoluteLifetime: "7200", settingsform.FieldWarningLead: "30"}
 			for k, v := range typed {
 				form.Set(k, v)
 			}
-			form.Set(logout.FieldRolePrefix+"editor", "300")
-			typed[logout.FieldRolePrefix+"editor"] = "300"
+			form.Set(settingsform.FieldRolePrefix+"editor", "300")
+			typed[settingsform.FieldRolePrefix+"editor"] = "300"
 			if tt.blank {
 				form.Set(tt.field, " ")
 			} else {
@@ -210,9 +211,9 @@ func TestSettingsChangeLogged(t *testing.T) {
 	}{
 		{"save", "backend: settings saved", func() response {
 			form := settingsForm(c.token(), "0")
-			form.Set(logout.FieldLifetime, "600")
-			form.Del(logout.FieldShowCounter)
-			form.Set(logout.FieldRolePrefix+"editor", "300")
+			form.Set(settingsform.FieldLifetime, "600")
+			form.Del(settingsform.FieldShowCounter)
+			form.Set(settingsform.FieldRolePrefix+"editor", "300")
 			return c.post(settingsURL, form)
 		}, map[string]any{
 			"by": "admin", "from_version": 0.0, "version": 1.0, "changed": change{
@@ -223,9 +224,9 @@ func TestSettingsChangeLogged(t *testing.T) {
 		}},
 		{"save of nothing new", "backend: settings saved", func() response {
 			form := settingsForm(c.token(), "1")
-			form.Set(logout.FieldLifetime, "600")
-			form.Del(logout.FieldShowCounter)
-			form.Set(logout.FieldRolePrefix+"editor", "300")
+			form.Set(settingsform.FieldLifetime, "600")
+			form.Del(settingsform.FieldShowCounter)
+			form.Set(settingsform.FieldRolePrefix+"editor", "300")
 			return c.post(settingsURL, form)
 		}, map[string]any{"by": "admin", "from_version": 1.0, "version": 2.0}},
 		{"reset", "backend: settings reset to defaults", func() response {
@@ -269,9 +270,9 @@ func TestSettingsSave(t *testing.T) {
 		"Display counter", "Shows the time left until the sign-out next to the user&#39;s avatar.",
 		`name="version" value="0"`, `name="role_lifetime.admin"`, `name="role_lifetime.editor"`)
 	form := settingsForm(csrf(t, page.body), "0")
-	form.Set(logout.FieldLifetime, "600")
-	form.Del(logout.FieldShowCounter)
-	form.Set(logout.FieldRolePrefix+"editor", "300")
+	form.Set(settingsform.FieldLifetime, "600")
+	form.Del(settingsform.FieldShowCounter)
+	form.Set(settingsform.FieldRolePrefix+"editor", "300")
 	form.Set("role_lifetime.intruder", "5") // not a known role: ignored
 	r := c.post(settingsURL, form)
 	wantStatus(t, r, http.StatusSeeOther)
@@ -305,7 +306,7 @@ func TestSettingsReset(t *testing.T) {
 	c := e.client()
 	c.mustSignIn("admin", adminPassword)
 	form := settingsForm(c.token(), "0")
-	form.Set(logout.FieldLifetime, "600")
+	form.Set(settingsform.FieldLifetime, "600")
 	wantStatus(t, c.post(settingsURL, form), http.StatusSeeOther)
 
 	tok := c.token()
@@ -336,8 +337,8 @@ func TestSettingsApplyAtOnce(t *testing.T) {
 	other.mustSignIn("editor", editorPassword)
 
 	form := settingsForm(c.token(), "0")
-	form.Set(logout.FieldLifetime, "10")
-	form.Set(logout.FieldWarningLead, "5")
+	form.Set(settingsform.FieldLifetime, "10")
+	form.Set(settingsform.FieldWarningLead, "5")
 	r := c.post(settingsURL, form)
 	wantStatus(t, r, http.StatusSeeOther)
 	wantStatus(t, c.follow(r), 200)

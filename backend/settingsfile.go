@@ -17,6 +17,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/settingsform"
 )
 
 // SettingsAuthor is the name under which the settings read at start are
@@ -40,8 +41,8 @@ type SettingsSource struct {
 	Settings logout.Settings
 	// File is the path of the settings file read; "" when none.
 	File string
-	// Origins gives, by form field name ([logout.FieldLifetime], or
-	// [logout.FieldRolePrefix] for every role lifetime), the file path or
+	// Origins gives, by form field name ([settingsform.FieldLifetime], or
+	// [settingsform.FieldRolePrefix] for every role lifetime), the file path or
 	// the environment variable that set the field; a field not listed
 	// has its default.
 	Origins map[string]string
@@ -88,14 +89,14 @@ const (
 // lists such as LOGOUT_SETTINGS_ROLE_LIFETIMES="editor=3600,display=86400".
 //
 // It refuses, with the field and the reason as [*logout.FieldError]s
-// joined (read them with [logout.FieldErrors]), an unknown key, a value of
+// joined (read them with [settingsform.FieldErrors]), an unknown key, a value of
 // the wrong type and every value that [logout.Settings.Validate] refuses;
 // a file that cannot be read or parsed is an error naming the file. A
 // file larger than 1 MiB is refused, after reading no more than its first
 // MiB, whatever its size says: it may be a pipe or a device.
 func LoadSettings(path string, getenv func(string) string) (*SettingsSource, error) {
 	src := &SettingsSource{File: path, Origins: map[string]string{}}
-	form := logout.DefaultSettings().Values()
+	form := settingsform.Values(logout.DefaultSettings())
 	if path != "" {
 		b, err := readSettingsBytes(path)
 		if err != nil {
@@ -108,7 +109,7 @@ func LoadSettings(path string, getenv func(string) string) (*SettingsSource, err
 	if err := readSettingsEnv(getenv, form, src.Origins); err != nil {
 		return nil, fmt.Errorf("backend: settings from the environment: %w", err)
 	}
-	s, err := logout.ParseSettings(form)
+	s, err := settingsform.Parse(form)
 	if err != nil {
 		return nil, fmt.Errorf("backend: settings: %w", src.blame(err))
 	}
@@ -136,9 +137,9 @@ func readSettingsBytes(path string) ([]byte, error) {
 
 // blame prefixes each field error in err with where its field was set
 // (the file's path or the variable's name), as errors that
-// [logout.FieldErrors] still finds.
+// [settingsform.FieldErrors] still finds.
 func (src *SettingsSource) blame(err error) error {
-	errs := logout.FieldErrors(err)
+	errs := settingsform.FieldErrors(err)
 	if errs == nil {
 		return err
 	}
@@ -189,8 +190,8 @@ func readSettingsFile(b []byte, path string, form url.Values, origins map[string
 }
 
 // fill sets the form fields of the keys that f holds, as
-// [logout.ParseSettings] reads them, and calls set with each field's name
-// ([logout.FieldRolePrefix] or [logout.FieldUserPrefix] for the role or
+// [settingsform.Parse] reads them, and calls set with each field's name
+// ([settingsform.FieldRolePrefix] or [settingsform.FieldUserPrefix] for the role or
 // user lifetimes, which replace those of form).
 func (f settingsFile) fill(form url.Values, set func(field string)) {
 	num := func(field string, v *int64) {
@@ -205,23 +206,23 @@ func (f settingsFile) fill(form url.Values, set func(field string)) {
 			set(field)
 		}
 	}
-	num(logout.FieldLifetime, f.Lifetime)
-	num(logout.FieldAbsoluteLifetime, f.AbsoluteLifetime)
-	num(logout.FieldWarningLead, f.WarningLead)
-	flag(logout.FieldShowCounter, f.ShowCounter)
-	flag(logout.FieldFrontendActivity, f.FrontendActivity)
-	num(logout.FieldMaxSessions, f.MaxSessions)
-	num(logout.FieldRetention, f.RetentionDays)
-	flag(logout.FieldSignOutOnClose, f.SignOutOnClose)
-	num(logout.FieldCloseGrace, f.CloseGrace)
+	num(settingsform.FieldLifetime, f.Lifetime)
+	num(settingsform.FieldAbsoluteLifetime, f.AbsoluteLifetime)
+	num(settingsform.FieldWarningLead, f.WarningLead)
+	flag(settingsform.FieldShowCounter, f.ShowCounter)
+	flag(settingsform.FieldFrontendActivity, f.FrontendActivity)
+	num(settingsform.FieldMaxSessions, f.MaxSessions)
+	num(settingsform.FieldRetention, f.RetentionDays)
+	flag(settingsform.FieldSignOutOnClose, f.SignOutOnClose)
+	num(settingsform.FieldCloseGrace, f.CloseGrace)
 	if f.Policy != nil {
-		form.Set(logout.FieldPolicy, *f.Policy)
-		set(logout.FieldPolicy)
+		form.Set(settingsform.FieldPolicy, *f.Policy)
+		set(settingsform.FieldPolicy)
 	}
 	for _, m := range []struct {
 		prefix string
 		v      map[string]int64
-	}{{logout.FieldRolePrefix, f.RoleLifetimes}, {logout.FieldUserPrefix, f.UserLifetimes}} {
+	}{{settingsform.FieldRolePrefix, f.RoleLifetimes}, {settingsform.FieldUserPrefix, f.UserLifetimes}} {
 		if m.v == nil {
 			continue
 		}
@@ -237,7 +238,7 @@ func (f settingsFile) fill(form url.Values, set func(field string)) {
 // number belongs, as a field error on the key it names.
 func typeError(err error) *logout.FieldError {
 	msg := err.Error()
-	fe := &logout.FieldError{Field: "file", Code: logout.CodeSyntax, Reason: msg}
+	fe := &logout.FieldError{Field: "file", Code: settingsform.CodeSyntax, Reason: msg}
 	if _, rest, ok := strings.Cut(msg, `(last key "`); ok {
 		if key, reason, ok := strings.Cut(rest, `"): `); ok {
 			fe.Field, fe.Reason = key, reason
@@ -258,9 +259,9 @@ func clearPrefix(form url.Values, prefix string) {
 // settingsEnvKeys are the keys that LOGOUT_SETTINGS_* variables set, in
 // the order the documentation lists them.
 func settingsEnvKeys() []string {
-	return []string{logout.FieldLifetime, logout.FieldAbsoluteLifetime, logout.FieldWarningLead,
-		logout.FieldShowCounter, logout.FieldFrontendActivity, logout.FieldMaxSessions, logout.FieldPolicy,
-		logout.FieldRetention, logout.FieldSignOutOnClose, logout.FieldCloseGrace, keyRoleLifetimes, keyUserLifetimes}
+	return []string{settingsform.FieldLifetime, settingsform.FieldAbsoluteLifetime, settingsform.FieldWarningLead,
+		settingsform.FieldShowCounter, settingsform.FieldFrontendActivity, settingsform.FieldMaxSessions, settingsform.FieldPolicy,
+		settingsform.FieldRetention, settingsform.FieldSignOutOnClose, settingsform.FieldCloseGrace, keyRoleLifetimes, keyUserLifetimes}
 }
 
 // SettingsEnvNames returns the names of the environment variables that
@@ -351,9 +352,9 @@ func readSettingsEnv(getenv func(string) string, form url.Values, origins map[st
 		prefix := ""
 		switch k {
 		case keyRoleLifetimes:
-			prefix = logout.FieldRolePrefix
+			prefix = settingsform.FieldRolePrefix
 		case keyUserLifetimes:
-			prefix = logout.FieldUserPrefix
+			prefix = settingsform.FieldUserPrefix
 		default:
 			form.Set(k, v)
 			origins[k] = name
@@ -367,7 +368,7 @@ func readSettingsEnv(getenv func(string) string, form url.Values, origins map[st
 				continue
 			}
 			if !ok || strings.TrimSpace(key) == "" {
-				errs = append(errs, &logout.FieldError{Field: name, Code: logout.CodeSyntax,
+				errs = append(errs, &logout.FieldError{Field: name, Code: settingsform.CodeSyntax,
 					Reason: fmt.Sprintf("must be a list of name=seconds, not %q", item)})
 				continue
 			}
@@ -437,7 +438,7 @@ func (a *App) lockedView(tr translator, cur logout.Settings, names map[string]st
 		return tr.T("settings.locked.env", o)
 	}
 	v := &lockedView{}
-	val := cur.Values()
+	val := settingsform.Values(cur)
 	flag := func(field string) string {
 		if val.Get(field) == "on" {
 			return tr.T("settings.locked.on")
@@ -451,24 +452,24 @@ func (a *App) lockedView(tr translator, cur logout.Settings, names map[string]st
 	if p, ok := logout.PresetNamed(cur.Policy); ok {
 		policy = p.Title
 	}
-	row(logout.FieldPolicy, "policy", policy)
-	row(logout.FieldLifetime, "lifetime", val.Get(logout.FieldLifetime))
-	row(logout.FieldAbsoluteLifetime, "absolute", val.Get(logout.FieldAbsoluteLifetime))
-	row(logout.FieldWarningLead, "warning", val.Get(logout.FieldWarningLead))
-	row(logout.FieldShowCounter, "show_counter", flag(logout.FieldShowCounter))
-	row(logout.FieldFrontendActivity, "frontend", flag(logout.FieldFrontendActivity))
+	row(settingsform.FieldPolicy, "policy", policy)
+	row(settingsform.FieldLifetime, "lifetime", val.Get(settingsform.FieldLifetime))
+	row(settingsform.FieldAbsoluteLifetime, "absolute", val.Get(settingsform.FieldAbsoluteLifetime))
+	row(settingsform.FieldWarningLead, "warning", val.Get(settingsform.FieldWarningLead))
+	row(settingsform.FieldShowCounter, "show_counter", flag(settingsform.FieldShowCounter))
+	row(settingsform.FieldFrontendActivity, "frontend", flag(settingsform.FieldFrontendActivity))
 	for _, r := range slices.Sorted(maps.Keys(cur.RoleLifetimes)) {
 		v.Rows = append(v.Rows, lockedRow{Label: tr.T("settings.role.label", tr.T("role."+r)),
-			Value: strconv.FormatInt(seconds(cur.RoleLifetimes[r]), 10), Origin: origin(logout.FieldRolePrefix)})
+			Value: strconv.FormatInt(seconds(cur.RoleLifetimes[r]), 10), Origin: origin(settingsform.FieldRolePrefix)})
 	}
 	for _, id := range slices.Sorted(maps.Keys(cur.UserLifetimes)) {
 		v.Rows = append(v.Rows, lockedRow{Label: tr.T("settings.override.locked_label", displayUser(id, names)),
-			Value: strconv.FormatInt(seconds(cur.UserLifetimes[id]), 10), Origin: origin(logout.FieldUserPrefix)})
+			Value: strconv.FormatInt(seconds(cur.UserLifetimes[id]), 10), Origin: origin(settingsform.FieldUserPrefix)})
 	}
-	row(logout.FieldMaxSessions, "max_sessions", val.Get(logout.FieldMaxSessions))
-	row(logout.FieldSignOutOnClose, "sign_out_on_close", flag(logout.FieldSignOutOnClose))
-	row(logout.FieldCloseGrace, "close_grace", strconv.FormatInt(seconds(cur.CloseGrace), 10))
-	row(logout.FieldRetention, "retention", val.Get(logout.FieldRetention))
+	row(settingsform.FieldMaxSessions, "max_sessions", val.Get(settingsform.FieldMaxSessions))
+	row(settingsform.FieldSignOutOnClose, "sign_out_on_close", flag(settingsform.FieldSignOutOnClose))
+	row(settingsform.FieldCloseGrace, "close_grace", strconv.FormatInt(seconds(cur.CloseGrace), 10))
+	row(settingsform.FieldRetention, "retention", val.Get(settingsform.FieldRetention))
 	return v
 }
 

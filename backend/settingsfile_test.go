@@ -15,6 +15,7 @@ import (
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/backend"
+	"github.com/gologout/logout/settingsform"
 )
 
 // writeFile writes a settings file in a temporary directory.
@@ -66,7 +67,7 @@ wall-display = 86400
 				s.RoleLifetimes["editor"] != 15*time.Minute || s.UserLifetimes["wall-display"] != 24*time.Hour {
 				t.Errorf("settings: got %+v", s)
 			}
-			if src.Origins[logout.FieldLifetime] != path || src.Origins[logout.FieldRolePrefix] != path {
+			if src.Origins[settingsform.FieldLifetime] != path || src.Origins[settingsform.FieldRolePrefix] != path {
 				t.Errorf("origins: got %v, want the file for lifetime and roles", src.Origins)
 			}
 		}},
@@ -76,7 +77,7 @@ wall-display = 86400
 			if !src.Settings.Equal(want) {
 				t.Errorf("settings: got %+v, want %+v", src.Settings, want)
 			}
-			if _, ok := src.Origins[logout.FieldWarningLead]; ok {
+			if _, ok := src.Origins[settingsform.FieldWarningLead]; ok {
 				t.Errorf("warning lead has an origin: %v", src.Origins)
 			}
 		}},
@@ -87,7 +88,7 @@ wall-display = 86400
 				if s.Lifetime != 5*time.Minute || s.ShowCounter || s.MaxSessions != 2 || len(s.RoleLifetimes) != 2 || s.RoleLifetimes["editor"] != 2*time.Minute {
 					t.Errorf("settings: got %+v", s)
 				}
-				if src.Origins[logout.FieldLifetime] != "LOGOUT_SETTINGS_LIFETIME" || src.Origins[logout.FieldMaxSessions] != path {
+				if src.Origins[settingsform.FieldLifetime] != "LOGOUT_SETTINGS_LIFETIME" || src.Origins[settingsform.FieldMaxSessions] != path {
 					t.Errorf("origins: got %v", src.Origins)
 				}
 			}},
@@ -101,18 +102,18 @@ wall-display = 86400
 		{name: "misspelt key", file: "lifetim = 600\n", field: "lifetim", code: backend.CodeUnknownKey, message: "lifetim: is not a settings key; did you mean lifetime?"},
 		{name: "swapped letters", file: "wraning_lead = 60\n", field: "wraning_lead", code: backend.CodeUnknownKey, message: "did you mean warning_lead?"},
 		{name: "unknown key in a table", file: "[limits]\nsessions = 2\n", field: "limits", code: backend.CodeUnknownKey},
-		{name: "a string for a number", file: `lifetime = "15m"`, field: "lifetime", code: logout.CodeSyntax, message: "incompatible types"},
-		{name: "a number for a flag", file: `show_counter = 1`, field: "show_counter", code: logout.CodeSyntax},
+		{name: "a string for a number", file: `lifetime = "15m"`, field: "lifetime", code: settingsform.CodeSyntax, message: "incompatible types"},
+		{name: "a number for a flag", file: `show_counter = 1`, field: "show_counter", code: settingsform.CodeSyntax},
 		{name: "not TOML", file: "lifetime = = 3\n", message: "line 1"},
-		{name: "below the minimum", file: "lifetime = 0\n", field: logout.FieldLifetime, code: logout.CodeMin, message: "lifetime: must be at least 1 second"},
-		{name: "negative", file: "retention_days = -3\n", field: logout.FieldRetention, code: logout.CodeNegative},
-		{name: "above the policy", file: "policy = \"pci-dss\"\nlifetime = 3600\n", field: logout.FieldLifetime, code: logout.CodePreset},
-		{name: "unknown policy", file: "policy = \"hipaa\"\n", field: logout.FieldPolicy, code: logout.CodePolicy},
-		{name: "warning not below the lifetime", file: "lifetime = 60\n", field: logout.FieldWarningLead, code: logout.CodeWarning},
-		{name: "bad role name", file: "[role_lifetimes]\n\"wall display\" = 600\n", field: logout.FieldRolePrefix + "wall display", code: logout.CodeRoleName},
-		{name: "bad variable", env: map[string]string{"LOGOUT_SETTINGS_MAX_SESSIONS": "lots"}, field: logout.FieldMaxSessions, code: logout.CodeSyntax,
+		{name: "below the minimum", file: "lifetime = 0\n", field: settingsform.FieldLifetime, code: settingsform.CodeMin, message: "lifetime: must be at least 1 second"},
+		{name: "negative", file: "retention_days = -3\n", field: settingsform.FieldRetention, code: settingsform.CodeNegative},
+		{name: "above the policy", file: "policy = \"pci-dss\"\nlifetime = 3600\n", field: settingsform.FieldLifetime, code: settingsform.CodePreset},
+		{name: "unknown policy", file: "policy = \"hipaa\"\n", field: settingsform.FieldPolicy, code: settingsform.CodePolicy},
+		{name: "warning not below the lifetime", file: "lifetime = 60\n", field: settingsform.FieldWarningLead, code: settingsform.CodeWarning},
+		{name: "bad role name", file: "[role_lifetimes]\n\"wall display\" = 600\n", field: settingsform.FieldRolePrefix + "wall display", code: settingsform.CodeRoleName},
+		{name: "bad variable", env: map[string]string{"LOGOUT_SETTINGS_MAX_SESSIONS": "lots"}, field: settingsform.FieldMaxSessions, code: settingsform.CodeSyntax,
 			message: "LOGOUT_SETTINGS_MAX_SESSIONS: logout: max_sessions"},
-		{name: "bad list variable", env: map[string]string{"LOGOUT_SETTINGS_ROLE_LIFETIMES": "editor"}, field: "LOGOUT_SETTINGS_ROLE_LIFETIMES", code: logout.CodeSyntax},
+		{name: "bad list variable", env: map[string]string{"LOGOUT_SETTINGS_ROLE_LIFETIMES": "editor"}, field: "LOGOUT_SETTINGS_ROLE_LIFETIMES", code: settingsform.CodeSyntax},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			path := ""
@@ -136,9 +137,9 @@ wall-display = 86400
 			if tt.field == "" {
 				return
 			}
-			fe := logout.FieldErrors(err)[tt.field]
+			fe := settingsform.FieldErrors(err)[tt.field]
 			if fe == nil || fe.Code != tt.code {
-				t.Errorf("field errors: got %v (%v), want %s with code %s", logout.FieldErrors(err), err, tt.field, tt.code)
+				t.Errorf("field errors: got %v (%v), want %s with code %s", settingsform.FieldErrors(err), err, tt.field, tt.code)
 			}
 		})
 	}

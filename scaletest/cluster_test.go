@@ -26,6 +26,7 @@ import (
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/backend"
 	"github.com/gologout/logout/internal/servicetest"
+	"github.com/gologout/logout/settingsform"
 )
 
 const (
@@ -278,7 +279,7 @@ func (r response) deadline() int64 {
 func (b *browser) saveSettings(in *instance, s logout.Settings) response {
 	b.t.Helper()
 	page := b.get(in, settingsPath, nil)
-	form := s.Values()
+	form := settingsform.Values(s)
 	form.Set("csrf_token", field(b.t, csrfField, page))
 	form.Set("version", field(b.t, versionField, page))
 	r := b.post(in, settingsPath, form)
