@@ -90,6 +90,17 @@
 // Requests with [HeaderPassive] or on [Options.PassivePaths] never extend
 // a session.
 //
+// # Settings
+//
+// [Settings] hold what an administrator edits at run time; a [Manager]
+// validates them ([Settings.Validate], which reports each invalid field
+// as a [FieldError]) and applies a change to every session at once. The
+// settings page's vocabulary is package
+// [github.com/gologout/logout/settingsform]: the form field names,
+// parsing form values into Settings and back, the codes of a FieldError,
+// and the audit trail's changes in words. The backend package builds the
+// settings page with it.
+//
 // # Stores
 //
 // A [Store] keeps sessions, the settings (with a version) and the

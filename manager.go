@@ -14,7 +14,30 @@ import (
 // processes sharing a store end a session at most one touch interval
 // early, never late.
 //
-// A Manager is safe for concurrent use. Create one with [New].
+// A Manager is safe for concurrent use. Create one with [New]. Its
+// methods fall into four groups:
+//
+//   - Lifecycle, for the program that owns it: [Manager.Run] (with
+//     [Manager.Sweep] inside it), [Manager.Flush] at shutdown and
+//     [Manager.Ready] for a readiness endpoint.
+//   - The HTTP surface, for handlers and pages: [Manager.Handler] and
+//     [Manager.Require] as middleware, [Manager.Endpoints] and
+//     [Manager.Paths] for the widget's endpoints, [Manager.Check],
+//     [Manager.Status] and [Manager.Busy] for a request's session,
+//     [Manager.CSRFToken] and [Manager.CheckCSRF], and the answers
+//     [Manager.Unauthorized], [Manager.Unavailable] and
+//     [Manager.SignInURL].
+//   - Sign-in and sign-out, for the application's own sign-in page:
+//     [Manager.SignIn], [Manager.WriteSignedIn], [Manager.SignOut], and
+//     [Manager.SessionID] with [Manager.Ended] to tell a credential's
+//     session and why it ended.
+//   - Administration, for the settings and audit pages (package
+//     backend): the settings with [Manager.Settings],
+//     [Manager.UpdateSettings] and [Manager.ResetSettings] (their form
+//     is package settingsform); the queries [Manager.Sessions],
+//     [Manager.CountSessions], [Manager.Events], [Manager.QueryEvents]
+//     and [Manager.SettingsHistory]; and the actions
+//     [Manager.ForceSignOut] and [Manager.EndSessions].
 type Manager struct {
 	eng   *engine // the sessions: cache, settings, health, work in flight, push subscribers, beat and sweep
 	store Store   // for the queries of the log and the history, which the engine's state does not change
