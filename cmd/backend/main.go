@@ -125,17 +125,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// Every error is written once, here, as the person running the
 	// command reads it.
 	defer func() { serve.Report(stderr, command.Name, err) }()
-	if len(args) > 0 {
-		switch args[0] {
-		case "export":
-			return audit.Export(ctx, command, args[1:], getenv, stdout)
-		case "reset-password":
-			return command.ResetPassword(ctx, args[1:], getenv, os.Stdin, stdout)
-		case "sessions":
-			return admin.Sessions(ctx, command, args[1:], getenv, admin.StdIO(stdout))
-		case "tokens":
-			return admin.Tokens(ctx, command, args[1:], getenv, stdout)
-		}
+	if ok, err := admin.Subcommand(ctx, command, args, getenv, stdout); ok {
+		return err
 	}
 	o, help, err := parse(args, getenv, stdout, stderr)
 	if err != nil || help {

@@ -29,6 +29,7 @@ import (
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/backend"
+	"github.com/gologout/logout/cmd/internal/audit"
 	"github.com/gologout/logout/cmd/internal/serve"
 	"github.com/gologout/logout/proxy"
 )
@@ -418,4 +419,25 @@ func Tokens(ctx context.Context, c serve.Command, args []string, getenv func(str
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, oneLine(t.Name), t.Scope, t.Created.Local().Format("2006-01-02 15:04"), exp, used)
 	}
 	return tw.Flush()
+}
+
+// Subcommand runs the subcommand that args name, one that both commands
+// share ("export", "reset-password", "sessions" or "tokens"), and reports
+// whether args named one; when not, the caller parses args as the
+// server's flags.
+func Subcommand(ctx context.Context, c serve.Command, args []string, getenv func(string) string, stdout io.Writer) (bool, error) {
+	if len(args) == 0 {
+		return false, nil
+	}
+	switch args[0] {
+	case "export":
+		return true, audit.Export(ctx, c, args[1:], getenv, stdout)
+	case "reset-password":
+		return true, c.ResetPassword(ctx, args[1:], getenv, os.Stdin, stdout)
+	case "sessions":
+		return true, Sessions(ctx, c, args[1:], getenv, StdIO(stdout))
+	case "tokens":
+		return true, Tokens(ctx, c, args[1:], getenv, stdout)
+	}
+	return false, nil
 }
