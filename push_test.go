@@ -4,16 +4,15 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/servicetest"
 )
 
 // stream is one push connection as a browser's EventSource sees it.
@@ -145,51 +144,16 @@ func subscribedBubble(t *testing.T, opts logout.Options) (*env, *http.Cookie, *s
 // the bubble's clock moves on while a stream waits, as it cannot while
 // one waits on a socket. Call it inside the bubble.
 func servePipe(t *testing.T, e *env) endpoint {
-	ln := &pipeListener{conns: make(chan net.Conn), closed: make(chan struct{})}
+	ln := servicetest.NewPipeListener()
 	srv := &http.Server{Handler: e.h}
 	go srv.Serve(ln)
-	tr := &http.Transport{DialContext: ln.dial}
+	tr := &http.Transport{DialContext: ln.DialContext}
 	t.Cleanup(func() {
 		tr.CloseIdleConnections()
 		srv.Close()
 	})
 	return endpoint{"http://pipe", &http.Client{Transport: tr}}
 }
-
-// pipeListener hands the server the far ends of the pipes that dial makes.
-type pipeListener struct {
-	conns     chan net.Conn
-	closed    chan struct{}
-	closeOnce sync.Once
-}
-
-func (l *pipeListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
-	client, server := net.Pipe()
-	select {
-	case l.conns <- server:
-		return client, nil
-	case <-l.closed:
-		return nil, net.ErrClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.closed:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *pipeListener) Close() error {
-	l.closeOnce.Do(func() { close(l.closed) })
-	return nil
-}
-
-func (l *pipeListener) Addr() net.Addr { return &net.UnixAddr{Name: "pipe", Net: "pipe"} }
 
 func TestPushHeadersAndStatus(t *testing.T) {
 	e := newEnv(t, logout.Options{})

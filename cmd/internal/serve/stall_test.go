@@ -2,6 +2,7 @@ package serve_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -9,57 +10,25 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/gologout/logout/cmd/internal/serve"
+	"github.com/gologout/logout/internal/servicetest"
 )
 
 // stall is the timeout of the LimitStalls tests, on synctest's clock.
 const stall = time.Second
 
-// pipeListener accepts in-memory connections (net.Pipe), whose deadlines
-// follow synctest's clock, so that the tests cross timeouts without
-// waiting for them.
-type pipeListener struct {
-	conns     chan net.Conn
-	closed    chan struct{}
-	closeOnce sync.Once
-}
-
-func newPipeListener() *pipeListener {
-	return &pipeListener{conns: make(chan net.Conn), closed: make(chan struct{})}
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.closed:
-		return nil, net.ErrClosed
+// pipe returns the client's end of a new in-memory connection to ln.
+func pipe(ln *servicetest.PipeListener) net.Conn {
+	c, err := ln.DialContext(context.Background(), "pipe", "")
+	if err != nil {
+		panic(err) // the listener is open for the whole test
 	}
-}
-
-func (l *pipeListener) Close() error {
-	l.closeOnce.Do(func() { close(l.closed) })
-	return nil
-}
-
-func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
-
-// dial returns the client's end of a new connection.
-func (l *pipeListener) dial() net.Conn {
-	c, s := net.Pipe()
-	l.conns <- s
 	return c
 }
-
-type pipeAddr struct{}
-
-func (pipeAddr) Network() string { return "pipe" }
-func (pipeAddr) String() string  { return "pipe" }
 
 // withStalls runs test in a synctest bubble: it serves the handler that
 // test returns under LimitStalls(stall) and hands its client function a
@@ -67,11 +36,11 @@ func (pipeAddr) String() string  { return "pipe" }
 func withStalls(t *testing.T, test func() (http.HandlerFunc, client)) {
 	synctest.Test(t, func(t *testing.T) {
 		h, client := test()
-		ln := newPipeListener()
+		ln := servicetest.NewPipeListener()
 		srv := &http.Server{Handler: h}
 		served := make(chan error, 1)
 		go func() { served <- srv.Serve(serve.LimitStalls(srv, ln, stall)) }()
-		c := ln.dial()
+		c := pipe(ln)
 		client(t, c)
 		c.Close()
 		srv.Close()
@@ -292,7 +261,7 @@ func TestLimitStallsHeaderTimeout(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := &http.Server{ReadHeaderTimeout: tt.set}
-			ln := serve.LimitStalls(srv, newPipeListener(), stall)
+			ln := serve.LimitStalls(srv, servicetest.NewPipeListener(), stall)
 			defer ln.Close()
 			if srv.ReadHeaderTimeout != tt.want {
 				t.Errorf("got %v, want %v", srv.ReadHeaderTimeout, tt.want)
