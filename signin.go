@@ -77,18 +77,22 @@ func (m *Manager) SignOut(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
-// userAgent returns r's User-Agent as a session keeps it: valid UTF-8, at
-// most MaxUserAgent bytes.
-func userAgent(r *http.Request) string {
-	ua := strings.ToValidUTF8(r.UserAgent(), "\uFFFD")
-	if len(ua) <= MaxUserAgent {
-		return ua
+// userAgent returns r's User-Agent as a session keeps it.
+func userAgent(r *http.Request) string { return keepText(r.UserAgent(), MaxUserAgent) }
+
+// keepText returns s as a session keeps a text it did not choose: valid
+// UTF-8 (an invalid byte becomes U+FFFD) of at most n bytes, cut between
+// characters.
+func keepText(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
 	}
-	ua = ua[:MaxUserAgent]
-	for !utf8.ValidString(ua) { // cut inside a character
-		ua = ua[:len(ua)-1]
+	s = s[:n]
+	for !utf8.ValidString(s) { // cut inside a character
+		s = s[:len(s)-1]
 	}
-	return ua
+	return s
 }
 
 // remoteHost is the default [Options.ClientAddr]: the host of r.RemoteAddr.
@@ -125,13 +129,5 @@ const (
 )
 
 // clientAddr returns the address that [Options.ClientAddr] gave as a
-// session keeps it: valid UTF-8 of at most 64 bytes (an IPv6 address
-// with a zone fits).
-func clientAddr(a string) string {
-	a = strings.ToValidUTF8(a, "\uFFFD")
-	for len(a) > 64 {
-		_, n := utf8.DecodeLastRuneInString(a)
-		a = a[:len(a)-n]
-	}
-	return a
-}
+// session keeps it: at most 64 bytes (an IPv6 address with a zone fits).
+func clientAddr(a string) string { return keepText(a, 64) }
