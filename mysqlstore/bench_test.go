@@ -10,6 +10,7 @@ import (
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/mysqlstore"
 	"github.com/gologout/logout/mysqlstore/internal/mysqltest"
+	"github.com/gologout/logout/storetest"
 )
 
 // BenchmarkCalls measures one call of each kind that the request path,
@@ -74,9 +75,9 @@ func BenchmarkCalls(b *testing.B) {
 }
 
 // BenchmarkListActiveFirst lists 100,000 sessions in pages of 50 in
-// ActiveFirst order: the first page, and a page after a cursor 90% of
-// the way through. A page reads its own entries of seen_idx, so both cost
-// about the same.
+// ActiveFirst order (storetest.BenchmarkPages: the first page, the pages
+// at half and at 90 % of the way, and a whole walk). A page reads its own
+// entries of seen_idx, so every page costs about the same.
 func BenchmarkListActiveFirst(b *testing.B) {
 	db := mysqltest.MySQL(b)
 	prefix := mysqltest.Prefix(b, db)
@@ -90,31 +91,5 @@ SELECT LPAD(HEX(n), 64, '0'), CONCAT('u', n % 1000), '["editor"]', 1767225600000
 FROM {numbers} WHERE n <= 100000`, "{numbers}", numbers)); err != nil {
 		b.Fatal(err)
 	}
-	const page = 50
-	opts := logout.ListOptions{Order: logout.ActiveFirst, Limit: 1000}
-	var at90 logout.Cursor
-	for seen := 0; seen < 90000; {
-		got, err := s.ListSessions(ctx, opts)
-		if err != nil || len(got) == 0 {
-			b.Fatal(err)
-		}
-		seen += len(got)
-		opts.After = logout.CursorOf(got[len(got)-1])
-		at90 = opts.After
-	}
-	for _, bb := range []struct {
-		name  string
-		after logout.Cursor
-	}{{"first page", logout.Cursor{}}, {"page at 90%", at90}} {
-		b.Run(bb.name, func(b *testing.B) {
-			b.ReportAllocs()
-			opts := logout.ListOptions{Order: logout.ActiveFirst, After: bb.after, Limit: page}
-			for b.Loop() {
-				got, err := s.ListSessions(ctx, opts)
-				if err != nil || len(got) != page {
-					b.Fatalf("page of %d, %v", len(got), err)
-				}
-			}
-		})
-	}
+	storetest.BenchmarkPages(b, s, 100000, logout.ActiveFirst, nil)
 }

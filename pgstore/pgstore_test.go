@@ -699,7 +699,7 @@ func planConn(t *testing.T, pool *pgxpool.Pool, statements ...string) *pgx.Conn 
 // (ns/page reported). A page walks (last_seen, id) backwards from its
 // cursor, so its cost does not grow with its position.
 func BenchmarkListActiveFirst(b *testing.B) {
-	const n, pageSize = 100000, 50
+	const n = 100000
 	pool := pgtest.Postgres(b)
 	schema := pgtest.PostgresSchema(b, pool)
 	s := newStore(b, pool, schema)
@@ -715,62 +715,19 @@ FROM generate_series(1, ` + strconv.Itoa(n) + `) AS g, (VALUES (timestamptz '202
 			b.Fatal(err)
 		}
 	}
-	// The cursors of every page, from one walk.
-	var cursors []logout.Cursor // cursors[i] starts page i
-	opts := logout.ListOptions{Order: logout.ActiveFirst, Limit: pageSize}
-	for {
-		cursors = append(cursors, opts.After)
-		page, err := s.ListSessions(b.Context(), opts)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(page) < pageSize {
-			break
-		}
-		opts.After = logout.CursorOf(page[len(page)-1])
-	}
-	if len(cursors) != n/pageSize+1 {
-		b.Fatalf("the walk has %d pages, want %d", len(cursors), n/pageSize+1)
-	}
-	for _, at := range []int{0, 50, 90} {
-		b.Run(fmt.Sprintf("page_at_%d%%", at), func(b *testing.B) {
-			opts := logout.ListOptions{Order: logout.ActiveFirst, After: cursors[len(cursors)*at/100], Limit: pageSize}
-			// The pages of the buffer cache the page reads: unlike the
-			// time, this does not vary with the machine's load.
-			query, args := pgstore.ListQuery(s, opts)
-			var plan []struct {
-				Plan struct {
-					Hit  float64 `json:"Shared Hit Blocks"`
-					Read float64 `json:"Shared Read Blocks"`
-				}
-			}
-			if err := pool.QueryRow(b.Context(), "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "+query, args...).Scan(&plan); err != nil || len(plan) != 1 {
-				b.Fatalf("EXPLAIN: %v", err)
-			}
-			for b.Loop() {
-				if page, err := s.ListSessions(b.Context(), opts); err != nil || len(page) != pageSize {
-					b.Fatalf("ListSessions = %d sessions, %v", len(page), err)
-				}
-			}
-			b.ReportMetric(plan[0].Plan.Hit+plan[0].Plan.Read, "blocks/page")
-		})
-	}
-	b.Run("walk", func(b *testing.B) {
-		pages := 0
-		for b.Loop() {
-			opts := logout.ListOptions{Order: logout.ActiveFirst, Limit: pageSize}
-			for {
-				page, err := s.ListSessions(b.Context(), opts)
-				if err != nil {
-					b.Fatal(err)
-				}
-				pages++
-				if len(page) < pageSize {
-					break
-				}
-				opts.After = logout.CursorOf(page[len(page)-1])
+	storetest.BenchmarkPages(b, s, n, logout.ActiveFirst, func(b *testing.B, opts logout.ListOptions) {
+		// The pages of the buffer cache the page reads: unlike the
+		// time, this does not vary with the machine's load.
+		query, args := pgstore.ListQuery(s, opts)
+		var plan []struct {
+			Plan struct {
+				Hit  float64 `json:"Shared Hit Blocks"`
+				Read float64 `json:"Shared Read Blocks"`
 			}
 		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(pages), "ns/page")
+		if err := pool.QueryRow(b.Context(), "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "+query, args...).Scan(&plan); err != nil || len(plan) != 1 {
+			b.Fatalf("EXPLAIN: %v", err)
+		}
+		b.ReportMetric(plan[0].Plan.Hit+plan[0].Plan.Read, "blocks/page")
 	})
 }

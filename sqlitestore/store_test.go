@@ -696,14 +696,14 @@ func TestEndManyIDs(t *testing.T) {
 	}
 }
 
-// BenchmarkListActiveFirst walks 100,000 sessions in pages of 50 in
-// ActiveFirst order: the first page, and a page after a cursor 90% of the
-// way through. A page reads its own rows of the index sessions_seen, so
-// both cost about the same.
+// BenchmarkListActiveFirst lists 100,000 sessions in pages of 50 in
+// ActiveFirst order (storetest.BenchmarkPages: the first page, the pages
+// at half and at 90 % of the way, and a whole walk). A page reads its own
+// entries of the index sessions_seen, so every page costs about the same.
 func BenchmarkListActiveFirst(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "logout.db")
 	s := open(b, path)
-	const n, page = 100000, 50
+	const n = 100000
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		b.Fatal(err)
@@ -717,51 +717,5 @@ SELECT printf('%064x', i), 'u' || (i % 1000), '["editor"]', ?, ? + (i / 2) * 100
 		b.Fatal(err)
 	}
 	db.Close()
-	ctx := b.Context()
-	// The cursor 90% of the way: walk there once.
-	opts := logout.ListOptions{Order: logout.ActiveFirst, Limit: 1000}
-	var at90 logout.Cursor
-	for seen := 0; seen < n*9/10; {
-		got, err := s.ListSessions(ctx, opts)
-		if err != nil || len(got) == 0 {
-			b.Fatal(err)
-		}
-		seen += len(got)
-		opts.After = logout.CursorOf(got[len(got)-1])
-		at90 = opts.After
-	}
-	for _, bb := range []struct {
-		name  string
-		after logout.Cursor
-	}{{"first page", logout.Cursor{}}, {"page at 90%", at90}} {
-		b.Run(bb.name, func(b *testing.B) {
-			b.ReportAllocs()
-			opts := logout.ListOptions{Order: logout.ActiveFirst, After: bb.after, Limit: page}
-			for b.Loop() {
-				got, err := s.ListSessions(ctx, opts)
-				if err != nil || len(got) != page {
-					b.Fatalf("page of %d, %v", len(got), err)
-				}
-			}
-		})
-	}
-	b.Run("walk of all, per page", func(b *testing.B) {
-		b.ReportAllocs()
-		pages := 0
-		for b.Loop() {
-			opts := logout.ListOptions{Order: logout.ActiveFirst, Limit: page}
-			for {
-				got, err := s.ListSessions(ctx, opts)
-				if err != nil {
-					b.Fatal(err)
-				}
-				pages++
-				if len(got) < page {
-					break
-				}
-				opts.After = logout.CursorOf(got[len(got)-1])
-			}
-		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(pages), "ns/page")
-	})
+	storetest.BenchmarkPages(b, s, n, logout.ActiveFirst, nil)
 }
