@@ -140,3 +140,31 @@ func TestSessionsPagesFollowStoredOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestFromContextKeepsDevice: the session a request sees holds what the
+// store keeps of it, its device, address and tags, whether this process
+// signed it in or read it from the store.
+func TestFromContextKeepsDevice(t *testing.T) {
+	store := logout.NewMemoryStore()
+	e := newEnvStore(t, store, logout.Options{})
+	r := httptest.NewRequest(http.MethodPost, "http://app.example/backend/auth/signin", nil)
+	r.Header.Set("User-Agent", "Firefox/133.0")
+	w := httptest.NewRecorder()
+	if _, err := e.m.SignIn(w, r, logout.User{ID: "alice", Tags: []string{"sso:1"}}); err != nil {
+		t.Fatal(err)
+	}
+	cookie := w.Result().Cookies()[0]
+	other := newEnvStore(t, store, logout.Options{Now: e.clock.Now}) // reads it from the store
+	for name, env := range map[string]*env{"signed in here": e, "read from the store": other} {
+		var got logout.Session
+		h := env.m.Handler(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			got, _ = logout.FromContext(r.Context())
+		}))
+		q := httptest.NewRequest(http.MethodGet, "http://app.example/backend/", nil)
+		q.AddCookie(cookie)
+		h.ServeHTTP(httptest.NewRecorder(), q)
+		if got.UserAgent != "Firefox/133.0" || got.Address != "192.0.2.1" || !slices.Equal(got.Tags, []string{"sso:1"}) {
+			t.Errorf("%s: FromContext has UserAgent %q, Address %q, Tags %q; want the stored ones", name, got.UserAgent, got.Address, got.Tags)
+		}
+	}
+}

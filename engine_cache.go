@@ -63,6 +63,7 @@ type entry struct {
 	userName *string  // Session.UserName, for the widget; nil: ""
 	roles    *roleSet // Session.Roles; never modified
 	created  int64    // Session.Created
+	about    *about   // Session.UserAgent, Address and Tags; nil: none
 
 	seen    atomic.Int64 // newest activity known here
 	written atomic.Int64 // newest activity known to be in the store
@@ -129,6 +130,9 @@ func newEntry(s Session, now time.Time) *entry {
 	if name := s.UserName; name != "" {
 		e.userName = &name // only the name escapes, not s
 	}
+	if s.UserAgent != "" || s.Address != "" || len(s.Tags) > 0 {
+		e.about = &about{s.UserAgent, s.Address, s.Tags}
+	}
 	e.seen.Store(s.LastSeen.UnixMicro())
 	e.written.Store(s.LastSeen.UnixMicro())
 	e.synced.Store(now.UnixMicro())
@@ -169,6 +173,18 @@ func (e *entry) at(seen, deadline int64) Session {
 	if e.userName != nil {
 		name = *e.userName
 	}
-	return Session{ID: e.id, UserID: e.userID, UserName: name, Roles: e.roles.roles, Created: time.UnixMicro(e.created).UTC(),
+	s := Session{ID: e.id, UserID: e.userID, UserName: name, Roles: e.roles.roles, Created: time.UnixMicro(e.created).UTC(),
 		LastSeen: time.UnixMicro(seen).UTC(), Deadline: time.UnixMicro(deadline).UTC()}
+	if a := e.about; a != nil {
+		s.UserAgent, s.Address, s.Tags = a.userAgent, a.address, a.tags
+	}
+	return s
+}
+
+// about is what describes a session beyond its user, set at sign-in and
+// never changed: kept with the entry, so that the session a request sees
+// ([FromContext]) is the stored one. Tags are never modified.
+type about struct {
+	userAgent, address string
+	tags               []string
 }

@@ -3,7 +3,6 @@ package proxy
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -160,14 +159,9 @@ func (p *Proxy) followCookies(resp *http.Response, req *request) error {
 		return p.startSession(req, renewed, *req.ssoUser, true)
 	case set != "" && set != current && live && !p.prof.AnonymousSessions:
 		// The panel renewed the session's ID (Django's cycle_key on a
-		// password change): carry the session over to the new ID.
-		// The tags, by which a provider's logout finds it (Options.SSO),
-		// come along; the session in the context does not hold them.
-		tags, err := p.sessionTags(req.r.Context(), sess)
-		if err != nil {
-			return &signInError{err}
-		}
-		return p.startSession(req, renewed, logout.User{ID: sess.UserID, Name: sess.UserName, Roles: sess.Roles, Tags: tags}, false)
+		// password change): carry the session over to the new ID, with
+		// the tags by which a provider's logout finds it (Options.SSO).
+		return p.startSession(req, renewed, logout.User{ID: sess.UserID, Name: sess.UserName, Roles: sess.Roles, Tags: sess.Tags}, false)
 	case set != "" && set != current && live && req.signIn && resp.StatusCode >= 300 && resp.StatusCode < 400:
 		return p.startSession(req, renewed, p.signInUser(cookies, req), false)
 	case deleted && (set == "" || set == current) && live,
@@ -181,30 +175,6 @@ func (p *Proxy) followCookies(resp *http.Response, req *request) error {
 		}
 	}
 	return nil
-}
-
-// sessionTags returns the tags of the live session s from the store,
-// when a single sign-on gives sessions tags (Options.SSO).
-func (p *Proxy) sessionTags(ctx context.Context, s logout.Session) ([]string, error) {
-	if p.sso == nil {
-		return nil, nil
-	}
-	opts := logout.ListOptions{UserID: s.UserID, Limit: 100}
-	for {
-		page, err := p.m.Sessions(ctx, opts)
-		if err != nil {
-			return nil, fmt.Errorf("proxy: the renewed session's tags: %w", err)
-		}
-		for _, x := range page {
-			if x.ID == s.ID {
-				return x.Tags, nil
-			}
-		}
-		if len(page) < opts.Limit {
-			return nil, nil
-		}
-		opts.After = logout.CursorOf(page[len(page)-1])
-	}
 }
 
 // signInUser returns the user who just signed in: the name in the
