@@ -9,7 +9,7 @@ import (
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/mysqlstore"
-	"github.com/gologout/logout/mysqlstore/internal/mysqltest"
+	"github.com/gologout/logout/mysqlstore/mysqltest"
 	"github.com/gologout/logout/storetest"
 )
 

@@ -16,7 +16,7 @@ import (
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/mysqlstore"
-	"github.com/gologout/logout/mysqlstore/internal/mysqltest"
+	"github.com/gologout/logout/mysqlstore/mysqltest"
 )
 
 func TestNewRefusesBadOptions(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/mysqlstore"
-	"github.com/gologout/logout/mysqlstore/internal/mysqltest"
+	"github.com/gologout/logout/mysqlstore/mysqltest"
 )
 
 // numbers is a derived table of the numbers 1 to 100 000, n, in the SQL

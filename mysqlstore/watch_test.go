@@ -14,7 +14,7 @@ import (
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/mysqlstore"
-	"github.com/gologout/logout/mysqlstore/internal/mysqltest"
+	"github.com/gologout/logout/mysqlstore/mysqltest"
 )
 
 // pollEvery and pollTimeout are the Options of the watchers under a

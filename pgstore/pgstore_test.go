@@ -17,7 +17,7 @@ import (
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/pgstore"
-	"github.com/gologout/logout/pgstore/internal/pgtest"
+	"github.com/gologout/logout/pgstore/pgtest"
 	"github.com/gologout/logout/storetest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"

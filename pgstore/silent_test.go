@@ -13,7 +13,7 @@ import (
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/pgstore"
-	"github.com/gologout/logout/pgstore/internal/pgtest"
+	"github.com/gologout/logout/pgstore/pgtest"
 )
 
 // A silencer forwards TCP connections to a server until silence, after

@@ -11,7 +11,7 @@ import (
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/internal/servicetest"
 	"github.com/gologout/logout/redisstore"
-	"github.com/gologout/logout/redisstore/internal/redistest"
+	"github.com/gologout/logout/redisstore/redistest"
 )
 
 // TestManagersHearEachOther runs two Managers, each on its own client, as

@@ -14,7 +14,7 @@ import (
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/redisstore"
-	"github.com/gologout/logout/redisstore/internal/redistest"
+	"github.com/gologout/logout/redisstore/redistest"
 	"github.com/gologout/logout/storetest"
 )
 

@@ -12,11 +12,11 @@ cd "$(dirname "$0")/.."
 case "${1:-}" in
 --snapshot)
   shift
-  exec go run ./internal/release build -snapshot "$@"
+  exec go run ./cmd/internal/release build -snapshot "$@"
   ;;
 v[0-9]*)
-  go run ./internal/release tag "$1"
-  exec go run ./internal/release build
+  go run ./cmd/internal/release tag "$1"
+  exec go run ./cmd/internal/release build
   ;;
 *)
   echo "usage: bash scripts/release.sh vX.Y.Z | --snapshot [-platforms os/arch,...] [-out dir]" >&2

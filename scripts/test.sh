@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 /usr/bin/python3 -c 'import django' >/dev/null 2>&1 || missing+=(python3-django)
-# A C compiler: internal/hydratest builds Ory Hydra (the OpenID provider of
+# A C compiler: cmd/internal/hydratest builds Ory Hydra (the OpenID provider of
 # the single sign-on tests) with its in-memory SQLite, which needs cgo.
 command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -70,10 +70,11 @@ if [ -f "$turbo" ]; then
 fi
 
 # The repository is a workspace of several modules (go.work lists them:
-# the library, each store, the reference backend and the test helpers), and
+# the library, each store, metrics, oidc and cmd, the commands with the
+# reference backend, the examples and the test harnesses), and
 # `go test ./...` stays inside one module, so with no arguments every
 # module's packages are named. Arguments are passed to `go test` as they
-# are (for example: scripts/test.sh -run Widget ./internal/browsertest/...).
+# are (for example: scripts/test.sh -run Widget ./cmd/internal/browsertest/...).
 if [ $# -eq 0 ]; then
   mapfile -t modules < <(go list -m -f '{{.Dir}}/...')
   go test -race -timeout 30m "${modules[@]}"

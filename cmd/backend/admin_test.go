@@ -20,7 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gologout/logout/cmd/internal/serve"
-	"github.com/gologout/logout/internal/pgtest"
+	"github.com/gologout/logout/pgstore/pgtest"
 )
 
 // runCmd runs the command line args (with --data dir and, when not "",

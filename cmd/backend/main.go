@@ -26,9 +26,9 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
-	"github.com/gologout/logout/backend"
 	"github.com/gologout/logout/cmd/internal/admin"
 	"github.com/gologout/logout/cmd/internal/audit"
+	"github.com/gologout/logout/cmd/internal/backend"
 	"github.com/gologout/logout/cmd/internal/serve"
 	"github.com/gologout/logout/cmd/internal/version"
 )

@@ -13,7 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/gologout/logout/internal/browsertest"
+	"github.com/gologout/logout/cmd/internal/browsertest"
 	"github.com/gologout/logout/internal/djangotest"
 	"github.com/gologout/logout/proxy"
 )

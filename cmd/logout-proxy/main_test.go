@@ -22,16 +22,16 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gologout/logout"
-	"github.com/gologout/logout/internal/browsertest"
+	"github.com/gologout/logout/cmd/internal/browsertest"
 	"github.com/gologout/logout/internal/djangotest"
 	"github.com/gologout/logout/internal/fakeclock"
-	"github.com/gologout/logout/internal/mysqltest"
-	"github.com/gologout/logout/internal/pgtest"
-	"github.com/gologout/logout/internal/redistest"
 	"github.com/gologout/logout/mysqlstore"
+	"github.com/gologout/logout/mysqlstore/mysqltest"
 	"github.com/gologout/logout/pgstore"
+	"github.com/gologout/logout/pgstore/pgtest"
 	"github.com/gologout/logout/proxy"
 	"github.com/gologout/logout/redisstore"
+	"github.com/gologout/logout/redisstore/redistest"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", to read users.db
 )
 

@@ -19,7 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/gologout/logout"
-	"github.com/gologout/logout/internal/browsertest"
+	"github.com/gologout/logout/cmd/internal/browsertest"
 	"github.com/gologout/logout/internal/paneltest"
 	"github.com/gologout/logout/proxy"
 )

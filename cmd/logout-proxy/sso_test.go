@@ -22,8 +22,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gologout/logout"
-	"github.com/gologout/logout/internal/browsertest"
-	"github.com/gologout/logout/internal/hydratest"
+	"github.com/gologout/logout/cmd/internal/browsertest"
+	"github.com/gologout/logout/cmd/internal/hydratest"
 )
 
 // ssoPanel is a stand-in for an admin panel with a single sign-on plugin

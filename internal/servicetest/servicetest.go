@@ -2,13 +2,9 @@
 // MySQL share and that needs only the standard library: skipping (or,
 // under CI, failing) when a server is absent, and waiting for a change to
 // travel between processes. It is in the logout module, which requires
-// nothing. The connections come from package redistest (go-redis),
-// package pgtest (pgx) and package mysqltest (go-sql-driver/mysql), each
-// in two identical copies: internal/redistest, internal/pgtest and
-// internal/mysqltest are modules of their own, for the backend, scaletest
-// and bench modules; redisstore/internal/redistest,
-// pgstore/internal/pgtest and mysqlstore/internal/mysqltest are inside the
-// stores' modules, for the stores' own tests, so that redisstore's go.mod
+// nothing. The connections come from each store's own helper package:
+// redisstore/redistest (go-redis), pgstore/pgtest (pgx) and
+// mysqlstore/mysqltest (go-sql-driver/mysql), so that redisstore's go.mod
 // never names pgx, nor pgstore's go-redis.
 //
 // # Environment

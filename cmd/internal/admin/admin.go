@@ -28,8 +28,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/gologout/logout"
-	"github.com/gologout/logout/backend"
 	"github.com/gologout/logout/cmd/internal/audit"
+	"github.com/gologout/logout/cmd/internal/backend"
 	"github.com/gologout/logout/cmd/internal/serve"
 	"github.com/gologout/logout/proxy"
 )

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
-	"github.com/gologout/logout/backend"
+	"github.com/gologout/logout/cmd/internal/backend"
 	"github.com/gologout/logout/cmd/internal/serve"
 	"github.com/gologout/logout/proxy"
 )

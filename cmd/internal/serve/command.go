@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/gologout/logout/backend"
+	"github.com/gologout/logout/cmd/internal/backend"
 )
 
 // A Command describes one of the project's commands with the defaults

@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/gologout/logout/backend"
+	"github.com/gologout/logout/cmd/internal/backend"
 )
 
 // Flags are the flags that both commands take: where to listen, the data

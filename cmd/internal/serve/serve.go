@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
-	"github.com/gologout/logout/backend"
+	"github.com/gologout/logout/cmd/internal/backend"
 )
 
 // ShutdownTimeout bounds the wait for requests in flight at shutdown.

@@ -1,3 +1,0 @@
-module github.com/gologout/logout/internal/hydratest
-
-go 1.25.0
