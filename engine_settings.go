@@ -65,6 +65,9 @@ func (eng *engine) saveSettings(ctx context.Context, s Settings, by string) (Set
 	sctx, cancel := eng.storeCtx(ctx)
 	defer cancel()
 	saved, err := eng.store.SaveSettings(sctx, s)
+	if errors.Is(err, ErrConflict) {
+		eng.settings.Store(nil) // another saved first: the next read is the store's
+	}
 	if err != nil {
 		return Settings{}, storeErr("update settings", err)
 	}

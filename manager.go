@@ -98,8 +98,9 @@ func (m *Manager) Settings(ctx context.Context) (Settings, error) {
 // Manager's time as ChangedAt, and the saved version is added to the
 // history that [Manager.SettingsHistory] reads, in one step with the
 // save. Invalid settings, an empty by, or settings edited from an old
-// version ([ErrConflict]) change nothing. A saved change applies to
-// every session at once.
+// version ([ErrConflict]) change nothing; after ErrConflict,
+// [Manager.Settings] reads the store again, so a caller can retry on the
+// newest version. A saved change applies to every session at once.
 func (m *Manager) UpdateSettings(ctx context.Context, s Settings, by string) (Settings, error) {
 	if by == "" {
 		return Settings{}, errors.New("logout: update settings: who saves them is required")

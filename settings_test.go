@@ -164,3 +164,42 @@ func TestIdleLifetimeShortestRule(t *testing.T) {
 		}
 	}
 }
+
+// TestSettingsAfterConflict checks that a Manager whose save lost to
+// another instance's reads the store again at once, rather than serving
+// its cached version until the next sync, so a retry can succeed.
+func TestSettingsAfterConflict(t *testing.T) {
+	ctx := t.Context()
+	store := logout.NewMemoryStore()
+	a, errA := logout.New(store, logout.Options{SyncInterval: time.Hour})
+	b, errB := logout.New(store, logout.Options{SyncInterval: time.Hour})
+	if err := errors.Join(errA, errB); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := a.Settings(ctx) // cached for an hour
+	if err != nil {
+		t.Fatal(err)
+	}
+	won := stale
+	won.Lifetime = 20 * time.Minute
+	saved, err := b.UpdateSettings(ctx, won, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := stale
+	lost.Lifetime = 30 * time.Minute
+	if _, err := a.UpdateSettings(ctx, lost, "a"); !errors.Is(err, logout.ErrConflict) {
+		t.Fatalf("UpdateSettings from version %d after b saved %d: err = %v, want ErrConflict", stale.Version, saved.Version, err)
+	}
+	cur, err := a.Settings(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur.Version != saved.Version || cur.Lifetime != won.Lifetime {
+		t.Fatalf("after the conflict Settings = version %d, lifetime %v; want b's version %d, %v", cur.Version, cur.Lifetime, saved.Version, won.Lifetime)
+	}
+	lost.Version = cur.Version
+	if _, err := a.UpdateSettings(ctx, lost, "a"); err != nil {
+		t.Fatalf("retry on the newest version: %v", err)
+	}
+}

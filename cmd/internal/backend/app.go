@@ -273,7 +273,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	a.paths = a.m.Paths()
 	if cfg.Settings != nil {
-		if err := a.applySettings(ctx, store, cfg.Settings); err != nil {
+		if err := a.applySettings(ctx, cfg.Settings); err != nil {
 			return nil, err
 		}
 	}

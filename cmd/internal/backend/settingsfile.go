@@ -379,15 +379,13 @@ func readSettingsEnv(getenv func(string) string, form url.Values, origins map[st
 }
 
 // applySettings saves src's settings through the Manager as
-// [SettingsAuthor], unless the store already holds them. It reads the
-// store itself, not the Manager's cache, so that of several instances
-// starting at once each retries a conflict with the version another saved.
-func (a *App) applySettings(ctx context.Context, store logout.SettingsStore, src *SettingsSource) error {
+// [SettingsAuthor], unless the store already holds them. Of several
+// instances starting at once, one saves and the others get
+// [logout.ErrConflict], after which the Manager rereads the store: each
+// retries with the version another saved.
+func (a *App) applySettings(ctx context.Context, src *SettingsSource) error {
 	for range 3 {
-		cur, err := store.Settings(ctx)
-		if errors.Is(err, logout.ErrNotFound) { // never saved: the defaults, version 0
-			cur, err = a.m.Settings(ctx)
-		}
+		cur, err := a.m.Settings(ctx) // never saved: the defaults, version 0
 		if err != nil {
 			return fmt.Errorf("backend: apply the settings file: %w", err)
 		}
