@@ -46,7 +46,7 @@ func (m *Manager) Status(r *http.Request) (Status, bool) {
 	if rs == nil {
 		return Status{}, false
 	}
-	return rs.h.status(rs.sess, rs.now), true
+	return rs.h.status(rs.session(), rs.now), true
 }
 
 // CSRFToken returns the CSRF token of r's session, to put in forms as

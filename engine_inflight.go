@@ -29,13 +29,13 @@ import (
 // through cuts, and held has only those of Busy tasks.
 type inflight [inflightParts]struct {
 	mu   sync.Mutex
-	held map[*entry]int      // the entries with Busy tasks in flight, and how many
-	cuts map[*Session]flight // the requests in flight, by owner, to cut them when their session ends
-	_    [40]byte            // one cache line each: requests of other parts do not share it
+	held map[*entry]int     // the entries with Busy tasks in flight, and how many
+	cuts map[*handle]flight // the requests in flight, by owner, to cut them when their session ends
+	_    [40]byte           // one cache line each: requests of other parts do not share it
 }
 
 // A flight is a backend request in flight: its session's entry and what
-// cancels it. Its key in inflight.cuts, its owner, is the session its
+// cancels it. Its key in inflight.cuts, its owner, is the handle its
 // context answers for sessionKey, which tells the request apart from
 // others of the session (a pointer into its own state, not shared with
 // any other request). Keyed so, a request enters and leaves the set
@@ -72,7 +72,7 @@ const busyLong = 1 << 30
 // ends; owner, then not nil, is the value of the request's context for
 // sessionKey, so that the request that ends its own session is not cut,
 // and names the request to leave.
-func (eng *engine) enter(h handle, nowµ int64, owner *Session, cancel context.CancelCauseFunc) (part int) {
+func (eng *engine) enter(h handle, nowµ int64, owner *handle, cancel context.CancelCauseFunc) (part int) {
 	e := h.e
 	part = eng.inflightPart(e)
 	p := &eng.inflight[part]
@@ -81,7 +81,7 @@ func (eng *engine) enter(h handle, nowµ int64, owner *Session, cancel context.C
 	e.busy.Add(1)
 	if cancel != nil {
 		if p.cuts == nil {
-			p.cuts = make(map[*Session]flight)
+			p.cuts = make(map[*handle]flight)
 		}
 		p.cuts[owner] = flight{e: e, cancel: cancel}
 	} else {
@@ -98,7 +98,7 @@ func (eng *engine) enter(h handle, nowµ int64, owner *Session, cancel context.C
 // but the request of ctx, which ended it (a sign-out, a sign-in that
 // replaces the session) and answers on.
 func (eng *engine) cut(ctx context.Context, e *entry) {
-	me, _ := ctx.Value(sessionKey{}).(*Session)
+	me, _ := ctx.Value(sessionKey{}).(*handle)
 	p := &eng.inflight[eng.inflightPart(e)]
 	var cuts []context.CancelCauseFunc
 	p.mu.Lock()
@@ -154,7 +154,7 @@ func (eng *engine) markLong(e *entry) bool {
 // it was the last, and a beat saw it in flight (or exact is set, for
 // [Manager.Busy]), its end is activity. A store failure is not the
 // caller's: the activity stays in e.seen for the next write.
-func (eng *engine) leave(ctx context.Context, h handle, part int, owner *Session, exact bool) {
+func (eng *engine) leave(ctx context.Context, h handle, part int, owner *handle, exact bool) {
 	e := h.e
 	p := &eng.inflight[part]
 	p.mu.Lock()

@@ -79,7 +79,7 @@ func (eng *engine) begin(ctx context.Context, id string, u User, prev []string, 
 			eng.log.LogAttrs(ctx, slog.LevelWarn, "logout: session limit", slog.String("user", u.ID), slog.String("error", err.Error()))
 		}
 	}
-	return s, handle{e, set}, nil
+	return s, handleOf(e, set), nil
 }
 
 // trimSessions ends userID's oldest sessions beyond limit, never the

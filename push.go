@@ -74,7 +74,7 @@ func (m *Manager) serveEvents(w http.ResponseWriter, r *http.Request) {
 	if srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok {
 		m.servers.watch(srv, m.eng.closeStreams)
 	}
-	sub, done, ok := m.eng.subscribe(rs.sess.ID)
+	sub, done, ok := m.eng.subscribe(rs.sessionID())
 	if !ok {
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")
@@ -91,7 +91,7 @@ func (m *Manager) serveEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	last := signedInJSON(rs.h.status(rs.sess, rs.now))
+	last := signedInJSON(rs.h.status(rs.session(), rs.now))
 	if _, err := w.Write([]byte(pushRetry)); err != nil || writeEvent(w, "status", last) != nil || rc.Flush() != nil {
 		return
 	}

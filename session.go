@@ -78,6 +78,9 @@ type User struct {
 	Tags []string
 }
 
+// sessionKey is the key of a signed-in request's identity in its
+// context: a *handle into its state, which the engine holds its cancel
+// func by (inflight.cuts).
 type sessionKey struct{}
 
 func (sessionKey) String() string { return "logout session" }
@@ -86,11 +89,11 @@ func (sessionKey) String() string { return "logout session" }
 // ctx. It reports false for an anonymous request and for a request whose
 // session ended.
 func FromContext(ctx context.Context) (Session, bool) {
-	s, ok := ctx.Value(sessionKey{}).(*Session)
-	if !ok || s == nil {
+	rs, ok := ctx.Value(stateKey{}).(*reqState)
+	if !ok || rs == nil {
 		return Session{}, false
 	}
-	return *s, true
+	return rs.session(), true
 }
 
 // A Status describes a request's signed-in session for a page's counter.

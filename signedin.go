@@ -32,7 +32,7 @@ func withSignInSlot(r *http.Request) *http.Request {
 // on r.
 func remember(r *http.Request, s Session, h handle, key string) {
 	if rs := stateOf(r); rs != nil {
-		rs.sess, rs.key, rs.h, rs.now = s, key, h, s.Created
+		rs.began, rs.key, rs.h, rs.now = &s, key, h, s.Created
 		return
 	}
 	if slot, ok := r.Context().Value(signInKey{}).(*signInSlot); ok {
@@ -43,7 +43,7 @@ func remember(r *http.Request, s Session, h handle, key string) {
 // issuedKey returns the credential of session id that SignIn started on
 // r, or "".
 func issuedKey(creds credentials, r *http.Request, id string) string {
-	if rs := stateOf(r); rs != nil && rs.sess.ID == id {
+	if rs := stateOf(r); rs != nil && rs.sessionID() == id {
 		return rs.key
 	}
 	if slot, ok := r.Context().Value(signInKey{}).(*signInSlot); ok && slot.id == id {

@@ -35,7 +35,7 @@ func (m *Manager) SignIn(w http.ResponseWriter, r *http.Request, u User) (Sessio
 	// renewed its session ID by now) and the one the request presents.
 	var prev []string
 	if rs := stateOf(r); rs != nil {
-		prev = append(prev, rs.sess.ID)
+		prev = append(prev, rs.sessionID())
 	}
 	if old, ok := m.creds.resolve(m.creds.presented(r)); ok && !slices.Contains(prev, old.id) {
 		prev = append(prev, old.id)
