@@ -41,14 +41,18 @@ type resolved struct {
 // cookieCredentials is the Manager's own cookie: a random 256-bit token,
 // of which the store keeps only the SHA-256.
 type cookieCredentials struct {
-	name   string    // Options.CookieName
-	secure bool      // Options.Secure
-	rand   io.Reader // Options.Rand, or crypto/rand
+	name       string    // Options.CookieName
+	secureName string    // SecureCookieName(name, true), made once: not a concatenation a request
+	secure     bool      // Options.Secure
+	rand       io.Reader // Options.Rand, or crypto/rand
 }
 
 // cookieName adds the __Host- prefix under TLS.
 func (c cookieCredentials) cookieName(r *http.Request) string {
-	return SecureCookieName(c.name, r.TLS != nil || c.secure)
+	if r.TLS != nil || c.secure {
+		return c.secureName
+	}
+	return c.name
 }
 
 // SecureCookieName returns the name of a cookie of name that Logout sets
@@ -160,5 +164,5 @@ func newCredentials(opts Options) credentials {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
-	return cookieCredentials{name: opts.CookieName, secure: opts.Secure, rand: rnd}
+	return cookieCredentials{name: opts.CookieName, secureName: SecureCookieName(opts.CookieName, true), secure: opts.Secure, rand: rnd}
 }

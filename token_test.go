@@ -3,6 +3,7 @@ package logout
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
@@ -56,6 +57,27 @@ func TestDecodeTokenAllocs(t *testing.T) {
 	var tok [tokenLen]byte
 	if n := testing.AllocsPerRun(100, func() { decodeToken(cookieValue(h, "logout_session"), &tok) }); n != 0 {
 		t.Fatalf("%v allocations, want 0", n)
+	}
+}
+
+// TestPresentedAllocs: reading the cookie a request presents, on every
+// request's path, allocates nothing, over TLS (the __Host- name) too,
+// with a name too long for the compiler's stack buffer for a concatenation.
+func TestPresentedAllocs(t *testing.T) {
+	const name = "example_admin_console_session"
+	v := base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{7}, tokenLen))
+	c := newCredentials(Options{CookieName: name}).(cookieCredentials)
+	for _, secure := range []bool{false, true} {
+		r := &http.Request{Header: http.Header{"Cookie": {"a=b; " + SecureCookieName(name, secure) + "=" + v}}}
+		if secure {
+			r.TLS = new(tls.ConnectionState)
+		}
+		if got := c.presented(r); got != v {
+			t.Fatalf("TLS %v: presented %q, want %q", secure, got, v)
+		}
+		if n := testing.AllocsPerRun(100, func() { c.presented(r) }); n != 0 {
+			t.Fatalf("TLS %v: %v allocations, want 0", secure, n)
+		}
 	}
 }
 
