@@ -12,8 +12,10 @@ import (
 )
 
 // publicTestPackages are the packages outside internal/ that may import
-// package testing: suites for users, as testing/slogtest is.
-var publicTestPackages = []string{"storetest"}
+// package testing: suites and helpers for users' tests, as
+// testing/slogtest and net/http/httptest are (each store's helper gives
+// a test a connection to the local server, and its own prefix or schema).
+var publicTestPackages = []string{"storetest", "redisstore/redistest", "pgstore/pgtest", "mysqlstore/mysqltest"}
 
 // TestTestOnlyCode keeps test-only code where users do not see it: across
 // the repository, a file that imports testing or net/http/httptest is a
