@@ -156,11 +156,20 @@ func NewTab(t testing.TB, parent context.Context, opts TabOptions) Tab {
 // tab of its parent.
 func (tb Tab) With(t testing.TB) Tab { return Tab{t, tb.Ctx} }
 
-// Do runs the steps in the tab and fails the test on an error.
+// StepTimeout bounds each call of [Tab.Do] and [Eval]: a step that waits
+// for an element that never comes (chromedp queries retry until their
+// context ends) fails the test instead of hanging it until go test's
+// timeout.
+const StepTimeout = 30 * time.Second
+
+// Do runs the steps in the tab and fails the test on an error, or when
+// they take longer than [StepTimeout].
 func (tb Tab) Do(steps ...chromedp.Action[chromedp.Void]) {
 	tb.T.Helper()
-	if err := chromedp.Do(tb.Ctx, steps...); err != nil {
-		tb.T.Fatal(err)
+	ctx, cancel := context.WithTimeout(tb.Ctx, StepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		tb.T.Fatalf("%v (steps bounded by %v)", err, StepTimeout)
 	}
 }
 
@@ -168,7 +177,9 @@ func (tb Tab) Do(steps ...chromedp.Action[chromedp.Void]) {
 // and returns its value; it fails the test on an error.
 func Eval[T any](tb Tab, expr string) T {
 	tb.T.Helper()
-	v, err := chromedp.Run(tb.Ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	ctx, cancel := context.WithTimeout(tb.Ctx, StepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
 	if err != nil {
 		tb.T.Fatalf("%s: %v", expr, err)
 	}
