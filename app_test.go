@@ -38,7 +38,7 @@ func TestAppSignInAgainEndsThePrevious(t *testing.T) {
 	clock := fakeclock.New()
 	var mu sync.Mutex
 	var ended []logout.Event
-	m, err := logout.New(logout.NewMemoryStore(), logout.Options{App: ctxApp{}, Now: clock.Now,
+	m, err := logout.New(logout.NewMemoryStore(), logout.Options{App: ctxApp{}, Clock: clock,
 		OnSignOut: func(_ context.Context, ev logout.Event) { mu.Lock(); ended = append(ended, ev); mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
@@ -77,11 +77,11 @@ func TestAppSignInAgainEndsThePrevious(t *testing.T) {
 func TestKeySpacesApart(t *testing.T) {
 	store := logout.NewMemoryStore()
 	clock := fakeclock.New()
-	cookieM, err := logout.New(store, logout.Options{Now: clock.Now})
+	cookieM, err := logout.New(store, logout.Options{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	appM, err := logout.New(store, logout.Options{App: ctxApp{}, Now: clock.Now})
+	appM, err := logout.New(store, logout.Options{App: ctxApp{}, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

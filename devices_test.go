@@ -154,7 +154,7 @@ func TestFromContextKeepsDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	cookie := w.Result().Cookies()[0]
-	other := newEnvStore(t, store, logout.Options{Now: e.clock.Now}) // reads it from the store
+	other := newEnvStore(t, store, logout.Options{Clock: e.clock}) // reads it from the store
 	for name, env := range map[string]*env{"signed in here": e, "read from the store": other} {
 		var got logout.Session
 		h := env.m.Handler(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {

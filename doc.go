@@ -124,6 +124,16 @@
 //
 // # Time
 //
-// Every time comes from [Options.Now], so tests cross deadlines without
-// sleeping.
+// A Manager keeps one clock, [Options.Clock] (a [Clock]; default
+// [SystemClock]). Every deadline, activity time and log time is read
+// from it, and every wait of [Manager.Run] is on it: the sweep every
+// [Options.SweepInterval], the beat that writes the activity of work in
+// flight, ends sessions whose close grace is over and pings the push
+// streams, and the retries of a [Watcher] store's watch. A test fakes
+// time in one of two ways: with a Clock of its own whose After fires
+// when the test moves it, or in a [testing/synctest] bubble with the
+// default clock, which there is the bubble's. Only the bounds of store
+// calls ([Options.StoreTimeout]) and the HTTP server's own timeouts stay
+// on the time package's timers, as they bound real input and output;
+// the bubble moves those too.
 package logout

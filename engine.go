@@ -122,7 +122,7 @@ func (f *failure) answers(now time.Time, timeout time.Duration) bool {
 }
 
 // now reads the clock, truncated to the microsecond that stores keep.
-func (eng *engine) now() time.Time { return eng.opts.Now().Truncate(time.Microsecond) }
+func (eng *engine) now() time.Time { return eng.opts.Clock.Now().Truncate(time.Microsecond) }
 
 func (eng *engine) storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, eng.opts.StoreTimeout)

@@ -8,14 +8,13 @@ import (
 )
 
 // run is [Manager.Run]: the sweep every [Options.SweepInterval], the
-// beat and the watch of a [Watcher] store, and a flush at the end.
+// beat and the watch of a [Watcher] store, and a flush at the end. Every
+// wait is on [Options.Clock], so a fake clock drives them.
 func (eng *engine) run(ctx context.Context) error {
 	if w, ok := eng.store.(Watcher); ok {
 		go eng.watch(ctx, w)
 	}
 	go eng.beat(ctx)
-	t := time.NewTicker(eng.opts.SweepInterval)
-	defer t.Stop()
 	for {
 		if err := eng.sweepObserved(ctx); err != nil && ctx.Err() == nil {
 			eng.log.LogAttrs(ctx, slog.LevelWarn, "logout: sweep", slog.String("error", err.Error()))
@@ -25,7 +24,7 @@ func (eng *engine) run(ctx context.Context) error {
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), eng.opts.StoreTimeout)
 			defer cancel()
 			return eng.flush(fctx)
-		case <-t.C:
+		case <-eng.opts.Clock.After(eng.opts.SweepInterval):
 		}
 	}
 }
@@ -36,20 +35,19 @@ func (eng *engine) run(ctx context.Context) error {
 // ends the sessions whose close grace is over, and wakes the push
 // streams: each [Options.PushPing] with a ping, and on every beat when
 // the store is no [Watcher], so that they reread it. One goroutine and
-// one ticker whatever the number of streams. When ctx is done it closes
-// the streams.
+// one timer at a time whatever the number of streams; a beat waits its
+// interval on [Options.Clock] after the previous one's work. When ctx is
+// done it closes the streams.
 func (eng *engine) beat(ctx context.Context) {
 	every := min(eng.opts.SyncInterval, eng.opts.PushPing, time.Second)
 	pingEvery := max(int(eng.opts.PushPing/every), 1)
 	_, watched := eng.store.(Watcher)
-	t := time.NewTicker(every)
-	defer t.Stop()
 	defer eng.hub.closeAll()
 	for n := 1; ; n++ {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-eng.opts.Clock.After(every):
 		}
 		now := eng.now()
 		if err := errors.Join(eng.writeBusy(ctx, now), eng.closeDue(ctx, now)); err != nil && ctx.Err() == nil {
@@ -89,7 +87,7 @@ func (eng *engine) watch(ctx context.Context, w Watcher) {
 		eng.log.LogAttrs(ctx, slog.LevelWarn, "logout: watch store changes", slog.Any("error", err))
 		select {
 		case <-ctx.Done():
-		case <-time.After(backoff):
+		case <-eng.opts.Clock.After(backoff):
 		}
 		backoff = min(2*backoff, 10*time.Second)
 	}

@@ -185,9 +185,9 @@ func (eng *engine) sweepObserved(ctx context.Context) error {
 		_, err := eng.sweep(ctx)
 		return err
 	}
-	start := eng.opts.Now()
+	start := eng.opts.Clock.Now()
 	n, err := eng.sweep(ctx)
-	obs.SweepFinished(eng.opts.Now().Sub(start), n, err)
+	obs.SweepFinished(eng.opts.Clock.Now().Sub(start), n, err)
 	return err
 }
 

@@ -16,7 +16,7 @@ import (
 func ExampleManager_Handler() {
 	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 	m, _ := logout.New(logout.NewMemoryStore(), logout.Options{
-		Now:    func() time.Time { return now },
+		Clock:  handClock{&now}, // reads now, which the example moves
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	mux := http.NewServeMux()
@@ -74,7 +74,7 @@ func ExampleOptions_app() {
 	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 	m, _ := logout.New(logout.NewMemoryStore(), logout.Options{
 		App:    appSessions{},
-		Now:    func() time.Time { return now },
+		Clock:  handClock{&now}, // reads now, which the example moves
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -113,3 +113,12 @@ func ExampleSafeReturnPath() {
 	// /%5Cevil.example false
 	// https://evil.example false
 }
+
+// handClock is a [logout.Clock] that reads *t, for examples that move
+// the time by hand. Its After never fires: they call no [Manager.Run]. A
+// test that runs it fakes time with a [testing/synctest] bubble and the
+// default clock, or with a clock whose After follows its moves.
+type handClock struct{ t *time.Time }
+
+func (c handClock) Now() time.Time                       { return *c.t }
+func (c handClock) After(time.Duration) <-chan time.Time { return nil }

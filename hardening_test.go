@@ -262,7 +262,7 @@ func TestSharedStoreBounds(t *testing.T) {
 	store := &jitterStore{Store: logout.NewMemoryStore()}
 	opts := logout.Options{TouchInterval: touch, SyncInterval: 50 * time.Millisecond}
 	a := newEnvStore(t, store, opts)
-	opts.Now = a.clock.Now
+	opts.Clock = a.clock
 	b := newEnvStore(t, store, opts)
 	c := a.signIn("alice")
 	var (

@@ -91,20 +91,26 @@ func newEnv(t *testing.T, opts logout.Options) *env {
 }
 
 // newBubbleEnv is newEnvStore for a test in a synctest bubble: the
-// Manager keeps the default clock, time.Now, which in the bubble is the
-// bubble's, as are the tickers of Manager.Run. Move it with time.Sleep;
-// e.clock is not used.
+// Manager keeps the default clock, logout.SystemClock, which in the
+// bubble is the bubble's, as are the timers of Manager.Run and the
+// store calls' timeouts. Move it with time.Sleep; e.clock is not used.
 func newBubbleEnv(t *testing.T, store logout.Store, opts logout.Options) *env {
 	t.Helper()
-	opts.Now = time.Now
+	opts.Clock = logout.SystemClock{}
 	return newEnvStore(t, store, opts)
 }
 
+// newEnvStore is an env on store. Its Manager's clock is opts.Clock, by
+// default a new fake clock; e.clock is that clock when it is a fake one
+// (another env's, for two instances on one clock).
 func newEnvStore(t *testing.T, store logout.Store, opts logout.Options) *env {
 	t.Helper()
 	e := &env{t: t, clock: fakeclock.New(), store: &faultyStore{Store: store}, logs: new(bytes.Buffer)}
-	if opts.Now == nil {
-		opts.Now = e.clock.Now
+	if c, ok := opts.Clock.(*fakeclock.Clock); ok {
+		e.clock = c
+	}
+	if opts.Clock == nil {
+		opts.Clock = e.clock
 	}
 	opts.Logger = slog.New(slog.NewTextHandler(lockedWriter{w: e.logs, mu: &e.mu}, nil))
 	opts.OnSignOut = func(_ context.Context, ev logout.Event) {

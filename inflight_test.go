@@ -152,7 +152,7 @@ func sweepHour(a, b *env, work string) {
 func TestInFlightSharedStore(t *testing.T) {
 	store := logout.NewMemoryStore()
 	a := newEnvStore(t, store, logout.Options{})
-	b := newEnvStore(t, store, logout.Options{Now: a.clock.Now})
+	b := newEnvStore(t, store, logout.Options{Clock: a.clock})
 	c := a.signIn("alice")
 	b.wantSignedIn(c, true, "", "on B after sign-in on A")
 	up := a.startSlow(c, nil, nil)
@@ -171,7 +171,7 @@ func TestInFlightSharedStore(t *testing.T) {
 func TestBusySharedStore(t *testing.T) {
 	store := logout.NewMemoryStore()
 	a := newEnvStore(t, store, logout.Options{})
-	b := newEnvStore(t, store, logout.Options{Now: a.clock.Now})
+	b := newEnvStore(t, store, logout.Options{Clock: a.clock})
 	c := a.signIn("alice")
 	var done func()
 	a.startSlow(c, nil, func(w http.ResponseWriter, r *http.Request) { done = a.m.Busy(r) }).finish()

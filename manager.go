@@ -64,7 +64,7 @@ func New(store Store, opts Options) (*Manager, error) {
 		return nil, err
 	}
 	if opts.Observer != nil {
-		store = observe(store, opts.Observer, opts.Now)
+		store = observe(store, opts.Observer, opts.Clock.Now)
 	}
 	m := &Manager{
 		store:   store,
@@ -238,7 +238,8 @@ func (m *Manager) Ended(ctx context.Context, credential string) (Event, error) {
 // shut down, so that the last requests' activity is flushed too (the
 // server's shutdown closes the push streams itself). Requests are checked whether or not Run runs; it
 // keeps the store and the log exact for sessions that make no more
-// requests.
+// requests. It waits on [Options.Clock]: each interval is counted from
+// the end of the previous round's work, and a fake clock moves it.
 func (m *Manager) Run(ctx context.Context) error { return m.eng.run(ctx) }
 
 // Sweep ends the sessions whose deadline has passed under the current

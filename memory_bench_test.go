@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/fakeclock"
 )
 
 // BenchmarkMemory reports the live heap per tracked session, after
@@ -143,8 +144,8 @@ func measureManager(b *testing.B, n int, fill func(*testing.B, logout.Store, int
 	if copying {
 		s = copyingStore{st}
 	}
-	now := t0.Add(time.Minute)
-	m, err := logout.New(s, logout.Options{Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }, Rand: &tokenReader{}})
+	clock := fakeclock.At(t0.Add(time.Minute))
+	m, err := logout.New(s, logout.Options{Logger: slog.New(slog.DiscardHandler), Clock: clock, Rand: &tokenReader{}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -154,7 +155,7 @@ func measureManager(b *testing.B, n int, fill func(*testing.B, logout.Store, int
 			if _, err := m.SignIn(d, r, memUser(i)); err != nil {
 				b.Fatal(err)
 			}
-			now = now.Add(time.Microsecond) // CreateSession keeps its index in sign-in order
+			clock.Advance(time.Microsecond) // CreateSession keeps its index in sign-in order
 		}
 	}
 	seen := 0

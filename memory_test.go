@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/fakeclock"
 	"github.com/gologout/logout/storetest"
 )
 
@@ -47,7 +48,7 @@ func TestSweepRefreshesEveryDeadlineInPages(t *testing.T) {
 	store := logout.NewMemoryStore()
 	counted := &calls{MemoryStore: store}
 	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
-	m, err := logout.New(counted, logout.Options{Now: func() time.Time { return now }, Logger: slog.New(slog.DiscardHandler)})
+	m, err := logout.New(counted, logout.Options{Clock: fakeclock.At(now), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func ExampleManager_Sessions() {
 		store.CreateSession(context.Background(), logout.Session{ID: fmt.Sprintf("s%d", i), UserID: user,
 			Created: t, LastSeen: t, Deadline: t.Add(logout.DefaultLifetime)})
 	}
-	m, err := logout.New(store, logout.Options{Now: func() time.Time { return signIn.Add(time.Hour) }})
+	m, err := logout.New(store, logout.Options{Clock: fakeclock.At(signIn.Add(time.Hour))})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -622,7 +622,7 @@ func TestActivityAfterReread(t *testing.T) {
 	store := logout.NewMemoryStore()
 	opts := logout.Options{TouchInterval: time.Microsecond, SyncInterval: time.Hour}
 	a := newEnvStore(t, store, opts)
-	opts.Now = a.clock.Now
+	opts.Clock = a.clock
 	b := newEnvStore(t, store, opts)
 	c := a.signIn("alice")
 	if w := b.do(req{path: "/backend", cookie: c}); w.Code != 200 { // B caches the session
@@ -646,7 +646,7 @@ func TestActivityAfterReread(t *testing.T) {
 func TestSharedStore(t *testing.T) {
 	store := logout.NewMemoryStore()
 	a := newEnvStore(t, store, logout.Options{})
-	b := newEnvStore(t, store, logout.Options{Now: a.clock.Now})
+	b := newEnvStore(t, store, logout.Options{Clock: a.clock})
 	c := a.signIn("alice")
 	// Busy on A for 20 minutes: B must see the activity.
 	for range 20 {

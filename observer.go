@@ -20,7 +20,7 @@ import (
 // sharing the store ends are counted by that process.
 type Observer interface {
 	// StoreCall reports a finished call to the [Store]: op names the
-	// method, one of [StoreOps], d is how long it took by [Options.Now],
+	// method, one of [StoreOps], d is how long it took by [Options.Clock],
 	// and err is what it returned. [ErrNotFound] and [ErrConflict] are
 	// answers, not failures; every other non-nil err is a failure.
 	// [Watcher.Watch], which runs for as long as the Manager, is not

@@ -96,12 +96,16 @@ type Options struct {
 	Observer Observer
 	// Logger receives sign-out and error records. Default slog.Default().
 	Logger *slog.Logger
-	// Now is the clock of deadlines, activity and logs. Default time.Now.
-	// The beat and the sweep of [Manager.Run] wait on the time package's
-	// timers, so they keep to Now only while Now is time.Now: to fake
-	// time in a test, run it in a [testing/synctest] bubble with the
-	// default Now, where timers and time.Now share the bubble's clock.
-	Now func() time.Time
+	// Clock is the time of deadlines, activity and logs, and the timer of
+	// the background work of [Manager.Run]: its sweep every
+	// SweepInterval, its beat (activity of work in flight, sign-out on
+	// close, push stream pings) and a [Watcher]'s retries all wait on
+	// Clock.After, so a fake clock moves them all. Default [SystemClock].
+	// The bounds of store calls (StoreTimeout) are contexts' deadlines on
+	// the time package's timers: they bound real input and output. To
+	// move them too, run a test in a [testing/synctest] bubble, where
+	// SystemClock is the bubble's clock.
+	Clock Clock
 	// Rand is the source of session tokens. Default crypto/rand.Reader.
 	Rand io.Reader
 	// StoreTimeout bounds each store call on the request path. Default 2 s.
@@ -212,8 +216,8 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.Clock == nil {
+		o.Clock = SystemClock{}
 	}
 	return o, nil
 }

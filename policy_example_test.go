@@ -33,7 +33,7 @@ func ExamplePresets() {
 func ExampleManager_SettingsHistory() {
 	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 	m, _ := logout.New(logout.NewMemoryStore(), logout.Options{
-		Now:    func() time.Time { return now },
+		Clock:  handClock{&now},
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	ctx := context.Background()

@@ -128,7 +128,7 @@ func serve(t *testing.T, e *env) endpoint {
 }
 
 // subscribedBubble is subscribed for a test in a synctest bubble: the
-// Manager's clock is the bubble's (Options.Now is time.Now), and the
+// Manager's clock is the bubble's (Options.Clock is SystemClock), and the
 // stream runs over in-memory connections (servePipe).
 func subscribedBubble(t *testing.T, opts logout.Options) (*env, *http.Cookie, *stream) {
 	t.Helper()

@@ -17,7 +17,7 @@ func TestUserName(t *testing.T) {
 	const name = "Zoë Ørsted-Nakamura"
 	store := logout.NewMemoryStore()
 	a := newEnvStore(t, store, logout.Options{})
-	b := newEnvStore(t, store, logout.Options{Now: a.clock.Now}) // another instance: a cold cache
+	b := newEnvStore(t, store, logout.Options{Clock: a.clock}) // another instance: a cold cache
 	w := a.do(req{method: "POST", path: "/backend/auth/signin", body: "user=u-7f3a&name=" + strings.ReplaceAll(name, " ", "+")})
 	if w.Code != http.StatusOK {
 		t.Fatalf("sign in: %d %s", w.Code, w.Body)

@@ -78,7 +78,7 @@ func TestWriteSignedInCookie(t *testing.T) {
 // TestWriteSignedInApp: in the application-sessions mode the token is
 // that of the application's renewed session.
 func TestWriteSignedInApp(t *testing.T) {
-	m, err := logout.New(logout.NewMemoryStore(), logout.Options{App: ctxApp{}, Now: fakeclock.New().Now})
+	m, err := logout.New(logout.NewMemoryStore(), logout.Options{App: ctxApp{}, Clock: fakeclock.New()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func newApp(t *testing.T) *app {
 	a := &app{t: t, clock: fakeclock.New(), store: &failingStore{Store: logout.NewMemoryStore()}}
 	discard := slog.New(slog.DiscardHandler)
 	col := metrics.New(metrics.Options{Now: a.clock.Now, Logger: discard})
-	m, err := logout.New(a.store, logout.Options{Observer: col, Now: a.clock.Now, Logger: discard})
+	m, err := logout.New(a.store, logout.Options{Observer: col, Clock: a.clock, Logger: discard})
 	if err != nil {
 		t.Fatal(err)
 	}

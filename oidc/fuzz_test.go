@@ -14,6 +14,7 @@ import (
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/fakeclock"
 )
 
 // fuzzRP returns an RP whose clock reads 2026-11-25 09:00:00 UTC.
@@ -22,15 +23,15 @@ func fuzzRP(f *testing.F) *RP {
 	if err != nil {
 		f.Fatal(err)
 	}
-	now := func() time.Time { return time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC) }
-	m, err := logout.New(logout.NewMemoryStore(), logout.Options{Now: now, Logger: slog.New(slog.DiscardHandler)})
+	clock := fakeclock.New()
+	m, err := logout.New(logout.NewMemoryStore(), logout.Options{Clock: clock, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		f.Fatal(err)
 	}
 	rp, err := New(f.Context(), m, Options{
 		Issuer: "https://idp.example", ClientID: "panel", KeepProviderSession: true,
 		KeySet: &gooidc.StaticKeySet{PublicKeys: []crypto.PublicKey{k.Public()}},
-		Now:    now, Logger: slog.New(slog.DiscardHandler),
+		Now:    clock.Now, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		f.Fatal(err)

@@ -92,7 +92,7 @@ func newEnv(t *testing.T, mod func(*oidc.Options)) *env {
 	k, _ := keys(t)
 	e := &env{t: t, clock: fakeclock.New(), store: logout.NewMemoryStore(), key: k}
 	logger := slog.New(slog.DiscardHandler)
-	m, err := logout.New(e.store, logout.Options{Now: e.clock.Now, Logger: logger})
+	m, err := logout.New(e.store, logout.Options{Clock: e.clock, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

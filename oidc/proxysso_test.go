@@ -66,7 +66,7 @@ func newProxySSO(t *testing.T, mod func(*oidc.ProxyOptions)) (*fakeProvider, *rs
 	k, _ := keys(t)
 	clock := fakeclock.New()
 	quiet := slog.New(slog.DiscardHandler)
-	m, err := logout.New(logout.NewMemoryStore(), logout.Options{Now: clock.Now, Logger: quiet, BackendPrefix: "/admin", SignInPath: "/admin/login/"})
+	m, err := logout.New(logout.NewMemoryStore(), logout.Options{Clock: clock, Logger: quiet, BackendPrefix: "/admin", SignInPath: "/admin/login/"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -107,8 +107,9 @@ type Options struct {
 	// [NewMemoryReplayCache], which one process holds; see [ReplayCache]
 	// for many processes.
 	Replay ReplayCache
-	// Now is the clock; give it the Manager's [logout.Options.Now].
-	// Default time.Now.
+	// Now is the clock; give it the Now of the Manager's
+	// [logout.Options.Clock]. Default time.Now. The RP only reads it: it
+	// waits on no timer.
 	Now func() time.Time
 	// Logger receives the reasons for refused tokens and failures, never
 	// a token. Default slog.Default().

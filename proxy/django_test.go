@@ -97,7 +97,7 @@ func djangoProxy(t *testing.T, dj *djangotest.Django, store logout.Store, clock 
 	set.Lifetime, set.WarningLead = 60*time.Second, 10*time.Second
 	p, err := proxy.New(store, proxy.Options{
 		Upstream: dj.URL, Profile: proxy.Django(),
-		Logout: logout.Options{Now: clock.Now, Defaults: &set},
+		Logout: logout.Options{Clock: clock, Defaults: &set},
 	})
 	if err != nil {
 		t.Fatal(err)

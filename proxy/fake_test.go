@@ -132,7 +132,7 @@ func newProxy(t *testing.T, upstream string, prof proxy.Profile, clock *fakecloc
 	t.Helper()
 	set := logout.DefaultSettings()
 	set.Lifetime, set.WarningLead = 60*time.Second, 10*time.Second
-	o := proxy.Options{Upstream: mustParse(t, upstream), Profile: prof, Logout: logout.Options{Now: clock.Now, Defaults: &set}}
+	o := proxy.Options{Upstream: mustParse(t, upstream), Profile: prof, Logout: logout.Options{Clock: clock, Defaults: &set}}
 	if mod != nil {
 		mod(&o)
 	}

@@ -140,10 +140,10 @@ func (p *Proxy) stripCredentials(h http.Header) bool {
 	})
 }
 
-// now reads the clock of Options.Logout.Now.
+// now reads the clock of Options.Logout.Clock.
 func (p *Proxy) now() time.Time {
-	if p.opts.Logout.Now != nil {
-		return p.opts.Logout.Now()
+	if p.opts.Logout.Clock != nil {
+		return p.opts.Logout.Clock.Now()
 	}
 	return time.Now()
 }

@@ -30,7 +30,7 @@ type Options struct {
 	Upstream *url.URL
 	// Profile describes the panel. It is validated by New.
 	Profile Profile
-	// Logout holds further options of the [logout.Manager] (Now,
+	// Logout holds further options of the [logout.Manager] (Clock,
 	// SyncInterval, Defaults, OnSignOut, …). Its BackendPrefix, SignInPath,
 	// EndpointsPath, App, PassivePaths, Deny and Logger are set by the
 	// proxy.

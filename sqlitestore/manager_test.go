@@ -5,11 +5,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/fakeclock"
 )
 
 // TestManagerRestart runs a Manager on a file, stops it cleanly and starts
@@ -17,12 +17,10 @@ import (
 // settings and the sign-out log all carry over.
 func TestManagerRestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "logout.db")
-	var mu sync.Mutex
-	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	clock := fakeclock.New()
+	advance := clock.Advance
 	newManager := func(s logout.Store) *logout.Manager {
-		m, err := logout.New(s, logout.Options{Now: clock, Logger: slog.New(slog.DiscardHandler)})
+		m, err := logout.New(s, logout.Options{Clock: clock, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -63,8 +63,7 @@ func ExampleHandler() {
 // the sign-in gave. The page adds where the assets are
 // mounted and, if it is not in English, the labels.
 func ExampleNew() {
-	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	m, err := logout.New(logout.NewMemoryStore(), logout.Options{Now: func() time.Time { return clock }})
+	m, err := logout.New(logout.NewMemoryStore(), logout.Options{Clock: fixedClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -93,3 +92,11 @@ func ExampleNew() {
 	// Output:
 	// 15m0s 1m0s /backend/session/status /backend/auth/signin true 7 alice
 }
+
+// fixedClock is a [logout.Clock] stopped at one time, for an example
+// whose output must not depend on when it runs. Its After never fires:
+// the example calls no [logout.Manager.Run].
+type fixedClock time.Time
+
+func (c fixedClock) Now() time.Time                       { return time.Time(c) }
+func (c fixedClock) After(time.Duration) <-chan time.Time { return nil }

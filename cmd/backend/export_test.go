@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/fakeclock"
 	"github.com/gologout/logout/sqlitestore"
 )
 
@@ -38,8 +39,8 @@ func seedStore(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 	}
-	clock := day(6)
-	m, err := logout.New(st, logout.Options{Now: func() time.Time { return clock }})
+	clock := fakeclock.At(day(6))
+	m, err := logout.New(st, logout.Options{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func seedStore(t *testing.T, dir string) {
 	if _, err := m.UpdateSettings(t.Context(), s, "alice"); err != nil {
 		t.Fatal(err)
 	}
-	clock = day(7)
+	clock.Advance(day(7).Sub(day(6)))
 	s.Version, s.MaxSessions = 1, 3
 	if _, err := m.UpdateSettings(t.Context(), s, "settings file"); err != nil {
 		t.Fatal(err)

@@ -340,7 +340,7 @@ func loadProfile(name string) (proxy.Profile, error) {
 
 // hooks let tests replace the clock and learn the address.
 type hooks struct {
-	now       func() time.Time
+	clock     logout.Clock // default logout.SystemClock
 	listening func(addr string)
 	logout    logout.Options
 }
@@ -389,15 +389,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer closeStore()
 	tls := o.Cert != ""
+	clock := hk.clock
+	if clock == nil {
+		clock = logout.SystemClock{}
+	}
 	lo := hk.logout
-	lo.Now = hk.now
+	lo.Clock = clock
 	lo.Observer = mon.Observer()
 	app, err := backend.New(ctx, backend.Config{
 		DataDir: o.Data, Prefix: o.adminPrefix, AssetsPrefix: o.adminPrefix + "/assets/", NoDemoUser: true, PanelUser: o.prof.UserID, ProxyPages: true,
 		Store: store, Secure: tls || o.Secure, Logger: logger,
 		Settings: settings, SettingsLocked: o.settings.Locked,
 		AdminUser: serve.Env(getenv, "LOGOUT_ADMIN_USER", command.AdminUser), AdminPassword: getenv("LOGOUT_ADMIN_PASSWORD"),
-		TrustedProxies: o.trustedProxies, SessionAddress: o.SessionAddress, Now: hk.now, Logout: lo,
+		TrustedProxies: o.trustedProxies, SessionAddress: o.SessionAddress, Clock: clock, Logout: lo,
 	})
 	if err != nil {
 		return err
@@ -415,7 +419,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Upstream: o.upstreamURL, Profile: o.prof, TrustedProxies: o.trustedProxies,
 		RewriteOrigins: o.rewriteOrigins, Logger: logger, Logout: lo,
 		StripCookies: ownCookies(app.CookieNames()),
-		SSO:          o.sso(ctx, base, tls || o.Secure, hk.now, logger),
+		SSO:          o.sso(ctx, base, tls || o.Secure, clock.Now, logger),
 	})
 	if err != nil {
 		return err

@@ -186,14 +186,14 @@ type started struct {
 func start(t *testing.T, upstream string, env map[string]string, args ...string) *started {
 	t.Helper()
 	clock := fakeclock.New()
-	s := startClock(t, clock.Now, 60*time.Second, upstream, env, args...)
+	s := startClock(t, clock, 60*time.Second, upstream, env, args...)
 	s.clock = clock
 	return s
 }
 
 // startClock is start on the clock now (nil: the real one), with an idle
 // lifetime.
-func startClock(t *testing.T, now func() time.Time, lifetime time.Duration, upstream string, env map[string]string, args ...string) *started {
+func startClock(t *testing.T, clock logout.Clock, lifetime time.Duration, upstream string, env map[string]string, args ...string) *started {
 	t.Helper()
 	s := &started{data: t.TempDir(), out: new(bytes.Buffer)}
 	ready := make(chan string, 1)
@@ -206,7 +206,7 @@ func startClock(t *testing.T, now func() time.Time, lifetime time.Duration, upst
 		flags := append([]string{"--addr", "127.0.0.1:0", "--upstream", upstream, "--profile", "django", "--data", s.data, "--log-level", "warn"}, args...)
 		done <- run(ctx, flags,
 			func(k string) string { return env[k] }, lockedWriter{&mu, s.out}, io.Discard,
-			&hooks{now: now, listening: func(b string) { ready <- b }, logout: logout.Options{Defaults: &set}})
+			&hooks{clock: clock, listening: func(b string) { ready <- b }, logout: logout.Options{Defaults: &set}})
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -25,13 +25,13 @@ type testApp struct {
 	logout   *logout.Manager
 }
 
-// newTestApp is the app as run builds it, with Logout's clock set to now.
-func newTestApp(t *testing.T, now func() time.Time) testApp {
+// newTestApp is the app as run builds it, with Logout's clock set to clock.
+func newTestApp(t *testing.T, clock logout.Clock) testApp {
 	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	sessions := scs.New()
 	sessions.Store = memstore.NewWithCleanupInterval(0) // no cleanup goroutine
-	m, err := logout.New(logout.NewMemoryStore(), logout.Options{App: scsSessions{sessions, logger}, Now: now, Logger: logger})
+	m, err := logout.New(logout.NewMemoryStore(), logout.Options{App: scsSessions{sessions, logger}, Clock: clock, Logger: logger})
 	if err != nil {
 		t.Fatalf("logout.New: %v", err)
 	}
@@ -39,8 +39,8 @@ func newTestApp(t *testing.T, now func() time.Time) testApp {
 }
 
 func TestEndToEnd(t *testing.T) {
-	e2e.Run(t, func(t *testing.T, now func() time.Time) http.Handler {
-		return newTestApp(t, now).handler
+	e2e.Run(t, func(t *testing.T, clock logout.Clock) http.Handler {
+		return newTestApp(t, clock).handler
 	})
 }
 
@@ -88,8 +88,8 @@ func TestSCSSession(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := e2e.NewApp(t, func(t *testing.T, now func() time.Time) http.Handler {
-				app = newTestApp(t, now)
+			a := e2e.NewApp(t, func(t *testing.T, clock logout.Clock) http.Handler {
+				app = newTestApp(t, clock)
 				return app.handler
 			})
 			sessions := app.sessions

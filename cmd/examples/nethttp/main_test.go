@@ -19,8 +19,8 @@ import (
 )
 
 // newTestHandler is the app as run builds it, with its sessions in a
-// fresh SQLite file and Logout's clock set to now.
-func newTestHandler(t *testing.T, now func() time.Time) http.Handler {
+// fresh SQLite file and Logout's clock set to clock.
+func newTestHandler(t *testing.T, clock logout.Clock) http.Handler {
 	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	store, err := sqlitestore.New(t.Context(), filepath.Join(t.TempDir(), "sessions.db"), sqlitestore.Options{})
@@ -28,7 +28,7 @@ func newTestHandler(t *testing.T, now func() time.Time) http.Handler {
 		t.Fatalf("session store: %v", err)
 	}
 	t.Cleanup(func() { store.Close() })
-	m, err := logout.New(store, logout.Options{Now: now, Logger: logger})
+	m, err := logout.New(store, logout.Options{Clock: clock, Logger: logger})
 	if err != nil {
 		t.Fatalf("logout.New: %v", err)
 	}

@@ -108,7 +108,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return fmt.Errorf("session store: %w", err) // Logout
 	} // Logout
 	defer store.Close() // Logout
-	m, err := newManager(store, c.Lifetime, time.Now, logger)
+	m, err := newManager(store, c.Lifetime, logout.SystemClock{}, logger)
 	if err != nil {
 		return err
 	}
@@ -131,15 +131,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 }
 
 // newManager returns the Logout Manager of the app: the idle lifetime of
-// the settings, or lifetime with a warning at half of it.
-func newManager(store logout.Store, lifetime time.Duration, now func() time.Time, logger *slog.Logger) (*logout.Manager, error) {
+// the settings, or lifetime with a warning at half of it, on clock.
+func newManager(store logout.Store, lifetime time.Duration, clock logout.Clock, logger *slog.Logger) (*logout.Manager, error) {
 	var defaults *logout.Settings
 	if lifetime > 0 {
 		s := logout.DefaultSettings()
 		s.Lifetime, s.WarningLead = lifetime, lifetime/2
 		defaults = &s
 	}
-	return logout.New(store, logout.Options{Now: now, Logger: logger, Defaults: defaults}) // Logout
+	return logout.New(store, logout.Options{Clock: clock, Logger: logger, Defaults: defaults}) // Logout
 }
 
 // server is the app.

@@ -124,7 +124,7 @@ func newSiteWith(t *testing.T, h *hydratest.Server, n int, keep bool, lifetime t
 		logger = slog.New(slog.NewTextHandler(&testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	for _, srv := range servers {
-		m, err := newManager(s.store, lifetime, time.Now, logger)
+		m, err := newManager(s.store, lifetime, logout.SystemClock{}, logger)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -369,12 +369,12 @@ func TestSingleSignOn(t *testing.T) {
 		}()
 		// An instance whose clock is three minutes on: the real token has
 		// expired there (iat more than MaxTokenAge old).
-		later, err := newManager(s.store, 0, func() time.Time { return time.Now().Add(3 * time.Minute) }, slog.New(slog.DiscardHandler))
+		later, err := newManager(s.store, 0, aheadClock{d: 3 * time.Minute}, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}
 		laterRP, err := oidc.New(t.Context(), later, oidc.Options{Issuer: h.Issuer, ClientID: s.client.ID, KeepProviderSession: true,
-			Now: func() time.Time { return time.Now().Add(3 * time.Minute) }, Logger: slog.New(slog.DiscardHandler)})
+			Now: aheadClock{d: 3 * time.Minute}.Now, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -496,3 +496,12 @@ func count(t *testing.T, m *logout.Manager) int {
 	}
 	return n
 }
+
+// aheadClock is the system clock d ahead, for an instance whose clock is
+// wrong; its timers are the system clock's.
+type aheadClock struct {
+	logout.SystemClock
+	d time.Duration
+}
+
+func (c aheadClock) Now() time.Time { return time.Now().Add(c.d) }

@@ -106,8 +106,10 @@ type Config struct {
 	AssetsPrefix string
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
-	// Now is the clock. Default time.Now.
-	Now func() time.Time
+	// Clock is the clock of the App and of its Manager (its
+	// [logout.Options.Clock]): deadlines, rate limits, tokens, and the
+	// timers of the Manager's Run. Default [logout.SystemClock].
+	Clock logout.Clock
 	// BcryptCost is the cost of new password hashes. Default
 	// bcrypt.DefaultCost; tests may use bcrypt.MinCost.
 	BcryptCost int
@@ -121,7 +123,7 @@ type Config struct {
 	// until the next start applies Settings again.
 	SettingsLocked bool
 	// Logout holds further options of the [logout.Manager], such as
-	// SweepInterval or SyncInterval. Its BackendPrefix, Logger, Now and
+	// SweepInterval or SyncInterval. Its BackendPrefix, Logger, Clock and
 	// Secure are replaced by the fields above; its ClientAddr, when nil, is
 	// that of TrustedProxies and SessionAddress ([SessionAddr]); its Deny,
 	// when nil, answers a store outage's 503 in the page's language.
@@ -185,8 +187,8 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = logout.SystemClock{}
 	}
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = bcrypt.DefaultCost
@@ -200,7 +202,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if cfg.SessionAddress, err = ParseAddressMode(string(cfg.SessionAddress)); err != nil {
 		return nil, fmt.Errorf("backend: %w", err)
 	}
-	a := &App{cfg: cfg, log: cfg.Logger, now: cfg.Now, cop: http.NewCrossOriginProtection()}
+	a := &App{cfg: cfg, log: cfg.Logger, now: cfg.Clock.Now, cop: http.NewCrossOriginProtection()}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -255,7 +257,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		a.log.LogAttrs(ctx, slog.LevelInfo, "backend: created user", slog.String("user", c.User), slog.String("role", c.Role))
 	}
 	opts := cfg.Logout
-	opts.BackendPrefix, opts.Logger, opts.Now, opts.Secure = cfg.Prefix, cfg.Logger, cfg.Now, cfg.Secure
+	opts.BackendPrefix, opts.Logger, opts.Clock, opts.Secure = cfg.Prefix, cfg.Logger, cfg.Clock, cfg.Secure
 	if opts.ClientAddr == nil {
 		opts.ClientAddr, _ = SessionAddr(proxies, cfg.SessionAddress) // both checked above
 	}

@@ -56,7 +56,7 @@ func startWith(t *testing.T, tls bool, edit func(*backend.Config)) *env {
 func startApp(t *testing.T, tls bool, clock *fakeclock.Clock, edit func(*backend.Config)) *env {
 	t.Helper()
 	cfg := backend.Config{
-		DataDir: t.TempDir(), Now: clock.Now, BcryptCost: bcrypt.MinCost,
+		DataDir: t.TempDir(), Clock: clock, BcryptCost: bcrypt.MinCost,
 		AdminPassword: adminPassword, EditorPassword: editorPassword,
 		Logger: slog.New(slog.DiscardHandler),
 	}

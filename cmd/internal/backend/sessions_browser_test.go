@@ -34,13 +34,22 @@ const (
 // (Android), admin on Firefox (Linux). It trusts loopback as a proxy, so
 // that each names its address in X-Forwarded-For; the browser of the test
 // is at 192.0.2.77.
+// behindClock is the system clock *behind nanoseconds behind; its timers
+// are the system clock's.
+type behindClock struct {
+	logout.SystemClock
+	behind *atomic.Int64
+}
+
+func (c behindClock) Now() time.Time { return time.Now().Add(-time.Duration(c.behind.Load())) }
+
 func startDeviceSite(t *testing.T) *site {
 	t.Helper()
 	dir := t.TempDir()
 	var behind atomic.Int64 // how far the site's clock is behind the real one
 	s := startSiteWith(t, func(c *backend.Config) {
 		c.DataDir, c.Store = dir, logout.NewMemoryStore()
-		c.Now = func() time.Time { return time.Now().Add(-time.Duration(behind.Load())) }
+		c.Clock = behindClock{behind: &behind}
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 	}, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

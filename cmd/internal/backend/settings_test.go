@@ -185,7 +185,7 @@ func startLogged(t *testing.T) (*env, *logBuffer) {
 	logs := &logBuffer{}
 	c := fakeclock.New()
 	app, err := backend.New(context.Background(), backend.Config{
-		DataDir: t.TempDir(), Now: c.Now, BcryptCost: bcrypt.MinCost,
+		DataDir: t.TempDir(), Clock: c, BcryptCost: bcrypt.MinCost,
 		AdminPassword: adminPassword, EditorPassword: editorPassword,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 	})

@@ -92,7 +92,7 @@ func TestUnavailableSame(t *testing.T) {
 	managerScript := func(t *testing.T) outageAnswer {
 		down := new(atomic.Bool)
 		clock := fakeclock.New()
-		m, err := logout.New(outageStore{logout.NewMemoryStore(), down}, logout.Options{Now: clock.Now})
+		m, err := logout.New(outageStore{logout.NewMemoryStore(), down}, logout.Options{Clock: clock})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -150,7 +150,7 @@ func (u *userDB) bootstrap(ctx context.Context, cfg Config) ([]Credential, error
 		if c.Role == RoleAdmin {
 			perms = PermSettings + "," + PermSessions
 		}
-		ok, err := u.create(ctx, c.User, c.Password, c.Role, perms, cfg.Now())
+		ok, err := u.create(ctx, c.User, c.Password, c.Role, perms, cfg.Clock.Now())
 		if err != nil {
 			return nil, err
 		}

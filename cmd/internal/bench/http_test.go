@@ -50,14 +50,14 @@ func BenchmarkHTTP(b *testing.B) {
 	})
 	for _, k := range kinds {
 		b.Run("backend-"+k.name, func(b *testing.B) {
-			app, srv := backendServer(b, k.newLogout(b), time.Now)
+			app, srv := backendServer(b, k.newLogout(b), logout.SystemClock{})
 			runInBackground(b, app.Run)
 			runHTTP(b, srv.URL+statsPath, signIns(func() string { return signInBackend(b, srv.URL) }))
 		})
 	}
 	for _, k := range kinds {
 		b.Run("logout-"+k.name, func(b *testing.B) {
-			h, signIn := logoutJSON(b, k.newLogout(b), time.Now)
+			h, signIn := logoutJSON(b, k.newLogout(b), logout.SystemClock{})
 			srv := httptest.NewServer(h)
 			defer srv.Close()
 			runHTTP(b, srv.URL+statsPath, signIns(signIn))
@@ -134,8 +134,8 @@ func writeStats(w http.ResponseWriter, user string) {
 // logoutJSON is Logout's middleware in front of the minimal handler,
 // with its Run loop going; signIn starts a session and returns its
 // Cookie header.
-func logoutJSON(b *testing.B, store logout.Store, now func() time.Time) (http.Handler, func() string) {
-	m, err := logout.New(store, logout.Options{Logger: slog.New(slog.DiscardHandler), Now: now})
+func logoutJSON(b *testing.B, store logout.Store, clock logout.Clock) (http.Handler, func() string) {
+	m, err := logout.New(store, logout.Options{Logger: slog.New(slog.DiscardHandler), Clock: clock})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -193,9 +193,9 @@ const benchPassword = "bench-password-1"
 
 // backendServer starts the reference backend on store; the caller runs
 // its Run loop if it wants it.
-func backendServer(b *testing.B, store logout.Store, now func() time.Time) (*backend.App, *httptest.Server) {
+func backendServer(b *testing.B, store logout.Store, clock logout.Clock) (*backend.App, *httptest.Server) {
 	app, err := backend.New(context.Background(), backend.Config{
-		DataDir: b.TempDir(), Store: store, Now: now, BcryptCost: bcrypt.MinCost,
+		DataDir: b.TempDir(), Store: store, Clock: clock, BcryptCost: bcrypt.MinCost,
 		AdminPassword: benchPassword, EditorPassword: benchPassword,
 		Logger: slog.New(slog.DiscardHandler),
 	})

@@ -26,6 +26,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/fakeclock"
 	"github.com/gologout/logout/mysqlstore"
 	"github.com/gologout/logout/mysqlstore/mysqltest"
 	"github.com/gologout/logout/pgstore"
@@ -66,7 +67,7 @@ func BenchmarkSettingsChange(b *testing.B) {
 			counted := &tally{Store: store}
 			now := sessionsEpoch.Add(10 * time.Minute)
 			m, err := logout.New(counted, logout.Options{
-				Now:    func() time.Time { return now },
+				Clock:  fakeclock.At(now),
 				Logger: slog.New(slog.DiscardHandler),
 			})
 			if err != nil {

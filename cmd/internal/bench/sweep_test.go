@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/fakeclock"
 )
 
 // BenchmarkSweepExpired: each store holds -settings.sessions sessions
@@ -27,7 +28,7 @@ func BenchmarkSweepExpired(b *testing.B) {
 			counted := &tally{Store: o.store}
 			now := sessionsEpoch.Add(time.Hour) // past every deadline of 15 min
 			m, err := logout.New(counted, logout.Options{
-				Now:    func() time.Time { return now },
+				Clock:  fakeclock.At(now),
 				Logger: slog.New(slog.DiscardHandler),
 			})
 			if err != nil {

@@ -4,9 +4,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gologout/logout/internal/fakeclock"
 )
 
 // writeSpan is the time over which one session makes its 1000 requests
@@ -33,8 +34,8 @@ func BenchmarkStoreWrites(b *testing.B) {
 	for _, k := range kinds {
 		b.Run("backend-"+k.name, func(b *testing.B) {
 			store, c := count(k.newLogout(b))
-			clk := &fakeClock{t: time.Now()}
-			app, srv := backendServer(b, store, clk.Now)
+			clk := fakeclock.At(time.Now())
+			app, srv := backendServer(b, store, clk)
 			for b.Loop() {
 				cookie := signInBackend(b, srv.URL)
 				for range requests {
@@ -87,22 +88,4 @@ func get(b *testing.B, url, cookie string) {
 	if res.StatusCode != http.StatusOK {
 		b.Fatalf("GET %s: %s", url, res.Status)
 	}
-}
-
-// fakeClock is a clock that the benchmark moves.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }

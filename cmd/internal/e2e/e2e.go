@@ -1,9 +1,10 @@
-// Package e2e is what the examples' tests share: a fake clock, an HTTP
-// client with a cookie jar that shows redirects instead of following
-// them, and [Run], the end-to-end suite that every example app passes.
+// Package e2e is what the examples' tests share: an app on a fake clock
+// (internal/fakeclock, the app's logout.Options.Clock), an HTTP client
+// with a cookie jar that shows redirects instead of following them, and
+// [Run], the end-to-end suite that every example app passes.
 //
-// Time only moves when a test calls [Clock.Advance], so the suite crosses
-// Logout's idle lifetime without sleeping.
+// Time only moves when a test calls Advance on [App.Clock], so the suite
+// crosses Logout's idle lifetime without sleeping.
 package e2e
 
 import (
@@ -18,7 +19,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -31,30 +31,6 @@ const (
 
 // Lifetime is Logout's default idle lifetime, which the examples keep.
 const Lifetime = 900 * time.Second
-
-// A Clock is a fake clock for logout.Options.Now. It is safe for
-// concurrent use.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// NewClock returns a Clock set to t.
-func NewClock(t time.Time) *Clock { return &Clock{now: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // A Client is one browser: it keeps cookies and does not follow
 // redirects, so that tests see them.

@@ -9,23 +9,23 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// start is the fake clock's first reading.
-var start = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	"github.com/gologout/logout"
+	"github.com/gologout/logout/internal/fakeclock"
+)
 
 // An App is one example app under test, on its own server and clock.
 type App struct {
 	Server *httptest.Server
-	Clock  *Clock
+	Clock  *fakeclock.Clock
 }
 
 // NewApp starts the handler that newHandler returns for a fresh fake
 // clock on an httptest server, closed when t ends.
-func NewApp(t *testing.T, newHandler func(t *testing.T, now func() time.Time) http.Handler) *App {
+func NewApp(t *testing.T, newHandler func(t *testing.T, clock logout.Clock) http.Handler) *App {
 	t.Helper()
-	clock := NewClock(start)
-	srv := httptest.NewServer(newHandler(t, clock.Now))
+	clock := fakeclock.New()
+	srv := httptest.NewServer(newHandler(t, clock))
 	t.Cleanup(srv.Close)
 	return &App{Server: srv, Clock: clock}
 }
@@ -44,8 +44,8 @@ func (a *App) SignedIn(t *testing.T) *Client {
 // the idle sign-out of pages and scripts, anonymous requests, the front
 // page, the return path and the sign-out, each as a subtest on a fresh
 // app. newHandler returns the app's handler with Logout's clock set to
-// now (logout.Options.Now).
-func Run(t *testing.T, newHandler func(t *testing.T, now func() time.Time) http.Handler) {
+// clock (logout.Options.Clock).
+func Run(t *testing.T, newHandler func(t *testing.T, clock logout.Clock) http.Handler) {
 	idle := Lifetime + time.Second // just past the idle lifetime
 	tests := []struct {
 		name string

@@ -23,7 +23,7 @@ func TestBrowserSignOutOnClose(t *testing.T) {
 	set.SignOutOnClose = true
 	set.CloseGrace = 30 * time.Second
 	clock := fakeclock.New()
-	srv := newBackendWith(t, set, logout.Options{Now: clock.Now})
+	srv := newBackendWith(t, set, logout.Options{Clock: clock})
 	srv.push.Store(true)
 	ctx := context.Background()
 	sessions := func() int {
