@@ -46,7 +46,6 @@ type Manager struct {
 
 	// The HTTP layer's.
 	scope   scope // which requests are the backend's, which are passive
-	noStore []string
 	cop     *http.CrossOriginProtection
 	paths   Paths
 	creds   credentials // the Manager's cookie or the application's sessions
@@ -67,12 +66,11 @@ func New(store Store, opts Options) (*Manager, error) {
 		store = observe(store, opts.Observer, opts.Clock.Now)
 	}
 	m := &Manager{
-		store:   store,
-		opts:    opts,
-		log:     opts.Logger,
-		noStore: []string{"no-store"},
-		cop:     http.NewCrossOriginProtection(),
-		creds:   newCredentials(opts),
+		store: store,
+		opts:  opts,
+		log:   opts.Logger,
+		cop:   http.NewCrossOriginProtection(),
+		creds: newCredentials(opts),
 	}
 	m.paths = m.Paths()
 	m.scope = newScope(opts, m.paths)

@@ -719,3 +719,41 @@ func TestCancelledReadIsNoOutage(t *testing.T) {
 		t.Fatalf("Flush in the instant a cancelled Sweep failed: got %v, want nil", err)
 	}
 }
+
+// TestBackendHeadersOwnedByRequest checks that a handler writing into the
+// header values the middleware set (rather than replacing them with Set)
+// changes its own response only: the next backend page still says
+// no-store.
+func TestBackendHeadersOwnedByRequest(t *testing.T) {
+	m, err := logout.New(logout.NewMemoryStore(), logout.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signin := httptest.NewRecorder()
+	if _, err := m.SignIn(signin, httptest.NewRequest("POST", "/backend/auth/signin", nil), logout.User{ID: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	page := func(h http.Handler) http.Header {
+		r := httptest.NewRequest("GET", "/backend/page", nil)
+		r.AddCookie(signin.Result().Cookies()[0])
+		w := httptest.NewRecorder()
+		m.Handler(h).ServeHTTP(w, r)
+		return w.Header()
+	}
+	page(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, k := range []string{"Cache-Control", logout.HeaderDeadline, logout.HeaderServerTime} {
+			if v := w.Header()[k]; len(v) == 1 {
+				v[0] = "public, max-age=3600" // in place, as no handler should
+			}
+		}
+	}))
+	next := page(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	if got := next.Get("Cache-Control"); got != "no-store" {
+		t.Fatalf("after a handler wrote into its headers, the next page's Cache-Control = %q, want no-store", got)
+	}
+	for _, k := range []string{logout.HeaderDeadline, logout.HeaderServerTime} {
+		if got := next.Get(k); got == "" || strings.Contains(got, "public") {
+			t.Fatalf("the next page's %s = %q", k, got)
+		}
+	}
+}
