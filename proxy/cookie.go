@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // A Pattern matches cookie names: an exact name such as "sessionid", or a
@@ -300,4 +301,11 @@ func unhex(c byte) byte {
 		return c - 'a' + 10
 	}
 	return c - 'A' + 10
+}
+
+// cookieGone reports whether a Set-Cookie from the panel deletes its
+// cookie as a browser would take it at now: an empty value, a negative
+// Max-Age, or an Expires in the past.
+func cookieGone(c *http.Cookie, now time.Time) bool {
+	return c.Value == "" || c.MaxAge < 0 || (!c.Expires.IsZero() && c.Expires.Before(now))
 }

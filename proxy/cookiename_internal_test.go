@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 var runtimes = map[string]func(string) map[string]string{
@@ -79,4 +80,28 @@ func FuzzCookieNames(f *testing.F) {
 		}
 		checkCookieRules(t, header, credPatterns)
 	})
+}
+
+// TestCookieGone is the one rule by which the proxy tells that the panel
+// deleted a cookie (a sign-in's end, a confirmed sign-out), on the
+// proxy's clock rather than the machine's.
+func TestCookieGone(t *testing.T) {
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC) // far from the machine's clock
+	for _, tc := range []struct {
+		name string
+		c    http.Cookie
+		want bool
+	}{
+		{"live", http.Cookie{Name: "s", Value: "v"}, false},
+		{"empty value", http.Cookie{Name: "s"}, true},
+		{"negative max-age", http.Cookie{Name: "s", Value: "v", MaxAge: -1}, true},
+		{"positive max-age", http.Cookie{Name: "s", Value: "v", MaxAge: 60}, false},
+		{"expired before now", http.Cookie{Name: "s", Value: "v", Expires: now.Add(-time.Second)}, true},
+		{"expires after now, though before the machine's time", http.Cookie{Name: "s", Value: "v", Expires: now.Add(time.Second)}, false},
+		{"expires exactly now", http.Cookie{Name: "s", Value: "v", Expires: now}, false},
+	} {
+		if got := cookieGone(&tc.c, now); got != tc.want {
+			t.Errorf("%s: cookieGone = %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }

@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/gologout/logout"
 	"github.com/gologout/logout/internal/logid"
@@ -121,9 +120,9 @@ func (p *Proxy) followCookies(resp *http.Response, req *request) error {
 	// (one that has expired still counts): each decoded once.
 	var set, renewed string
 	deleted := false
-	now := time.Now()
+	now := p.now()
 	for _, c := range cookies {
-		gone := c.Value == "" || c.MaxAge < 0 || (!c.Expires.IsZero() && c.Expires.Before(now))
+		gone := cookieGone(c, now)
 		if !matchAny(p.prof.SessionCookies, c.Name) {
 			// A panel whose session cookie is every visitor's
 			// (phpMyAdmin) keeps it at its sign-out and deletes the

@@ -168,7 +168,7 @@ func (p *Proxy) confirmed(resp *http.Response) bool {
 		return true
 	case "cookie":
 		for _, ck := range resp.Cookies() {
-			if matchAny(p.cred, ck.Name) && (ck.MaxAge < 0 || ck.Value == "" || (!ck.Expires.IsZero() && ck.Expires.Before(p.now()))) {
+			if matchAny(p.cred, ck.Name) && cookieGone(ck, p.now()) {
 				return true
 			}
 		}
