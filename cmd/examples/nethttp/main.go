@@ -165,7 +165,7 @@ func newServer(m *logout.Manager, logger *slog.Logger) http.Handler { // Logout
 		to, _ := logout.SafeReturnPath(r.FormValue("return"))             // Logout
 		http.Redirect(w, r, cmp.Or(to, "/backend/"), http.StatusSeeOther) // Logout
 	})
-	mux.Handle("/backend/session/", m.Endpoints())                             // Logout
+	mux.Handle(m.Paths().Endpoints+"/", m.Endpoints())                         // Logout
 	mux.Handle(assetsPrefix, http.StripPrefix(assetsPrefix, widget.Handler())) // Logout
 	mux.Handle("/backend/", m.Require(backend))                                // Logout
 	return http.NewCrossOriginProtection().Handler(m.Handler(mux))             // Logout

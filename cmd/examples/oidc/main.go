@@ -178,7 +178,7 @@ func newServer(ctx context.Context, m *logout.Manager, c config, now func() time
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.front)
 	mux.Handle("GET /backend/{$}", m.Require(http.HandlerFunc(s.dashboard)))                         // Logout
-	mux.Handle("/backend/session/", m.Endpoints())                                                   // Logout
+	mux.Handle(m.Paths().Endpoints+"/", m.Endpoints())                                               // Logout
 	mux.Handle(assetsPrefix, http.StripPrefix(assetsPrefix[:len(assetsPrefix)-1], widget.Handler())) // Logout
 	mux.HandleFunc("GET "+m.Paths().SignIn, s.signInPage)
 	mux.HandleFunc("GET "+loginPath, s.login)
