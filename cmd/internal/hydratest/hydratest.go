@@ -190,7 +190,6 @@ type Server struct {
 
 	mu      sync.Mutex
 	prompts map[string]int
-	logins  map[string]int
 }
 
 // FreePort returns a loopback port that was free a moment ago, for a
@@ -221,7 +220,6 @@ func Start(t testing.TB, opts Options) *Server {
 		rememberFor: opts.RememberFor,
 		client:      &http.Client{Timeout: 10 * time.Second},
 		prompts:     map[string]int{},
-		logins:      map[string]int{},
 	}
 	ui := httptest.NewServer(s.uiHandler())
 	t.Cleanup(ui.Close)
@@ -392,14 +390,6 @@ func (s *Server) Prompts(user string) int {
 	return s.prompts[user]
 }
 
-// Logins returns how many sign-ins of user Hydra accepted, with or
-// without the password.
-func (s *Server) Logins(user string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.logins[user]
-}
-
 // admin calls Hydra's admin API: a JSON body in, JSON into out.
 func (s *Server) admin(method, path string, q url.Values, in, out any) error {
 	var body io.Reader
@@ -537,9 +527,6 @@ func (s *Server) acceptLogin(w http.ResponseWriter, r *http.Request, ch, subject
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
 	}
-	s.mu.Lock()
-	s.logins[subject]++
-	s.mu.Unlock()
 	http.Redirect(w, r, out.RedirectTo, http.StatusFound)
 }
 
