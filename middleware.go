@@ -30,7 +30,7 @@ const (
 	FieldCSRF = "csrf_token"
 )
 
-// reqState is the signed-in request's context, in one allocation of 128
+// reqState is the signed-in request's context, in one allocation of 144
 // bytes: the engine's handle of the session, from which [FromContext]
 // builds the session when asked, and what [Manager.Status],
 // [Manager.CSRFToken] and [Manager.SignIn] read. A handler can only be

@@ -140,13 +140,8 @@ func (p *Proxy) stripCredentials(h http.Header) bool {
 	})
 }
 
-// now reads the clock of Options.Logout.Clock.
-func (p *Proxy) now() time.Time {
-	if p.opts.Logout.Clock != nil {
-		return p.opts.Logout.Clock.Now()
-	}
-	return time.Now()
-}
+// now reads the clock of Options.Logout.Clock, the Manager's.
+func (p *Proxy) now() time.Time { return p.opts.Logout.Clock.Now() }
 
 // rewrite builds the upstream request.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {

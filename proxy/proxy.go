@@ -185,6 +185,9 @@ func New(store logout.Store, opts Options) (*Proxy, error) {
 	if opts.SignOutTimeout <= 0 {
 		opts.SignOutTimeout = 5 * time.Second
 	}
+	if opts.Logout.Clock == nil {
+		opts.Logout.Clock = logout.SystemClock{} // the Manager's default, read by the proxy too
+	}
 	if opts.LaravelKey != nil {
 		if opts.Profile.DecodeKey != nil {
 			return nil, errors.New("proxy: LaravelKey and Profile.DecodeKey: set one (DecodeKey: key.DecodeKey)")
