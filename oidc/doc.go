@@ -90,5 +90,6 @@
 //   - The back-channel endpoint is unauthenticated and fetches the
 //     provider's keys again for a token that names an unknown key: where
 //     possible, let only the provider reach it.
-//   - Every time is judged by [Options.Now], the Manager's clock.
+//   - Every time is judged by [Options.Now] (default time.Now): a test that
+//     fakes the Manager's [logout.Options.Clock] gives the RP its Now too.
 package oidc
