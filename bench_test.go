@@ -228,3 +228,36 @@ func vsBareParallel(b *testing.B, bare, wrapped func(i int), g, batch int) {
 func vsBare(b *testing.B, bare, wrapped func(), g, batch int) {
 	vsBareParallel(b, func(int) { bare() }, func(int) { wrapped() }, g, batch)
 }
+
+// BenchmarkRequestFloor measures, in the same run and as
+// BenchmarkRequestVsBare's inprocess does, the floor of a signed-in
+// backend request (floor_test.go: the least any middleware with the
+// Manager's duties does, stage by stage) and the Manager's middleware
+// ("logout"), each against the bare handler: what the middleware costs
+// above the last stage is what its rules cost.
+func BenchmarkRequestFloor(b *testing.B) {
+	serve := func(h http.Handler, r *http.Request) func() {
+		d := &discard{h: make(http.Header)}
+		return func() {
+			clear(d.h)
+			h.ServeHTTP(d, r)
+		}
+	}
+	for stage, name := range logout.FloorStages {
+		b.Run(name, func(b *testing.B) {
+			h, cookie := logout.Floor(stage, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if stage >= logout.FloorContext && !logout.FloorSignedIn(r) {
+					b.Error("not signed in")
+				}
+				w.WriteHeader(http.StatusOK)
+			}))
+			r := httptest.NewRequest("GET", "/backend/dashboard", nil)
+			r.AddCookie(cookie)
+			vsBare(b, serve(okHandler, r), serve(h, r), 1, 1024)
+		})
+	}
+	b.Run("logout", func(b *testing.B) {
+		r, h := signedIn(b, logout.NewMemoryStore(), 1)
+		vsBare(b, serve(okHandler, r[0]), serve(h, r[0]), 1, 1024)
+	})
+}
