@@ -234,7 +234,8 @@ func vsBare(b *testing.B, bare, wrapped func(), g, batch int) {
 // backend request (floor_test.go: the least any middleware with the
 // Manager's duties does, stage by stage) and the Manager's middleware
 // ("logout"), each against the bare handler: what the middleware costs
-// above the last stage is what its rules cost.
+// above the last stage is what its rules cost. A stage's logout-ns/req
+// is its own time per request.
 func BenchmarkRequestFloor(b *testing.B) {
 	serve := func(h http.Handler, r *http.Request) func() {
 		d := &discard{h: make(http.Header)}
