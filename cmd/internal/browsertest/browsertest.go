@@ -24,6 +24,7 @@
 package browsertest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -112,6 +113,9 @@ type TabOptions struct {
 	// Width and Height set the viewport in CSS pixels, at device scale
 	// 1 (see [Tab.Viewport]). Zero: the browser's default.
 	Width, Height int64
+	// StepTimeout bounds each call of [Tab.Do] and [Eval] in the tab.
+	// Zero: [StepTimeout].
+	StepTimeout time.Duration
 }
 
 // A Tab is one browser tab of a test: the test that fails when a step
@@ -122,6 +126,8 @@ type Tab struct {
 	// Ctx is the tab's chromedp context, for chromedp.Run and for
 	// [Axe] and [Screenshot].
 	Ctx context.Context
+
+	step time.Duration // TabOptions.StepTimeout; zero: StepTimeout
 }
 
 // NewTab opens a tab below parent: the browser's context from
@@ -145,7 +151,7 @@ func NewTab(t testing.TB, parent context.Context, opts TabOptions) Tab {
 	if err != nil {
 		t.Fatalf("open tab: %v", err)
 	}
-	tb := Tab{t, ctx}
+	tb := Tab{T: t, Ctx: ctx, step: opts.StepTimeout}
 	if opts.Width > 0 && opts.Height > 0 {
 		tb.Viewport(opts.Width, opts.Height)
 	}
@@ -154,34 +160,38 @@ func NewTab(t testing.TB, parent context.Context, opts TabOptions) Tab {
 
 // With returns the same tab reporting to t, for a subtest that reuses a
 // tab of its parent.
-func (tb Tab) With(t testing.TB) Tab { return Tab{t, tb.Ctx} }
+func (tb Tab) With(t testing.TB) Tab { tb.T = t; return tb }
 
-// StepTimeout bounds each call of [Tab.Do] and [Eval]: a step that waits
-// for an element that never comes (chromedp queries retry until their
-// context ends) fails the test instead of hanging it until go test's
-// timeout.
+// StepTimeout is the default bound of each call of [Tab.Do] and [Eval]
+// ([TabOptions.StepTimeout]): a step that waits for an element that
+// never comes (chromedp queries retry until their context ends) fails the
+// test instead of hanging it until go test's timeout.
 const StepTimeout = 30 * time.Second
 
+// stepTimeout is the tab's bound of a step.
+func (tb Tab) stepTimeout() time.Duration { return cmp.Or(tb.step, StepTimeout) }
+
 // Do runs the steps in the tab and fails the test on an error, or when
-// they take longer than [StepTimeout].
+// they take longer than the tab's step timeout.
 func (tb Tab) Do(steps ...chromedp.Action[chromedp.Void]) {
 	tb.T.Helper()
-	ctx, cancel := context.WithTimeout(tb.Ctx, StepTimeout)
+	ctx, cancel := context.WithTimeout(tb.Ctx, tb.stepTimeout())
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
-		tb.T.Fatalf("%v (steps bounded by %v)", err, StepTimeout)
+		tb.T.Fatalf("%v (steps bounded by %v)", err, tb.stepTimeout())
 	}
 }
 
 // Eval evaluates the JavaScript expression in the tab, awaiting a promise,
-// and returns its value; it fails the test on an error.
+// and returns its value; it fails the test on an error, or when it takes
+// longer than the tab's step timeout.
 func Eval[T any](tb Tab, expr string) T {
 	tb.T.Helper()
-	ctx, cancel := context.WithTimeout(tb.Ctx, StepTimeout)
+	ctx, cancel := context.WithTimeout(tb.Ctx, tb.stepTimeout())
 	defer cancel()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
 	if err != nil {
-		tb.T.Fatalf("%s: %v", expr, err)
+		tb.T.Fatalf("%s: %v (bounded by %v)", expr, err, tb.stepTimeout())
 	}
 	return v
 }

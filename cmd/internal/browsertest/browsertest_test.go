@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,21 @@ func (r *recorder) Helper() {}
 
 func (r *recorder) Errorf(format string, args ...any) {
 	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+// fatalRecorder is a testing.TB that keeps the message of a fatal
+// failure and ends its goroutine, as FailNow does, without failing the
+// embedded test.
+type fatalRecorder struct {
+	testing.TB
+	msg string
+}
+
+func (r *fatalRecorder) Helper() {}
+
+func (r *fatalRecorder) Fatalf(format string, args ...any) {
+	r.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
 }
 
 func TestBrowser(t *testing.T) {
@@ -103,6 +119,44 @@ func TestBrowser(t *testing.T) {
 			tc.tab.Wait(2*time.Second, "the page", `document.getElementById('who')`)
 			if got := tc.tab.Text("#who"); got != tc.want {
 				t.Errorf("%s: got cookie %q, want %q", tc.name, got, tc.want)
+			}
+		}
+	})
+
+	t.Run("a step that never ends fails at the tab's step timeout", func(t *testing.T) {
+		t.Parallel()
+		const bound = 500 * time.Millisecond
+		tb := browsertest.NewTab(t, b, browsertest.TabOptions{Isolated: true, StepTimeout: bound})
+		tb.Do(chromedp.Navigate(srv.URL + "/clean"))
+		for _, tc := range []struct {
+			name string
+			step func(browsertest.Tab)
+			want string
+		}{
+			{"Do waiting for a missing element", func(tb browsertest.Tab) {
+				tb.Do(chromedp.WaitVisible(chromedp.CSS("#missing")))
+			}, "(steps bounded by 500ms)"},
+			{"Eval of a promise that never settles", func(tb browsertest.Tab) {
+				browsertest.Eval[any](tb, "new Promise(() => {})")
+			}, "(bounded by 500ms)"},
+		} {
+			r := &fatalRecorder{TB: t}
+			done := make(chan struct{})
+			start := time.Now()
+			go func() {
+				defer close(done)
+				tc.step(tb.With(r))
+			}()
+			select {
+			case <-done:
+			case <-time.After(20 * bound):
+				t.Fatalf("%s: still waiting after %v", tc.name, 20*bound)
+			}
+			if took := time.Since(start); r.msg == "" || took < bound {
+				t.Errorf("%s: returned after %v with failure %q, want a failure after %v", tc.name, took, r.msg, bound)
+			}
+			if !strings.Contains(r.msg, tc.want) {
+				t.Errorf("%s: failure %q does not say %q", tc.name, r.msg, tc.want)
 			}
 		}
 	})
