@@ -192,6 +192,11 @@ func TestPostBodyRefused(t *testing.T) {
 	settings := settingsForm(tok, "0")
 	settings.Set("lifetime", "600")
 	huge := "&pad=" + strings.Repeat("a", 64<<10)
+	versioned := func(v string) string {
+		f := settingsForm(tok, v)
+		f.Set("lifetime", "600")
+		return f.Encode()
+	}
 	for _, tt := range []struct {
 		name, path, query, body string
 		code                    int
@@ -202,6 +207,10 @@ func TestPostBodyRefused(t *testing.T) {
 		{"settings with a bad escape in the query", settingsURL, "?x=%zz", settings.Encode(), 400, ""},
 		{"settings too large", settingsURL, "", settings.Encode() + huge, 413, ""},
 		{"settings as a broken multipart body", settingsURL, "", "--x\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n" + tok, 400, "multipart/form-data; boundary=x"},
+		{"settings with a version that is no number", settingsURL, "", versioned("zero"), 400, ""},
+		{"settings with a negative version", settingsURL, "", versioned("-1"), 400, ""},
+		{"reset with a version that is no number", settingsURL + "/reset", "", "csrf_token=" + tok + "&version=zero&confirm=yes", 400, ""},
+		{"reset with a negative version", settingsURL + "/reset", "", "csrf_token=" + tok + "&version=-1&confirm=yes", 400, ""},
 		{"reset with a bad escape", settingsURL + "/reset", "", "csrf_token=" + tok + "&version=0&confirm=yes&x=%zz", 400, ""},
 		{"reset too large", settingsURL + "/reset", "", "csrf_token=" + tok + "&version=0&confirm=yes" + huge, 413, ""},
 		{"draft with a bad escape", "/backend/draft", "", "csrf_token=" + tok + "&title=Saved&x=%zz", 400, ""},

@@ -401,6 +401,24 @@ func (a *App) settingsState(w http.ResponseWriter, r *http.Request, u *user) (lo
 	return cur, names, true
 }
 
+// settingsPost starts the handling of a settings form's POST (save or
+// reset): it reads the form, checks its CSRF token and that no settings
+// file locks the settings, and returns the page's language, the version
+// the page was rendered from, the settings in force and the user names.
+// On false it has answered.
+func (a *App) settingsPost(w http.ResponseWriter, r *http.Request, u *user) (tr translator, version int64, before logout.Settings, names map[string]string, ok bool) {
+	if !a.readForm(w, r, u, maxFormBytes) || !a.checkCSRF(w, r, u) || !a.unlocked(w, r, u) {
+		return tr, 0, before, nil, false
+	}
+	version, err := strconv.ParseInt(r.PostForm.Get(fieldVersion), 10, 64)
+	if err != nil || version < 0 {
+		a.fail(w, r, u, http.StatusBadRequest, "error.bad_request")
+		return tr, 0, before, nil, false
+	}
+	before, names, ok = a.settingsState(w, r, u)
+	return a.cat.lang(pickLang(r)), version, before, names, ok
+}
+
 // saveSettings validates and saves the settings. Invalid values are shown
 // again with their errors, the stored settings unchanged and nothing typed
 // lost; an edit of an old version is refused with the current settings
@@ -409,16 +427,7 @@ func (a *App) settingsState(w http.ResponseWriter, r *http.Request, u *user) (lo
 // chosen without changing the lengths applies the preset ([applyPreset]).
 // The log line names who saved and each changed field's old and new value.
 func (a *App) saveSettings(w http.ResponseWriter, r *http.Request, u *user) {
-	if !a.readForm(w, r, u, maxFormBytes) || !a.checkCSRF(w, r, u) || !a.unlocked(w, r, u) {
-		return
-	}
-	tr := a.cat.lang(pickLang(r))
-	version, err := strconv.ParseInt(r.PostForm.Get(fieldVersion), 10, 64)
-	if err != nil || version < 0 {
-		a.fail(w, r, u, http.StatusBadRequest, "error.bad_request")
-		return
-	}
-	before, names, ok := a.settingsState(w, r, u)
+	tr, version, before, names, ok := a.settingsPost(w, r, u)
 	if !ok {
 		return
 	}
@@ -497,16 +506,7 @@ func (a *App) settingsFailed(w http.ResponseWriter, r *http.Request, u *user, tr
 
 // resetSettings saves the default settings, once confirmed.
 func (a *App) resetSettings(w http.ResponseWriter, r *http.Request, u *user) {
-	if !a.readForm(w, r, u, maxFormBytes) || !a.checkCSRF(w, r, u) || !a.unlocked(w, r, u) {
-		return
-	}
-	tr := a.cat.lang(pickLang(r))
-	version, err := strconv.ParseInt(r.PostForm.Get(fieldVersion), 10, 64)
-	if err != nil || version < 0 {
-		a.fail(w, r, u, http.StatusBadRequest, "error.bad_request")
-		return
-	}
-	before, names, ok := a.settingsState(w, r, u)
+	tr, version, before, names, ok := a.settingsPost(w, r, u)
 	if !ok {
 		return
 	}
