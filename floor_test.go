@@ -3,7 +3,6 @@ package logout
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,15 +94,7 @@ func Floor(stage int, next http.Handler) (http.Handler, *http.Cookie) {
 			return
 		}
 		st := &floorState{Context: r.Context(), s: s, now: now}
-		var buf [40]byte
-		b := strconv.AppendInt(buf[:0], now.Add(15*time.Minute).UnixMilli(), 10)
-		n := len(b)
-		both := string(strconv.AppendInt(b, now.UnixMilli(), 10))
-		st.hdr = [3]string{both[:n], both[n:], "no-store"}
-		h := w.Header()
-		h[HeaderDeadline] = st.hdr[0:1:1]
-		h[HeaderServerTime] = st.hdr[1:2:2]
-		h["Cache-Control"] = st.hdr[2:3:3]
+		setBackendHeaders(w.Header(), &st.hdr, now.Add(15*time.Minute), now)
 		switch stage {
 		case FloorHeaders:
 			next.ServeHTTP(w, r)
